@@ -1,0 +1,49 @@
+# Lotse: `make run` (embedded network with demo data) and `make test` (everything).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export LOTSE_DATA_DIR ?= $(CURDIR)/var
+
+LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672//
+LOCAL_DATABASE := postgresql+psycopg://postgres@127.0.0.1:5432/lotse
+
+.PHONY: run test stack services lint clean definitions
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: the whole network in one process on SQLite + the embedded bus, with demo accounts
+run: $(STAMP)
+	LOTSE_DEMO=1 LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
+	  $(BIN)/lotse run --demo
+
+## test: unit, component, integration (RabbitMQ + PostgreSQL), end-to-end and browser tests
+test: $(STAMP) services
+	CI=$${CI:-1} $(BIN)/python -m pytest -q
+
+## services: start RabbitMQ, PostgreSQL and Chromium's driver if they are missing (idempotent)
+services:
+	@bash deploy/ensure-services.sh
+
+## stack: the distributed stack as local processes against this machine's RabbitMQ/PostgreSQL
+stack: $(STAMP) services
+	psql -h 127.0.0.1 -U postgres -d test -tc "SELECT 1 FROM pg_database WHERE datname='lotse'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE lotse"
+	LOTSE_BROKER_URL=$${LOTSE_BROKER_URL:-$(LOCAL_BROKER)} \
+	LOTSE_DATABASE_URL=$${LOTSE_DATABASE_URL:-$(LOCAL_DATABASE)} \
+	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
+	  $(BIN)/lotse stack --demo
+
+## definitions: regenerate deploy/rabbitmq/definitions.json from the code's topology
+definitions: $(STAMP)
+	$(BIN)/lotse topology definitions > deploy/rabbitmq/definitions.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check services shared tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

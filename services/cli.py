@@ -1,0 +1,311 @@
+"""The `lotse` command: run the embedded network, or each distributed process on its own."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.config import DEFAULT_PORTS, SERVICES, Settings
+from shared.logging import configure_logging
+
+log = logging.getLogger("lotse")
+BUS_SERVICES = ("intake", "referral", "partner_adapter")
+
+
+def migrate_all(settings: Settings) -> None:
+    from shared.db import migrate
+
+    for service in SERVICES:
+        migrate(service, settings.for_service(service).database_url)
+
+
+def seed_demo(settings: Settings) -> None:
+    from services.intake.accounts import DEMO_PASSWORD, seed_demo_accounts
+    from services.intake.bootstrap import bootstrap
+
+    deps = bootstrap(settings.for_service("intake"))
+    with deps.session_factory() as session:
+        accounts = seed_demo_accounts(session)
+        session.commit()
+    print("\nDemo accounts (password for all: %r):" % DEMO_PASSWORD, flush=True)
+    for username, role, partner in accounts:
+        print(f"  {username:<13} {role}{' (' + partner + ')' if partner else ''}", flush=True)
+
+
+def cmd_run(args) -> None:
+    """Embedded mode: migrate, seed, serve the whole network on one port."""
+    from waitress import create_server
+
+    from services.embedded import build_network
+    from shared.runtime import Loops
+
+    settings = Settings.from_env("intake")
+    migrate_all(settings)
+    if args.demo:
+        seed_demo(settings)
+    network = build_network(settings)
+    loops = Loops()
+    network.start_loops(loops)
+    port = int(os.environ.get("PORT", DEFAULT_PORTS["gateway"]))
+    server = create_server(network.wsgi, host=args.host, port=port, threads=16,
+                           ident="lotse")
+    print(f"\nLotse is running at http://{args.host}:{port}  (Ctrl-C stops it)\n", flush=True)
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        server.close()
+        loops.shutdown()
+
+
+def _factory(service: str):
+    if service == "gateway":
+        from services.gateway import create_app
+    elif service == "partner_sandbox":
+        from services.partner_sandbox.app import create_app
+    else:
+        module = __import__(f"services.{service}.app", fromlist=["create_app"])
+        create_app = module.create_app
+    return create_app
+
+
+def cmd_serve(args) -> None:
+    """One service's HTTP API and UI under gunicorn (app built in each worker, after fork)."""
+    from gunicorn.app.base import BaseApplication
+
+    factory = _factory(args.service)
+    port = args.port or DEFAULT_PORTS[args.service]
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{args.host}:{port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("threads", 8)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("preload_app", False)  # no DB or broker connection in the master
+            self.cfg.set("accesslog", None)
+            self.cfg.set("graceful_timeout", 10)
+
+        def load(self):
+            configure_logging(args.service, Settings.from_env(args.service).log_json)
+            return factory()
+
+    Server().run()
+
+
+def cmd_relay(args) -> None:
+    """Publish one service's outbox to RabbitMQ (several relays may run at once)."""
+    from services import registry
+    from shared.bus.amqp import AmqpPublisher
+    from shared.outbox import OutboxRelay
+    from shared.runtime import stop_on_signals
+
+    settings = Settings.from_env(args.service)
+    deps = _bootstrap(args.service, settings)
+    _require_broker(settings)
+    relay = OutboxRelay(deps.engine, deps.outbox,
+                        AmqpPublisher(settings, registry.topology(settings)))
+    loops = _loops()
+    stop_on_signals(loops.stop)
+    log.info("relay started", extra={"service": args.service})
+    relay.run(loops.stop)
+
+
+def cmd_worker(args) -> None:
+    """Consume one service's subscriptions (and run its background loops)."""
+    from services import registry
+    from shared.bus.amqp import AmqpConsumer
+    from shared.runtime import stop_on_signals
+
+    settings = Settings.from_env(args.service)
+    loops = _loops()
+    stop_on_signals(loops.stop)
+    if args.service == "partner_sandbox":
+        from services.partner_sandbox.notifier import PartnerNotifier
+        from shared.db import make_engine
+
+        loops.start("sandbox-notifier",
+                    PartnerNotifier(make_engine(settings.database_url), settings).run)
+    else:
+        _require_broker(settings)
+        deps = _bootstrap(args.service, settings)
+        topology = registry.topology(settings)
+        consumer = AmqpConsumer(settings, topology, topology.for_service(args.service), deps.uow)
+        loops.start(f"consumer-{args.service}", consumer.run_until)
+        if args.service == "partner_adapter":
+            from services.partner_adapter.case_opener import CaseOpener
+            from services.partner_adapter.partners import gateways
+
+            opener = CaseOpener(deps, gateways(settings.partner_base_url,
+                                               settings.partner_api_key))
+            loops.start("case-opener", opener.run)
+    log.info("worker started", extra={"service": args.service})
+    while not loops.stop.wait(1.0):
+        pass
+    loops.shutdown()
+
+
+def _loops():
+    from shared.runtime import Loops
+
+    return Loops()
+
+
+def _bootstrap(service: str, settings: Settings):
+    module = __import__(f"services.{service}.bootstrap", fromlist=["bootstrap"])
+    return module.bootstrap(settings)
+
+
+def _require_broker(settings: Settings) -> None:
+    if settings.embedded:
+        sys.exit("LOTSE_BROKER_URL is not set: relays and workers are for the distributed "
+                 "mode (embedded mode runs them inside `lotse run`).")
+
+
+def cmd_migrate(args) -> None:
+    settings = Settings.from_env("intake")
+    if args.service == "all":
+        migrate_all(settings)
+    else:
+        from shared.db import migrate
+
+        migrate(args.service, settings.for_service(args.service).database_url)
+
+
+def cmd_seed_demo(_args) -> None:
+    seed_demo(Settings.from_env("intake"))
+
+
+def cmd_user(args) -> None:
+    from services.intake.accounts import save_account
+    from services.intake.bootstrap import bootstrap
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else \
+        getpass.getpass(f"Password for {args.username}: ")
+    deps = bootstrap(Settings.from_env("intake"))
+    with deps.session_factory() as session:
+        save_account(session, args.username, password, args.role, args.partner)
+        session.commit()
+    print(f"saved {args.username} ({args.role})")
+
+
+def cmd_topology(args) -> None:
+    from services import registry
+
+    settings = Settings.from_env("intake")
+    topology = registry.topology(settings)
+    if args.action == "definitions":
+        print(json.dumps(topology.definitions(), indent=2))
+    else:
+        from shared.bus.amqp import declare_topology
+
+        _require_broker(settings)
+        declare_topology(settings, topology)
+        print(f"declared {len(topology.queue_specs())} queues on {settings.bus_prefix}.events")
+
+
+def stack_commands(python: str = sys.executable) -> list[tuple[str, list[str]]]:
+    """Every process of the distributed stack, as (name, argv)."""
+    lotse = [python, "-m", "services.cli"]
+    procs = [(f"serve-{s}", lotse + ["serve", s]) for s in (*SERVICES, "gateway")]
+    procs += [(f"relay-{s}", lotse + ["relay", s]) for s in BUS_SERVICES]
+    procs += [(f"worker-{s}", lotse + ["worker", s]) for s in (*BUS_SERVICES,
+                                                              "partner_sandbox")]
+    return procs
+
+
+def cmd_stack(args) -> None:
+    """The distributed stack as local processes (RabbitMQ + PostgreSQL of this machine)."""
+    settings = Settings.from_env("intake")
+    _require_broker(settings)
+    if settings.database_url.startswith("sqlite"):
+        sys.exit("LOTSE_DATABASE_URL is not set: the distributed stack needs PostgreSQL.")
+    migrate_all(settings)
+    cmd_topology(argparse.Namespace(action="declare"))
+    if args.demo:
+        seed_demo(settings)
+    children = [(name, subprocess.Popen(argv)) for name, argv in stack_commands()]
+    print(f"\nLotse (distributed) is running at http://127.0.0.1:{DEFAULT_PORTS['gateway']}"
+          f"  ({len(children)} processes; Ctrl-C stops them)\n", flush=True)
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        for name, proc in children:
+            if proc.poll() is not None:
+                print(f"{name} exited with {proc.returncode}; stopping the stack", flush=True)
+                stopping = True
+        time.sleep(0.5)
+    for _, proc in children:
+        proc.terminate()
+    for _, proc in children:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lotse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="the whole network in one process (embedded default)")
+    p.add_argument("--demo", action="store_true", help="seed the demo accounts")
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("serve", help="one service's HTTP server (gunicorn)")
+    p.add_argument("service", choices=(*SERVICES, "gateway"))
+    p.add_argument("--port", type=int)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("relay", help="publish a service's outbox to RabbitMQ")
+    p.add_argument("service", choices=BUS_SERVICES)
+    p.set_defaults(func=cmd_relay)
+    p = sub.add_parser("worker", help="consume a service's events and run its loops")
+    p.add_argument("service", choices=(*BUS_SERVICES, "partner_sandbox"))
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("stack", help="the distributed stack as local processes")
+    p.add_argument("--demo", action="store_true")
+    p.set_defaults(func=cmd_stack)
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("service", nargs="?", default="all", choices=(*SERVICES, "all"))
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("seed-demo", help="create the demo accounts (password 'demo')")
+    p.set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("user", help="create or reset an account")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=("staff", "partner", "operator", "admin"))
+    p.add_argument("--partner")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_user)
+    p = sub.add_parser("topology", help="declare the RabbitMQ topology or print definitions")
+    p.add_argument("action", choices=("declare", "definitions"))
+    p.set_defaults(func=cmd_topology)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(getattr(args, "service", None) or "lotse")
+    configure_logging(getattr(args, "service", None) or "lotse", settings.log_json,
+                      os.environ.get("LOTSE_LOG_LEVEL", "INFO"))
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The whole network in one process: four apps behind one address, bus loops as threads.
+
+This is the no-server default (`make run`): every service keeps its own SQLite database,
+events travel through the embedded (database-backed) bus, and the same relays, consumers
+and partner-case loop run as threads. Because this process is the only one using these
+files, leases left by a killed predecessor are released at start, so redelivery is immediate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from services import registry
+from services.intake.app import create_app as intake_app
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.partner_adapter import repository as case_repository
+from services.partner_adapter.app import create_app as partner_adapter_app
+from services.partner_adapter.bootstrap import bootstrap as partner_adapter_bootstrap
+from services.partner_adapter.case_opener import CaseOpener
+from services.partner_adapter.partners import gateways
+from services.partner_sandbox.app import create_app as sandbox_app
+from services.partner_sandbox.notifier import PartnerNotifier
+from services.referral.app import create_app as referral_app
+from services.referral.bootstrap import bootstrap as referral_bootstrap
+from shared.bus.embedded import EmbeddedBroker, EmbeddedConsumer
+from shared.config import Settings
+from shared.outbox import OutboxRelay
+from shared.runtime import Loops
+from shared.service import ServiceDeps
+
+BOOTSTRAPS = {"intake": intake_bootstrap, "referral": referral_bootstrap,
+              "partner_adapter": partner_adapter_bootstrap}
+APP_FACTORIES = {"intake": intake_app, "referral": referral_app,
+                 "partner_adapter": partner_adapter_app}
+
+
+class PathDispatcher:
+    """WSGI: hand each request to the app that owns its path (see registry.ROUTES)."""
+
+    def __init__(self, apps: dict[str, Callable]):
+        self.apps = apps
+
+    def __call__(self, environ, start_response):
+        return self.apps[registry.route_for(environ.get("PATH_INFO", ""))](environ,
+                                                                           start_response)
+
+
+@dataclass
+class Network:
+    wsgi: PathDispatcher
+    deps: dict[str, ServiceDeps]
+    broker: EmbeddedBroker
+    settings: Settings
+    sandbox_engine: object
+
+    def start_loops(self, loops: Loops, *, threads: int = 4) -> None:
+        s = self.settings
+        self.broker.release_leases()
+        for service, deps in self.deps.items():
+            relay = OutboxRelay(deps.engine, deps.outbox, self.broker)
+            relay.wake = deps.relay_wake
+            relay.release_leases()
+            loops.start(f"relay-{service}", relay.run)
+            consumer = EmbeddedConsumer(self.broker, registry.topology(s).for_service(service),
+                                        deps.uow, threads=threads, max_attempts=s.max_attempts)
+            loops.start(f"consumer-{service}", consumer.run)
+        adapter = self.deps["partner_adapter"]
+        case_repository.release_leases(adapter.engine)
+        opener = CaseOpener(adapter, gateways(s.partner_base_url, s.partner_api_key),
+                            threads=threads)
+        loops.start("case-opener", opener.run)
+        loops.start("sandbox-notifier", PartnerNotifier(self.sandbox_engine, s).run)
+
+
+def build_network(settings: Settings) -> Network:
+    deps = {svc: BOOTSTRAPS[svc](settings.for_service(svc)) for svc in BOOTSTRAPS}
+    apps = {svc: APP_FACTORIES[svc](settings.for_service(svc), deps[svc]) for svc in deps}
+    sandbox = sandbox_app(settings.for_service("partner_sandbox"))
+    apps["partner_sandbox"] = sandbox
+    broker = EmbeddedBroker(settings.bus_url, registry.topology(settings))
+    return Network(PathDispatcher(apps), deps, broker, settings,
+                   sandbox.extensions["sandbox_engine"])

@@ -1,0 +1,1 @@
+"""Intake service: records consultations (person, needs, consent) and announces them."""

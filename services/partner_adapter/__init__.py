@@ -1,0 +1,1 @@
+"""Partner adapter: turns referrals into cases in partner systems and brings their answers back."""

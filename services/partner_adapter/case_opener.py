@@ -1,0 +1,46 @@
+"""The loop that opens pending partner cases: claim due cases, call partners in a pool."""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping
+
+from services.partner_adapter import handlers, repository
+from services.partner_adapter.partners.base import PartnerGateway
+from shared.service import ServiceDeps
+
+log = logging.getLogger(__name__)
+
+
+class CaseOpener:
+    """Several openers may run at once: cases are leased (SKIP LOCKED on PostgreSQL)."""
+
+    def __init__(self, deps: ServiceDeps, gateways: Mapping[str, PartnerGateway], *,
+                 threads: int = 4, lease_seconds: float = 60.0, poll: float = 0.2):
+        self.deps, self.gateways = deps, gateways
+        self.threads, self.lease_seconds, self.poll = threads, lease_seconds, poll
+
+    def open_due(self, pool: ThreadPoolExecutor) -> int:
+        ids = repository.claim_due(self.deps.engine, self.deps.clock(), self.threads * 2,
+                                   self.lease_seconds)
+        for _ in pool.map(self._open, ids):
+            pass
+        return len(ids)
+
+    def _open(self, case_id: str) -> None:
+        try:
+            handlers.open_partner_case(case_id, self.deps.uow, self.gateways)
+        except Exception:  # the lease lapses and the case is tried again
+            log.exception("opening partner case failed", extra={"case_id": case_id})
+
+    def run(self, stop: threading.Event) -> None:
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="case-opener") as pool:
+            while not stop.is_set():
+                try:
+                    busy = self.open_due(pool)
+                except Exception:
+                    log.exception("case opener loop error")
+                    busy = 0
+                if not busy:
+                    stop.wait(self.poll)

@@ -1,0 +1,10 @@
+"""What the partner adapter listens to on the bus."""
+from __future__ import annotations
+
+from services.partner_adapter import handlers
+from shared.bus.topology import Subscription
+
+SUBSCRIPTIONS = (
+    Subscription("partner_adapter", "request_partner_case", ("referral.requested",),
+                 handlers.request_partner_case),
+)

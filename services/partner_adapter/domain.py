@@ -1,0 +1,85 @@
+"""A partner case as Lotse tracks it: requested, opened at the partner, or failed for good.
+
+The pending case is our outbox towards the partner: the bus handler only records it, a
+separate loop calls the partner with the case's idempotency key (generated once, reused on
+every retry), so a crash anywhere leaves either a pending case that is retried with the same
+key or an opened one, never a lost request or a second case.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+KEY_NAMESPACE = uuid.UUID("7b0f8a52-3d1c-4e55-9a55-1c0ffee0d0e5")
+MAX_BACKOFF_SECONDS = 300.0
+
+
+def idempotency_key(partner: str, referral_id: uuid.UUID) -> str:
+    """Deterministic: the same referral at the same partner always has the same key."""
+    return str(uuid.uuid5(KEY_NAMESPACE, f"{partner}:{referral_id}"))
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2.0 ** attempts))
+
+
+@dataclass
+class PartnerCase:
+    id: uuid.UUID
+    referral_id: uuid.UUID
+    partner: str
+    service: str
+    idempotency_key: str
+    request: dict[str, Any]
+    status: str  # pending | opened | failed
+    partner_case_ref: str | None
+    partner_status: str | None
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def requested(cls, *, referral_id: uuid.UUID, partner: str, service: str,
+                  request: dict[str, Any], now: datetime) -> "PartnerCase":
+        return cls(id=uuid.uuid4(), referral_id=referral_id, partner=partner, service=service,
+                   idempotency_key=idempotency_key(partner, referral_id), request=request,
+                   status="pending", partner_case_ref=None, partner_status=None, attempts=0,
+                   next_attempt_at=now, last_error=None, created_at=now, updated_at=now)
+
+    def opened(self, case_ref: str, now: datetime) -> None:
+        if self.status != "pending":
+            return
+        self.status, self.partner_case_ref, self.updated_at = "opened", case_ref, now
+        self.last_error = None
+        self.events.append(("partner_case.opened", {
+            "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
+            "partner_case_ref": case_ref, "opened_at": now}))
+
+    def attempt_failed(self, error: str, now: datetime) -> None:
+        """The partner was down or slow: try again later with the same idempotency key."""
+        self.attempts += 1
+        self.last_error, self.updated_at = error[:1000], now
+        self.next_attempt_at = now + backoff(self.attempts)
+
+    def refused(self, error: str, now: datetime) -> None:
+        """The partner rejected the request itself (e.g. validation): retrying cannot help."""
+        self.attempts += 1
+        self.status, self.last_error, self.updated_at = "failed", error[:1000], now
+        self.events.append(("partner_case.failed", {
+            "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
+            "reason": error[:500], "failed_at": now}))
+
+    def reported(self, status: str, reason: str | None, case_ref: str, now: datetime) -> None:
+        """The partner told us (callback) where its case stands."""
+        if self.status == "pending":
+            self.opened(case_ref, now)  # its answer overtook our own record of the opening
+        self.partner_status, self.updated_at = status, now
+        self.events.append(("partner_case.status_reported", {
+            "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
+            "partner_case_ref": self.partner_case_ref or case_ref, "status": status,
+            "reason": reason, "reported_at": now}))

@@ -1,0 +1,93 @@
+"""Reading and writing partner cases."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from services.partner_adapter.domain import PartnerCase
+from services.partner_adapter.tables import partner_cases as t
+from shared.db import is_postgres
+
+
+def _values(case: PartnerCase) -> dict:
+    return dict(referral_id=str(case.referral_id), partner=case.partner, service=case.service,
+                idempotency_key=case.idempotency_key, request=case.request, status=case.status,
+                partner_case_ref=case.partner_case_ref, partner_status=case.partner_status,
+                attempts=case.attempts, next_attempt_at=case.next_attempt_at,
+                last_error=case.last_error, created_at=case.created_at,
+                updated_at=case.updated_at)
+
+
+def _case(row) -> PartnerCase:
+    return PartnerCase(id=uuid.UUID(row.id), referral_id=uuid.UUID(row.referral_id),
+                       partner=row.partner, service=row.service,
+                       idempotency_key=row.idempotency_key, request=row.request,
+                       status=row.status, partner_case_ref=row.partner_case_ref,
+                       partner_status=row.partner_status, attempts=row.attempts,
+                       next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+                       created_at=row.created_at, updated_at=row.updated_at)
+
+
+def add(session: Session, case: PartnerCase) -> None:
+    session.execute(t.insert().values(id=str(case.id), **_values(case)))
+
+
+def save(session: Session, case: PartnerCase) -> None:
+    session.execute(t.update().where(t.c.id == str(case.id))
+                    .values(lease_until=None, **_values(case)))
+
+
+def get(session: Session, case_id: str) -> PartnerCase | None:
+    row = session.execute(select(t).where(t.c.id == case_id).with_for_update()).first()
+    return _case(row) if row else None
+
+
+def for_referral(session: Session, partner: str, referral_id: str) -> PartnerCase | None:
+    row = session.execute(select(t).where(t.c.partner == partner,
+                                          t.c.referral_id == referral_id)).first()
+    return _case(row) if row else None
+
+
+def by_reference(session: Session, partner: str, case_ref: str | None,
+                 client_reference: str | None) -> PartnerCase | None:
+    """A partner names its case by its own reference or by our referral id."""
+    conditions = []
+    if case_ref:
+        conditions.append(t.c.partner_case_ref == case_ref)
+    if client_reference:
+        conditions.append(t.c.referral_id == client_reference)
+    if not conditions:
+        return None
+    row = session.execute(select(t).where(t.c.partner == partner, or_(*conditions))
+                          .with_for_update()).first()
+    return _case(row) if row else None
+
+
+def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float) -> list[str]:
+    """Lease pending cases whose next attempt is due; several workers may claim at once."""
+    due = (select(t.c.id).where(t.c.status == "pending", t.c.next_attempt_at <= now,
+                                or_(t.c.lease_until.is_(None), t.c.lease_until < now))
+           .order_by(t.c.next_attempt_at).limit(limit))
+    if is_postgres(engine):
+        due = due.with_for_update(skip_locked=True)
+    with engine.begin() as conn:
+        rows = conn.execute(update(t).where(t.c.id.in_(due))
+                            .values(lease_until=now + timedelta(seconds=lease_seconds))
+                            .returning(t.c.id)).all()
+    return [r.id for r in rows]
+
+
+def release_leases(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.lease_until.is_not(None)).values(lease_until=None))
+
+
+def listing(session: Session, partner: str | None = None, limit: int = 200) -> list[PartnerCase]:
+    query = select(t).order_by(t.c.created_at.desc()).limit(limit)
+    if partner:
+        query = query.where(t.c.partner == partner)
+    return [_case(r) for r in session.execute(query).all()]

@@ -1,0 +1,35 @@
+"""Tables owned by the partner adapter."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
+
+from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.inbox import inbox_table
+from shared.outbox import outbox_table
+
+metadata = service_metadata()
+
+partner_cases = Table(
+    "partner_cases", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("referral_id", String(36), nullable=False),
+    Column("partner", String(40), nullable=False),
+    Column("service", String(60), nullable=False),
+    Column("idempotency_key", String(36), nullable=False, unique=True),
+    Column("request", JSONDocument, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("partner_case_ref", String(100)),
+    Column("partner_status", String(20)),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner", "referral_id", name="uq_partner_cases_partner_referral"),
+    Index("ix_partner_cases_due", "status", "next_attempt_at"),
+    Index("ix_partner_cases_ref", "partner", "partner_case_ref"),
+)
+
+outbox = outbox_table(metadata, "partner_adapter")
+inbox = inbox_table(metadata, "partner_adapter")

@@ -1,0 +1,154 @@
+"""Flask app of the partner sandbox, mounted at /sandbox."""
+from __future__ import annotations
+
+import time
+
+from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, redirect,
+                   render_template, request, url_for)
+
+from services.partner_sandbox import store
+from services.partner_sandbox.systems import SYSTEMS
+from shared.auth import current_principal, ui_roles
+from shared.config import Settings
+from shared.db import make_engine, ping
+from shared.web import create_service_app, exempt_from_csrf
+
+api = Blueprint("sandbox_api", __name__, url_prefix="/sandbox")
+ui = Blueprint("sandbox_ui", __name__, url_prefix="/sandbox", template_folder="templates")
+
+
+def engine():
+    return current_app.extensions["sandbox_engine"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["sandbox_settings"]
+
+
+def _system(partner: str):
+    if partner not in SYSTEMS:
+        abort(404, "no such partner system")
+    return SYSTEMS[partner]
+
+
+def _require_key() -> None:
+    if request.headers.get("X-Api-Key") != settings().partner_api_key:
+        principal = current_principal()
+        if principal is None or not principal.has("operator"):
+            abort(401, "X-Api-Key missing or wrong")
+
+
+def _create(partner: str):
+    """Create a case idempotently, after playing the configured failure mode."""
+    _require_key()
+    system = _system(partner)
+    mode = store.behaviour(engine(), partner, settings().sandbox_auto_accept_seconds)
+    if mode["mode"] == "fail":
+        abort(503, f"{system.name} is down (sandbox failure mode)")
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        abort(400, "Idempotency-Key header is required")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, "JSON body required")
+    missing = [f for f in system.required if not payload.get(f)]
+    if missing:
+        return jsonify(code=422, errors={f: ["required"] for f in missing}), 422
+    if mode["mode"] == "slow":
+        time.sleep(mode["delay_seconds"])
+    case, created = store.create_case(engine(), partner, key, payload)
+    if mode["mode"] == "timeout":
+        # The case exists but the answer never arrives in time: the caller must retry with
+        # the same key and get this same case back.
+        time.sleep(mode["delay_seconds"] or 15)
+        abort(504, "gateway timeout (sandbox failure mode)")
+    return jsonify({system.reference_field: case["reference"], "status": case["status"],
+                    "created": created}), 201 if created else 200
+
+
+for _partner, _system_def in SYSTEMS.items():
+    api.add_url_rule(f"/{_partner}{_system_def.path}", f"create_{_partner}",
+                     lambda p=_partner: _create(p), methods=["POST"])
+
+
+@api.get("/<partner>/api/cases")
+def list_cases(partner):
+    _require_key()
+    _system(partner)
+    return jsonify(items=store.find_cases(engine(), partner,
+                                          request.args.get("client_reference")))
+
+
+@api.put("/<partner>/behaviour")
+def put_behaviour(partner):
+    """Switch a partner system to fail (5xx), time out, be slow, or work (ok)."""
+    _require_key()
+    _system(partner)
+    body = request.get_json(silent=True) or {}
+    mode = body.get("mode", "ok")
+    if mode not in store.MODES:
+        return jsonify(code=422, errors={"mode": [f"one of {', '.join(store.MODES)}"]}), 422
+    store.set_behaviour(engine(), partner, mode, float(body.get("delay_seconds", 0)),
+                        body.get("auto_accept_seconds",
+                                 settings().sandbox_auto_accept_seconds))
+    return jsonify(store.behaviour(engine(), partner, None))
+
+
+@api.get("/api/stats")
+def stats():
+    _require_key()
+    return jsonify(store.stats(engine()))
+
+
+@ui.get("/")
+@ui_roles("partner", "operator")
+def home():
+    principal = current_principal()
+    partners = [principal.partner] if principal.partner else list(SYSTEMS)
+    return render_template("sandbox/home.html", systems=[SYSTEMS[p] for p in partners],
+                           cases={p: store.find_cases(engine(), p) for p in partners},
+                           behaviour={p: store.behaviour(engine(), p,
+                                                         settings().sandbox_auto_accept_seconds)
+                                      for p in partners})
+
+
+@ui.post("/<partner>/cases/<reference>/status")
+@ui_roles("partner", "operator")
+def set_status(partner, reference):
+    principal = current_principal()
+    if principal.partner and principal.partner != partner:
+        abort(403)
+    status = request.form.get("status")
+    if status not in ("accepted", "rejected", "in-progress", "completed"):
+        abort(400)
+    if not store.change_status(engine(), partner, reference, status,
+                               request.form.get("reason") or None):
+        abort(404)
+    flash(f"{reference}: {status}; Lotse is being notified.")
+    return redirect(url_for(".home"))
+
+
+@ui.post("/<partner>/behaviour")
+@ui_roles("operator")
+def set_behaviour(partner):
+    _system(partner)
+    mode = request.form.get("mode", "ok")
+    if mode not in store.MODES:
+        abort(400)
+    store.set_behaviour(engine(), partner, mode, float(request.form.get("delay_seconds") or 0),
+                        settings().sandbox_auto_accept_seconds)
+    return redirect(url_for(".home"))
+
+
+def create_app(settings_: Settings | None = None) -> Flask:
+    cfg = settings_ or Settings.from_env("partner_sandbox")
+    db = make_engine(cfg.database_url)
+    app, _rest = create_service_app(__name__, cfg, title="Partner sandbox",
+                                    spec_prefix="/sandbox/api",
+                                    readiness=[("database", lambda: ping(db))])
+    app.extensions["sandbox_engine"] = db
+    app.extensions["sandbox_settings"] = cfg
+    app.register_blueprint(api)
+    exempt_from_csrf(app, api)
+    app.register_blueprint(ui)
+    return app

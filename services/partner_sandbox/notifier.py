@@ -1,0 +1,48 @@
+"""The sandbox's background loop: auto-accepts new cases and delivers signed callbacks."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import requests
+from sqlalchemy.engine import Engine
+
+from services.partner_sandbox import store
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.signing import sign
+
+log = logging.getLogger(__name__)
+
+
+class PartnerNotifier:
+    def __init__(self, engine: Engine, settings: Settings, poll: float = 0.5):
+        self.engine, self.settings, self.poll = engine, settings, poll
+        self.http = requests.Session()
+
+    def sweep(self) -> int:
+        for partner, reference in store.due_auto_accepts(
+                self.engine, self.settings.sandbox_auto_accept_seconds):
+            store.change_status(self.engine, partner, reference, "accepted")
+        sent = 0
+        for cb in store.due_callbacks(self.engine):
+            body = cb.body.encode()
+            try:
+                r = self.http.post(f"{self.settings.callback_url}/{cb.partner}", data=body,
+                                   headers={"Content-Type": "application/json",
+                                            **sign(self.settings.callback_secret, body)},
+                                   timeout=(3, 10))
+                ok, error = r.status_code < 300, f"HTTP {r.status_code}"
+            except requests.RequestException as exc:
+                ok, error = False, f"{type(exc).__name__}: {exc}"
+            store.callback_done(self.engine, cb.id, ok, cb.attempts + 1, error, utcnow())
+            sent += ok
+        return sent
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sandbox notifier error")
+            stop.wait(self.poll)

@@ -1,0 +1,136 @@
+"""Sandbox cases, behaviour switches and the callback queue."""
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from services.partner_sandbox.systems import SYSTEMS
+from services.partner_sandbox.tables import sandbox_behaviour, sandbox_callbacks, sandbox_cases
+from shared.clock import utcnow
+
+MODES = ("ok", "fail", "timeout", "slow")
+
+
+def behaviour(engine: Engine, partner: str, default_auto: float | None) -> dict:
+    with engine.connect() as conn:
+        row = conn.execute(select(sandbox_behaviour)
+                           .where(sandbox_behaviour.c.partner == partner)).first()
+    if row is None:
+        return {"partner": partner, "mode": "ok", "delay_seconds": 0.0,
+                "auto_accept_seconds": default_auto}
+    return dict(row._mapping)
+
+
+def set_behaviour(engine: Engine, partner: str, mode: str, delay_seconds: float,
+                  auto_accept_seconds: float | None) -> None:
+    values = dict(mode=mode, delay_seconds=delay_seconds, auto_accept_seconds=auto_accept_seconds)
+    with engine.begin() as conn:
+        done = conn.execute(update(sandbox_behaviour)
+                            .where(sandbox_behaviour.c.partner == partner).values(**values))
+        if done.rowcount == 0:
+            conn.execute(sandbox_behaviour.insert().values(partner=partner, **values))
+
+
+def create_case(engine: Engine, partner: str, key: str, request: dict) -> tuple[dict, bool]:
+    """The same idempotency key yields the same case; returns (case, created)."""
+    system = SYSTEMS[partner]
+    now = utcnow()
+    t = sandbox_cases
+    with engine.begin() as conn:
+        row = conn.execute(select(t).where(t.c.partner == partner,
+                                           t.c.idempotency_key == key)).first()
+        if row is not None:
+            conn.execute(update(t).where(t.c.reference == row.reference)
+                         .values(posts=t.c.posts + 1))
+            return dict(row._mapping), False
+    reference = f"{system.prefix}-{now:%Y}-{secrets.token_hex(4).upper()}"
+    case = dict(reference=reference, partner=partner, idempotency_key=key,
+                client_reference=str(request.get(system.client_reference_field) or ""),
+                request=request, status="new", posts=1, created_at=now, updated_at=now)
+    try:
+        with engine.begin() as conn:
+            conn.execute(t.insert().values(**case))
+    except IntegrityError:  # a concurrent request with the same key won
+        return create_case(engine, partner, key, request)
+    return case, True
+
+
+def find_cases(engine: Engine, partner: str | None = None,
+               client_reference: str | None = None) -> list[dict]:
+    query = select(sandbox_cases).order_by(sandbox_cases.c.created_at.desc())
+    if partner:
+        query = query.where(sandbox_cases.c.partner == partner)
+    if client_reference:
+        query = query.where(sandbox_cases.c.client_reference == client_reference)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query).all()]
+
+
+def stats(engine: Engine) -> dict:
+    t = sandbox_cases
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.partner, func.count(), func.sum(t.c.posts))
+                            .group_by(t.c.partner)).all()
+    return {p: {"cases": n, "posts": int(posts or 0)} for p, n, posts in rows}
+
+
+def change_status(engine: Engine, partner: str, reference: str, status: str,
+                  reason: str | None = None) -> bool:
+    """The partner's staff move their case; Lotse hears about it through a callback."""
+    now = utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(select(sandbox_cases).where(sandbox_cases.c.partner == partner,
+                                                       sandbox_cases.c.reference == reference)
+                           ).first()
+        if row is None:
+            return False
+        conn.execute(update(sandbox_cases).where(sandbox_cases.c.reference == reference)
+                     .values(status=status, updated_at=now))
+        body = {"event_id": str(uuid.uuid4()), "case_reference": reference,
+                "client_reference": row.client_reference or None, "status": status,
+                "reason": reason, "occurred_at": now.isoformat()}
+        conn.execute(sandbox_callbacks.insert().values(
+            partner=partner, body=json.dumps(body), status="pending", attempts=0,
+            next_attempt_at=now))
+    return True
+
+
+def due_auto_accepts(engine: Engine, default_auto: float | None) -> list[tuple[str, str]]:
+    now = utcnow()
+    out = []
+    for partner in SYSTEMS:
+        wait = behaviour(engine, partner, default_auto)["auto_accept_seconds"]
+        if wait is None:
+            continue
+        with engine.connect() as conn:
+            rows = conn.execute(select(sandbox_cases.c.reference)
+                                .where(sandbox_cases.c.partner == partner,
+                                       sandbox_cases.c.status == "new",
+                                       sandbox_cases.c.created_at <= now - timedelta(
+                                           seconds=wait))).all()
+        out += [(partner, r.reference) for r in rows]
+    return out
+
+
+def due_callbacks(engine: Engine, limit: int = 50) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(sandbox_callbacks)
+                            .where(sandbox_callbacks.c.status == "pending",
+                                   sandbox_callbacks.c.next_attempt_at <= utcnow())
+                            .order_by(sandbox_callbacks.c.id).limit(limit)).all()
+
+
+def callback_done(engine: Engine, callback_id: int, ok: bool, attempts: int,
+                  error: str | None, now: datetime) -> None:
+    values = ({"status": "delivered", "attempts": attempts} if ok else
+              {"attempts": attempts, "last_error": error,
+               "next_attempt_at": now + timedelta(seconds=min(60, 2 ** attempts))})
+    with engine.begin() as conn:
+        conn.execute(update(sandbox_callbacks).where(sandbox_callbacks.c.id == callback_id)
+                     .values(**values))

@@ -1,0 +1,41 @@
+"""The sandbox's own storage (it plays three other organisations' systems)."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Integer, String, Table, Text, UniqueConstraint
+
+from shared.db import JSONDocument, UTCDateTime, service_metadata
+
+metadata = service_metadata()
+
+sandbox_cases = Table(
+    "sandbox_cases", metadata,
+    Column("reference", String(40), primary_key=True),
+    Column("partner", String(40), nullable=False),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("client_reference", String(100)),
+    Column("request", JSONDocument, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("posts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner", "idempotency_key", name="uq_sandbox_cases_partner_key"),
+)
+
+sandbox_behaviour = Table(
+    "sandbox_behaviour", metadata,
+    Column("partner", String(40), primary_key=True),
+    Column("mode", String(10), nullable=False),  # ok | fail | timeout | slow
+    Column("delay_seconds", Float, nullable=False),
+    Column("auto_accept_seconds", Float),
+)
+
+sandbox_callbacks = Table(
+    "sandbox_callbacks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | delivered
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+)

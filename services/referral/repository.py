@@ -1,0 +1,94 @@
+"""Reading and writing referral rows and routing rules."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.referral import tables as t
+from services.referral.domain import HistoryEntry, Referral, RoutingRule
+
+
+def rules(session: Session) -> list[RoutingRule]:
+    rows = session.execute(select(t.routing_rules)).all()
+    return [RoutingRule(id=r.id, need=r.need, partner=r.partner, service=r.service,
+                        priority=r.priority, citation=r.citation, min_age=r.min_age,
+                        max_age=r.max_age,
+                        residence_statuses=tuple(r.residence_statuses)
+                        if r.residence_statuses is not None else None,
+                        valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
+
+
+def _values(ref: Referral) -> dict:
+    return dict(intake_id=str(ref.intake_id), intake_reference=ref.intake_reference,
+                need=ref.need, partner=ref.partner, service=ref.service,
+                routing_reason=ref.routing_reason, status=ref.status, reason=ref.reason,
+                partner_case_ref=ref.partner_case_ref, version=ref.version,
+                created_at=ref.created_at, updated_at=ref.updated_at)
+
+
+def add(session: Session, ref: Referral) -> None:
+    session.execute(t.referrals.insert().values(id=str(ref.id), **_values(ref)))
+    _add_history(session, ref, ref.history)
+
+
+def save(session: Session, ref: Referral, history_before: int) -> None:
+    session.execute(t.referrals.update().where(t.referrals.c.id == str(ref.id))
+                    .values(**_values(ref)))
+    _add_history(session, ref, ref.history[history_before:])
+
+
+def _add_history(session: Session, ref: Referral, entries: list[HistoryEntry]) -> None:
+    for h in entries:
+        session.execute(t.referral_history.insert().values(
+            referral_id=str(ref.id), status=h.status, previous_status=h.previous_status,
+            reason=h.reason, changed_by=h.changed_by, changed_at=h.changed_at))
+
+
+def _referral(row, history: list[HistoryEntry]) -> Referral:
+    return Referral(id=uuid.UUID(row.id), intake_id=uuid.UUID(row.intake_id),
+                    intake_reference=row.intake_reference, need=row.need, partner=row.partner,
+                    service=row.service, routing_reason=row.routing_reason, status=row.status,
+                    reason=row.reason, partner_case_ref=row.partner_case_ref,
+                    version=row.version, created_at=row.created_at, updated_at=row.updated_at,
+                    history=history)
+
+
+def _history(session: Session, referral_ids: list[str]) -> dict[str, list[HistoryEntry]]:
+    out: dict[str, list[HistoryEntry]] = {i: [] for i in referral_ids}
+    if referral_ids:
+        rows = session.execute(select(t.referral_history)
+                               .where(t.referral_history.c.referral_id.in_(referral_ids))
+                               .order_by(t.referral_history.c.id)).all()
+        for h in rows:
+            out[h.referral_id].append(HistoryEntry(h.status, h.previous_status, h.reason,
+                                                   h.changed_by, h.changed_at))
+    return out
+
+
+def get(session: Session, referral_id: str, for_update: bool = False) -> Referral | None:
+    query = select(t.referrals).where(t.referrals.c.id == referral_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    return _referral(row, _history(session, [referral_id])[referral_id]) if row else None
+
+
+def exists_for_intake(session: Session, intake_id: str) -> bool:
+    return session.execute(select(t.referrals.c.id)
+                           .where(t.referrals.c.intake_id == intake_id)).first() is not None
+
+
+def find(session: Session, intake_id: str | None = None, status: str | None = None,
+         partner: str | None = None, limit: int = 200) -> list[Referral]:
+    query = select(t.referrals).order_by(t.referrals.c.created_at.desc(), t.referrals.c.need)
+    if intake_id:
+        query = query.where(t.referrals.c.intake_id == intake_id)
+    if status:
+        query = query.where(t.referrals.c.status == status)
+    if partner:
+        query = query.where(t.referrals.c.partner == partner)
+    rows = session.execute(query.limit(limit)).all()
+    history = _history(session, [r.id for r in rows])
+    return [_referral(r, history[r.id]) for r in rows]

@@ -1,0 +1,57 @@
+"""Tables owned by the referral service."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Text
+
+from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.inbox import inbox_table
+from shared.outbox import outbox_table
+
+metadata = service_metadata()
+
+referrals = Table(
+    "referrals", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("intake_id", String(36), nullable=False, index=True),
+    Column("intake_reference", String(20), nullable=False),
+    Column("need", String(60), nullable=False),
+    Column("partner", String(40)),
+    Column("service", String(60)),
+    Column("routing_reason", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("partner_case_ref", String(100)),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_referrals_status", "status", "updated_at"),
+)
+
+referral_history = Table(
+    "referral_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(36), ForeignKey("referrals.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("previous_status", String(20)),
+    Column("reason", Text),
+    Column("changed_by", String(100), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
+
+routing_rules = Table(
+    "routing_rules", metadata,
+    Column("id", String(60), primary_key=True),
+    Column("need", String(60), nullable=False, index=True),
+    Column("partner", String(40), nullable=False),
+    Column("service", String(60), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("min_age", Integer),
+    Column("max_age", Integer),
+    Column("residence_statuses", JSONDocument),
+    Column("valid_from", Date),
+    Column("valid_to", Date),
+    Column("citation", Text, nullable=False),
+)
+
+outbox = outbox_table(metadata, "referral")
+inbox = inbox_table(metadata, "referral")

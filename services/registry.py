@@ -1,0 +1,38 @@
+"""The services of a Lotse network and the bus topology their subscriptions make up."""
+from __future__ import annotations
+
+from services.intake.consumers import SUBSCRIPTIONS as INTAKE
+from services.partner_adapter.consumers import SUBSCRIPTIONS as PARTNER_ADAPTER
+from services.referral.consumers import SUBSCRIPTIONS as REFERRAL
+from shared.bus.topology import Topology, build_topology
+from shared.config import Settings
+
+SUBSCRIPTIONS = INTAKE + REFERRAL + PARTNER_ADAPTER
+BUS_SERVICES = ("intake", "referral", "partner_adapter")
+
+
+def topology(settings: Settings) -> Topology:
+    return build_topology(settings.bus_prefix, SUBSCRIPTIONS, settings.retry_delays)
+
+# Which service answers which path: the embedded dispatcher and the distributed gateway both
+# route by this table (longest prefix wins; everything else goes to the intake service).
+ROUTES = (
+    ("/api/v1/referrals", "referral"),
+    ("/api/v1/routing-rules", "referral"),
+    ("/api/v1/referral/", "referral"),
+    ("/api/v1/ops/referral/", "referral"),
+    ("/referrals", "referral"),
+    ("/api/v1/partner-cases", "partner_adapter"),
+    ("/api/v1/partner-callbacks", "partner_adapter"),
+    ("/api/v1/partner-adapter/", "partner_adapter"),
+    ("/api/v1/ops/partner_adapter/", "partner_adapter"),
+    ("/partner/", "partner_adapter"),
+    ("/ops", "partner_adapter"),
+    ("/sandbox", "partner_sandbox"),
+)
+DEFAULT_ROUTE = "intake"
+
+
+def route_for(path: str) -> str:
+    matches = [(len(prefix), service) for prefix, service in ROUTES if path.startswith(prefix)]
+    return max(matches)[1] if matches else DEFAULT_ROUTE

@@ -1,0 +1,122 @@
+"""Who is asking: users with roles, bearer tokens for the API and a session for the UI.
+
+Tokens and session cookies are signed with the process's secret key, so every service can
+check them without asking the service that issued them. Passwords are hashed by werkzeug
+(scrypt); there are no default passwords outside the demo seed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import wraps
+from typing import Callable
+from urllib.parse import urlencode
+
+from flask import Flask, abort, current_app, g, jsonify, redirect, request, session
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+ROLES = ("staff", "partner", "operator", "admin")
+TOKEN_MAX_AGE = 8 * 3600  # one working day
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: str
+    partner: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return self.role in roles or self.role == "admin"
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    return check_password_hash(password_hash, password)
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="lotse-api-token")
+
+
+def issue_token(secret: str, principal: Principal) -> str:
+    return _serializer(secret).dumps(asdict(principal))
+
+
+def read_token(secret: str, token: str) -> Principal | None:
+    try:
+        data = _serializer(secret).loads(token, max_age=TOKEN_MAX_AGE)
+        return Principal(**data)
+    except (BadSignature, TypeError):
+        return None
+
+
+def init_auth(app: Flask, login_url: str) -> None:
+    """Load the principal of every request from a bearer token or the UI session."""
+    app.config.update(SESSION_COOKIE_NAME="lotse_session", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", LOTSE_LOGIN_URL=login_url)
+
+    @app.before_request
+    def load_principal() -> None:
+        g.principal = None
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            g.principal = read_token(app.secret_key, header[7:].strip())
+            g.via_token = True
+        elif "principal" in session:
+            g.principal = Principal(**session["principal"])
+            g.via_token = False
+
+    @app.context_processor
+    def inject_principal() -> dict:
+        return {"principal": g.get("principal")}
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def log_in(principal: Principal) -> None:
+    session.clear()
+    session["principal"] = asdict(principal)
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def api_roles(*roles: str) -> Callable:
+    """API guard: 401 without a valid token, 403 with the wrong role."""
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = current_principal()
+            if principal is None:
+                abort(401, "a valid bearer token is required (POST /api/v1/auth/token)")
+            if not principal.has(*roles):
+                abort(403, f"role {principal.role!r} may not do this")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def ui_roles(*roles: str) -> Callable:
+    """UI guard: to the login form without a session, 403 page with the wrong role."""
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = current_principal()
+            if principal is None:
+                login = current_app.config["LOTSE_LOGIN_URL"]
+                return redirect(f"{login}?{urlencode({'next': request.url})}")
+            if not principal.has(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def unauthorized_json(message: str):
+    return jsonify(code=401, status="Unauthorized", message=message), 401

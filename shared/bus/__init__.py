@@ -1,0 +1,1 @@
+"""The event bus: topology, delivery outcome policy, RabbitMQ and embedded transports."""

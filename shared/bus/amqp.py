@@ -1,0 +1,236 @@
+"""RabbitMQ transport through kombu: a pipelined-confirm publisher and a pooled consumer.
+
+kombu settings follow reliability.md §0.5: bounded retries everywhere (transport options and
+retry policies), a confirm timeout on every confirmed publish, heartbeats on consumer
+connections, and connections opened lazily inside the process that uses them (never before a
+fork: gunicorn workers and `lotse` processes each open their own).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import Callable, Sequence
+
+from kombu import Connection, Producer
+from kombu.mixins import ConsumerMixin
+
+from shared.bus.delivery import Outcome, Verdict, deliver
+from shared.bus.topology import Subscription, Topology
+from shared.config import Settings
+from shared.events.envelope import CONTENT_TYPE
+from shared.outbox import OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 1, "interval_max": 5}
+ATTEMPTS_HEADER = "x-lotse-attempts"
+REASON_HEADER = "x-lotse-reason"
+
+
+def amqp_connection(settings: Settings, *, heartbeat: int | None = None,
+                    confirm: bool = False) -> Connection:
+    """A lazily connecting kombu Connection with bounded retries and heartbeats."""
+    options = dict(RETRY_POLICY, write_timeout=10)
+    if confirm:
+        options["confirm_publish"] = True
+    return Connection(settings.broker_url,
+                      heartbeat=settings.heartbeat if heartbeat is None else heartbeat,
+                      connect_timeout=5, transport_options=options)
+
+
+def declare_topology(settings: Settings, topology: Topology) -> None:
+    with amqp_connection(settings, heartbeat=0) as conn:
+        conn.ensure_connection(max_retries=3)
+        channel = conn.channel()
+        try:
+            topology.declare(channel)
+        finally:
+            channel.close()
+
+
+class AmqpPublisher:
+    """Publishes batches on one confirm-mode channel and waits for all confirms at once.
+
+    kombu's confirm_publish waits after every message (publish-and-wait, ~2k msg/s); this
+    streams a batch and then drains acks/nacks by sequence number (reliability.md §1.3).
+    """
+
+    def __init__(self, settings: Settings, topology: Topology):
+        self.settings, self.topology = settings, topology
+        self._conn: Connection | None = None
+        self._channel = None
+        self._seq = 0
+        self._unsettled: set[int] = set()
+        self._acked: set[int] = set()
+
+    def _ensure(self):
+        if self._channel is None:
+            conn = amqp_connection(self.settings)
+            conn.ensure_connection(max_retries=3)
+            channel = conn.channel()
+            self.topology.declare(channel)
+            channel.confirm_select()
+            channel.events["basic_ack"].add(partial(self._settle, True))
+            channel.events["basic_nack"].add(partial(self._settle, False))
+            self._conn, self._channel, self._seq = conn, channel, 0
+        return self._channel
+
+    def _settle(self, ok: bool, delivery_tag: int, multiple: bool = False) -> None:
+        done = {s for s in self._unsettled if s <= delivery_tag} if multiple else {delivery_tag}
+        self._unsettled -= done
+        if ok:
+            self._acked |= done
+
+    def publish_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]:
+        try:
+            channel = self._ensure()
+            producer = Producer(channel, exchange=self.topology.kombu_exchange(),
+                                auto_declare=False)
+            seqs = []
+            self._acked.clear()
+            for m in messages:
+                producer.publish(m.body.encode("utf-8"), routing_key=m.routing_key,
+                                 content_type=CONTENT_TYPE, content_encoding="utf-8",
+                                 message_id=m.event_id, correlation_id=m.correlation_id,
+                                 type=m.event_type, delivery_mode=2, retry=False,
+                                 timestamp=int(time.time()))
+                self._seq += 1
+                self._unsettled.add(self._seq)
+                seqs.append(self._seq)
+            deadline = time.monotonic() + self.settings.confirm_timeout
+            while any(s in self._unsettled for s in seqs):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("publisher confirms timed out")
+                self._conn.drain_events(timeout=remaining)
+            return [s in self._acked for s in seqs]
+        except Exception:
+            self.close()  # drop the connection and any late confirms with it
+            raise
+
+    def heartbeat(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.heartbeat_check()
+            except Exception:
+                self.close()
+
+    def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        self._unsettled.clear()
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:
+                pass
+
+
+class AmqpConsumer(ConsumerMixin):
+    """Consumes a service's subscription queues; handlers run in a thread pool.
+
+    The consumer thread only drains, hands messages to the pool and applies verdicts in
+    `on_iteration`, so heartbeats keep flowing while handlers work and acks stay on the
+    channel's own thread. A verdict for a message whose channel died is dropped: the broker
+    redelivers it and the inbox makes the second delivery harmless. Retries are copies
+    published (with confirms) to the delay queue of the attempt, parking is a copy to the
+    parking queue with the reason; only then is the original acked.
+    """
+
+    def __init__(self, settings: Settings, topology: Topology,
+                 subscriptions: Sequence[Subscription], uow_factory: Callable,
+                 stop: threading.Event | None = None):
+        self.settings, self.topology = settings, topology
+        self.subscriptions, self.uow_factory = tuple(subscriptions), uow_factory
+        self.connection = amqp_connection(settings)
+        self.connect_max_retries = None  # a worker waits for the broker as long as it takes
+        self.stop_event = stop or threading.Event()
+        self.pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="handler")
+        self.results: queue.Queue = queue.Queue()
+        self._producer_conn: Connection | None = None
+
+    def get_consumers(self, Consumer, channel):
+        self.topology.declare(channel)
+        return [Consumer(queues=[self.topology.kombu_queue(self.topology.queue(sub))],
+                         on_message=partial(self._received, sub),
+                         accept=[CONTENT_TYPE, "application/json"],
+                         prefetch_count=self.settings.worker_threads * 2)
+                for sub in self.subscriptions]
+
+    def _received(self, subscription: Subscription, message) -> None:
+        future = self.pool.submit(deliver, message.body, subscription, self.uow_factory)
+        future.add_done_callback(lambda f: self.results.put((subscription, message, f)))
+
+    def on_iteration(self) -> None:
+        if self.stop_event.is_set():
+            self.should_stop = True
+        while True:
+            try:
+                subscription, message, future = self.results.get_nowait()
+            except queue.Empty:
+                return
+            self._apply(subscription, message, future)
+
+    def _apply(self, subscription: Subscription, message, future: Future) -> None:
+        try:
+            outcome: Outcome = future.result()
+        except Exception as exc:
+            outcome = Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
+        if message.channel is None or message.channel.connection is None:
+            return  # stale delivery after a reconnect: the broker has requeued it
+        if outcome.verdict is Verdict.ACK:
+            message.ack()
+            return
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        if outcome.verdict is Verdict.RETRY and attempts < self.settings.max_attempts:
+            target = self.topology.retry_queue(subscription, attempts)
+        else:
+            target = self.topology.parking_queue(subscription)
+            if outcome.verdict is Verdict.RETRY:
+                outcome = Outcome(Verdict.PARK, f"gave up after {attempts} attempts: "
+                                                f"{outcome.reason}")
+        headers.update({ATTEMPTS_HEADER: attempts, REASON_HEADER: outcome.reason[:1000]})
+        try:
+            self._forward(message, target, headers)
+        except Exception:
+            log.exception("could not forward message; requeueing", extra={"target": target})
+            message.requeue()
+            return
+        message.ack()
+
+    def _forward(self, message, queue_name: str, headers: dict) -> None:
+        if self._producer_conn is None:
+            # Own connection for publishing (flow control must not stall our acks); no
+            # heartbeats because nobody services it between publishes, confirms instead.
+            self._producer_conn = amqp_connection(self.settings, heartbeat=0, confirm=True)
+        producer = Producer(self._producer_conn)
+        try:
+            producer.publish(message.body, exchange="", routing_key=queue_name, headers=headers,
+                             content_type=message.content_type or CONTENT_TYPE,
+                             content_encoding=message.content_encoding or "utf-8",
+                             message_id=message.properties.get("message_id"),
+                             delivery_mode=2, retry=True, retry_policy=RETRY_POLICY,
+                             confirm_timeout=self.settings.confirm_timeout)
+        except Exception:
+            self._producer_conn.release()
+            self._producer_conn = None
+            raise
+
+    def on_consume_end(self, connection, channel) -> None:
+        self.pool.shutdown(wait=True)
+        while not self.results.empty():  # apply verdicts of work finished during shutdown
+            self.on_iteration()
+
+    def run_until(self, stop: threading.Event) -> None:
+        self.stop_event = stop
+        try:
+            self.run()
+        finally:
+            if self._producer_conn is not None:
+                self._producer_conn.release()
+
+

@@ -1,0 +1,187 @@
+"""The embedded bus: a durable queue in a SQLite (or any SQL) database, for the no-server mode.
+
+kombu's virtual transports lose a message when a consumer dies before acking (they hide or
+delete it at fetch), so they cannot keep our guarantees (reliability.md §1.11). Here a
+delivery is a leased row: acking deletes it, a crash lets the lease lapse (or the next start
+releases it) and the row is delivered again. Publishing inserts one row per bound queue in a
+single transaction, which is our publisher confirm. Retries wait in the same row until
+`available_at`; parked rows stay with their reason. Routing, queue names, retry delays and the
+attempt limit come from the same Topology as on RabbitMQ.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Callable, Sequence
+
+from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, delete, func,
+                        or_, select, update)
+
+from shared.bus.delivery import Outcome, Verdict, deliver
+from shared.bus.topology import Subscription, Topology
+from shared.clock import Clock, utcnow
+from shared.db import UTCDateTime, make_engine
+from shared.outbox import OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+_metadata = MetaData()
+bus_messages = Table(
+    "bus_messages", _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", String(200), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("routing_key", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # ready | parked
+    Column("attempts", Integer, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_bus_messages_ready", "queue", "status", "available_at"),
+)
+
+
+class EmbeddedBroker:
+    """Publisher and queue store of the embedded bus."""
+
+    def __init__(self, url: str, topology: Topology, clock: Clock = utcnow):
+        self.engine = make_engine(url)
+        self.topology, self.clock = topology, clock
+        # The bus store belongs to the transport, not to a service: like RabbitMQ's own
+        # message store it creates its single table itself.
+        _metadata.create_all(self.engine)
+        self.published = threading.Event()
+
+    def publish_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]:
+        now = self.clock()
+        rows = []
+        for m in messages:
+            for queue in self.topology.routes(m.routing_key) or [self.topology.unrouted]:
+                rows.append(dict(queue=queue, event_id=m.event_id, routing_key=m.routing_key,
+                                 body=m.body, status="ready", attempts=0, available_at=now,
+                                 created_at=now))
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(bus_messages.insert(), rows)
+            self.published.set()
+        return [True] * len(messages)
+
+    def heartbeat(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def claim(self, queues: Sequence[str], limit: int, lease_seconds: float = 60.0) -> list:
+        t, now = bus_messages, self.clock()
+        ids = (select(t.c.id).where(t.c.queue.in_(queues), t.c.status == "ready",
+                                    t.c.available_at <= now,
+                                    or_(t.c.lease_until.is_(None), t.c.lease_until < now))
+               .order_by(t.c.id).limit(limit))
+        stmt = (update(t).where(t.c.id.in_(ids))
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+                .returning(t.c.id, t.c.queue, t.c.body, t.c.attempts))
+        with self.engine.begin() as conn:
+            return sorted(conn.execute(stmt).all(), key=lambda r: r.id)
+
+    def ack(self, message_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(bus_messages).where(bus_messages.c.id == message_id))
+
+    def retry(self, message_id: int, attempts: int, delay: float, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(bus_messages).where(bus_messages.c.id == message_id).values(
+                attempts=attempts, lease_until=None, reason=reason,
+                available_at=self.clock() + timedelta(seconds=delay)))
+
+    def park(self, message_id: int, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(bus_messages).where(bus_messages.c.id == message_id).values(
+                status="parked", lease_until=None, reason=reason))
+
+    def replay(self, message_id: int) -> None:
+        """Operator action: send a parked message through its queue again."""
+        with self.engine.begin() as conn:
+            conn.execute(update(bus_messages).where(bus_messages.c.id == message_id,
+                                                    bus_messages.c.status == "parked")
+                         .values(status="ready", attempts=0, available_at=self.clock()))
+
+    def release_leases(self) -> None:
+        """At the start of the (single) embedded process no delivery can still be in flight."""
+        with self.engine.begin() as conn:
+            conn.execute(update(bus_messages).where(bus_messages.c.lease_until.is_not(None))
+                         .values(lease_until=None))
+
+    def depths(self) -> dict[str, dict[str, int]]:
+        t = bus_messages
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.queue, t.c.status, func.count())
+                                .group_by(t.c.queue, t.c.status)).all()
+        out: dict[str, dict[str, int]] = {}
+        for queue, status, count in rows:
+            out.setdefault(queue, {"ready": 0, "parked": 0})[status] = count
+        return out
+
+    def parked(self, queue: str | None = None) -> list:
+        t = bus_messages
+        query = select(t).where(t.c.status == "parked").order_by(t.c.id)
+        if queue:
+            query = query.where(t.c.queue == queue)
+        with self.engine.connect() as conn:
+            return conn.execute(query).all()
+
+
+class EmbeddedConsumer:
+    """Runs one service's subscriptions against the embedded bus with a small worker pool."""
+
+    def __init__(self, broker: EmbeddedBroker, subscriptions: Sequence[Subscription],
+                 uow_factory: Callable, *, threads: int = 4, max_attempts: int = 6,
+                 lease_seconds: float = 60.0, poll: float = 0.1):
+        self.broker, self.uow_factory = broker, uow_factory
+        self.topology = broker.topology
+        self.by_queue = {self.topology.queue(s): s for s in subscriptions}
+        self.threads, self.max_attempts = threads, max_attempts
+        self.lease_seconds, self.poll = lease_seconds, poll
+        self.name = f"embedded-consumer-{uuid.uuid4().hex[:8]}"
+
+    def run(self, stop: threading.Event) -> None:
+        if not self.by_queue:
+            return
+        inflight: set = set()
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="consumer") as pool:
+            while not stop.is_set():
+                free = self.threads * 2 - len(inflight)
+                rows = []
+                if free > 0:
+                    try:
+                        rows = self.broker.claim(list(self.by_queue), free, self.lease_seconds)
+                    except Exception:
+                        log.exception("embedded bus claim failed")
+                        stop.wait(1.0)
+                for row in rows:
+                    future = pool.submit(self.process, row)
+                    inflight.add(future)
+                    future.add_done_callback(inflight.discard)
+                if not rows:
+                    stop.wait(self.poll)
+
+    def process(self, row) -> Outcome:
+        subscription = self.by_queue[row.queue]
+        outcome = deliver(row.body, subscription, self.uow_factory)
+        if outcome.verdict is Verdict.ACK:
+            self.broker.ack(row.id)
+        elif outcome.verdict is Verdict.PARK:
+            self.broker.park(row.id, outcome.reason)
+        else:
+            attempts = row.attempts + 1
+            if attempts >= self.max_attempts:
+                self.broker.park(row.id, f"gave up after {attempts} attempts: {outcome.reason}")
+            else:
+                self.broker.retry(row.id, attempts, self.topology.retry_delay(attempts),
+                                  outcome.reason)
+        return outcome

@@ -1,0 +1,106 @@
+"""Process settings: the only place that reads the environment."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox")
+PARTNERS = ("welfare", "jobcenter", "registration")
+DEFAULT_PORTS = {"gateway": 8000, "intake": 8001, "referral": 8002,
+                 "partner_adapter": 8003, "partner_sandbox": 8004}
+
+
+def _secret_from_file(path: Path) -> str:
+    """Embedded mode keeps a generated secret on disk so restarts keep sessions valid."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Lotse process needs to know; built once, passed down."""
+
+    service: str
+    database_url: str
+    broker_url: str | None
+    data_dir: Path
+    secret_key: str
+    callback_secret: str
+    bus_url: str = ""
+    bus_prefix: str = "lotse"
+    demo: bool = False
+    retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    max_attempts: int = 6
+    heartbeat: int = 15
+    confirm_timeout: float = 10.0
+    worker_threads: int = 8
+    partner_base_url: str = "http://127.0.0.1:8000/sandbox"
+    partner_api_key: str = "sandbox-key"
+    callback_url: str = "http://127.0.0.1:8000/api/v1/partner-callbacks"
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+    sandbox_auto_accept_seconds: float | None = None
+    log_json: bool = True
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is configured: the in-process, DB-backed bus is used."""
+        return self.broker_url is None
+
+    def for_service(self, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The same settings for a sibling service (its own database URL)."""
+        env = os.environ if environ is None else environ
+        return replace(self, service=service,
+                       database_url=_database_url(service, env, self.data_dir))
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("LOTSE_DATA_DIR", "var")).resolve()
+        broker = env.get("LOTSE_BROKER_URL") or None
+        demo = env.get("LOTSE_DEMO", "0") == "1"
+        secret = env.get("LOTSE_SECRET_KEY") or _secret_from_file(data_dir / "secret_key")
+        callback_secret = (env.get("LOTSE_CALLBACK_SECRET")
+                           or _secret_from_file(data_dir / "callback_secret"))
+        port = env.get("PORT", "8000")
+        gateway = env.get("LOTSE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+        auto = env.get("LOTSE_SANDBOX_AUTO_ACCEPT")
+        return cls(
+            service=service,
+            database_url=_database_url(service, env, data_dir),
+            broker_url=broker,
+            data_dir=data_dir,
+            secret_key=secret,
+            callback_secret=callback_secret,
+            bus_url=env.get("LOTSE_BUS_DATABASE_URL", f"sqlite:///{data_dir / 'bus.db'}"),
+            bus_prefix=env.get("LOTSE_BUS_PREFIX", "lotse"),
+            demo=demo,
+            retry_delays=_delays(env.get("LOTSE_RETRY_DELAYS", "1,5,30,120,600")),
+            max_attempts=int(env.get("LOTSE_MAX_ATTEMPTS", "6")),
+            heartbeat=int(env.get("LOTSE_HEARTBEAT", "15")),
+            confirm_timeout=float(env.get("LOTSE_CONFIRM_TIMEOUT", "10")),
+            worker_threads=int(env.get("LOTSE_WORKER_THREADS", "8")),
+            partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", f"{gateway}/sandbox"),
+            partner_api_key=env.get("LOTSE_PARTNER_API_KEY", "sandbox-key"),
+            callback_url=env.get("LOTSE_CALLBACK_URL", f"{gateway}/api/v1/partner-callbacks"),
+            service_urls={name: env.get(f"LOTSE_{name.upper()}_URL", gateway)
+                          for name in SERVICES},
+            sandbox_auto_accept_seconds=float(auto) if auto else None,
+            log_json=env.get("LOTSE_LOG_FORMAT", "json") == "json",
+        )
+
+
+def _database_url(service: str, env: Mapping[str, str], data_dir: Path) -> str:
+    """Per-service URL first, then the shared one, then a SQLite file of the service's own."""
+    return (env.get(f"LOTSE_{service.upper()}_DATABASE_URL")
+            or env.get("LOTSE_DATABASE_URL")
+            or f"sqlite:///{data_dir / (service + '.db')}")

@@ -1,0 +1,1 @@
+"""Event wire format (CloudEvents envelope) and the versioned payload contracts."""

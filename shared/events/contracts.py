@@ -1,0 +1,194 @@
+"""Payload contracts: one marshmallow schema per event type and version (unknown fields refused).
+
+Producer and consumers must agree on these, so they live here and nowhere else. Adding an
+optional field keeps the version; changing a field's meaning or making one required means a
+new version next to the old one.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from shared.events.envelope import InvalidEvent
+
+REFERRAL_STATUSES = ("draft", "requested", "received", "accepted", "rejected", "cancelled",
+                     "in-progress", "on-hold", "failed", "completed")
+PARTNER_REPORTED_STATUSES = ("accepted", "rejected", "in-progress", "on-hold", "completed",
+                             "cancelled")
+
+
+class Contract(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PersonV1(Contract):
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    nationality = fields.String(required=True, validate=validate.Length(equal=2))
+    languages = fields.List(fields.String(), required=True)
+
+
+class ConsentV1(Contract):
+    share_with_partners = fields.Boolean(required=True)
+    method = fields.String(required=True)
+    language = fields.String(required=True)
+
+
+class IntakeRecordedV1(Contract):
+    """Staff recorded an intake after a consultation."""
+
+    intake_id = fields.UUID(required=True)
+    reference = fields.String(required=True)
+    recorded_at = fields.AwareDateTime(required=True)
+    recorded_by = fields.String(required=True)
+    site = fields.String(required=True)
+    person = fields.Nested(PersonV1, required=True)
+    residence_status = fields.String(required=True)
+    needs = fields.List(fields.String(), required=True)
+    consent = fields.Nested(ConsentV1, required=True)
+
+
+class ReferralPersonV1(Contract):
+    """Only what a partner needs to open a case (data minimisation)."""
+
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    nationality = fields.String(required=True)
+    languages = fields.List(fields.String(), required=True)
+
+
+class ReferralRequestedV1(Contract):
+    """A referral was routed to a partner service and should become a case there."""
+
+    referral_id = fields.UUID(required=True)
+    intake_id = fields.UUID(required=True)
+    intake_reference = fields.String(required=True)
+    need = fields.String(required=True)
+    partner = fields.String(required=True)
+    service = fields.String(required=True)
+    routing_reason = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATUSES))
+    version = fields.Integer(required=True)
+    requested_at = fields.AwareDateTime(required=True)
+    residence_status = fields.String(required=True)
+    person = fields.Nested(ReferralPersonV1, required=True)
+    consent_method = fields.String(required=True)
+
+
+class ReferralStatusChangedV1(Contract):
+    """A referral moved to another status (FHIR Task status codes)."""
+
+    referral_id = fields.UUID(required=True)
+    intake_id = fields.UUID(required=True)
+    need = fields.String(required=True)
+    partner = fields.String(required=True, allow_none=True)
+    service = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATUSES))
+    previous_status = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True, allow_none=True)
+    partner_case_ref = fields.String(required=True, allow_none=True)
+    version = fields.Integer(required=True)
+    changed_at = fields.AwareDateTime(required=True)
+    changed_by = fields.String(required=True)
+
+
+class PartnerCaseOpenedV1(Contract):
+    """The partner's system confirmed a case for a referral."""
+
+    case_id = fields.UUID(required=True)
+    referral_id = fields.UUID(required=True)
+    partner = fields.String(required=True)
+    partner_case_ref = fields.String(required=True)
+    opened_at = fields.AwareDateTime(required=True)
+
+
+class PartnerCaseStatusReportedV1(Contract):
+    """The partner reported a later status of its case (accepted, rejected, completed...)."""
+
+    case_id = fields.UUID(required=True)
+    referral_id = fields.UUID(required=True)
+    partner = fields.String(required=True)
+    partner_case_ref = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(PARTNER_REPORTED_STATUSES))
+    reason = fields.String(required=True, allow_none=True)
+    reported_at = fields.AwareDateTime(required=True)
+
+
+class PartnerCaseFailedV1(Contract):
+    """The partner refused the case request for good (e.g. validation); it will not be retried."""
+
+    case_id = fields.UUID(required=True)
+    referral_id = fields.UUID(required=True)
+    partner = fields.String(required=True)
+    reason = fields.String(required=True)
+    failed_at = fields.AwareDateTime(required=True)
+
+
+@dataclass(frozen=True)
+class ContractEntry:
+    event_type: str
+    version: int
+    schema: type[Contract]
+    producer: str
+    consumers: tuple[str, ...]
+
+
+CATALOGUE: tuple[ContractEntry, ...] = (
+    ContractEntry("intake.recorded", 1, IntakeRecordedV1, "intake", ("referral",)),
+    ContractEntry("referral.requested", 1, ReferralRequestedV1, "referral",
+                  ("partner_adapter", "intake")),
+    ContractEntry("referral.status_changed", 1, ReferralStatusChangedV1, "referral", ("intake",)),
+    ContractEntry("partner_case.opened", 1, PartnerCaseOpenedV1, "partner_adapter", ("referral",)),
+    ContractEntry("partner_case.status_reported", 1, PartnerCaseStatusReportedV1,
+                  "partner_adapter", ("referral",)),
+    ContractEntry("partner_case.failed", 1, PartnerCaseFailedV1, "partner_adapter",
+                  ("referral",)),
+)
+CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
+
+
+def _schema(event_type: str, version: int) -> Contract:
+    try:
+        return CONTRACTS[(event_type, version)]()
+    except KeyError:
+        raise InvalidEvent(f"unknown event type/version {event_type} v{version}") from None
+
+
+def validate_payload(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Load a received payload; InvalidEvent names the offending fields."""
+    schema = _schema(event_type, version)
+    try:
+        schema.load(data)
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid {event_type} v{version} payload", exc.messages) from None
+    return data
+
+
+def dump_payload(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Serialise an outgoing payload and check it, so a poison event never enters the bus."""
+    schema = _schema(event_type, version)
+    wire = _jsonable(data)
+    errors = schema.validate(wire)
+    if errors:
+        raise ValueError(f"{event_type} v{version} payload breaks its contract: {errors}")
+    return wire
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: dates and datetimes as ISO 8601, UUIDs as strings."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value

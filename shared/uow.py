@@ -1,0 +1,72 @@
+"""Unit of work: one DB transaction holding a service's state change, inbox mark and events."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.clock import Clock, utcnow
+from shared.events.envelope import Envelope, new_envelope
+from shared.logging import current_correlation_id
+from shared.outbox import stage
+
+
+class UnitOfWork:
+    """`with uow:` opens a session; `commit()` writes staged events to the outbox in the same
+    transaction; leaving the block without commit rolls everything back."""
+
+    def __init__(self, session_factory: sessionmaker[Session], outbox: Table, inbox: Table,
+                 producer: str, clock: Clock = utcnow,
+                 on_commit: Callable[[], None] | None = None):
+        self._session_factory, self._outbox, self._inbox = session_factory, outbox, inbox
+        self.producer, self.clock, self._on_commit = producer, clock, on_commit
+        self.session: Session | None = None
+        self._staged: list[Envelope] = []
+        self._cause: Envelope | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self._staged, self._cause = [], None
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def caused_by(self, envelope: Envelope) -> None:
+        """Events emitted from now on continue this event's correlation and name it as cause."""
+        self._cause = envelope
+
+    def emit(self, event_type: str, subject: str, data: dict[str, Any],
+             version: int = 1) -> Envelope:
+        correlation = (self._cause.correlationid if self._cause else current_correlation_id())
+        envelope = new_envelope(event_type, version, self.producer, subject, data,
+                                correlation_id=correlation,
+                                causation_id=self._cause.id if self._cause else None)
+        self._staged.append(envelope)
+        return envelope
+
+    def already_processed(self, subscriber: str, event_id: str) -> bool:
+        t = self._inbox
+        return self.session.execute(select(t.c.event_id).where(
+            t.c.subscriber == subscriber, t.c.event_id == event_id)).first() is not None
+
+    def mark_processed(self, subscriber: str, event_id: str) -> None:
+        self.session.execute(self._inbox.insert().values(
+            subscriber=subscriber, event_id=event_id, processed_at=self.clock()))
+
+    def commit(self) -> None:
+        now = self.clock()
+        for envelope in self._staged:
+            stage(self.session, self._outbox, envelope, now)
+        self.session.commit()
+        self._staged = []
+        if self._on_commit:
+            self._on_commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._staged = []

@@ -1,0 +1,135 @@
+"""What every service's Flask app has: auth, CSRF for forms, JSON errors, health, OpenAPI."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from flask import Blueprint, Flask, g, jsonify, render_template, request
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader
+from werkzeug.exceptions import HTTPException
+
+from shared.auth import init_auth
+from shared.config import Settings
+from shared.logging import new_correlation_id, set_correlation_id
+
+log = logging.getLogger("lotse.http")
+SHARED_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class FieldError(Exception):
+    """A business rule broken by one input field; reaches the client as 422 naming the field."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def field_errors(field: str, message: str) -> dict:
+    """'person.birth_date' -> {"person": {"birth_date": [message]}} (marshmallow's shape)."""
+    tree: dict = {}
+    node = tree
+    parts = field.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = [message]
+    return tree
+
+
+def create_service_app(import_name: str, settings: Settings, *, title: str, spec_prefix: str,
+                       readiness: Iterable[tuple[str, Callable[[], None]]]) -> tuple[Flask, Api]:
+    """The common skeleton of a Lotse service app; the service adds its blueprints."""
+    app = Flask(import_name)
+    app.secret_key = settings.secret_key
+    app.config.update(
+        API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=spec_prefix, OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        WTF_CSRF_TIME_LIMIT=None, JSON_SORT_KEYS=False,
+        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}]},
+    )
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(SHARED_TEMPLATES)])
+    app.jinja_env.globals["service_urls"] = dict(settings.service_urls)
+    init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login")
+    app.extensions["csrf"] = CSRFProtect(app)
+    api = Api(app)
+    _register_errors(app)
+    _register_correlation(app)
+    app.register_blueprint(health_blueprint(readiness))
+    return app, api
+
+
+def exempt_from_csrf(app: Flask, blueprint) -> None:
+    """JSON APIs authenticate with bearer tokens, not cookies, so CSRF does not apply."""
+    app.extensions["csrf"].exempt(blueprint)
+
+
+def health_blueprint(readiness: Iterable[tuple[str, Callable[[], None]]]) -> Blueprint:
+    bp = Blueprint("health", __name__)
+    checks = list(readiness)
+
+    @bp.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @bp.get("/readyz")
+    def readyz():
+        results, ok = {}, True
+        for name, check in checks:
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:
+                results[name], ok = f"unavailable: {type(exc).__name__}", False
+        return jsonify(status="ok" if ok else "unavailable", checks=results), 200 if ok else 503
+
+    return bp
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(FieldError)
+    def field_error(exc: FieldError):
+        return jsonify(code=422, status="Unprocessable Entity", message=exc.message,
+                       errors={"json": field_errors(exc.field, exc.message)}), 422
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _wants_json():
+            body = {"code": exc.code, "status": exc.name}
+            data = getattr(exc, "data", None) or {}
+            if "messages" in data:
+                body["errors"] = data["messages"]
+            elif exc.description:
+                body["message"] = exc.description
+            return jsonify(body), exc.code
+        return render_template("error.html", error=exc), exc.code
+
+
+def _register_correlation(app: Flask) -> None:
+    @app.before_request
+    def take_correlation_id() -> None:
+        g.correlation_id = request.headers.get("X-Correlation-ID") or new_correlation_id()
+        g.started = time.monotonic()
+        set_correlation_id(g.correlation_id)
+
+    @app.after_request
+    def tag_response(response):
+        response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
+        if request.path not in ("/healthz", "/readyz"):
+            log.info("request", extra={"method": request.method, "path": request.path,
+                                       "status": response.status_code,
+                                       "ms": round((time.monotonic() - g.get("started", 0))
+                                                   * 1000, 1)})
+        return response
