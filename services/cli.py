@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared.config import DEFAULT_PORTS, SERVICES, Settings
+from shared.config import DEFAULT_PORTS, SERVICES, Settings, port_of
 from shared.logging import configure_logging
 
 log = logging.getLogger("lotse")
@@ -87,7 +87,7 @@ def cmd_serve(args) -> None:
     from gunicorn.app.base import BaseApplication
 
     factory = _factory(args.service)
-    port = args.port or DEFAULT_PORTS[args.service]
+    port = args.port or port_of(args.service)
 
     class Server(BaseApplication):
         def load_config(self):
@@ -238,7 +238,7 @@ def cmd_stack(args) -> None:
     if args.demo:
         seed_demo(settings)
     children = [(name, subprocess.Popen(argv)) for name, argv in stack_commands()]
-    print(f"\nLotse (distributed) is running at http://127.0.0.1:{DEFAULT_PORTS['gateway']}"
+    print(f"\nLotse (distributed) is running at http://127.0.0.1:{port_of('gateway')}"
           f"  ({len(children)} processes; Ctrl-C stops them)\n", flush=True)
     stopping = False
 

@@ -7,7 +7,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from services import registry
-from shared.config import DEFAULT_PORTS
+from shared.config import DEFAULT_PORTS, port_of
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "content-encoding", "content-length"}
@@ -15,8 +15,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 
 def upstreams(environ=None) -> dict[str, str]:
     env = os.environ if environ is None else environ
-    return {svc: env.get(f"LOTSE_{svc.upper()}_UPSTREAM", f"http://127.0.0.1:{port}")
-            for svc, port in DEFAULT_PORTS.items() if svc != "gateway"}
+    return {svc: env.get(f"LOTSE_{svc.upper()}_UPSTREAM", f"http://127.0.0.1:{port_of(svc, env)}")
+            for svc in DEFAULT_PORTS if svc != "gateway"}
 
 
 class Gateway:

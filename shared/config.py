@@ -13,6 +13,12 @@ DEFAULT_PORTS = {"gateway": 8000, "intake": 8001, "referral": 8002,
                  "partner_adapter": 8003, "partner_sandbox": 8004}
 
 
+def port_of(process: str, environ: Mapping[str, str] | None = None) -> int:
+    """Port of a distributed HTTP process; LOTSE_<NAME>_PORT overrides the default."""
+    env = os.environ if environ is None else environ
+    return int(env.get(f"LOTSE_{process.upper()}_PORT", DEFAULT_PORTS[process]))
+
+
 def _secret_from_file(path: Path) -> str:
     """Embedded mode keeps a generated secret on disk so restarts keep sessions valid."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +77,7 @@ class Settings:
         secret = env.get("LOTSE_SECRET_KEY") or _secret_from_file(data_dir / "secret_key")
         callback_secret = (env.get("LOTSE_CALLBACK_SECRET")
                            or _secret_from_file(data_dir / "callback_secret"))
-        port = env.get("PORT", "8000")
+        port = env.get("PORT") or env.get("LOTSE_GATEWAY_PORT", "8000")
         gateway = env.get("LOTSE_PUBLIC_URL", f"http://127.0.0.1:{port}")
         auto = env.get("LOTSE_SANDBOX_AUTO_ACCEPT")
         return cls(

@@ -1,0 +1,49 @@
+"""Component fixtures: one service at a time on SQLite in a temp dir, no broker, no threads."""
+from __future__ import annotations
+
+import pytest
+
+from services.intake.accounts import save_account
+from services.intake.app import create_app as intake_app
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.partner_adapter.bootstrap import bootstrap as adapter_bootstrap
+from services.referral.bootstrap import bootstrap as referral_bootstrap
+from shared.db import migrate
+
+
+def migrated(service: str, settings, bootstrap):
+    s = settings.for_service(service)
+    migrate(service, s.database_url)
+    return bootstrap(s)
+
+
+@pytest.fixture
+def intake_deps(settings):
+    return migrated("intake", settings, intake_bootstrap)
+
+
+@pytest.fixture
+def referral_deps(settings):
+    return migrated("referral", settings, referral_bootstrap)
+
+
+@pytest.fixture
+def adapter_deps(settings):
+    return migrated("partner_adapter", settings, adapter_bootstrap)
+
+
+@pytest.fixture
+def intake_client(settings, intake_deps):
+    with intake_deps.session_factory() as s:
+        save_account(s, "staff", "pw-staff", "staff")
+        save_account(s, "welfare", "pw-welfare", "partner", "welfare")
+        s.commit()
+    app = intake_app(settings.for_service("intake"), intake_deps)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+def token(client, username: str, password: str) -> dict:
+    r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert r.status_code == 200, r.get_json()
+    return {"Authorization": f"Bearer {r.get_json()['access_token']}"}

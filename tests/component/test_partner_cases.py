@@ -1,0 +1,111 @@
+"""Partner adapter without a broker: pending cases, opening them, partner callbacks."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from services.partner_adapter import handlers, repository, tables
+from services.partner_adapter.app import create_app
+from services.partner_adapter.consumers import SUBSCRIPTIONS
+from shared.bus.delivery import Verdict, deliver
+from shared.events.envelope import new_envelope
+from shared.signing import sign
+from tests.conftest import SMOKE_INTAKE
+from tests.fakes import FakePartnerGateway
+
+REQUEST = SUBSCRIPTIONS[0]
+
+
+def referral_requested(referral_id: str | None = None) -> str:
+    rid = referral_id or str(uuid.uuid4())
+    data = {"referral_id": rid, "intake_id": str(uuid.uuid4()), "intake_reference": "LT-2026-X",
+            "need": "living_costs", "partner": "jobcenter", "service": "sgb2",
+            "routing_reason": "SGB2", "status": "requested", "version": 1,
+            "requested_at": "2026-11-21T09:00:00+00:00", "residence_status": "TEMP_PROTECTION_24",
+            "person": SMOKE_INTAKE["person"], "consent_method": "signed_form"}
+    return new_envelope("referral.requested", 1, "referral", f"referral/{rid}", data).to_json()
+
+
+def cases(deps):
+    with deps.session_factory() as s:
+        return repository.listing(s)
+
+
+def outbox_types(deps):
+    with deps.session_factory() as s:
+        return [r.event_type for r in s.execute(select(tables.outbox)).all()]
+
+
+def open_all(deps, gateway):
+    return [handlers.open_partner_case(c.id.__str__(), deps.uow, {"jobcenter": gateway})
+            for c in cases(deps)]
+
+
+def test_a_referral_event_only_records_a_pending_case(adapter_deps):
+    body = referral_requested()
+    assert deliver(body, REQUEST, adapter_deps.uow).verdict is Verdict.ACK
+    assert deliver(body, REQUEST, adapter_deps.uow).reason == "duplicate"
+    [case] = cases(adapter_deps)
+    assert case.status == "pending" and outbox_types(adapter_deps) == []
+
+
+def test_a_re_sent_referral_event_with_a_new_id_still_gives_one_case(adapter_deps):
+    body = json.loads(referral_requested())
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    body["id"] = str(uuid.uuid4())
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    assert len(cases(adapter_deps)) == 1
+
+
+def test_a_partner_answering_5xx_is_retried_with_the_same_key_then_one_case(adapter_deps):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway(fail_times=1)
+    assert open_all(adapter_deps, gateway) == ["retry"]
+    [case] = cases(adapter_deps)
+    assert case.status == "pending" and case.attempts == 1 and "503" in case.last_error
+    with adapter_deps.engine.begin() as conn:  # skip the back-off wait
+        conn.execute(tables.partner_cases.update().values(next_attempt_at=case.created_at))
+    assert open_all(adapter_deps, gateway) == ["opened"]
+    assert len(set(gateway.calls)) == 1 and len(gateway.calls) == 2
+    assert outbox_types(adapter_deps) == ["partner_case.opened"]
+
+
+def test_a_refusing_partner_fails_the_case_once(adapter_deps):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    assert open_all(adapter_deps, FakePartnerGateway(refuse=True)) == ["refused"]
+    assert open_all(adapter_deps, FakePartnerGateway()) == ["not pending"]
+    assert outbox_types(adapter_deps) == ["partner_case.failed"]
+
+
+@pytest.fixture
+def adapter_client(settings, adapter_deps):
+    app = create_app(settings.for_service("partner_adapter"), adapter_deps)
+    return app.test_client()
+
+
+def callback(client, settings, body: dict, secret: str | None = None, partner="jobcenter"):
+    raw = json.dumps(body).encode()
+    return client.post(f"/api/v1/partner-callbacks/{partner}", data=raw,
+                       headers={"Content-Type": "application/json",
+                                **sign(secret or settings.callback_secret, raw)})
+
+
+def test_a_signed_callback_reports_the_partner_status_once(adapter_client, adapter_deps,
+                                                           settings):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    open_all(adapter_deps, FakePartnerGateway(prefix="JC"))
+    report = {"event_id": "cb-1", "case_reference": "JC-1", "status": "accepted",
+              "occurred_at": "2026-11-21T09:05:00+00:00"}
+    assert callback(adapter_client, settings, report).get_json() == {"result": "recorded"}
+    assert callback(adapter_client, settings, report).get_json() == {"result": "duplicate"}
+    assert outbox_types(adapter_deps) == ["partner_case.opened", "partner_case.status_reported"]
+
+
+def test_callbacks_with_a_bad_signature_or_unknown_case_are_refused(adapter_client, settings):
+    report = {"event_id": "cb-2", "case_reference": "JC-404", "status": "accepted",
+              "occurred_at": "2026-11-21T09:05:00+00:00"}
+    assert callback(adapter_client, settings, report, secret="wrong").status_code == 401
+    assert callback(adapter_client, settings, report).status_code == 404

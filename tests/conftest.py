@@ -1,0 +1,64 @@
+"""Fixtures every test tier shares: embedded settings in a temp dir, waiting, the smoke intake."""
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from shared.config import Settings
+
+SMOKE_INTAKE = {
+    "person": {"given_name": "Olena", "family_name": "Kovalenko", "birth_date": "1987-03-14",
+               "nationality": "UA", "languages": ["uk", "ru"]},
+    "residence_status": "TEMP_PROTECTION_24",
+    "site": "infopoint",
+    "needs": ["address_registration", "living_costs", "orientation_counselling"],
+    "consent": {"share_with_partners": True, "method": "signed_form", "language": "uk"},
+}
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def smoke_intake() -> dict:
+    return copy.deepcopy(SMOKE_INTAKE)
+
+
+def embedded_settings(data_dir: Path, env: dict | None = None, **overrides) -> Settings:
+    """Embedded-mode settings confined to one folder (env vars of the machine are ignored)."""
+    base = {"LOTSE_DATA_DIR": str(data_dir), "LOTSE_RETRY_DELAYS": "0.05,0.1,0.2",
+            "LOTSE_MAX_ATTEMPTS": "4", "LOTSE_LOG_FORMAT": "text"}
+    return replace(Settings.from_env("intake", {**base, **(env or {})}), **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return embedded_settings(tmp_path)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0,
+               interval: float = 0.05, message: str = "condition") -> object:
+    """Poll instead of sleeping a fixed time; fail with a clear message on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))

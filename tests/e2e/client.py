@@ -1,0 +1,65 @@
+"""A tiny HTTP client for end-to-end tests: log in, post intakes, read them, steer the sandbox."""
+from __future__ import annotations
+
+import requests
+
+from tests.conftest import wait_until
+
+FINAL_OR_RECEIVED = {"received", "accepted", "in-progress", "completed"}
+
+
+class LotseClient:
+    def __init__(self, base_url: str, username: str = "staff", password: str = "demo",
+                 api_key: str = "sandbox-key"):
+        self.base = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.api_key = api_key
+        r = self.http.post(f"{self.base}/api/v1/auth/token",
+                           json={"username": username, "password": password}, timeout=10)
+        r.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+
+    def post_intake(self, payload: dict) -> dict:
+        r = self.http.post(f"{self.base}/api/v1/intakes", json=payload, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def intake(self, intake_id: str) -> dict:
+        r = self.http.get(f"{self.base}/api/v1/intakes/{intake_id}", timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def referrals(self, intake_id: str) -> list[dict]:
+        r = self.http.get(f"{self.base}/api/v1/referrals", params={"intake_id": intake_id},
+                          timeout=10)
+        r.raise_for_status()
+        return r.json()["items"]
+
+    def wait_referred(self, intake_id: str, count: int, timeout: float = 10.0) -> list[dict]:
+        """Until the intake shows `count` referrals, each with a case and received or later."""
+        def done():
+            refs = self.intake(intake_id)["referrals"]
+            ok = len(refs) == count and all(
+                r["status"] in FINAL_OR_RECEIVED and r["partner_case_ref"] for r in refs)
+            return refs if ok else None
+        return wait_until(done, timeout=timeout, interval=0.2,
+                          message=f"{count} referrals of {intake_id} received")
+
+    def sandbox_stats(self) -> dict:
+        r = requests.get(f"{self.base}/sandbox/api/stats", headers={"X-Api-Key": self.api_key},
+                         timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def sandbox_cases(self, partner: str) -> list[dict]:
+        r = requests.get(f"{self.base}/sandbox/{partner}/api/cases",
+                         headers={"X-Api-Key": self.api_key}, timeout=10)
+        r.raise_for_status()
+        return r.json()["items"]
+
+    def set_partner(self, partner: str, mode: str, delay: float = 0.0,
+                    **extra) -> None:
+        r = requests.put(f"{self.base}/sandbox/{partner}/behaviour",
+                         json={"mode": mode, "delay_seconds": delay, **extra},
+                         headers={"X-Api-Key": self.api_key}, timeout=10)
+        r.raise_for_status()

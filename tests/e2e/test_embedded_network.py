@@ -1,0 +1,85 @@
+"""The whole embedded network in this process: HTTP in, partner cases out, answers back."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from waitress import create_server
+
+from services.cli import migrate_all, seed_demo
+from services.embedded import build_network
+from shared.runtime import Loops
+from tests.conftest import embedded_settings, free_port, wait_until
+from tests.e2e.client import LotseClient
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def network(tmp_path):
+    port = free_port()
+    settings = embedded_settings(tmp_path, {"PORT": str(port),
+                                            "LOTSE_SANDBOX_AUTO_ACCEPT": "0.5"})
+    migrate_all(settings)
+    seed_demo(settings)
+    net = build_network(settings)
+    loops = Loops()
+    net.start_loops(loops)
+    server = create_server(net.wsgi, host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+    loops.shutdown()
+
+
+def test_the_smoke_request_reaches_three_partners_within_ten_seconds(network, smoke_intake):
+    client = LotseClient(network)
+    intake = client.post_intake(smoke_intake)
+    refs = client.wait_referred(intake["id"], 3, timeout=10)
+    assert {r["partner"] for r in refs} == {"registration", "jobcenter", "welfare"}
+    assert {r["service"] for r in refs} >= {"mbe"}
+    by_referral = {r["id"]: r for r in client.referrals(intake["id"])}
+    assert len(by_referral) == 3
+    assert all(r["history"][0]["status"] == "requested" for r in by_referral.values())
+
+
+def test_partner_answers_flow_back_to_the_intake(network, smoke_intake):
+    client = LotseClient(network)
+    intake = client.post_intake(smoke_intake)
+    wait_until(lambda: all(r["status"] == "accepted"
+                           for r in client.intake(intake["id"])["referrals"])
+               and len(client.intake(intake["id"])["referrals"]) == 3,
+               timeout=15, message="accepted by all partners")
+
+
+def test_a_partner_down_is_retried_and_ends_with_exactly_one_case(network, smoke_intake):
+    client = LotseClient(network)
+    client.set_partner("jobcenter", "fail")
+    intake = client.post_intake(smoke_intake)
+    wait_until(lambda: client.sandbox_stats().get("welfare"), message="other partners served")
+    client.set_partner("jobcenter", "ok")
+    client.wait_referred(intake["id"], 3, timeout=15)
+    jobcenter = [c for c in client.sandbox_cases("jobcenter")]
+    assert len(jobcenter) == 1
+
+
+def test_a_timeout_after_the_partner_stored_the_case_does_not_duplicate_it(network,
+                                                                         smoke_intake):
+    client = LotseClient(network)
+    # longer than the adapter's read timeout; no status callback that could reveal the case
+    client.set_partner("welfare", "timeout", delay=11, auto_accept_seconds=None)
+    intake = client.post_intake(smoke_intake)
+    wait_until(lambda: client.sandbox_cases("welfare"), timeout=10, message="case stored")
+    client.set_partner("welfare", "ok", auto_accept_seconds=None)
+    client.wait_referred(intake["id"], 3, timeout=25)
+    [case] = client.sandbox_cases("welfare")
+    assert case["posts"] >= 2  # asked again with the same key, got the same case
+
+
+def test_an_unroutable_need_is_on_hold_and_visible(network, smoke_intake):
+    client = LotseClient(network)
+    smoke_intake["needs"] = ["kita_place"]
+    intake = client.post_intake(smoke_intake)
+    [ref] = wait_until(lambda: client.intake(intake["id"])["referrals"], message="referral")
+    assert ref["status"] == "on-hold" and ref["reason"] == "no_matching_rule"

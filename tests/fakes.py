@@ -1,0 +1,40 @@
+"""Fakes for our own ports (not mocks): partner gateways and a recording publisher."""
+from __future__ import annotations
+
+from services.partner_adapter.partners.base import PartnerRefused, PartnerUnavailable
+
+
+class FakePartnerGateway:
+    """Counts calls per idempotency key; can fail a number of times or refuse."""
+
+    def __init__(self, fail_times: int = 0, refuse: bool = False, prefix: str = "FK"):
+        self.fail_times, self.refuse, self.prefix = fail_times, refuse, prefix
+        self.calls: list[str] = []
+        self.cases: dict[str, str] = {}
+
+    def open_case(self, request: dict, idempotency_key: str) -> str:
+        self.calls.append(idempotency_key)
+        if self.refuse:
+            raise PartnerRefused("HTTP 422: client.date_of_birth missing")
+        if self.fail_times:
+            self.fail_times -= 1
+            raise PartnerUnavailable("HTTP 503")
+        return self.cases.setdefault(idempotency_key, f"{self.prefix}-{len(self.cases) + 1}")
+
+
+class RecordingPublisher:
+    def __init__(self, fail: bool = False):
+        self.published: list = []
+        self.fail = fail
+
+    def publish_batch(self, messages):
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.published.extend(messages)
+        return [True] * len(messages)
+
+    def heartbeat(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,53 @@
+"""Partner case state machine: one idempotency key per referral, retries, refusals, reports."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from services.partner_adapter.domain import PartnerCase, idempotency_key
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+
+
+def case():
+    return PartnerCase.requested(referral_id=uuid.uuid4(), partner="jobcenter", service="sgb2",
+                                 request={}, now=NOW)
+
+
+def test_the_idempotency_key_is_the_same_for_the_same_referral_and_partner():
+    rid = uuid.uuid4()
+    assert idempotency_key("welfare", rid) == idempotency_key("welfare", rid)
+    assert idempotency_key("welfare", rid) != idempotency_key("jobcenter", rid)
+
+
+def test_an_unavailable_partner_is_tried_again_later_with_growing_waits():
+    c = case()
+    c.attempt_failed("HTTP 503", NOW)
+    first = c.next_attempt_at - NOW
+    c.attempt_failed("HTTP 503", NOW)
+    assert c.status == "pending" and c.attempts == 2
+    assert c.next_attempt_at - NOW > first
+    c.attempts = 50
+    c.attempt_failed("HTTP 503", NOW)
+    assert c.next_attempt_at - NOW == timedelta(seconds=300)
+
+
+def test_a_refusal_fails_the_case_for_good_and_says_so():
+    c = case()
+    c.refused("HTTP 422: missing field", NOW)
+    assert c.status == "failed"
+    assert c.events[-1][0] == "partner_case.failed"
+
+
+def test_opening_twice_announces_once():
+    c = case()
+    c.opened("JC-1", NOW)
+    c.opened("JC-1", NOW)
+    assert [e for e, _ in c.events] == ["partner_case.opened"]
+
+
+def test_a_report_that_overtakes_the_opening_opens_the_case_first():
+    c = case()
+    c.reported("accepted", None, "JC-9", NOW)
+    assert c.status == "opened" and c.partner_case_ref == "JC-9"
+    assert [e for e, _ in c.events] == ["partner_case.opened", "partner_case.status_reported"]

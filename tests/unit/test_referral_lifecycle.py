@@ -1,0 +1,61 @@
+"""Referral lifecycle on FHIR Task status codes: guarded transitions, history, events."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from services.referral.domain import Referral, Route, TransitionNotAllowed
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+
+
+def referral(route=Route("welfare", "mbe", "orientation-mbe", "MBE: age 39 ≥ 27")):
+    return Referral.open(intake_id=uuid.uuid4(), intake_reference="LT-2026-ABCDEF",
+                         need="orientation_counselling", route=route, by="routing", now=NOW)
+
+
+def test_a_routed_referral_is_requested_with_its_reason_in_the_history():
+    r = referral()
+    assert r.status == "requested" and r.partner == "welfare"
+    assert r.history[0].reason == "MBE: age 39 ≥ 27"
+
+
+def test_an_unroutable_need_is_put_on_hold_and_announced():
+    r = referral(route=None)
+    assert r.status == "on-hold" and r.reason == "no_matching_rule"
+    assert [e for e, _ in r.events] == ["referral.status_changed"]
+
+
+def test_opening_the_partner_case_makes_it_received_and_records_the_reference():
+    r = referral()
+    r.record_partner_case("WF-1", by="partner:welfare", now=NOW)
+    assert (r.status, r.partner_case_ref, r.version) == ("received", "WF-1", 2)
+    assert r.events[-1][1]["status"] == "received"
+    assert r.events[-1][1]["previous_status"] == "requested"
+
+
+def test_a_late_case_opening_keeps_a_status_the_partner_already_reported():
+    r = referral()
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW)
+    r.record_partner_case("WF-1", by="partner:welfare", now=NOW)
+    assert r.status == "accepted" and r.partner_case_ref == "WF-1"
+
+
+@pytest.mark.parametrize("terminal", ["completed", "rejected", "cancelled", "failed"])
+def test_nothing_follows_a_terminal_status(terminal):
+    r = referral()
+    r.change_status(terminal, by="x", reason="because", now=NOW)
+    with pytest.raises(TransitionNotAllowed):
+        r.change_status("accepted", by="x", reason=None, now=NOW)
+
+
+def test_every_change_is_in_the_history_with_who_and_why():
+    r = referral()
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW)
+    r.change_status("completed", by="partner:welfare", reason="counselling started", now=NOW)
+    assert [(h.previous_status, h.status) for h in r.history] == [
+        (None, "requested"), ("requested", "accepted"), ("accepted", "completed")]
+    assert r.history[-1].changed_by == "partner:welfare"
+    assert r.version == 3

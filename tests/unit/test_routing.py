@@ -1,0 +1,74 @@
+"""Routing rules as data: the seed table sends each need where domain.md §3 says."""
+from __future__ import annotations
+
+import importlib.util
+from datetime import date
+
+import pytest
+
+from services.referral.domain import PersonFacts, RoutingRule, age_on, route_need
+from tests.conftest import REPO
+
+
+def seed_rules() -> list[RoutingRule]:
+    path = REPO / "services/referral/migrations/versions/0002_seed_routing_rules.py"
+    spec = importlib.util.spec_from_file_location("seed_rules", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [RoutingRule(**{**r, "residence_statuses": tuple(r["residence_statuses"])
+                           if r.get("residence_statuses") else None}) for r in module.RULES]
+
+
+RULES = seed_rules()
+DAY = date(2026, 11, 21)
+
+
+def facts(birth: str, status: str = "TEMP_PROTECTION_24", nationality: str = "UA"):
+    return PersonFacts(date.fromisoformat(birth), nationality, status, ("uk",))
+
+
+def test_smoke_intake_goes_to_registration_jobcenter_and_adult_counselling():
+    olena = facts("1987-03-14")
+    routes = {need: route_need(need, olena, RULES, DAY) for need in
+              ("address_registration", "living_costs", "orientation_counselling")}
+    assert routes["address_registration"].partner == "registration"
+    assert routes["address_registration"].service == "buergerdienste_international"
+    assert routes["living_costs"].partner == "jobcenter"
+    assert routes["orientation_counselling"].partner == "welfare"
+    assert routes["orientation_counselling"].service == "mbe"
+
+
+def test_young_person_goes_to_jmd_and_the_reason_says_why():
+    route = route_need("orientation_counselling", facts("2007-05-01"), RULES, DAY)
+    assert route.service == "jmd"
+    assert "age 19 within 12–26" in route.reason
+
+
+@pytest.mark.parametrize("birth, service", [("1999-11-21", "mbe"), ("1999-11-22", "jmd")])
+def test_the_27th_birthday_moves_a_person_from_jmd_to_mbe(birth, service):
+    assert route_need("orientation_counselling", facts(birth), RULES, DAY).service == service
+
+
+def test_temporary_protection_reached_the_jobcenter_only_from_1_june_2022():
+    person = facts("1987-03-14")
+    assert route_need("living_costs", person, RULES, date(2022, 5, 31)) is None
+    assert route_need("living_costs", person, RULES, date(2022, 6, 1)).partner == "jobcenter"
+
+
+def test_asylum_seekers_are_not_routed_to_the_jobcenter():
+    assert route_need("living_costs", facts("1990-01-01", "ASYLUM_PENDING"), RULES, DAY) is None
+
+
+def test_eu_citizens_register_at_the_central_buergerdienste():
+    route = route_need("address_registration", facts("1990-01-01", "EU_FREE_MOVEMENT", "PL"),
+                       RULES, DAY)
+    assert route.service == "buergerdienste"
+
+
+def test_a_need_without_a_rule_has_no_route():
+    assert route_need("kita_place", facts("1990-01-01"), RULES, DAY) is None
+
+
+def test_age_counts_completed_years():
+    assert age_on(date(2000, 2, 29), date(2027, 2, 28)) == 26
+    assert age_on(date(2000, 2, 29), date(2027, 3, 1)) == 27
