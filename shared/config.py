@@ -63,10 +63,17 @@ class Settings:
         return self.broker_url is None
 
     def for_service(self, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
-        """The same settings for a sibling service (its own database URL)."""
+        """The same settings for a sibling service: its own SQLite file in embedded mode, the
+        shared server database otherwise (unless LOTSE_<SERVICE>_DATABASE_URL says else)."""
         env = os.environ if environ is None else environ
-        return replace(self, service=service,
-                       database_url=_database_url(service, env, self.data_dir))
+        own = env.get(f"LOTSE_{service.upper()}_DATABASE_URL")
+        if own:
+            url = own
+        elif self.database_url == _sqlite_url(self.data_dir, self.service):
+            url = _sqlite_url(self.data_dir, service)
+        else:
+            url = self.database_url
+        return replace(self, service=service, database_url=url)
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -109,4 +116,8 @@ def _database_url(service: str, env: Mapping[str, str], data_dir: Path) -> str:
     """Per-service URL first, then the shared one, then a SQLite file of the service's own."""
     return (env.get(f"LOTSE_{service.upper()}_DATABASE_URL")
             or env.get("LOTSE_DATABASE_URL")
-            or f"sqlite:///{data_dir / (service + '.db')}")
+            or _sqlite_url(data_dir, service))
+
+
+def _sqlite_url(data_dir: Path, service: str) -> str:
+    return f"sqlite:///{data_dir / (service + '.db')}"

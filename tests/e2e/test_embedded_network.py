@@ -1,36 +1,12 @@
 """The whole embedded network in this process: HTTP in, partner cases out, answers back."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-from waitress import create_server
 
-from services.cli import migrate_all, seed_demo
-from services.embedded import build_network
-from shared.runtime import Loops
-from tests.conftest import embedded_settings, free_port, wait_until
+from tests.conftest import wait_until
 from tests.e2e.client import LotseClient
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def network(tmp_path):
-    port = free_port()
-    settings = embedded_settings(tmp_path, {"PORT": str(port),
-                                            "LOTSE_SANDBOX_AUTO_ACCEPT": "0.5"})
-    migrate_all(settings)
-    seed_demo(settings)
-    net = build_network(settings)
-    loops = Loops()
-    net.start_loops(loops)
-    server = create_server(net.wsgi, host="127.0.0.1", port=port, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
-    loops.shutdown()
 
 
 def test_the_smoke_request_reaches_three_partners_within_ten_seconds(network, smoke_intake):

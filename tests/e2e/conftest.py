@@ -1,0 +1,30 @@
+"""End-to-end fixtures: the embedded network served over real HTTP on a free port."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from waitress import create_server
+
+from services.cli import migrate_all, seed_demo
+from services.embedded import build_network
+from shared.runtime import Loops
+from tests.conftest import embedded_settings, free_port
+
+
+@pytest.fixture
+def network(tmp_path):
+    port = free_port()
+    settings = embedded_settings(tmp_path, {"PORT": str(port),
+                                            "LOTSE_SANDBOX_AUTO_ACCEPT": "0.5"})
+    migrate_all(settings)
+    seed_demo(settings)
+    net = build_network(settings)
+    loops = Loops()
+    net.start_loops(loops)
+    server = create_server(net.wsgi, host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+    loops.shutdown()
