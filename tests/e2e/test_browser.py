@@ -53,14 +53,21 @@ def wait_for(browser: WebDriver, condition, message: str, timeout: float = WAIT_
     return WebDriverWait(browser, timeout, poll_frequency=0.2).until(condition, message)
 
 
+def submit(browser: WebDriver) -> None:
+    """Submit the page's form and wait until the answer (after any redirects) has loaded."""
+    form = browser.find_element(By.CSS_SELECTOR, "main form")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, EC.staleness_of(form), "the form was submitted")
+    wait_for(browser, lambda b: b.execute_script("return document.readyState") == "complete",
+             "the answer page loaded")
+
+
 def log_in(browser: WebDriver, base: str, username: str, password: str = "demo") -> None:
     if "/login" not in browser.current_url:
         browser.get(f"{base}/login")
     browser.find_element(By.ID, "username").send_keys(username)
     browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(browser, lambda b: "/login" not in b.current_url
-             or b.find_elements(By.CSS_SELECTOR, "p.error"), "login answered")
+    submit(browser)
 
 
 def page_status(browser: WebDriver) -> int:
@@ -89,14 +96,6 @@ def fill_intake_form(browser: WebDriver, nationality: str = "UA") -> None:
     browser.find_element(By.ID, "consent_language").send_keys(consent["language"])
 
 
-def submit_intake_form(browser: WebDriver) -> None:
-    form = browser.find_element(By.CSS_SELECTOR, "main form")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(browser, EC.staleness_of(form), "the form was submitted")
-    wait_for(browser, lambda b: b.execute_script("return document.readyState") == "complete",
-             "the answer page loaded")
-
-
 ROW_STATE_JS = """
 const row = document.querySelector(`tr[data-intake="${arguments[0]}"]`);
 if (!row) return null;
@@ -117,7 +116,7 @@ def test_staff_records_an_intake_and_watches_its_referrals_arrive(network, brows
     browser.find_element(By.LINK_TEXT, "New intake").click()
     wait_for(browser, lambda b: b.find_elements(By.ID, "given_name"), "the intake form")
     fill_intake_form(browser)
-    submit_intake_form(browser)
+    submit(browser)
 
     match = re.search(r"/intakes/([0-9a-f-]{36})$", browser.current_url)
     assert match, f"not on a detail page: {browser.current_url}"
@@ -147,7 +146,7 @@ def test_an_invalid_nationality_is_shown_next_to_the_field_and_the_input_is_kept
     log_in(browser, network, "staff")
     browser.get(f"{network}/intakes/new")
     fill_intake_form(browser, nationality="Ukraine")  # maxlength=2: the browser keeps "Uk"
-    submit_intake_form(browser)
+    submit(browser)
 
     assert browser.current_url.endswith("/intakes/new")
     assert page_status(browser) == 422
@@ -164,7 +163,7 @@ def test_an_invalid_nationality_is_shown_next_to_the_field_and_the_input_is_kept
     assert checked == set(SMOKE_INTAKE["needs"])
 
 
-def test_the_intake_list_needs_a_login_and_a_wrong_password_is_refused(network, browser):
+def test_the_intake_list_needs_a_login_and_only_the_right_password_opens_it(network, browser):
     browser.get(f"{network}/intakes")
     assert "/login" in browser.current_url
     assert browser.find_element(By.TAG_NAME, "h1").text == "Log in to Lotse"
@@ -175,6 +174,11 @@ def test_the_intake_list_needs_a_login_and_a_wrong_password_is_refused(network, 
     assert page_status(browser) == 401
     assert "wrong password" in browser.find_element(By.CSS_SELECTOR, "p.error").text
     assert not browser.find_elements(By.ID, "rows")
+
+    browser.find_element(By.ID, "username").clear()
+    log_in(browser, network, "staff")
+    assert browser.current_url == f"{network}/intakes"
+    assert browser.find_elements(By.ID, "rows")
 
 
 # -- partner and operator --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 unique bus prefix per test. With CI set, an unreachable server fails the run, never skips."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
 from dataclasses import replace
@@ -29,18 +30,27 @@ def require(host: str, port: int, what: str) -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def pg_url():
+@contextlib.contextmanager
+def fresh_database(prefix: str = "lotse_it"):
+    """A new, migrated PostgreSQL database, dropped afterwards."""
     require("127.0.0.1", 5432, "PostgreSQL")
-    name = f"lotse_it_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    for service in SERVICES:
-        migrate(service, url)
-    yield url
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        for service in SERVICES:
+            migrate(service, url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -57,10 +67,10 @@ def prefix(broker_url):
     delete_bus_objects(broker_url, name)
 
 
-def delete_bus_objects(broker_url: str, name: str) -> None:
+def delete_bus_objects(broker_url: str, name: str, extra_delays=()) -> None:
     with Connection(broker_url) as conn:
         channel = conn.channel()
-        for delays in ((0.2, 0.4), (1.0, 5.0, 30.0, 120.0, 600.0)):
+        for delays in ((0.2, 0.4), (1.0, 5.0, 30.0, 120.0, 600.0), *extra_delays):
             from shared.bus.topology import build_topology
 
             topo = build_topology(name, registry.SUBSCRIPTIONS, delays)

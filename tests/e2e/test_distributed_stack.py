@@ -1,0 +1,112 @@
+"""The distributed stack as separate processes on this machine's RabbitMQ and PostgreSQL."""
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+
+from services.cli import migrate_all, seed_demo, stack_commands
+from services import registry
+from shared.bus.amqp import declare_topology
+from shared.config import Settings
+from tests.conftest import free_port, wait_until
+from tests.e2e.client import LotseClient
+from tests.e2e.processes import kill_hard, lotse, stop, wait_ready
+from tests.integration.conftest import (BROKER_URL, delete_bus_objects, fresh_database,
+                                        require)
+
+pytestmark = pytest.mark.e2e
+HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "gateway")
+DELAYS = (0.5, 1.0, 2.0)
+
+
+class Stack:
+    def __init__(self, tmp, env):
+        self.tmp, self.env, self.procs = tmp, env, {}
+        self.base = f"http://127.0.0.1:{env['LOTSE_GATEWAY_PORT']}"
+
+    def start(self, name: str) -> None:
+        argv = dict(stack_commands())[name][3:]  # drop "python -m services.cli"
+        if argv[0] == "serve":
+            argv += ["--workers", "1"]
+        self.procs[name] = lotse(argv, self.env, self.tmp / f"{name}.log")
+
+    def wait_ready(self) -> None:
+        for name in HTTP:
+            port = self.env[f"LOTSE_{name.upper()}_PORT"]
+            wait_ready(f"http://127.0.0.1:{port}/readyz", self.procs[f"serve-{name}"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    require("127.0.0.1", 5672, "RabbitMQ")
+    tmp = tmp_path_factory.mktemp("stack")
+    prefix = f"e2e{uuid.uuid4().hex[:8]}"
+    with fresh_database("lotse_e2e") as db_url:
+        env = {"LOTSE_DATA_DIR": str(tmp), "LOTSE_BROKER_URL": BROKER_URL,
+               "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
+               "LOTSE_RETRY_DELAYS": ",".join(map(str, DELAYS)), "LOTSE_LOG_FORMAT": "text",
+               "LOTSE_SANDBOX_AUTO_ACCEPT": "0.5", "LOTSE_WORKER_THREADS": "4",
+               **{f"LOTSE_{name.upper()}_PORT": str(free_port()) for name in HTTP}}
+        settings = Settings.from_env("intake", env)
+        migrate_all(settings)
+        declare_topology(settings, registry.topology(settings))
+        seed_demo(settings)
+        running = Stack(tmp, env)
+        for name, _ in stack_commands():
+            running.start(name)
+        try:
+            running.wait_ready()
+            yield running
+        finally:
+            for proc in running.procs.values():
+                stop(proc)
+            delete_bus_objects(BROKER_URL, prefix, extra_delays=(DELAYS,))
+
+
+def test_the_smoke_request_reaches_three_partners_within_ten_seconds(stack, smoke_intake):
+    client = LotseClient(stack.base)
+    intake = client.post_intake(smoke_intake)
+    refs = client.wait_referred(intake["id"], 3, timeout=10)
+    assert {r["partner"] for r in refs} == {"registration", "jobcenter", "welfare"}
+
+
+def test_a_partner_answering_5xx_is_retried_and_ends_with_exactly_one_case(stack,
+                                                                           smoke_intake):
+    client = LotseClient(stack.base)
+    before = len(client.sandbox_cases("jobcenter"))
+    client.set_partner("jobcenter", "fail")
+    intake = client.post_intake(smoke_intake)
+    wait_until(lambda: any(c["status"] == "pending" and c["attempts"]
+                           for c in partner_cases(client)), timeout=10,
+               message="a failed attempt at the Jobcenter")
+    client.set_partner("jobcenter", "ok")
+    refs = client.wait_referred(intake["id"], 3, timeout=20)
+    jobcenter_ref = next(r for r in refs if r["partner"] == "jobcenter")["referral_id"]
+    cases = [c for c in client.sandbox_cases("jobcenter")
+             if c["client_reference"] == jobcenter_ref]
+    assert len(cases) == 1 and len(client.sandbox_cases("jobcenter")) == before + 1
+
+
+def partner_cases(client) -> list[dict]:
+    r = client.http.get(f"{client.base}/api/v1/partner-cases", timeout=10)
+    r.raise_for_status()
+    return r.json()["items"]
+
+
+def test_kill_9_of_workers_mid_flow_loses_and_duplicates_nothing(stack, smoke_intake):
+    client = LotseClient(stack.base)
+    ids = [client.post_intake(smoke_intake)["id"] for _ in range(10)]
+    for name in ("worker-partner_adapter", "worker-referral"):
+        kill_hard(stack.procs[name])
+    for name in ("worker-partner_adapter", "worker-referral"):
+        stack.start(name)
+    for intake_id in ids:
+        client.wait_referred(intake_id, 3, timeout=40)
+    referral_ids = {r["id"] for i in ids for r in client.referrals(i)}
+    assert len(referral_ids) == 30
+    for partner in ("welfare", "jobcenter", "registration"):
+        counts = Counter(c["client_reference"] for c in client.sandbox_cases(partner)
+                         if c["client_reference"] in referral_ids)
+        assert len(counts) == 10 and set(counts.values()) == {1}, partner
