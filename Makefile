@@ -38,9 +38,10 @@ stack: $(STAMP) services
 	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
 	  $(BIN)/lotse stack --demo
 
-## definitions: regenerate deploy/rabbitmq/definitions.json from the code's topology
+## definitions: regenerate deploy/rabbitmq/definitions.json and docs/events.md from the code
 definitions: $(STAMP)
 	$(BIN)/lotse topology definitions > deploy/rabbitmq/definitions.json
+	$(BIN)/lotse catalogue > docs/events.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests

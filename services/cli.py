@@ -217,6 +217,13 @@ def cmd_topology(args) -> None:
         print(f"declared {len(topology.queue_specs())} queues on {settings.bus_prefix}.events")
 
 
+def cmd_catalogue(_args) -> None:
+    from services import registry
+    from shared.events.catalogue import render
+
+    print(render(registry.topology(Settings.from_env("intake"))))
+
+
 def stack_commands(python: str = sys.executable) -> list[tuple[str, list[str]]]:
     """Every process of the distributed stack, as (name, argv)."""
     lotse = [python, "-m", "services.cli"]
@@ -299,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("topology", help="declare the RabbitMQ topology or print definitions")
     p.add_argument("action", choices=("declare", "definitions"))
     p.set_defaults(func=cmd_topology)
+    p = sub.add_parser("catalogue", help="print the event catalogue (docs/events.md)")
+    p.set_defaults(func=cmd_catalogue)
     args = parser.parse_args(argv)
     settings = Settings.from_env(getattr(args, "service", None) or "lotse")
     configure_logging(getattr(args, "service", None) or "lotse", settings.log_json,

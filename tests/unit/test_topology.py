@@ -45,3 +45,12 @@ def test_deploy_definitions_match_the_code(tmp_path):
     committed = json.loads((REPO / "deploy/rabbitmq/definitions.json").read_text())
     assert committed == json.loads(json.dumps(topo.definitions())), \
         "run `make definitions` to regenerate deploy/rabbitmq/definitions.json"
+
+
+def test_the_event_catalogue_is_current(tmp_path):
+    from shared.events.catalogue import render
+
+    topo = registry.topology(embedded_settings(tmp_path, retry_delays=(1.0, 5.0, 30.0, 120.0,
+                                                                       600.0)))
+    committed = (REPO / "docs/events.md").read_text()
+    assert committed.strip() == render(topo).strip(), "run `make definitions`"
