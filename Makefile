@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 ## run: the whole network in one process on SQLite + the embedded bus, with demo accounts
 run: $(STAMP)
-	LOTSE_DEMO=1 LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
+	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
 	  $(BIN)/lotse run --demo
 
 ## test: unit, component, integration (RabbitMQ + PostgreSQL), end-to-end and browser tests
@@ -31,8 +31,8 @@ services:
 
 ## stack: the distributed stack as local processes against this machine's RabbitMQ/PostgreSQL
 stack: $(STAMP) services
-	psql -h 127.0.0.1 -U postgres -d test -tc "SELECT 1 FROM pg_database WHERE datname='lotse'" | grep -q 1 \
-	  || psql -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE lotse"
+	psql -h 127.0.0.1 -U postgres -d postgres -tc "SELECT 1 FROM pg_database WHERE datname='lotse'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE lotse"
 	LOTSE_BROKER_URL=$${LOTSE_BROKER_URL:-$(LOCAL_BROKER)} \
 	LOTSE_DATABASE_URL=$${LOTSE_DATABASE_URL:-$(LOCAL_DATABASE)} \
 	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \

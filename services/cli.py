@@ -98,6 +98,8 @@ def cmd_serve(args) -> None:
             self.cfg.set("preload_app", False)  # no DB or broker connection in the master
             self.cfg.set("accesslog", None)
             self.cfg.set("graceful_timeout", 10)
+            # several gunicorns on one machine would share (and unlink) one control socket
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             configure_logging(args.service, Settings.from_env(args.service).log_json)

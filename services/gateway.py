@@ -26,9 +26,13 @@ class Gateway:
 
     def __call__(self, environ, start_response):
         request = Request(environ)
+        if request.path == "/gateway/healthz":
+            return Response('{"status": "ok"}', 200, mimetype="application/json")(
+                environ, start_response)
         target = self.targets[registry.route_for(request.path)]
-        headers = {k: v for k, v in request.headers if k.lower() not in HOP_BY_HOP | {"host"}}
-        headers["X-Forwarded-Host"] = request.host
+        # The browser's Host goes through, so services build links and check redirects
+        # against the public address, not the internal one.
+        headers = {k: v for k, v in request.headers if k.lower() not in HOP_BY_HOP}
         try:
             upstream = self.http.request(request.method, target + request.full_path.rstrip("?"),
                                          headers=headers, data=request.get_data(),

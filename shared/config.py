@@ -44,7 +44,6 @@ class Settings:
     callback_secret: str
     bus_url: str = ""
     bus_prefix: str = "lotse"
-    demo: bool = False
     retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
     max_attempts: int = 6
     heartbeat: int = 15
@@ -80,7 +79,6 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("LOTSE_DATA_DIR", "var")).resolve()
         broker = env.get("LOTSE_BROKER_URL") or None
-        demo = env.get("LOTSE_DEMO", "0") == "1"
         secret = env.get("LOTSE_SECRET_KEY") or _secret_from_file(data_dir / "secret_key")
         callback_secret = (env.get("LOTSE_CALLBACK_SECRET")
                            or _secret_from_file(data_dir / "callback_secret"))
@@ -96,7 +94,6 @@ class Settings:
             callback_secret=callback_secret,
             bus_url=env.get("LOTSE_BUS_DATABASE_URL", f"sqlite:///{data_dir / 'bus.db'}"),
             bus_prefix=env.get("LOTSE_BUS_PREFIX", "lotse"),
-            demo=demo,
             retry_delays=_delays(env.get("LOTSE_RETRY_DELAYS", "1,5,30,120,600")),
             max_attempts=int(env.get("LOTSE_MAX_ATTEMPTS", "6")),
             heartbeat=int(env.get("LOTSE_HEARTBEAT", "15")),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
                    url_for)
@@ -46,13 +47,19 @@ def login():
         else:
             log_in(principal)
             target = request.args.get("next", "")
-            # only local or configured service URLs: no open redirect
-            allowed = tuple(current_app.jinja_env.globals["service_urls"].values())
-            if target.startswith("/") and not target.startswith("//") or (
-                    target and target.startswith(allowed)):
-                return redirect(target)
-            return redirect(url_for(".home"))
+            return redirect(target if _safe_next(target) else url_for(".home"))
     return render_template("intake/login.html", error=error), 401 if error else 200
+
+
+def _safe_next(target: str) -> bool:
+    """Only our own pages: a local path, or the exact origin of a configured service."""
+    if not target or "\\" in target:
+        return False
+    parsed = urlsplit(target)
+    if not parsed.scheme and not parsed.netloc:
+        return target.startswith("/") and not target.startswith("//")
+    origins = {urlsplit(u)[:2] for u in current_app.jinja_env.globals["service_urls"].values()}
+    return (parsed.scheme, parsed.netloc) in origins and not parsed.username
 
 
 @bp.get("/logout")

@@ -157,8 +157,21 @@ class AmqpConsumer(ConsumerMixin):
         return [Consumer(queues=[self.topology.kombu_queue(self.topology.queue(sub))],
                          on_message=partial(self._received, sub),
                          accept=[CONTENT_TYPE, "application/json"],
-                         prefetch_count=self.settings.worker_threads * 2)
+                         prefetch_count=self.settings.worker_threads * 2,
+                         tag_prefix=f"{sub.key}|")
                 for sub in self.subscriptions]
+
+    def on_decode_error(self, message, exc) -> None:
+        """kombu's default acks and drops an undecodable message; park it instead."""
+        key = (message.delivery_info.get("consumer_tag") or "").split("|")[0]
+        sub = next((s for s in self.subscriptions if s.key == key), None)
+        if sub is None:
+            log.error("undecodable message from an unknown consumer; requeueing")
+            message.requeue()
+            return
+        future: Future = Future()
+        future.set_result(Outcome(Verdict.PARK, f"undecodable message: {exc}"))
+        self._apply(sub, message, future)
 
     def _received(self, subscription: Subscription, message) -> None:
         future = self.pool.submit(deliver, message.body, subscription, self.uow_factory)

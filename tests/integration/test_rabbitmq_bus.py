@@ -206,3 +206,20 @@ def test_a_message_that_keeps_failing_is_parked_after_the_last_attempt(pg_settin
     assert len(attempts) == pg_settings.max_attempts
     assert parked.headers[ATTEMPTS_HEADER] == pg_settings.max_attempts
     assert "gave up" in parked.headers[REASON_HEADER]
+
+
+def test_an_undecodable_message_is_parked_not_dropped(pg_settings):
+    deps = referral_bootstrap(pg_settings.for_service("referral"))
+    topology = registry.topology(pg_settings)
+    topology_declared = AmqpPublisher(pg_settings, topology)
+    topology_declared.publish_batch([])
+    topology_declared.close()
+    with Connection(pg_settings.broker_url) as conn:  # claims gzip, is not gzip
+        conn.Producer().publish(b"\x00\x01", exchange="", routing_key=topology.queue(
+            REFERRAL_SUBS[0]), headers={"compression": "application/x-gzip"},
+            content_type="application/cloudevents+json", content_encoding="binary")
+    with ConsumerThread(pg_settings, topology, REFERRAL_SUBS, deps.uow):
+        parking = topology.parking_queue(REFERRAL_SUBS[0])
+        wait_until(lambda: queue_size(pg_settings, parking) == 1, message="parked")
+    [parked] = drain(pg_settings, parking)
+    assert "undecodable" in parked.headers[REASON_HEADER]
