@@ -121,8 +121,8 @@ class OutboxRelay:
 
     def _settle(self, rows, confirmed: list[bool], error: str) -> None:
         t, now = self.table, self.clock()
-        sent = [r.id for r, ok in zip(rows, confirmed) if ok]
-        failed = [r for r, ok in zip(rows, confirmed) if not ok]
+        sent = [r.id for r, ok in zip(rows, confirmed, strict=True) if ok]
+        failed = [r for r, ok in zip(rows, confirmed, strict=True) if not ok]
         with self.engine.begin() as conn:
             if sent:
                 conn.execute(update(t).where(t.c.id.in_(sent), t.c.status == "pending")

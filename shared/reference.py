@@ -90,7 +90,7 @@ def codes(items: tuple[Code, ...]) -> tuple[str, ...]:
 
 
 def is_country(code: str) -> bool:
-    """ISO 3166-1 alpha-2 (upper case), plus XX (unknown) and XS (stateless) as used in ICAO 9303."""
+    """ISO 3166-1 alpha-2 (upper case), plus XX (unknown) and XS (stateless) as in ICAO 9303."""
     return code in ("XX", "XS") or (code.isupper() and pycountry.countries.get(alpha_2=code)
                                     is not None)
 

@@ -67,6 +67,23 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     return app, api
 
 
+def build_service_app(import_name: str, settings: Settings, deps, *, title: str,
+                      spec_prefix: str, api_blueprints: Iterable, blueprints: Iterable) -> Flask:
+    """A bus service's app: JSON APIs (bearer tokens, no CSRF), UI and ops blueprints."""
+    from shared.service import broker_check
+
+    app, rest = create_service_app(import_name, settings, title=title, spec_prefix=spec_prefix,
+                                   readiness=[("database", deps.ping_database),
+                                              ("bus", broker_check(settings))])
+    app.extensions["lotse"] = deps
+    for blueprint in api_blueprints:
+        rest.register_blueprint(blueprint)
+        exempt_from_csrf(app, blueprint)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    return app
+
+
 def exempt_from_csrf(app: Flask, blueprint) -> None:
     """JSON APIs authenticate with bearer tokens, not cookies, so CSRF does not apply."""
     app.extensions["csrf"].exempt(blueprint)

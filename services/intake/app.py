@@ -3,27 +3,21 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services import registry
 from services.intake import api, ui
 from services.intake.bootstrap import bootstrap
-from services import registry
 from shared.config import Settings
 from shared.ops import ops_blueprint
-from shared.service import ServiceDeps, broker_check
-from shared.web import create_service_app, exempt_from_csrf
+from shared.service import ServiceDeps
+from shared.web import build_service_app
 
 
 def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None) -> Flask:
     settings = settings or Settings.from_env("intake")
     deps = deps or bootstrap(settings)
-    app, rest = create_service_app(__name__, settings, title="Lotse intake API",
-                                   spec_prefix="/api/v1",
-                                   readiness=[("database", deps.ping_database),
-                                              ("bus", broker_check(settings))])
-    app.extensions["lotse"] = deps
-    rest.register_blueprint(api.blp)
-    rest.register_blueprint(api.auth_blp)
-    exempt_from_csrf(app, api.blp)
-    exempt_from_csrf(app, api.auth_blp)
-    app.register_blueprint(ops_blueprint(deps, registry.topology(settings)))
-    app.register_blueprint(ui.bp)
-    return app
+    return build_service_app(__name__, settings, deps,
+                             title="Lotse intake API",
+                             spec_prefix="/api/v1",
+                             api_blueprints=[api.blp, api.auth_blp],
+                             blueprints=[ops_blueprint(deps, registry.topology(settings)),
+                                         *[ui.bp]])

@@ -1,4 +1,4 @@
-"""Flask app factory of the partner adapter."""
+"""Flask app factory of the partner adapter service."""
 from __future__ import annotations
 
 from flask import Flask
@@ -8,23 +8,16 @@ from services.partner_adapter import api, ui
 from services.partner_adapter.bootstrap import bootstrap
 from shared.config import Settings
 from shared.ops import ops_blueprint
-from shared.service import ServiceDeps, broker_check
-from shared.web import create_service_app, exempt_from_csrf
+from shared.service import ServiceDeps
+from shared.web import build_service_app
 
 
 def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None) -> Flask:
     settings = settings or Settings.from_env("partner_adapter")
     deps = deps or bootstrap(settings)
-    app, rest = create_service_app(__name__, settings, title="Lotse partner adapter API",
-                                   spec_prefix="/api/v1/partner-adapter",
-                                   readiness=[("database", deps.ping_database),
-                                              ("bus", broker_check(settings))])
-    app.extensions["lotse"] = deps
-    rest.register_blueprint(api.blp)
-    rest.register_blueprint(api.callbacks)
-    exempt_from_csrf(app, api.blp)
-    exempt_from_csrf(app, api.callbacks)
-    ops = ops_blueprint(deps, registry.topology(settings))
-    app.register_blueprint(ops)
-    app.register_blueprint(ui.bp)
-    return app
+    return build_service_app(__name__, settings, deps,
+                             title="Lotse partner adapter API",
+                             spec_prefix="/api/v1/partner-adapter",
+                             api_blueprints=[api.blp, api.callbacks],
+                             blueprints=[ops_blueprint(deps, registry.topology(settings)),
+                                         *[ui.bp]])

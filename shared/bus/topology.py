@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -43,11 +42,17 @@ def tier_name(seconds: float) -> str:
 
 
 def topic_matches(pattern: str, key: str) -> bool:
-    """AMQP topic matching: '*' is one word, '#' zero or more."""
-    regex = "^" + r"\.".join(
-        r"[^.]+" if w == "*" else ".*" if w == "#" else re.escape(w) for w in pattern.split(".")
-    ) + "$"
-    return re.match(regex.replace(r"\..*", r"(\..*)?").replace(r".*\.", r"(.*\.)?"), key) is not None
+    """AMQP topic matching: '*' is exactly one word, '#' zero or more words."""
+    return _match(pattern.split("."), key.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ class Topology:
 
     def definitions(self, user: str = "lotse", password: str = "lotse",
                     vhost: str = "/") -> dict[str, Any]:
-        """RabbitMQ definitions for import at broker boot (users included: a blank node needs them)."""
+        """Definitions to import at broker boot; a blank node needs its users from them too."""
         return {
             "rabbit_version": "3.10.8",
             "users": [{"name": user, "password_hash": _rabbit_hash(password, salt=b"lots"),

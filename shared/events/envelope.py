@@ -19,7 +19,8 @@ class InvalidEvent(Exception):
     """A message that can never be processed: bad JSON, bad envelope or unknown contract."""
 
     def __init__(self, reason: str, errors: dict | None = None):
-        super().__init__(reason if not errors else f"{reason}: {json.dumps(errors, sort_keys=True)}")
+        detail = f": {json.dumps(errors, sort_keys=True)}" if errors else ""
+        super().__init__(reason + detail)
         self.errors = errors or {}
 
 

@@ -77,7 +77,7 @@ def test_transient_failures_retry_with_growing_delays_then_park(tmp_path):
         stop.set()
         thread.join()
     assert len(attempts) == 4
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
     assert gaps[0] >= 0.05 and gaps[2] >= 0.2 and gaps[2] > gaps[0]
     assert "gave up after 4 attempts" in broker.parked()[0].reason
 

@@ -11,7 +11,10 @@ from services.referral.domain import Referral, Route, TransitionNotAllowed
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
 
-def referral(route=Route("welfare", "mbe", "orientation-mbe", "MBE: age 39 ≥ 27")):
+MBE = Route("welfare", "mbe", "orientation-mbe", "MBE: age 39 ≥ 27")
+
+
+def referral(route=MBE):
     return Referral.open(intake_id=uuid.uuid4(), intake_reference="LT-2026-ABCDEF",
                          need="orientation_counselling", route=route, by="routing", now=NOW)
 
