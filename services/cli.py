@@ -62,6 +62,7 @@ def cmd_run(args) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background
     try:
         server.run()
     except KeyboardInterrupt:
