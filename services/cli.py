@@ -64,12 +64,14 @@ def cmd_run(args) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # also when started in the background
     try:
-        server.run()
+        server.run()  # returns on Ctrl-C / SIGTERM (waitress handles the interrupt)
     except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
+        pass
     finally:
+        print("\nstopping…", flush=True)
         server.close()
         loops.shutdown()
+        print("stopped", flush=True)
 
 
 def _factory(service: str):
