@@ -57,6 +57,7 @@ def init_auth(app: Flask, login_url: str) -> None:
     """Load the principal of every request from a bearer token or the UI session."""
     app.config.update(SESSION_COOKIE_NAME="lotse_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", LOTSE_LOGIN_URL=login_url)
+    app.extensions["lotse_public_endpoints"] = set(ALWAYS_PUBLIC)
 
     @app.before_request
     def load_principal() -> None:
@@ -68,10 +69,29 @@ def init_auth(app: Flask, login_url: str) -> None:
         elif "principal" in session:
             g.principal = Principal(**session["principal"])
             g.via_token = False
+        if g.principal is None and request.endpoint not in app.extensions[
+                "lotse_public_endpoints"]:
+            return _refuse_anonymous(app)
 
     @app.context_processor
     def inject_principal() -> dict:
         return {"principal": g.get("principal")}
+
+
+# Health checks and the ways to log in; everything else needs a user (deny by default).
+ALWAYS_PUBLIC = ("health.healthz", "health.readyz", "static", None)
+
+
+def allow_anonymous(app: Flask, *endpoints: str) -> None:
+    """Endpoints that authenticate otherwise (login form, token, signed callbacks, API keys)."""
+    app.extensions["lotse_public_endpoints"].update(endpoints)
+
+
+def _refuse_anonymous(app: Flask):
+    if request.path.startswith("/api/") or not request.accept_mimetypes.accept_html:
+        return unauthorized_json("a valid bearer token is required (POST /api/v1/auth/token)")
+    login = app.config["LOTSE_LOGIN_URL"]
+    return redirect(f"{login}?{urlencode({'next': request.url})}")
 
 
 def current_principal() -> Principal | None:

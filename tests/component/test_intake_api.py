@@ -98,7 +98,8 @@ def test_health_checks_need_no_login(intake_client):
     assert r.status_code == 200 and r.get_json()["checks"] == {"database": "ok", "bus": "ok"}
 
 
-def test_the_openapi_document_describes_the_intake_schema(intake_client):
-    spec = intake_client.get("/api/v1/openapi.json").get_json()
+def test_the_openapi_document_describes_the_intake_schema(intake_client, staff):
+    assert intake_client.get("/api/v1/openapi.json").status_code == 401
+    spec = intake_client.get("/api/v1/openapi.json", headers=staff).get_json()
     assert "/api/v1/intakes" in spec["paths"]
     assert "IntakeIn" in spec["components"]["schemas"]
