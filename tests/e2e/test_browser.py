@@ -10,13 +10,13 @@ import re
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import SMOKE_INTAKE, in_ci
 from tests.e2e.client import LotseClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -29,13 +29,17 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 WAIT_SECONDS = 15
 RECEIVED_OR_ACCEPTED = {"received", "accepted"}
 PAGE_STATUS_JS = "return performance.getEntriesByType('navigation')[0].responseStatus;"
+NEW_PAGE_LOADED_JS = "return !window.lotseOldPage && document.readyState === 'complete';"
 
 
 @pytest.fixture
 def browser(tmp_path):
     for binary in (CHROMIUM, CHROMEDRIVER):
         if not os.path.exists(binary):
-            pytest.skip(f"{binary} is not installed")
+            message = f"{binary} is not installed (`make services` installs it)"
+            if in_ci():
+                pytest.fail(message)
+            pytest.skip(message)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
@@ -54,12 +58,16 @@ def wait_for(browser: WebDriver, condition, message: str, timeout: float = WAIT_
 
 
 def submit(browser: WebDriver) -> None:
-    """Submit the page's form and wait until the answer (after any redirects) has loaded."""
-    form = browser.find_element(By.CSS_SELECTOR, "main form")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(browser, EC.staleness_of(form), "the form was submitted")
-    wait_for(browser, lambda b: b.execute_script("return document.readyState") == "complete",
-             "the answer page loaded")
+    """Submit the page's form and wait until the answer (after any redirects) has loaded.
+
+    The old page is marked on its `window`, not held as an element: asking chromedriver
+    about an element while its document unloads can fail with a generic error.
+    """
+    browser.execute_script("window.lotseOldPage = true;")
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.2,
+                  ignored_exceptions=(WebDriverException,)).until(
+        lambda b: b.execute_script(NEW_PAGE_LOADED_JS), "the answer to the form loaded")
 
 
 def log_in(browser: WebDriver, base: str, username: str, password: str = "demo") -> None:
@@ -145,7 +153,7 @@ def test_an_invalid_nationality_is_shown_next_to_the_field_and_the_input_is_kept
                                                                                browser):
     log_in(browser, network, "staff")
     browser.get(f"{network}/intakes/new")
-    fill_intake_form(browser, nationality="Ukraine")  # maxlength=2: the browser keeps "Uk"
+    fill_intake_form(browser, nationality="Ukraine")
     submit(browser)
 
     assert browser.current_url.endswith("/intakes/new")
@@ -208,11 +216,8 @@ def test_an_operator_sees_the_event_flow_of_the_three_services(network, browser)
     log_in(browser, network, "operator")
     wait_for(browser, lambda b: b.current_url.endswith("/ops"), "the operator's event flow")
 
-    def cards(b):
-        found = b.find_elements(By.CSS_SELECTOR, "#flow .card")
-        return len(found) == 3 and found
-
-    wait_for(browser, cards, "three service cards rendered by the page's script")
+    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#flow .card")) == 3,
+             "three service cards rendered by the page's script")
     texts = browser.execute_script(
         "return [...document.querySelectorAll('#flow .card')].map(c => c.innerText);")
     assert [t.split()[0] for t in texts] == ["intake", "referral", "partner_adapter"]
