@@ -1,4 +1,4 @@
-"""JSON API of the intake service (/api/v1): intakes and bearer tokens."""
+"""JSON API of the intake service (/api/v1): intakes, persons, consents, merges, tokens."""
 from __future__ import annotations
 
 import uuid
@@ -7,15 +7,26 @@ from flask import abort, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.intake import accounts, handlers, queries
-from services.intake.domain import Consent, IntakeError, Person
-from services.intake.schemas import (IntakeInSchema, IntakeOutSchema, IntakePageSchema,
-                                     PageQuerySchema, TokenRequestSchema, TokenSchema)
+from services.intake import accounts, handlers, queries, repository
+from services.intake.domain import (Address, Consent, Contact, HouseholdMember, IntakeError,
+                                    Need, OtherName, Person, Residence)
+from services.intake.person_schemas import (ConsentListSchema, MatchListSchema,
+                                            MatchQuerySchema, MergeInSchema, MergeOutSchema,
+                                            PersonListSchema, PersonRecordSchema,
+                                            PersonSearchQuerySchema, WithdrawSchema)
+from services.intake.schemas import (ConsultationInSchema, IntakeInSchema, IntakeOutSchema,
+                                     IntakePageSchema, PageQuerySchema,
+                                     PartnerConsentOutSchema, PartnerConsentSchema,
+                                     TokenRequestSchema, TokenSchema)
 from shared.auth import TOKEN_MAX_AGE, api_roles, current_principal, issue_token
 from shared.web import FieldError
 
 blp = Blueprint("intakes", __name__, url_prefix="/api/v1/intakes",
                 description="Consultation intakes and their referrals")
+persons_blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
+                        description="Newcomers: records, likely matches, consents, merges")
+consents_blp = Blueprint("consents", __name__, url_prefix="/api/v1",
+                         description="Withdrawing consents and undoing merges")
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                      description="Bearer tokens for the API")
 
@@ -24,23 +35,60 @@ def deps():
     return current_app.extensions["lotse"]
 
 
-def command_from(data: dict, staff: str) -> handlers.RecordIntake:
-    p, c = data["person"], data["consent"]
+def _person(p: dict) -> Person:
+    contact = p.get("contact") or {}
+    address = contact.get("address")
+    return Person(
+        p["given_name"].strip(), p["family_name"].strip(), p["birth_date"], p["nationality"],
+        tuple(p["languages"]),
+        other_names=tuple(OtherName(n["given_name"].strip(), n["family_name"].strip())
+                          for n in p.get("other_names", ())),
+        nationalities=tuple(p.get("nationalities", ())),
+        preferred_language=p.get("preferred_language"),
+        interpreter=p.get("interpreter", "none"),
+        contact=Contact(contact.get("phone"), contact.get("email"),
+                        Address(**address) if address else None,
+                        contact.get("no_fixed_address", False),
+                        contact.get("preferred_channel")),
+        household=tuple(HouseholdMember(m["given_name"].strip(), m["family_name"].strip(),
+                                        m["relation"], m["birth_date"])
+                        for m in p.get("household", ())))
+
+
+def _consent(c: dict, partner: str | None = None) -> Consent:
+    return Consent(c.get("share_with_partners", True), c["method"], c["language"],
+                   partner=c.get("partner", partner), purpose=c.get("purpose", "referral"),
+                   information_version=c.get("information_version"))
+
+
+def command_from(data: dict, staff: str, person_id=None) -> handlers.RecordIntake:
+    residence = data.get("residence") or {}
     return handlers.RecordIntake(
-        person=Person(p["given_name"].strip(), p["family_name"].strip(), p["birth_date"],
-                      p["nationality"], tuple(p["languages"])),
-        residence_status=data["residence_status"], site=data["site"], needs=tuple(data["needs"]),
-        consent=Consent(c["share_with_partners"], c["method"], c["language"]), staff=staff)
+        person=_person(data["person"]), residence_status=data["residence_status"],
+        site=data["site"], staff=staff,
+        needs=tuple(Need(n["code"], n["urgency"], n.get("note")) for n in data["needs"]),
+        consent=_consent(data["consent"]) if data.get("consent") else None,
+        person_id=person_id or data.get("person_id"),
+        residence=Residence(data["residence_status"], **residence),
+        consents=tuple(_consent(c) for c in data.get("consents", ())),
+        channel=data.get("channel", "in_person"), arrival_date=data.get("arrival_date"),
+        notes=data.get("notes"))
 
 
-def record(data: dict) -> uuid.UUID:
-    """Shared by the API and the UI form: domain errors become field errors."""
-    d = deps()
+def _field_errors(call, *args):
+    """Domain rule violations become 422 errors naming the field."""
     try:
-        return handlers.record_intake(command_from(data, current_principal().username),
-                                      d.uow(), d.clock)
+        return call(*args)
     except IntakeError as exc:
         raise FieldError(exc.field, exc.message) from None
+
+
+def record(data: dict, person_id=None) -> uuid.UUID:
+    """Shared by the API and the UI form."""
+    d = deps()
+    return _field_errors(handlers.record_intake,
+                         command_from(data, current_principal().username, person_id),
+                         d.uow(), d.clock)
 
 
 @blp.route("")
@@ -57,7 +105,8 @@ class Intakes(MethodView):
     @blp.response(201, IntakeOutSchema)
     @blp.alt_response(422, description="Invalid input; `errors.json` names each field")
     def post(self, data):
-        """Record the intake of a consultation; referrals to partners follow by event."""
+        """Record the intake of a consultation (a new person, or `person_id` for a returning
+        visitor); referrals to partners follow by event."""
         intake_id = record(data)
         body = queries.intake_detail(deps().session_factory, str(intake_id))
         return body, {"Location": url_for("intakes.IntakeById", intake_id=intake_id)}
@@ -73,6 +122,128 @@ class IntakeById(MethodView):
         if body is None:
             abort(404, "no intake with this id")
         return body
+
+
+@persons_blp.route("")
+class Persons(MethodView):
+    @api_roles("staff")
+    @persons_blp.arguments(PersonSearchQuerySchema, location="query")
+    @persons_blp.response(200, PersonListSchema)
+    def get(self, query):
+        """Search by name (any script), date of birth (YYYY-MM-DD) or reference number."""
+        return {"items": queries.search(deps().session_factory, query["q"])}
+
+
+@persons_blp.route("/matches")
+class Matches(MethodView):
+    @api_roles("staff")
+    @persons_blp.arguments(MatchQuerySchema, location="query")
+    @persons_blp.response(200, MatchListSchema)
+    def get(self, query):
+        """Likely earlier records of a returning visitor (names across scripts + birth date)."""
+        return {"items": queries.find_matches(deps().session_factory, query["given_name"],
+                                              query["family_name"], query["birth_date"])}
+
+
+@persons_blp.route("/<uuid:person_id>")
+class PersonById(MethodView):
+    @api_roles("staff")
+    @persons_blp.response(200, PersonRecordSchema)
+    def get(self, person_id):
+        """A person with the timeline of consultations, referrals, consents and merges."""
+        body = queries.person_detail(deps().session_factory, str(person_id))
+        if body is None:
+            abort(404, "no person with this id")
+        return body
+
+
+@persons_blp.route("/<uuid:person_id>/consultations")
+class Consultations(MethodView):
+    @api_roles("staff")
+    @persons_blp.arguments(ConsultationInSchema)
+    @persons_blp.response(201, IntakeOutSchema)
+    def post(self, data, person_id):
+        """A returning visitor's new consultation on the same person."""
+        _require_person(person_id)
+        intake_id = record(data, person_id)
+        return queries.intake_detail(deps().session_factory, str(intake_id))
+
+
+@persons_blp.route("/<uuid:person_id>/consents")
+class Consents(MethodView):
+    @api_roles("staff")
+    @persons_blp.response(200, ConsentListSchema)
+    def get(self, person_id):
+        """Every consent of the person, valid and withdrawn."""
+        return {"items": _require_person(person_id)["consents"]}
+
+    @api_roles("staff")
+    @persons_blp.arguments(PartnerConsentSchema)
+    @persons_blp.response(201, PartnerConsentOutSchema)
+    def post(self, data, person_id):
+        """Record a consent for one partner given after the consultation."""
+        _require_person(person_id)
+        d = deps()
+        consent_id = _field_errors(handlers.give_consent, person_id, _consent(data),
+                                   current_principal().username, d.uow(), d.clock)
+        return next(c for c in _require_person(person_id)["consents"]
+                    if c["id"] == consent_id)
+
+
+@persons_blp.route("/<uuid:person_id>/merge")
+class Merge(MethodView):
+    @api_roles("staff")
+    @persons_blp.arguments(MergeInSchema)
+    @persons_blp.response(201, MergeOutSchema)
+    def post(self, data, person_id):
+        """Merge a duplicate record into this person (audited; undo with /merges/<id>/undo)."""
+        _require_person(person_id)
+        d = deps()
+        result = _field_errors(handlers.merge_persons, person_id, data["duplicate_id"],
+                               current_principal().username, data["reason"], d.uow(), d.clock)
+        return next(m for m in _require_person(person_id)["merges"]
+                    if m["id"] == result.merge_id)
+
+
+@consents_blp.route("/consents/<uuid:consent_id>/withdraw")
+class Withdraw(MethodView):
+    @api_roles("staff")
+    @consents_blp.arguments(WithdrawSchema)
+    @consents_blp.response(200, PartnerConsentOutSchema)
+    def post(self, data, consent_id):
+        """Withdraw a consent; referrals relying on it are cancelled (consent.withdrawn)."""
+        d = deps()
+        try:
+            _field_errors(handlers.withdraw_consent, consent_id,
+                          current_principal().username, data["reason"], d.uow(), d.clock)
+        except LookupError:
+            abort(404, "no consent with this id")
+        with d.session_factory() as s:
+            _, consent = repository.get_consent(s, str(consent_id))
+        return {**consent.__dict__, "valid": consent.valid}
+
+
+@consents_blp.route("/merges/<merge_id>/undo")
+class UndoMerge(MethodView):
+    @api_roles("staff")
+    @consents_blp.response(200, MergeOutSchema)
+    def post(self, merge_id):
+        """Undo a merge: the merged record gets its consultations and consents back."""
+        d = deps()
+        try:
+            _field_errors(handlers.undo_merge, merge_id, current_principal().username,
+                          d.uow(), d.clock)
+        except LookupError:
+            abort(404, "no merge with this id")
+        with d.session_factory() as s:
+            return dict(repository.get_merge(s, merge_id)._mapping)
+
+
+def _require_person(person_id) -> dict:
+    body = queries.person_detail(deps().session_factory, str(person_id))
+    if body is None:
+        abort(404, "no person with this id")
+    return body
 
 
 @auth_blp.route("/token")

@@ -19,7 +19,8 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
     app = build_service_app(__name__, settings, deps,
                              title="Lotse intake API",
                              spec_prefix="/api/v1",
-                             api_blueprints=[api.blp, api.auth_blp],
+                             api_blueprints=[api.blp, api.persons_blp, api.consents_blp,
+                                             api.auth_blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
                                          *[ui.bp]])
     allow_anonymous(app, "auth.Token", "intake_ui.login", "intake_ui.logout", "intake_ui.home")

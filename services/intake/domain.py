@@ -1,11 +1,24 @@
-"""The intake of a consultation: plain domain code, no Flask, no SQL, no bus."""
+"""A newcomer, their consultations and consents: plain domain code, no Flask, no SQL, no bus.
+
+A person is recorded once; every visit is a new consultation on that person. Consent is given
+per recipient partner (or, coarsely, for the partners the needs are routed to) and can be
+withdrawn at any time.
+"""
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Sequence
+
+URGENCIES = ("low", "normal", "high", "urgent")
+INTERPRETER = ("none", "on_site", "video")
+CHANNELS = ("in_person", "phone", "video")
+CONTACT_CHANNELS = ("phone", "sms", "email", "post", "in_person")
+RELATIONS = ("spouse", "partner", "child", "parent", "sibling", "grandchild", "grandparent",
+             "other")
+ROUTED_PARTNERS = None  # a coarse consent covers the partners the needs are routed to
 
 
 class IntakeError(Exception):
@@ -16,30 +29,120 @@ class IntakeError(Exception):
         self.field, self.message = field, message
 
 
-class ConsentMissingError(IntakeError):
-    pass
+@dataclass(frozen=True)
+class OtherName:
+    given_name: str
+    family_name: str
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str
+    postcode: str
+    city: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str | None = None
+    email: str | None = None
+    address: Address | None = None
+    no_fixed_address: bool = False
+    preferred_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    given_name: str
+    family_name: str
+    relation: str
+    birth_date: date
 
 
 @dataclass(frozen=True)
 class Person:
+    """Names exactly as in the passport; other spellings (native script, older passports) aside."""
+
     given_name: str
     family_name: str
     birth_date: date
     nationality: str
     languages: tuple[str, ...]
+    other_names: tuple[OtherName, ...] = ()
+    nationalities: tuple[str, ...] = ()
+    preferred_language: str | None = None
+    interpreter: str = "none"
+    contact: Contact = field(default_factory=Contact)
+    household: tuple[HouseholdMember, ...] = ()
+
+    @property
+    def all_nationalities(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.nationality, *self.nationalities)))
+
+    @property
+    def main_language(self) -> str | None:
+        return self.preferred_language or (self.languages[0] if self.languages else None)
 
 
 @dataclass(frozen=True)
+class Residence:
+    status: str
+    legal_basis: str | None = None
+    document_type: str | None = None
+    valid_until: date | None = None
+    first_issue_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Need:
+    code: str
+    urgency: str = "normal"
+    note: str | None = None
+
+
+@dataclass
 class Consent:
+    """Consent to share the person's data with one partner (or the routed partners)."""
+
     share_with_partners: bool
     method: str
     language: str
+    partner: str | None = ROUTED_PARTNERS
+    purpose: str = "referral"
+    information_version: str | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    given_at: datetime | None = None
+    recorded_by: str | None = None
+    derived_from: uuid.UUID | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawal_reason: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.share_with_partners and self.withdrawn_at is None
+
+    def withdraw(self, *, by: str, reason: str | None, now: datetime) -> dict:
+        """Withdrawal works from now on (earlier processing stays lawful, Art. 7(3) GDPR)."""
+        if self.withdrawn_at is not None:
+            raise IntakeError("consent", "this consent was already withdrawn")
+        self.withdrawn_at, self.withdrawn_by, self.withdrawal_reason = now, by, reason
+        return {"type": "consent.withdrawn", "payload": {
+            "consent_id": self.id, "partner": self.partner, "withdrawn_at": now,
+            "withdrawn_by": by, "reason": reason}}
+
+
+def normalise_needs(needs: Sequence[str | Need]) -> tuple[Need, ...]:
+    return tuple(n if isinstance(n, Need) else Need(n) for n in needs)
 
 
 @dataclass
 class Intake:
+    """One consultation (visit) of a person, with the needs found and the consents given."""
+
     id: uuid.UUID
     reference: str
+    person_id: uuid.UUID
     person: Person
     residence_status: str
     site: str
@@ -47,38 +150,84 @@ class Intake:
     consent: Consent
     recorded_by: str
     recorded_at: datetime
+    residence: Residence | None = None
+    need_details: tuple[Need, ...] = ()
+    consents: tuple[Consent, ...] = ()
+    channel: str = "in_person"
+    arrival_date: date | None = None
+    notes: str | None = None
     events: list[dict] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def record(cls, *, person: Person, residence_status: str, site: str, needs: Sequence[str],
-               consent: Consent, recorded_by: str, now: datetime) -> "Intake":
-        """Record a consultation's intake; referrals follow only with the person's consent."""
-        if person.birth_date > now.date():
-            raise IntakeError("person.birth_date", "lies in the future")
-        if len(set(needs)) != len(needs):
-            raise IntakeError("needs", "lists a need twice")
-        if needs and not consent.share_with_partners:
-            raise ConsentMissingError(
-                "consent.share_with_partners",
-                "referring needs to partners requires the person's consent to share their data")
-        intake = cls(id=uuid.uuid4(), reference=new_reference(now), person=person,
-                     residence_status=residence_status, site=site, needs=tuple(needs),
-                     consent=consent, recorded_by=recorded_by, recorded_at=now)
-        intake.events.append({"type": "intake.recorded", "payload": intake.as_event()})
+    def record(cls, *, person: Person, residence_status: str, site: str,
+               needs: Sequence[str | Need], consent: Consent | None, recorded_by: str,
+               now: datetime, person_id: uuid.UUID | None = None,
+               residence: Residence | None = None, consents: Sequence[Consent] = (),
+               channel: str = "in_person", arrival_date: date | None = None,
+               notes: str | None = None) -> "Intake":
+        """Record a consultation; referrals follow by event, each needing a valid consent."""
+        details = normalise_needs(needs)
+        codes = tuple(n.code for n in details)
+        _check(person, codes, consents, arrival_date, now)
+        consent = consent or Consent(False, "digital", person.main_language or "de")
+        given = tuple(replace(c, given_at=c.given_at or now, recorded_by=recorded_by)
+                      for c in ((consent, *consents) if consent.share_with_partners
+                                else tuple(consents)))
+        intake = cls(id=uuid.uuid4(), reference=new_reference(now),
+                     person_id=person_id or uuid.uuid4(), person=person,
+                     residence_status=residence_status, site=site, needs=codes,
+                     consent=consent, recorded_by=recorded_by, recorded_at=now,
+                     residence=residence or Residence(residence_status), need_details=details,
+                     consents=given, channel=channel, arrival_date=arrival_date, notes=notes)
+        intake.events.append({"type": "intake.recorded", "version": 2,
+                              "payload": intake.as_event()})
         return intake
 
     def as_event(self) -> dict:
-        p = self.person
+        """What downstream services need: routing facts, needs, consents, household."""
+        p, r = self.person, self.residence or Residence(self.residence_status)
         return {
-            "intake_id": self.id, "reference": self.reference, "recorded_at": self.recorded_at,
-            "recorded_by": self.recorded_by, "site": self.site,
+            "intake_id": self.id, "person_id": self.person_id, "reference": self.reference,
+            "recorded_at": self.recorded_at, "recorded_by": self.recorded_by, "site": self.site,
+            "channel": self.channel,
             "person": {"given_name": p.given_name, "family_name": p.family_name,
                        "birth_date": p.birth_date, "nationality": p.nationality,
-                       "languages": list(p.languages)},
-            "residence_status": self.residence_status, "needs": list(self.needs),
-            "consent": {"share_with_partners": self.consent.share_with_partners,
-                        "method": self.consent.method, "language": self.consent.language},
+                       "nationalities": list(p.all_nationalities),
+                       "languages": list(p.languages), "preferred_language": p.main_language,
+                       "interpreter": p.interpreter,
+                       "household": [{"relation": m.relation, "birth_date": m.birth_date}
+                                     for m in p.household]},
+            "residence": {"status": r.status, "legal_basis": r.legal_basis,
+                          "document_type": r.document_type, "valid_until": r.valid_until,
+                          "first_issue_date": r.first_issue_date},
+            "arrival_date": self.arrival_date,
+            "needs": [{"code": n.code, "urgency": n.urgency} for n in self.need_details],
+            "consents": [{"consent_id": c.id, "partner": c.partner, "method": c.method,
+                          "language": c.language, "purpose": c.purpose,
+                          "information_version": c.information_version}
+                         for c in self.consents if c.valid],
         }
+
+
+def _check(person: Person, codes: tuple[str, ...], consents: Sequence[Consent],
+           arrival_date: date | None, now: datetime) -> None:
+    today = now.date()
+    if person.birth_date > today:
+        raise IntakeError("person.birth_date", "lies in the future")
+    if arrival_date and arrival_date > today:
+        raise IntakeError("arrival_date", "lies in the future")
+    if arrival_date and arrival_date < person.birth_date:
+        raise IntakeError("arrival_date", "lies before the date of birth")
+    for i, member in enumerate(person.household):
+        if member.birth_date > today:
+            raise IntakeError(f"person.household.{i}.birth_date", "lies in the future")
+    if len(set(codes)) != len(codes):
+        raise IntakeError("needs", "lists a need twice")
+    partners = [c.partner for c in consents]
+    if len(set(partners)) != len(partners):
+        raise IntakeError("consents", "lists a partner twice")
+    if person.preferred_language and person.preferred_language not in person.languages:
+        raise IntakeError("person.preferred_language", "must be one of the person's languages")
 
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter

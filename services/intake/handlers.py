@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Callable
 
-from services.intake import repository
-from services.intake.domain import Consent, Intake, Person, ReferralView, newer
+from services.intake import matching, repository
+from services.intake.domain import (Consent, Intake, IntakeError, Need, Person, ReferralView,
+                                    Residence, newer)
 from shared.events.envelope import Envelope
 
 
@@ -16,26 +17,142 @@ class RecordIntake:
     person: Person
     residence_status: str
     site: str
-    needs: tuple[str, ...]
-    consent: Consent
+    needs: tuple[str | Need, ...]
+    consent: Consent | None
     staff: str
+    person_id: uuid.UUID | None = None
+    residence: Residence | None = None
+    consents: tuple[Consent, ...] = ()
+    channel: str = "in_person"
+    arrival_date: date | None = None
+    notes: str | None = None
+
+
+def person_keys(person: Person) -> list[str]:
+    keys = list(matching.search_keys(person.given_name, person.family_name))
+    for name in person.other_names:
+        keys += matching.search_keys(name.given_name, name.family_name)
+    return keys
+
+
+def _living_person(uow, person_id: uuid.UUID):
+    """The record to add a visit to; a merged duplicate forwards to its survivor."""
+    record = repository.get_person(uow.session, str(person_id))
+    if record is None:
+        raise IntakeError("person_id", "no person with this id")
+    if record.merged_into:
+        return _living_person(uow, record.merged_into)
+    return record
 
 
 def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime]) -> uuid.UUID:
-    """Store a consultation's intake; its intake.recorded event leaves through the outbox."""
+    """Store a consultation (and the person, new or returning); its intake.recorded event
+    leaves through the outbox in the same transaction."""
     with uow:
+        existing = _living_person(uow, cmd.person_id) if cmd.person_id else None
         intake = Intake.record(person=cmd.person, residence_status=cmd.residence_status,
                                site=cmd.site, needs=cmd.needs, consent=cmd.consent,
-                               recorded_by=cmd.staff, now=now())
+                               recorded_by=cmd.staff, now=now(),
+                               person_id=existing.id if existing else None,
+                               residence=cmd.residence, consents=cmd.consents,
+                               channel=cmd.channel, arrival_date=cmd.arrival_date,
+                               notes=cmd.notes)
+        repository.save_person(uow.session, intake.person_id, cmd.person,
+                               person_keys(cmd.person), intake.recorded_at,
+                               exists=existing is not None)
         repository.add_intake(uow.session, intake)
+        for consent in intake.consents:
+            repository.add_consent(uow.session, intake.person_id, intake.id, consent)
         for event in intake.events:
-            uow.emit(event["type"], subject=f"intake/{intake.id}", data=event["payload"])
+            uow.emit(event["type"], subject=f"intake/{intake.id}", data=event["payload"],
+                     version=event["version"])
         uow.commit()
     return intake.id
 
 
+def give_consent(person_id: uuid.UUID, consent: Consent, staff: str, uow,
+                 now: Callable[[], datetime]) -> uuid.UUID:
+    """Record a consent given after the consultation; on-hold referrals may then leave."""
+    with uow:
+        person = _living_person(uow, person_id)
+        if not consent.share_with_partners:
+            raise IntakeError("share_with_partners", "a consent must allow sharing")
+        consent = replace(consent, given_at=now(), recorded_by=staff)
+        repository.add_consent(uow.session, person.id, None, consent)
+        uow.emit("consent.given", subject=f"person/{person.id}", data={
+            "consent_id": consent.id, "person_id": person.id, "partner": consent.partner,
+            "method": consent.method, "language": consent.language,
+            "purpose": consent.purpose, "given_at": consent.given_at})
+        uow.commit()
+    return consent.id
+
+
+def withdraw_consent(consent_id: uuid.UUID, staff: str, reason: str | None, uow,
+                     now: Callable[[], datetime]) -> None:
+    """Withdraw a consent (and what was derived from it); referrals relying on it stop."""
+    with uow:
+        found = repository.get_consent(uow.session, str(consent_id))
+        if found is None:
+            raise LookupError("no consent with this id")
+        person_id, consent = found
+        withdrawn = [consent] + [c for _, c in repository.consents_of(uow.session, person_id)
+                                 if c.derived_from == consent.id and c.withdrawn_at is None]
+        for item in withdrawn:
+            event = item.withdraw(by=staff, reason=reason, now=now())
+            repository.save_withdrawal(uow.session, item)
+            uow.emit(event["type"], subject=f"person/{person_id}",
+                     data={**event["payload"], "person_id": person_id})
+        uow.commit()
+
+
+@dataclass
+class MergeResult:
+    merge_id: str
+    moved: dict = field(default_factory=dict)
+
+
+def merge_persons(survivor_id: uuid.UUID, duplicate_id: uuid.UUID, staff: str,
+                  reason: str | None, uow, now: Callable[[], datetime]) -> MergeResult:
+    """Fold a duplicate record into the survivor; audited, and undoable with undo_merge."""
+    with uow:
+        if survivor_id == duplicate_id:
+            raise IntakeError("duplicate_id", "a person cannot be merged with itself")
+        survivor = _living_person(uow, survivor_id)
+        duplicate = repository.get_person(uow.session, str(duplicate_id))
+        if duplicate is None or duplicate.merged_into:
+            raise IntakeError("duplicate_id", "no unmerged person with this id")
+        moved = {"intakes": [str(i.id) for i in repository.intakes_of(uow.session,
+                                                                      str(duplicate.id))],
+                 "consents": [str(c.id) for _, c in repository.consents_of(uow.session,
+                                                                           str(duplicate.id))]}
+        repository.move_intakes(uow.session, moved["intakes"], str(survivor.id))
+        repository.move_consents(uow.session, moved["consents"], str(survivor.id))
+        repository.set_merged_into(uow.session, str(duplicate.id), str(survivor.id))
+        result = MergeResult(str(uuid.uuid4()), moved)
+        repository.add_merge(uow.session, result.merge_id, str(survivor.id), str(duplicate.id),
+                             moved, staff, now(), reason)
+        uow.commit()
+    return result
+
+
+def undo_merge(merge_id: str, staff: str, uow, now: Callable[[], datetime]) -> None:
+    """Give the merged record back its consultations and consents."""
+    with uow:
+        merge = repository.get_merge(uow.session, merge_id)
+        if merge is None:
+            raise LookupError("no merge with this id")
+        if merge.undone_at is not None:
+            raise IntakeError("merge", "this merge was already undone")
+        repository.move_intakes(uow.session, merge.moved["intakes"], merge.merged_id)
+        repository.move_consents(uow.session, merge.moved["consents"], merge.merged_id)
+        repository.set_merged_into(uow.session, merge.merged_id, None)
+        repository.mark_merge_undone(uow.session, merge_id, staff, now())
+        uow.commit()
+
+
 def track_referral(envelope: Envelope, uow) -> None:
-    """Keep the intake's view of its referrals current (status, partner, case reference)."""
+    """Keep the intake's view of its referrals current (status, partner, case reference);
+    a coarse consent becomes a recorded consent for each partner a need was routed to."""
     d = envelope.data
     incoming = ReferralView(
         referral_id=uuid.UUID(d["referral_id"]), intake_id=uuid.UUID(d["intake_id"]),
@@ -46,3 +163,17 @@ def track_referral(envelope: Envelope, uow) -> None:
     current = repository.get_referral_view(uow.session, str(incoming.referral_id))
     if newer(current, incoming):
         repository.save_referral_view(uow.session, incoming, exists=current is not None)
+    if envelope.type == "referral.requested" and d.get("consent_id"):
+        _materialise_consent(uow, d["consent_id"], d["partner"], envelope.time)
+
+
+def _materialise_consent(uow, consent_id: str, partner: str, now: datetime) -> None:
+    found = repository.get_consent(uow.session, consent_id)
+    if found is None or found[1].partner is not None:
+        return  # an explicit per-partner consent needs no copy
+    person_id, coarse = found
+    if any(c.derived_from == coarse.id and c.partner == partner
+           for _, c in repository.consents_of(uow.session, person_id)):
+        return
+    repository.add_consent(uow.session, uuid.UUID(person_id), None, replace(
+        coarse, id=uuid.uuid4(), partner=partner, derived_from=coarse.id))

@@ -1,10 +1,12 @@
-"""Read side of the intake service: intakes with their referrals, shaped for the API and UI."""
+"""Read side of the intake service: intakes, persons with their timeline, likely matches."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 
-from services.intake import repository
+from services.intake import matching, repository
 from services.intake.domain import Intake, ReferralView
+from services.intake.repository import PersonRecord
 
 
 def _referral(view: ReferralView) -> dict:
@@ -33,3 +35,82 @@ def intake_page(session_factory, page: int, per_page: int) -> dict:
         referrals = repository.referrals_for(session, [str(i.id) for i in intakes])
     return {"items": [_intake(i, referrals[str(i.id)]) for i in intakes], "page": page,
             "per_page": per_page, "total": total}
+
+
+def _summary(record: PersonRecord) -> dict:
+    return {"id": record.id, "person": record.person, "merged_into": record.merged_into,
+            "created_at": record.created_at, "updated_at": record.updated_at}
+
+
+def person_detail(session_factory, person_id: str) -> dict | None:
+    """The person with consultations, referrals, consents, merges and one timeline of all."""
+    with session_factory() as session:
+        record = repository.get_person(session, person_id)
+        if record is None:
+            return None
+        intakes = repository.intakes_of(session, person_id)
+        referrals = repository.referrals_for(session, [str(i.id) for i in intakes])
+        consents = repository.consents_of(session, person_id)
+        merges = repository.merges_of(session, person_id)
+    consultations = [_intake(i, referrals[str(i.id)]) for i in intakes]
+    consent_rows = [{**asdict(c), "valid": c.valid} for _, c in consents]
+    data = _summary(record)
+    data.update(consultations=consultations, consents=consent_rows,
+                merges=[dict(m._mapping) for m in merges],
+                timeline=_timeline(consultations, consent_rows, merges))
+    return data
+
+
+def _timeline(consultations: list[dict], consents: list[dict], merges) -> list[dict]:
+    entries = []
+    for c in consultations:
+        entries.append({"at": c["recorded_at"], "kind": "consultation", "ref": c["reference"],
+                        "summary": f"{c['site']} · {c['recorded_by']} · "
+                                   f"needs: {', '.join(c['needs']) or 'none'}"})
+        for r in c["referrals"]:
+            entries.append({"at": r["updated_at"], "kind": "referral",
+                            "ref": r["partner_case_ref"],
+                            "summary": f"{r['need']} → {r['partner'] or '—'}: {r['status']}"})
+    for c in consents:
+        scope = c["partner"] or "partners the needs go to"
+        entries.append({"at": c["given_at"], "kind": "consent", "ref": str(c["id"]),
+                        "summary": f"consent for {scope} ({c['method']}, {c['language']})"})
+        if c["withdrawn_at"]:
+            entries.append({"at": c["withdrawn_at"], "kind": "consent_withdrawn",
+                            "ref": str(c["id"]),
+                            "summary": f"consent for {scope} withdrawn by {c['withdrawn_by']}"})
+    for m in merges:
+        entries.append({"at": m.merged_at, "kind": "merge", "ref": m.id,
+                        "summary": f"record {m.merged_id[:8]} merged into {m.survivor_id[:8]}"
+                                   f" by {m.merged_by}" + (" (undone)" if m.undone_at else "")})
+    return sorted(entries, key=lambda e: e["at"], reverse=True)
+
+
+def find_matches(session_factory, given_name: str, family_name: str,
+                 birth_date: date | None, limit: int = 5) -> list[dict]:
+    """Likely earlier records of the person at the counter, best first."""
+    keys = matching.search_keys(given_name, family_name)
+    with session_factory() as session:
+        records = repository.candidates_by_keys(session, keys, birth_date)
+    by_id = {str(r.id): r for r in records}
+    candidates = [matching.Candidate(
+        str(r.id), r.person.given_name, r.person.family_name, r.person.birth_date,
+        tuple(f"{n.given_name} {n.family_name}" for n in r.person.other_names))
+        for r in records]
+    found = matching.likely_matches(given_name, family_name, birth_date, candidates,
+                                    limit=limit)
+    return [{"person": _summary(by_id[m.person_id]), "score": round(m.score, 3),
+             "reasons": list(m.reasons)} for m in found]
+
+
+def search(session_factory, query: str) -> list[dict]:
+    try:
+        birth_date = date.fromisoformat(query.strip())
+    except ValueError:
+        birth_date = None
+    parts = query.split()
+    keys = matching.search_keys(parts[0], " ".join(parts[1:])) if parts and not birth_date \
+        else []
+    with session_factory() as session:
+        return [_summary(r) for r in repository.search_persons(session, query, keys,
+                                                               birth_date)]

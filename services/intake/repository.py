@@ -1,34 +1,175 @@
-"""Reading and writing intake rows; the only module that knows the intake tables' shape."""
+"""Reading and writing persons, consultations and consents; the only module that knows the
+intake tables' shape."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.intake import tables as t
-from services.intake.domain import Consent, Intake, Person, ReferralView
+from services.intake.domain import (Address, Consent, Contact, HouseholdMember, Intake, Need,
+                                    OtherName, Person, ReferralView, Residence)
 
+
+@dataclass(frozen=True)
+class PersonRecord:
+    id: uuid.UUID
+    person: Person
+    merged_into: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- persons ---------------------------------------------------------------------------------
+
+def save_person(session: Session, person_id: uuid.UUID, person: Person, keys: list[str],
+                now: datetime, exists: bool) -> None:
+    """Insert or update a person with their other names, household and search keys."""
+    c = person.contact
+    values = dict(given_name=person.given_name, family_name=person.family_name,
+                  birth_date=person.birth_date, nationality=person.nationality,
+                  nationalities=list(person.all_nationalities), languages=list(person.languages),
+                  preferred_language=person.preferred_language, interpreter=person.interpreter,
+                  phone=c.phone, email=c.email, street=c.address.street if c.address else None,
+                  postcode=c.address.postcode if c.address else None,
+                  city=c.address.city if c.address else None,
+                  no_fixed_address=c.no_fixed_address, preferred_channel=c.preferred_channel,
+                  updated_at=now)
+    pid = str(person_id)
+    if exists:
+        session.execute(update(t.persons).where(t.persons.c.id == pid).values(**values))
+        for table in (t.person_names, t.household_members, t.person_search_keys):
+            session.execute(delete(table).where(table.c.person_id == pid))
+    else:
+        session.execute(t.persons.insert().values(id=pid, created_at=now, **values))
+    for name in person.other_names:
+        session.execute(t.person_names.insert().values(
+            person_id=pid, given_name=name.given_name, family_name=name.family_name,
+            kind="other"))
+    for m in person.household:
+        session.execute(t.household_members.insert().values(
+            person_id=pid, given_name=m.given_name, family_name=m.family_name,
+            relation=m.relation, birth_date=m.birth_date))
+    for key in sorted(set(keys)):
+        session.execute(t.person_search_keys.insert().values(person_id=pid, key=key[:60]))
+
+
+def get_person(session: Session, person_id: str) -> PersonRecord | None:
+    row = session.execute(select(t.persons).where(t.persons.c.id == person_id)).first()
+    if row is None:
+        return None
+    return _person_records(session, [row])[0]
+
+
+def _person_records(session: Session, rows) -> list[PersonRecord]:
+    ids = [r.id for r in rows]
+    names: dict[str, list] = {i: [] for i in ids}
+    household: dict[str, list] = {i: [] for i in ids}
+    if ids:
+        for n in session.execute(select(t.person_names).where(t.person_names.c.person_id.in_(ids))
+                                 .order_by(t.person_names.c.id)):
+            names[n.person_id].append(OtherName(n.given_name, n.family_name))
+        for m in session.execute(select(t.household_members)
+                                 .where(t.household_members.c.person_id.in_(ids))
+                                 .order_by(t.household_members.c.id)):
+            household[m.person_id].append(HouseholdMember(m.given_name, m.family_name,
+                                                          m.relation, m.birth_date))
+    out = []
+    for r in rows:
+        address = Address(r.street or "", r.postcode or "", r.city or "") if r.street else None
+        person = Person(
+            r.given_name, r.family_name, r.birth_date, r.nationality, tuple(r.languages),
+            other_names=tuple(names[r.id]),
+            nationalities=tuple(n for n in r.nationalities if n != r.nationality),
+            preferred_language=r.preferred_language, interpreter=r.interpreter,
+            contact=Contact(r.phone, r.email, address, r.no_fixed_address, r.preferred_channel),
+            household=tuple(household[r.id]))
+        out.append(PersonRecord(uuid.UUID(r.id), person,
+                                uuid.UUID(r.merged_into) if r.merged_into else None,
+                                r.created_at, r.updated_at))
+    return out
+
+
+def candidates_by_keys(session: Session, keys: list[str], birth_date: date | None,
+                       limit: int = 200) -> list[PersonRecord]:
+    """Persons sharing a phonetic name key, or the birth date: cheap preselection."""
+    conditions = []
+    if keys:
+        conditions.append(t.persons.c.id.in_(select(t.person_search_keys.c.person_id)
+                                             .where(t.person_search_keys.c.key.in_(keys))))
+    if birth_date:
+        conditions.append(t.persons.c.birth_date == birth_date)
+    if not conditions:
+        return []
+    rows = session.execute(select(t.persons).where(or_(*conditions),
+                                                   t.persons.c.merged_into.is_(None))
+                           .limit(limit)).all()
+    return _person_records(session, rows)
+
+
+def search_persons(session: Session, query: str, keys: list[str], birth_date: date | None,
+                   limit: int = 50) -> list[PersonRecord]:
+    """By reference (LT-...), date of birth, or name (plain or phonetic)."""
+    q = query.strip()
+    conditions = [t.persons.c.id.in_(select(t.intakes.c.person_id)
+                                     .where(func.upper(t.intakes.c.reference) == q.upper()))]
+    if birth_date:
+        conditions.append(t.persons.c.birth_date == birth_date)
+    if keys:
+        conditions.append(t.persons.c.id.in_(select(t.person_search_keys.c.person_id)
+                                             .where(t.person_search_keys.c.key.in_(keys))))
+    like = f"%{q.lower()}%"
+    conditions.append(func.lower(t.persons.c.given_name + " " + t.persons.c.family_name)
+                      .like(like))
+    rows = session.execute(select(t.persons).where(or_(*conditions),
+                                                   t.persons.c.merged_into.is_(None))
+                           .order_by(t.persons.c.updated_at.desc()).limit(limit)).all()
+    return _person_records(session, rows)
+
+
+def set_merged_into(session: Session, person_id: str, survivor: str | None) -> None:
+    session.execute(update(t.persons).where(t.persons.c.id == person_id)
+                    .values(merged_into=survivor))
+
+
+# --- consultations ---------------------------------------------------------------------------
 
 def add_intake(session: Session, intake: Intake) -> None:
-    p, c = intake.person, intake.consent
+    p, r = intake.person, intake.residence or Residence(intake.residence_status)
+    coarse = intake.consent
     session.execute(t.intakes.insert().values(
-        id=str(intake.id), reference=intake.reference, given_name=p.given_name,
-        family_name=p.family_name, birth_date=p.birth_date, nationality=p.nationality,
-        languages=list(p.languages), residence_status=intake.residence_status, site=intake.site,
-        needs=list(intake.needs), consent_share=c.share_with_partners, consent_method=c.method,
-        consent_language=c.language, recorded_by=intake.recorded_by,
-        recorded_at=intake.recorded_at))
+        id=str(intake.id), person_id=str(intake.person_id), reference=intake.reference,
+        given_name=p.given_name, family_name=p.family_name, birth_date=p.birth_date,
+        nationality=p.nationality, languages=list(p.languages),
+        residence_status=intake.residence_status, site=intake.site, needs=list(intake.needs),
+        need_details=[{"code": n.code, "urgency": n.urgency, "note": n.note}
+                      for n in intake.need_details],
+        consent_share=coarse.share_with_partners, consent_method=coarse.method,
+        consent_language=coarse.language, recorded_by=intake.recorded_by,
+        recorded_at=intake.recorded_at, channel=intake.channel, notes=intake.notes,
+        arrival_date=intake.arrival_date, legal_basis=r.legal_basis,
+        document_type=r.document_type, valid_until=r.valid_until,
+        first_issue_date=r.first_issue_date))
 
 
-def _intake(row) -> Intake:
+def _intake(row, person: Person | None = None) -> Intake:
+    details = tuple(Need(n["code"], n.get("urgency", "normal"), n.get("note"))
+                    for n in (row.need_details or [{"code": c} for c in row.needs]))
     return Intake(
         id=uuid.UUID(row.id), reference=row.reference,
-        person=Person(row.given_name, row.family_name, row.birth_date, row.nationality,
-                      tuple(row.languages)),
+        person_id=uuid.UUID(row.person_id) if row.person_id else uuid.UUID(row.id),
+        person=person or Person(row.given_name, row.family_name, row.birth_date,
+                                row.nationality, tuple(row.languages)),
         residence_status=row.residence_status, site=row.site, needs=tuple(row.needs),
         consent=Consent(row.consent_share, row.consent_method, row.consent_language),
-        recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+        recorded_by=row.recorded_by, recorded_at=row.recorded_at,
+        residence=Residence(row.residence_status, row.legal_basis, row.document_type,
+                            row.valid_until, row.first_issue_date),
+        need_details=details, channel=row.channel, arrival_date=row.arrival_date,
+        notes=row.notes)
 
 
 def get_intake(session: Session, intake_id: str) -> Intake | None:
@@ -43,6 +184,92 @@ def list_intakes(session: Session, page: int, per_page: int) -> tuple[list[Intak
                            .limit(per_page).offset((page - 1) * per_page)).all()
     return [_intake(r) for r in rows], total
 
+
+def intakes_of(session: Session, person_id: str) -> list[Intake]:
+    rows = session.execute(select(t.intakes).where(t.intakes.c.person_id == person_id)
+                           .order_by(t.intakes.c.recorded_at.desc())).all()
+    return [_intake(r) for r in rows]
+
+
+def move_intakes(session: Session, intake_ids: list[str], person_id: str) -> None:
+    if intake_ids:
+        session.execute(update(t.intakes).where(t.intakes.c.id.in_(intake_ids))
+                        .values(person_id=person_id))
+
+
+# --- consents --------------------------------------------------------------------------------
+
+def add_consent(session: Session, person_id: uuid.UUID, intake_id: uuid.UUID | None,
+                consent: Consent) -> None:
+    session.execute(t.consents.insert().values(
+        id=str(consent.id), person_id=str(person_id),
+        intake_id=str(intake_id) if intake_id else None, partner=consent.partner,
+        purpose=consent.purpose, method=consent.method, language=consent.language,
+        information_version=consent.information_version, given_at=consent.given_at,
+        recorded_by=consent.recorded_by,
+        derived_from=str(consent.derived_from) if consent.derived_from else None))
+
+
+def _consent(r) -> Consent:
+    return Consent(True, r.method, r.language, partner=r.partner, purpose=r.purpose,
+                   information_version=r.information_version, id=uuid.UUID(r.id),
+                   given_at=r.given_at, recorded_by=r.recorded_by,
+                   derived_from=uuid.UUID(r.derived_from) if r.derived_from else None,
+                   withdrawn_at=r.withdrawn_at, withdrawn_by=r.withdrawn_by,
+                   withdrawal_reason=r.withdrawal_reason)
+
+
+def consents_of(session: Session, person_id: str) -> list[tuple[str | None, Consent]]:
+    """(intake id, consent) pairs, newest first."""
+    rows = session.execute(select(t.consents).where(t.consents.c.person_id == person_id)
+                           .order_by(t.consents.c.given_at.desc())).all()
+    return [(r.intake_id, _consent(r)) for r in rows]
+
+
+def get_consent(session: Session, consent_id: str) -> tuple[str, Consent] | None:
+    row = session.execute(select(t.consents).where(t.consents.c.id == consent_id)).first()
+    return (row.person_id, _consent(row)) if row else None
+
+
+def save_withdrawal(session: Session, consent: Consent) -> None:
+    session.execute(update(t.consents).where(t.consents.c.id == str(consent.id)).values(
+        withdrawn_at=consent.withdrawn_at, withdrawn_by=consent.withdrawn_by,
+        withdrawal_reason=consent.withdrawal_reason))
+
+
+def move_consents(session: Session, consent_ids: list[str], person_id: str) -> None:
+    if consent_ids:
+        session.execute(update(t.consents).where(t.consents.c.id.in_(consent_ids))
+                        .values(person_id=person_id))
+
+
+# --- merges ----------------------------------------------------------------------------------
+
+def add_merge(session: Session, merge_id: str, survivor: str, merged: str, moved: dict,
+              by: str, now: datetime, reason: str | None) -> None:
+    session.execute(t.person_merges.insert().values(
+        id=merge_id, survivor_id=survivor, merged_id=merged, moved=moved, merged_by=by,
+        merged_at=now, reason=reason))
+
+
+def get_merge(session: Session, merge_id: str):
+    return session.execute(select(t.person_merges).where(t.person_merges.c.id == merge_id)
+                           ).first()
+
+
+def merges_of(session: Session, person_id: str) -> list:
+    m = t.person_merges
+    return session.execute(select(m).where(or_(m.c.survivor_id == person_id,
+                                               m.c.merged_id == person_id))
+                           .order_by(m.c.merged_at.desc())).all()
+
+
+def mark_merge_undone(session: Session, merge_id: str, by: str, now: datetime) -> None:
+    session.execute(update(t.person_merges).where(t.person_merges.c.id == merge_id)
+                    .values(undone_by=by, undone_at=now))
+
+
+# --- referral read model ---------------------------------------------------------------------
 
 def referrals_for(session: Session, intake_ids: list[str]) -> dict[str, list[ReferralView]]:
     if not intake_ids:

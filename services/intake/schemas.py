@@ -1,8 +1,11 @@
-"""HTTP contract of the intake API (marshmallow; unknown fields are refused)."""
+"""HTTP contract of the intake API (marshmallow; unknown fields are refused, every string
+has a maximum length, every code is checked against its list)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates_schema)
 
+from services.intake.domain import CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS, URGENCIES
+from shared.config import PARTNERS
 from shared.reference import (CONSENT_METHODS, NEEDS, RESIDENCE_STATUSES, SITES, codes,
                               is_country, is_language)
 
@@ -22,34 +25,146 @@ def _language(value: str) -> None:
         raise ValidationError("Not an ISO 639 language code (e.g. uk, ar, prs, ckb).")
 
 
-def _one_of(items) -> validate.OneOf:
-    allowed = codes(items)
+def _one_of(allowed) -> validate.OneOf:
+    allowed = codes(allowed) if allowed and hasattr(allowed[0], "code") else tuple(allowed)
     return validate.OneOf(allowed, error="Must be one of: " + ", ".join(allowed) + ".")
 
 
+def _text(max_length: int, required: bool = True, **kw) -> fields.String:
+    if required:
+        return fields.String(required=True, validate=validate.Length(min=1, max=max_length), **kw)
+    return fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(max=max_length), **kw)
+
+
+class OtherNameSchema(StrictSchema):
+    given_name = _text(200)
+    family_name = _text(200)
+
+
+class AddressSchema(StrictSchema):
+    street = _text(200)
+    postcode = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{5}$", error="A German postcode has five digits."))
+    city = _text(100)
+
+
+class ContactSchema(StrictSchema):
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^\+?[0-9 ()/-]{5,30}$", error="Not a phone number (digits, spaces, + ( ) / -)."))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
+    no_fixed_address = fields.Boolean(load_default=False)
+    preferred_channel = fields.String(load_default=None, allow_none=True,
+                                      validate=_one_of(CONTACT_CHANNELS))
+
+    @validates_schema
+    def _address_or_none(self, data, **kwargs):
+        if data.get("address") and data.get("no_fixed_address"):
+            raise ValidationError("Give an address or 'no fixed address', not both.", "address")
+        channel = data.get("preferred_channel")
+        if channel in ("phone", "sms") and not data.get("phone"):
+            raise ValidationError("The preferred channel needs a phone number.", "phone")
+        if channel == "email" and not data.get("email"):
+            raise ValidationError("The preferred channel needs an e-mail address.", "email")
+
+
+class HouseholdMemberSchema(StrictSchema):
+    given_name = _text(200)
+    family_name = _text(200)
+    relation = fields.String(required=True, validate=_one_of(RELATIONS))
+    birth_date = fields.Date(required=True)
+
+
 class PersonInSchema(StrictSchema):
-    given_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    family_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    given_name = _text(200, metadata={"description": "exactly as in the passport"})
+    family_name = _text(200, metadata={"description": "exactly as in the passport"})
     birth_date = fields.Date(required=True)
     nationality = fields.String(required=True, validate=_country)
     languages = fields.List(fields.String(validate=_language), required=True,
                             validate=validate.Length(min=1, max=10))
+    other_names = fields.List(fields.Nested(OtherNameSchema), load_default=list,
+                              validate=validate.Length(max=10),
+                              metadata={"description": "other spellings, native script"})
+    nationalities = fields.List(fields.String(validate=_country), load_default=list,
+                                validate=validate.Length(max=5),
+                                metadata={"description": "further nationalities"})
+    preferred_language = fields.String(load_default=None, allow_none=True, validate=_language)
+    interpreter = fields.String(load_default="none", validate=_one_of(INTERPRETER))
+    contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
+    household = fields.List(fields.Nested(HouseholdMemberSchema), load_default=list,
+                            validate=validate.Length(max=20))
+
+
+class ResidenceSchema(StrictSchema):
+    legal_basis = _text(100, required=False, metadata={"example": "§ 24 AufenthG"})
+    document_type = _text(60, required=False, metadata={"example": "eAT"})
+    valid_until = fields.Date(load_default=None, allow_none=True)
+    first_issue_date = fields.Date(load_default=None, allow_none=True)
+
+
+class NeedSchema(StrictSchema):
+    code = fields.String(required=True, validate=_one_of(NEEDS))
+    urgency = fields.String(load_default="normal", validate=_one_of(URGENCIES))
+    note = _text(500, required=False)
+
+
+class NeedField(fields.Field):
+    """A need code, or an object with code, urgency and note."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = {"code": value}
+        if not isinstance(value, dict):
+            raise ValidationError("A need code or an object with a code.")
+        return NeedSchema().load(value)
 
 
 class ConsentInSchema(StrictSchema):
+    """Coarse consent: covers the partners the needs are routed to."""
+
     share_with_partners = fields.Boolean(required=True, truthy={True}, falsy={False})
     method = fields.String(required=True, validate=_one_of(CONSENT_METHODS))
+    language = fields.String(required=True, validate=_language,
+                             metadata={"description": "language of the information text"})
+    information_version = _text(30, required=False)
+
+
+class PartnerConsentSchema(StrictSchema):
+    """Consent for one recipient partner and purpose."""
+
+    partner = fields.String(required=True, validate=_one_of(PARTNERS))
+    purpose = fields.String(load_default="referral", validate=validate.Length(min=1, max=60))
+    method = fields.String(required=True, validate=_one_of(CONSENT_METHODS))
     language = fields.String(required=True, validate=_language)
+    information_version = _text(30, required=False)
 
 
 class IntakeInSchema(StrictSchema):
     person = fields.Nested(PersonInSchema, required=True)
+    person_id = fields.UUID(load_default=None, allow_none=True,
+                            metadata={"description": "a returning visitor's person id"})
     residence_status = fields.String(required=True, validate=_one_of(RESIDENCE_STATUSES))
+    residence = fields.Nested(ResidenceSchema, load_default=None, allow_none=True)
+    arrival_date = fields.Date(load_default=None, allow_none=True)
     site = fields.String(required=True, validate=_one_of(SITES))
-    needs = fields.List(fields.String(validate=_one_of(NEEDS)), required=True,
-                        validate=validate.Length(max=len(NEEDS)))
-    consent = fields.Nested(ConsentInSchema, required=True)
+    channel = fields.String(load_default="in_person", validate=_one_of(CHANNELS))
+    notes = _text(2000, required=False)
+    needs = fields.List(NeedField(), required=True, validate=validate.Length(max=len(NEEDS)))
+    consent = fields.Nested(ConsentInSchema, load_default=None, allow_none=True)
+    consents = fields.List(fields.Nested(PartnerConsentSchema), load_default=list,
+                           validate=validate.Length(max=len(PARTNERS)))
 
+
+class ConsultationInSchema(IntakeInSchema):
+    """A returning visitor's new consultation; the person's details are confirmed again."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("person_id",)
+
+
+# --- output ----------------------------------------------------------------------------------
 
 class PersonOutSchema(Schema):
     given_name = fields.String()
@@ -65,6 +180,23 @@ class ConsentOutSchema(Schema):
     language = fields.String()
 
 
+class PartnerConsentOutSchema(Schema):
+    id = fields.UUID()
+    partner = fields.String(allow_none=True,
+                            metadata={"description": "null: the partners the needs go to"})
+    purpose = fields.String()
+    method = fields.String()
+    language = fields.String()
+    information_version = fields.String(allow_none=True)
+    given_at = fields.AwareDateTime()
+    recorded_by = fields.String()
+    derived_from = fields.UUID(allow_none=True)
+    withdrawn_at = fields.AwareDateTime(allow_none=True)
+    withdrawn_by = fields.String(allow_none=True)
+    withdrawal_reason = fields.String(allow_none=True)
+    valid = fields.Boolean()
+
+
 class ReferralOutSchema(Schema):
     referral_id = fields.UUID()
     need = fields.String()
@@ -76,13 +208,24 @@ class ReferralOutSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
+class NeedOutSchema(Schema):
+    code = fields.String()
+    urgency = fields.String()
+    note = fields.String(allow_none=True)
+
+
 class IntakeOutSchema(Schema):
     id = fields.UUID()
     reference = fields.String()
+    person_id = fields.UUID()
     person = fields.Nested(PersonOutSchema)
     residence_status = fields.String()
     site = fields.String()
+    channel = fields.String()
+    arrival_date = fields.Date(allow_none=True)
+    notes = fields.String(allow_none=True)
     needs = fields.List(fields.String())
+    need_details = fields.List(fields.Nested(NeedOutSchema))
     consent = fields.Nested(ConsentOutSchema)
     recorded_by = fields.String()
     recorded_at = fields.AwareDateTime()

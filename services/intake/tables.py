@@ -1,7 +1,7 @@
 """Tables owned by the intake service (no other service reads them)."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
 from shared.inbox import inbox_table
@@ -9,9 +9,70 @@ from shared.outbox import outbox_table
 
 metadata = service_metadata()
 
+persons = Table(
+    "persons", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("nationality", String(2), nullable=False),
+    Column("nationalities", JSONDocument, nullable=False),
+    Column("languages", JSONDocument, nullable=False),
+    Column("preferred_language", String(3)),
+    Column("interpreter", String(10), nullable=False, server_default="none"),
+    Column("phone", String(40)),
+    Column("email", String(200)),
+    Column("street", String(200)),
+    Column("postcode", String(10)),
+    Column("city", String(100)),
+    Column("no_fixed_address", Boolean, nullable=False, server_default="0"),
+    Column("preferred_channel", String(20)),
+    Column("merged_into", String(36)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_persons_birth_date", "birth_date"),
+)
+
+# Other spellings (native script, older passports) and the phonetic keys of every name, so
+# likely matches can be preselected by index before they are scored.
+person_names = Table(
+    "person_names", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False, index=True),
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),  # passport | other
+)
+
+person_search_keys = Table(
+    "person_search_keys", metadata,
+    Column("person_id", String(36), ForeignKey("persons.id"), primary_key=True),
+    Column("key", String(60), primary_key=True),
+    Index("ix_person_search_keys_key", "key"),
+)
+
+household_members = Table(
+    "household_members", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False, index=True),
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("relation", String(20), nullable=False),
+    Column("birth_date", Date, nullable=False),
+)
+
 intakes = Table(
     "intakes", metadata,
     Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), index=True),
+    Column("channel", String(20), nullable=False, server_default="in_person"),
+    Column("notes", Text),
+    Column("arrival_date", Date),
+    Column("legal_basis", String(100)),
+    Column("document_type", String(60)),
+    Column("valid_until", Date),
+    Column("first_issue_date", Date),
+    Column("need_details", JSONDocument),
     Column("reference", String(20), nullable=False, unique=True),
     Column("given_name", String(200), nullable=False),
     Column("family_name", String(200), nullable=False),
@@ -27,6 +88,37 @@ intakes = Table(
     Column("recorded_by", String(100), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Index("ix_intakes_recorded_at", "recorded_at"),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False, index=True),
+    Column("intake_id", String(36)),
+    Column("partner", String(40)),  # NULL: the partners the needs are routed to
+    Column("purpose", String(60), nullable=False),
+    Column("method", String(30), nullable=False),
+    Column("language", String(3), nullable=False),
+    Column("information_version", String(30)),
+    Column("given_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(100), nullable=False),
+    Column("derived_from", String(36)),
+    Column("withdrawn_at", UTCDateTime),
+    Column("withdrawn_by", String(100)),
+    Column("withdrawal_reason", Text),
+)
+
+person_merges = Table(
+    "person_merges", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("survivor_id", String(36), nullable=False, index=True),
+    Column("merged_id", String(36), nullable=False, index=True),
+    Column("moved", JSONDocument, nullable=False),  # ids moved, so an undo can move them back
+    Column("merged_by", String(100), nullable=False),
+    Column("merged_at", UTCDateTime, nullable=False),
+    Column("reason", Text),
+    Column("undone_by", String(100)),
+    Column("undone_at", UTCDateTime),
 )
 
 # Read model of referrals, fed by referral.* events (the referral service owns the truth).

@@ -3,17 +3,23 @@ from __future__ import annotations
 
 from datetime import date
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from marshmallow import ValidationError
 
-from services.intake import accounts, queries
-from services.intake.api import record
-from services.intake.schemas import IntakeInSchema
+from services.intake import accounts, handlers, queries
+from services.intake.api import _consent, record
+from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
+                                    URGENCIES, IntakeError)
+from services.intake.intake_form import (HOUSEHOLD_ROWS, consent_errors, flatten_errors,
+                                         form_to_payload)
+from services.intake.schemas import IntakeInSchema, PartnerConsentSchema
 from shared.auth import current_principal, log_in, log_out, ui_roles
+from shared.config import PARTNERS
 from shared.reference import CONSENT_METHODS, NEEDS, RESIDENCE_STATUSES, SITES
-from shared.web import FieldError, field_errors
+from shared.web import FieldError
 
 bp = Blueprint("intake_ui", __name__, template_folder="templates")
 
@@ -86,45 +92,151 @@ def intake_detail(intake_id):
     return render_template("intake/detail.html", intake=data)
 
 
-def _form_to_payload(form) -> dict:
-    languages = [x.strip() for x in form.get("languages", "").replace(";", ",").split(",")
-                 if x.strip()]
-    return {
-        "person": {"given_name": form.get("given_name", ""),
-                   "family_name": form.get("family_name", ""),
-                   "birth_date": form.get("birth_date", ""),
-                   "nationality": form.get("nationality", "").strip().upper(),
-                   "languages": languages},
-        "residence_status": form.get("residence_status", ""),
-        "site": form.get("site", ""),
-        "needs": form.getlist("needs"),
-        "consent": {"share_with_partners": form.get("share_with_partners") == "yes",
-                    "method": form.get("consent_method", ""),
-                    "language": form.get("consent_language", "").strip().lower()},
-    }
-
-
 @bp.route("/intakes/new", methods=["GET", "POST"])
 @ui_roles("staff")
 def intake_new():
-    errors: dict = {}
-    form = request.form if request.method == "POST" else {}
+    """The counter form: a new person, or a new visit of a returning one (?person_id=)."""
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else _prefill(request.args.get("person_id"))
     if request.method == "POST":
         try:
-            data = IntakeInSchema().load(_form_to_payload(request.form))
+            data = IntakeInSchema().load(form_to_payload(request.form))
             intake_id = record(data)
-            flash("Intake recorded; referrals are on their way.")
-            return redirect(url_for(".intake_detail", intake_id=intake_id))
+            session["last_site"] = data["site"]
+            detail = queries.intake_detail(deps().session_factory, str(intake_id))
+            flash(f"Intake {detail['reference']} recorded; referrals are on their way.")
+            return redirect(url_for(".person_page", person_id=detail["person_id"]))
         except ValidationError as exc:
-            errors = exc.messages
+            errors = flatten_errors(exc.messages)
         except FieldError as exc:
-            errors = field_errors(exc.field, exc.message)
-    return render_template("intake/new.html", form=form, errors=errors, needs=NEEDS,
-                           statuses=RESIDENCE_STATUSES, sites=SITES, methods=CONSENT_METHODS,
-                           today=date.today().isoformat(),
-                           last_site=session.get("last_site", "infopoint")), \
-        422 if errors else 200
+            errors = {exc.field: exc.message}
+    return render_template(
+        "intake/new.html", form=form, errors=errors, consent_error=consent_errors(errors),
+        needs=NEEDS, statuses=RESIDENCE_STATUSES, sites=SITES, methods=CONSENT_METHODS,
+        relations=RELATIONS, interpreter=INTERPRETER, channels=CHANNELS,
+        contact_channels=CONTACT_CHANNELS, urgencies=URGENCIES, partners=PARTNERS,
+        rows=range(HOUSEHOLD_ROWS), today=date.today().isoformat(),
+        last_site=session.get("last_site", "infopoint")), 422 if errors else 200
+
+
+class _Prefill(dict):
+    """A returning visitor's known details as form values (MultiDict-like for the template)."""
+
+    def getlist(self, name: str) -> list:
+        value = self.get(name)
+        return value if isinstance(value, list) else ([] if value is None else [value])
+
+
+def _prefill(person_id: str | None) -> _Prefill:
+    if not person_id:
+        return _Prefill()
+    detail = queries.person_detail(deps().session_factory, person_id)
+    if detail is None:
+        return _Prefill()
+    p = detail["person"]
+    values = _Prefill(person_id=str(detail["id"]), given_name=p.given_name,
+                      family_name=p.family_name, birth_date=p.birth_date.isoformat(),
+                      nationality=p.nationality, languages=", ".join(p.languages),
+                      nationalities=", ".join(p.nationalities),
+                      preferred_language=p.preferred_language or "",
+                      interpreter=p.interpreter, phone=p.contact.phone or "",
+                      email=p.contact.email or "",
+                      preferred_channel=p.contact.preferred_channel or "",
+                      no_fixed_address="yes" if p.contact.no_fixed_address else "")
+    if p.contact.address:
+        values.update(street=p.contact.address.street, postcode=p.contact.address.postcode,
+                      city=p.contact.address.city)
+    if p.other_names:
+        values.update(other_given_name=p.other_names[0].given_name,
+                      other_family_name=p.other_names[0].family_name)
+    for i, m in enumerate(p.household[:HOUSEHOLD_ROWS]):
+        values.update({f"hh-{i}-given_name": m.given_name, f"hh-{i}-family_name": m.family_name,
+                       f"hh-{i}-relation": m.relation,
+                       f"hh-{i}-birth_date": m.birth_date.isoformat()})
+    if detail["consultations"]:
+        last = detail["consultations"][0]
+        values.update(residence_status=last["residence_status"])
+    return values
+
+
+@bp.get("/persons")
+@ui_roles("staff")
+def person_search():
+    """Search by name (any script), date of birth or reference number."""
+    q = request.args.get("q", "").strip()
+    found = queries.search(deps().session_factory, q) if len(q) >= 2 else []
+    return render_template("intake/search.html", q=q, found=found)
+
+
+@bp.get("/persons/<uuid:person_id>")
+@ui_roles("staff")
+def person_page(person_id):
+    """The person with the timeline of consultations, referrals and consents."""
+    detail = queries.person_detail(deps().session_factory, str(person_id))
+    if detail is None:
+        return render_template("error.html", error=_NotFound()), 404
+    if detail["merged_into"]:
+        flash("This record was merged; showing the record it was merged into.")
+        return redirect(url_for(".person_page", person_id=detail["merged_into"]))
+    p = detail["person"]
+    duplicates = [m for m in queries.find_matches(deps().session_factory, p.given_name,
+                                                  p.family_name, p.birth_date)
+                  if m["person"]["id"] != detail["id"]]
+    return render_template("intake/person.html", d=detail, p=p, duplicates=duplicates,
+                           partners=PARTNERS, methods=CONSENT_METHODS)
+
+
+@bp.post("/persons/<uuid:person_id>/consents/<uuid:consent_id>/withdraw")
+@ui_roles("staff")
+def withdraw(person_id, consent_id):
+    d = deps()
+    handlers.withdraw_consent(consent_id, current_principal().username,
+                              request.form.get("reason") or None, d.uow(), d.clock)
+    flash("Consent withdrawn; referrals relying on it are being cancelled.")
+    return redirect(url_for(".person_page", person_id=person_id))
+
+
+@bp.post("/persons/<uuid:person_id>/consents")
+@ui_roles("staff")
+def give_consent(person_id):
+    d = deps()
+    try:
+        data = PartnerConsentSchema().load({
+            "partner": request.form.get("partner", ""),
+            "method": request.form.get("method", ""),
+            "language": request.form.get("language", "").strip().lower()})
+        handlers.give_consent(person_id, _consent(data), current_principal().username,
+                              d.uow(), d.clock)
+        flash("Consent recorded; waiting referrals to this partner may leave now.")
+    except ValidationError as exc:
+        flash("Consent not recorded: " + "; ".join(
+            f"{k}: {v}" for k, v in flatten_errors(exc.messages).items()))
+    return redirect(url_for(".person_page", person_id=person_id))
+
+
+@bp.post("/persons/<uuid:person_id>/merge")
+@ui_roles("staff")
+def merge(person_id):
+    d = deps()
+    try:
+        result = handlers.merge_persons(person_id, UUID(request.form["duplicate_id"]),
+                                        current_principal().username,
+                                        request.form.get("reason") or None, d.uow(), d.clock)
+        flash(f"Records merged (merge {result.merge_id[:8]}; it can be undone below).")
+    except (IntakeError, ValueError, KeyError) as exc:
+        flash(f"Not merged: {exc}")
+    return redirect(url_for(".person_page", person_id=person_id))
+
+
+@bp.post("/merges/<merge_id>/undo")
+@ui_roles("staff")
+def undo(merge_id):
+    d = deps()
+    handlers.undo_merge(merge_id, current_principal().username, d.uow(), d.clock)
+    flash("Merge undone.")
+    back = request.form.get("back", "")
+    return redirect(back if _safe_next(back) else url_for(".intake_list"))
 
 
 class _NotFound:
-    code, name, description = 404, "Not Found", "No intake with this id."
+    code, name, description = 404, "Not Found", "No such record."

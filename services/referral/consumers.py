@@ -12,4 +12,6 @@ SUBSCRIPTIONS = (
     Subscription("referral", "apply_partner_report",
                  ("partner_case.status_reported", "partner_case.failed"),
                  handlers.apply_partner_report),
+    Subscription("referral", "follow_consents", ("consent.given", "consent.withdrawn"),
+                 handlers.follow_consents),
 )

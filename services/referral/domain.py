@@ -109,6 +109,32 @@ def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
 
 
 @dataclass(frozen=True)
+class SharingBasis:
+    """Why the person's data may go to the partner: a consent, or another legal basis."""
+
+    consent_id: str | None = None
+    legal_basis: str | None = None
+
+    def describe(self) -> str:
+        if self.consent_id:
+            return f"consent {self.consent_id}"
+        return f"legal basis: {self.legal_basis}"
+
+
+def sharing_basis(partner: str, consents: Sequence[dict],
+                  legal_bases: dict[str, str | None]) -> SharingBasis | None:
+    """A consent for this partner, else a coarse consent (partners the needs go to), else the
+    partner's configured legal basis; None: the referral must wait for a consent."""
+    for wanted in (partner, None):
+        for consent in consents:
+            if consent.get("partner") == wanted:
+                return SharingBasis(consent_id=str(consent["consent_id"]))
+    if legal_bases.get(partner):
+        return SharingBasis(legal_basis=legal_bases[partner])
+    return None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     status: str
     previous_status: str | None
@@ -133,23 +159,51 @@ class Referral:
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry] = field(default_factory=list)
+    person_id: str | None = None
+    consent_id: str | None = None
+    legal_basis: str | None = None
+    share: dict | None = None
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def open(cls, *, intake_id: uuid.UUID, intake_reference: str, need: str,
-             route: Route | None, by: str, now: datetime) -> "Referral":
-        """A referral for one need: requested from its partner, or on hold when no rule fits."""
-        status = "requested" if route else "on-hold"
+             route: Route | None, by: str, now: datetime,
+             basis: SharingBasis | None = None,
+             person_id: str | None = None, share: dict | None = None) -> "Referral":
+        """A referral for one need: requested from its partner; on hold when no rule fits or
+        when nothing (consent or legal basis) allows sharing with that partner."""
+        held = "no_matching_rule" if route is None else None if basis else "consent_missing"
+        status = "on-hold" if held else "requested"
         reason = route.reason if route else f"no routing rule fits need {need}"
         referral = cls(id=uuid.uuid4(), intake_id=intake_id, intake_reference=intake_reference,
                        need=need, partner=route.partner if route else None,
                        service=route.service if route else None, routing_reason=reason,
-                       status=status, reason=None if route else "no_matching_rule",
-                       partner_case_ref=None, version=1, created_at=now, updated_at=now)
-        referral.history.append(HistoryEntry(status, None, reason, by, now))
-        if route is None:
+                       status=status, reason=held, partner_case_ref=None, version=1,
+                       created_at=now, updated_at=now, person_id=person_id,
+                       consent_id=basis.consent_id if basis else None,
+                       legal_basis=basis.legal_basis if basis else None, share=share)
+        note = reason if not held or held == "no_matching_rule" else \
+            f"{reason}; waiting for the person's consent to share with {route.partner}"
+        referral.history.append(HistoryEntry(status, None, note, by, now))
+        if held:
             referral.events.append(("referral.status_changed", referral._status_payload(None, by)))
         return referral
+
+    def resume_with(self, basis: SharingBasis, *, by: str, now: datetime) -> bool:
+        """A consent arrived for a referral that waited for one: it may leave now."""
+        if self.status != "on-hold" or self.reason != "consent_missing":
+            return False
+        self.consent_id, self.legal_basis = basis.consent_id, basis.legal_basis
+        self.change_status("requested", by=by, reason=f"sharing allowed by {basis.describe()}",
+                           now=now)
+        return True
+
+    def stop_sharing(self, *, by: str, now: datetime) -> bool:
+        """Its consent was withdrawn: an unfinished referral is cancelled."""
+        if self.status in TERMINAL:
+            return False
+        self.change_status("cancelled", by=by, reason="consent_withdrawn", now=now)
+        return True
 
     def change_status(self, new: str, *, by: str, reason: str | None, now: datetime) -> None:
         """Move along the lifecycle; every change is in the history and announced."""
@@ -178,9 +232,16 @@ class Referral:
 
 
 def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequence[str],
-                   facts: PersonFacts, rules: Sequence[RoutingRule], by: str,
-                   now: datetime) -> list[Referral]:
-    """One referral per need, each routed by the rules in force on the intake's day."""
-    return [Referral.open(intake_id=intake_id, intake_reference=intake_reference, need=need,
-                          route=route_need(need, facts, rules, now.date()), by=by, now=now)
-            for need in needs]
+                   facts: PersonFacts, rules: Sequence[RoutingRule], by: str, now: datetime,
+                   consents: Sequence[dict] = (), legal_bases: dict | None = None,
+                   person_id: str | None = None, share: dict | None = None) -> list[Referral]:
+    """One referral per need, each routed by the rules in force on the intake's day and
+    leaving only with a consent for its partner or the partner's other legal basis."""
+    referrals = []
+    for need in needs:
+        route = route_need(need, facts, rules, now.date())
+        basis = sharing_basis(route.partner, consents, legal_bases or {}) if route else None
+        referrals.append(Referral.open(intake_id=intake_id, intake_reference=intake_reference,
+                                       need=need, route=route, by=by, now=now, basis=basis,
+                                       person_id=person_id, share=share))
+    return referrals

@@ -1,4 +1,4 @@
-"""Referral use cases, driven by intake and partner-case events."""
+"""Referral use cases, driven by intake, consent and partner-case events."""
 from __future__ import annotations
 
 import logging
@@ -6,46 +6,66 @@ import uuid
 from datetime import date
 
 from services.referral import repository
-from services.referral.domain import (PersonFacts, Referral, TransitionNotAllowed,
-                                     open_referrals)
+from services.referral.domain import (PersonFacts, Referral, SharingBasis,
+                                     TransitionNotAllowed, open_referrals)
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
 SYSTEM = "lotse-routing"
 
 
-def open_referrals_for_intake(envelope: Envelope, uow) -> None:
-    """One referral per need of a recorded intake, routed by the rule table."""
+def _as_v2(envelope: Envelope) -> dict:
+    """intake.recorded v1 (still in flight from older producers) in the v2 shape."""
     d = envelope.data
+    if envelope.schemaversion >= 2:
+        return d
+    p = d["person"]
+    consents = [{"consent_id": d["intake_id"], "partner": None}] \
+        if d["consent"]["share_with_partners"] else []
+    return {**d, "person_id": None,
+            "person": {**p, "nationalities": [p["nationality"]], "household": []},
+            "residence": {"status": d["residence_status"], "first_issue_date": None},
+            "needs": [{"code": n, "urgency": "normal"} for n in d["needs"]],
+            "consents": [{**c, "method": d["consent"]["method"]} for c in consents]}
+
+
+def open_referrals_for_intake(envelope: Envelope, uow) -> None:
+    """One referral per need of a recorded intake, routed by the rule table, leaving only
+    with a consent for its partner or the partner's other legal basis."""
+    d = _as_v2(envelope)
     if repository.exists_for_intake(uow.session, d["intake_id"]):
         return  # the intake was already routed (a re-sent event with a new id)
     person = d["person"]
     facts = PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
-                        d["residence_status"], tuple(person["languages"]))
-    referrals = open_referrals(intake_id=uuid.UUID(d["intake_id"]),
-                               intake_reference=d["reference"], needs=d["needs"], facts=facts,
-                               rules=repository.rules(uow.session), by=SYSTEM,
-                               now=envelope.time)
+                        d["residence"]["status"], tuple(person["languages"]))
+    share = {"person": {k: person[k] for k in ("given_name", "family_name", "birth_date",
+                                               "nationality", "languages")},
+             "residence_status": d["residence"]["status"],
+             "consent_method": next((c["method"] for c in d["consents"]), "none")}
+    referrals = open_referrals(
+        intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
+        needs=[n["code"] for n in d["needs"]], facts=facts,
+        rules=repository.rules(uow.session), by=SYSTEM, now=envelope.time,
+        consents=d["consents"], legal_bases=repository.legal_bases(uow.session),
+        person_id=d.get("person_id"), share=share)
     for referral in referrals:
         repository.add(uow.session, referral)
         if referral.status == "requested":
-            uow.emit("referral.requested", subject=f"referral/{referral.id}",
-                     data=_requested(referral, d))
+            _emit_requested(uow, referral)
         _emit_pending(uow, referral)
 
 
-def _requested(referral: Referral, intake: dict) -> dict:
-    p = intake["person"]
-    return {"referral_id": referral.id, "intake_id": referral.intake_id,
-            "intake_reference": referral.intake_reference, "need": referral.need,
-            "partner": referral.partner, "service": referral.service,
-            "routing_reason": referral.routing_reason, "status": referral.status,
-            "version": referral.version, "requested_at": referral.created_at,
-            "residence_status": intake["residence_status"],
-            "person": {"given_name": p["given_name"], "family_name": p["family_name"],
-                       "birth_date": p["birth_date"], "nationality": p["nationality"],
-                       "languages": p["languages"]},
-            "consent_method": intake["consent"]["method"]}
+def _emit_requested(uow, referral: Referral) -> None:
+    share = referral.share
+    uow.emit("referral.requested", subject=f"referral/{referral.id}", data={
+        "referral_id": referral.id, "intake_id": referral.intake_id,
+        "intake_reference": referral.intake_reference, "need": referral.need,
+        "partner": referral.partner, "service": referral.service,
+        "routing_reason": referral.routing_reason, "status": referral.status,
+        "version": referral.version, "requested_at": referral.updated_at,
+        "residence_status": share["residence_status"], "person": share["person"],
+        "consent_method": share["consent_method"], "person_id": referral.person_id,
+        "consent_id": referral.consent_id, "legal_basis": referral.legal_basis})
 
 
 def _emit_pending(uow, referral: Referral) -> None:
@@ -93,3 +113,23 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
         return
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)
+
+
+def follow_consents(envelope: Envelope, uow) -> None:
+    """A consent given lets waiting referrals leave; a withdrawn one cancels those relying
+    on it (cancelling the partner's case itself is the partner adapter's later work)."""
+    d = envelope.data
+    by = f"consent:{d.get('withdrawn_by') or 'given'}"
+    if envelope.type == "consent.withdrawn":
+        affected = [r for r in repository.relying_on_consent(uow.session, d["consent_id"])
+                    if r.stop_sharing(by=by, now=envelope.time) or False]
+    else:
+        basis = SharingBasis(consent_id=d["consent_id"])
+        affected = [r for r in repository.waiting_for_consent(uow.session, d["person_id"],
+                                                              d["partner"])
+                    if r.resume_with(basis, by=by, now=envelope.time)]
+    for referral in affected:
+        repository.save(uow.session, referral, len(referral.history) - 1)
+        if referral.status == "requested":
+            _emit_requested(uow, referral)
+        _emit_pending(uow, referral)

@@ -25,7 +25,8 @@ def _values(ref: Referral) -> dict:
                 need=ref.need, partner=ref.partner, service=ref.service,
                 routing_reason=ref.routing_reason, status=ref.status, reason=ref.reason,
                 partner_case_ref=ref.partner_case_ref, version=ref.version,
-                created_at=ref.created_at, updated_at=ref.updated_at)
+                created_at=ref.created_at, updated_at=ref.updated_at, person_id=ref.person_id,
+                consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share)
 
 
 def add(session: Session, ref: Referral) -> None:
@@ -52,7 +53,8 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     service=row.service, routing_reason=row.routing_reason, status=row.status,
                     reason=row.reason, partner_case_ref=row.partner_case_ref,
                     version=row.version, created_at=row.created_at, updated_at=row.updated_at,
-                    history=history)
+                    history=history, person_id=row.person_id, consent_id=row.consent_id,
+                    legal_basis=row.legal_basis, share=row.share)
 
 
 def _history(session: Session, referral_ids: list[str]) -> dict[str, list[HistoryEntry]]:
@@ -92,3 +94,22 @@ def find(session: Session, intake_id: str | None = None, status: str | None = No
     rows = session.execute(query.limit(limit)).all()
     history = _history(session, [r.id for r in rows])
     return [_referral(r, history[r.id]) for r in rows]
+
+
+def legal_bases(session: Session) -> dict[str, str | None]:
+    return dict(session.execute(select(t.partners.c.code, t.partners.c.legal_basis)).all())
+
+
+def relying_on_consent(session: Session, consent_id: str) -> list[Referral]:
+    rows = session.execute(select(t.referrals.c.id)
+                           .where(t.referrals.c.consent_id == consent_id)).all()
+    return [get(session, r.id, for_update=True) for r in rows]
+
+
+def waiting_for_consent(session: Session, person_id: str, partner: str | None) -> list[Referral]:
+    query = select(t.referrals.c.id).where(t.referrals.c.person_id == person_id,
+                                           t.referrals.c.status == "on-hold",
+                                           t.referrals.c.reason == "consent_missing")
+    if partner is not None:
+        query = query.where(t.referrals.c.partner == partner)
+    return [get(session, r.id, for_update=True) for r in session.execute(query).all()]

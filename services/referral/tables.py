@@ -24,7 +24,19 @@ referrals = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("person_id", String(36), index=True),
+    Column("consent_id", String(36), index=True),
+    Column("legal_basis", Text),
+    # what the partner will receive; kept so an on-hold referral can still leave later
+    Column("share", JSONDocument),
     Index("ix_referrals_status", "status", "updated_at"),
+)
+
+partners = Table(
+    "partners", metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("legal_basis", Text),  # set: referrals may leave without consent, on this basis
 )
 
 referral_history = Table(

@@ -54,6 +54,92 @@ class IntakeRecordedV1(Contract):
     consent = fields.Nested(ConsentV1, required=True)
 
 
+class HouseholdMemberV2(Contract):
+    relation = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+
+
+class PersonV2(Contract):
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    nationality = fields.String(required=True, validate=validate.Length(equal=2))
+    nationalities = fields.List(fields.String(validate=validate.Length(equal=2)), required=True)
+    languages = fields.List(fields.String(), required=True)
+    preferred_language = fields.String(required=True, allow_none=True)
+    interpreter = fields.String(required=True, validate=validate.OneOf(
+        ("none", "on_site", "video")))
+    household = fields.List(fields.Nested(HouseholdMemberV2), required=True)
+
+
+class ResidenceV2(Contract):
+    status = fields.String(required=True)
+    legal_basis = fields.String(required=True, allow_none=True)
+    document_type = fields.String(required=True, allow_none=True)
+    valid_until = fields.Date(required=True, allow_none=True)
+    first_issue_date = fields.Date(required=True, allow_none=True)
+
+
+class NeedV2(Contract):
+    code = fields.String(required=True)
+    urgency = fields.String(required=True, validate=validate.OneOf(
+        ("low", "normal", "high", "urgent")))
+
+
+class ConsentV2(Contract):
+    consent_id = fields.UUID(required=True)
+    partner = fields.String(required=True, allow_none=True,
+                            metadata={"description": "null: the partners the needs go to"})
+    method = fields.String(required=True)
+    language = fields.String(required=True)
+    purpose = fields.String(required=True)
+    information_version = fields.String(required=True, allow_none=True)
+
+
+class IntakeRecordedV2(Contract):
+    """Staff recorded a consultation: the person's routing facts, needs and valid consents.
+
+    v2 adds the person id, residence details (first-issue date for date-dependent rules),
+    household (children drive Kita and school needs), urgency per need and per-partner
+    consents. Names are included only because referrals to partners need them."""
+
+    intake_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    reference = fields.String(required=True)
+    recorded_at = fields.AwareDateTime(required=True)
+    recorded_by = fields.String(required=True)
+    site = fields.String(required=True)
+    channel = fields.String(required=True)
+    person = fields.Nested(PersonV2, required=True)
+    residence = fields.Nested(ResidenceV2, required=True)
+    arrival_date = fields.Date(required=True, allow_none=True)
+    needs = fields.List(fields.Nested(NeedV2), required=True)
+    consents = fields.List(fields.Nested(ConsentV2), required=True)
+
+
+class ConsentWithdrawnV1(Contract):
+    """The person withdrew a consent; nothing more may be shared on its strength."""
+
+    consent_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    partner = fields.String(required=True, allow_none=True)
+    withdrawn_at = fields.AwareDateTime(required=True)
+    withdrawn_by = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+
+
+class ConsentGivenV1(Contract):
+    """The person gave a consent after the consultation (e.g. for an on-hold referral)."""
+
+    consent_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    partner = fields.String(required=True, allow_none=True)
+    method = fields.String(required=True)
+    language = fields.String(required=True)
+    purpose = fields.String(required=True)
+    given_at = fields.AwareDateTime(required=True)
+
+
 class ReferralPersonV1(Contract):
     """Only what a partner needs to open a case (data minimisation)."""
 
@@ -80,6 +166,10 @@ class ReferralRequestedV1(Contract):
     residence_status = fields.String(required=True)
     person = fields.Nested(ReferralPersonV1, required=True)
     consent_method = fields.String(required=True)
+    # optional additions within v1 (issue 3): who the person is and what allows sharing
+    person_id = fields.UUID(load_default=None, allow_none=True)
+    consent_id = fields.UUID(load_default=None, allow_none=True)
+    legal_basis = fields.String(load_default=None, allow_none=True)
 
 
 class ReferralStatusChangedV1(Contract):
@@ -142,6 +232,9 @@ class ContractEntry:
 
 CATALOGUE: tuple[ContractEntry, ...] = (
     ContractEntry("intake.recorded", 1, IntakeRecordedV1, "intake", ("referral",)),
+    ContractEntry("intake.recorded", 2, IntakeRecordedV2, "intake", ("referral",)),
+    ContractEntry("consent.given", 1, ConsentGivenV1, "intake", ("referral",)),
+    ContractEntry("consent.withdrawn", 1, ConsentWithdrawnV1, "intake", ("referral",)),
     ContractEntry("referral.requested", 1, ReferralRequestedV1, "referral",
                   ("partner_adapter", "intake")),
     ContractEntry("referral.status_changed", 1, ReferralStatusChangedV1, "referral", ("intake",)),

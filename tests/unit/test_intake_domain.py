@@ -1,48 +1,78 @@
-"""Intake rules that are not a matter of field format."""
+"""Intake rules beyond field format: dates, consents per partner, withdrawal."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
 import pytest
 
-from services.intake.domain import ConsentMissingError, Consent, Intake, IntakeError, Person
+from services.intake.domain import (Consent, HouseholdMember, Intake, IntakeError, Need, Person)
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 OLENA = Person("Olena", "Kovalenko", date(1987, 3, 14), "UA", ("uk", "ru"))
+COARSE = Consent(True, "signed_form", "uk")
 
 
 def record(**kw):
     args = dict(person=OLENA, residence_status="TEMP_PROTECTION_24", site="infopoint",
-                needs=("living_costs",), consent=Consent(True, "signed_form", "uk"),
-                recorded_by="staff", now=NOW)
+                needs=("living_costs",), consent=COARSE, recorded_by="staff", now=NOW)
     args.update(kw)
     return Intake.record(**args)
 
 
-def test_a_recorded_intake_announces_itself():
-    intake = record()
+def test_a_recorded_intake_announces_itself_with_routing_facts_and_consents():
+    intake = record(needs=(Need("living_costs", "urgent"),))
+    event = intake.events[0]
+    assert (event["type"], event["version"]) == ("intake.recorded", 2)
     assert intake.reference.startswith("LT-2026-")
-    assert intake.events[0]["type"] == "intake.recorded"
+    payload = event["payload"]
+    assert payload["needs"] == [{"code": "living_costs", "urgency": "urgent"}]
+    assert [c["partner"] for c in payload["consents"]] == [None]
 
 
-def test_needs_cannot_be_referred_without_consent_and_the_field_is_named():
-    with pytest.raises(ConsentMissingError) as exc:
-        record(consent=Consent(False, "verbal_with_witness", "uk"))
-    assert exc.value.field == "consent.share_with_partners"
+def test_the_coarse_consent_is_kept_as_a_consent_for_the_routed_partners():
+    [consent] = record().consents
+    assert consent.partner is None and consent.valid
+    assert (consent.given_at, consent.recorded_by) == (NOW, "staff")
 
 
-def test_a_consultation_without_needs_needs_no_consent():
-    assert record(needs=(), consent=Consent(False, "verbal_with_witness", "uk")).needs == ()
+def test_consents_per_partner_are_recorded_each():
+    intake = record(consent=None, consents=(Consent(True, "digital", "uk", partner="welfare"),
+                                            Consent(True, "digital", "uk",
+                                                    partner="jobcenter")))
+    assert sorted(c.partner for c in intake.consents) == ["jobcenter", "welfare"]
 
 
-def test_a_birth_date_in_the_future_is_refused():
-    future = Person("A", "B", date(2030, 1, 1), "UA", ("uk",))
+def test_a_partner_named_twice_in_the_consents_is_refused():
     with pytest.raises(IntakeError) as exc:
-        record(person=future)
-    assert exc.value.field == "person.birth_date"
+        record(consents=(Consent(True, "digital", "uk", partner="welfare"),) * 2)
+    assert exc.value.field == "consents"
 
 
-def test_a_need_listed_twice_is_refused():
+def test_without_consent_the_intake_is_kept_and_no_consent_is_recorded():
+    intake = record(consent=Consent(False, "verbal_with_witness", "uk"))
+    assert intake.consents == ()
+    assert intake.events[0]["payload"]["consents"] == []
+
+
+def test_a_withdrawal_is_an_event_and_cannot_happen_twice():
+    consent = record().consents[0]
+    event = consent.withdraw(by="staff", reason="asked to", now=NOW)
+    assert event["type"] == "consent.withdrawn" and not consent.valid
+    with pytest.raises(IntakeError):
+        consent.withdraw(by="staff", reason=None, now=NOW)
+
+
+@pytest.mark.parametrize("changes, field", [
+    (dict(person=Person("A", "B", date(2030, 1, 1), "UA", ("uk",))), "person.birth_date"),
+    (dict(needs=("living_costs", "living_costs")), "needs"),
+    (dict(arrival_date=date(2027, 1, 1)), "arrival_date"),
+    (dict(arrival_date=date(1980, 1, 1)), "arrival_date"),
+    (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), preferred_language="ar")),
+     "person.preferred_language"),
+    (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), household=(
+        HouseholdMember("C", "B", "child", date(2030, 1, 1)),))), "person.household.0.birth_date"),
+])
+def test_impossible_facts_are_refused_naming_the_field(changes, field):
     with pytest.raises(IntakeError) as exc:
-        record(needs=("living_costs", "living_costs"))
-    assert exc.value.field == "needs"
+        record(**changes)
+    assert exc.value.field == field

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.referral.domain import Referral, Route, TransitionNotAllowed
+from services.referral.domain import (Referral, Route, SharingBasis, TransitionNotAllowed,
+                                     sharing_basis)
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
@@ -14,9 +15,13 @@ NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 MBE = Route("welfare", "mbe", "orientation-mbe", "MBE: age 39 ≥ 27")
 
 
-def referral(route=MBE):
+CONSENT = SharingBasis(consent_id="c-1")
+
+
+def referral(route=MBE, basis=CONSENT):
     return Referral.open(intake_id=uuid.uuid4(), intake_reference="LT-2026-ABCDEF",
-                         need="orientation_counselling", route=route, by="routing", now=NOW)
+                         need="orientation_counselling", route=route, by="routing", now=NOW,
+                         basis=basis)
 
 
 def test_a_routed_referral_is_requested_with_its_reason_in_the_history():
@@ -62,3 +67,36 @@ def test_every_change_is_in_the_history_with_who_and_why():
         (None, "requested"), ("requested", "accepted"), ("accepted", "completed")]
     assert r.history[-1].changed_by == "partner:welfare"
     assert r.version == 3
+
+
+def test_without_consent_or_legal_basis_a_referral_waits_on_hold():
+    r = referral(basis=None)
+    assert (r.status, r.reason) == ("on-hold", "consent_missing")
+    assert r.partner == "welfare"  # still routed: it can leave once a consent arrives
+
+
+def test_a_consent_given_later_lets_the_waiting_referral_leave():
+    r = referral(basis=None)
+    assert r.resume_with(SharingBasis(consent_id="c-9"), by="staff", now=NOW)
+    assert (r.status, r.consent_id) == ("requested", "c-9")
+
+
+def test_withdrawing_the_consent_cancels_an_unfinished_referral():
+    r = referral()
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW)
+    assert r.stop_sharing(by="staff", now=NOW)
+    assert (r.status, r.reason) == ("cancelled", "consent_withdrawn")
+    done = referral()
+    done.change_status("completed", by="partner:welfare", reason=None, now=NOW)
+    assert not done.stop_sharing(by="staff", now=NOW)
+
+
+@pytest.mark.parametrize("consents, bases, expected", [
+    ([{"consent_id": "p", "partner": "welfare"}, {"consent_id": "c", "partner": None}], {},
+     SharingBasis(consent_id="p")),
+    ([{"consent_id": "c", "partner": None}], {}, SharingBasis(consent_id="c")),
+    ([{"consent_id": "j", "partner": "jobcenter"}], {"welfare": None}, None),
+    ([], {"welfare": "§ x"}, SharingBasis(legal_basis="§ x")),
+])
+def test_what_allows_sharing_with_a_partner(consents, bases, expected):
+    assert sharing_basis("welfare", consents, bases) == expected
