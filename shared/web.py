@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from flask import Blueprint, Flask, g, jsonify, render_template, request
+from flask import Blueprint, Flask, g, jsonify, render_template, request, send_from_directory
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -49,8 +49,10 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     app.config.update(
         API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=spec_prefix, OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # Swagger UI from the swagger-ui-bundle package, served locally: the docs page works
+        # on a network without internet access.
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{spec_prefix}/swagger-ui/",
         WTF_CSRF_TIME_LIMIT=None, JSON_SORT_KEYS=False,
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer"}}},
@@ -64,7 +66,20 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     _register_errors(app)
     _register_correlation(app)
     app.register_blueprint(health_blueprint(readiness))
+    app.register_blueprint(swagger_ui_assets(spec_prefix))
     return app, api
+
+
+def swagger_ui_assets(spec_prefix: str) -> Blueprint:
+    from swagger_ui_bundle import swagger_ui_path
+
+    bp = Blueprint("swagger_ui_assets", __name__)
+
+    @bp.get(f"{spec_prefix}/swagger-ui/<path:filename>")
+    def asset(filename: str):
+        return send_from_directory(swagger_ui_path, filename)
+
+    return bp
 
 
 def build_service_app(import_name: str, settings: Settings, deps, *, title: str,

@@ -85,10 +85,11 @@ def _prepare_arabic_script(text: str) -> str:
 
 
 def _prepare_ethiopic(text: str) -> str:
-    """Ge'ez syllables of the sixth order (consonant + ə) as bare consonants.
+    """Ge'ez syllables in the Latin spelling Eritrean and Ethiopian names usually get.
 
-    unidecode writes them with an "e" (ዮሃንስ "yohaanese"), but that vowel is mostly silent:
-    Yohannes, not Yohaanese; ተስፋይ is Tesfay.
+    unidecode writes the sixth order (consonant + ə) with an "e" (ዮሃንስ "yohaanese"), but that
+    vowel is mostly silent: Yohannes; ተስፋይ is Tesfay. ፀ comes out "tz" and ኸ "kx", while the
+    names are written Tsegai and Tekle.
     """
     if not re.search("[\u1200-\u137f]", text):
         return text
@@ -97,10 +98,12 @@ def _prepare_ethiopic(text: str) -> str:
 
 def _ethiopic_char(char: str) -> str:
     code = ord(char)
-    if 0x1200 <= code <= 0x135A and (code - 0x1200) % 8 == 5:
-        latin = unidecode(char)
-        return latin[:-1] if latin.endswith("e") else latin
-    return char
+    if not 0x1200 <= code <= 0x137F:
+        return char
+    latin = unidecode(char)
+    if (code - 0x1200) % 8 == 5 and len(latin) > 1 and latin.endswith("e"):
+        latin = latin[:-1]
+    return latin.replace("tz", "ts").replace("kx", "k")
 
 
 # --- skeleton --------------------------------------------------------------------------------
@@ -123,39 +126,42 @@ def skeleton(word: str) -> str:
     """A consonant key of one name word that transliteration variants agree on.
 
     Ahmad, Ahmed and أحمد give "hmd"; Oleksandr, Aleksandr, Alexander and Олександр give
-    "lksndr"; Müller, Mueller and Muller give "mlr"; Şükrü and Sukru give "skr".
+    "lksndr"; Müller, Mueller and Muller give "mlr"; Şükrü and Sukru give "skr"; Ali and
+    علي give "ly" (the final -i is kept, see _sounds).
     """
     word = normalise(word).replace(" ", "")
     if not word:
         return ""
-    key = _strip_final_h(_collapse("".join(c for c in _sounds(word) if c != _V)))
-    return key or word[0]
+    key = "".join(sound for sound in _sounds(word) if sound != _V).lower()
+    return _strip_final_h(_collapse(key)) or word[0]
 
 
 def _shape(word: str) -> str:
     """Consonants with the places of vowels ("V"): Mahmoud "mVhmVd", Mohammed "mVhVmVd".
 
     Only for spellings that write vowels; two names with one skeleton but a different shape
-    (Ahmad/Hamid, Mahmoud/Mohammed) are probably different names. A final vowel and a vowel
-    before a final r are left out: they vary between transliterations of one name
-    (Fatima/Fatemeh, Aleksandr/Alexander).
+    (Ahmad/Hamid, Mahmoud/Mohammed, Shevchenko/Savchenko) are probably different names. A
+    final vowel and a vowel before a final r are left out: they vary between transliterations
+    of one name (Fatima/Fatemeh, Aleksandr/Alexander).
     """
     shape = _strip_final_h(_collapse("".join(_sounds(word)))).rstrip(_V)
     return re.sub(r"(?<=[^V])Vr$", "r", shape) or _V
 
 
-_V = "V"
-
-
 def _sounds(word: str) -> list[str]:
-    """The word as consonant classes and "V" for each vowel sound."""
+    """The word as consonant classes, "V" for each vowel and "y" for a final -i sound."""
     word = _initial_sounds(word)
     for old, new in _DIGRAPHS:
         word = word.replace(old, new)
     # Ukrainian г is h (Ihor, Olha), Russian г is g (Igor, Olga); Arabic gh/kh/h letters are
     # written either way too, so g and h are one sound here.
     word = word.replace("q", "k").replace("x", "ks").replace("g", "h")
-    return [_sound(word, i) for i in range(len(word))]
+    sounds = [_sound(word, i) for i in range(len(word))]
+    # A final -i is part of the name in every script (Ali/علي, Karimi/کریمی, Andrii/Andrej,
+    # Kowalski/Ковальський), unlike other final vowels (Fatima/Fatemeh/فاطمه).
+    if len(sounds) > 1 and sounds[-1] == _V and word[-1] in "iyj":
+        sounds[-1] = _Y
+    return sounds
 
 
 def _collapse(sounds: str) -> str:
@@ -272,21 +278,28 @@ class _Comparison:
 
 
 def _token_similarity(a: _Token, b: _Token) -> float:
-    """1.0 for one name in two spellings; unrelated names end up near 0."""
+    """1.0 for one name in two spellings; different names end up near 0."""
     if a.text == b.text:
         return 1.0
-    spelled = JaroWinkler.normalized_similarity(a.text, b.text)
-    if a.key == b.key:
-        # A one-consonant key ("l" for Ali and Ola) is weak evidence on its own.
-        sounded = (0.8, 0.92, 1.0)[min(len(a.key), 3) - 1]
-        if a.shape and b.shape and a.shape != b.shape:
-            sounded *= 0.85  # vowels in other places: Mahmoud is not Mohammed
-    else:
-        # Indel on short keys is stricter than Jaro-Winkler, which flatters short strings.
-        sounded = Indel.normalized_similarity(a.key, b.key)
-    best = max(spelled, sounded)
-    # Stretch so that near-misses between different names (Olena/Oksana) fall to ~0.
-    return max(0.0, (best - 0.6) / 0.4)
+    # Jaro-Winkler forgives typos but flatters a shared prefix (Kovalenko/Kovalchuk 0.87),
+    # hence the higher floor; Indel on the short keys is stricter by itself.
+    spelled = _stretch(JaroWinkler.normalized_similarity(a.text, b.text), 0.75)
+    if a.key != b.key:
+        return max(spelled, _stretch(Indel.normalized_similarity(a.key, b.key), 0.6))
+    # A one-consonant key ("l" for Ola and Eli) is weak evidence on its own; and an identical
+    # spelling should still rank above a variant one.
+    sounded = _KEY_LENGTH_TRUST[min(len(a.key), len(_KEY_LENGTH_TRUST)) - 1]
+    if a.shape and b.shape and a.shape != b.shape:
+        sounded *= 0.65  # vowels in other places: Mahmoud is not Mohammed
+    return max(spelled, sounded)
+
+
+_KEY_LENGTH_TRUST = (0.75, 0.9, 0.97)
+
+
+def _stretch(similarity: float, floor: float) -> float:
+    """Spread a string similarity so that near misses between different names fall to ~0."""
+    return max(0.0, (similarity - floor) / (1.0 - floor))
 
 
 def _pairings(a: list[_Token], b: list[_Token]) -> Iterable[tuple[tuple[int, int], ...]]:
@@ -329,9 +342,12 @@ def _compare(a: list[_Token], b: list[_Token]) -> _Comparison:
     if len(best) == 1 and unmatched:
         score *= 0.8
     pairs = tuple((a[i], b[j]) for i, j in best)
+    swapped = _is_swapped(pairs)
+    if swapped:
+        score *= 0.98  # tolerated, but the name in the expected order ranks first
     used = {id(tok) for pair in pairs for tok in pair}
     missing = tuple(tok.text for tok in a + b if id(tok) not in used)
-    return _Comparison(score, _is_swapped(pairs), missing, pairs)
+    return _Comparison(score, swapped, missing, pairs)
 
 
 def _is_swapped(pairs: tuple[tuple[_Token, _Token], ...]) -> bool:
@@ -340,8 +356,8 @@ def _is_swapped(pairs: tuple[tuple[_Token, _Token], ...]) -> bool:
 
 
 def _glued_variants(tokens: list[_Token]) -> list[list[_Token]]:
-    """The name as written and with two neighbouring parts as one (Mohammadreza, Annalena)."""
-    variants = [tokens]
+    """The name with two neighbouring parts as one (Mohammad Reza for Mohammadreza)."""
+    variants = []
     for i in range(len(tokens) - 1):
         left, right = tokens[i], tokens[i + 1]
         field = left.field if left.field == right.field else "full"
@@ -351,8 +367,12 @@ def _glued_variants(tokens: list[_Token]) -> list[list[_Token]]:
 
 
 def _best_comparison(a: list[_Token], b: list[_Token]) -> _Comparison:
-    comparisons = [_compare(x, y) for x in _glued_variants(a) for y in _glued_variants(b)
-                   if len(x) == len(a) or len(y) == len(b)]
+    comparisons = [_compare(a, b)]
+    # Gluing only the side with more parts: it may have split what the other wrote as one.
+    if len(a) > len(b):
+        comparisons += [_compare(glued, b) for glued in _glued_variants(a)]
+    elif len(b) > len(a):
+        comparisons += [_compare(a, glued) for glued in _glued_variants(b)]
     return max(comparisons, key=lambda c: c.score)
 
 
@@ -413,21 +433,34 @@ def likely_matches(given_name: str, family_name: str, birth_date: date | None,
 
 def _score(query: list[_Spelling], birth_date: date | None, candidate: Candidate) -> Match:
     theirs = _spellings(candidate.given_name, candidate.family_name, candidate.other_names)
-    comparison, ours, their = max(
-        ((_best_comparison(q.tokens, c.tokens), q, c) for q in query for c in theirs),
-        key=lambda found: found[0].score)
+    found = [(_best_comparison(q.tokens, c.tokens), q.label, c.label)
+             for q in query for c in theirs]
+    # On a tie the spelling with more identical words, then in the same script, explains the
+    # match best (Олена Коваленко meets its own native-script spelling, not the Latin one).
+    comparison, ours, their = max(found, key=lambda f: (
+        round(f[0].score, 6), _identical(f[0]), _scripts(f[1]) == _scripts(f[2])))
     bonus, date_reason = _birth_date_evidence(birth_date, candidate.birth_date)
     score = min(1.0, max(0.0, _NAME_WEIGHT * comparison.score + bonus))
-    reasons = _name_reasons(comparison, ours.label, their.label) + (date_reason,)
+    reasons = _name_reasons(comparison, ours, their) + (date_reason,)
     return Match(candidate.person_id, round(score, 3), reasons)
+
+
+def _identical(comparison: _Comparison) -> int:
+    return sum(x.text == y.text for x, y in comparison.pairs)
 
 
 def _name_reasons(comparison: _Comparison, ours: str, theirs: str) -> tuple[str, ...]:
     pair = f"({ours} ≈ {theirs})"
-    if _scripts(ours) != _scripts(theirs):
+    if comparison.score < 0.6:
+        return (f"names differ ({ours} / {theirs})",)
+    if comparison.score < 0.8:
+        reasons = [f"names partly alike {pair}"]
+    elif _scripts(ours) != _scripts(theirs):
         reasons = [f"name matches across scripts {pair}"]
-    elif all(x.text == y.text for x, y in comparison.pairs) and not comparison.missing:
-        reasons = ["same name" if not comparison.swapped else f"same name {pair}"]
+    elif ours == theirs:
+        reasons = [f"same name ({ours})"]
+    elif _identical(comparison) == len(comparison.pairs):
+        reasons = [f"same name parts {pair}"]
     else:
         reasons = [f"name spelt differently {pair}"]
     if comparison.swapped:

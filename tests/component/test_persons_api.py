@@ -1,0 +1,241 @@
+"""Persons, consultations, consents and merges through the intake API (SQLite, no broker)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from openapi_spec_validator import validate
+from sqlalchemy import func, select
+
+from services.intake import tables
+from tests.component.conftest import token
+
+COMPLETE = {
+    "person": {
+        "given_name": "Olena", "family_name": "Kovalenko", "birth_date": "1987-03-14",
+        "nationality": "UA", "languages": ["uk", "ru"], "preferred_language": "uk",
+        "other_names": [{"given_name": "Олена", "family_name": "Коваленко"}],
+        "nationalities": ["RU"], "interpreter": "video",
+        "contact": {"phone": "+49 231 1234567", "email": "olena@example.org",
+                    "address": {"street": "Friedensplatz 7", "postcode": "44135",
+                                "city": "Dortmund"}, "preferred_channel": "sms"},
+        "household": [
+            {"given_name": "Andrii", "family_name": "Kovalenko", "relation": "spouse",
+             "birth_date": "1985-01-02"},
+            {"given_name": "Maria", "family_name": "Kovalenko", "relation": "child",
+             "birth_date": "2021-06-01"},
+            {"given_name": "Ivan", "family_name": "Kovalenko", "relation": "child",
+             "birth_date": "2015-09-09"}]},
+    "residence_status": "TEMP_PROTECTION_24",
+    "residence": {"legal_basis": "§ 24 AufenthG", "document_type": "eAT",
+                  "valid_until": "2027-03-04", "first_issue_date": "2022-04-01"},
+    "arrival_date": "2022-03-10", "site": "centre", "channel": "in_person",
+    "notes": "needs a Kita place soon",
+    "needs": [{"code": "kita_place", "urgency": "high", "note": "both parents work"},
+              "living_costs", "orientation_counselling"],
+    "consents": [{"partner": "welfare", "method": "signed_form", "language": "uk",
+                  "information_version": "2026-01"},
+                 {"partner": "jobcenter", "method": "signed_form", "language": "uk"}],
+}
+
+
+@pytest.fixture
+def staff(intake_client):
+    return token(intake_client, "staff", "pw-staff")
+
+
+def post(client, staff, body, path="/api/v1/intakes"):
+    return client.post(path, json=body, headers=staff)
+
+
+def rows(deps, table) -> int:
+    with deps.session_factory() as s:
+        return s.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_a_complete_intake_is_stored_with_person_household_needs_and_consents(
+        intake_client, intake_deps, staff):
+    r = post(intake_client, staff, COMPLETE)
+    assert r.status_code == 201, r.get_json()
+    person = intake_client.get(f"/api/v1/persons/{r.get_json()['person_id']}",
+                               headers=staff).get_json()
+    assert len(person["person"]["household"]) == 3
+    assert person["person"]["other_names"][0]["given_name"] == "Олена"
+    assert sorted(c["partner"] for c in person["consents"]) == ["jobcenter", "welfare"]
+    assert person["consultations"][0]["need_details"][0] == {
+        "code": "kita_place", "urgency": "high", "note": "both parents work"}
+    with intake_deps.session_factory() as s:
+        event = json.loads(s.execute(select(tables.outbox.c.body)).scalar_one())
+    assert event["schemaversion"] == 2
+    assert event["data"]["residence"]["first_issue_date"] == "2022-04-01"
+    assert [m["relation"] for m in event["data"]["person"]["household"]] == [
+        "spouse", "child", "child"]
+    assert "given_name" not in event["data"]["person"]["household"][0]  # minimisation
+
+
+def test_a_second_visit_is_a_new_consultation_on_the_same_person(intake_client, staff):
+    first = post(intake_client, staff, COMPLETE).get_json()
+    again = copy.deepcopy(COMPLETE)
+    again["needs"] = ["language_course"]
+    r = post(intake_client, staff, again, f"/api/v1/persons/{first['person_id']}/consultations")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["person_id"] == first["person_id"]
+    person = intake_client.get(f"/api/v1/persons/{first['person_id']}", headers=staff).get_json()
+    assert len(person["consultations"]) == 2
+    assert [e["kind"] for e in person["timeline"]].count("consultation") == 2
+
+
+def test_a_returning_visitor_is_suggested_across_scripts(intake_client, staff):
+    post(intake_client, staff, COMPLETE)
+    r = intake_client.get("/api/v1/persons/matches", headers=staff, query_string={
+        "given_name": "Олена", "family_name": "Коваленко", "birth_date": "1987-03-14"})
+    [match] = r.get_json()["items"]
+    assert match["person"]["person"]["family_name"] == "Kovalenko" and match["score"] > 0.8
+    found = intake_client.get("/api/v1/persons", headers=staff,
+                              query_string={"q": "Коваленко"}).get_json()["items"]
+    assert len(found) == 1
+
+
+def test_search_finds_a_person_by_birth_date_and_by_reference(intake_client, staff):
+    intake = post(intake_client, staff, COMPLETE).get_json()
+    for q in ("1987-03-14", intake["reference"]):
+        found = intake_client.get("/api/v1/persons", headers=staff,
+                                  query_string={"q": q}).get_json()["items"]
+        assert [p["id"] for p in found] == [intake["person_id"]], q
+
+
+def test_withdrawing_a_consent_is_an_event(intake_client, intake_deps, staff):
+    person_id = post(intake_client, staff, COMPLETE).get_json()["person_id"]
+    consents = intake_client.get(f"/api/v1/persons/{person_id}/consents",
+                                 headers=staff).get_json()["items"]
+    welfare = next(c for c in consents if c["partner"] == "welfare")
+    r = intake_client.post(f"/api/v1/consents/{welfare['id']}/withdraw",
+                           json={"reason": "changed her mind"}, headers=staff)
+    assert r.status_code == 200 and r.get_json()["valid"] is False
+    with intake_deps.session_factory() as s:
+        types = [x.event_type for x in s.execute(select(tables.outbox)).all()]
+    assert types == ["intake.recorded", "consent.withdrawn"]
+    again = intake_client.post(f"/api/v1/consents/{welfare['id']}/withdraw", json={},
+                               headers=staff)
+    assert again.status_code == 422
+
+
+def test_a_consent_can_be_given_after_the_consultation(intake_client, intake_deps, staff):
+    person_id = post(intake_client, staff, COMPLETE).get_json()["person_id"]
+    r = intake_client.post(f"/api/v1/persons/{person_id}/consents", headers=staff, json={
+        "partner": "registration", "method": "digital", "language": "uk"})
+    assert r.status_code == 201 and r.get_json()["partner"] == "registration"
+    with intake_deps.session_factory() as s:
+        assert s.execute(select(tables.outbox.c.event_type)
+                         .order_by(tables.outbox.c.id.desc())).first()[0] == "consent.given"
+
+
+def test_a_merge_moves_the_visits_and_can_be_undone(intake_client, staff):
+    a = post(intake_client, staff, COMPLETE).get_json()
+    b = post(intake_client, staff, COMPLETE).get_json()
+    r = intake_client.post(f"/api/v1/persons/{a['person_id']}/merge", headers=staff,
+                           json={"duplicate_id": b["person_id"], "reason": "same passport"})
+    assert r.status_code == 201, r.get_json()
+    merged = intake_client.get(f"/api/v1/persons/{a['person_id']}", headers=staff).get_json()
+    assert len(merged["consultations"]) == 2 and merged["merges"][0]["merged_by"] == "staff"
+    dup = intake_client.get(f"/api/v1/persons/{b['person_id']}", headers=staff).get_json()
+    assert dup["merged_into"] == a["person_id"]
+    undo = intake_client.post(f"/api/v1/merges/{r.get_json()['id']}/undo", headers=staff)
+    assert undo.status_code == 200 and undo.get_json()["undone_by"] == "staff"
+    back = intake_client.get(f"/api/v1/persons/{b['person_id']}", headers=staff).get_json()
+    assert back["merged_into"] is None and len(back["consultations"]) == 1
+
+
+REQUIRED = [("person",), ("residence_status",), ("site",), ("needs",),
+            ("person", "given_name"), ("person", "family_name"), ("person", "birth_date"),
+            ("person", "nationality"), ("person", "languages")]
+
+
+def drop(body: dict, path: tuple) -> dict:
+    body = copy.deepcopy(body)
+    node = body
+    for part in path[:-1]:
+        node = node[part]
+    node.pop(path[-1])
+    return body
+
+
+def put(body: dict, path: tuple, value) -> dict:
+    body = copy.deepcopy(body)
+    node = body
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return body
+
+
+def named(response, path: tuple) -> bool:
+    node = response.get_json()["errors"]["json"]
+    for part in path:
+        node = node[str(part)] if isinstance(node, dict) and str(part) in node else node[part]
+    return bool(node)
+
+
+BAD = [
+    *[(lambda b, p=p: drop(b, p), p) for p in REQUIRED],
+    # wrong types
+    (lambda b: put(b, ("person", "languages"), "uk"), ("person", "languages")),
+    (lambda b: put(b, ("needs",), "living_costs"), ("needs",)),
+    (lambda b: put(b, ("person", "household"), {"x": 1}), ("person", "household")),
+    (lambda b: put(b, ("person", "birth_date"), 19870314), ("person", "birth_date")),
+    (lambda b: put(b, ("consents",), [{"partner": "welfare", "method": "signed_form",
+                                       "language": 5}]), ("consents", 0, "language")),
+    # unknown codes
+    (lambda b: put(b, ("residence_status",), "REFUGEE"), ("residence_status",)),
+    (lambda b: put(b, ("needs",), ["money"]), ("needs", 0)),
+    (lambda b: put(b, ("needs",), [{"code": "kita_place", "urgency": "asap"}]),
+     ("needs", 0)),
+    (lambda b: put(b, ("person", "nationality"), "XY"), ("person", "nationality")),
+    (lambda b: put(b, ("person", "languages"), ["klingon"]), ("person", "languages", 0)),
+    (lambda b: put(b, ("consents",), [{"partner": "police", "method": "signed_form",
+                                       "language": "uk"}]), ("consents", 0, "partner")),
+    (lambda b: put(b, ("person", "household", 0, "relation"), "cousin"),
+     ("person", "household", 0, "relation")),
+    (lambda b: put(b, ("site",), "street"), ("site",)),
+    # oversized strings
+    (lambda b: put(b, ("person", "given_name"), "x" * 201), ("person", "given_name")),
+    (lambda b: put(b, ("notes",), "x" * 2001), ("notes",)),
+    (lambda b: put(b, ("residence", "legal_basis"), "x" * 101), ("residence", "legal_basis")),
+    (lambda b: put(b, ("person", "contact", "address", "street"), "x" * 201),
+     ("person", "contact", "address", "street")),
+    # formats and rules
+    (lambda b: put(b, ("person", "contact", "address", "postcode"), "4413"),
+     ("person", "contact", "address", "postcode")),
+    (lambda b: put(b, ("person", "contact", "email"), "not-an-address"),
+     ("person", "contact", "email")),
+    (lambda b: put(b, ("person", "household", 1, "birth_date"), "2099-01-01"),
+     ("person", "household", 1, "birth_date")),
+    (lambda b: put(b, ("person", "preferred_language"), "ar"), ("person", "preferred_language")),
+    (lambda b: put(b, ("arrival_date",), "2099-01-01"), ("arrival_date",)),
+    (lambda b: put(b, ("person_id",), "00000000-0000-0000-0000-000000000000"), ("person_id",)),
+    (lambda b: put(b, ("consents",), COMPLETE["consents"][:1] * 2), ("consents",)),
+    (lambda b: put(b, ("person", "shoe_size"), 42), ("person", "shoe_size")),
+]
+
+
+@pytest.mark.parametrize("spoil, path", BAD, ids=[".".join(map(str, p)) for _, p in BAD])
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(
+        intake_client, intake_deps, staff, spoil, path):
+    r = post(intake_client, staff, spoil(COMPLETE))
+    assert r.status_code == 422, r.get_json()
+    assert named(r, path), r.get_json()
+    for table in (tables.persons, tables.intakes, tables.consents, tables.household_members,
+                  tables.outbox):
+        assert rows(intake_deps, table) == 0
+
+
+def test_the_openapi_document_validates_and_the_docs_page_is_served(intake_client, staff):
+    spec = intake_client.get("/api/v1/openapi.json", headers=staff).get_json()
+    validate(spec)
+    assert {"/api/v1/persons/{person_id}", "/api/v1/persons/matches",
+            "/api/v1/consents/{consent_id}/withdraw"} <= set(spec["paths"])
+    page = intake_client.get("/api/v1/docs", headers=staff)
+    assert page.status_code == 200 and b"swagger-ui" in page.data
+    asset = intake_client.get("/api/v1/swagger-ui/swagger-ui-bundle.js", headers=staff)
+    assert asset.status_code == 200
