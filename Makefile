@@ -8,7 +8,7 @@ export LOTSE_DATA_DIR ?= $(CURDIR)/var
 LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672//
 LOCAL_DATABASE := postgresql+psycopg://postgres@127.0.0.1:5432/lotse
 
-.PHONY: run test stack services lint clean definitions
+.PHONY: run test stack services lint clean definitions translations
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,12 @@ stack: $(STAMP) services
 definitions: $(STAMP)
 	$(BIN)/lotse topology definitions > deploy/rabbitmq/definitions.json
 	$(BIN)/lotse catalogue > docs/events.md
+
+## translations: refresh the gettext catalogues after changing UI texts, then compile them
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o shared/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i shared/translations/messages.pot -d shared/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d shared/translations --statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests

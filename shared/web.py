@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from flask import Blueprint, Flask, g, jsonify, render_template, request, send_from_directory
+from flask import (Blueprint, Flask, g, jsonify, redirect, render_template, request,
+                   send_from_directory, session)
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -67,7 +68,44 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     _register_correlation(app)
     app.register_blueprint(health_blueprint(readiness))
     app.register_blueprint(swagger_ui_assets(spec_prefix))
+    init_i18n(app)
     return app, api
+
+
+UI_LANGUAGES = {"de": "Deutsch", "en": "English"}
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def init_i18n(app: Flask) -> None:
+    """German and English UI from standard gettext catalogues (shared/translations)."""
+    from flask_babel import Babel
+
+    app.config.update(BABEL_DEFAULT_LOCALE="de",
+                      BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS))
+    Babel(app, locale_selector=ui_language)
+    app.jinja_env.globals["ui_languages"] = UI_LANGUAGES
+    app.jinja_env.globals["ui_lang"] = ui_language
+    bp = Blueprint("ui_language", __name__)
+
+    @bp.get("/ui-language/<lang>")
+    def switch(lang: str):
+        if lang in UI_LANGUAGES:
+            session["ui_lang"] = lang
+        back = request.referrer or "/"
+        return redirect(back if back.startswith(request.host_url) else "/")
+
+    app.register_blueprint(bp)
+    from shared.auth import allow_anonymous
+
+    allow_anonymous(app, "ui_language.switch")
+
+
+def ui_language() -> str:
+    """The staff member's choice, else the browser's preference, else German."""
+    chosen = session.get("ui_lang")
+    if chosen in UI_LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(UI_LANGUAGES)) or "de"
 
 
 def swagger_ui_assets(spec_prefix: str) -> Blueprint:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
                    url_for)
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from services.intake import accounts, handlers, queries
@@ -49,7 +50,7 @@ def login():
             principal = accounts.authenticate(s, request.form.get("username", "").strip(),
                                               request.form.get("password", ""))
         if principal is None:
-            error = "Unknown user or wrong password."
+            error = _("Unknown user or wrong password.")
         else:
             log_in(principal)
             target = request.args.get("next", "")
@@ -104,7 +105,8 @@ def intake_new():
             intake_id = record(data)
             session["last_site"] = data["site"]
             detail = queries.intake_detail(deps().session_factory, str(intake_id))
-            flash(f"Intake {detail['reference']} recorded; referrals are on their way.")
+            flash(_("Intake %(ref)s recorded; referrals are on their way.",
+                    ref=detail["reference"]))
             return redirect(url_for(".person_page", person_id=detail["person_id"]))
         except ValidationError as exc:
             errors = flatten_errors(exc.messages)
@@ -176,7 +178,7 @@ def person_page(person_id):
     if detail is None:
         return render_template("error.html", error=_NotFound()), 404
     if detail["merged_into"]:
-        flash("This record was merged; showing the record it was merged into.")
+        flash(_("This record was merged; showing the record it was merged into."))
         return redirect(url_for(".person_page", person_id=detail["merged_into"]))
     p = detail["person"]
     duplicates = [m for m in queries.find_matches(deps().session_factory, p.given_name,
@@ -192,7 +194,7 @@ def withdraw(person_id, consent_id):
     d = deps()
     handlers.withdraw_consent(consent_id, current_principal().username,
                               request.form.get("reason") or None, d.uow(), d.clock)
-    flash("Consent withdrawn; referrals relying on it are being cancelled.")
+    flash(_("Consent withdrawn; referrals relying on it are being cancelled."))
     return redirect(url_for(".person_page", person_id=person_id))
 
 
@@ -207,9 +209,9 @@ def give_consent(person_id):
             "language": request.form.get("language", "").strip().lower()})
         handlers.give_consent(person_id, _consent(data), current_principal().username,
                               d.uow(), d.clock)
-        flash("Consent recorded; waiting referrals to this partner may leave now.")
+        flash(_("Consent recorded; waiting referrals to this partner may leave now."))
     except ValidationError as exc:
-        flash("Consent not recorded: " + "; ".join(
+        flash(_("Consent not recorded:") + " " + "; ".join(
             f"{k}: {v}" for k, v in flatten_errors(exc.messages).items()))
     return redirect(url_for(".person_page", person_id=person_id))
 
@@ -222,9 +224,9 @@ def merge(person_id):
         result = handlers.merge_persons(person_id, UUID(request.form["duplicate_id"]),
                                         current_principal().username,
                                         request.form.get("reason") or None, d.uow(), d.clock)
-        flash(f"Records merged (merge {result.merge_id[:8]}; it can be undone below).")
+        flash(_("Records merged (merge %(id)s); it can be undone below.", id=result.merge_id[:8]))
     except (IntakeError, ValueError, KeyError) as exc:
-        flash(f"Not merged: {exc}")
+        flash(_("Not merged:") + f" {exc}")
     return redirect(url_for(".person_page", person_id=person_id))
 
 
@@ -233,7 +235,7 @@ def merge(person_id):
 def undo(merge_id):
     d = deps()
     handlers.undo_merge(merge_id, current_principal().username, d.uow(), d.clock)
-    flash("Merge undone.")
+    flash(_("Merge undone."))
     back = request.form.get("back", "")
     return redirect(back if _safe_next(back) else url_for(".intake_list"))
 

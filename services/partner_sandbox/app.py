@@ -6,6 +6,8 @@ import time
 from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, redirect,
                    render_template, request, url_for)
 
+from flask_babel import gettext as _
+
 from services.partner_sandbox import store
 from services.partner_sandbox.systems import SYSTEMS
 from shared.auth import allow_anonymous, current_principal, ui_roles
@@ -124,7 +126,7 @@ def set_status(partner, reference):
     if not store.change_status(engine(), partner, reference, status,
                                request.form.get("reason") or None):
         abort(404)
-    flash(f"{reference}: {status}; Lotse is being notified.")
+    flash(_("%(ref)s: %(status)s; Lotse is being notified.", ref=reference, status=status))
     return redirect(url_for(".home"))
 
 

@@ -9,7 +9,7 @@ from services.cli import migrate_all
 from services.embedded import build_network
 
 PUBLIC = {"/healthz", "/readyz", "/login", "/logout", "/", "/api/v1/auth/token",
-          "/api/v1/partner-callbacks/<partner>"}
+          "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>"}
 
 
 @pytest.fixture(scope="module")
