@@ -123,14 +123,15 @@ class SharingBasis:
 
 def sharing_basis(partner: str, consents: Sequence[dict],
                   legal_bases: dict[str, str | None]) -> SharingBasis | None:
-    """A consent for this partner, else a coarse consent (partners the needs go to), else the
-    partner's configured legal basis; None: the referral must wait for a consent."""
+    """The partner's configured legal basis if it has one (consent is then not the basis,
+    and withdrawing one does not stop a duty), else a consent for this partner, else a coarse
+    consent (partners the needs go to); None: the referral must wait for a consent."""
+    if legal_bases.get(partner):
+        return SharingBasis(legal_basis=legal_bases[partner])
     for wanted in (partner, None):
         for consent in consents:
             if consent.get("partner") == wanted:
                 return SharingBasis(consent_id=str(consent["consent_id"]))
-    if legal_bases.get(partner):
-        return SharingBasis(legal_basis=legal_bases[partner])
     return None
 
 
