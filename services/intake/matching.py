@@ -14,12 +14,13 @@ How it works:
    (محمد gives "mhmd"), Cyrillic transliteration schemes disagree on them (Олександр
    "Oleksandr", Александр "Aleksandr") and so do German, English and French spellings
    (Youssef, Yusuf, Yousef). Dropping every vowel, the leading one too, is what lets أحمد
-   ("'hmd") meet Ahmad; the price is that short names collide more (Ali, Ola, Eli all give
-   "l"), which is why a skeleton match counts for less the shorter the skeleton is, and why
-   the date of birth weighs in.
+   ("hmd") meet Ahmad. Only a final -i survives (as "y"): every script writes it, and it
+   tells Ali from Ola and Karimi from Karim.
 3. `name_similarity` pairs the name parts of both sides in whatever order fits best (given
    and family name swapped) and lets extra parts stay unmatched (a missing father's name) at a
-   small cost.
+   small cost. Equal skeletons count for less the shorter they are, and, where both
+   spellings write vowels, for less if the vowels sit in other places (Mahmoud "mVhmVd" is
+   not Mohammed "mVhVmVd", though both give "mhmd"); that is what the date of birth is for.
 4. `likely_matches` combines the best name similarity over all known spellings with the
    evidence of the birth dates and says why, in words staff can check.
 5. `search_keys` gives the skeletons as short keys a database can index, so only candidates
@@ -30,6 +31,7 @@ records on their own.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -79,9 +81,9 @@ def _prepare_arabic_script(text: str) -> str:
         return text
     text = _ARABIC_MARKS.sub("", text.translate(_ARABIC_SCRIPT_FIXES))
     text = _ARABIC_ABD.sub("\u0639\u0628\u062f", text)
-    # unidecode drops alef; as "a" it keeps a final long a from looking like a final -i
-    # (ماريا is Maria, not "mry").
-    return _ARABIC_ARTICLE.sub("", text).replace("\u0627", "a")
+    # unidecode drops alef and writes alef maqsura "~"; as "a" they keep a final long a from
+    # looking like a final -i (ماريا is Maria, not "mry"; يحيى is Yahya).
+    return _ARABIC_ARTICLE.sub("", text).replace("\u0627", "a").replace("\u0649", "a")
 
 
 def _prepare_ethiopic(text: str) -> str:
@@ -114,8 +116,8 @@ _Y = "y"  # a final -i/-y/-ij: Ali is not Ola, Karimi (کریمی) is not Karim 
 _SH = "S"  # sh: only the shape tells Shevchenko from Savchenko
 # Spelling variants of one sound, applied in this order, longest first: German, Polish,
 # English and Cyrillic transliterations of one name must meet (Schewtschenko, Szewczenko,
-# Shevchenko). "sh" becomes "s" because Turkish ş and Romanian ș lose their cedilla in
-# unidecode (Şükrü is "sukru", Shukru in English).
+# Shevchenko). In the skeleton "sh" is "s", because Turkish ş and Romanian ș lose their
+# cedilla in unidecode (Şükrü is "sukru", Shukru in English); the shape keeps it apart.
 _DIGRAPHS = (
     ("tsch", "ch"), ("sch", "sh"), ("sz", "sh"), ("cz", "ch"), ("sh", _SH),
     ("kh", "h"), ("gh", "g"), ("ph", "f"), ("th", "t"), ("dh", "d"), ("ck", "k"),
@@ -127,13 +129,14 @@ def skeleton(word: str) -> str:
 
     Ahmad, Ahmed and أحمد give "hmd"; Oleksandr, Aleksandr, Alexander and Олександр give
     "lksndr"; Müller, Mueller and Muller give "mlr"; Şükrü and Sukru give "skr"; Ali and
-    علي give "ly" (the final -i is kept, see _sounds).
+    علي give "ly" (the final -i is kept, see _sounds). Arabic article variants are one:
+    Abdulrahman, Abd al-Rahman, Abdel Rahman and عبد الرحمن give "bdrhmn", al-Hassan "hsn".
     """
-    word = normalise(word).replace(" ", "")
+    word = "".join(_canonical_tokens(word))
     if not word:
         return ""
     key = "".join(sound for sound in _sounds(word) if sound != _V).lower()
-    return _strip_final_h(_collapse(key)) or word[0]
+    return _collapse(key) or word[0]
 
 
 def _shape(word: str) -> str:
@@ -144,7 +147,7 @@ def _shape(word: str) -> str:
     final vowel and a vowel before a final r are left out: they vary between transliterations
     of one name (Fatima/Fatemeh, Aleksandr/Alexander).
     """
-    shape = _strip_final_h(_collapse("".join(_sounds(word)))).rstrip(_V)
+    shape = _collapse("".join(_sounds(word))).rstrip(_V)
     return re.sub(r"(?<=[^V])Vr$", "r", shape) or _V
 
 
@@ -161,16 +164,14 @@ def _sounds(word: str) -> list[str]:
     # Kowalski/Ковальський), unlike other final vowels (Fatima/Fatemeh/فاطمه).
     if len(sounds) > 1 and sounds[-1] == _V and word[-1] in "iyj":
         sounds[-1] = _Y
+    # A final h is mostly a silent ending (Fatemeh, Abdullah/Abdulla, Sarah/Sara).
+    if len(sounds) > 1 and sounds[-1] == "h":
+        sounds.pop()
     return sounds
 
 
 def _collapse(sounds: str) -> str:
     return re.sub(r"(.)\1+", r"\1", sounds)
-
-
-def _strip_final_h(sounds: str) -> str:
-    # A final h is mostly a silent ending (Fatemeh, Abdullah/Abdulla, Sarah/Sara).
-    return sounds[:-1] if len(sounds) > 1 and sounds.endswith("h") else sounds
 
 
 def _initial_sounds(word: str) -> str:
@@ -234,7 +235,9 @@ def _canonical_tokens(text: str) -> list[str]:
             # Abd al-Rahman, Abdel Rahman, Abdul Karim: one name, "abd" + what follows.
             if nxt in _ARTICLES and i + 2 < len(words):
                 i, nxt = i + 1, words[i + 2]
-            out.append("abd" + _ARTICLE_PREFIX.sub("", nxt))
+            elif word == "abd":  # Abd Allah, Abd Alrahman: the article is on the next word
+                nxt = _ARTICLE_PREFIX.sub("", nxt)
+            out.append("abd" + nxt)
             i += 2
             continue
         if word in _ARTICLES and nxt is not None:
@@ -246,8 +249,8 @@ def _canonical_tokens(text: str) -> list[str]:
 
 
 # Scripts whose transliteration says little about vowels: Arabic script (Arabic, Persian,
-# Dari, Pashto, Sorani Kurdish) writes no short vowels; Ge'ez syllables come out of unidecode
-# with a vowel after every consonant, silent or not (ተስፋይ "tasefaaye" is Tesfay).
+# Dari, Pashto, Sorani Kurdish) writes no short vowels; a Ge'ez syllable always names a vowel,
+# but not the one Latin spellings write (ሰመረ gives "samara", the name is Semere).
 _VOWELLESS_SCRIPTS = re.compile("[\u0590-\u08ff\u1200-\u139f\u2d80-\u2ddf\uab00-\uab2f]")
 
 
@@ -256,6 +259,7 @@ def _tokens(text: str, field: str) -> list[_Token]:
     return [_token(word, field, vowelled) for word in _canonical_tokens(text)]
 
 
+@functools.lru_cache(maxsize=8192)  # the same names come up for every candidate
 def _token(word: str, field: str, vowelled: bool) -> _Token:
     return _Token(word, skeleton(word), _shape(word) if vowelled else None, field)
 
