@@ -1,0 +1,52 @@
+"""Migrations keep earlier data: intakes recorded before persons existed get their person."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from services.intake import repository
+from shared.db import make_engine, make_session_factory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic(url: str, service: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def upgrade_keeps_intakes(url: str) -> None:
+    cfg = alembic(url, "intake")
+    command.upgrade(cfg, "0001")
+    engine = make_engine(url)
+    now = datetime(2026, 3, 1, 9, 0)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO intakes (id, reference, given_name, family_name, birth_date, "
+            "nationality, languages, residence_status, site, needs, consent_share, "
+            "consent_method, consent_language, recorded_by, recorded_at) VALUES "
+            "('11111111-1111-1111-1111-111111111111', 'LT-2026-AAAAAA', 'Olena', 'Kovalenko',"
+            " :born, 'UA', '[\"uk\"]', 'TEMP_PROTECTION_24', 'infopoint', "
+            "'[\"living_costs\"]', :yes, 'signed_form', 'uk', 'staff', :now)"),
+            {"born": date(1987, 3, 14), "yes": True, "now": now})
+    command.upgrade(cfg, "head")
+    with make_session_factory(engine)() as s:
+        record = repository.get_person(s, "11111111-1111-1111-1111-111111111111")
+        consents = repository.consents_of(s, "11111111-1111-1111-1111-111111111111")
+        intakes = repository.intakes_of(s, "11111111-1111-1111-1111-111111111111")
+    assert record.person.family_name == "Kovalenko"
+    assert [c.partner for _, c in consents] == [None]
+    assert consents[0][1].given_at == now.replace(tzinfo=timezone.utc)
+    assert [i.reference for i in intakes] == ["LT-2026-AAAAAA"]
+    command.downgrade(cfg, "0001")  # and back: the downgrade works too
+    engine.dispose()
+
+
+def test_upgrading_sqlite_gives_earlier_intakes_a_person_and_a_consent(tmp_path):
+    upgrade_keeps_intakes(f"sqlite:///{tmp_path / 'intake.db'}")
