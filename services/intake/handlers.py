@@ -57,9 +57,13 @@ def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime]) -> uuid.U
                                residence=cmd.residence, consents=cmd.consents,
                                channel=cmd.channel, arrival_date=cmd.arrival_date,
                                notes=cmd.notes)
-        repository.save_person(uow.session, intake.person_id, cmd.person,
-                               person_keys(cmd.person), intake.recorded_at,
-                               exists=existing is not None)
+        person = cmd.person
+        if existing:  # spellings recorded earlier stay, whatever this visit's form showed
+            known = existing.person.other_names
+            person = replace(person, other_names=tuple(dict.fromkeys(
+                (*person.other_names, *known))))
+        repository.save_person(uow.session, intake.person_id, person, person_keys(person),
+                               intake.recorded_at, exists=existing is not None)
         repository.add_intake(uow.session, intake)
         for consent in intake.consents:
             repository.add_consent(uow.session, intake.person_id, intake.id, consent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Mapping
 
 HOUSEHOLD_ROWS = 6
+MAX_HOUSEHOLD = 20  # the API's limit: a returning household is never cut short
 CONSENT_SCOPES = ("routed", "welfare", "jobcenter", "registration")
 
 
@@ -45,7 +46,7 @@ def form_to_payload(form) -> dict:
                               "postcode": form.get("postcode", ""),
                               "city": form.get("city", "")}
     person["contact"] = contact
-    for i in range(HOUSEHOLD_ROWS):
+    for i in range(MAX_HOUSEHOLD):
         row = {f: form.get(f"hh-{i}-{f}", "").strip()
                for f in ("given_name", "family_name", "relation", "birth_date")}
         if any(row.values()):

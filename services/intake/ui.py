@@ -14,8 +14,8 @@ from services.intake import accounts, handlers, queries
 from services.intake.api import _consent, record
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, IntakeError)
-from services.intake.intake_form import (HOUSEHOLD_ROWS, consent_errors, flatten_errors,
-                                         form_to_payload)
+from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
+                                         flatten_errors, form_to_payload)
 from services.intake.schemas import IntakeInSchema, PartnerConsentSchema
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.config import PARTNERS
@@ -117,8 +117,14 @@ def intake_new():
         needs=NEEDS, statuses=RESIDENCE_STATUSES, sites=SITES, methods=CONSENT_METHODS,
         relations=RELATIONS, interpreter=INTERPRETER, channels=CHANNELS,
         contact_channels=CONTACT_CHANNELS, urgencies=URGENCIES, partners=PARTNERS,
-        rows=range(HOUSEHOLD_ROWS), today=date.today().isoformat(),
+        rows=range(_household_rows(form)), today=date.today().isoformat(),
         last_site=session.get("last_site", "infopoint")), 422 if errors else 200
+
+
+def _household_rows(form) -> int:
+    """Six rows, or as many as a returning visitor's household needs (up to the API's limit)."""
+    filled = [i for i in range(MAX_HOUSEHOLD) if form.get(f"hh-{i}-given_name")]
+    return max(HOUSEHOLD_ROWS, (filled[-1] + 2) if filled else 0)
 
 
 class _Prefill(dict):
@@ -148,10 +154,13 @@ def _prefill(person_id: str | None) -> _Prefill:
     if p.contact.address:
         values.update(street=p.contact.address.street, postcode=p.contact.address.postcode,
                       city=p.contact.address.city)
-    if p.other_names:
+    typed = (request.args.get("other_given_name"), request.args.get("other_family_name"))
+    if all(typed):  # the spelling staff typed before choosing this record
+        values.update(other_given_name=typed[0], other_family_name=typed[1])
+    elif p.other_names:
         values.update(other_given_name=p.other_names[0].given_name,
                       other_family_name=p.other_names[0].family_name)
-    for i, m in enumerate(p.household[:HOUSEHOLD_ROWS]):
+    for i, m in enumerate(p.household[:MAX_HOUSEHOLD]):
         values.update({f"hh-{i}-given_name": m.given_name, f"hh-{i}-family_name": m.family_name,
                        f"hh-{i}-relation": m.relation,
                        f"hh-{i}-birth_date": m.birth_date.isoformat()})

@@ -60,6 +60,8 @@ def browser(tmp_path):
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.add_argument("--lang=en-US")  # the UI follows the browser's language
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     yield driver
@@ -224,8 +226,10 @@ return [...document.querySelectorAll('#referrals tr.referral')].map(tr => ({
   case: tr.cells[4].textContent.trim()}));
 """
 SECTION_ROWS_JS = """
-const h2 = [...document.querySelectorAll('main h2')].find(h => h.textContent === arguments[0]);
-const table = h2 && h2.nextElementSibling;
+const title = [...document.querySelectorAll('main h2, main .card > strong')]
+  .find(h => h.textContent === arguments[0]);
+const table = title && (title.tagName === 'H2' ? title.nextElementSibling
+                                               : title.parentElement.querySelector('table'));
 return table ? [...table.querySelectorAll('tbody tr')].map(
   tr => [...tr.cells].map(td => td.textContent.trim())) : [];
 """
@@ -237,7 +241,7 @@ def referrals(browser: WebDriver, reference: str | None = None) -> list[dict]:
 
 
 def section_rows(browser: WebDriver, heading: str) -> list[list[str]]:
-    """The cell texts of the table under a heading of the person page (Consents, Timeline)."""
+    """The cell texts of a table of the person page by its title (Household, Consents...)."""
     return browser.execute_script(SECTION_ROWS_JS, heading)
 
 
@@ -295,23 +299,29 @@ def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_reco
 
     def use_match(b):  # the box may be redrawn by a late answer; then find the link again
         try:
-            link = suggested(b).find_element(By.LINK_TEXT, "Use this record")
+            found = suggested(b)
+            if not found:
+                return False
+            link = found.find_element(By.LINK_TEXT, "Use this record")
             b.execute_script("window.lotseOldPage = true;")
             typist.tick(link)
             return True
-        except (StaleElementReferenceException, AttributeError):
+        except StaleElementReferenceException:
             return False
 
     wait_for(browser, use_match, "the match's link followed")
     wait_for_new_page(browser)
-    assert browser.current_url.endswith(f"/intakes/new?person_id={person_id}")
+    assert f"/intakes/new?person_id={person_id}" in browser.current_url
     assert browser.find_element(By.TAG_NAME, "h1").text == "New visit"
     value = {name: browser.find_element(By.ID, name).get_attribute("value")
              for name in ("person_id", "given_name", "family_name", "birth_date",
-                          "nationality", "languages", "consent_language")}
+                          "nationality", "languages", "consent_language",
+                          "other_given_name", "other_family_name")}
+    # the record's passport spelling, and the Cyrillic spelling typed kept as another one
     assert value == {"person_id": person_id, "given_name": "Olena",
                      "family_name": "Kovalenko", "birth_date": "1987-03-14",
-                     "nationality": "UA", "languages": "uk, ru", "consent_language": "uk"}
+                     "nationality": "UA", "languages": "uk, ru", "consent_language": "uk",
+                     "other_given_name": "Олена", "other_family_name": "Коваленко"}
     assert browser.find_element(By.ID, "matches").is_displayed() is False
 
     add_household_member(typist, 0, "Andrii", "Kovalenko", "spouse", "1985-07-02")
@@ -326,6 +336,7 @@ def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_reco
     wait_for_new_page(browser)
 
     # -- the result: a second consultation on the earlier record
+    assert len(browser.window_handles) == 1, "Ctrl+Enter opened the answer in another tab"
     assert browser.current_url == f"{network}/persons/{person_id}", browser.current_url
     reference = REFERENCE.search(flash(browser))
     assert reference and reference.group(0) != earlier["reference"], flash(browser)
@@ -366,8 +377,7 @@ def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_reco
     TIMING_FILE.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     with capsys.disabled():
         print(f"\ntypical intake: {typist.keystrokes} keystrokes, {typist.clicks} clicks, "
-              f"{seconds:.1f} s (target {TARGET_SECONDS} s)")
-    assert seconds < TARGET_SECONDS
+              f"{seconds:.1f} s (target {TARGET_SECONDS} s; checked by bench/intake_timing.py)")
 
 
 # -- the intake form: errors -----------------------------------------------------------------
@@ -627,3 +637,14 @@ def test_an_operator_sees_the_event_flow_of_the_three_services(network, browser)
     sent = int(re.search(r"(\d+) sent", intake_card).group(1))
     pending = int(re.search(r"Outbox: (\d+) pending", intake_card).group(1))
     assert sent + pending >= 1, "the posted intake's event is not counted"
+
+
+def test_the_ui_switches_to_german_and_back(browser, network):
+    browser.get(network + "/login")
+    browser.find_element(By.CSS_SELECTOR, 'header .langs a[lang="de"]').click()
+    wait_for(browser, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Bei Lotse anmelden",
+             "the login page in German")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de"
+    browser.find_element(By.CSS_SELECTOR, 'header .langs a[lang="en"]').click()
+    wait_for(browser, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Log in to Lotse",
+             "the login page in English again")

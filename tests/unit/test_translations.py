@@ -1,0 +1,36 @@
+"""The German catalogue covers every UI text, and the compiled catalogue is current."""
+from __future__ import annotations
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from tests.conftest import REPO
+
+CATALOGUES = REPO / "shared" / "translations"
+METHODS = [("services/**.py", "python"), ("shared/**.py", "python"),
+           ("services/**/templates/**.html", "jinja2"), ("shared/templates/**.html", "jinja2")]
+
+
+def catalogue(lang: str, compiled: bool = False) -> dict[str, str]:
+    path = CATALOGUES / lang / "LC_MESSAGES" / ("messages.mo" if compiled else "messages.po")
+    with open(path, "rb") as handle:
+        cat = read_mo(handle) if compiled else read_po(handle, locale=lang)
+    return {m.id: m.string for m in cat if m.id}
+
+
+def ui_texts() -> set[str]:
+    found = extract_from_dir(str(REPO), METHODS, keywords={"_": None, "gettext": None},
+                             options_map={"**.html": {"extensions": "jinja2.ext.i18n"}})
+    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+
+
+def test_every_ui_text_has_a_german_translation():
+    german, texts = catalogue("de"), ui_texts()
+    assert len(texts) > 100  # the extraction itself found the UI
+    missing = sorted(t for t in texts if not german.get(t))
+    assert not missing, f"untranslated (run `make translations` and translate): {missing}"
+
+
+def test_the_compiled_catalogue_matches_its_source():
+    assert catalogue("de", compiled=True) == catalogue("de")
