@@ -25,6 +25,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as expected
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import REPO, SMOKE_INTAKE, in_ci
@@ -648,3 +649,14 @@ def test_the_ui_switches_to_german_and_back(browser, network):
     browser.find_element(By.CSS_SELECTOR, 'header .langs a[lang="en"]').click()
     wait_for(browser, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Log in to Lotse",
              "the login page in English again")
+
+
+def test_the_api_docs_page_renders_the_openapi_document(browser, network):
+    log_in(browser, network, "staff")
+    browser.get(network + "/api/v1/docs")
+    title = wait_for(browser, expected.visibility_of_element_located(
+        (By.CSS_SELECTOR, ".swagger-ui .info .title")), "Swagger UI rendered the document")
+    assert "Lotse intake API" in title.text
+    wait_for(browser, lambda b: b.find_elements(
+        By.XPATH, "//*[contains(@class,'opblock-summary-path') and "
+                  "contains(., '/api/v1/persons/matches')]"), "the persons endpoints listed")
