@@ -32,6 +32,8 @@ class PartnerReportSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(PARTNER_REPORTED_STATUSES))
     reason = fields.String(load_default=None, allow_none=True)
     occurred_at = fields.AwareDateTime(required=True)
+    outcome = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=40))
 
 
 class CallbackResultSchema(Schema):

@@ -74,7 +74,8 @@ class PartnerCase:
             "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
             "reason": error[:500], "failed_at": now}))
 
-    def reported(self, status: str, reason: str | None, case_ref: str, now: datetime) -> None:
+    def reported(self, status: str, reason: str | None, case_ref: str, now: datetime,
+                 outcome: str | None = None) -> None:
         """The partner told us (callback) where its case stands."""
         if self.status == "pending":
             self.opened(case_ref, now)  # its answer overtook our own record of the opening
@@ -82,4 +83,4 @@ class PartnerCase:
         self.events.append(("partner_case.status_reported", {
             "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
             "partner_case_ref": self.partner_case_ref or case_ref, "status": status,
-            "reason": reason, "reported_at": now}))
+            "reason": reason, "reported_at": now, "outcome": outcome}))

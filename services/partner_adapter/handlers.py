@@ -83,7 +83,7 @@ def record_partner_report(partner: str, report: dict, uow) -> str:
             return "unknown_case"
         uow.mark_processed(subscriber, report["event_id"])
         case.reported(report["status"], report.get("reason"), report["case_reference"],
-                      uow.clock())
+                      uow.clock(), outcome=report.get("outcome"))
         repository.save(uow.session, case)
         _emit(uow, case)
         uow.commit()

@@ -15,6 +15,9 @@ from services.partner_sandbox.tables import sandbox_behaviour, sandbox_callbacks
 from shared.clock import utcnow
 
 MODES = ("ok", "fail", "timeout", "slow")
+# what "completed" means in each partner system
+COMPLETION_OUTCOMES = {"welfare": "counselling_started", "jobcenter": "application_filed",
+                       "registration": "appointment_kept"}
 
 
 def behaviour(engine: Engine, partner: str, default_auto: float | None) -> dict:
@@ -95,6 +98,8 @@ def change_status(engine: Engine, partner: str, reference: str, status: str,
         body = {"event_id": str(uuid.uuid4()), "case_reference": reference,
                 "client_reference": row.client_reference or None, "status": status,
                 "reason": reason, "occurred_at": now.isoformat()}
+        if status == "completed":
+            body["outcome"] = COMPLETION_OUTCOMES.get(partner, "case_closed")
         conn.execute(sandbox_callbacks.insert().values(
             partner=partner, body=json.dumps(body), status="pending", attempts=0,
             next_attempt_at=now))

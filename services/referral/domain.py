@@ -23,14 +23,50 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Who may set which status: partners report on their case, staff steer, Lotse itself
+# routes, records deliveries and follows consents.
+SET_BY: dict[str, frozenset[str]] = {
+    "partner": frozenset({"received", "accepted", "rejected", "in-progress", "on-hold",
+                          "completed", "cancelled"}),
+    "staff": frozenset({"requested", "on-hold", "cancelled", "completed", "failed"}),
+    "system": frozenset({"requested", "received", "on-hold", "cancelled", "failed"}),
+}
+# Coded reasons (rejected, cancelled, failed, on-hold) and outcomes (completed); free text
+# goes into the note next to them.
+REASONS: dict[str, tuple[str, ...]] = {
+    "rejected": ("not_eligible", "no_capacity", "person_unreachable", "wrong_partner",
+                 "duplicate", "other"),
+    "cancelled": ("consent_withdrawn", "person_withdrew", "duplicate", "created_in_error",
+                  "superseded", "expired", "other"),
+    "failed": ("delivery_failed", "partner_refused_request", "expired", "other"),
+    "on-hold": ("no_matching_rule", "consent_missing", "prerequisite_pending",
+                "waiting_for_person", "partner_paused", "other"),
+}
+OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
+            "application_filed", "place_offered", "case_closed", "other")
+
+
 class ReferralError(Exception):
     pass
 
 
 class TransitionNotAllowed(ReferralError):
-    def __init__(self, current: str, new: str):
-        super().__init__(f"a referral cannot go from {current} to {new}")
+    def __init__(self, current: str, new: str, why: str = ""):
+        super().__init__(f"a referral cannot go from {current} to {new}{why}")
         self.current, self.new = current, new
+
+
+def check_transition(current: str, new: str, actor: str, reason: str | None,
+                     outcome: str | None) -> None:
+    """The lifecycle's guard: allowed next status, allowed actor, coded reason or outcome."""
+    if new not in TRANSITIONS.get(current, ()):
+        raise TransitionNotAllowed(current, new)
+    if new not in SET_BY.get(actor, ()):
+        raise TransitionNotAllowed(current, new, f" (not for {actor})")
+    if new in REASONS and reason not in REASONS[new]:
+        raise TransitionNotAllowed(current, new, f" without a reason code ({reason!r})")
+    if new == "completed" and outcome not in OUTCOMES:
+        raise TransitionNotAllowed(current, new, f" without an outcome code ({outcome!r})")
 
 
 @dataclass(frozen=True)
@@ -142,6 +178,8 @@ class HistoryEntry:
     reason: str | None
     changed_by: str
     changed_at: datetime
+    note: str | None = None
+    outcome: str | None = None
 
 
 @dataclass
@@ -164,6 +202,8 @@ class Referral:
     consent_id: str | None = None
     legal_basis: str | None = None
     share: dict | None = None
+    outcome: str | None = None
+    note: str | None = None
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -195,8 +235,8 @@ class Referral:
         if self.status != "on-hold" or self.reason != "consent_missing":
             return False
         self.consent_id, self.legal_basis = basis.consent_id, basis.legal_basis
-        self.change_status("requested", by=by, reason=f"sharing allowed by {basis.describe()}",
-                           now=now)
+        self.change_status("requested", by=by, reason=None,
+                           note=f"sharing allowed by {basis.describe()}", now=now)
         return True
 
     def stop_sharing(self, *, by: str, now: datetime) -> bool:
@@ -206,21 +246,29 @@ class Referral:
         self.change_status("cancelled", by=by, reason="consent_withdrawn", now=now)
         return True
 
-    def change_status(self, new: str, *, by: str, reason: str | None, now: datetime) -> None:
+    def change_status(self, new: str, *, by: str, reason: str | None, now: datetime,
+                      actor: str = "system", outcome: str | None = None,
+                      note: str | None = None) -> None:
         """Move along the lifecycle; every change is in the history and announced."""
-        if new not in TRANSITIONS.get(self.status, ()):
-            raise TransitionNotAllowed(self.status, new)
-        previous, self.status, self.reason = self.status, new, reason
+        check_transition(self.status, new, actor, reason, outcome)
+        if self.partner is None and new not in ("on-hold", "cancelled", "failed"):
+            raise TransitionNotAllowed(self.status, new, " before it has a partner")
+        previous, self.status = self.status, new
+        self.reason = reason if new in REASONS or reason else None
+        self.outcome = outcome if new == "completed" else None
+        self.note = note
         self.version += 1
         self.updated_at = now
-        self.history.append(HistoryEntry(new, previous, reason, by, now))
+        self.history.append(HistoryEntry(new, previous, reason if reason else note, by, now,
+                                         note=note, outcome=self.outcome))
         self.events.append(("referral.status_changed", self._status_payload(previous, by)))
 
     def record_partner_case(self, case_ref: str, *, by: str, now: datetime) -> None:
         """The partner opened its case: remember its reference; 'received' if not further yet."""
         self.partner_case_ref = case_ref
         if self.status == "requested":
-            self.change_status("received", by=by, reason="case opened at partner", now=now)
+            self.change_status("received", by=by, reason=None, note="case opened at partner",
+                               now=now, actor="partner")
         else:
             self.updated_at = now
 
@@ -229,7 +277,8 @@ class Referral:
                 "partner": self.partner, "service": self.service, "status": self.status,
                 "previous_status": previous, "reason": self.reason,
                 "partner_case_ref": self.partner_case_ref, "version": self.version,
-                "changed_at": self.updated_at, "changed_by": by}
+                "changed_at": self.updated_at, "changed_by": by, "outcome": self.outcome,
+                "note": self.note}
 
 
 def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequence[str],
@@ -246,3 +295,13 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequen
                                        need=need, route=route, by=by, now=now, basis=basis,
                                        person_id=person_id, share=share))
     return referrals
+
+
+def coded(new: str, reason: str | None) -> tuple[str | None, str | None]:
+    """A partner's or operator's reason as (code, note): known codes stay, text becomes a note
+    under the code 'other'."""
+    if new not in REASONS:
+        return None, reason
+    if reason in REASONS[new]:
+        return reason, None
+    return "other", reason

@@ -6,8 +6,8 @@ import uuid
 from datetime import date
 
 from services.referral import repository
-from services.referral.domain import (PersonFacts, Referral, SharingBasis,
-                                     TransitionNotAllowed, open_referrals)
+from services.referral.domain import (OUTCOMES, PersonFacts, Referral, SharingBasis,
+                                     TransitionNotAllowed, coded, open_referrals)
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,16 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
         return
     if d.get("partner_case_ref") and not referral.partner_case_ref:
         referral.partner_case_ref = d["partner_case_ref"]
+    if envelope.type == "partner_case.failed":
+        actor, code, note = "system", "partner_refused_request", d.get("reason")
+    else:
+        actor = "partner"
+        code, note = coded(new, d.get("reason"))
+    outcome = (d.get("outcome") if d.get("outcome") in OUTCOMES else "case_closed") \
+        if new == "completed" else None
     try:
-        referral.change_status(new, by=f"partner:{d['partner']}", reason=d.get("reason"),
-                               now=envelope.time)
+        referral.change_status(new, by=f"partner:{d['partner']}", reason=code, note=note,
+                               outcome=outcome, actor=actor, now=envelope.time)
     except TransitionNotAllowed as exc:
         # Reports can overtake each other through retries; a stale one changes nothing.
         log.info("ignoring stale partner report", extra={"referral_id": d["referral_id"],

@@ -26,7 +26,8 @@ def _values(ref: Referral) -> dict:
                 routing_reason=ref.routing_reason, status=ref.status, reason=ref.reason,
                 partner_case_ref=ref.partner_case_ref, version=ref.version,
                 created_at=ref.created_at, updated_at=ref.updated_at, person_id=ref.person_id,
-                consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share)
+                consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share,
+                outcome=ref.outcome, note=ref.note)
 
 
 def add(session: Session, ref: Referral) -> None:
@@ -44,7 +45,8 @@ def _add_history(session: Session, ref: Referral, entries: list[HistoryEntry]) -
     for h in entries:
         session.execute(t.referral_history.insert().values(
             referral_id=str(ref.id), status=h.status, previous_status=h.previous_status,
-            reason=h.reason, changed_by=h.changed_by, changed_at=h.changed_at))
+            reason=h.reason, changed_by=h.changed_by, changed_at=h.changed_at, note=h.note,
+            outcome=h.outcome))
 
 
 def _referral(row, history: list[HistoryEntry]) -> Referral:
@@ -54,7 +56,8 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     reason=row.reason, partner_case_ref=row.partner_case_ref,
                     version=row.version, created_at=row.created_at, updated_at=row.updated_at,
                     history=history, person_id=row.person_id, consent_id=row.consent_id,
-                    legal_basis=row.legal_basis, share=row.share)
+                    legal_basis=row.legal_basis, share=row.share, outcome=row.outcome,
+                    note=row.note)
 
 
 def _history(session: Session, referral_ids: list[str]) -> dict[str, list[HistoryEntry]]:
@@ -65,7 +68,8 @@ def _history(session: Session, referral_ids: list[str]) -> dict[str, list[Histor
                                .order_by(t.referral_history.c.id)).all()
         for h in rows:
             out[h.referral_id].append(HistoryEntry(h.status, h.previous_status, h.reason,
-                                                   h.changed_by, h.changed_at))
+                                                   h.changed_by, h.changed_at, h.note,
+                                                   h.outcome))
     return out
 
 

@@ -29,6 +29,8 @@ referrals = Table(
     Column("legal_basis", Text),
     # what the partner will receive; kept so an on-hold referral can still leave later
     Column("share", JSONDocument),
+    Column("outcome", String(40)),
+    Column("note", Text),
     Index("ix_referrals_status", "status", "updated_at"),
 )
 
@@ -48,6 +50,8 @@ referral_history = Table(
     Column("reason", Text),
     Column("changed_by", String(100), nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
+    Column("note", Text),
+    Column("outcome", String(40)),
 )
 
 routing_rules = Table(

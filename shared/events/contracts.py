@@ -187,6 +187,9 @@ class ReferralStatusChangedV1(Contract):
     version = fields.Integer(required=True)
     changed_at = fields.AwareDateTime(required=True)
     changed_by = fields.String(required=True)
+    # optional additions within v1 (issue 4): coded outcome of a completion, free-text note
+    outcome = fields.String(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, allow_none=True)
 
 
 class PartnerCaseOpenedV1(Contract):
@@ -209,6 +212,7 @@ class PartnerCaseStatusReportedV1(Contract):
     status = fields.String(required=True, validate=validate.OneOf(PARTNER_REPORTED_STATUSES))
     reason = fields.String(required=True, allow_none=True)
     reported_at = fields.AwareDateTime(required=True)
+    outcome = fields.String(load_default=None, allow_none=True)  # optional addition (v1)
 
 
 class PartnerCaseFailedV1(Contract):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.referral.domain import (Referral, Route, SharingBasis, TransitionNotAllowed,
-                                     sharing_basis)
+                                     coded, sharing_basis)
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
@@ -46,23 +46,28 @@ def test_opening_the_partner_case_makes_it_received_and_records_the_reference():
 
 def test_a_late_case_opening_keeps_a_status_the_partner_already_reported():
     r = referral()
-    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW)
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW, actor="partner")
     r.record_partner_case("WF-1", by="partner:welfare", now=NOW)
     assert r.status == "accepted" and r.partner_case_ref == "WF-1"
 
 
-@pytest.mark.parametrize("terminal", ["completed", "rejected", "cancelled", "failed"])
-def test_nothing_follows_a_terminal_status(terminal):
+@pytest.mark.parametrize("terminal, actor, reason, outcome", [
+    ("completed", "partner", None, "counselling_started"),
+    ("rejected", "partner", "no_capacity", None),
+    ("cancelled", "staff", "person_withdrew", None),
+    ("failed", "system", "delivery_failed", None)])
+def test_nothing_follows_a_terminal_status(terminal, actor, reason, outcome):
     r = referral()
-    r.change_status(terminal, by="x", reason="because", now=NOW)
+    r.change_status(terminal, by="x", reason=reason, outcome=outcome, actor=actor, now=NOW)
     with pytest.raises(TransitionNotAllowed):
-        r.change_status("accepted", by="x", reason=None, now=NOW)
+        r.change_status("accepted", by="x", reason=None, now=NOW, actor="partner")
 
 
 def test_every_change_is_in_the_history_with_who_and_why():
     r = referral()
-    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW)
-    r.change_status("completed", by="partner:welfare", reason="counselling started", now=NOW)
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW, actor="partner")
+    r.change_status("completed", by="partner:welfare", reason=None, now=NOW, actor="partner",
+                    outcome="counselling_started", note="first appointment kept")
     assert [(h.previous_status, h.status) for h in r.history] == [
         (None, "requested"), ("requested", "accepted"), ("accepted", "completed")]
     assert r.history[-1].changed_by == "partner:welfare"
@@ -83,11 +88,12 @@ def test_a_consent_given_later_lets_the_waiting_referral_leave():
 
 def test_withdrawing_the_consent_cancels_an_unfinished_referral():
     r = referral()
-    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW)
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW, actor="partner")
     assert r.stop_sharing(by="staff", now=NOW)
     assert (r.status, r.reason) == ("cancelled", "consent_withdrawn")
     done = referral()
-    done.change_status("completed", by="partner:welfare", reason=None, now=NOW)
+    done.change_status("completed", by="partner:welfare", reason=None, now=NOW,
+                       actor="partner", outcome="case_closed")
     assert not done.stop_sharing(by="staff", now=NOW)
 
 
@@ -100,3 +106,22 @@ def test_withdrawing_the_consent_cancels_an_unfinished_referral():
 ])
 def test_what_allows_sharing_with_a_partner(consents, bases, expected):
     assert sharing_basis("welfare", consents, bases) == expected
+
+
+@pytest.mark.parametrize("actor, new, reason, outcome", [
+    ("staff", "accepted", None, None),          # only the partner accepts
+    ("partner", "failed", "delivery_failed", None),  # delivery failures are Lotse's to say
+    ("partner", "rejected", None, None),        # a rejection needs a coded reason
+    ("staff", "cancelled", "because", None),    # ... from the list
+    ("partner", "completed", None, None),       # a completion needs an outcome
+])
+def test_the_guard_refuses_wrong_actors_and_uncoded_reasons(actor, new, reason, outcome):
+    with pytest.raises(TransitionNotAllowed):
+        referral().change_status(new, by="x", reason=reason, outcome=outcome, actor=actor,
+                                 now=NOW)
+
+
+def test_free_text_reasons_become_other_with_a_note():
+    assert coded("rejected", "no German course this term") == ("other",
+                                                              "no German course this term")
+    assert coded("rejected", "no_capacity") == ("no_capacity", None)

@@ -1,0 +1,46 @@
+"""Partner answers reach the referral with coded reasons and outcomes."""
+from __future__ import annotations
+
+import uuid
+
+from services.referral import repository
+from services.referral.consumers import SUBSCRIPTIONS
+from shared.bus.delivery import deliver
+from shared.events.envelope import new_envelope
+from tests.component.test_referral_consents import intake_v2
+
+OPEN, OPENED, REPORT, _ = SUBSCRIPTIONS
+CONSENT = [{"consent_id": str(uuid.uuid4()), "partner": None, "method": "signed_form",
+            "language": "uk", "purpose": "referral", "information_version": None}]
+
+
+def welfare(deps):
+    with deps.session_factory() as s:
+        return next(r for r in repository.find(s) if r.partner == "welfare")
+
+
+def report(referral, status: str, reason=None, outcome=None) -> str:
+    data = {"case_id": str(uuid.uuid4()), "referral_id": str(referral.id), "partner": "welfare",
+            "partner_case_ref": "WF-1", "status": status, "reason": reason,
+            "reported_at": "2026-11-21T10:00:00+00:00", "outcome": outcome}
+    return new_envelope("partner_case.status_reported", 1, "partner_adapter", "c", data).to_json()
+
+
+def test_a_completion_carries_the_partner_s_outcome(referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    ref = welfare(referral_deps)
+    deliver(report(ref, "accepted"), REPORT, referral_deps.uow)
+    deliver(report(ref, "completed", outcome="counselling_started"), REPORT, referral_deps.uow)
+    done = welfare(referral_deps)
+    assert (done.status, done.outcome) == ("completed", "counselling_started")
+    assert [h.status for h in done.history] == ["requested", "accepted", "completed"]
+
+
+def test_a_rejection_in_free_text_is_coded_other_with_the_text_as_note(referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    ref = welfare(referral_deps)
+    deliver(report(ref, "rejected", reason="no counsellor for Ukrainian this month"),
+            REPORT, referral_deps.uow)
+    rejected = welfare(referral_deps)
+    assert (rejected.status, rejected.reason) == ("rejected", "other")
+    assert rejected.note == "no counsellor for Ukrainian this month"
