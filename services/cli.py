@@ -150,6 +150,11 @@ def cmd_worker(args) -> None:
         topology = registry.topology(settings)
         consumer = AmqpConsumer(settings, topology, topology.for_service(args.service), deps.uow)
         loops.start(f"consumer-{args.service}", consumer.run_until)
+        if args.service == "referral":
+            from services.referral.scheduler import DeadlineScheduler
+
+            loops.start("deadline-scheduler",
+                        DeadlineScheduler(deps, settings.deadline_sweep_seconds).run)
         if args.service == "partner_adapter":
             from services.partner_adapter.case_opener import CaseOpener
             from services.partner_adapter.partners import gateways

@@ -22,6 +22,7 @@ from services.partner_sandbox.app import create_app as sandbox_app
 from services.partner_sandbox.notifier import PartnerNotifier
 from services.referral.app import create_app as referral_app
 from services.referral.bootstrap import bootstrap as referral_bootstrap
+from services.referral.scheduler import DeadlineScheduler
 from shared.bus.embedded import EmbeddedBroker, EmbeddedConsumer
 from shared.config import Settings
 from shared.outbox import OutboxRelay
@@ -69,6 +70,8 @@ class Network:
         opener = CaseOpener(adapter, gateways(s.partner_base_url, s.partner_api_key),
                             threads=threads)
         loops.start("case-opener", opener.run)
+        loops.start("deadline-scheduler",
+                    DeadlineScheduler(self.deps["referral"], s.deadline_sweep_seconds).run)
         loops.start("sandbox-notifier", PartnerNotifier(self.sandbox_engine, s).run)
 
 

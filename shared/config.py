@@ -55,6 +55,7 @@ class Settings:
     service_urls: Mapping[str, str] = field(default_factory=dict)
     sandbox_auto_accept_seconds: float | None = None
     log_json: bool = True
+    deadline_sweep_seconds: float = 30.0
 
     @property
     def embedded(self) -> bool:
@@ -106,6 +107,7 @@ class Settings:
                           for name in SERVICES},
             sandbox_auto_accept_seconds=float(auto) if auto else None,
             log_json=env.get("LOTSE_LOG_FORMAT", "json") == "json",
+            deadline_sweep_seconds=float(env.get("LOTSE_DEADLINE_SWEEP_SECONDS", "30")),
         )
 
 

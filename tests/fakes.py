@@ -11,6 +11,7 @@ class FakePartnerGateway:
         self.fail_times, self.refuse, self.prefix = fail_times, refuse, prefix
         self.calls: list[str] = []
         self.cases: dict[str, str] = {}
+        self.reminders: list[tuple[str, str]] = []
 
     def open_case(self, request: dict, idempotency_key: str) -> str:
         self.calls.append(idempotency_key)
@@ -20,6 +21,9 @@ class FakePartnerGateway:
             self.fail_times -= 1
             raise PartnerUnavailable("HTTP 503")
         return self.cases.setdefault(idempotency_key, f"{self.prefix}-{len(self.cases) + 1}")
+
+    def remind(self, case_ref: str, idempotency_key: str) -> None:
+        self.reminders.append((case_ref, idempotency_key))
 
 
 class RecordingPublisher:

@@ -7,4 +7,5 @@ from shared.bus.topology import Subscription
 SUBSCRIPTIONS = (
     Subscription("intake", "track_referral", ("referral.requested", "referral.status_changed"),
                  handlers.track_referral),
+    Subscription("intake", "note_overdue", ("referral.overdue",), handlers.note_overdue),
 )

@@ -252,6 +252,7 @@ class ReferralView:
     partner_case_ref: str | None
     version: int
     updated_at: datetime
+    overdue_since: datetime | None = None
 
 
 def newer(current: ReferralView | None, incoming: ReferralView) -> bool:

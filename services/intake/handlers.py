@@ -181,3 +181,9 @@ def _materialise_consent(uow, consent_id: str, partner: str, now: datetime) -> N
         return
     repository.add_consent(uow.session, uuid.UUID(person_id), None, replace(
         coarse, id=uuid.uuid4(), partner=partner, derived_from=coarse.id))
+
+
+def note_overdue(envelope: Envelope, uow) -> None:
+    """Show staff that a referral of this intake is overdue (until its status moves on)."""
+    repository.mark_referral_overdue(uow.session, envelope.data["referral_id"],
+                                     envelope.data["noticed_at"])

@@ -286,7 +286,7 @@ def referrals_for(session: Session, intake_ids: list[str]) -> dict[str, list[Ref
 def _referral(r) -> ReferralView:
     return ReferralView(uuid.UUID(r.referral_id), uuid.UUID(r.intake_id), r.need, r.partner,
                         r.service, r.status, r.reason, r.partner_case_ref, r.version,
-                        r.updated_at)
+                        r.updated_at, r.overdue_since)
 
 
 def get_referral_view(session: Session, referral_id: str) -> ReferralView | None:
@@ -299,7 +299,7 @@ def save_referral_view(session: Session, view: ReferralView, exists: bool) -> No
     values = dict(intake_id=str(view.intake_id), need=view.need, partner=view.partner,
                   service=view.service, status=view.status, reason=view.reason,
                   partner_case_ref=view.partner_case_ref, version=view.version,
-                  updated_at=view.updated_at)
+                  updated_at=view.updated_at, overdue_since=None)
     if exists:
         session.execute(t.intake_referrals.update()
                         .where(t.intake_referrals.c.referral_id == str(view.referral_id))
@@ -307,3 +307,9 @@ def save_referral_view(session: Session, view: ReferralView, exists: bool) -> No
     else:
         session.execute(t.intake_referrals.insert().values(referral_id=str(view.referral_id),
                                                            **values))
+
+
+def mark_referral_overdue(session: Session, referral_id: str, at: str) -> None:
+    session.execute(update(t.intake_referrals)
+                    .where(t.intake_referrals.c.referral_id == referral_id)
+                    .values(overdue_since=datetime.fromisoformat(at)))

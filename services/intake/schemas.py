@@ -206,6 +206,7 @@ class ReferralOutSchema(Schema):
     reason = fields.String(allow_none=True)
     partner_case_ref = fields.String(allow_none=True)
     updated_at = fields.AwareDateTime()
+    overdue_since = fields.AwareDateTime(allow_none=True)
 
 
 class NeedOutSchema(Schema):

@@ -134,6 +134,7 @@ intake_referrals = Table(
     Column("partner_case_ref", String(100)),
     Column("version", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("overdue_since", UTCDateTime),
 )
 
 accounts = Table(

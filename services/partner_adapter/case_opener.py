@@ -26,7 +26,17 @@ class CaseOpener:
                                    self.lease_seconds)
         for _ in pool.map(self._open, ids):
             pass
-        return len(ids)
+        reminders = repository.claim_due(self.deps.engine, self.deps.clock(), self.threads,
+                                         self.lease_seconds, reminders=True)
+        for _ in pool.map(self._remind, reminders):
+            pass
+        return len(ids) + len(reminders)
+
+    def _remind(self, case_id: str) -> None:
+        try:
+            handlers.send_reminder(case_id, self.deps.uow, self.gateways)
+        except Exception:
+            log.exception("reminding the partner failed", extra={"case_id": case_id})
 
     def _open(self, case_id: str) -> None:
         try:

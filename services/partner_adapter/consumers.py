@@ -7,4 +7,6 @@ from shared.bus.topology import Subscription
 SUBSCRIPTIONS = (
     Subscription("partner_adapter", "request_partner_case", ("referral.requested",),
                  handlers.request_partner_case),
+    Subscription("partner_adapter", "request_reminder", ("referral.reminder_due",),
+                 handlers.request_reminder),
 )

@@ -41,6 +41,9 @@ class PartnerCase:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    reminder_due_at: datetime | None = None
+    reminders_sent: int = 0
+    last_reminder_at: datetime | None = None
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -73,6 +76,25 @@ class PartnerCase:
         self.events.append(("partner_case.failed", {
             "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
             "reason": error[:500], "failed_at": now}))
+
+    def reminder_requested(self, now: datetime) -> bool:
+        """The referral's deadline is near: remind the partner (once the case is open)."""
+        if self.status != "opened" or self.reminder_due_at is not None:
+            return False
+        self.reminder_due_at = now
+        return True
+
+    def reminder_key(self) -> str:
+        return str(uuid.uuid5(KEY_NAMESPACE, f"{self.idempotency_key}:reminder:"
+                                             f"{self.reminders_sent + 1}"))
+
+    def reminder_sent(self, now: datetime) -> None:
+        self.reminders_sent += 1
+        self.reminder_due_at, self.last_reminder_at, self.updated_at = None, now, now
+
+    def reminder_failed(self, error: str, now: datetime) -> None:
+        self.last_error = error[:1000]
+        self.reminder_due_at = now + backoff(self.reminders_sent + 2)
 
     def reported(self, status: str, reason: str | None, case_ref: str, now: datetime,
                  outcome: str | None = None) -> None:

@@ -88,3 +88,34 @@ def record_partner_report(partner: str, report: dict, uow) -> str:
         _emit(uow, case)
         uow.commit()
     return "recorded"
+
+
+def request_reminder(envelope: Envelope, uow) -> None:
+    """A referral's deadline is near: the partner gets a reminder (sent by the case loop)."""
+    d = envelope.data
+    case = repository.for_referral(uow.session, d["partner"], d["referral_id"])
+    if case is not None and case.reminder_requested(uow.clock()):
+        repository.save(uow.session, case)
+
+
+def send_reminder(case_id: str, uow_factory: Callable,
+                  gateways: Mapping[str, PartnerGateway]) -> str:
+    """Deliver one due reminder, outside any DB transaction, then record it."""
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+    if case is None or case.reminder_due_at is None:
+        return "nothing due"
+    try:
+        gateways[case.partner].remind(case.partner_case_ref, case.reminder_key())
+        error = None
+    except (PartnerUnavailable, PartnerRefused) as exc:
+        error = str(exc)
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+        if error is None:
+            case.reminder_sent(uow.clock())
+        else:
+            case.reminder_failed(error, uow.clock())
+        repository.save(uow.session, case)
+        uow.commit()
+    return "sent" if error is None else "retry"

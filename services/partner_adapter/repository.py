@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,8 @@ def _values(case: PartnerCase) -> dict:
                 partner_case_ref=case.partner_case_ref, partner_status=case.partner_status,
                 attempts=case.attempts, next_attempt_at=case.next_attempt_at,
                 last_error=case.last_error, created_at=case.created_at,
-                updated_at=case.updated_at)
+                updated_at=case.updated_at, reminder_due_at=case.reminder_due_at,
+                reminders_sent=case.reminders_sent, last_reminder_at=case.last_reminder_at)
 
 
 def _case(row) -> PartnerCase:
@@ -29,7 +30,9 @@ def _case(row) -> PartnerCase:
                        status=row.status, partner_case_ref=row.partner_case_ref,
                        partner_status=row.partner_status, attempts=row.attempts,
                        next_attempt_at=row.next_attempt_at, last_error=row.last_error,
-                       created_at=row.created_at, updated_at=row.updated_at)
+                       created_at=row.created_at, updated_at=row.updated_at,
+                       reminder_due_at=row.reminder_due_at, reminders_sent=row.reminders_sent,
+                       last_reminder_at=row.last_reminder_at)
 
 
 def add(session: Session, case: PartnerCase) -> None:
@@ -67,11 +70,15 @@ def by_reference(session: Session, partner: str, case_ref: str | None,
     return _case(row) if row else None
 
 
-def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float) -> list[str]:
-    """Lease pending cases whose next attempt is due; several workers may claim at once."""
-    due = (select(t.c.id).where(t.c.status == "pending", t.c.next_attempt_at <= now,
+def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float,
+              reminders: bool = False) -> list[str]:
+    """Lease pending cases whose next attempt is due (or open cases with a reminder due);
+    several workers may claim at once."""
+    waiting = (and_(t.c.status == "opened", t.c.reminder_due_at <= now) if reminders
+               else and_(t.c.status == "pending", t.c.next_attempt_at <= now))
+    due = (select(t.c.id).where(waiting,
                                 or_(t.c.lease_until.is_(None), t.c.lease_until < now))
-           .order_by(t.c.next_attempt_at).limit(limit))
+           .order_by(t.c.updated_at).limit(limit))
     if is_postgres(engine):
         due = due.with_for_update(skip_locked=True)
     with engine.begin() as conn:

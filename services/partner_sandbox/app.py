@@ -68,9 +68,25 @@ def _create(partner: str):
                     "created": created}), 201 if created else 200
 
 
+def _remind(partner: str, reference: str):
+    """A reminder from Lotse about a case whose deadline is near (idempotent by key)."""
+    _require_key()
+    _system(partner)
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        abort(400, "Idempotency-Key header is required")
+    count = store.add_reminder(engine(), partner, reference, key)
+    if count is None:
+        abort(404, "no such case")
+    return jsonify(reference=reference, reminders=count), 200
+
+
 for _partner, _system_def in SYSTEMS.items():
     api.add_url_rule(f"/{_partner}{_system_def.path}", f"create_{_partner}",
                      lambda p=_partner: _create(p), methods=["POST"])
+    api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/reminders",
+                     f"remind_{_partner}", lambda reference, p=_partner: _remind(p, reference),
+                     methods=["POST"])
 
 
 @api.get("/<partner>/api/cases")

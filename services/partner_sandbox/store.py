@@ -139,3 +139,19 @@ def callback_done(engine: Engine, callback_id: int, ok: bool, attempts: int,
     with engine.begin() as conn:
         conn.execute(update(sandbox_callbacks).where(sandbox_callbacks.c.id == callback_id)
                      .values(**values))
+
+
+def add_reminder(engine: Engine, partner: str, reference: str, key: str) -> int | None:
+    """Record a reminder once per idempotency key; the number of reminders, None: no case."""
+    with engine.begin() as conn:
+        row = conn.execute(select(sandbox_cases).where(sandbox_cases.c.partner == partner,
+                                                       sandbox_cases.c.reference == reference)
+                           ).first()
+        if row is None:
+            return None
+        keys = list(row.reminder_keys or [])
+        if key not in keys:
+            keys.append(key)
+            conn.execute(update(sandbox_cases).where(sandbox_cases.c.reference == reference)
+                         .values(reminder_keys=keys, updated_at=utcnow()))
+        return len(keys)

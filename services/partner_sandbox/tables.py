@@ -16,6 +16,7 @@ sandbox_cases = Table(
     Column("request", JSONDocument, nullable=False),
     Column("status", String(20), nullable=False),
     Column("posts", Integer, nullable=False),
+    Column("reminder_keys", JSONDocument),  # idempotency keys of reminders received
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("partner", "idempotency_key", name="uq_sandbox_cases_partner_key"),

@@ -204,6 +204,11 @@ class Referral:
     share: dict | None = None
     outcome: str | None = None
     note: str | None = None
+    ack_due_at: datetime | None = None
+    complete_due_at: datetime | None = None
+    expires_at: datetime | None = None
+    reminded_at: datetime | None = None
+    overdue_since: datetime | None = None
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -262,6 +267,64 @@ class Referral:
         self.history.append(HistoryEntry(new, previous, reason if reason else note, by, now,
                                          note=note, outcome=self.outcome))
         self.events.append(("referral.status_changed", self._status_payload(previous, by)))
+
+    # --- deadlines -----------------------------------------------------------------------
+    def plan_deadlines(self, policy, calendar, now: datetime) -> None:
+        """Due times for the phase the referral is in (acknowledgement, then completion)."""
+        from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES
+
+        if policy is None:
+            return
+        if self.status in ACK_STATUSES and self.ack_due_at is None:
+            self.ack_due_at = calendar.add_working_days(now, policy.ack_days)
+            if policy.expire_days:
+                self.expires_at = calendar.add_working_days(now, policy.expire_days)
+        elif self.status in WORK_STATUSES and self.complete_due_at is None:
+            self.complete_due_at = calendar.add_working_days(now, policy.completion_days)
+            self.reminded_at = self.overdue_since = None  # a new phase, a new clock
+
+    def check_deadlines(self, policy, calendar, now: datetime) -> str | None:
+        """Expire, flag overdue or remind; returns what happened (None: nothing due)."""
+        from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES
+
+        if self.status in ACK_STATUSES and self.expires_at and now >= self.expires_at:
+            self.change_status("cancelled", by="lotse-deadlines", reason="expired", now=now,
+                               note="nobody acknowledged the referral in time")
+            return "expired"
+        phase, due = (("acknowledgement", self.ack_due_at) if self.status in ACK_STATUSES else
+                      ("completion", self.complete_due_at) if self.status in WORK_STATUSES
+                      else (None, None))
+        if due is None:
+            return None
+        if now >= due:
+            if self.overdue_since is None:
+                self.overdue_since = now
+                self.events.append(("referral.overdue", self._deadline_payload(phase, due, now)))
+                return "overdue"
+            return None
+        remind = policy.remind_days_before if policy else 1
+        if self.reminded_at is None and calendar.working_days_between(now, due) <= remind:
+            self.reminded_at = now
+            self.events.append(("referral.reminder_due", self._deadline_payload(phase, due, now)))
+            return "reminded"
+        return None
+
+    def _deadline_payload(self, phase: str, due: datetime, now: datetime) -> dict:
+        return {"referral_id": self.id, "intake_id": self.intake_id, "partner": self.partner,
+                "service": self.service, "partner_case_ref": self.partner_case_ref,
+                "status": self.status, "phase": phase, "due_at": due, "noticed_at": now}
+
+    def attention(self) -> str | None:
+        """Why staff must act on this referral now (the work queue), or None."""
+        if self.status == "on-hold":
+            return f"on_hold:{self.reason or 'other'}"
+        if self.status == "failed":
+            return "delivery_failed"
+        if self.status == "rejected":
+            return "rejected"
+        if self.overdue_since and self.status not in TERMINAL:
+            return "overdue"
+        return None
 
     def record_partner_case(self, case_ref: str, *, by: str, now: datetime) -> None:
         """The partner opened its case: remember its reference; 'received' if not further yet."""

@@ -3,15 +3,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date
+from datetime import date, datetime
+from typing import Callable
 
 from services.referral import repository
+from services.referral.deadlines import WorkingCalendar
 from services.referral.domain import (OUTCOMES, PersonFacts, Referral, SharingBasis,
                                      TransitionNotAllowed, coded, open_referrals)
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
 SYSTEM = "lotse-routing"
+CALENDAR = WorkingCalendar("NW")  # Dortmund is in North Rhine-Westphalia
+
+
+def _plan(uow, referral: Referral, now) -> None:
+    """Give the referral the due times of the phase it is in now."""
+    policy = repository.deadline_policies(uow.session).get((referral.partner, referral.service))
+    referral.plan_deadlines(policy, CALENDAR, now)
 
 
 def _as_v2(envelope: Envelope) -> dict:
@@ -49,6 +58,7 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
         consents=d["consents"], legal_bases=repository.legal_bases(uow.session),
         person_id=d.get("person_id"), share=share)
     for referral in referrals:
+        _plan(uow, referral, envelope.time)
         repository.add(uow.session, referral)
         if referral.status == "requested":
             _emit_requested(uow, referral)
@@ -89,6 +99,7 @@ def record_case_opened(envelope: Envelope, uow) -> None:
     before = len(referral.history)
     referral.record_partner_case(d["partner_case_ref"], by=f"partner:{d['partner']}",
                                  now=envelope.time)
+    _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)
 
@@ -118,6 +129,7 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
         log.info("ignoring stale partner report", extra={"referral_id": d["referral_id"],
                                                          "reason": str(exc)})
         return
+    _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)
 
@@ -136,7 +148,31 @@ def follow_consents(envelope: Envelope, uow) -> None:
                                                               d["partner"])
                     if r.resume_with(basis, by=by, now=envelope.time)]
     for referral in affected:
+        _plan(uow, referral, envelope.time)
         repository.save(uow.session, referral, len(referral.history) - 1)
         if referral.status == "requested":
             _emit_requested(uow, referral)
         _emit_pending(uow, referral)
+
+
+def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
+    """Expire, flag overdue and remind, one referral per transaction (timers live in the
+    database, so a restarted scheduler simply sweeps again)."""
+    counts: dict[str, int] = {}
+    with uow_factory() as uow:
+        ids = repository.with_running_clock(uow.session)
+    for referral_id in ids:
+        with uow_factory() as uow:
+            referral = repository.get(uow.session, referral_id, for_update=True)
+            if referral is None:
+                continue
+            before = len(referral.history)
+            policy = repository.deadline_policies(uow.session).get(
+                (referral.partner, referral.service))
+            happened = referral.check_deadlines(policy, CALENDAR, now())
+            if happened:
+                repository.save(uow.session, referral, before)
+                _emit_pending(uow, referral)
+                uow.commit()
+                counts[happened] = counts.get(happened, 0) + 1
+    return counts

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.referral import tables as t
+from services.referral.deadlines import DeadlinePolicy
 from services.referral.domain import HistoryEntry, Referral, RoutingRule
 
 
@@ -27,7 +28,9 @@ def _values(ref: Referral) -> dict:
                 partner_case_ref=ref.partner_case_ref, version=ref.version,
                 created_at=ref.created_at, updated_at=ref.updated_at, person_id=ref.person_id,
                 consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share,
-                outcome=ref.outcome, note=ref.note)
+                outcome=ref.outcome, note=ref.note, ack_due_at=ref.ack_due_at,
+                complete_due_at=ref.complete_due_at, expires_at=ref.expires_at,
+                reminded_at=ref.reminded_at, overdue_since=ref.overdue_since)
 
 
 def add(session: Session, ref: Referral) -> None:
@@ -57,7 +60,9 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     version=row.version, created_at=row.created_at, updated_at=row.updated_at,
                     history=history, person_id=row.person_id, consent_id=row.consent_id,
                     legal_basis=row.legal_basis, share=row.share, outcome=row.outcome,
-                    note=row.note)
+                    note=row.note, ack_due_at=row.ack_due_at,
+                    complete_due_at=row.complete_due_at, expires_at=row.expires_at,
+                    reminded_at=row.reminded_at, overdue_since=row.overdue_since)
 
 
 def _history(session: Session, referral_ids: list[str]) -> dict[str, list[HistoryEntry]]:
@@ -117,3 +122,29 @@ def waiting_for_consent(session: Session, person_id: str, partner: str | None) -
     if partner is not None:
         query = query.where(t.referrals.c.partner == partner)
     return [get(session, r.id, for_update=True) for r in session.execute(query).all()]
+
+
+def deadline_policies(session: Session) -> dict[tuple[str, str], DeadlinePolicy]:
+    rows = session.execute(select(t.deadline_policies)).all()
+    return {(r.partner, r.service): DeadlinePolicy(r.partner, r.service, r.ack_days,
+                                                   r.completion_days, r.expire_days,
+                                                   r.remind_days_before) for r in rows}
+
+
+def with_running_clock(session: Session, limit: int = 500) -> list[str]:
+    """Unfinished referrals with a due time: what the deadline sweep looks at."""
+    r = t.referrals
+    rows = session.execute(select(r.c.id).where(
+        r.c.status.in_(("requested", "received", "accepted", "in-progress")),
+        (r.c.ack_due_at.is_not(None)) | (r.c.complete_due_at.is_not(None)))
+        .order_by(r.c.updated_at).limit(limit)).all()
+    return [row.id for row in rows]
+
+
+def needing_attention(session: Session, limit: int = 500) -> list[Referral]:
+    """Candidates for the staff work queue (the domain decides with Referral.attention)."""
+    r = t.referrals
+    rows = session.execute(select(r.c.id).where(
+        r.c.status.in_(("on-hold", "failed", "rejected")) | r.c.overdue_since.is_not(None))
+        .order_by(r.c.updated_at).limit(limit)).all()
+    return [ref for ref in (get(session, row.id) for row in rows) if ref.attention()]

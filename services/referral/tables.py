@@ -31,7 +31,23 @@ referrals = Table(
     Column("share", JSONDocument),
     Column("outcome", String(40)),
     Column("note", Text),
+    Column("ack_due_at", UTCDateTime),
+    Column("complete_due_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("reminded_at", UTCDateTime),
+    Column("overdue_since", UTCDateTime),
     Index("ix_referrals_status", "status", "updated_at"),
+    Index("ix_referrals_due", "status", "ack_due_at", "complete_due_at"),
+)
+
+deadline_policies = Table(
+    "deadline_policies", metadata,
+    Column("partner", String(40), primary_key=True),
+    Column("service", String(60), primary_key=True),
+    Column("ack_days", Integer, nullable=False),
+    Column("completion_days", Integer, nullable=False),
+    Column("expire_days", Integer),
+    Column("remind_days_before", Integer, nullable=False, server_default="1"),
 )
 
 partners = Table(

@@ -192,6 +192,21 @@ class ReferralStatusChangedV1(Contract):
     note = fields.String(load_default=None, allow_none=True)
 
 
+class ReferralDeadlineV1(Contract):
+    """A referral's deadline is near (reminder_due) or has passed (overdue)."""
+
+    referral_id = fields.UUID(required=True)
+    intake_id = fields.UUID(required=True)
+    partner = fields.String(required=True, allow_none=True)
+    service = fields.String(required=True, allow_none=True)
+    partner_case_ref = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATUSES))
+    phase = fields.String(required=True, validate=validate.OneOf(("acknowledgement",
+                                                                    "completion")))
+    due_at = fields.AwareDateTime(required=True)
+    noticed_at = fields.AwareDateTime(required=True)
+
+
 class PartnerCaseOpenedV1(Contract):
     """The partner's system confirmed a case for a referral."""
 
@@ -242,6 +257,9 @@ CATALOGUE: tuple[ContractEntry, ...] = (
     ContractEntry("referral.requested", 1, ReferralRequestedV1, "referral",
                   ("partner_adapter", "intake")),
     ContractEntry("referral.status_changed", 1, ReferralStatusChangedV1, "referral", ("intake",)),
+    ContractEntry("referral.reminder_due", 1, ReferralDeadlineV1, "referral",
+                  ("partner_adapter",)),
+    ContractEntry("referral.overdue", 1, ReferralDeadlineV1, "referral", ("intake",)),
     ContractEntry("partner_case.opened", 1, PartnerCaseOpenedV1, "partner_adapter", ("referral",)),
     ContractEntry("partner_case.status_reported", 1, PartnerCaseStatusReportedV1,
                   "partner_adapter", ("referral",)),

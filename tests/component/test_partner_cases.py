@@ -109,3 +109,24 @@ def test_callbacks_with_a_bad_signature_or_unknown_case_are_refused(adapter_clie
               "occurred_at": "2026-11-21T09:05:00+00:00"}
     assert callback(adapter_client, settings, report, secret="wrong").status_code == 401
     assert callback(adapter_client, settings, report).status_code == 404
+
+
+def test_a_deadline_reminder_reaches_the_partner_once(adapter_deps):
+    body = json.loads(referral_requested())
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway(prefix="JC")
+    open_all(adapter_deps, gateway)
+    data = body["data"]
+    reminder = new_envelope("referral.reminder_due", 1, "referral", "r", {
+        "referral_id": data["referral_id"], "intake_id": data["intake_id"],
+        "partner": "jobcenter", "service": "sgb2", "partner_case_ref": "JC-1",
+        "status": "received", "phase": "acknowledgement",
+        "due_at": "2026-11-25T22:59:59+00:00", "noticed_at": "2026-11-24T09:00:00+00:00"})
+    remind = next(s for s in SUBSCRIPTIONS if s.name == "request_reminder")
+    assert deliver(reminder.to_json(), remind, adapter_deps.uow).verdict is Verdict.ACK
+    [case] = cases(adapter_deps)
+    gateways = {"jobcenter": gateway}
+    assert handlers.send_reminder(str(case.id), adapter_deps.uow, gateways) == "sent"
+    assert handlers.send_reminder(str(case.id), adapter_deps.uow, gateways) == "nothing due"
+    assert [ref for ref, _ in gateway.reminders] == ["JC-1"]
+    assert cases(adapter_deps)[0].reminders_sent == 1

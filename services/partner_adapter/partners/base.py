@@ -21,6 +21,9 @@ class PartnerGateway(Protocol):
     def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
         """Create (or find again) the case and return the partner's case reference."""
 
+    def remind(self, case_ref: str, idempotency_key: str) -> None:
+        """Remind the partner of the case (one reminder per key)."""
+
 
 class HttpPartnerGateway(ABC):
     """Shared HTTP mechanics; subclasses map our request to the partner's payload."""
@@ -37,9 +40,21 @@ class HttpPartnerGateway(ABC):
         """Our case request in the partner's own shape."""
 
     def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
+        response = self._post(self.path, self.payload(request), idempotency_key)
+        try:
+            return str(response.json()[self.reference_field])
+        except (ValueError, KeyError) as exc:
+            raise PartnerUnavailable(f"unreadable answer: {exc}") from None
+
+    def remind(self, case_ref: str, idempotency_key: str) -> None:
+        """Remind the partner of a case whose deadline is near (same key: one reminder)."""
+        self._post(f"{self.path}/{case_ref}/reminders", {"reminder": "deadline near"},
+                   idempotency_key)
+
+    def _post(self, path: str, body: dict[str, Any], idempotency_key: str):
         try:
             response = self.http.post(
-                self.base_url + self.path, json=self.payload(request),
+                self.base_url + path, json=body,
                 headers={"Idempotency-Key": idempotency_key, "X-Api-Key": self.api_key},
                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         except requests.RequestException as exc:
@@ -48,7 +63,4 @@ class HttpPartnerGateway(ABC):
             raise PartnerUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
         if response.status_code >= 400:
             raise PartnerRefused(f"HTTP {response.status_code}: {response.text[:300]}")
-        try:
-            return str(response.json()[self.reference_field])
-        except (ValueError, KeyError) as exc:
-            raise PartnerUnavailable(f"unreadable answer: {exc}") from None
+        return response
