@@ -134,9 +134,11 @@ class Route:
 
 
 def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
-               day: date) -> Route | None:
-    """The highest-priority effective rule for this need that the person meets."""
-    for rule in sorted((r for r in rules if r.need == need and r.effective_on(day)),
+               day: date, exclude: frozenset[tuple[str, str]] = frozenset()) -> Route | None:
+    """The highest-priority effective rule for this need that the person meets, skipping
+    partner services already tried (a rejection moves on to the next one)."""
+    for rule in sorted((r for r in rules if r.need == need and r.effective_on(day)
+                        and (r.partner, r.service) not in exclude),
                        key=lambda r: (r.priority, r.id)):
         reason = rule.explain(facts, day)
         if reason:
@@ -204,6 +206,7 @@ class Referral:
     share: dict | None = None
     outcome: str | None = None
     note: str | None = None
+    superseded_by: str | None = None
     ack_due_at: datetime | None = None
     complete_due_at: datetime | None = None
     expires_at: datetime | None = None
@@ -316,6 +319,8 @@ class Referral:
 
     def attention(self) -> str | None:
         """Why staff must act on this referral now (the work queue), or None."""
+        if self.superseded_by:
+            return None  # another referral took over its need
         if self.status == "on-hold":
             return f"on_hold:{self.reason or 'other'}"
         if self.status == "failed":
@@ -368,3 +373,22 @@ def coded(new: str, reason: str | None) -> tuple[str | None, str | None]:
     if reason in REASONS[new]:
         return reason, None
     return "other", reason
+
+
+def facts_from(share: dict) -> PersonFacts:
+    """The routing facts a referral keeps (for re-routing and manual referrals)."""
+    person = share["person"]
+    return PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
+                       share["residence_status"], tuple(person["languages"]))
+
+
+def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | None, *,
+              by: str, now: datetime) -> Referral:
+    """A new referral for the same need taking over from `previous` (re-routed after a
+    rejection, or re-assigned by staff); `previous` points to it and leaves the work queue."""
+    successor = Referral.open(intake_id=previous.intake_id,
+                              intake_reference=previous.intake_reference, need=previous.need,
+                              route=route, by=by, now=now, basis=basis,
+                              person_id=previous.person_id, share=previous.share)
+    previous.superseded_by = str(successor.id)
+    return successor

@@ -8,8 +8,9 @@ from typing import Callable
 
 from services.referral import repository
 from services.referral.deadlines import WorkingCalendar
-from services.referral.domain import (OUTCOMES, PersonFacts, Referral, SharingBasis,
-                                     TransitionNotAllowed, coded, open_referrals)
+from services.referral.domain import (OUTCOMES, TERMINAL, PersonFacts, Referral, Route,
+                                     SharingBasis, TransitionNotAllowed, coded, facts_from,
+                                     follow_up, open_referrals, route_need, sharing_basis)
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
     share = {"person": {k: person[k] for k in ("given_name", "family_name", "birth_date",
                                                "nationality", "languages")},
              "residence_status": d["residence"]["status"],
-             "consent_method": next((c["method"] for c in d["consents"]), "none")}
+             "consent_method": next((c["method"] for c in d["consents"]), "none"),
+             "consents": d["consents"]}
     referrals = open_referrals(
         intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
         needs=[n["code"] for n in d["needs"]], facts=facts,
@@ -129,9 +131,90 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
         log.info("ignoring stale partner report", extra={"referral_id": d["referral_id"],
                                                          "reason": str(exc)})
         return
+    if referral.status == "rejected":
+        _reroute(uow, referral, envelope.time)
     _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)
+
+
+def _reroute(uow, referral: Referral, now: datetime) -> None:
+    """After a rejection, the next eligible partner service gets the need; with none left the
+    rejected referral stays in the staff work queue."""
+    if not referral.share:
+        return
+    route = route_need(referral.need, facts_from(referral.share),
+                       repository.rules(uow.session), now.date(),
+                       exclude=repository.tried_for_need(uow.session,
+                                                         str(referral.intake_id),
+                                                         referral.need))
+    if route is None:
+        return
+    _open_follow_up(uow, referral, route, by=SYSTEM, now=now)
+
+
+def _open_follow_up(uow, referral: Referral, route, *, by: str, now: datetime) -> Referral:
+    basis = sharing_basis(route.partner, referral.share.get("consents", []),
+                          repository.legal_bases(uow.session))
+    successor = follow_up(referral, route, basis, by=by, now=now)
+    _plan(uow, successor, now)
+    repository.add(uow.session, successor)
+    if successor.status == "requested":
+        _emit_requested(uow, successor)
+    _emit_pending(uow, successor)
+    return successor
+
+
+class ReferralActionError(Exception):
+    """A staff action that cannot be done; `field` names the input to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def cancel_referral(referral_id: str, staff: str, reason: str, note: str | None, uow) -> None:
+    """Staff cancel a referral; the partner adapter tells the partner (status_changed)."""
+    with uow:
+        referral = _load(uow, referral_id)
+        before = len(referral.history)
+        try:
+            referral.change_status("cancelled", by=staff, reason=reason, note=note,
+                                   actor="staff", now=uow.clock())
+        except TransitionNotAllowed as exc:
+            raise ReferralActionError("reason", str(exc)) from None
+        repository.save(uow.session, referral, before)
+        _emit_pending(uow, referral)
+        uow.commit()
+
+
+def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
+                      note: str | None, uow) -> str:
+    """A manual referral of the same need to any partner, if a consent (or the partner's
+    legal basis) allows it; the old referral hands over and leaves the work queue."""
+    with uow:
+        referral = _load(uow, referral_id)
+        if partner not in repository.legal_bases(uow.session):
+            raise ReferralActionError("partner", f"unknown partner {partner}")
+        if not referral.share:
+            raise ReferralActionError("referral", "this referral has no data to pass on")
+        if sharing_basis(partner, referral.share.get("consents", []),
+                         repository.legal_bases(uow.session)) is None:
+            raise ReferralActionError("partner", f"no consent allows sharing with {partner};"
+                                                 " record one on the person page first")
+        now = uow.clock()
+        before = len(referral.history)
+        if referral.status not in TERMINAL:
+            referral.change_status("cancelled", by=staff, reason="superseded", note=note,
+                                   actor="staff", now=now)
+        route = Route(partner, service, "manual",
+                      f"{service.upper()}: referred by hand by {staff}"
+                      + (f" ({note})" if note else ""))
+        successor = _open_follow_up(uow, referral, route, by=staff, now=now)
+        repository.save(uow.session, referral, before)
+        _emit_pending(uow, referral)
+        uow.commit()
+    return str(successor.id)
 
 
 def follow_consents(envelope: Envelope, uow) -> None:

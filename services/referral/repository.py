@@ -28,7 +28,8 @@ def _values(ref: Referral) -> dict:
                 partner_case_ref=ref.partner_case_ref, version=ref.version,
                 created_at=ref.created_at, updated_at=ref.updated_at, person_id=ref.person_id,
                 consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share,
-                outcome=ref.outcome, note=ref.note, ack_due_at=ref.ack_due_at,
+                outcome=ref.outcome, note=ref.note, superseded_by=ref.superseded_by,
+                ack_due_at=ref.ack_due_at,
                 complete_due_at=ref.complete_due_at, expires_at=ref.expires_at,
                 reminded_at=ref.reminded_at, overdue_since=ref.overdue_since)
 
@@ -60,7 +61,7 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     version=row.version, created_at=row.created_at, updated_at=row.updated_at,
                     history=history, person_id=row.person_id, consent_id=row.consent_id,
                     legal_basis=row.legal_basis, share=row.share, outcome=row.outcome,
-                    note=row.note, ack_due_at=row.ack_due_at,
+                    note=row.note, superseded_by=row.superseded_by, ack_due_at=row.ack_due_at,
                     complete_due_at=row.complete_due_at, expires_at=row.expires_at,
                     reminded_at=row.reminded_at, overdue_since=row.overdue_since)
 
@@ -148,3 +149,15 @@ def needing_attention(session: Session, limit: int = 500) -> list[Referral]:
         r.c.status.in_(("on-hold", "failed", "rejected")) | r.c.overdue_since.is_not(None))
         .order_by(r.c.updated_at).limit(limit)).all()
     return [ref for ref in (get(session, row.id) for row in rows) if ref.attention()]
+
+
+def tried_for_need(session: Session, intake_id: str, need: str) -> frozenset[tuple[str, str]]:
+    """Partner services this intake's need was already referred to."""
+    r = t.referrals
+    rows = session.execute(select(r.c.partner, r.c.service).where(
+        r.c.intake_id == intake_id, r.c.need == need, r.c.partner.is_not(None))).all()
+    return frozenset((row.partner, row.service) for row in rows)
+
+
+def partners(session: Session) -> list:
+    return session.execute(select(t.partners).order_by(t.partners.c.code)).all()

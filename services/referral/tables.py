@@ -31,6 +31,7 @@ referrals = Table(
     Column("share", JSONDocument),
     Column("outcome", String(40)),
     Column("note", Text),
+    Column("superseded_by", String(36)),
     Column("ack_due_at", UTCDateTime),
     Column("complete_due_at", UTCDateTime),
     Column("expires_at", UTCDateTime),

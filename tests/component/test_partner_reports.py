@@ -14,9 +14,9 @@ CONSENT = [{"consent_id": str(uuid.uuid4()), "partner": None, "method": "signed_
             "language": "uk", "purpose": "referral", "information_version": None}]
 
 
-def welfare(deps):
+def welfare(deps, service: str = "mbe"):
     with deps.session_factory() as s:
-        return next(r for r in repository.find(s) if r.partner == "welfare")
+        return next(r for r in repository.find(s) if r.service == service)
 
 
 def report(referral, status: str, reason=None, outcome=None) -> str:
@@ -44,3 +44,19 @@ def test_a_rejection_in_free_text_is_coded_other_with_the_text_as_note(referral_
     rejected = welfare(referral_deps)
     assert (rejected.status, rejected.reason) == ("rejected", "other")
     assert rejected.note == "no counsellor for Ukrainian this month"
+
+
+def test_a_rejection_re_routes_to_the_next_service_and_then_reaches_the_work_queue(
+        referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    first = welfare(referral_deps)
+    deliver(report(first, "rejected", reason="no_capacity"), REPORT, referral_deps.uow)
+    second = welfare(referral_deps, "mbe_diakonie")
+    assert second.status == "requested" and second.consent_id == first.consent_id
+    assert welfare(referral_deps).superseded_by == str(second.id)
+    assert welfare(referral_deps).attention() is None  # its need moved on
+    deliver(report(second, "rejected", reason="no_capacity"), REPORT, referral_deps.uow)
+    assert welfare(referral_deps, "mbe_diakonie").attention() == "rejected"  # none left
+    with referral_deps.session_factory() as s:
+        queue = repository.needing_attention(s)
+    assert [r.service for r in queue] == ["mbe_diakonie"]
