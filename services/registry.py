@@ -22,6 +22,8 @@ ROUTES = (
     ("/api/v1/referral/", "referral"),
     ("/api/v1/ops/referral/", "referral"),
     ("/referrals", "referral"),
+    ("/api/v1/work-queue", "referral"),
+    ("/work-queue", "referral"),
     ("/api/v1/partner-cases", "partner_adapter"),
     ("/api/v1/partner-callbacks", "partner_adapter"),
     ("/api/v1/partner-adapter/", "partner_adapter"),

@@ -12,6 +12,7 @@ class FakePartnerGateway:
         self.calls: list[str] = []
         self.cases: dict[str, str] = {}
         self.reminders: list[tuple[str, str]] = []
+        self.cancellations: list[tuple[str, str]] = []
 
     def open_case(self, request: dict, idempotency_key: str) -> str:
         self.calls.append(idempotency_key)
@@ -24,6 +25,9 @@ class FakePartnerGateway:
 
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         self.reminders.append((case_ref, idempotency_key))
+
+    def cancel(self, case_ref: str, idempotency_key: str) -> None:
+        self.cancellations.append((case_ref, idempotency_key))
 
 
 class RecordingPublisher:

@@ -27,10 +27,21 @@ class CaseOpener:
         for _ in pool.map(self._open, ids):
             pass
         reminders = repository.claim_due(self.deps.engine, self.deps.clock(), self.threads,
-                                         self.lease_seconds, reminders=True)
+                                         self.lease_seconds, work="remind")
         for _ in pool.map(self._remind, reminders):
             pass
-        return len(ids) + len(reminders)
+        cancellations = repository.claim_due(self.deps.engine, self.deps.clock(),
+                                             self.threads, self.lease_seconds, work="cancel")
+        for _ in pool.map(self._cancel, cancellations):
+            pass
+        return len(ids) + len(reminders) + len(cancellations)
+
+    def _cancel(self, case_id: str) -> None:
+        try:
+            handlers.send_cancellation(case_id, self.deps.uow, self.gateways)
+        except Exception:
+            log.exception("telling the partner of a cancellation failed",
+                          extra={"case_id": case_id})
 
     def _remind(self, case_id: str) -> None:
         try:

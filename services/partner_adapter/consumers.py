@@ -9,4 +9,6 @@ SUBSCRIPTIONS = (
                  handlers.request_partner_case),
     Subscription("partner_adapter", "request_reminder", ("referral.reminder_due",),
                  handlers.request_reminder),
+    Subscription("partner_adapter", "follow_referral", ("referral.status_changed",),
+                 handlers.follow_referral),
 )

@@ -44,6 +44,8 @@ class PartnerCase:
     reminder_due_at: datetime | None = None
     reminders_sent: int = 0
     last_reminder_at: datetime | None = None
+    cancel_due_at: datetime | None = None
+    cancelled_at: datetime | None = None
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -95,6 +97,28 @@ class PartnerCase:
     def reminder_failed(self, error: str, now: datetime) -> None:
         self.last_error = error[:1000]
         self.reminder_due_at = now + backoff(self.reminders_sent + 2)
+
+    def cancel_requested(self, now: datetime) -> bool:
+        """Lotse cancelled the referral: a pending case is not opened any more, an opened
+        one is withdrawn at the partner (sent by the case loop)."""
+        if self.status == "pending":
+            self.status, self.updated_at = "cancelled", now
+            return True
+        if self.status != "opened" or self.cancel_due_at or self.cancelled_at:
+            return False
+        self.cancel_due_at = now
+        return True
+
+    def cancellation_key(self) -> str:
+        return str(uuid.uuid5(KEY_NAMESPACE, f"{self.idempotency_key}:cancel"))
+
+    def cancellation_sent(self, now: datetime) -> None:
+        self.cancel_due_at, self.cancelled_at, self.updated_at = None, now, now
+        self.reminder_due_at = None
+
+    def cancellation_failed(self, error: str, now: datetime) -> None:
+        self.last_error = error[:1000]
+        self.cancel_due_at = now + backoff(3)
 
     def reported(self, status: str, reason: str | None, case_ref: str, now: datetime,
                  outcome: str | None = None) -> None:

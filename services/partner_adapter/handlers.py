@@ -119,3 +119,38 @@ def send_reminder(case_id: str, uow_factory: Callable,
         repository.save(uow.session, case)
         uow.commit()
     return "sent" if error is None else "retry"
+
+
+def follow_referral(envelope: Envelope, uow) -> None:
+    """A referral cancelled in Lotse (by staff, a withdrawn consent or expiry) is withdrawn
+    at the partner; partners' own answers need no echo."""
+    d = envelope.data
+    if d["status"] != "cancelled" or not d.get("partner") or \
+            d["changed_by"].startswith("partner:"):
+        return
+    case = repository.for_referral(uow.session, d["partner"], d["referral_id"])
+    if case is not None and case.cancel_requested(uow.clock()):
+        repository.save(uow.session, case)
+
+
+def send_cancellation(case_id: str, uow_factory: Callable,
+                      gateways: Mapping[str, PartnerGateway]) -> str:
+    """Deliver one due cancellation, outside any DB transaction, then record it."""
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+    if case is None or case.cancel_due_at is None:
+        return "nothing due"
+    try:
+        gateways[case.partner].cancel(case.partner_case_ref, case.cancellation_key())
+        error = None
+    except (PartnerUnavailable, PartnerRefused) as exc:
+        error = str(exc)
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+        if error is None:
+            case.cancellation_sent(uow.clock())
+        else:
+            case.cancellation_failed(error, uow.clock())
+        repository.save(uow.session, case)
+        uow.commit()
+    return "sent" if error is None else "retry"

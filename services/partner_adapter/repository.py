@@ -20,7 +20,8 @@ def _values(case: PartnerCase) -> dict:
                 attempts=case.attempts, next_attempt_at=case.next_attempt_at,
                 last_error=case.last_error, created_at=case.created_at,
                 updated_at=case.updated_at, reminder_due_at=case.reminder_due_at,
-                reminders_sent=case.reminders_sent, last_reminder_at=case.last_reminder_at)
+                reminders_sent=case.reminders_sent, last_reminder_at=case.last_reminder_at,
+                cancel_due_at=case.cancel_due_at, cancelled_at=case.cancelled_at)
 
 
 def _case(row) -> PartnerCase:
@@ -32,7 +33,8 @@ def _case(row) -> PartnerCase:
                        next_attempt_at=row.next_attempt_at, last_error=row.last_error,
                        created_at=row.created_at, updated_at=row.updated_at,
                        reminder_due_at=row.reminder_due_at, reminders_sent=row.reminders_sent,
-                       last_reminder_at=row.last_reminder_at)
+                       last_reminder_at=row.last_reminder_at,
+                       cancel_due_at=row.cancel_due_at, cancelled_at=row.cancelled_at)
 
 
 def add(session: Session, case: PartnerCase) -> None:
@@ -71,11 +73,12 @@ def by_reference(session: Session, partner: str, case_ref: str | None,
 
 
 def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float,
-              reminders: bool = False) -> list[str]:
-    """Lease pending cases whose next attempt is due (or open cases with a reminder due);
-    several workers may claim at once."""
-    waiting = (and_(t.c.status == "opened", t.c.reminder_due_at <= now) if reminders
-               else and_(t.c.status == "pending", t.c.next_attempt_at <= now))
+              work: str = "open") -> list[str]:
+    """Lease cases with work due: `open` (pending, next attempt due), `remind` or `cancel`
+    (open cases with a reminder or cancellation due); several workers may claim at once."""
+    waiting = {"open": and_(t.c.status == "pending", t.c.next_attempt_at <= now),
+               "remind": and_(t.c.status == "opened", t.c.reminder_due_at <= now),
+               "cancel": and_(t.c.status == "opened", t.c.cancel_due_at <= now)}[work]
     due = (select(t.c.id).where(waiting,
                                 or_(t.c.lease_until.is_(None), t.c.lease_until < now))
            .order_by(t.c.updated_at).limit(limit))

@@ -29,6 +29,8 @@ partner_cases = Table(
     Column("reminder_due_at", UTCDateTime),
     Column("reminders_sent", Integer, nullable=False, server_default="0"),
     Column("last_reminder_at", UTCDateTime),
+    Column("cancel_due_at", UTCDateTime),
+    Column("cancelled_at", UTCDateTime),
     UniqueConstraint("partner", "referral_id", name="uq_partner_cases_partner_referral"),
     Index("ix_partner_cases_due", "status", "next_attempt_at"),
     Index("ix_partner_cases_ref", "partner", "partner_case_ref"),

@@ -81,12 +81,25 @@ def _remind(partner: str, reference: str):
     return jsonify(reference=reference, reminders=count), 200
 
 
+def _withdraw(partner: str, reference: str):
+    _require_key()
+    _system(partner)
+    if not request.headers.get("Idempotency-Key"):
+        abort(400, "Idempotency-Key header is required")
+    if not store.withdraw_case(engine(), partner, reference):
+        abort(404, "no such case")
+    return jsonify(reference=reference, status="withdrawn"), 200
+
+
 for _partner, _system_def in SYSTEMS.items():
     api.add_url_rule(f"/{_partner}{_system_def.path}", f"create_{_partner}",
                      lambda p=_partner: _create(p), methods=["POST"])
     api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/reminders",
                      f"remind_{_partner}", lambda reference, p=_partner: _remind(p, reference),
                      methods=["POST"])
+    api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/cancellation",
+                     f"withdraw_{_partner}",
+                     lambda reference, p=_partner: _withdraw(p, reference), methods=["POST"])
 
 
 @api.get("/<partner>/api/cases")

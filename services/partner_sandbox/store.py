@@ -155,3 +155,12 @@ def add_reminder(engine: Engine, partner: str, reference: str, key: str) -> int 
             conn.execute(update(sandbox_cases).where(sandbox_cases.c.reference == reference)
                          .values(reminder_keys=keys, updated_at=utcnow()))
         return len(keys)
+
+
+def withdraw_case(engine: Engine, partner: str, reference: str) -> bool:
+    """The referrer withdrew the referral: the case is closed on their side (no callback)."""
+    with engine.begin() as conn:
+        done = conn.execute(update(sandbox_cases).where(sandbox_cases.c.partner == partner,
+                                                        sandbox_cases.c.reference == reference)
+                            .values(status="withdrawn", updated_at=utcnow()))
+    return done.rowcount == 1

@@ -7,13 +7,17 @@ from flask import abort, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.referral import repository
-from services.referral.schemas import (ReferralListSchema, ReferralOutSchema,
-                                       ReferralQuerySchema, RoutingRuleListSchema)
+from services.referral import handlers, repository
+from services.referral.schemas import (CancelSchema, ReassignSchema, ReferralListSchema,
+                                       ReferralOutSchema, ReferralQuerySchema,
+                                       RoutingRuleListSchema, WorkQueueQuerySchema)
 from shared.auth import api_roles, current_principal
+from shared.web import FieldError
 
 blp = Blueprint("referrals", __name__, url_prefix="/api/v1/referrals",
                 description="Referrals of intakes to partner services")
+queue_blp = Blueprint("work_queue", __name__, url_prefix="/api/v1/work-queue",
+                      description="Referrals that need staff now")
 rules_blp = Blueprint("routing_rules", __name__, url_prefix="/api/v1/routing-rules",
                       description="The routing table, kept as data")
 
@@ -38,7 +42,7 @@ class Referrals(MethodView):
         with deps().session_factory() as s:
             found = repository.find(s, str(query["intake_id"]) if query["intake_id"] else None,
                                     query["status"], _visible_partner(query["partner"]))
-        return {"items": [asdict(r) for r in found]}
+        return {"items": found}
 
 
 @blp.route("/<uuid:referral_id>")
@@ -52,7 +56,66 @@ class ReferralById(MethodView):
         partner = _visible_partner(None)
         if referral is None or (partner and referral.partner != partner):
             abort(404, "no referral with this id")
-        return asdict(referral)
+        return referral
+
+
+@blp.route("/<uuid:referral_id>/cancel")
+class CancelReferral(MethodView):
+    @api_roles("staff")
+    @blp.arguments(CancelSchema)
+    @blp.response(200, ReferralOutSchema)
+    def post(self, data, referral_id):
+        """Cancel a referral (coded reason); the partner is told."""
+        _act(handlers.cancel_referral, str(referral_id), current_principal().username,
+             data["reason"], data["note"])
+        return _get(referral_id)
+
+
+@blp.route("/<uuid:referral_id>/reassign")
+class ReassignReferral(MethodView):
+    @api_roles("staff")
+    @blp.arguments(ReassignSchema)
+    @blp.response(201, ReferralOutSchema)
+    def post(self, data, referral_id):
+        """Refer the same need by hand to another partner service (consent checked)."""
+        new_id = _act(handlers.reassign_referral, str(referral_id), data["partner"],
+                      data["service"], current_principal().username, data["note"])
+        return _get(new_id)
+
+
+def _act(action, referral_id: str, *args):
+    d = deps()
+    try:
+        return action(referral_id, *args, d.uow())
+    except LookupError:
+        abort(404, "no referral with this id")
+    except handlers.ReferralActionError as exc:
+        raise FieldError(exc.field, exc.message) from None
+
+
+def _get(referral_id):
+    with deps().session_factory() as s:
+        return repository.get(s, str(referral_id))
+
+
+@queue_blp.route("")
+class WorkQueue(MethodView):
+    @api_roles("staff", "operator")
+    @queue_blp.arguments(WorkQueueQuerySchema, location="query")
+    @queue_blp.response(200, ReferralListSchema)
+    def get(self, query):
+        """Everything that needs a human now: on hold, delivery failed, rejected with no
+        alternative left, overdue. Oldest first unless `sort=newest`."""
+        return {"items": work_queue(deps().session_factory, **query)}
+
+
+def work_queue(session_factory, kind=None, partner=None, sort="oldest") -> list:
+    with session_factory() as s:
+        items = repository.needing_attention(s)
+    items = [r for r in items if (not kind or r.attention().split(":")[0] == kind)
+             and (not partner or r.partner == partner)]
+    return sorted(items, key=lambda r: r.overdue_since or r.updated_at,
+                  reverse=sort == "newest")
 
 
 @rules_blp.route("")

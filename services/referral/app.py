@@ -18,6 +18,6 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
     return build_service_app(__name__, settings, deps,
                              title="Lotse referral API",
                              spec_prefix="/api/v1/referral",
-                             api_blueprints=[api.blp, api.rules_blp],
+                             api_blueprints=[api.blp, api.rules_blp, api.queue_blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
                                          *[ui.bp]])

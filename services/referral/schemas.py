@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.referral.domain import REASONS
 from shared.events.contracts import REFERRAL_STATUSES
 
 
@@ -15,6 +16,8 @@ class HistoryOutSchema(Schema):
 
 
 class ReferralOutSchema(Schema):
+    """A referral with its history; `attention` says why staff must act (work queue)."""
+
     id = fields.UUID()
     intake_id = fields.UUID()
     intake_reference = fields.String()
@@ -27,7 +30,17 @@ class ReferralOutSchema(Schema):
     partner_case_ref = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    outcome = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    superseded_by = fields.String(allow_none=True)
+    ack_due_at = fields.AwareDateTime(allow_none=True)
+    complete_due_at = fields.AwareDateTime(allow_none=True)
+    overdue_since = fields.AwareDateTime(allow_none=True)
+    attention = fields.Method("_attention", allow_none=True)
     history = fields.List(fields.Nested(HistoryOutSchema))
+
+    def _attention(self, referral):
+        return referral.attention() if hasattr(referral, "attention") else None
 
 
 class ReferralListSchema(Schema):
@@ -59,3 +72,31 @@ class RoutingRuleOutSchema(Schema):
 
 class RoutingRuleListSchema(Schema):
     items = fields.List(fields.Nested(RoutingRuleOutSchema))
+
+
+class CancelSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.OneOf(REASONS["cancelled"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ReassignSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    partner = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    service = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9_]{2,60}$", error="A service code: lower-case letters, digits, _."))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class WorkQueueQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(load_default=None, validate=validate.OneOf(
+        ("on_hold", "delivery_failed", "rejected", "overdue")))
+    partner = fields.String(load_default=None)
+    sort = fields.String(load_default="oldest", validate=validate.OneOf(("oldest", "newest")))

@@ -130,3 +130,38 @@ def test_a_deadline_reminder_reaches_the_partner_once(adapter_deps):
     assert handlers.send_reminder(str(case.id), adapter_deps.uow, gateways) == "nothing due"
     assert [ref for ref, _ in gateway.reminders] == ["JC-1"]
     assert cases(adapter_deps)[0].reminders_sent == 1
+
+
+def status_changed(data: dict, status: str, by: str) -> str:
+    return new_envelope("referral.status_changed", 1, "referral", "r", {
+        "referral_id": data["referral_id"], "intake_id": data["intake_id"],
+        "need": data["need"], "partner": data["partner"], "service": data["service"],
+        "status": status, "previous_status": "received", "reason": "person_withdrew",
+        "partner_case_ref": "JC-1", "version": 3, "changed_at": "2026-11-24T09:00:00+00:00",
+        "changed_by": by}).to_json()
+
+
+def test_a_cancelled_referral_is_withdrawn_at_the_partner_once(adapter_deps):
+    body = json.loads(referral_requested())
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway(prefix="JC")
+    open_all(adapter_deps, gateway)
+    follow = next(s for s in SUBSCRIPTIONS if s.name == "follow_referral")
+    deliver(status_changed(body["data"], "accepted", "partner:jobcenter"), follow,
+            adapter_deps.uow)
+    [case] = cases(adapter_deps)
+    assert case.cancel_due_at is None  # the partner's own answers need no echo
+    deliver(status_changed(body["data"], "cancelled", "sam"), follow, adapter_deps.uow)
+    gateways = {"jobcenter": gateway}
+    assert handlers.send_cancellation(str(case.id), adapter_deps.uow, gateways) == "sent"
+    assert handlers.send_cancellation(str(case.id), adapter_deps.uow, gateways) == "nothing due"
+    assert [ref for ref, _ in gateway.cancellations] == ["JC-1"]
+
+
+def test_a_referral_cancelled_before_its_case_opened_is_never_sent(adapter_deps):
+    body = json.loads(referral_requested())
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    follow = next(s for s in SUBSCRIPTIONS if s.name == "follow_referral")
+    deliver(status_changed(body["data"], "cancelled", "sam"), follow, adapter_deps.uow)
+    gateway = FakePartnerGateway()
+    assert open_all(adapter_deps, gateway) == ["not pending"] and gateway.calls == []

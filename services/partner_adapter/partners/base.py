@@ -24,6 +24,9 @@ class PartnerGateway(Protocol):
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         """Remind the partner of the case (one reminder per key)."""
 
+    def cancel(self, case_ref: str, idempotency_key: str) -> None:
+        """Withdraw the case at the partner."""
+
 
 class HttpPartnerGateway(ABC):
     """Shared HTTP mechanics; subclasses map our request to the partner's payload."""
@@ -49,6 +52,11 @@ class HttpPartnerGateway(ABC):
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         """Remind the partner of a case whose deadline is near (same key: one reminder)."""
         self._post(f"{self.path}/{case_ref}/reminders", {"reminder": "deadline near"},
+                   idempotency_key)
+
+    def cancel(self, case_ref: str, idempotency_key: str) -> None:
+        """Tell the partner that Lotse cancelled the referral behind this case."""
+        self._post(f"{self.path}/{case_ref}/cancellation", {"reason": "cancelled by referrer"},
                    idempotency_key)
 
     def _post(self, path: str, body: dict[str, Any], idempotency_key: str):

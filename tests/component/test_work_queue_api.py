@@ -1,0 +1,74 @@
+"""The staff work queue and staff actions on referrals, over HTTP (SQLite, no broker)."""
+from __future__ import annotations
+
+import pytest
+
+from services.referral.app import create_app
+from services.referral.consumers import SUBSCRIPTIONS
+from shared.auth import Principal, issue_token
+from shared.bus.delivery import deliver
+from tests.component.test_partner_reports import CONSENT, report, welfare
+from tests.component.test_referral_consents import intake_v2
+
+OPEN, _, REPORT, _ = SUBSCRIPTIONS
+
+
+@pytest.fixture
+def client(settings, referral_deps):
+    app = create_app(settings.for_service("referral"), referral_deps)
+    return app.test_client()
+
+
+@pytest.fixture
+def staff(settings):
+    return {"Authorization": "Bearer " + issue_token(settings.secret_key,
+                                                     Principal("sam", "staff"))}
+
+
+def queue(client, staff, **query):
+    r = client.get("/api/v1/work-queue", headers=staff, query_string=query)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["items"]
+
+
+def test_the_queue_shows_what_waits_and_staff_re_assign_it(client, staff, referral_deps):
+    deliver(intake_v2([]), OPEN, referral_deps.uow)  # no consent: two referrals wait
+    items = queue(client, staff)
+    assert sorted(i["partner"] for i in items) == ["jobcenter", "welfare"]
+    assert {i["attention"] for i in items} == {"on_hold:consent_missing"}
+    assert queue(client, staff, partner="welfare")[0]["partner"] == "welfare"
+    waiting = queue(client, staff, partner="welfare")[0]
+    refused = client.post(f"/api/v1/referrals/{waiting['id']}/reassign", headers=staff,
+                          json={"partner": "welfare", "service": "mbe_diakonie"})
+    assert refused.status_code == 422  # no consent for welfare
+    assert "partner" in refused.get_json()["errors"]["json"]
+
+
+def test_a_rejected_need_with_no_partner_left_is_re_assigned_by_hand(client, staff,
+                                                                      referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    deliver(report(welfare(referral_deps), "rejected", "no_capacity"), REPORT,
+            referral_deps.uow)
+    deliver(report(welfare(referral_deps, "mbe_diakonie"), "rejected", "no_capacity"), REPORT,
+            referral_deps.uow)
+    [item] = queue(client, staff, kind="rejected")
+    r = client.post(f"/api/v1/referrals/{item['id']}/reassign", headers=staff,
+                    json={"partner": "welfare", "service": "jmd", "note": "young at heart"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["status"] == "requested" and r.get_json()["service"] == "jmd"
+    assert queue(client, staff) == []
+
+
+def test_staff_cancel_with_a_coded_reason(client, staff, referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    target = welfare(referral_deps)
+    bad = client.post(f"/api/v1/referrals/{target.id}/cancel", headers=staff,
+                      json={"reason": "bored"})
+    assert bad.status_code == 422 and "reason" in bad.get_json()["errors"]["json"]
+    r = client.post(f"/api/v1/referrals/{target.id}/cancel", headers=staff,
+                    json={"reason": "person_withdrew", "note": "moved to Bochum"})
+    assert r.status_code == 200
+    assert (r.get_json()["status"], r.get_json()["reason"]) == ("cancelled", "person_withdrew")
+    again = client.post(f"/api/v1/referrals/{target.id}/cancel", headers=staff,
+                        json={"reason": "person_withdrew"})
+    assert again.status_code == 422
