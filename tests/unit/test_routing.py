@@ -72,3 +72,35 @@ def test_a_need_without_a_rule_has_no_route():
 def test_age_counts_completed_years():
     assert age_on(date(2000, 2, 29), date(2027, 2, 28)) == 26
     assert age_on(date(2000, 2, 29), date(2027, 3, 1)) == 27
+
+
+@pytest.mark.parametrize("birth, service", [
+    ("2014-11-22", None),    # 11, one day before the 12th birthday
+    ("2014-11-21", "jmd"),   # 12 today
+    ("1999-11-22", "jmd"),   # 26, the day before the 27th birthday
+    ("1999-11-21", "mbe"),   # 27 today: adult counselling
+])
+def test_the_jmd_and_mbe_age_boundaries(birth, service):
+    route = route_need("orientation_counselling", facts(birth), RULES, DAY)
+    assert (route.service if route else None) == service
+
+
+def test_a_rejected_service_is_skipped_for_the_next_eligible_one():
+    olena = facts("1987-03-14")
+    route = route_need("orientation_counselling", olena, RULES + SECOND_ASSOCIATION, DAY,
+                       exclude=frozenset({("welfare", "mbe")}))
+    assert (route.partner, route.service) == ("welfare", "mbe_diakonie")
+    none_left = route_need("orientation_counselling", olena, RULES + SECOND_ASSOCIATION, DAY,
+                           exclude=frozenset({("welfare", "mbe"), ("welfare", "mbe_diakonie")}))
+    assert none_left is None
+
+
+def _second_association() -> list[RoutingRule]:
+    path = REPO / "services/referral/migrations/versions/0006_rerouting.py"
+    spec = importlib.util.spec_from_file_location("rerouting", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [RoutingRule(**r) for r in module.RULES]
+
+
+SECOND_ASSOCIATION = _second_association()
