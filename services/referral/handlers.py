@@ -194,6 +194,9 @@ def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
     legal basis) allows it; the old referral hands over and leaves the work queue."""
     with uow:
         referral = _load(uow, referral_id)
+        if referral.superseded_by:
+            raise ReferralActionError("referral", "this need was already taken over by "
+                                                  f"referral {referral.superseded_by}")
         if partner not in repository.legal_bases(uow.session):
             raise ReferralActionError("partner", f"unknown partner {partner}")
         if not referral.share:

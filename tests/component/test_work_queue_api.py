@@ -72,3 +72,12 @@ def test_staff_cancel_with_a_coded_reason(client, staff, referral_deps):
     again = client.post(f"/api/v1/referrals/{target.id}/cancel", headers=staff,
                         json={"reason": "person_withdrew"})
     assert again.status_code == 422
+
+
+def test_a_need_already_taken_over_cannot_be_re_assigned_again(client, staff, referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    first = welfare(referral_deps)
+    deliver(report(first, "rejected", "no_capacity"), REPORT, referral_deps.uow)
+    r = client.post(f"/api/v1/referrals/{first.id}/reassign", headers=staff,
+                    json={"partner": "welfare", "service": "jmd"})
+    assert r.status_code == 422 and "referral" in r.get_json()["errors"]["json"]
