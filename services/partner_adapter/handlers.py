@@ -101,21 +101,30 @@ def request_reminder(envelope: Envelope, uow) -> None:
 def send_reminder(case_id: str, uow_factory: Callable,
                   gateways: Mapping[str, PartnerGateway]) -> str:
     """Deliver one due reminder, outside any DB transaction, then record it."""
+    return _tell_partner(
+        case_id, uow_factory, lambda c: c.reminder_due_at,
+        lambda c: gateways[c.partner].remind(c.partner_case_ref, c.reminder_key()),
+        PartnerCase.reminder_sent, PartnerCase.reminder_failed)
+
+
+def _tell_partner(case_id: str, uow_factory: Callable, due: Callable, send: Callable,
+                  done: Callable, failed: Callable) -> str:
+    """Send one message about an open case to its partner; record success or retry later."""
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
-    if case is None or case.reminder_due_at is None:
+    if case is None or due(case) is None:
         return "nothing due"
     try:
-        gateways[case.partner].remind(case.partner_case_ref, case.reminder_key())
+        send(case)
         error = None
     except (PartnerUnavailable, PartnerRefused) as exc:
         error = str(exc)
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
         if error is None:
-            case.reminder_sent(uow.clock())
+            done(case, uow.clock())
         else:
-            case.reminder_failed(error, uow.clock())
+            failed(case, error, uow.clock())
         repository.save(uow.session, case)
         uow.commit()
     return "sent" if error is None else "retry"
@@ -136,21 +145,7 @@ def follow_referral(envelope: Envelope, uow) -> None:
 def send_cancellation(case_id: str, uow_factory: Callable,
                       gateways: Mapping[str, PartnerGateway]) -> str:
     """Deliver one due cancellation, outside any DB transaction, then record it."""
-    with uow_factory() as uow:
-        case = repository.get(uow.session, case_id)
-    if case is None or case.cancel_due_at is None:
-        return "nothing due"
-    try:
-        gateways[case.partner].cancel(case.partner_case_ref, case.cancellation_key())
-        error = None
-    except (PartnerUnavailable, PartnerRefused) as exc:
-        error = str(exc)
-    with uow_factory() as uow:
-        case = repository.get(uow.session, case_id)
-        if error is None:
-            case.cancellation_sent(uow.clock())
-        else:
-            case.cancellation_failed(error, uow.clock())
-        repository.save(uow.session, case)
-        uow.commit()
-    return "sent" if error is None else "retry"
+    return _tell_partner(
+        case_id, uow_factory, lambda c: c.cancel_due_at,
+        lambda c: gateways[c.partner].cancel(c.partner_case_ref, c.cancellation_key()),
+        PartnerCase.cancellation_sent, PartnerCase.cancellation_failed)
