@@ -12,6 +12,7 @@ from services.referral.schemas import (CancelSchema, ReassignSchema, ReferralLis
                                        ReferralOutSchema, ReferralQuerySchema,
                                        RoutingRuleListSchema, WorkQueueQuerySchema)
 from shared.auth import api_roles, current_principal
+from shared.clock import utcnow
 from shared.web import FieldError
 
 blp = Blueprint("referrals", __name__, url_prefix="/api/v1/referrals",
@@ -110,9 +111,10 @@ class WorkQueue(MethodView):
 
 
 def work_queue(session_factory, kind=None, partner=None, sort="oldest") -> list:
+    now = utcnow()
     with session_factory() as s:
-        items = repository.needing_attention(s)
-    items = [r for r in items if (not kind or r.attention().split(":")[0] == kind)
+        items = repository.needing_attention(s, now)
+    items = [r for r in items if (not kind or r.attention(now).split(":")[0] == kind)
              and (not partner or r.partner == partner)]
     return sorted(items, key=lambda r: r.overdue_since or r.updated_at,
                   reverse=sort == "newest")

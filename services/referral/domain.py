@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Iterable, Sequence
 
 # FHIR Task status codes (http://hl7.org/fhir/task-status); "ready" and "entered-in-error"
@@ -42,6 +42,7 @@ REASONS: dict[str, tuple[str, ...]] = {
     "on-hold": ("no_matching_rule", "consent_missing", "prerequisite_pending",
                 "waiting_for_person", "partner_paused", "other"),
 }
+PREREQUISITE_PATIENCE = timedelta(days=5)  # then a waiting referral needs a person
 OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
             "application_filed", "place_offered", "case_closed", "other")
 
@@ -98,6 +99,7 @@ class RoutingRule:
     residence_statuses: tuple[str, ...] | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    requires_need: str | None = None  # e.g. the Jobcenter after the address registration
 
     def effective_on(self, day: date) -> bool:
         return ((self.valid_from is None or self.valid_from <= day)
@@ -131,6 +133,7 @@ class Route:
     service: str
     rule_id: str
     reason: str
+    requires_need: str | None = None
 
 
 def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
@@ -142,7 +145,7 @@ def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
                        key=lambda r: (r.priority, r.id)):
         reason = rule.explain(facts, day)
         if reason:
-            return Route(rule.partner, rule.service, rule.id, reason)
+            return Route(rule.partner, rule.service, rule.id, reason, rule.requires_need)
     return None
 
 
@@ -207,6 +210,7 @@ class Referral:
     outcome: str | None = None
     note: str | None = None
     superseded_by: str | None = None
+    waits_for: str | None = None
     ack_due_at: datetime | None = None
     complete_due_at: datetime | None = None
     expires_at: datetime | None = None
@@ -218,10 +222,13 @@ class Referral:
     def open(cls, *, intake_id: uuid.UUID, intake_reference: str, need: str,
              route: Route | None, by: str, now: datetime,
              basis: SharingBasis | None = None,
-             person_id: str | None = None, share: dict | None = None) -> "Referral":
-        """A referral for one need: requested from its partner; on hold when no rule fits or
-        when nothing (consent or legal basis) allows sharing with that partner."""
-        held = "no_matching_rule" if route is None else None if basis else "consent_missing"
+             person_id: str | None = None, share: dict | None = None,
+             waits_for: str | None = None) -> "Referral":
+        """A referral for one need: requested from its partner; on hold when no rule fits,
+        when nothing (consent or legal basis) allows sharing with that partner, or while the
+        referral it depends on (`waits_for`, a need) has not reached its partner."""
+        held = ("no_matching_rule" if route is None else "consent_missing" if not basis
+                else "prerequisite_pending" if waits_for else None)
         status = "on-hold" if held else "requested"
         reason = route.reason if route else f"no routing rule fits need {need}"
         referral = cls(id=uuid.uuid4(), intake_id=intake_id, intake_reference=intake_reference,
@@ -230,9 +237,12 @@ class Referral:
                        status=status, reason=held, partner_case_ref=None, version=1,
                        created_at=now, updated_at=now, person_id=person_id,
                        consent_id=basis.consent_id if basis else None,
-                       legal_basis=basis.legal_basis if basis else None, share=share)
-        note = reason if not held or held == "no_matching_rule" else \
-            f"{reason}; waiting for the person's consent to share with {route.partner}"
+                       legal_basis=basis.legal_basis if basis else None, share=share,
+                       waits_for=waits_for)
+        note = {"consent_missing": f"{reason}; waiting for the person's consent to share with "
+                                   f"{route.partner if route else ''}",
+                "prerequisite_pending": f"{reason}; waits for the {waits_for} referral"
+                }.get(held or "", reason)
         referral.history.append(HistoryEntry(status, None, note, by, now))
         if held:
             referral.events.append(("referral.status_changed", referral._status_payload(None, by)))
@@ -245,6 +255,15 @@ class Referral:
         self.consent_id, self.legal_basis = basis.consent_id, basis.legal_basis
         self.change_status("requested", by=by, reason=None,
                            note=f"sharing allowed by {basis.describe()}", now=now)
+        return True
+
+    def prerequisite_met(self, need: str, *, by: str, now: datetime) -> bool:
+        """The referral this one waited for reached its partner: this one may leave now."""
+        if self.status != "on-hold" or self.reason != "prerequisite_pending" \
+                or self.waits_for != need:
+            return False
+        self.change_status("requested", by=by, reason=None,
+                           note=f"the {need} referral reached its partner", now=now)
         return True
 
     def stop_sharing(self, *, by: str, now: datetime) -> bool:
@@ -317,10 +336,13 @@ class Referral:
                 "service": self.service, "partner_case_ref": self.partner_case_ref,
                 "status": self.status, "phase": phase, "due_at": due, "noticed_at": now}
 
-    def attention(self) -> str | None:
+    def attention(self, now: datetime | None = None) -> str | None:
         """Why staff must act on this referral now (the work queue), or None."""
         if self.superseded_by:
             return None  # another referral took over its need
+        if self.status == "on-hold" and self.reason == "prerequisite_pending":
+            waited = (now - self.updated_at) if now else timedelta(0)
+            return "on_hold:prerequisite_pending" if waited > PREREQUISITE_PATIENCE else None
         if self.status == "on-hold":
             return f"on_hold:{self.reason or 'other'}"
         if self.status == "failed":
@@ -355,13 +377,16 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequen
                    person_id: str | None = None, share: dict | None = None) -> list[Referral]:
     """One referral per need, each routed by the rules in force on the intake's day and
     leaving only with a consent for its partner or the partner's other legal basis."""
+    routes = {need: route_need(need, facts, rules, now.date()) for need in needs}
     referrals = []
-    for need in needs:
-        route = route_need(need, facts, rules, now.date())
+    for need, route in routes.items():
         basis = sharing_basis(route.partner, consents, legal_bases or {}) if route else None
+        # a prerequisite counts only if this intake refers that need somewhere too
+        waits_for = route.requires_need if route and routes.get(route.requires_need or "") \
+            else None
         referrals.append(Referral.open(intake_id=intake_id, intake_reference=intake_reference,
                                        need=need, route=route, by=by, now=now, basis=basis,
-                                       person_id=person_id, share=share))
+                                       person_id=person_id, share=share, waits_for=waits_for))
     return referrals
 
 

@@ -104,6 +104,7 @@ def record_case_opened(envelope: Envelope, uow) -> None:
     _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)
+    _release_dependents(uow, referral, envelope.time)
 
 
 def apply_partner_report(envelope: Envelope, uow) -> None:
@@ -136,6 +137,24 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
     _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)
+    _release_dependents(uow, referral, envelope.time)
+
+
+REACHED_PARTNER = frozenset({"received", "accepted", "in-progress", "completed"})
+
+
+def _release_dependents(uow, referral: Referral, now: datetime) -> None:
+    """Referrals waiting for this one's need may leave once it reached its partner."""
+    if referral.status not in REACHED_PARTNER:
+        return
+    for waiting in repository.waiting_for(uow.session, str(referral.intake_id),
+                                          referral.need):
+        before = len(waiting.history)
+        if waiting.prerequisite_met(referral.need, by=SYSTEM, now=now):
+            _plan(uow, waiting, now)
+            repository.save(uow.session, waiting, before)
+            _emit_requested(uow, waiting)
+            _emit_pending(uow, waiting)
 
 
 def _reroute(uow, referral: Referral, now: datetime) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,8 @@ def rules(session: Session) -> list[RoutingRule]:
                         max_age=r.max_age,
                         residence_statuses=tuple(r.residence_statuses)
                         if r.residence_statuses is not None else None,
-                        valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
+                        valid_from=r.valid_from, valid_to=r.valid_to,
+                        requires_need=r.requires_need) for r in rows]
 
 
 def _values(ref: Referral) -> dict:
@@ -29,6 +31,7 @@ def _values(ref: Referral) -> dict:
                 created_at=ref.created_at, updated_at=ref.updated_at, person_id=ref.person_id,
                 consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share,
                 outcome=ref.outcome, note=ref.note, superseded_by=ref.superseded_by,
+                waits_for=ref.waits_for,
                 ack_due_at=ref.ack_due_at,
                 complete_due_at=ref.complete_due_at, expires_at=ref.expires_at,
                 reminded_at=ref.reminded_at, overdue_since=ref.overdue_since)
@@ -61,7 +64,8 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     version=row.version, created_at=row.created_at, updated_at=row.updated_at,
                     history=history, person_id=row.person_id, consent_id=row.consent_id,
                     legal_basis=row.legal_basis, share=row.share, outcome=row.outcome,
-                    note=row.note, superseded_by=row.superseded_by, ack_due_at=row.ack_due_at,
+                    note=row.note, superseded_by=row.superseded_by, waits_for=row.waits_for,
+                    ack_due_at=row.ack_due_at,
                     complete_due_at=row.complete_due_at, expires_at=row.expires_at,
                     reminded_at=row.reminded_at, overdue_since=row.overdue_since)
 
@@ -142,13 +146,23 @@ def with_running_clock(session: Session, limit: int = 500) -> list[str]:
     return [row.id for row in rows]
 
 
-def needing_attention(session: Session, limit: int = 500) -> list[Referral]:
+def needing_attention(session: Session, now: datetime,
+                      limit: int = 500) -> list[Referral]:
     """Candidates for the staff work queue (the domain decides with Referral.attention)."""
     r = t.referrals
     rows = session.execute(select(r.c.id).where(
         r.c.status.in_(("on-hold", "failed", "rejected")) | r.c.overdue_since.is_not(None))
         .order_by(r.c.updated_at).limit(limit)).all()
-    return [ref for ref in (get(session, row.id) for row in rows) if ref.attention()]
+    return [ref for ref in (get(session, row.id) for row in rows) if ref.attention(now)]
+
+
+def waiting_for(session: Session, intake_id: str, need: str) -> list[Referral]:
+    """Referrals of the intake on hold until its `need` referral reaches its partner."""
+    r = t.referrals
+    rows = session.execute(select(r.c.id).where(r.c.intake_id == intake_id,
+                                                r.c.waits_for == need,
+                                                r.c.status == "on-hold")).all()
+    return [get(session, row.id, for_update=True) for row in rows]
 
 
 def tried_for_need(session: Session, intake_id: str, need: str) -> frozenset[tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.referral.domain import REASONS
+from shared.clock import utcnow
 from shared.events.contracts import REFERRAL_STATUSES
 
 
@@ -40,7 +41,7 @@ class ReferralOutSchema(Schema):
     history = fields.List(fields.Nested(HistoryOutSchema))
 
     def _attention(self, referral):
-        return referral.attention() if hasattr(referral, "attention") else None
+        return referral.attention(utcnow()) if hasattr(referral, "attention") else None
 
 
 class ReferralListSchema(Schema):

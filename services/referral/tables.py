@@ -32,6 +32,7 @@ referrals = Table(
     Column("outcome", String(40)),
     Column("note", Text),
     Column("superseded_by", String(36)),
+    Column("waits_for", String(60)),
     Column("ack_due_at", UTCDateTime),
     Column("complete_due_at", UTCDateTime),
     Column("expires_at", UTCDateTime),
@@ -84,6 +85,7 @@ routing_rules = Table(
     Column("valid_from", Date),
     Column("valid_to", Date),
     Column("citation", Text, nullable=False),
+    Column("requires_need", String(60)),
 )
 
 outbox = outbox_table(metadata, "referral")

@@ -11,6 +11,7 @@ from services.referral.api import work_queue
 from services.referral.domain import REASONS
 from services.referral.schemas import CancelSchema, ReassignSchema, WorkQueueQuerySchema
 from shared.auth import current_principal, ui_roles
+from shared.clock import utcnow
 from shared.events.contracts import REFERRAL_STATUSES
 
 bp = Blueprint("referral_ui", __name__, template_folder="templates")
@@ -58,7 +59,7 @@ def queue():
     return render_template("referral/queue.html", items=work_queue(deps().session_factory,
                                                                    **query),
                            query=query, partners=partners, services=services,
-                           cancel_reasons=REASONS["cancelled"])
+                           cancel_reasons=REASONS["cancelled"], now=utcnow())
 
 
 @bp.post("/referrals/<uuid:referral_id>/cancel")

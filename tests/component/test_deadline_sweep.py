@@ -53,9 +53,9 @@ def test_reminder_escalation_and_expiry_and_a_restart_in_between(referral_deps, 
     assert handlers.sweep_deadlines(deps.uow, clock) == {"reminded": 1}
 
     restarted = deps_at(settings, clock)  # a new process: the timers are in the database
-    clock.now = START + timedelta(days=3)  # Thursday: the Jobcenter is due tonight
+    clock.now = START + timedelta(days=3)  # Thursday (the Jobcenter still waits: no clock)
     counts = handlers.sweep_deadlines(restarted.uow, clock)
-    assert counts == {"overdue": 1, "reminded": 1}
+    assert counts == {"overdue": 1}
     refs = by_partner(restarted)
     assert refs["registration"].attention() == "overdue"
 
@@ -65,7 +65,9 @@ def test_reminder_escalation_and_expiry_and_a_restart_in_between(referral_deps, 
     assert (refs["registration"].status, refs["registration"].reason) == ("cancelled",
                                                                           "expired")
     assert refs["welfare"].attention() == "overdue"
-    assert counts == {"expired": 1, "overdue": 2}
+    assert counts == {"expired": 1, "overdue": 1}
+    assert refs["jobcenter"].reason == "prerequisite_pending"
+    assert refs["jobcenter"].attention(clock.now) == "on_hold:prerequisite_pending"
     events = emitted(restarted)
-    assert events.count("referral.reminder_due") == 2 and events.count("referral.overdue") == 3
+    assert events.count("referral.reminder_due") == 1 and events.count("referral.overdue") == 2
     assert handlers.sweep_deadlines(restarted.uow, clock) == {}  # nothing twice

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 from services.referral import repository
 from services.referral.consumers import SUBSCRIPTIONS
@@ -58,5 +59,27 @@ def test_a_rejection_re_routes_to_the_next_service_and_then_reaches_the_work_que
     deliver(report(second, "rejected", reason="no_capacity"), REPORT, referral_deps.uow)
     assert welfare(referral_deps, "mbe_diakonie").attention() == "rejected"  # none left
     with referral_deps.session_factory() as s:
-        queue = repository.needing_attention(s)
+        queue = repository.needing_attention(s, datetime.now(timezone.utc))
     assert [r.service for r in queue] == ["mbe_diakonie"]
+
+
+def opened(referral) -> str:
+    data = {"case_id": str(uuid.uuid4()), "referral_id": str(referral.id),
+            "partner": referral.partner, "partner_case_ref": "BD-1",
+            "opened_at": "2026-11-21T10:00:00+00:00"}
+    return new_envelope("partner_case.opened", 1, "partner_adapter", "c", data).to_json()
+
+
+def test_the_jobcenter_referral_waits_until_the_registration_reached_its_partner(
+        referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    with referral_deps.session_factory() as s:
+        refs = {r.partner: r for r in repository.find(s)}
+    assert (refs["jobcenter"].status, refs["jobcenter"].reason) == ("on-hold",
+                                                                    "prerequisite_pending")
+    assert refs["jobcenter"].waits_for == "address_registration"
+    deliver(opened(refs["registration"]), OPENED, referral_deps.uow)
+    with referral_deps.session_factory() as s:
+        released = next(r for r in repository.find(s) if r.partner == "jobcenter")
+    assert released.status == "requested"
+    assert released.history[-1].note == "the address_registration referral reached its partner"
