@@ -24,6 +24,7 @@ ROUTES = (
     ("/referrals", "referral"),
     ("/api/v1/work-queue", "referral"),
     ("/work-queue", "referral"),
+    ("/routing-rules", "referral"),
     ("/api/v1/partner-cases", "partner_adapter"),
     ("/api/v1/partner-callbacks", "partner_adapter"),
     ("/api/v1/partner-adapter/", "partner_adapter"),

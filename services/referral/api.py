@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import abort, current_app
+from flask import abort, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.referral import handlers, repository
-from services.referral.schemas import (CancelSchema, ReassignSchema, ReferralListSchema,
-                                       ReferralOutSchema, ReferralQuerySchema,
-                                       RoutingRuleListSchema, WorkQueueQuerySchema)
+from services.referral import handlers, repository, rules
+from services.referral.domain import PersonFacts
+from services.referral.schemas import (CancelSchema, PreviewInSchema, PreviewSchema,
+                                       ReassignSchema, ReferralListSchema, ReferralOutSchema,
+                                       ReferralQuerySchema, RoutingRuleInSchema,
+                                       RoutingRuleListSchema, RoutingRuleOutSchema,
+                                       RuleVersionListSchema, WorkQueueQuerySchema)
 from shared.auth import api_roles, current_principal
 from shared.clock import utcnow
 from shared.web import FieldError
@@ -129,3 +132,69 @@ class RoutingRules(MethodView):
         with deps().session_factory() as s:
             return {"items": [asdict(r) for r in sorted(repository.rules(s),
                                                         key=lambda r: (r.need, r.priority))]}
+
+    @api_roles("admin")
+    @rules_blp.arguments(RoutingRuleInSchema)
+    @rules_blp.response(201, RoutingRuleOutSchema)
+    def post(self, data):
+        """Add a rule (admins); the table's new state is kept as a version."""
+        if not data.get("id"):
+            raise FieldError("id", "a new rule needs an id")
+        return _save_rule(data, data["id"], create=True)
+
+
+@rules_blp.route("/<rule_id>")
+class RoutingRuleById(MethodView):
+    @api_roles("admin")
+    @rules_blp.arguments(RoutingRuleInSchema)
+    @rules_blp.response(200, RoutingRuleOutSchema)
+    def put(self, data, rule_id):
+        """Change a rule (admins); versioned."""
+        return _save_rule(data, rule_id, create=False)
+
+    @api_roles("admin")
+    @rules_blp.response(204)
+    def delete(self, rule_id):
+        """Remove a rule (admins); the earlier table stays in its version."""
+        d = deps()
+        try:
+            rules.delete_rule(rule_id, current_principal().username,
+                              request.args.get("note"), d.uow(), d.clock)
+        except LookupError:
+            abort(404, "no rule with this id")
+
+
+def _save_rule(data: dict, rule_id: str, create: bool):
+    d = deps()
+    rule = rules.rule_from(data, rule_id)
+    try:
+        rules.save_rule(rule, current_principal().username, data.get("note"), d.uow(),
+                        d.clock, create)
+    except LookupError:
+        abort(404, "no rule with this id")
+    except rules.RuleError as exc:
+        raise FieldError(exc.field, exc.message) from None
+    return asdict(rule)
+
+
+@rules_blp.route("/versions")
+class RuleVersions(MethodView):
+    @api_roles("staff", "operator")
+    @rules_blp.response(200, RuleVersionListSchema)
+    def get(self):
+        """Every version of the routing table: who changed it, when and why."""
+        with deps().session_factory() as s:
+            return {"items": [dict(v._mapping) for v in repository.rule_versions(s)]}
+
+
+@rules_blp.route("/preview")
+class Preview(MethodView):
+    @api_roles("staff", "operator")
+    @rules_blp.arguments(PreviewInSchema)
+    @rules_blp.response(200, PreviewSchema)
+    def post(self, data):
+        """Where would this intake go (on a given day), and why?"""
+        facts = PersonFacts(data["birth_date"], data["nationality"], data["residence_status"],
+                            tuple(data["languages"]))
+        return {"items": rules.preview(deps().session_factory, facts, data["needs"],
+                                       data["on_date"] or utcnow().date())}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import select
@@ -175,3 +176,40 @@ def tried_for_need(session: Session, intake_id: str, need: str) -> frozenset[tup
 
 def partners(session: Session) -> list:
     return session.execute(select(t.partners).order_by(t.partners.c.code)).all()
+
+
+def save_rule(session: Session, rule: RoutingRule, exists: bool) -> None:
+    values = dict(need=rule.need, partner=rule.partner, service=rule.service,
+                  priority=rule.priority, min_age=rule.min_age, max_age=rule.max_age,
+                  residence_statuses=list(rule.residence_statuses)
+                  if rule.residence_statuses is not None else None,
+                  valid_from=rule.valid_from, valid_to=rule.valid_to, citation=rule.citation,
+                  requires_need=rule.requires_need)
+    if exists:
+        session.execute(t.routing_rules.update().where(t.routing_rules.c.id == rule.id)
+                        .values(**values))
+    else:
+        session.execute(t.routing_rules.insert().values(id=rule.id, **values))
+
+
+def delete_rule(session: Session, rule_id: str) -> bool:
+    return session.execute(t.routing_rules.delete()
+                           .where(t.routing_rules.c.id == rule_id)).rowcount == 1
+
+
+def add_rule_version(session: Session, by: str, now: datetime, note: str | None) -> int:
+    """Snapshot the whole routing table after a change."""
+    snapshot = [{**asdict(r), "residence_statuses": list(r.residence_statuses)
+                 if r.residence_statuses is not None else None,
+                 "valid_from": r.valid_from.isoformat() if r.valid_from else None,
+                 "valid_to": r.valid_to.isoformat() if r.valid_to else None}
+                for r in sorted(rules(session), key=lambda r: r.id)]
+    result = session.execute(t.routing_rule_versions.insert().values(
+        changed_by=by, changed_at=now, note=note, rules=snapshot))
+    return result.inserted_primary_key[0]
+
+
+def rule_versions(session: Session) -> list:
+    v = t.routing_rule_versions
+    return session.execute(select(v.c.version, v.c.changed_by, v.c.changed_at, v.c.note)
+                           .order_by(v.c.version.desc())).all()

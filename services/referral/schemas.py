@@ -1,9 +1,10 @@
 """HTTP contract of the referral API."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.referral.domain import REASONS
+from shared.reference import NEEDS, RESIDENCE_STATUSES, codes
 from shared.clock import utcnow
 from shared.events.contracts import REFERRAL_STATUSES
 
@@ -59,6 +60,7 @@ class ReferralQuerySchema(Schema):
 
 class RoutingRuleOutSchema(Schema):
     id = fields.String()
+    requires_need = fields.String(allow_none=True)
     need = fields.String()
     partner = fields.String()
     service = fields.String()
@@ -101,3 +103,74 @@ class WorkQueueQuerySchema(Schema):
         ("on_hold", "delivery_failed", "rejected", "overdue")))
     partner = fields.String(load_default=None)
     sort = fields.String(load_default="oldest", validate=validate.OneOf(("oldest", "newest")))
+
+
+class RoutingRuleInSchema(Schema):
+    """A routing rule as admins write it; `max_age` is exclusive (JMD: below 27)."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[a-z0-9-]{3,60}$", error="Lower-case letters, digits and -, 3 to 60 long."))
+    need = fields.String(required=True, validate=validate.OneOf(codes(NEEDS)))
+    partner = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    service = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9_]{2,60}$", error="A service code: lower-case letters, digits, _."))
+    priority = fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+    min_age = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=0, max=120))
+    max_age = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1, max=121))
+    residence_statuses = fields.List(fields.String(validate=validate.OneOf(
+        codes(RESIDENCE_STATUSES))), load_default=None, allow_none=True)
+    valid_from = fields.Date(load_default=None, allow_none=True)
+    valid_to = fields.Date(load_default=None, allow_none=True)
+    citation = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    requires_need = fields.String(load_default=None, allow_none=True,
+                                  validate=validate.OneOf(codes(NEEDS)))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
+                         metadata={"description": "why the change (kept with the version)"})
+
+
+class RuleVersionSchema(Schema):
+    version = fields.Integer()
+    changed_by = fields.String()
+    changed_at = fields.AwareDateTime()
+    note = fields.String(allow_none=True)
+
+
+class RuleVersionListSchema(Schema):
+    items = fields.List(fields.Nested(RuleVersionSchema))
+
+
+class PreviewInSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    birth_date = fields.Date(required=True)
+    residence_status = fields.String(required=True, validate=validate.OneOf(
+        codes(RESIDENCE_STATUSES)))
+    nationality = fields.String(load_default="XX", validate=validate.Length(equal=2))
+    languages = fields.List(fields.String(), load_default=list)
+    needs = fields.List(fields.String(validate=validate.OneOf(codes(NEEDS))), required=True,
+                        validate=validate.Length(min=1))
+    on_date = fields.Date(load_default=None, metadata={"description": "default: today"})
+
+    @validates_schema
+    def _born_before(self, data, **kwargs):
+        if data.get("on_date") and data["birth_date"] > data["on_date"]:
+            raise ValidationError("Born after the day asked about.", "birth_date")
+
+
+class PreviewRouteSchema(Schema):
+    need = fields.String()
+    partner = fields.String(allow_none=True)
+    service = fields.String(allow_none=True)
+    rule_id = fields.String(allow_none=True)
+    reason = fields.String()
+    requires_need = fields.String(allow_none=True)
+
+
+class PreviewSchema(Schema):
+    items = fields.List(fields.Nested(PreviewRouteSchema))

@@ -90,3 +90,12 @@ routing_rules = Table(
 
 outbox = outbox_table(metadata, "referral")
 inbox = inbox_table(metadata, "referral")
+
+routing_rule_versions = Table(
+    "routing_rule_versions", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("changed_by", String(100), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("note", Text),
+    Column("rules", JSONDocument, nullable=False),  # the whole table after the change
+)

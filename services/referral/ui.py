@@ -6,12 +6,14 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from services.referral import handlers, repository
+from services.referral import handlers, repository, rules
 from services.referral.api import work_queue
-from services.referral.domain import REASONS
-from services.referral.schemas import CancelSchema, ReassignSchema, WorkQueueQuerySchema
+from services.referral.domain import REASONS, PersonFacts
+from services.referral.schemas import (CancelSchema, PreviewInSchema, ReassignSchema,
+                                       RoutingRuleInSchema, WorkQueueQuerySchema)
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
+from shared.reference import NEEDS, RESIDENCE_STATUSES
 from shared.events.contracts import REFERRAL_STATUSES
 
 bp = Blueprint("referral_ui", __name__, template_folder="templates")
@@ -93,3 +95,64 @@ def reassign(referral_id):
     except (ValidationError, handlers.ReferralActionError) as exc:
         flash(_("Not re-assigned:") + f" {exc}")
     return redirect(url_for(".referral_detail", referral_id=referral_id))
+
+
+@bp.route("/routing-rules", methods=["GET", "POST"])
+@ui_roles("staff", "operator")
+def routing_rules():
+    """The routing table with a preview: where would this intake go, and why?"""
+    results, errors, form = None, {}, request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            data = PreviewInSchema().load({
+                "birth_date": form.get("birth_date", ""),
+                "residence_status": form.get("residence_status", ""),
+                "nationality": (form.get("nationality") or "XX").upper(),
+                "needs": form.getlist("needs"), "on_date": form.get("on_date") or None})
+            facts = PersonFacts(data["birth_date"], data["nationality"],
+                                data["residence_status"], ())
+            results = rules.preview(deps().session_factory, facts, data["needs"],
+                                    data["on_date"] or utcnow().date())
+        except ValidationError as exc:
+            errors = exc.messages
+    with deps().session_factory() as s:
+        table = sorted(repository.rules(s), key=lambda r: (r.need, r.priority, r.id))
+        versions = repository.rule_versions(s)[:10]
+    return render_template("referral/rules.html", rules=table, versions=versions,
+                           results=results, errors=errors, form=form, needs=NEEDS,
+                           statuses=RESIDENCE_STATUSES)
+
+
+@bp.route("/routing-rules/<rule_id>/edit", methods=["GET", "POST"])
+@bp.route("/routing-rules/new", methods=["GET", "POST"], defaults={"rule_id": None})
+@ui_roles("admin")
+def edit_rule(rule_id):
+    """Admins change or add a rule; every save is a new version of the table."""
+    with deps().session_factory() as s:
+        current = next((r for r in repository.rules(s) if r.id == rule_id), None)
+        partners = [p.code for p in repository.partners(s)]
+    if rule_id and current is None:
+        abort(404)
+    errors: dict = {}
+    if request.method == "POST":
+        f = request.form
+        raw = {k: (f.get(k) or None) for k in ("id", "need", "partner", "service", "priority",
+                                              "min_age", "max_age", "valid_from", "valid_to",
+                                              "citation", "requires_need", "note")}
+        raw["residence_statuses"] = f.getlist("residence_statuses") or None
+        if rule_id:
+            raw.pop("id")
+        try:
+            data = RoutingRuleInSchema().load({k: v for k, v in raw.items() if v is not None})
+            d = deps()
+            rules.save_rule(rules.rule_from(data, rule_id), current_principal().username,
+                            data.get("note"), d.uow(), d.clock, create=rule_id is None)
+            flash(_("Rule saved; the routing table has a new version."))
+            return redirect(url_for(".routing_rules"))
+        except ValidationError as exc:
+            errors = exc.messages
+        except rules.RuleError as exc:
+            errors = {exc.field: [exc.message]}
+    return render_template("referral/rule_edit.html", rule=current, errors=errors,
+                           form=request.form, needs=NEEDS, statuses=RESIDENCE_STATUSES,
+                           partners=partners), 422 if errors else 200

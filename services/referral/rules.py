@@ -1,0 +1,82 @@
+"""Editing the routing table (admins) and previewing where an intake would go."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Callable, Sequence
+
+from services.referral import repository
+from services.referral.domain import PersonFacts, RoutingRule, route_need
+
+
+class RuleError(Exception):
+    """A rule that cannot be saved; `field` names the input to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def check_rule(rule: RoutingRule, partners: Sequence[str]) -> None:
+    """Rules across fields; the schema has already checked each field on its own."""
+    if rule.partner not in partners:
+        raise RuleError("partner", f"unknown partner; known: {', '.join(sorted(partners))}")
+    if rule.min_age is not None and rule.max_age is not None and rule.min_age >= rule.max_age:
+        raise RuleError("max_age", "must be greater than min_age (it is exclusive)")
+    if rule.valid_from and rule.valid_to and rule.valid_from > rule.valid_to:
+        raise RuleError("valid_to", "lies before valid_from")
+    if rule.requires_need == rule.need:
+        raise RuleError("requires_need", "a need cannot wait for itself")
+
+
+def save_rule(rule: RoutingRule, staff: str, note: str | None, uow,
+              now: Callable[[], datetime], create: bool) -> int:
+    """Create or change a rule; the routing table's new state is kept as a version."""
+    with uow:
+        current = {r.id: r for r in repository.rules(uow.session)}
+        if create and rule.id in current:
+            raise RuleError("id", "a rule with this id exists already")
+        if not create and rule.id not in current:
+            raise LookupError(rule.id)
+        check_rule(rule, list(repository.legal_bases(uow.session)))
+        repository.save_rule(uow.session, rule, exists=not create)
+        version = repository.add_rule_version(uow.session, staff, now(), note)
+        uow.commit()
+    return version
+
+
+def delete_rule(rule_id: str, staff: str, note: str | None, uow,
+                now: Callable[[], datetime]) -> int:
+    with uow:
+        if not repository.delete_rule(uow.session, rule_id):
+            raise LookupError(rule_id)
+        version = repository.add_rule_version(uow.session, staff, now(), note)
+        uow.commit()
+    return version
+
+
+def preview(session_factory, facts: PersonFacts, needs: Sequence[str], day: date) -> list[dict]:
+    """Where would this intake go on that day, and why?"""
+    with session_factory() as s:
+        rules = repository.rules(s)
+    out = []
+    for need in needs:
+        route = route_need(need, facts, rules, day)
+        out.append({"need": need, "partner": route.partner if route else None,
+                    "service": route.service if route else None,
+                    "rule_id": route.rule_id if route else None,
+                    "reason": route.reason if route else "no rule fits: on hold for staff",
+                    "requires_need": route.requires_need if route else None})
+    return out
+
+
+def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:
+    statuses = data.get("residence_statuses")
+    rule = RoutingRule(id=rule_id or data["id"], need=data["need"], partner=data["partner"],
+                       service=data["service"], priority=data["priority"],
+                       citation=data["citation"].strip(), min_age=data.get("min_age"),
+                       max_age=data.get("max_age"),
+                       residence_statuses=tuple(statuses) if statuses else None,
+                       valid_from=data.get("valid_from"), valid_to=data.get("valid_to"),
+                       requires_need=data.get("requires_need"))
+    return replace(rule)

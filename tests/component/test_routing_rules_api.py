@@ -1,0 +1,97 @@
+"""Admins edit the routing table (validated, versioned); everyone may preview routes."""
+from __future__ import annotations
+
+import pytest
+
+from services.referral.app import create_app
+from shared.auth import Principal, issue_token
+
+NEW = {"id": "kita-test", "need": "kita_place", "partner": "welfare", "service": "kita_help",
+       "priority": 10, "min_age": 0, "max_age": 7, "citation": "§ 24 SGB VIII",
+       "note": "pilot with the youth office"}
+
+
+@pytest.fixture
+def client(settings, referral_deps):
+    return create_app(settings.for_service("referral"), referral_deps).test_client()
+
+
+def auth(settings, role: str) -> dict:
+    return {"Authorization": "Bearer " + issue_token(settings.secret_key,
+                                                     Principal(role, role))}
+
+
+def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
+        client, settings):
+    admin = auth(settings, "admin")
+    assert client.post("/api/v1/routing-rules", json=NEW, headers=admin).status_code == 201
+    changed = {**NEW, "priority": 5}
+    changed.pop("id")
+    r = client.put("/api/v1/routing-rules/kita-test", json=changed, headers=admin)
+    assert r.status_code == 200 and r.get_json()["priority"] == 5
+    assert client.delete("/api/v1/routing-rules/kita-test?note=pilot over",
+                         headers=admin).status_code == 204
+    versions = client.get("/api/v1/routing-rules/versions", headers=admin).get_json()["items"]
+    assert [v["version"] for v in versions] == [4, 3, 2, 1]
+    assert versions[0]["note"] == "pilot over" and versions[-1]["changed_by"] == "seed"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"partner": "police"}, "partner"),
+    ({"min_age": 7, "max_age": 3}, "max_age"),
+    ({"valid_from": "2026-05-01", "valid_to": "2026-01-01"}, "valid_to"),
+    ({"need": "money"}, "need"),
+    ({"service": "Kita Help"}, "service"),
+    ({"citation": ""}, "citation"),
+    ({"residence_statuses": ["REFUGEE"]}, "residence_statuses"),
+    ({"requires_need": "kita_place"}, "requires_need"),
+])
+def test_a_bad_rule_is_refused_naming_the_field(client, settings, change, field):
+    r = client.post("/api/v1/routing-rules", json={**NEW, **change},
+                    headers=auth(settings, "admin"))
+    assert r.status_code == 422 and field in r.get_json()["errors"]["json"], r.get_json()
+
+
+def test_only_admins_edit_rules(client, settings):
+    r = client.post("/api/v1/routing-rules", json=NEW, headers=auth(settings, "staff"))
+    assert r.status_code == 403
+
+
+def test_the_preview_says_where_an_intake_would_go_and_why(client, settings):
+    r = client.post("/api/v1/routing-rules/preview", headers=auth(settings, "staff"), json={
+        "birth_date": "2007-05-01", "residence_status": "TEMP_PROTECTION_24",
+        "needs": ["orientation_counselling", "living_costs", "kita_place"],
+        "on_date": "2026-11-21"})
+    assert r.status_code == 200, r.get_json()
+    items = {i["need"]: i for i in r.get_json()["items"]}
+    assert items["orientation_counselling"]["service"] == "jmd"
+    assert "age 19 within 12–26" in items["orientation_counselling"]["reason"]
+    assert items["living_costs"]["requires_need"] == "address_registration"
+    assert items["kita_place"]["partner"] is None
+
+
+def test_the_rule_pages_render(client, settings):
+    admin = auth(settings, "admin")
+    page = client.get("/routing-rules", headers=admin)
+    assert page.status_code == 200 and b"orientation-mbe" in page.data
+    assert client.get("/routing-rules/orientation-mbe/edit", headers=admin).status_code == 200
+    assert client.get("/routing-rules/new", headers=admin).status_code == 200
+
+
+def test_admins_edit_a_rule_through_the_form_and_see_field_errors(settings, referral_deps):
+    app = create_app(settings.for_service("referral"), referral_deps)
+    app.config["WTF_CSRF_ENABLED"] = False
+    client, admin = app.test_client(), auth(settings, "admin")
+    form = {"need": "orientation_counselling", "partner": "welfare", "service": "mbe",
+            "priority": "15", "min_age": "27", "citation": "§ 45 AufenthG", "note": "test"}
+    bad = client.post("/routing-rules/orientation-mbe/edit", headers=admin,
+                      data={**form, "min_age": "30", "max_age": "20"})
+    assert bad.status_code == 422 and b'data-field="max_age"' in bad.data
+    ok = client.post("/routing-rules/orientation-mbe/edit", headers=admin, data=form)
+    assert ok.status_code == 302
+    rules = client.get("/api/v1/routing-rules", headers=admin).get_json()["items"]
+    assert next(r for r in rules if r["id"] == "orientation-mbe")["priority"] == 15
+    preview = client.post("/routing-rules", headers=admin, data={
+        "birth_date": "1987-03-14", "residence_status": "TEMP_PROTECTION_24",
+        "needs": ["orientation_counselling"], "on_date": "2026-11-21"})
+    assert preview.status_code == 200 and b"preview-result" in preview.data
