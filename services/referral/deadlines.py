@@ -50,5 +50,8 @@ class DeadlinePolicy:
     remind_days_before: int = 1
 
 
+# For partner services without a policy of their own: nothing runs without a clock.
+DEFAULT_POLICY = DeadlinePolicy("*", "*", ack_days=5, completion_days=30)
+
 ACK_STATUSES = frozenset({"requested", "received"})
 WORK_STATUSES = frozenset({"accepted", "in-progress"})

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Callable
 
 from services.referral import repository
-from services.referral.deadlines import WorkingCalendar
+from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
 from services.referral.domain import (OUTCOMES, TERMINAL, PersonFacts, Referral, Route,
                                      SharingBasis, TransitionNotAllowed, coded, facts_from,
                                      follow_up, open_referrals, route_need, sharing_basis)
@@ -21,7 +21,7 @@ CALENDAR = WorkingCalendar("NW")  # Dortmund is in North Rhine-Westphalia
 def _plan(uow, referral: Referral, now) -> None:
     """Give the referral the due times of the phase it is in now."""
     policy = repository.deadline_policies(uow.session).get((referral.partner, referral.service))
-    referral.plan_deadlines(policy, CALENDAR, now)
+    referral.plan_deadlines(policy or DEFAULT_POLICY, CALENDAR, now)
 
 
 def _as_v2(envelope: Envelope) -> dict:
@@ -273,7 +273,7 @@ def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
                 continue
             before = len(referral.history)
             policy = repository.deadline_policies(uow.session).get(
-                (referral.partner, referral.service))
+                (referral.partner, referral.service)) or DEFAULT_POLICY
             happened = referral.check_deadlines(policy, CALENDAR, now())
             if happened:
                 repository.save(uow.session, referral, before)

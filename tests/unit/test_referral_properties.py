@@ -9,8 +9,11 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
 from services.referral.domain import (OUTCOMES, REASONS, SET_BY, TERMINAL, TRANSITIONS,
                                      Referral, Route, SharingBasis, TransitionNotAllowed)
+
+CALENDAR = WorkingCalendar("NW")
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 STATUSES = sorted(TRANSITIONS)
@@ -60,3 +63,23 @@ def test_no_sequence_of_changes_reaches_an_illegal_state(routed, consent, steps)
     assert [h.status for h in referral.history][-1] == referral.status
     assert all(b.previous_status == a.status
                for a, b in zip(referral.history, referral.history[1:], strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(routed=st.booleans(), consent=st.booleans(), steps=attempts)
+def test_every_referral_ends_terminal_or_visible_in_the_work_queue(routed, consent, steps):
+    """Whatever happened, once enough time passed without news a referral is either
+    finished or in front of staff: nothing silently waits forever."""
+    referral = fresh(routed, consent)
+    referral.plan_deadlines(DEFAULT_POLICY, CALENDAR, NOW)
+    for i, (actor, status, reason, outcome) in enumerate(steps):
+        at = NOW + timedelta(hours=i)
+        try:
+            referral.change_status(status, by=actor, reason=reason, outcome=outcome,
+                                   actor=actor, now=at)
+        except TransitionNotAllowed:
+            continue
+        referral.plan_deadlines(DEFAULT_POLICY, CALENDAR, at)
+    later = NOW + timedelta(days=365)
+    referral.check_deadlines(DEFAULT_POLICY, CALENDAR, later)
+    assert referral.status in TERMINAL or referral.attention(later) is not None
