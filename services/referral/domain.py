@@ -248,11 +248,16 @@ class Referral:
             referral.events.append(("referral.status_changed", referral._status_payload(None, by)))
         return referral
 
-    def resume_with(self, basis: SharingBasis, *, by: str, now: datetime) -> bool:
-        """A consent arrived for a referral that waited for one: it may leave now."""
+    def resume_with(self, basis: SharingBasis, *, by: str, now: datetime,
+                    prerequisite_met: bool = True) -> bool:
+        """A consent arrived for a referral that waited for one: it may leave now, unless it
+        still waits for the referral it depends on."""
         if self.status != "on-hold" or self.reason != "consent_missing":
             return False
         self.consent_id, self.legal_basis = basis.consent_id, basis.legal_basis
+        if self.waits_for and not prerequisite_met:
+            self.reason, self.updated_at = "prerequisite_pending", now
+            return False
         self.change_status("requested", by=by, reason=None,
                            note=f"sharing allowed by {basis.describe()}", now=now)
         return True

@@ -143,6 +143,13 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
 REACHED_PARTNER = frozenset({"received", "accepted", "in-progress", "completed"})
 
 
+def _prerequisite_met(uow, referral: Referral) -> bool:
+    if not referral.waits_for:
+        return True
+    return any(r.need == referral.waits_for and r.status in REACHED_PARTNER
+               for r in repository.find(uow.session, str(referral.intake_id)))
+
+
 def _release_dependents(uow, referral: Referral, now: datetime) -> None:
     """Referrals waiting for this one's need may leave once it reached its partner."""
     if referral.status not in REACHED_PARTNER:
@@ -249,9 +256,13 @@ def follow_consents(envelope: Envelope, uow) -> None:
                     if r.stop_sharing(by=by, now=envelope.time) or False]
     else:
         basis = SharingBasis(consent_id=d["consent_id"])
-        affected = [r for r in repository.waiting_for_consent(uow.session, d["person_id"],
-                                                              d["partner"])
-                    if r.resume_with(basis, by=by, now=envelope.time)]
+        affected = []
+        for r in repository.waiting_for_consent(uow.session, d["person_id"], d["partner"]):
+            if r.resume_with(basis, by=by, now=envelope.time,
+                             prerequisite_met=_prerequisite_met(uow, r)):
+                affected.append(r)
+            else:  # the consent is recorded; it now waits for its prerequisite only
+                repository.save(uow.session, r, len(r.history))
     for referral in affected:
         _plan(uow, referral, envelope.time)
         repository.save(uow.session, referral, len(referral.history) - 1)

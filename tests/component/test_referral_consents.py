@@ -81,12 +81,12 @@ def test_a_partner_consent_lets_only_that_partner_s_referral_leave(referral_deps
 def test_a_consent_given_later_releases_the_waiting_referral(referral_deps):
     deliver(intake_v2([]), OPEN, referral_deps.uow)
     consent = str(uuid.uuid4())
-    given = consent_event("consent.given", consent, "jobcenter")
+    given = consent_event("consent.given", consent, "welfare")
     assert deliver(given, CONSENTS, referral_deps.uow).verdict is Verdict.ACK
     refs = by_partner(referral_deps)
-    assert refs["jobcenter"].status == "requested" and refs["jobcenter"].consent_id == consent
-    assert refs["welfare"].status == "on-hold"
-    assert requested_partners(referral_deps) == ["jobcenter", "registration"]
+    assert refs["welfare"].status == "requested" and refs["welfare"].consent_id == consent
+    assert refs["jobcenter"].status == "on-hold"
+    assert requested_partners(referral_deps) == ["registration", "welfare"]
 
 
 def test_withdrawing_a_consent_cancels_the_referrals_relying_on_it(referral_deps):
@@ -99,3 +99,12 @@ def test_withdrawing_a_consent_cancels_the_referrals_relying_on_it(referral_deps
     assert (refs["welfare"].status, refs["welfare"].reason) == ("cancelled", "consent_withdrawn")
     assert refs["jobcenter"].status == "cancelled"
     assert refs["registration"].status == "requested"  # it rests on its legal basis
+
+
+def test_a_late_consent_does_not_skip_a_prerequisite(referral_deps):
+    deliver(intake_v2([]), OPEN, referral_deps.uow)  # the registration is still only requested
+    deliver(consent_event("consent.given", str(uuid.uuid4()), "jobcenter"), CONSENTS,
+            referral_deps.uow)
+    jobcenter = by_partner(referral_deps)["jobcenter"]
+    assert (jobcenter.status, jobcenter.reason) == ("on-hold", "prerequisite_pending")
+    assert jobcenter.consent_id is not None
