@@ -211,6 +211,8 @@ class Referral:
     note: str | None = None
     superseded_by: str | None = None
     waits_for: str | None = None
+    rule_id: str | None = None
+    rules_version: int | None = None
     ack_due_at: datetime | None = None
     complete_due_at: datetime | None = None
     expires_at: datetime | None = None
@@ -238,7 +240,7 @@ class Referral:
                        created_at=now, updated_at=now, person_id=person_id,
                        consent_id=basis.consent_id if basis else None,
                        legal_basis=basis.legal_basis if basis else None, share=share,
-                       waits_for=waits_for)
+                       waits_for=waits_for, rule_id=route.rule_id if route else None)
         note = {"consent_missing": f"{reason}; waiting for the person's consent to share with "
                                    f"{route.partner if route else ''}",
                 "prerequisite_pending": f"{reason}; waits for the {waits_for} referral"

@@ -19,7 +19,10 @@ CALENDAR = WorkingCalendar("NW")  # Dortmund is in North Rhine-Westphalia
 
 
 def _plan(uow, referral: Referral, now) -> None:
-    """Give the referral the due times of the phase it is in now."""
+    """Give the referral the due times of the phase it is in now (and, once, the version of
+    the routing table that routed it)."""
+    if referral.rule_id and referral.rules_version is None and referral.rule_id != "manual":
+        referral.rules_version = repository.current_rules_version(uow.session)
     policy = repository.deadline_policies(uow.session).get((referral.partner, referral.service))
     referral.plan_deadlines(policy or DEFAULT_POLICY, CALENDAR, now)
 

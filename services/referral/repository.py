@@ -5,7 +5,7 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.referral import tables as t
@@ -32,7 +32,7 @@ def _values(ref: Referral) -> dict:
                 created_at=ref.created_at, updated_at=ref.updated_at, person_id=ref.person_id,
                 consent_id=ref.consent_id, legal_basis=ref.legal_basis, share=ref.share,
                 outcome=ref.outcome, note=ref.note, superseded_by=ref.superseded_by,
-                waits_for=ref.waits_for,
+                waits_for=ref.waits_for, rule_id=ref.rule_id, rules_version=ref.rules_version,
                 ack_due_at=ref.ack_due_at,
                 complete_due_at=ref.complete_due_at, expires_at=ref.expires_at,
                 reminded_at=ref.reminded_at, overdue_since=ref.overdue_since)
@@ -66,6 +66,7 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     history=history, person_id=row.person_id, consent_id=row.consent_id,
                     legal_basis=row.legal_basis, share=row.share, outcome=row.outcome,
                     note=row.note, superseded_by=row.superseded_by, waits_for=row.waits_for,
+                    rule_id=row.rule_id, rules_version=row.rules_version,
                     ack_due_at=row.ack_due_at,
                     complete_due_at=row.complete_due_at, expires_at=row.expires_at,
                     reminded_at=row.reminded_at, overdue_since=row.overdue_since)
@@ -213,3 +214,8 @@ def rule_versions(session: Session) -> list:
     v = t.routing_rule_versions
     return session.execute(select(v.c.version, v.c.changed_by, v.c.changed_at, v.c.note)
                            .order_by(v.c.version.desc())).all()
+
+
+def current_rules_version(session: Session) -> int | None:
+    v = t.routing_rule_versions
+    return session.execute(select(func.max(v.c.version))).scalar()

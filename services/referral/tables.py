@@ -33,6 +33,8 @@ referrals = Table(
     Column("note", Text),
     Column("superseded_by", String(36)),
     Column("waits_for", String(60)),
+    Column("rule_id", String(60)),
+    Column("rules_version", Integer),
     Column("ack_due_at", UTCDateTime),
     Column("complete_due_at", UTCDateTime),
     Column("expires_at", UTCDateTime),

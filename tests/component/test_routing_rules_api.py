@@ -95,3 +95,17 @@ def test_admins_edit_a_rule_through_the_form_and_see_field_errors(settings, refe
         "birth_date": "1987-03-14", "residence_status": "TEMP_PROTECTION_24",
         "needs": ["orientation_counselling"], "on_date": "2026-11-21"})
     assert preview.status_code == 200 and b"preview-result" in preview.data
+
+
+def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_deps):
+    from services.referral import repository
+    from services.referral.consumers import SUBSCRIPTIONS
+    from shared.bus.delivery import deliver
+    from tests.component.test_partner_reports import CONSENT
+    from tests.component.test_referral_consents import intake_v2
+
+    deliver(intake_v2(CONSENT), SUBSCRIPTIONS[0], referral_deps.uow)
+    with referral_deps.session_factory() as s:
+        refs = {r.partner: r for r in repository.find(s)}
+    assert refs["welfare"].rule_id == "orientation-mbe"
+    assert refs["welfare"].rules_version == 1
