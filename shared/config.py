@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Mapping
 
 SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox")
-PARTNERS = ("welfare", "jobcenter", "registration")
+# Partners with a case API (simulated by the sandbox) and partners without one, who take
+# referrals over in Lotse's partner portal (manual hand-over channel).
+API_PARTNERS = ("welfare", "jobcenter", "registration")
+PORTAL_PARTNERS = ("sozialamt", "familienkasse", "course_provider", "jugendamt", "dlzb",
+                   "health_insurer", "wohnungsamt", "lokal_willkommen", "kim")
+PARTNERS = API_PARTNERS + PORTAL_PARTNERS
 DEFAULT_PORTS = {"gateway": 8000, "intake": 8001, "referral": 8002,
                  "partner_adapter": 8003, "partner_sandbox": 8004}
 

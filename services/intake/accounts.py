@@ -45,8 +45,7 @@ def authenticate(session: Session, username: str, password: str) -> Principal | 
 
 DEMO_ACCOUNTS = (
     ("staff", "staff", None), ("operator", "operator", None), ("admin", "admin", None),
-    ("welfare", "partner", "welfare"), ("jobcenter", "partner", "jobcenter"),
-    ("registration", "partner", "registration"),
+    *((partner, "partner", partner) for partner in PARTNERS),  # one user per partner
 )
 DEMO_PASSWORD = "demo"
 

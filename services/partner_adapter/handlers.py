@@ -45,7 +45,10 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     if case is None or case.status != "pending":
         return "not pending"
     try:
-        case_ref = gateways[case.partner].open_case(case.request, case.idempotency_key)
+        if case.partner in gateways:
+            case_ref = gateways[case.partner].open_case(case.request, case.idempotency_key)
+        else:  # no case API: the partner takes the referral over in Lotse's partner portal
+            case_ref = f"HO-{str(case.id)[:8].upper()}"
         outcome = "opened"
     except PartnerUnavailable as exc:
         case_ref, outcome, error = None, "retry", str(exc)
@@ -149,3 +152,17 @@ def send_cancellation(case_id: str, uow_factory: Callable,
         case_id, uow_factory, lambda c: c.cancel_due_at,
         lambda c: gateways[c.partner].cancel(c.partner_case_ref, c.cancellation_key()),
         PartnerCase.cancellation_sent, PartnerCase.cancellation_failed)
+
+
+def record_portal_report(partner: str, case_id: str, status: str, reason: str | None,
+                         outcome: str | None, uow) -> bool:
+    """A partner without a case API answers in the partner portal (accepted, rejected ...)."""
+    with uow:
+        case = repository.get(uow.session, case_id)
+        if case is None or case.partner != partner or case.status != "opened":
+            return False
+        case.reported(status, reason, case.partner_case_ref, uow.clock(), outcome=outcome)
+        repository.save(uow.session, case)
+        _emit(uow, case)
+        uow.commit()
+    return True

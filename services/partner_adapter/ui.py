@@ -1,11 +1,17 @@
 """Web UI of the partner adapter: partners see their cases, operators watch the event flow."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
-from services.partner_adapter import repository
+from services.partner_adapter import handlers, repository
 from services.registry import BUS_SERVICES
 from shared.auth import current_principal, ui_roles
+from shared.config import PORTAL_PARTNERS
+from shared.events.contracts import PARTNER_REPORTED_STATUSES
+
+PORTAL_OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
+                   "application_filed", "place_offered", "case_closed")
 
 bp = Blueprint("partner_ui", __name__, template_folder="templates")
 
@@ -20,7 +26,25 @@ def partner_cases():
     principal = current_principal()
     with deps().session_factory() as s:
         cases = repository.listing(s, principal.partner if principal.role == "partner" else None)
-    return render_template("partner_adapter/cases.html", cases=cases)
+    return render_template("partner_adapter/cases.html", cases=cases, portal=PORTAL_PARTNERS,
+                           outcomes=PORTAL_OUTCOMES)
+
+
+@bp.post("/partner/cases/<uuid:case_id>/report")
+@ui_roles("partner")
+def report(case_id):
+    """Partners without a case API answer here; Lotse hears it like a signed callback."""
+    principal = current_principal()
+    status = request.form.get("status", "")
+    if principal.partner not in PORTAL_PARTNERS or status not in PARTNER_REPORTED_STATUSES:
+        abort(400)
+    outcome = request.form.get("outcome") if status == "completed" else None
+    if not handlers.record_portal_report(principal.partner, str(case_id), status,
+                                         request.form.get("reason") or None, outcome,
+                                         deps().uow()):
+        abort(404)
+    flash(_("Your answer was recorded."))
+    return redirect(url_for(".partner_cases"))
 
 
 @bp.get("/ops")

@@ -165,3 +165,19 @@ def test_a_referral_cancelled_before_its_case_opened_is_never_sent(adapter_deps)
     deliver(status_changed(body["data"], "cancelled", "sam"), follow, adapter_deps.uow)
     gateway = FakePartnerGateway()
     assert open_all(adapter_deps, gateway) == ["not pending"] and gateway.calls == []
+
+
+def test_a_portal_partner_takes_over_and_answers_in_lotse(adapter_deps):
+    body = json.loads(referral_requested())
+    body["data"].update(partner="jugendamt", service="kita_portal", need="kita_place")
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway()
+    assert open_all(adapter_deps, gateway) == ["opened"] and gateway.calls == []
+    [case] = cases(adapter_deps)
+    assert case.partner_case_ref.startswith("HO-")
+    assert not handlers.record_portal_report("welfare", str(case.id), "accepted", None, None,
+                                             adapter_deps.uow())  # not theirs
+    assert handlers.record_portal_report("jugendamt", str(case.id), "completed", None,
+                                         "place_offered", adapter_deps.uow())
+    assert outbox_types(adapter_deps) == ["partner_case.opened",
+                                          "partner_case.status_reported"]

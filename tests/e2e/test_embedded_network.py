@@ -57,7 +57,15 @@ def test_a_timeout_after_the_partner_stored_the_case_does_not_duplicate_it(netwo
 
 def test_an_unroutable_need_is_on_hold_and_visible(network, smoke_intake):
     client = LotseClient(network)
-    smoke_intake["needs"] = ["kita_place"]
+    smoke_intake["needs"] = ["school_place"]  # 39 years old: past the DLZB's 6-25
     intake = client.post_intake(smoke_intake)
     [ref] = wait_until(lambda: client.intake(intake["id"])["referrals"], message="referral")
     assert ref["status"] == "on-hold" and ref["reason"] == "no_matching_rule"
+
+
+def test_a_partner_without_a_case_api_gets_the_referral_in_the_portal(network, smoke_intake):
+    client = LotseClient(network)
+    smoke_intake["needs"] = ["kita_place"]
+    intake = client.post_intake(smoke_intake)
+    [ref] = client.wait_referred(intake["id"], 1, timeout=10)
+    assert ref["partner"] == "jugendamt" and ref["partner_case_ref"].startswith("HO-")

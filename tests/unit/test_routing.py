@@ -104,3 +104,64 @@ def _second_association() -> list[RoutingRule]:
 
 
 SECOND_ASSOCIATION = _second_association()
+
+
+def _all_seed_rules() -> list[RoutingRule]:
+    """The routing table as the migrations leave it (0002, 0006, 0007, 0010)."""
+    rules = list(RULES) + SECOND_ASSOCIATION
+    path = REPO / "services/referral/migrations/versions/0010_all_needs.py"
+    spec = importlib.util.spec_from_file_location("all_needs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rules += [RoutingRule(**{**r, "residence_statuses": tuple(r["residence_statuses"])
+                             if r["residence_statuses"] else None}) for r in module.RULES]
+    # 0007: the Jobcenter waits for the address registration
+    return [RoutingRule(**{**r.__dict__, "requires_need": "address_registration"})
+            if r.need == "living_costs" and r.partner == "jobcenter" else r for r in rules]
+
+
+TABLE = _all_seed_rules()
+
+
+@pytest.mark.parametrize("need, birth, status, partner, service", [
+    # one case per row of domain.md §3
+    ("address_registration", "1990-01-01", "EU_FREE_MOVEMENT", "registration", "buergerdienste"),
+    ("residence_permit", "1990-01-01", "TEMP_PROTECTION_24", "registration",
+     "auslaenderbehoerde"),
+    ("orientation_counselling", "1980-01-01", "REFUGEE_RECOGNISED", "welfare", "mbe"),
+    ("youth_counselling", "2008-01-01", "DULDUNG", "welfare", "jmd"),
+    ("living_costs", "1990-01-01", "TEMP_PROTECTION_24", "jobcenter", "sgb2"),
+    ("living_costs", "1990-01-01", "ASYLUM_PENDING", "sozialamt", "asylblg"),
+    ("living_costs", "1950-01-01", "TEMP_PROTECTION_24", "sozialamt", "sgb12"),
+    ("child_benefit", "1990-01-01", "TEMP_PROTECTION_24", "familienkasse", "kindergeld"),
+    ("language_course", "1990-01-01", "REFUGEE_RECOGNISED", "course_provider",
+     "integration_course"),
+    ("kita_place", "1990-01-01", "TEMP_PROTECTION_24", "jugendamt", "kita_portal"),
+    ("school_place", "2012-01-01", "DULDUNG", "dlzb", "school_placement"),
+    ("recognition_of_qualifications", "1985-01-01", "WORK", "welfare", "mbe"),
+    ("health_insurance", "1990-01-01", "ASYLUM_PENDING", "sozialamt", "health_voucher"),
+    ("health_insurance", "1990-01-01", "EU_FREE_MOVEMENT", "health_insurer", "gkv"),
+    ("housing", "1990-01-01", "REFUGEE_RECOGNISED", "wohnungsamt", "wbs"),
+    ("local_integration", "1990-01-01", "SUBSIDIARY_PROTECTION", "lokal_willkommen",
+     "district_office"),
+    ("complex_case", "1990-01-01", "DULDUNG", "kim", "case_management"),
+])
+def test_each_row_of_the_routing_table(need, birth, status, partner, service):
+    route = route_need(need, facts(birth, status), TABLE, DAY)
+    assert (route.partner, route.service) == (partner, service), route
+
+
+@pytest.mark.parametrize("need, birth, status", [
+    ("housing", "1990-01-01", "ASYLUM_PENDING"),     # stay merely temporary: no WBS
+    ("housing", "2010-01-01", "REFUGEE_RECOGNISED"),  # under 18
+    ("school_place", "1980-01-01", "DULDUNG"),       # past 25
+    ("child_benefit", "1990-01-01", "DULDUNG"),      # § 62 EStG excludes Duldung
+    ("residence_permit", "1990-01-01", "EU_FREE_MOVEMENT"),  # EU citizens need no permit
+])
+def test_rows_that_do_not_apply_leave_the_need_for_staff(need, birth, status):
+    assert route_need(need, facts(birth, status), TABLE, DAY) is None
+
+
+def test_the_jobcenter_rule_requires_the_address_registration_first():
+    route = route_need("living_costs", facts("1990-01-01"), TABLE, DAY)
+    assert route.requires_need == "address_registration"
