@@ -106,7 +106,9 @@ def send_reminder(case_id: str, uow_factory: Callable,
     """Deliver one due reminder, outside any DB transaction, then record it."""
     return _tell_partner(
         case_id, uow_factory, lambda c: c.reminder_due_at,
-        lambda c: gateways[c.partner].remind(c.partner_case_ref, c.reminder_key()),
+        # partners without a case API see due dates in the portal: nothing to send
+        lambda c: c.partner in gateways and gateways[c.partner].remind(c.partner_case_ref,
+                                                                        c.reminder_key()),
         PartnerCase.reminder_sent, PartnerCase.reminder_failed)
 
 
@@ -150,7 +152,8 @@ def send_cancellation(case_id: str, uow_factory: Callable,
     """Deliver one due cancellation, outside any DB transaction, then record it."""
     return _tell_partner(
         case_id, uow_factory, lambda c: c.cancel_due_at,
-        lambda c: gateways[c.partner].cancel(c.partner_case_ref, c.cancellation_key()),
+        lambda c: c.partner in gateways and gateways[c.partner].cancel(c.partner_case_ref,
+                                                                        c.cancellation_key()),
         PartnerCase.cancellation_sent, PartnerCase.cancellation_failed)
 
 

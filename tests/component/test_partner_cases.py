@@ -181,3 +181,16 @@ def test_a_portal_partner_takes_over_and_answers_in_lotse(adapter_deps):
                                          "place_offered", adapter_deps.uow())
     assert outbox_types(adapter_deps) == ["partner_case.opened",
                                           "partner_case.status_reported"]
+
+
+def test_reminders_for_portal_partners_need_no_message(adapter_deps):
+    body = json.loads(referral_requested())
+    body["data"].update(partner="jugendamt", service="kita_portal", need="kita_place")
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    open_all(adapter_deps, FakePartnerGateway())
+    [case] = cases(adapter_deps)
+    with adapter_deps.uow() as uow:
+        case.reminder_requested(uow.clock())
+        repository.save(uow.session, case)
+        uow.commit()
+    assert handlers.send_reminder(str(case.id), adapter_deps.uow, {}) == "sent"
