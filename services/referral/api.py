@@ -195,6 +195,6 @@ class Preview(MethodView):
     def post(self, data):
         """Where would this intake go (on a given day), and why?"""
         facts = PersonFacts(data["birth_date"], data["nationality"], data["residence_status"],
-                            tuple(data["languages"]))
+                            tuple(data["languages"]), data["first_issue_date"])
         return {"items": rules.preview(deps().session_factory, facts, data["needs"],
                                        data["on_date"] or utcnow().date())}

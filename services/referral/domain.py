@@ -78,6 +78,7 @@ class PersonFacts:
     nationality: str
     residence_status: str
     languages: tuple[str, ...]
+    first_issue_date: date | None = None  # of the residence document (dated rules)
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -100,6 +101,9 @@ class RoutingRule:
     valid_from: date | None = None
     valid_to: date | None = None
     requires_need: str | None = None  # e.g. the Jobcenter after the address registration
+    # the residence document was first issued in this range (unknown date: no match)
+    first_issued_from: date | None = None
+    first_issued_until: date | None = None
 
     def effective_on(self, day: date) -> bool:
         return ((self.valid_from is None or self.valid_from <= day)
@@ -115,6 +119,12 @@ class RoutingRule:
         if self.residence_statuses is not None and facts.residence_status not in \
                 self.residence_statuses:
             return None
+        dated = self.first_issued_from or self.first_issued_until
+        issued = facts.first_issue_date
+        if dated and (issued is None
+                      or (self.first_issued_from and issued < self.first_issued_from)
+                      or (self.first_issued_until and issued > self.first_issued_until)):
+            return None
         parts = []
         if self.min_age is not None or self.max_age is not None:
             low = self.min_age if self.min_age is not None else 0
@@ -123,6 +133,8 @@ class RoutingRule:
                          else f"age {age} ≥ {low}")
         if self.residence_statuses is not None:
             parts.append(f"status {facts.residence_status}")
+        if dated:
+            parts.append(f"first issued {issued.isoformat()}")
         condition = ", ".join(parts) or "no conditions"
         return f"{self.service.upper()}: {condition} ({self.citation})"
 
@@ -410,8 +422,10 @@ def coded(new: str, reason: str | None) -> tuple[str | None, str | None]:
 def facts_from(share: dict) -> PersonFacts:
     """The routing facts a referral keeps (for re-routing and manual referrals)."""
     person = share["person"]
+    issued = share.get("first_issue_date")
     return PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
-                       share["residence_status"], tuple(person["languages"]))
+                       share["residence_status"], tuple(person["languages"]),
+                       date.fromisoformat(issued) if issued else None)
 
 
 def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | None, *,

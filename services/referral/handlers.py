@@ -49,13 +49,15 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
     if repository.exists_for_intake(uow.session, d["intake_id"]):
         return  # the intake was already routed (a re-sent event with a new id)
     person = d["person"]
+    issued = d["residence"].get("first_issue_date")
     facts = PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
-                        d["residence"]["status"], tuple(person["languages"]))
+                        d["residence"]["status"], tuple(person["languages"]),
+                        date.fromisoformat(issued) if issued else None)
     share = {"person": {k: person[k] for k in ("given_name", "family_name", "birth_date",
                                                "nationality", "languages")},
              "residence_status": d["residence"]["status"],
              "consent_method": next((c["method"] for c in d["consents"]), "none"),
-             "consents": d["consents"]}
+             "consents": d["consents"], "first_issue_date": issued}
     referrals = open_referrals(
         intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
         needs=[n["code"] for n in d["needs"]], facts=facts,

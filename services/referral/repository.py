@@ -21,7 +21,8 @@ def rules(session: Session) -> list[RoutingRule]:
                         residence_statuses=tuple(r.residence_statuses)
                         if r.residence_statuses is not None else None,
                         valid_from=r.valid_from, valid_to=r.valid_to,
-                        requires_need=r.requires_need) for r in rows]
+                        requires_need=r.requires_need, first_issued_from=r.first_issued_from,
+                        first_issued_until=r.first_issued_until) for r in rows]
 
 
 def _values(ref: Referral) -> dict:
@@ -185,7 +186,8 @@ def save_rule(session: Session, rule: RoutingRule, exists: bool) -> None:
                   residence_statuses=list(rule.residence_statuses)
                   if rule.residence_statuses is not None else None,
                   valid_from=rule.valid_from, valid_to=rule.valid_to, citation=rule.citation,
-                  requires_need=rule.requires_need)
+                  requires_need=rule.requires_need, first_issued_from=rule.first_issued_from,
+                  first_issued_until=rule.first_issued_until)
     if exists:
         session.execute(t.routing_rules.update().where(t.routing_rules.c.id == rule.id)
                         .values(**values))
@@ -203,7 +205,11 @@ def add_rule_version(session: Session, by: str, now: datetime, note: str | None)
     snapshot = [{**asdict(r), "residence_statuses": list(r.residence_statuses)
                  if r.residence_statuses is not None else None,
                  "valid_from": r.valid_from.isoformat() if r.valid_from else None,
-                 "valid_to": r.valid_to.isoformat() if r.valid_to else None}
+                 "valid_to": r.valid_to.isoformat() if r.valid_to else None,
+                 "first_issued_from": r.first_issued_from.isoformat()
+                 if r.first_issued_from else None,
+                 "first_issued_until": r.first_issued_until.isoformat()
+                 if r.first_issued_until else None}
                 for r in sorted(rules(session), key=lambda r: r.id)]
     result = session.execute(t.routing_rule_versions.insert().values(
         changed_by=by, changed_at=now, note=note, rules=snapshot))

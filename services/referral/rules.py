@@ -78,5 +78,7 @@ def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:
                        max_age=data.get("max_age"),
                        residence_statuses=tuple(statuses) if statuses else None,
                        valid_from=data.get("valid_from"), valid_to=data.get("valid_to"),
-                       requires_need=data.get("requires_need"))
+                       requires_need=data.get("requires_need"),
+                       first_issued_from=data.get("first_issued_from"),
+                       first_issued_until=data.get("first_issued_until"))
     return replace(rule)

@@ -63,6 +63,8 @@ class ReferralQuerySchema(Schema):
 
 class RoutingRuleOutSchema(Schema):
     id = fields.String()
+    first_issued_from = fields.Date(allow_none=True)
+    first_issued_until = fields.Date(allow_none=True)
     requires_need = fields.String(allow_none=True)
     need = fields.String()
     partner = fields.String()
@@ -132,6 +134,8 @@ class RoutingRuleInSchema(Schema):
     citation = fields.String(required=True, validate=validate.Length(min=3, max=500))
     requires_need = fields.String(load_default=None, allow_none=True,
                                   validate=validate.OneOf(codes(NEEDS)))
+    first_issued_from = fields.Date(load_default=None, allow_none=True)
+    first_issued_until = fields.Date(load_default=None, allow_none=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
                          metadata={"description": "why the change (kept with the version)"})
 
@@ -158,6 +162,7 @@ class PreviewInSchema(Schema):
     languages = fields.List(fields.String(), load_default=list)
     needs = fields.List(fields.String(validate=validate.OneOf(codes(NEEDS))), required=True,
                         validate=validate.Length(min=1))
+    first_issue_date = fields.Date(load_default=None, allow_none=True)
     on_date = fields.Date(load_default=None, metadata={"description": "default: today"})
 
     @validates_schema

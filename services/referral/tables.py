@@ -88,6 +88,8 @@ routing_rules = Table(
     Column("valid_to", Date),
     Column("citation", Text, nullable=False),
     Column("requires_need", String(60)),
+    Column("first_issued_from", Date),
+    Column("first_issued_until", Date),
 )
 
 outbox = outbox_table(metadata, "referral")

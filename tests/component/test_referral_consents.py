@@ -1,6 +1,7 @@
 """The referral service lets a referral leave only with a consent or a legal basis."""
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import select
@@ -108,3 +109,16 @@ def test_a_late_consent_does_not_skip_a_prerequisite(referral_deps):
     jobcenter = by_partner(referral_deps)["jobcenter"]
     assert (jobcenter.status, jobcenter.reason) == ("on-hold", "prerequisite_pending")
     assert jobcenter.consent_id is not None
+
+
+def test_a_temporary_protection_first_granted_after_march_2025_goes_to_the_sozialamt(
+        referral_deps):
+    event = json.loads(intake_v2([{"consent_id": str(uuid.uuid4()), "partner": None,
+                                   "method": "signed_form", "language": "uk",
+                                   "purpose": "referral", "information_version": None}]))
+    event["data"]["residence"]["first_issue_date"] = "2025-05-01"
+    event["time"] = "2026-11-21T09:00:00+00:00"
+    deliver(json.dumps(event), OPEN, referral_deps.uow)
+    refs = by_partner(referral_deps)
+    assert "jobcenter" not in refs and refs["sozialamt"].service == "asylblg"
+    assert "first issued 2025-05-01" in refs["sozialamt"].routing_reason

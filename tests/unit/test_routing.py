@@ -120,7 +120,18 @@ def _all_seed_rules() -> list[RoutingRule]:
             if r.need == "living_costs" and r.partner == "jobcenter" else r for r in rules]
 
 
-TABLE = _all_seed_rules()
+def _with_2025_rule(rules: list[RoutingRule]) -> list[RoutingRule]:
+    path = REPO / "services/referral/migrations/versions/0011_first_issue_dates.py"
+    text = path.read_text()
+    assert "first_issued_from=date(2025, 4, 1)" in text and "valid_from=date(2026, 7, 1)" in text
+    return rules + [RoutingRule(
+        id="living-costs-asylblg-temp-protection-2025", need="living_costs",
+        partner="sozialamt", service="asylblg", priority=5, citation="LRAG",
+        residence_statuses=("TEMP_PROTECTION_24",), valid_from=date(2026, 7, 1),
+        first_issued_from=date(2025, 4, 1))]
+
+
+TABLE = _with_2025_rule(_all_seed_rules())
 
 
 @pytest.mark.parametrize("need, birth, status, partner, service", [
@@ -165,3 +176,15 @@ def test_rows_that_do_not_apply_leave_the_need_for_staff(need, birth, status):
 def test_the_jobcenter_rule_requires_the_address_registration_first():
     route = route_need("living_costs", facts("1990-01-01"), TABLE, DAY)
     assert route.requires_need == "address_registration"
+
+
+@pytest.mark.parametrize("first_issued, day, partner", [
+    (date(2025, 5, 1), date(2026, 11, 21), "sozialamt"),   # after 31 March 2025, law applies
+    (date(2025, 3, 31), date(2026, 11, 21), "jobcenter"),  # earlier permits stay in SGB II
+    (date(2025, 5, 1), date(2026, 6, 30), "jobcenter"),    # before the law applies
+    (None, date(2026, 11, 21), "jobcenter"),               # unknown: the general § 24 rule
+])
+def test_temporary_protection_living_costs_follow_the_first_issue_date(first_issued, day,
+                                                                      partner):
+    person = PersonFacts(date(1987, 3, 14), "UA", "TEMP_PROTECTION_24", ("uk",), first_issued)
+    assert route_need("living_costs", person, TABLE, day).partner == partner
