@@ -27,6 +27,9 @@ def check_rule(rule: RoutingRule, partners: Sequence[str]) -> None:
         raise RuleError("valid_to", "lies before valid_from")
     if rule.requires_need == rule.need:
         raise RuleError("requires_need", "a need cannot wait for itself")
+    if rule.first_issued_from and rule.first_issued_until and \
+            rule.first_issued_from > rule.first_issued_until:
+        raise RuleError("first_issued_until", "lies before first_issued_from")
 
 
 def save_rule(rule: RoutingRule, staff: str, note: str | None, uow,

@@ -108,9 +108,10 @@ def routing_rules():
                 "birth_date": form.get("birth_date", ""),
                 "residence_status": form.get("residence_status", ""),
                 "nationality": (form.get("nationality") or "XX").upper(),
-                "needs": form.getlist("needs"), "on_date": form.get("on_date") or None})
+                "needs": form.getlist("needs"), "on_date": form.get("on_date") or None,
+                "first_issue_date": form.get("first_issue_date") or None})
             facts = PersonFacts(data["birth_date"], data["nationality"],
-                                data["residence_status"], ())
+                                data["residence_status"], (), data["first_issue_date"])
             results = rules.preview(deps().session_factory, facts, data["needs"],
                                     data["on_date"] or utcnow().date())
         except ValidationError as exc:
@@ -138,7 +139,8 @@ def edit_rule(rule_id):
         f = request.form
         raw = {k: (f.get(k) or None) for k in ("id", "need", "partner", "service", "priority",
                                               "min_age", "max_age", "valid_from", "valid_to",
-                                              "citation", "requires_need", "note")}
+                                              "citation", "requires_need", "note",
+                                              "first_issued_from", "first_issued_until")}
         raw["residence_statuses"] = f.getlist("residence_statuses") or None
         if rule_id:
             raw.pop("id")
