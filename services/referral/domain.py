@@ -79,6 +79,8 @@ class PersonFacts:
     residence_status: str
     languages: tuple[str, ...]
     first_issue_date: date | None = None  # of the residence document (dated rules)
+    nationalities: tuple[str, ...] = ()
+    children_born: tuple[date, ...] = ()  # the household's children (Kita, school)
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -104,6 +106,31 @@ class RoutingRule:
     # the residence document was first issued in this range (unknown date: no match)
     first_issued_from: date | None = None
     first_issued_until: date | None = None
+    nationality_group: str | None = None  # "EU" (EU/EEA/CH) or "non_EU"
+    languages: tuple[str, ...] | None = None  # the partner offers counselling in these
+    child_under: int | None = None  # the household has a child younger than this
+
+    def _household_and_origin(self, facts: PersonFacts, day: date) -> str | None:
+        """'' when no such condition is set, its explanation when met, None when not met."""
+        from shared.reference import EU_EEA_CH
+
+        parts = []
+        if self.nationality_group:
+            eu = any(n in EU_EEA_CH for n in (facts.nationality, *facts.nationalities))
+            if eu != (self.nationality_group == "EU"):
+                return None
+            parts.append("EU citizen" if eu else "non-EU citizen")
+        if self.languages:
+            spoken = [lang for lang in facts.languages if lang in self.languages]
+            if not spoken:
+                return None
+            parts.append(f"counselling in {spoken[0]}")
+        if self.child_under is not None:
+            young = [b for b in facts.children_born if age_on(b, day) < self.child_under]
+            if not young:
+                return None
+            parts.append(f"child under {self.child_under}")
+        return ", ".join(parts)
 
     def effective_on(self, day: date) -> bool:
         return ((self.valid_from is None or self.valid_from <= day)
@@ -125,7 +152,10 @@ class RoutingRule:
                       or (self.first_issued_from and issued < self.first_issued_from)
                       or (self.first_issued_until and issued > self.first_issued_until)):
             return None
-        parts = []
+        condition = self._household_and_origin(facts, day)
+        if condition is None:
+            return None
+        parts = [condition] if condition else []
         if self.min_age is not None or self.max_age is not None:
             low = self.min_age if self.min_age is not None else 0
             high = f"{self.max_age - 1}" if self.max_age is not None else "+"
@@ -425,7 +455,9 @@ def facts_from(share: dict) -> PersonFacts:
     issued = share.get("first_issue_date")
     return PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
                        share["residence_status"], tuple(person["languages"]),
-                       date.fromisoformat(issued) if issued else None)
+                       date.fromisoformat(issued) if issued else None,
+                       tuple(share.get("nationalities", ())),
+                       tuple(date.fromisoformat(b) for b in share.get("children_born", ())))
 
 
 def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | None, *,

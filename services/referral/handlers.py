@@ -50,14 +50,20 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
         return  # the intake was already routed (a re-sent event with a new id)
     person = d["person"]
     issued = d["residence"].get("first_issue_date")
+    children = [m["birth_date"] for m in person.get("household", ())
+                if m["relation"] in ("child", "grandchild")]
     facts = PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
                         d["residence"]["status"], tuple(person["languages"]),
-                        date.fromisoformat(issued) if issued else None)
+                        date.fromisoformat(issued) if issued else None,
+                        tuple(person.get("nationalities", ())),
+                        tuple(date.fromisoformat(b) for b in children))
     share = {"person": {k: person[k] for k in ("given_name", "family_name", "birth_date",
                                                "nationality", "languages")},
              "residence_status": d["residence"]["status"],
              "consent_method": next((c["method"] for c in d["consents"]), "none"),
-             "consents": d["consents"], "first_issue_date": issued}
+             "consents": d["consents"], "first_issue_date": issued,
+             "nationalities": list(person.get("nationalities", ())),
+             "children_born": children}
     referrals = open_referrals(
         intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
         needs=[n["code"] for n in d["needs"]], facts=facts,

@@ -22,7 +22,10 @@ def rules(session: Session) -> list[RoutingRule]:
                         if r.residence_statuses is not None else None,
                         valid_from=r.valid_from, valid_to=r.valid_to,
                         requires_need=r.requires_need, first_issued_from=r.first_issued_from,
-                        first_issued_until=r.first_issued_until) for r in rows]
+                        first_issued_until=r.first_issued_until,
+                        nationality_group=r.nationality_group,
+                        languages=tuple(r.languages) if r.languages else None,
+                        child_under=r.child_under) for r in rows]
 
 
 def _values(ref: Referral) -> dict:
@@ -187,7 +190,10 @@ def save_rule(session: Session, rule: RoutingRule, exists: bool) -> None:
                   if rule.residence_statuses is not None else None,
                   valid_from=rule.valid_from, valid_to=rule.valid_to, citation=rule.citation,
                   requires_need=rule.requires_need, first_issued_from=rule.first_issued_from,
-                  first_issued_until=rule.first_issued_until)
+                  first_issued_until=rule.first_issued_until,
+                  nationality_group=rule.nationality_group,
+                  languages=list(rule.languages) if rule.languages else None,
+                  child_under=rule.child_under)
     if exists:
         session.execute(t.routing_rules.update().where(t.routing_rules.c.id == rule.id)
                         .values(**values))
@@ -204,6 +210,7 @@ def add_rule_version(session: Session, by: str, now: datetime, note: str | None)
     """Snapshot the whole routing table after a change."""
     snapshot = [{**asdict(r), "residence_statuses": list(r.residence_statuses)
                  if r.residence_statuses is not None else None,
+                 "languages": list(r.languages) if r.languages else None,
                  "valid_from": r.valid_from.isoformat() if r.valid_from else None,
                  "valid_to": r.valid_to.isoformat() if r.valid_to else None,
                  "first_issued_from": r.first_issued_from.isoformat()

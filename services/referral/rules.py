@@ -83,5 +83,8 @@ def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:
                        valid_from=data.get("valid_from"), valid_to=data.get("valid_to"),
                        requires_need=data.get("requires_need"),
                        first_issued_from=data.get("first_issued_from"),
-                       first_issued_until=data.get("first_issued_until"))
+                       first_issued_until=data.get("first_issued_until"),
+                       nationality_group=data.get("nationality_group"),
+                       languages=tuple(data["languages"]) if data.get("languages") else None,
+                       child_under=data.get("child_under"))
     return replace(rule)

@@ -65,6 +65,9 @@ class RoutingRuleOutSchema(Schema):
     id = fields.String()
     first_issued_from = fields.Date(allow_none=True)
     first_issued_until = fields.Date(allow_none=True)
+    nationality_group = fields.String(allow_none=True)
+    languages = fields.List(fields.String(), allow_none=True)
+    child_under = fields.Integer(allow_none=True)
     requires_need = fields.String(allow_none=True)
     need = fields.String()
     partner = fields.String()
@@ -136,6 +139,13 @@ class RoutingRuleInSchema(Schema):
                                   validate=validate.OneOf(codes(NEEDS)))
     first_issued_from = fields.Date(load_default=None, allow_none=True)
     first_issued_until = fields.Date(load_default=None, allow_none=True)
+    nationality_group = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.OneOf(("EU", "non_EU")))
+    languages = fields.List(fields.String(validate=validate.Regexp(r"^[a-z]{2,3}$")),
+                            load_default=None, allow_none=True,
+                            metadata={"description": "languages the partner offers"})
+    child_under = fields.Integer(load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=27))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
                          metadata={"description": "why the change (kept with the version)"})
 

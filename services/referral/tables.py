@@ -90,6 +90,9 @@ routing_rules = Table(
     Column("requires_need", String(60)),
     Column("first_issued_from", Date),
     Column("first_issued_until", Date),
+    Column("nationality_group", String(10)),
+    Column("languages", JSONDocument),
+    Column("child_under", Integer),
 )
 
 outbox = outbox_table(metadata, "referral")

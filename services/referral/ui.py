@@ -140,8 +140,11 @@ def edit_rule(rule_id):
         raw = {k: (f.get(k) or None) for k in ("id", "need", "partner", "service", "priority",
                                               "min_age", "max_age", "valid_from", "valid_to",
                                               "citation", "requires_need", "note",
-                                              "first_issued_from", "first_issued_until")}
+                                              "first_issued_from", "first_issued_until",
+                                              "nationality_group", "child_under")}
         raw["residence_statuses"] = f.getlist("residence_statuses") or None
+        raw["languages"] = [x.strip().lower() for x in (f.get("languages") or "").split(",")
+                            if x.strip()] or None
         if rule_id:
             raw.pop("id")
         try:

@@ -67,7 +67,7 @@ def test_the_preview_says_where_an_intake_would_go_and_why(client, settings):
     assert items["orientation_counselling"]["service"] == "jmd"
     assert "age 19 within 12–26" in items["orientation_counselling"]["reason"]
     assert items["living_costs"]["requires_need"] == "address_registration"
-    assert items["kita_place"]["partner"] == "jugendamt"  # a portal partner
+    assert items["kita_place"]["partner"] is None  # no child in the household
 
 
 def test_the_rule_pages_render(client, settings):

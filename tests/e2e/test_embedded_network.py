@@ -66,6 +66,8 @@ def test_an_unroutable_need_is_on_hold_and_visible(network, smoke_intake):
 def test_a_partner_without_a_case_api_gets_the_referral_in_the_portal(network, smoke_intake):
     client = LotseClient(network)
     smoke_intake["needs"] = ["kita_place"]
+    smoke_intake["person"]["household"] = [{"given_name": "Maria", "family_name": "Kovalenko",
+                                            "relation": "child", "birth_date": "2023-01-01"}]
     intake = client.post_intake(smoke_intake)
     [ref] = client.wait_referred(intake["id"], 1, timeout=10)
     assert ref["partner"] == "jugendamt" and ref["partner_case_ref"].startswith("HO-")

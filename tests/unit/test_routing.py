@@ -131,7 +131,15 @@ def _with_2025_rule(rules: list[RoutingRule]) -> list[RoutingRule]:
         first_issued_from=date(2025, 4, 1))]
 
 
-TABLE = _with_2025_rule(_all_seed_rules())
+def _with_0012(rules: list[RoutingRule]) -> list[RoutingRule]:
+    text = (REPO / "services/referral/migrations/versions/0012_household_origin_languages.py"
+            ).read_text()
+    assert "SET child_under = 7 WHERE id = 'kita-portal'" in text
+    return [RoutingRule(**{**r.__dict__, "child_under": 7}) if r.id == "kita-portal" else r
+            for r in rules]
+
+
+TABLE = _with_0012(_with_2025_rule(_all_seed_rules()))
 
 
 @pytest.mark.parametrize("need, birth, status, partner, service", [
@@ -147,7 +155,6 @@ TABLE = _with_2025_rule(_all_seed_rules())
     ("child_benefit", "1990-01-01", "TEMP_PROTECTION_24", "familienkasse", "kindergeld"),
     ("language_course", "1990-01-01", "REFUGEE_RECOGNISED", "course_provider",
      "integration_course"),
-    ("kita_place", "1990-01-01", "TEMP_PROTECTION_24", "jugendamt", "kita_portal"),
     ("school_place", "2012-01-01", "DULDUNG", "dlzb", "school_placement"),
     ("recognition_of_qualifications", "1985-01-01", "WORK", "welfare", "mbe"),
     ("health_insurance", "1990-01-01", "ASYLUM_PENDING", "sozialamt", "health_voucher"),
@@ -188,3 +195,28 @@ def test_temporary_protection_living_costs_follow_the_first_issue_date(first_iss
                                                                       partner):
     person = PersonFacts(date(1987, 3, 14), "UA", "TEMP_PROTECTION_24", ("uk",), first_issued)
     assert route_need("living_costs", person, TABLE, day).partner == partner
+
+
+def test_a_kita_place_needs_a_young_child_in_the_household():
+    parent = PersonFacts(date(1990, 1, 1), "UA", "TEMP_PROTECTION_24", ("uk",),
+                         children_born=(date(2022, 5, 1),))
+    route = route_need("kita_place", parent, TABLE, DAY)
+    assert (route.partner, route.service) == ("jugendamt", "kita_portal")
+    assert "child under 7" in route.reason
+    older = PersonFacts(date(1990, 1, 1), "UA", "TEMP_PROTECTION_24", ("uk",),
+                        children_born=(date(2015, 5, 1),))
+    assert route_need("kita_place", older, TABLE, DAY) is None
+
+
+@pytest.mark.parametrize("group, nationality, languages, fits", [
+    ("EU", "PL", None, True), ("EU", "UA", None, False), ("non_EU", "UA", None, True),
+    (None, "UA", ("uk", "ru"), True), (None, "SY", ("uk", "ru"), False),
+])
+def test_conditions_on_nationality_group_and_partner_languages(group, nationality, languages,
+                                                               fits):
+    rule = RoutingRule("r", "orientation_counselling", "welfare", "mbe", 10, "test",
+                       nationality_group=group, languages=languages)
+    person = PersonFacts(date(1990, 1, 1), nationality, "TEMP_PROTECTION_24",
+                         ("uk",) if nationality == "UA" else ("ar",) if nationality == "SY"
+                         else ("pl",))
+    assert (route_need("orientation_counselling", person, [rule], DAY) is not None) == fits
