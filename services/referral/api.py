@@ -9,7 +9,8 @@ from flask_smorest import Blueprint
 
 from services.referral import handlers, repository, rules
 from services.referral.domain import PersonFacts
-from services.referral.schemas import (CancelSchema, PreviewInSchema, PreviewSchema,
+from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
+                                       PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
                                        ReferralQuerySchema, RoutingRuleInSchema,
                                        RoutingRuleListSchema, RoutingRuleOutSchema,
@@ -47,6 +48,16 @@ class Referrals(MethodView):
             found = repository.find(s, str(query["intake_id"]) if query["intake_id"] else None,
                                     query["status"], _visible_partner(query["partner"]))
         return {"items": found}
+
+    @api_roles("staff")
+    @blp.arguments(ManualReferralSchema)
+    @blp.response(201, ReferralOutSchema)
+    def post(self, data):
+        """Refer an intake's person by hand to any partner service (consent checked)."""
+        new_id = _act(handlers.refer_by_hand, str(data["intake_id"]), data["need"],
+                      data["partner"], data["service"], current_principal().username,
+                      data["note"])
+        return _get(new_id)
 
 
 @blp.route("/<uuid:referral_id>")

@@ -303,3 +303,34 @@ def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
                 uow.commit()
                 counts[happened] = counts.get(happened, 0) + 1
     return counts
+
+
+def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: str,
+                  note: str | None, uow) -> str:
+    """A new referral staff make by hand for an intake (any need, any partner), if a consent
+    (or the partner's legal basis) allows sharing with that partner."""
+    with uow:
+        known = repository.find(uow.session, intake_id)
+        if not known or not known[0].share:
+            raise ReferralActionError("intake_id", "no routed referral of this intake yet")
+        bases = repository.legal_bases(uow.session)
+        if partner not in bases:
+            raise ReferralActionError("partner", f"unknown partner {partner}")
+        template = known[0]
+        basis = sharing_basis(partner, template.share.get("consents", []), bases)
+        if basis is None:
+            raise ReferralActionError("partner", f"no consent allows sharing with {partner};"
+                                                 " record one on the person page first")
+        now = uow.clock()
+        route = Route(partner, service, "manual", f"{service.upper()}: referred by hand by "
+                                                  f"{staff}" + (f" ({note})" if note else ""))
+        referral = Referral.open(intake_id=template.intake_id,
+                                 intake_reference=template.intake_reference, need=need,
+                                 route=route, by=staff, now=now, basis=basis,
+                                 person_id=template.person_id, share=template.share)
+        _plan(uow, referral, now)
+        repository.add(uow.session, referral)
+        _emit_requested(uow, referral)
+        _emit_pending(uow, referral)
+        uow.commit()
+    return str(referral.id)

@@ -103,6 +103,20 @@ class ReassignSchema(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
+class ManualReferralSchema(Schema):
+    """A referral staff make by hand (any need, any partner service)."""
+
+    class Meta:
+        unknown = RAISE
+
+    intake_id = fields.UUID(required=True)
+    need = fields.String(required=True, validate=validate.OneOf(codes(NEEDS)))
+    partner = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    service = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9_]{2,60}$", error="A service code: lower-case letters, digits, _."))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
 class WorkQueueQuerySchema(Schema):
     class Meta:
         unknown = RAISE

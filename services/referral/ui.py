@@ -9,8 +9,9 @@ from marshmallow import ValidationError
 from services.referral import handlers, repository, rules
 from services.referral.api import work_queue
 from services.referral.domain import REASONS, PersonFacts
-from services.referral.schemas import (CancelSchema, PreviewInSchema, ReassignSchema,
-                                       RoutingRuleInSchema, WorkQueueQuerySchema)
+from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
+                                       ReassignSchema, RoutingRuleInSchema,
+                                       WorkQueueQuerySchema)
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
 from shared.reference import NEEDS, RESIDENCE_STATUSES
@@ -44,7 +45,26 @@ def referral_detail(referral_id):
     if referral is None:
         abort(404)
     return render_template("referral/detail.html", r=referral, services=services,
-                           cancel_reasons=REASONS["cancelled"])
+                           cancel_reasons=REASONS["cancelled"], needs=NEEDS)
+
+
+@bp.post("/referrals/manual")
+@ui_roles("staff")
+def manual():
+    """A new referral by hand for the same intake (any need, any partner; consent checked)."""
+    partner, _sep, service = request.form.get("target", "").partition("/")
+    try:
+        data = ManualReferralSchema().load({
+            "intake_id": request.form.get("intake_id", ""), "need": request.form.get("need", ""),
+            "partner": partner, "service": service, "note": request.form.get("note") or None})
+        new_id = handlers.refer_by_hand(str(data["intake_id"]), data["need"], data["partner"],
+                                        data["service"], current_principal().username,
+                                        data["note"], deps().uow())
+        flash(_("Referred to %(partner)s (%(service)s).", partner=partner, service=service))
+        return redirect(url_for(".referral_detail", referral_id=new_id))
+    except (ValidationError, handlers.ReferralActionError) as exc:
+        flash(_("Not referred:") + f" {exc}")
+    return redirect(request.referrer or url_for(".referral_list"))
 
 
 @bp.get("/work-queue")

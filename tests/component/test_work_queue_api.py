@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.referral import repository
 from services.referral.app import create_app
 from services.referral.consumers import SUBSCRIPTIONS
 from shared.auth import Principal, issue_token
@@ -81,3 +82,43 @@ def test_a_need_already_taken_over_cannot_be_re_assigned_again(client, staff, re
     r = client.post(f"/api/v1/referrals/{first.id}/reassign", headers=staff,
                     json={"partner": "welfare", "service": "jmd"})
     assert r.status_code == 422 and "referral" in r.get_json()["errors"]["json"]
+
+
+def test_staff_refer_a_need_by_hand_with_the_consent_check(client, staff, referral_deps):
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    intake_id = str(welfare(referral_deps).intake_id)
+    r = client.post("/api/v1/referrals", headers=staff, json={
+        "intake_id": intake_id, "need": "housing", "partner": "wohnungsamt", "service": "wbs",
+        "note": "shelter closes in May"})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert (body["status"], body["partner"], body["need"]) == ("requested", "wohnungsamt",
+                                                               "housing")
+    assert "by hand by sam" in body["routing_reason"]
+    unknown = client.post("/api/v1/referrals", headers=staff, json={
+        "intake_id": intake_id, "need": "housing", "partner": "police", "service": "x_y"})
+    assert unknown.status_code == 422 and "partner" in unknown.get_json()["errors"]["json"]
+
+
+def test_without_consent_a_manual_referral_is_refused(client, staff, referral_deps):
+    deliver(intake_v2([]), OPEN, referral_deps.uow)
+    with referral_deps.session_factory() as s:
+        intake_id = str(repository.find(s)[0].intake_id)
+    r = client.post("/api/v1/referrals", headers=staff, json={
+        "intake_id": intake_id, "need": "housing", "partner": "wohnungsamt", "service": "wbs"})
+    assert r.status_code == 422 and "consent" in r.get_json()["message"]
+
+
+def test_staff_refer_by_hand_from_the_referral_page(settings, referral_deps, staff):
+    app = create_app(settings.for_service("referral"), referral_deps)
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    deliver(intake_v2(CONSENT), OPEN, referral_deps.uow)
+    ref = welfare(referral_deps)
+    page = client.get(f"/referrals/{ref.id}", headers=staff)
+    assert page.status_code == 200 and b"referral_ui" not in page.data
+    r = client.post("/referrals/manual", headers=staff, data={
+        "intake_id": str(ref.intake_id), "need": "housing", "target": "wohnungsamt/wbs"})
+    assert r.status_code == 302 and "/referrals/" in r.headers["Location"]
+    with referral_deps.session_factory() as s:
+        assert any(x.partner == "wohnungsamt" for x in repository.find(s))
