@@ -240,3 +240,29 @@ def test_staff_cancel_a_referral_and_the_partner_case_is_withdrawn(network, brow
         return cases and cases[0]["status"] == "withdrawn"
 
     wait_for(browser, withdrawn, "the welfare case withdrawn in the partner system")
+
+
+def test_a_partner_without_a_case_api_answers_in_the_partner_portal(browser, network):
+    client = LotseClient(network)
+    kita = {**SMOKE_INTAKE, "needs": ["kita_place"],
+            "person": {**SMOKE_INTAKE["person"], "household": [
+                {"given_name": "Maria", "family_name": "Kovalenko", "relation": "child",
+                 "birth_date": "2023-01-01"}]}}
+    intake = client.post_intake(kita)
+    [ref] = client.wait_referred(intake["id"], 1)
+    assert ref["partner"] == "jugendamt" and ref["partner_case_ref"].startswith("HO-")
+
+    log_in(browser, network, "jugendamt")
+    browser.get(f"{network}/partner/cases")
+    form = wait_for(browser, lambda b: b.find_element(By.CSS_SELECTOR, "tr.portal-actions form"),
+                    "the answer form of the hand-over case")
+    Select(form.find_element(By.NAME, "status")).select_by_visible_text("completed")
+    Select(form.find_element(By.NAME, "outcome")).select_by_visible_text("place_offered")
+    submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "Your answer was recorded." in flash(browser)
+    wait_for(browser, lambda b: client.intake(intake["id"])["referrals"][0]["status"]
+             == "completed", "the referral completed in Lotse")
+    [done] = client.referrals(intake["id"])
+    assert done["outcome"] == "place_offered"
+    browser.get(f"{network}/partner/cases")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr.portal-actions")
