@@ -106,40 +106,20 @@ def _second_association() -> list[RoutingRule]:
 SECOND_ASSOCIATION = _second_association()
 
 
-def _all_seed_rules() -> list[RoutingRule]:
-    """The routing table as the migrations leave it (0002, 0006, 0007, 0010)."""
-    rules = list(RULES) + SECOND_ASSOCIATION
-    path = REPO / "services/referral/migrations/versions/0010_all_needs.py"
-    spec = importlib.util.spec_from_file_location("all_needs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    rules += [RoutingRule(**{**r, "residence_statuses": tuple(r["residence_statuses"])
-                             if r["residence_statuses"] else None}) for r in module.RULES]
-    # 0007: the Jobcenter waits for the address registration
-    return [RoutingRule(**{**r.__dict__, "requires_need": "address_registration"})
-            if r.need == "living_costs" and r.partner == "jobcenter" else r for r in rules]
+@pytest.fixture(scope="module")
+def table(tmp_path_factory) -> list[RoutingRule]:
+    """The routing table exactly as the referral service's migrations leave it."""
+    from services.referral import repository
+    from shared.db import make_engine, make_session_factory, migrate
 
+    url = f"sqlite:///{tmp_path_factory.mktemp('rules') / 'referral.db'}"
+    migrate("referral", url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        rules = repository.rules(session)
+    engine.dispose()
+    return rules
 
-def _with_2025_rule(rules: list[RoutingRule]) -> list[RoutingRule]:
-    path = REPO / "services/referral/migrations/versions/0011_first_issue_dates.py"
-    text = path.read_text()
-    assert "first_issued_from=date(2025, 4, 1)" in text and "valid_from=date(2026, 7, 1)" in text
-    return rules + [RoutingRule(
-        id="living-costs-asylblg-temp-protection-2025", need="living_costs",
-        partner="sozialamt", service="asylblg", priority=5, citation="LRAG",
-        residence_statuses=("TEMP_PROTECTION_24",), valid_from=date(2026, 7, 1),
-        first_issued_from=date(2025, 4, 1))]
-
-
-def _with_0012(rules: list[RoutingRule]) -> list[RoutingRule]:
-    text = (REPO / "services/referral/migrations/versions/0012_household_origin_languages.py"
-            ).read_text()
-    assert "SET child_under = 7 WHERE id = 'kita-portal'" in text
-    return [RoutingRule(**{**r.__dict__, "child_under": 7}) if r.id == "kita-portal" else r
-            for r in rules]
-
-
-TABLE = _with_0012(_with_2025_rule(_all_seed_rules()))
 
 
 @pytest.mark.parametrize("need, birth, status, partner, service", [
@@ -164,8 +144,8 @@ TABLE = _with_0012(_with_2025_rule(_all_seed_rules()))
      "district_office"),
     ("complex_case", "1990-01-01", "DULDUNG", "kim", "case_management"),
 ])
-def test_each_row_of_the_routing_table(need, birth, status, partner, service):
-    route = route_need(need, facts(birth, status), TABLE, DAY)
+def test_each_row_of_the_routing_table(need, birth, status, partner, service, table):
+    route = route_need(need, facts(birth, status), table, DAY)
     assert (route.partner, route.service) == (partner, service), route
 
 
@@ -176,12 +156,12 @@ def test_each_row_of_the_routing_table(need, birth, status, partner, service):
     ("child_benefit", "1990-01-01", "DULDUNG"),      # § 62 EStG excludes Duldung
     ("residence_permit", "1990-01-01", "EU_FREE_MOVEMENT"),  # EU citizens need no permit
 ])
-def test_rows_that_do_not_apply_leave_the_need_for_staff(need, birth, status):
-    assert route_need(need, facts(birth, status), TABLE, DAY) is None
+def test_rows_that_do_not_apply_leave_the_need_for_staff(need, birth, status, table):
+    assert route_need(need, facts(birth, status), table, DAY) is None
 
 
-def test_the_jobcenter_rule_requires_the_address_registration_first():
-    route = route_need("living_costs", facts("1990-01-01"), TABLE, DAY)
+def test_the_jobcenter_rule_requires_the_address_registration_first(table):
+    route = route_need("living_costs", facts("1990-01-01"), table, DAY)
     assert route.requires_need == "address_registration"
 
 
@@ -192,20 +172,20 @@ def test_the_jobcenter_rule_requires_the_address_registration_first():
     (None, date(2026, 11, 21), "jobcenter"),               # unknown: the general § 24 rule
 ])
 def test_temporary_protection_living_costs_follow_the_first_issue_date(first_issued, day,
-                                                                      partner):
+                                                                      partner, table):
     person = PersonFacts(date(1987, 3, 14), "UA", "TEMP_PROTECTION_24", ("uk",), first_issued)
-    assert route_need("living_costs", person, TABLE, day).partner == partner
+    assert route_need("living_costs", person, table, day).partner == partner
 
 
-def test_a_kita_place_needs_a_young_child_in_the_household():
+def test_a_kita_place_needs_a_young_child_in_the_household(table):
     parent = PersonFacts(date(1990, 1, 1), "UA", "TEMP_PROTECTION_24", ("uk",),
                          children_born=(date(2022, 5, 1),))
-    route = route_need("kita_place", parent, TABLE, DAY)
+    route = route_need("kita_place", parent, table, DAY)
     assert (route.partner, route.service) == ("jugendamt", "kita_portal")
     assert "child under 7" in route.reason
     older = PersonFacts(date(1990, 1, 1), "UA", "TEMP_PROTECTION_24", ("uk",),
                         children_born=(date(2015, 5, 1),))
-    assert route_need("kita_place", older, TABLE, DAY) is None
+    assert route_need("kita_place", older, table, DAY) is None
 
 
 @pytest.mark.parametrize("group, nationality, languages, fits", [
