@@ -47,7 +47,7 @@ def _person(p: dict) -> Person:
         preferred_language=p.get("preferred_language"),
         interpreter=p.get("interpreter", "none"),
         contact=Contact(contact.get("phone"), contact.get("email"),
-                        Address(**address) if address else None,
+                        Address(**address).located() if address else None,
                         contact.get("no_fixed_address", False),
                         contact.get("preferred_channel")),
         household=tuple(HouseholdMember(m["given_name"].strip(), m["family_name"].strip(),

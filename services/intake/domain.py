@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Sequence
 
+from shared.reference import districts_for_postcode
+
 URGENCIES = ("low", "normal", "high", "urgent")
 INTERPRETER = ("none", "on_site", "video")
 CHANNELS = ("in_person", "phone", "video")
@@ -40,6 +42,14 @@ class Address:
     street: str
     postcode: str
     city: str
+    district: str | None = None  # the city district (Stadtbezirk); None: outside or unclear
+
+    def located(self) -> Address:
+        """The address with its district filled in where the postcode lies in only one."""
+        candidates = districts_for_postcode(self.postcode)
+        if self.district is None and len(candidates) == 1:
+            return replace(self, district=candidates[0])
+        return self
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,7 @@ class Intake:
                           "document_type": r.document_type, "valid_until": r.valid_until,
                           "first_issue_date": r.first_issue_date},
             "arrival_date": self.arrival_date,
+            "district": p.contact.address.district if p.contact.address else None,
             "needs": [{"code": n.code, "urgency": n.urgency} for n in self.need_details],
             "consents": [{"consent_id": c.id, "partner": c.partner, "method": c.method,
                           "language": c.language, "purpose": c.purpose,

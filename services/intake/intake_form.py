@@ -44,7 +44,8 @@ def form_to_payload(form) -> dict:
     if any(_opt(form, f) for f in ("street", "postcode", "city")):
         contact["address"] = {"street": form.get("street", ""),
                               "postcode": form.get("postcode", ""),
-                              "city": form.get("city", "")}
+                              "city": form.get("city", ""),
+                              "district": _opt(form, "district")}
     person["contact"] = contact
     for i in range(MAX_HOUSEHOLD):
         row = {f: form.get(f"hh-{i}-{f}", "").strip()

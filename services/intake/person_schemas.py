@@ -15,6 +15,8 @@ class AddressOutSchema(Schema):
     street = fields.String()
     postcode = fields.String()
     city = fields.String()
+    district = fields.String(allow_none=True, metadata={
+        "description": "the city district (Stadtbezirk); null: outside the city or unclear"})
 
 
 class ContactOutSchema(Schema):

@@ -36,6 +36,7 @@ def save_person(session: Session, person_id: uuid.UUID, person: Person, keys: li
                   phone=c.phone, email=c.email, street=c.address.street if c.address else None,
                   postcode=c.address.postcode if c.address else None,
                   city=c.address.city if c.address else None,
+                  district=c.address.district if c.address else None,
                   no_fixed_address=c.no_fixed_address, preferred_channel=c.preferred_channel,
                   updated_at=now)
     pid = str(person_id)
@@ -79,7 +80,8 @@ def _person_records(session: Session, rows) -> list[PersonRecord]:
                                                           m.relation, m.birth_date))
     out = []
     for r in rows:
-        address = Address(r.street or "", r.postcode or "", r.city or "") if r.street else None
+        address = Address(r.street or "", r.postcode or "", r.city or "",
+                          r.district) if r.street else None
         person = Person(
             r.given_name, r.family_name, r.birth_date, r.nationality, tuple(r.languages),
             other_names=tuple(names[r.id]),

@@ -6,8 +6,8 @@ from marshmallow import (RAISE, Schema, ValidationError, fields, validate, valid
 
 from services.intake.domain import CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS, URGENCIES
 from shared.config import PARTNERS
-from shared.reference import (CONSENT_METHODS, NEEDS, RESIDENCE_STATUSES, SITES, codes,
-                              is_country, is_language)
+from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, RESIDENCE_STATUSES, SITES,
+                              codes, districts_for_postcode, is_country, is_language)
 
 
 class StrictSchema(Schema):
@@ -47,6 +47,23 @@ class AddressSchema(StrictSchema):
     postcode = fields.String(required=True, validate=validate.Regexp(
         r"^\d{5}$", error="A German postcode has five digits."))
     city = _text(100)
+    district = fields.String(load_default=None, allow_none=True, validate=_one_of(DISTRICTS),
+                             metadata={"description": "the city district (Stadtbezirk); left "
+                                       "out, it follows from the postcode where that lies in "
+                                       "only one district"})
+
+    @validates_schema
+    def _district_matches_postcode(self, data, **kwargs):
+        district, postcode = data.get("district"), data.get("postcode")
+        if not district or not postcode:
+            return
+        candidates = districts_for_postcode(postcode)
+        if not candidates:
+            raise ValidationError(f"Postcode {postcode} is not in the city: leave the district "
+                                  "empty.", "district")
+        if district not in candidates:
+            raise ValidationError(f"Postcode {postcode} lies in " + " or ".join(candidates)
+                                  + f", not in {district}.", "district")
 
 
 class ContactSchema(StrictSchema):

@@ -25,6 +25,7 @@ persons = Table(
     Column("street", String(200)),
     Column("postcode", String(10)),
     Column("city", String(100)),
+    Column("district", String(30)),
     Column("no_fixed_address", Boolean, nullable=False, server_default="0"),
     Column("preferred_channel", String(20)),
     Column("merged_into", String(36)),

@@ -19,7 +19,8 @@ from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_
 from services.intake.schemas import IntakeInSchema, PartnerConsentSchema
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.config import PARTNERS
-from shared.reference import CONSENT_METHODS, NEEDS, RESIDENCE_STATUSES, SITES
+from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, POSTCODE_DISTRICTS,
+                              RESIDENCE_STATUSES, SITES)
 from shared.web import FieldError
 
 bp = Blueprint("intake_ui", __name__, template_folder="templates")
@@ -118,6 +119,7 @@ def intake_new():
         relations=RELATIONS, interpreter=INTERPRETER, channels=CHANNELS,
         contact_channels=CONTACT_CHANNELS, urgencies=URGENCIES, partners=PARTNERS,
         rows=range(_household_rows(form)), today=date.today().isoformat(),
+        districts=DISTRICTS, postcode_districts=POSTCODE_DISTRICTS,
         last_site=session.get("last_site", "infopoint")), 422 if errors else 200
 
 
@@ -153,7 +155,7 @@ def _prefill(person_id: str | None) -> _Prefill:
                       no_fixed_address="yes" if p.contact.no_fixed_address else "")
     if p.contact.address:
         values.update(street=p.contact.address.street, postcode=p.contact.address.postcode,
-                      city=p.contact.address.city)
+                      city=p.contact.address.city, district=p.contact.address.district or "")
     typed = (request.args.get("other_given_name"), request.args.get("other_family_name"))
     if all(typed):  # the spelling staff typed before choosing this record
         values.update(other_given_name=typed[0], other_family_name=typed[1])
@@ -194,7 +196,8 @@ def person_page(person_id):
                                                   p.family_name, p.birth_date)
                   if m["person"]["id"] != detail["id"]]
     return render_template("intake/person.html", d=detail, p=p, duplicates=duplicates,
-                           partners=PARTNERS, methods=CONSENT_METHODS)
+                           partners=PARTNERS, methods=CONSENT_METHODS,
+                           districts={d.code: d for d in DISTRICTS})
 
 
 @bp.post("/persons/<uuid:person_id>/consents/<uuid:consent_id>/withdraw")

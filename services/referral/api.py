@@ -8,7 +8,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.referral import handlers, repository, rules
-from services.referral.domain import PersonFacts
 from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
                                        PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
@@ -205,7 +204,4 @@ class Preview(MethodView):
     @rules_blp.response(200, PreviewSchema)
     def post(self, data):
         """Where would this intake go (on a given day), and why?"""
-        facts = PersonFacts(data["birth_date"], data["nationality"], data["residence_status"],
-                            tuple(data["languages"]), data["first_issue_date"])
-        return {"items": rules.preview(deps().session_factory, facts, data["needs"],
-                                       data["on_date"] or utcnow().date())}
+        return {"items": rules.preview(deps().session_factory, data, utcnow().date())}

@@ -81,6 +81,7 @@ class PersonFacts:
     first_issue_date: date | None = None  # of the residence document (dated rules)
     nationalities: tuple[str, ...] = ()
     children_born: tuple[date, ...] = ()  # the household's children (Kita, school)
+    district: str | None = None  # city district of the address (district offices)
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -109,6 +110,7 @@ class RoutingRule:
     nationality_group: str | None = None  # "EU" (EU/EEA/CH) or "non_EU"
     languages: tuple[str, ...] | None = None  # the partner offers counselling in these
     child_under: int | None = None  # the household has a child younger than this
+    districts: tuple[str, ...] | None = None  # the address lies in one of these districts
 
     def _household_and_origin(self, facts: PersonFacts, day: date) -> str | None:
         """'' when no such condition is set, its explanation when met, None when not met."""
@@ -130,6 +132,10 @@ class RoutingRule:
             if not young:
                 return None
             parts.append(f"child under {self.child_under}")
+        if self.districts:
+            if facts.district not in self.districts:
+                return None  # unknown district: no match
+            parts.append(f"lives in {facts.district}")
         return ", ".join(parts)
 
     def effective_on(self, day: date) -> bool:
@@ -457,7 +463,8 @@ def facts_from(share: dict) -> PersonFacts:
                        share["residence_status"], tuple(person["languages"]),
                        date.fromisoformat(issued) if issued else None,
                        tuple(share.get("nationalities", ())),
-                       tuple(date.fromisoformat(b) for b in share.get("children_born", ())))
+                       tuple(date.fromisoformat(b) for b in share.get("children_born", ())),
+                       share.get("district"))
 
 
 def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | None, *,

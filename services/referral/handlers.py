@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Callable
 
 from services.referral import repository
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
-from services.referral.domain import (OUTCOMES, TERMINAL, PersonFacts, Referral, Route,
-                                     SharingBasis, TransitionNotAllowed, coded, facts_from,
-                                     follow_up, open_referrals, route_need, sharing_basis)
+from services.referral.domain import (OUTCOMES, TERMINAL, Referral, Route, SharingBasis,
+                                     TransitionNotAllowed, coded, facts_from, follow_up,
+                                     open_referrals, route_need, sharing_basis)
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -49,21 +49,17 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
     if repository.exists_for_intake(uow.session, d["intake_id"]):
         return  # the intake was already routed (a re-sent event with a new id)
     person = d["person"]
-    issued = d["residence"].get("first_issue_date")
-    children = [m["birth_date"] for m in person.get("household", ())
-                if m["relation"] in ("child", "grandchild")]
-    facts = PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
-                        d["residence"]["status"], tuple(person["languages"]),
-                        date.fromisoformat(issued) if issued else None,
-                        tuple(person.get("nationalities", ())),
-                        tuple(date.fromisoformat(b) for b in children))
     share = {"person": {k: person[k] for k in ("given_name", "family_name", "birth_date",
                                                "nationality", "languages")},
              "residence_status": d["residence"]["status"],
              "consent_method": next((c["method"] for c in d["consents"]), "none"),
-             "consents": d["consents"], "first_issue_date": issued,
+             "consents": d["consents"],
+             "first_issue_date": d["residence"].get("first_issue_date"),
              "nationalities": list(person.get("nationalities", ())),
-             "children_born": children}
+             "children_born": [m["birth_date"] for m in person.get("household", ())
+                               if m["relation"] in ("child", "grandchild")],
+             "district": d.get("district")}
+    facts = facts_from(share)
     referrals = open_referrals(
         intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
         needs=[n["code"] for n in d["needs"]], facts=facts,

@@ -25,7 +25,8 @@ def rules(session: Session) -> list[RoutingRule]:
                         first_issued_until=r.first_issued_until,
                         nationality_group=r.nationality_group,
                         languages=tuple(r.languages) if r.languages else None,
-                        child_under=r.child_under) for r in rows]
+                        child_under=r.child_under,
+                        districts=tuple(r.districts) if r.districts else None) for r in rows]
 
 
 def _values(ref: Referral) -> dict:
@@ -193,7 +194,8 @@ def save_rule(session: Session, rule: RoutingRule, exists: bool) -> None:
                   first_issued_until=rule.first_issued_until,
                   nationality_group=rule.nationality_group,
                   languages=list(rule.languages) if rule.languages else None,
-                  child_under=rule.child_under)
+                  child_under=rule.child_under,
+                  districts=list(rule.districts) if rule.districts else None)
     if exists:
         session.execute(t.routing_rules.update().where(t.routing_rules.c.id == rule.id)
                         .values(**values))
@@ -211,6 +213,7 @@ def add_rule_version(session: Session, by: str, now: datetime, note: str | None)
     snapshot = [{**asdict(r), "residence_statuses": list(r.residence_statuses)
                  if r.residence_statuses is not None else None,
                  "languages": list(r.languages) if r.languages else None,
+                 "districts": list(r.districts) if r.districts else None,
                  "valid_from": r.valid_from.isoformat() if r.valid_from else None,
                  "valid_to": r.valid_to.isoformat() if r.valid_to else None,
                  "first_issued_from": r.first_issued_from.isoformat()

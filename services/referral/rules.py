@@ -58,8 +58,13 @@ def delete_rule(rule_id: str, staff: str, note: str | None, uow,
     return version
 
 
-def preview(session_factory, facts: PersonFacts, needs: Sequence[str], day: date) -> list[dict]:
-    """Where would this intake go on that day, and why?"""
+def preview(session_factory, request: dict, today: date) -> list[dict]:
+    """Where would this intake (a PreviewInSchema request) go on its day, and why?"""
+    facts = PersonFacts(request["birth_date"], request["nationality"],
+                        request["residence_status"], tuple(request["languages"]),
+                        request["first_issue_date"], tuple(request["nationalities"]),
+                        tuple(request["children_born"]), request["district"])
+    needs, day = request["needs"], request["on_date"] or today
     with session_factory() as s:
         rules = repository.rules(s)
     out = []
@@ -86,5 +91,6 @@ def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:
                        first_issued_until=data.get("first_issued_until"),
                        nationality_group=data.get("nationality_group"),
                        languages=tuple(data["languages"]) if data.get("languages") else None,
-                       child_under=data.get("child_under"))
+                       child_under=data.get("child_under"),
+                       districts=tuple(data["districts"]) if data.get("districts") else None)
     return replace(rule)

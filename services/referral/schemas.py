@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.referral.domain import REASONS
-from shared.reference import NEEDS, RESIDENCE_STATUSES, codes
+from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES, codes
 from shared.clock import utcnow
 from shared.events.contracts import REFERRAL_STATUSES
 
@@ -68,6 +68,7 @@ class RoutingRuleOutSchema(Schema):
     nationality_group = fields.String(allow_none=True)
     languages = fields.List(fields.String(), allow_none=True)
     child_under = fields.Integer(allow_none=True)
+    districts = fields.List(fields.String(), allow_none=True)
     requires_need = fields.String(allow_none=True)
     need = fields.String()
     partner = fields.String()
@@ -160,6 +161,10 @@ class RoutingRuleInSchema(Schema):
                             metadata={"description": "languages the partner offers"})
     child_under = fields.Integer(load_default=None, allow_none=True,
                                  validate=validate.Range(min=1, max=27))
+    districts = fields.List(fields.String(validate=validate.OneOf(codes(DISTRICTS))),
+                            load_default=None, allow_none=True,
+                            metadata={"description": "the address lies in one of these city "
+                                      "districts (none: anywhere)"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
                          metadata={"description": "why the change (kept with the version)"})
 
@@ -187,6 +192,13 @@ class PreviewInSchema(Schema):
     needs = fields.List(fields.String(validate=validate.OneOf(codes(NEEDS))), required=True,
                         validate=validate.Length(min=1))
     first_issue_date = fields.Date(load_default=None, allow_none=True)
+    nationalities = fields.List(fields.String(validate=validate.Length(equal=2)),
+                                load_default=list)
+    children_born = fields.List(fields.Date(), load_default=list,
+                                metadata={"description": "birth dates of the household's "
+                                          "children"})
+    district = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(codes(DISTRICTS)))
     on_date = fields.Date(load_default=None, metadata={"description": "default: today"})
 
     @validates_schema

@@ -93,6 +93,7 @@ routing_rules = Table(
     Column("nationality_group", String(10)),
     Column("languages", JSONDocument),
     Column("child_under", Integer),
+    Column("districts", JSONDocument),
 )
 
 outbox = outbox_table(metadata, "referral")

@@ -8,13 +8,13 @@ from marshmallow import ValidationError
 
 from services.referral import handlers, repository, rules
 from services.referral.api import work_queue
-from services.referral.domain import REASONS, PersonFacts
+from services.referral.domain import REASONS
 from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
                                        ReassignSchema, RoutingRuleInSchema,
                                        WorkQueueQuerySchema)
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
-from shared.reference import NEEDS, RESIDENCE_STATUSES
+from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES
 from shared.events.contracts import REFERRAL_STATUSES
 
 bp = Blueprint("referral_ui", __name__, template_folder="templates")
@@ -117,6 +117,11 @@ def reassign(referral_id):
     return redirect(url_for(".referral_detail", referral_id=referral_id))
 
 
+def _codes(text: str | None) -> list[str]:
+    """'uk, RU' -> ['uk', 'ru']"""
+    return [x.strip().lower() for x in (text or "").split(",") if x.strip()]
+
+
 @bp.route("/routing-rules", methods=["GET", "POST"])
 @ui_roles("staff", "operator")
 def routing_rules():
@@ -128,12 +133,12 @@ def routing_rules():
                 "birth_date": form.get("birth_date", ""),
                 "residence_status": form.get("residence_status", ""),
                 "nationality": (form.get("nationality") or "XX").upper(),
+                "languages": _codes(form.get("languages")),
                 "needs": form.getlist("needs"), "on_date": form.get("on_date") or None,
-                "first_issue_date": form.get("first_issue_date") or None})
-            facts = PersonFacts(data["birth_date"], data["nationality"],
-                                data["residence_status"], (), data["first_issue_date"])
-            results = rules.preview(deps().session_factory, facts, data["needs"],
-                                    data["on_date"] or utcnow().date())
+                "first_issue_date": form.get("first_issue_date") or None,
+                "children_born": [b for b in (form.get("child_born"),) if b],
+                "district": form.get("district") or None})
+            results = rules.preview(deps().session_factory, data, utcnow().date())
         except ValidationError as exc:
             errors = exc.messages
     with deps().session_factory() as s:
@@ -141,7 +146,7 @@ def routing_rules():
         versions = repository.rule_versions(s)[:10]
     return render_template("referral/rules.html", rules=table, versions=versions,
                            results=results, errors=errors, form=form, needs=NEEDS,
-                           statuses=RESIDENCE_STATUSES)
+                           statuses=RESIDENCE_STATUSES, districts=DISTRICTS)
 
 
 @bp.route("/routing-rules/<rule_id>/edit", methods=["GET", "POST"])
@@ -163,8 +168,8 @@ def edit_rule(rule_id):
                                               "first_issued_from", "first_issued_until",
                                               "nationality_group", "child_under")}
         raw["residence_statuses"] = f.getlist("residence_statuses") or None
-        raw["languages"] = [x.strip().lower() for x in (f.get("languages") or "").split(",")
-                            if x.strip()] or None
+        raw["languages"] = _codes(f.get("languages")) or None
+        raw["districts"] = f.getlist("districts") or None
         if rule_id:
             raw.pop("id")
         try:
@@ -180,4 +185,4 @@ def edit_rule(rule_id):
             errors = {exc.field: [exc.message]}
     return render_template("referral/rule_edit.html", rule=current, errors=errors,
                            form=request.form, needs=NEEDS, statuses=RESIDENCE_STATUSES,
-                           partners=partners), 422 if errors else 200
+                           districts=DISTRICTS, partners=partners), 422 if errors else 200

@@ -28,6 +28,8 @@ def _rows(schema: Schema, prefix: str = "") -> list[str]:
     for name, field in schema.fields.items():
         choices = getattr(field.validate, "choices", None) if field.validate else None
         note = ("one of " + ", ".join(f"`{c}`" for c in choices)) if choices else ""
+        if field.metadata.get("description"):
+            note = "; ".join(filter(None, (note, field.metadata["description"])))
         rows.append(f"| `{prefix}{name}` | {_type(field)} | {'yes' if field.required else 'no'}"
                     f" | {'yes' if field.allow_none else 'no'} | {note} |")
         if isinstance(field, fields.Nested):

@@ -115,6 +115,10 @@ class IntakeRecordedV2(Contract):
     arrival_date = fields.Date(required=True, allow_none=True)
     needs = fields.List(fields.Nested(NeedV2), required=True)
     consents = fields.List(fields.Nested(ConsentV2), required=True)
+    # optional addition within v2 (issue 4): the city district of the address, not the address
+    district = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "city district (Stadtbezirk) of the person's address; null: none, "
+                       "outside the city or unclear"})
 
 
 class ConsentWithdrawnV1(Contract):

@@ -74,6 +74,27 @@ def test_a_complete_intake_is_stored_with_person_household_needs_and_consents(
     assert "given_name" not in event["data"]["person"]["household"][0]  # minimisation
 
 
+@pytest.mark.parametrize("postcode, chosen, district", [
+    ("44145", None, "innenstadt_nord"),        # the postcode lies in one district
+    ("44135", None, None),                     # it spans two: unknown until staff choose
+    ("44135", "innenstadt_ost", "innenstadt_ost"),
+    ("10115", None, None),                     # not in the city
+])
+def test_the_city_district_follows_from_the_postcode_or_staff_choose_it(
+        intake_client, intake_deps, staff, postcode, chosen, district):
+    body = copy.deepcopy(COMPLETE)
+    body["person"]["contact"]["address"].update(postcode=postcode, district=chosen)
+    r = post(intake_client, staff, body)
+    assert r.status_code == 201, r.get_json()
+    person = intake_client.get(f"/api/v1/persons/{r.get_json()['person_id']}",
+                               headers=staff).get_json()
+    assert person["person"]["contact"]["address"]["district"] == district
+    with intake_deps.session_factory() as s:
+        event = json.loads(s.execute(select(tables.outbox.c.body)).scalar_one())
+    assert event["data"]["district"] == district
+    assert "postcode" not in json.dumps(event["data"])  # the district, not the address
+
+
 def test_a_second_visit_is_a_new_consultation_on_the_same_person(intake_client, staff):
     first = post(intake_client, staff, COMPLETE).get_json()
     again = copy.deepcopy(COMPLETE)
@@ -207,6 +228,13 @@ BAD = [
     # formats and rules
     (lambda b: put(b, ("person", "contact", "address", "postcode"), "4413"),
      ("person", "contact", "address", "postcode")),
+    (lambda b: put(b, ("person", "contact", "address", "district"), "kreuzviertel"),
+     ("person", "contact", "address", "district")),
+    (lambda b: put(b, ("person", "contact", "address", "district"), "eving"),  # 44135: city
+     ("person", "contact", "address", "district")),
+    (lambda b: put(put(b, ("person", "contact", "address", "postcode"), "10115"),
+                   ("person", "contact", "address", "district"), "eving"),  # Berlin
+     ("person", "contact", "address", "district")),
     (lambda b: put(b, ("person", "contact", "email"), "not-an-address"),
      ("person", "contact", "email")),
     (lambda b: put(b, ("person", "household", 1, "birth_date"), "2099-01-01"),

@@ -32,7 +32,7 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     assert client.delete("/api/v1/routing-rules/kita-test?note=pilot over",
                          headers=admin).status_code == 204
     versions = client.get("/api/v1/routing-rules/versions", headers=admin).get_json()["items"]
-    assert [v["version"] for v in versions] == [4, 3, 2, 1]
+    assert [v["version"] for v in versions] == [5, 4, 3, 2, 1]  # 1, 2: seed migrations
     assert versions[0]["note"] == "pilot over" and versions[-1]["changed_by"] == "seed"
 
 
@@ -45,6 +45,7 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     ({"citation": ""}, "citation"),
     ({"residence_statuses": ["REFUGEE"]}, "residence_statuses"),
     ({"requires_need": "kita_place"}, "requires_need"),
+    ({"districts": ["kreuzviertel"]}, "districts"),
 ])
 def test_a_bad_rule_is_refused_naming_the_field(client, settings, change, field):
     r = client.post("/api/v1/routing-rules", json={**NEW, **change},
@@ -70,6 +71,29 @@ def test_the_preview_says_where_an_intake_would_go_and_why(client, settings):
     assert items["kita_place"]["partner"] is None  # no child in the household
 
 
+def test_the_preview_weighs_household_and_district(client, settings):
+    r = client.post("/api/v1/routing-rules/preview", headers=auth(settings, "staff"), json={
+        "birth_date": "1990-05-01", "residence_status": "SUBSIDIARY_PROTECTION",
+        "needs": ["kita_place", "local_integration"], "children_born": ["2023-02-01"],
+        "district": "eving", "on_date": "2026-11-21"})
+    assert r.status_code == 200, r.get_json()
+    items = {i["need"]: i for i in r.get_json()["items"]}
+    assert items["kita_place"]["partner"] == "jugendamt"
+    assert "lives in eving" in items["local_integration"]["reason"]
+
+
+def test_a_rule_for_some_districts_is_saved_and_shown(client, settings):
+    admin = auth(settings, "admin")
+    rule = {**NEW, "id": "welcome-eving", "need": "local_integration", "min_age": None,
+            "max_age": None, "districts": ["eving", "scharnhorst"], "priority": 5}
+    r = client.post("/api/v1/routing-rules", json=rule, headers=admin)
+    assert r.status_code == 201 and r.get_json()["districts"] == ["eving", "scharnhorst"]
+    page = client.get("/routing-rules", headers=admin)
+    assert b"eving, scharnhorst" in page.data
+    edit = client.get("/routing-rules/welcome-eving/edit", headers=admin)
+    assert b'value="eving" checked' in edit.data
+
+
 def test_the_rule_pages_render(client, settings):
     admin = auth(settings, "admin")
     page = client.get("/routing-rules", headers=admin)
@@ -93,8 +117,10 @@ def test_admins_edit_a_rule_through_the_form_and_see_field_errors(settings, refe
     assert next(r for r in rules if r["id"] == "orientation-mbe")["priority"] == 15
     preview = client.post("/routing-rules", headers=admin, data={
         "birth_date": "1987-03-14", "residence_status": "TEMP_PROTECTION_24",
-        "needs": ["orientation_counselling"], "on_date": "2026-11-21"})
+        "needs": ["orientation_counselling", "local_integration"], "on_date": "2026-11-21",
+        "district": "hoerde", "languages": "uk, ru"})
     assert preview.status_code == 200 and b"preview-result" in preview.data
+    assert b"lives in hoerde" in preview.data
 
 
 def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_deps):
@@ -108,4 +134,4 @@ def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_d
     with referral_deps.session_factory() as s:
         refs = {r.partner: r for r in repository.find(s)}
     assert refs["welfare"].rule_id == "orientation-mbe"
-    assert refs["welfare"].rules_version == 1
+    assert refs["welfare"].rules_version == 2  # the seed table after migration 0013

@@ -71,3 +71,16 @@ def test_a_partner_without_a_case_api_gets_the_referral_in_the_portal(network, s
     intake = client.post_intake(smoke_intake)
     [ref] = client.wait_referred(intake["id"], 1, timeout=10)
     assert ref["partner"] == "jugendamt" and ref["partner_case_ref"].startswith("HO-")
+
+
+def test_the_district_of_the_address_reaches_the_district_office(network, smoke_intake):
+    client = LotseClient(network)
+    smoke_intake["needs"] = ["local_integration"]
+    smoke_intake["residence_status"] = "SUBSIDIARY_PROTECTION"
+    smoke_intake["person"]["contact"] = {"address": {
+        "street": "Mallinckrodtstraße 1", "postcode": "44145", "city": "Dortmund"}}
+    intake = client.post_intake(smoke_intake)
+    [ref] = client.wait_referred(intake["id"], 1, timeout=10)
+    assert ref["partner"] == "lokal_willkommen"
+    [routed] = client.referrals(intake["id"])
+    assert "lives in innenstadt_nord" in routed["routing_reason"]

@@ -23,3 +23,30 @@ def test_upgrading_postgresql_gives_earlier_intakes_a_person_and_a_consent():
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_admin_rule_change_on_postgresql_gets_the_next_version(pg_url):
+    """The seed versions were written by migrations; the serial must continue after them."""
+    from datetime import datetime, timezone
+
+    from services.referral import repository
+    from services.referral.domain import RoutingRule
+    from shared.db import make_engine, make_session_factory
+
+    engine = make_engine(pg_url)
+    try:
+        with make_session_factory(engine)() as s:
+            seeded = repository.current_rules_version(s)
+            repository.save_rule(s, RoutingRule("kita-pilot", "kita_place", "jugendamt",
+                                                "kita_portal", 20, "§ 24 SGB VIII",
+                                                districts=("eving",)), exists=False)
+            version = repository.add_rule_version(s, "admin", datetime.now(timezone.utc),
+                                                  "pilot in Eving")
+            s.commit()
+            saved = next(r for r in repository.rules(s) if r.id == "kita-pilot")
+        assert version == seeded + 1 and saved.districts == ("eving",)
+    finally:
+        with make_session_factory(engine)() as s:  # the database is shared by the session
+            repository.delete_rule(s, "kita-pilot")
+            s.commit()
+        engine.dispose()

@@ -23,8 +23,10 @@ RULES = seed_rules()
 DAY = date(2026, 11, 21)
 
 
-def facts(birth: str, status: str = "TEMP_PROTECTION_24", nationality: str = "UA"):
-    return PersonFacts(date.fromisoformat(birth), nationality, status, ("uk",))
+def facts(birth: str, status: str = "TEMP_PROTECTION_24", nationality: str = "UA",
+          district: str | None = "innenstadt_nord"):
+    return PersonFacts(date.fromisoformat(birth), nationality, status, ("uk",),
+                       district=district)
 
 
 def test_smoke_intake_goes_to_registration_jobcenter_and_adult_counselling():
@@ -160,6 +162,18 @@ def test_rows_that_do_not_apply_leave_the_need_for_staff(need, birth, status, ta
     assert route_need(need, facts(birth, status), table, DAY) is None
 
 
+@pytest.mark.parametrize("district, partner", [
+    ("innenstadt_nord", "lokal_willkommen"), ("mengede", "lokal_willkommen"),
+    (None, None),  # no address in the city (or the district unclear): staff decide
+])
+def test_district_offices_serve_people_living_in_the_city(district, partner, table):
+    person = facts("1990-01-01", "SUBSIDIARY_PROTECTION", district=district)
+    route = route_need("local_integration", person, table, DAY)
+    assert (route.partner if route else None) == partner
+    if route:
+        assert f"lives in {district}" in route.reason
+
+
 def test_the_jobcenter_rule_requires_the_address_registration_first(table):
     route = route_need("living_costs", facts("1990-01-01"), table, DAY)
     assert route.requires_need == "address_registration"
@@ -200,3 +214,12 @@ def test_conditions_on_nationality_group_and_partner_languages(group, nationalit
                          ("uk",) if nationality == "UA" else ("ar",) if nationality == "SY"
                          else ("pl",))
     assert (route_need("orientation_counselling", person, [rule], DAY) is not None) == fits
+
+
+@pytest.mark.parametrize("district, fits", [("eving", True), ("hoerde", True),
+                                            ("mengede", False), (None, False)])
+def test_a_rule_can_serve_some_districts_only(district, fits):
+    office = RoutingRule("r", "local_integration", "lokal_willkommen", "office_eving", 10,
+                        "test", districts=("eving", "hoerde"))
+    person = facts("1990-01-01", district=district)
+    assert (route_need("local_integration", person, [office], DAY) is not None) == fits
