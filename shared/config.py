@@ -7,13 +7,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from shared.partners import DIRECTORY
+
 SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox")
-# Partners with a case API (simulated by the sandbox) and partners without one, who take
-# referrals over in Lotse's partner portal (manual hand-over channel).
-API_PARTNERS = ("welfare", "jobcenter", "registration")
-PORTAL_PARTNERS = ("sozialamt", "familienkasse", "course_provider", "jugendamt", "dlzb",
-                   "health_insurer", "wohnungsamt", "lokal_willkommen", "kim")
-PARTNERS = API_PARTNERS + PORTAL_PARTNERS
+# From the partner directory (deploy/partners.json): partners with a system Lotse delivers
+# to, and partners without one, who take referrals over in Lotse's partner portal.
+API_PARTNERS = tuple(code for code, p in DIRECTORY.items() if p.has_system)
+PORTAL_PARTNERS = tuple(code for code, p in DIRECTORY.items() if not p.has_system)
+PARTNERS = tuple(DIRECTORY)
 DEFAULT_PORTS = {"gateway": 8000, "intake": 8001, "referral": 8002,
                  "partner_adapter": 8003, "partner_sandbox": 8004}
 

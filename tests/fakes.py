@@ -1,16 +1,21 @@
 """Fakes for our own ports (not mocks): partner gateways and a recording publisher."""
 from __future__ import annotations
 
-from services.partner_adapter.partners.base import PartnerRefused, PartnerUnavailable
+from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerRefused,
+                                                    PartnerUnavailable)
 
 
 class FakePartnerGateway:
     """Counts calls per idempotency key; can fail a number of times or refuse."""
 
-    def __init__(self, fail_times: int = 0, refuse: bool = False, prefix: str = "FK"):
+    def __init__(self, fail_times: int = 0, refuse: bool = False, prefix: str = "FK",
+                 lose_answers: int = 0):
         self.fail_times, self.refuse, self.prefix = fail_times, refuse, prefix
+        self.lose_answers = lose_answers  # create the case, but the answer never arrives
         self.calls: list[str] = []
+        self.lookups: list[str] = []
         self.cases: dict[str, str] = {}
+        self.by_referral: dict[str, str] = {}
         self.reminders: list[tuple[str, str]] = []
         self.cancellations: list[tuple[str, str]] = []
 
@@ -21,7 +26,19 @@ class FakePartnerGateway:
         if self.fail_times:
             self.fail_times -= 1
             raise PartnerUnavailable("HTTP 503")
-        return self.cases.setdefault(idempotency_key, f"{self.prefix}-{len(self.cases) + 1}")
+        ref = self.cases.setdefault(idempotency_key, f"{self.prefix}-{len(self.cases) + 1}")
+        self.by_referral[str(request.get("referral_id"))] = ref
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise PartnerAnswerLost("ReadTimeout: no answer within 10 s")
+        return ref
+
+    def payload(self, request: dict) -> dict:
+        return dict(request)
+
+    def find_case(self, referral_id: str) -> str | None:
+        self.lookups.append(referral_id)
+        return self.by_referral.get(referral_id)
 
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         self.reminders.append((case_ref, idempotency_key))

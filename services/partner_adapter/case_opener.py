@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
 from services.partner_adapter import handlers, repository
+from services.partner_adapter.guards import PartnerGuards
 from services.partner_adapter.partners.base import PartnerGateway
+from shared.partners import DIRECTORY
 from shared.service import ServiceDeps
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,7 @@ class CaseOpener:
     def __init__(self, deps: ServiceDeps, gateways: Mapping[str, PartnerGateway], *,
                  threads: int = 4, lease_seconds: float = 60.0, poll: float = 0.2):
         self.deps, self.gateways = deps, gateways
+        self.guards = PartnerGuards(DIRECTORY)  # per process: each opener protects itself
         self.threads, self.lease_seconds, self.poll = threads, lease_seconds, poll
 
     def open_due(self, pool: ThreadPoolExecutor) -> int:
@@ -51,7 +54,8 @@ class CaseOpener:
 
     def _open(self, case_id: str) -> None:
         try:
-            handlers.open_partner_case(case_id, self.deps.uow, self.gateways)
+            handlers.open_partner_case(case_id, self.deps.uow, self.gateways,
+                                       guards=self.guards, clock=self.deps.clock)
         except Exception:  # the lease lapses and the case is tried again
             log.exception("opening partner case failed", extra={"case_id": case_id})
 

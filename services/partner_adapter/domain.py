@@ -7,10 +7,13 @@ key or an opened one, never a lost request or a second case.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import pairwise
+from typing import Any, Iterable
 
 KEY_NAMESPACE = uuid.UUID("7b0f8a52-3d1c-4e55-9a55-1c0ffee0d0e5")
 MAX_BACKOFF_SECONDS = 300.0
@@ -23,6 +26,69 @@ def idempotency_key(partner: str, referral_id: uuid.UUID) -> str:
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2.0 ** attempts))
+
+
+def pick(request: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path ('person.birth_date'), or None."""
+    node: Any = request
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def put_path(target: dict, path: str, value: Any) -> None:
+    """Set a dotted path ('persons.0.family_name'): digits index into lists."""
+    parts = path.split(".")
+    node: Any = target
+    for part, following in pairwise(parts):
+        if isinstance(node, list):
+            while len(node) <= int(part):
+                node.append([] if following.isdigit() else {})
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, [] if following.isdigit() else {})
+    if isinstance(node, list):
+        while len(node) <= int(parts[-1]):
+            node.append(None)
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+def minimise(request: dict[str, Any], allow_list: Iterable[str]) -> dict[str, Any]:
+    """Only the fields the partner's allow-list names (data minimisation, Art. 5(1)(c))."""
+    out: dict[str, Any] = {}
+    for path in allow_list:
+        value = pick(request, path)
+        if value is not None:
+            put_path(out, path, value)
+    return out
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What a partner received, for accountability: which fields, a hash of the exact
+    payload, when, over which channel and on which basis (never the data itself)."""
+
+    case_id: uuid.UUID
+    referral_id: uuid.UUID
+    partner: str
+    channel: str
+    fields: tuple[str, ...]
+    payload_sha256: str
+    basis: str | None
+    disclosed_at: datetime
+
+    @classmethod
+    def of(cls, case: "PartnerCase", channel: str, allow_list: Iterable[str],
+           payload: dict[str, Any], now: datetime) -> "Disclosure":
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False, default=str)
+        return cls(case.id, case.referral_id, case.partner, channel,
+                   tuple(p for p in allow_list if pick(case.request, p) is not None),
+                   hashlib.sha256(canonical.encode()).hexdigest(), case.basis, now)
 
 
 @dataclass
@@ -46,34 +112,51 @@ class PartnerCase:
     last_reminder_at: datetime | None = None
     cancel_due_at: datetime | None = None
     cancelled_at: datetime | None = None
+    basis: str | None = None  # what allows the sharing: a consent id or a legal basis
+    answer_lost: bool = False  # an attempt may have reached the partner: look up first
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def requested(cls, *, referral_id: uuid.UUID, partner: str, service: str,
-                  request: dict[str, Any], now: datetime) -> "PartnerCase":
+                  request: dict[str, Any], now: datetime,
+                  basis: str | None = None) -> "PartnerCase":
         return cls(id=uuid.uuid4(), referral_id=referral_id, partner=partner, service=service,
                    idempotency_key=idempotency_key(partner, referral_id), request=request,
                    status="pending", partner_case_ref=None, partner_status=None, attempts=0,
-                   next_attempt_at=now, last_error=None, created_at=now, updated_at=now)
+                   next_attempt_at=now, last_error=None, created_at=now, updated_at=now,
+                   basis=basis)
 
     def opened(self, case_ref: str, now: datetime) -> None:
         if self.status != "pending":
             return
         self.status, self.partner_case_ref, self.updated_at = "opened", case_ref, now
-        self.last_error = None
+        self.last_error, self.answer_lost = None, False
         self.events.append(("partner_case.opened", {
             "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
             "partner_case_ref": case_ref, "opened_at": now}))
 
-    def attempt_failed(self, error: str, now: datetime) -> None:
-        """The partner was down or slow: try again later with the same idempotency key."""
+    def attempt_failed(self, error: str, now: datetime, *, answer_lost: bool = False,
+                       max_attempts: int | None = None) -> None:
+        """The partner was down or slow: try again later with the same idempotency key
+        (after looking the case up, if the request may have reached it); after the last
+        allowed attempt the delivery fails for good and staff take over."""
         self.attempts += 1
         self.last_error, self.updated_at = error[:1000], now
+        self.answer_lost = self.answer_lost or answer_lost
+        if max_attempts is not None and self.attempts >= max_attempts:
+            self.refused(f"partner unavailable after {self.attempts} attempts: {error}", now,
+                         counted=True)
+            return
         self.next_attempt_at = now + backoff(self.attempts)
 
-    def refused(self, error: str, now: datetime) -> None:
+    def deferred(self, until: datetime, why: str, now: datetime) -> None:
+        """Not tried now (circuit open, rate limit): no attempt is used up."""
+        self.next_attempt_at, self.last_error, self.updated_at = until, why[:1000], now
+
+    def refused(self, error: str, now: datetime, counted: bool = False) -> None:
         """The partner rejected the request itself (e.g. validation): retrying cannot help."""
-        self.attempts += 1
+        if not counted:
+            self.attempts += 1
         self.status, self.last_error, self.updated_at = "failed", error[:1000], now
         self.events.append(("partner_case.failed", {
             "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,

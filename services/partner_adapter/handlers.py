@@ -3,19 +3,25 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Callable, Mapping
 
 from services.partner_adapter import repository
-from services.partner_adapter.domain import PartnerCase
-from services.partner_adapter.partners.base import (PartnerGateway, PartnerRefused,
-                                                    PartnerUnavailable)
+from services.partner_adapter.domain import Disclosure, PartnerCase, minimise
+from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
+                                                    PartnerRefused, PartnerUnavailable)
+from services.partner_adapter.guards import PartnerGuards
+from shared.clock import utcnow
+from shared.partners import DIRECTORY, PartnerConfig
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
 
-def request_partner_case(envelope: Envelope, uow) -> None:
-    """Record that the partner owes us a case for this referral (at most one per referral).
+def request_partner_case(envelope: Envelope, uow,
+                         directory: Mapping[str, PartnerConfig] = DIRECTORY) -> None:
+    """Record that the partner owes us a case for this referral (at most one per referral),
+    keeping only what the partner's allow-list names.
 
     No partner call happens here: the message is acked as soon as the pending case is
     committed, so a slow or down partner never holds a message unacked.
@@ -23,12 +29,15 @@ def request_partner_case(envelope: Envelope, uow) -> None:
     d = envelope.data
     if repository.for_referral(uow.session, d["partner"], d["referral_id"]):
         return
-    request = {"referral_id": d["referral_id"], "need": d["need"], "service": d["service"],
-               "residence_status": d["residence_status"], "person": d["person"],
-               "intake_reference": d["intake_reference"]}
+    config = directory.get(d["partner"])
+    if config is None:  # routed to a partner the directory does not know: a bug, park it
+        raise LookupError(f"partner {d['partner']!r} is not in the partner directory")
+    request = minimise(d, config.allow_list)
+    basis = (f"consent {d['consent_id']}" if d.get("consent_id")
+             else d.get("legal_basis") or f"consent ({d['consent_method']})")
     repository.add(uow.session, PartnerCase.requested(
         referral_id=uuid.UUID(d["referral_id"]), partner=d["partner"], service=d["service"],
-        request=request, now=uow.clock()))
+        request=request, now=uow.clock(), basis=basis))
 
 
 def _emit(uow, case: PartnerCase) -> None:
@@ -37,33 +46,70 @@ def _emit(uow, case: PartnerCase) -> None:
     case.events.clear()
 
 
+def _deliver(case: PartnerCase, gateway: PartnerGateway | None) -> tuple[str, dict]:
+    """The partner's case reference and what it received; a request whose answer was lost
+    is looked up first, so a retry never opens a second case."""
+    if gateway is None:  # no system: the partner takes the referral over in the portal
+        return f"HO-{str(case.id)[:8].upper()}", case.request
+    payload = gateway.payload(case.request)
+    if case.answer_lost:
+        found = gateway.find_case(str(case.referral_id))
+        if found:
+            return found, payload
+    return gateway.open_case(case.request, case.idempotency_key), payload
+
+
+def _defer(case_id: str, uow_factory: Callable, until: datetime, why: str) -> str:
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+        if case is None or case.status != "pending":
+            return "not pending"
+        case.deferred(until, why, uow.clock())
+        repository.save(uow.session, case)
+        uow.commit()
+    return "deferred"
+
+
 def open_partner_case(case_id: str, uow_factory: Callable,
-                      gateways: Mapping[str, PartnerGateway]) -> str:
-    """Call the partner for one pending case, outside any DB transaction, then record it."""
+                      gateways: Mapping[str, PartnerGateway],
+                      directory: Mapping[str, PartnerConfig] = DIRECTORY,
+                      guards: PartnerGuards | None = None,
+                      clock: Callable[[], datetime] = utcnow) -> str:
+    """Call the partner for one pending case, outside any DB transaction, then record it:
+    opened (with what the partner received), retry later, or failed for good."""
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
     if case is None or case.status != "pending":
         return "not pending"
+    config, gateway = directory[case.partner], gateways.get(case.partner)
+    wait = guards.before(case.partner, clock()) if guards and gateway else None
+    if wait is not None:
+        return _defer(case_id, uow_factory, *wait)
+    lost = False
     try:
-        if case.partner in gateways:
-            case_ref = gateways[case.partner].open_case(case.request, case.idempotency_key)
-        else:  # no case API: the partner takes the referral over in Lotse's partner portal
-            case_ref = f"HO-{str(case.id)[:8].upper()}"
+        case_ref, payload = _deliver(case, gateway)
         outcome = "opened"
     except PartnerUnavailable as exc:
-        case_ref, outcome, error = None, "retry", str(exc)
+        outcome, error, lost = "retry", str(exc), isinstance(exc, PartnerAnswerLost)
     except PartnerRefused as exc:
-        case_ref, outcome, error = None, "refused", str(exc)
+        outcome, error = "refused", str(exc)
+    if guards and gateway:
+        guards.after(case.partner, outcome != "retry", clock())
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
         if case.status != "pending":
             return "not pending"  # a callback recorded the opening meanwhile
         if outcome == "opened":
             case.opened(case_ref, uow.clock())
+            repository.add_disclosure(uow.session, Disclosure.of(
+                case, config.channel, config.allow_list, payload, uow.clock()))
         elif outcome == "retry":
             log.warning("partner unavailable, will retry",
-                        extra={"partner": case.partner, "case_id": case_id, "reason": error})
-            case.attempt_failed(error, uow.clock())
+                        extra={"partner": case.partner, "case_id": case_id, "reason": error,
+                               "answer_lost": lost})
+            case.attempt_failed(error, uow.clock(), answer_lost=lost,
+                                max_attempts=config.max_attempts)
+            outcome = "failed" if case.status == "failed" else outcome
         else:
             log.error("partner refused case", extra={"partner": case.partner,
                                                      "case_id": case_id, "reason": error})

@@ -8,7 +8,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from services.partner_adapter.domain import PartnerCase
+from services.partner_adapter.domain import Disclosure, PartnerCase
+from services.partner_adapter.tables import disclosures
 from services.partner_adapter.tables import partner_cases as t
 from shared.db import is_postgres
 
@@ -21,7 +22,8 @@ def _values(case: PartnerCase) -> dict:
                 last_error=case.last_error, created_at=case.created_at,
                 updated_at=case.updated_at, reminder_due_at=case.reminder_due_at,
                 reminders_sent=case.reminders_sent, last_reminder_at=case.last_reminder_at,
-                cancel_due_at=case.cancel_due_at, cancelled_at=case.cancelled_at)
+                cancel_due_at=case.cancel_due_at, cancelled_at=case.cancelled_at,
+                basis=case.basis, answer_lost=case.answer_lost)
 
 
 def _case(row) -> PartnerCase:
@@ -34,7 +36,20 @@ def _case(row) -> PartnerCase:
                        created_at=row.created_at, updated_at=row.updated_at,
                        reminder_due_at=row.reminder_due_at, reminders_sent=row.reminders_sent,
                        last_reminder_at=row.last_reminder_at,
-                       cancel_due_at=row.cancel_due_at, cancelled_at=row.cancelled_at)
+                       cancel_due_at=row.cancel_due_at, cancelled_at=row.cancelled_at,
+                       basis=row.basis, answer_lost=row.answer_lost)
+
+
+def add_disclosure(session: Session, d: Disclosure) -> None:
+    session.execute(disclosures.insert().values(
+        case_id=str(d.case_id), referral_id=str(d.referral_id), partner=d.partner,
+        channel=d.channel, fields=list(d.fields), payload_sha256=d.payload_sha256,
+        basis=d.basis, disclosed_at=d.disclosed_at))
+
+
+def disclosures_of(session: Session, referral_id: str) -> list:
+    return session.execute(select(disclosures).where(disclosures.c.referral_id == referral_id)
+                           .order_by(disclosures.c.id)).all()
 
 
 def add(session: Session, case: PartnerCase) -> None:

@@ -1,7 +1,8 @@
 """Tables owned by the partner adapter."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint,
+                        false)
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
 from shared.inbox import inbox_table
@@ -31,9 +32,25 @@ partner_cases = Table(
     Column("last_reminder_at", UTCDateTime),
     Column("cancel_due_at", UTCDateTime),
     Column("cancelled_at", UTCDateTime),
+    Column("basis", Text),
+    Column("answer_lost", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("partner", "referral_id", name="uq_partner_cases_partner_referral"),
     Index("ix_partner_cases_due", "status", "next_attempt_at"),
     Index("ix_partner_cases_ref", "partner", "partner_case_ref"),
+)
+
+# What each partner received (field list, payload hash, time, basis), never the data itself.
+disclosures = Table(
+    "disclosures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("referral_id", String(36), nullable=False, index=True),
+    Column("partner", String(40), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("fields", JSONDocument, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("basis", Text),
+    Column("disclosed_at", UTCDateTime, nullable=False),
 )
 
 outbox = outbox_table(metadata, "partner_adapter")

@@ -33,7 +33,13 @@ def _system(partner: str):
     return SYSTEMS[partner]
 
 
-def _require_key() -> None:
+def _require_key(system=None) -> None:
+    """The system's own authentication (bearer token or API key); the sandbox's control
+    endpoints take the API key or an operator's session."""
+    if system is not None and system.auth == "bearer":
+        if request.headers.get("Authorization") != f"Bearer {settings().partner_api_key}":
+            abort(401, "bearer token missing or wrong")
+        return
     if request.headers.get("X-Api-Key") != settings().partner_api_key:
         principal = current_principal()
         if principal is None or not principal.has("operator"):
@@ -42,8 +48,8 @@ def _require_key() -> None:
 
 def _create(partner: str):
     """Create a case idempotently, after playing the configured failure mode."""
-    _require_key()
     system = _system(partner)
+    _require_key(system)
     mode = store.behaviour(engine(), partner, settings().sandbox_auto_accept_seconds)
     if mode["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
@@ -70,8 +76,7 @@ def _create(partner: str):
 
 def _remind(partner: str, reference: str):
     """A reminder from Lotse about a case whose deadline is near (idempotent by key)."""
-    _require_key()
-    _system(partner)
+    _require_key(_system(partner))
     key = request.headers.get("Idempotency-Key")
     if not key:
         abort(400, "Idempotency-Key header is required")
@@ -81,9 +86,21 @@ def _remind(partner: str, reference: str):
     return jsonify(reference=reference, reminders=count), 200
 
 
+def _lookup(partner: str):
+    """Find the case for a client reference: how Lotse resolves an answer it never got."""
+    system = _system(partner)
+    _require_key(system)
+    if store.behaviour(engine(), partner, None)["mode"] == "fail":
+        abort(503, f"{system.name} is down (sandbox failure mode)")
+    reference = request.args.get(system.client_reference_field)
+    if not reference:
+        abort(400, f"{system.client_reference_field} is required")
+    return jsonify(items=[{"reference": c["reference"], "status": c["status"]}
+                          for c in store.find_cases(engine(), partner, reference)])
+
+
 def _withdraw(partner: str, reference: str):
-    _require_key()
-    _system(partner)
+    _require_key(_system(partner))
     if not request.headers.get("Idempotency-Key"):
         abort(400, "Idempotency-Key header is required")
     if not store.withdraw_case(engine(), partner, reference):
@@ -94,6 +111,8 @@ def _withdraw(partner: str, reference: str):
 for _partner, _system_def in SYSTEMS.items():
     api.add_url_rule(f"/{_partner}{_system_def.path}", f"create_{_partner}",
                      lambda p=_partner: _create(p), methods=["POST"])
+    api.add_url_rule(f"/{_partner}{_system_def.path}", f"lookup_{_partner}",
+                     lambda p=_partner: _lookup(p), methods=["GET"])
     api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/reminders",
                      f"remind_{_partner}", lambda reference, p=_partner: _remind(p, reference),
                      methods=["POST"])
@@ -102,7 +121,7 @@ for _partner, _system_def in SYSTEMS.items():
                      lambda reference, p=_partner: _withdraw(p, reference), methods=["POST"])
 
 
-@api.get("/<partner>/api/cases")
+@api.get("/<partner>/cases")
 def list_cases(partner):
     _require_key()
     _system(partner)

@@ -13,13 +13,14 @@ class PartnerSystem:
     required: tuple[str, ...]
     reference_field: str
     client_reference_field: str
+    auth: str = "api_key"  # how Lotse authenticates: X-Api-Key or a bearer token
 
 
 SYSTEMS = {
     "welfare": PartnerSystem("welfare", "Welfare association case system (MBE/JMD)",
                              "/api/cases", "WF", ("client", "programme", "topic",
                                                   "client_reference"),
-                             "case_id", "client_reference"),
+                             "case_id", "client_reference", auth="bearer"),
     "jobcenter": PartnerSystem("jobcenter", "Jobcenter Dortmund (SGB II)", "/api/v1/leads",
                                "JC", ("person", "anliegen", "externe_referenz"),
                                "vorgangsnummer", "externe_referenz"),

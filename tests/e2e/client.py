@@ -52,7 +52,7 @@ class LotseClient:
         return r.json()
 
     def sandbox_cases(self, partner: str) -> list[dict]:
-        r = requests.get(f"{self.base}/sandbox/{partner}/api/cases",
+        r = requests.get(f"{self.base}/sandbox/{partner}/cases",
                          headers={"X-Api-Key": self.api_key}, timeout=10)
         r.raise_for_status()
         return r.json()["items"]

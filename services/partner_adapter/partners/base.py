@@ -1,16 +1,25 @@
-"""What every partner client does: open a case once per idempotency key, over HTTP."""
+"""What every partner client does: open a case once per idempotency key, over HTTP.
+
+A gateway is built from the partner's directory entry (endpoint, credentials, timeouts); its
+kind says how our (already minimised) case request maps onto the partner's own format.
+"""
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 import requests
 
-CONNECT_TIMEOUT, READ_TIMEOUT = 3.0, 10.0
+from services.partner_adapter.domain import pick, put_path
+from shared.partners import PartnerConfig
 
 
 class PartnerUnavailable(Exception):
-    """5xx, 429, timeout or no connection: the request may be retried with the same key."""
+    """5xx, 429, no connection: the request may be retried with the same key."""
+
+
+class PartnerAnswerLost(PartnerUnavailable):
+    """Timeout or a broken answer after the request was sent: the partner may have created
+    the case, so look it up before asking again."""
 
 
 class PartnerRefused(Exception):
@@ -21,6 +30,12 @@ class PartnerGateway(Protocol):
     def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
         """Create (or find again) the case and return the partner's case reference."""
 
+    def find_case(self, referral_id: str) -> str | None:
+        """The reference of the case the partner holds for this referral, if any."""
+
+    def payload(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Our case request in the partner's own shape (what the partner receives)."""
+
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         """Remind the partner of the case (one reminder per key)."""
 
@@ -28,45 +43,83 @@ class PartnerGateway(Protocol):
         """Withdraw the case at the partner."""
 
 
-class HttpPartnerGateway(ABC):
-    """Shared HTTP mechanics; subclasses map our request to the partner's payload."""
+class HttpPartnerGateway:
+    """Shared HTTP mechanics; a kind names its paths, fixed values and field mapping."""
 
     path = ""
     reference_field = ""
+    client_reference_field = ""
+    fixed: dict[str, Any] = {}
+    fields: dict[str, str] = {}  # our field (see shared.partners.SHAREABLE_FIELDS) -> theirs
 
-    def __init__(self, base_url: str, api_key: str, session: requests.Session | None = None):
-        self.base_url, self.api_key = base_url.rstrip("/"), api_key
+    def __init__(self, config: PartnerConfig, base_url: str, secret: str,
+                 session: requests.Session | None = None):
+        self.config, self.base_url, self.secret = config, base_url.rstrip("/"), secret
         self.http = session or requests.Session()
 
-    @abstractmethod
     def payload(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Our case request in the partner's own shape."""
+        body: dict[str, Any] = {}
+        for ours, theirs in self.fixed.items():
+            put_path(body, ours, theirs)
+        for ours, theirs in self.fields.items():
+            value = pick(request, ours)
+            if value is not None:
+                put_path(body, theirs, value)
+        return body
 
     def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
-        response = self._post(self.path, self.payload(request), idempotency_key)
+        response = self._send("POST", self.path, idempotency_key, self.payload(request))
         try:
             return str(response.json()[self.reference_field])
         except (ValueError, KeyError) as exc:
-            raise PartnerUnavailable(f"unreadable answer: {exc}") from None
+            raise PartnerAnswerLost(f"unreadable answer: {exc}") from None
+
+    def find_case(self, referral_id: str) -> str | None:
+        response = self._send("GET", self.path, None,
+                              params={self.client_reference_field: referral_id})
+        try:
+            items = response.json()["items"]
+        except (ValueError, KeyError) as exc:
+            raise PartnerUnavailable(f"unreadable lookup answer: {exc}") from None
+        return str(items[0]["reference"]) if items else None
 
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         """Remind the partner of a case whose deadline is near (same key: one reminder)."""
-        self._post(f"{self.path}/{case_ref}/reminders", {"reminder": "deadline near"},
-                   idempotency_key)
+        self._send("POST", f"{self.path}/{case_ref}/reminders", idempotency_key,
+                   {"reminder": "deadline near"})
 
     def cancel(self, case_ref: str, idempotency_key: str) -> None:
         """Tell the partner that Lotse cancelled the referral behind this case."""
-        self._post(f"{self.path}/{case_ref}/cancellation", {"reason": "cancelled by referrer"},
-                   idempotency_key)
+        self._send("POST", f"{self.path}/{case_ref}/cancellation", idempotency_key,
+                   {"reason": "cancelled by referrer"})
 
-    def _post(self, path: str, body: dict[str, Any], idempotency_key: str):
+    def _headers(self, idempotency_key: str | None) -> dict[str, str]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if self.config.auth_scheme == "bearer":
+            headers["Authorization"] = f"Bearer {self.secret}"
+        elif self.config.auth_scheme == "api_key":
+            headers["X-Api-Key"] = self.secret
+        return headers
+
+    def _send(self, method: str, path: str, idempotency_key: str | None,
+              body: dict[str, Any] | None = None, params: dict | None = None):
         try:
-            response = self.http.post(
-                self.base_url + path, json=body,
-                headers={"Idempotency-Key": idempotency_key, "X-Api-Key": self.api_key},
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            response = self.http.request(
+                method, self.base_url + path, json=body, params=params,
+                headers=self._headers(idempotency_key),
+                timeout=(self.config.connect_timeout, self.config.read_timeout))
+        except requests.ConnectTimeout as exc:  # never reached the partner
+            raise PartnerUnavailable(f"{type(exc).__name__}: {exc}") from None
+        except requests.ConnectionError as exc:
+            never_sent = "NewConnectionError" in repr(exc) or "refused" in str(exc)
+            raise (PartnerUnavailable if never_sent else PartnerAnswerLost)(
+                f"{type(exc).__name__}: {exc}") from None
+        except requests.Timeout as exc:  # sent, but no answer in time
+            raise PartnerAnswerLost(f"{type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
             raise PartnerUnavailable(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code in (502, 504):
+            raise PartnerAnswerLost(f"HTTP {response.status_code}: {response.text[:200]}")
         if response.status_code >= 500 or response.status_code == 429:
             raise PartnerUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
         if response.status_code >= 400:

@@ -1,7 +1,5 @@
-"""Welfare association case system (MBE / JMD counselling): opens a counselling case."""
+"""Welfare association case system (MBE / JMD counselling): JSON REST with a bearer token."""
 from __future__ import annotations
-
-from typing import Any
 
 from services.partner_adapter.partners.base import HttpPartnerGateway
 
@@ -9,10 +7,11 @@ from services.partner_adapter.partners.base import HttpPartnerGateway
 class WelfareCaseSystemGateway(HttpPartnerGateway):
     path = "/api/cases"
     reference_field = "case_id"
-
-    def payload(self, request: dict[str, Any]) -> dict[str, Any]:
-        p = request["person"]
-        return {"client": {"first_name": p["given_name"], "last_name": p["family_name"],
-                           "date_of_birth": p["birth_date"], "languages": p["languages"]},
-                "programme": request["service"].upper(), "topic": request["need"],
-                "referrer": "Lotse", "client_reference": request["referral_id"]}
+    client_reference_field = "client_reference"
+    fixed = {"referrer": "Lotse"}
+    fields = {"referral_id": "client_reference", "intake_reference": "referrer_reference",
+              "need": "topic", "service": "programme",
+              "person.given_name": "client.first_name", "person.family_name": "client.last_name",
+              "person.birth_date": "client.date_of_birth", "person.languages": "client.languages",
+              "person.nationality": "client.nationality",
+              "residence_status": "client.residence_category"}

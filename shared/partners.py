@@ -1,0 +1,145 @@
+"""The partner directory: every partner organisation and how Lotse reaches it, as data.
+
+One entry per partner (`deploy/partners.json`, or the file `LOTSE_PARTNERS_FILE` names):
+which adapter kind speaks to its system, where (endpoint), with which credentials (the name
+of the environment variable or secret file holding them, never the secret itself), timeouts,
+rate limit, circuit breaker, delivery attempts, the legal basis that lets a referral leave
+without consent, and the allow-list of fields the partner may receive. Adding a partner whose
+system is of a known kind is an entry here, no code.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "deploy" / "partners.json"
+
+# The adapter kinds Lotse has code for (services/partner_adapter/partners/).
+KINDS = ("welfare_case_api", "jobcenter_handover", "appointment_booking", "portal")
+
+# Every field a referral can carry towards a partner; allow-lists pick from these.
+SHAREABLE_FIELDS = (
+    "referral_id", "intake_reference", "need", "service",
+    "person.given_name", "person.family_name", "person.birth_date", "person.nationality",
+    "person.languages", "residence_status",
+)
+
+
+class PartnerConfigError(ValueError):
+    """The directory is broken; the message names the entry and field."""
+
+
+class _Auth(Schema):
+    class Meta:
+        unknown = RAISE
+
+    scheme = fields.String(required=True, validate=validate.OneOf(("bearer", "api_key",
+                                                                   "none")))
+    secret_env = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$"))
+
+
+class _Entry(Schema):
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$"))
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    channel = fields.String(required=True, validate=validate.Length(min=2, max=40))
+    format = fields.String(required=True, validate=validate.Length(min=2, max=40))
+    endpoint = fields.String(load_default=None, allow_none=True)
+    auth = fields.Nested(_Auth, load_default=lambda: {"scheme": "none", "secret_env": None})
+    connect_timeout = fields.Float(load_default=3.0, validate=validate.Range(min=0.1, max=30))
+    read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=120))
+    rate_limit_per_minute = fields.Integer(load_default=600,
+                                           validate=validate.Range(min=1, max=100_000))
+    breaker_failures = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+    breaker_open_seconds = fields.Float(load_default=30.0,
+                                       validate=validate.Range(min=1, max=3600))
+    max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=50))
+    legal_basis = fields.String(load_default=None, allow_none=True)
+    allow_list = fields.List(fields.String(validate=validate.OneOf(SHAREABLE_FIELDS)),
+                             required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _reachable(self, data, **kwargs):
+        if data["kind"] != "portal" and not data.get("endpoint"):
+            raise ValidationError("a partner with a system needs an endpoint", "endpoint")
+        if "referral_id" not in data["allow_list"]:
+            raise ValidationError("the referral id must be shared: answers refer to it",
+                                  "allow_list")
+
+
+class _Directory(Schema):
+    class Meta:
+        unknown = RAISE
+
+    partners = fields.List(fields.Nested(_Entry), required=True,
+                           validate=validate.Length(min=1))
+
+
+@dataclass(frozen=True)
+class PartnerConfig:
+    code: str
+    name: str
+    kind: str
+    channel: str
+    format: str
+    endpoint: str | None
+    auth_scheme: str
+    secret_env: str | None
+    connect_timeout: float
+    read_timeout: float
+    rate_limit_per_minute: int
+    breaker_failures: int
+    breaker_open_seconds: float
+    max_attempts: int
+    legal_basis: str | None
+    allow_list: tuple[str, ...]
+
+    @property
+    def has_system(self) -> bool:
+        """False: the partner takes referrals over in Lotse's partner portal."""
+        return self.kind != "portal"
+
+    def url(self, sandbox_url: str) -> str:
+        """The endpoint; `{sandbox}` stands for the stand-in partner systems' base URL."""
+        return (self.endpoint or "").replace("{sandbox}", sandbox_url.rstrip("/"))
+
+    def secret(self, environ: Mapping[str, str] | None = None, default: str = "") -> str:
+        """The credential from the environment (or the file `<VAR>_FILE` names)."""
+        env = os.environ if environ is None else environ
+        if not self.secret_env:
+            return default
+        if env.get(f"{self.secret_env}_FILE"):
+            return Path(env[f"{self.secret_env}_FILE"]).read_text().strip()
+        return env.get(self.secret_env, default)
+
+
+def load_directory(path: Path | str | None = None) -> dict[str, PartnerConfig]:
+    """Read and check the directory; a broken entry fails loudly, naming itself."""
+    source = Path(path or os.environ.get("LOTSE_PARTNERS_FILE") or DEFAULT_FILE)
+    try:
+        raw: Any = json.loads(source.read_text())
+        data = _Directory().load(raw)
+    except (OSError, ValueError) as exc:
+        messages = exc.messages if isinstance(exc, ValidationError) else str(exc)
+        raise PartnerConfigError(f"partner directory {source}: {messages}") from None
+    out: dict[str, PartnerConfig] = {}
+    for entry in data["partners"]:
+        if entry["code"] in out:
+            raise PartnerConfigError(f"partner directory {source}: {entry['code']} twice")
+        auth = entry.pop("auth")
+        out[entry["code"]] = PartnerConfig(**{**entry, "allow_list": tuple(entry["allow_list"])},
+                                           auth_scheme=auth["scheme"],
+                                           secret_env=auth.get("secret_env"))
+    return out
+
+
+DIRECTORY = load_directory()
