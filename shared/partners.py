@@ -129,8 +129,13 @@ def load_directory(path: Path | str | None = None) -> dict[str, PartnerConfig]:
         raw: Any = json.loads(source.read_text())
         data = _Directory().load(raw)
     except (OSError, ValueError) as exc:
-        messages = exc.messages if isinstance(exc, ValidationError) else str(exc)
-        raise PartnerConfigError(f"partner directory {source}: {messages}") from None
+        raise PartnerConfigError(f"partner directory {source}: {exc}") from None
+    except ValidationError as exc:
+        problems = exc.messages.get("partners", exc.messages) if isinstance(exc.messages,
+                                                                            dict) else {}
+        named = {(raw["partners"][i].get("code", i) if isinstance(i, int) else i): v
+                 for i, v in problems.items()} if isinstance(problems, dict) else problems
+        raise PartnerConfigError(f"partner directory {source}: {named}") from None
     out: dict[str, PartnerConfig] = {}
     for entry in data["partners"]:
         if entry["code"] in out:

@@ -51,9 +51,11 @@ class LotseClient:
         r.raise_for_status()
         return r.json()
 
-    def sandbox_cases(self, partner: str) -> list[dict]:
+    def sandbox_cases(self, partner: str, client_reference: str | None = None) -> list[dict]:
+        """What the stand-in partner system holds (with the request it received)."""
         r = requests.get(f"{self.base}/sandbox/{partner}/cases",
-                         headers={"X-Api-Key": self.api_key}, timeout=10)
+                         params={"client_reference": client_reference} if client_reference
+                         else None, headers={"X-Api-Key": self.api_key}, timeout=10)
         r.raise_for_status()
         return r.json()["items"]
 

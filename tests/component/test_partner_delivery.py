@@ -1,0 +1,101 @@
+"""Delivery guarantees and data minimisation at the partner adapter (SQLite, fake partners)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from services.partner_adapter import handlers, repository
+from services.partner_adapter.guards import PartnerGuards
+from shared.bus.delivery import deliver
+from shared.partners import DIRECTORY
+from tests.component.test_partner_cases import REQUEST, cases, outbox_types, referral_requested
+from tests.fakes import FakePartnerGateway
+
+
+def _open(deps, gateway, **kw):
+    return [handlers.open_partner_case(str(c.id), deps.uow, {"jobcenter": gateway}, **kw)
+            for c in cases(deps) if c.status == "pending"]
+
+
+def test_the_case_keeps_only_what_the_partners_allow_list_names(adapter_deps):
+    directory = {**DIRECTORY, "jobcenter": replace(
+        DIRECTORY["jobcenter"], allow_list=("referral_id", "need", "person.family_name"))}
+    body = json.loads(referral_requested())
+    with adapter_deps.uow() as uow:
+        handlers.request_partner_case(_envelope(body), uow, directory=directory)
+        uow.commit()
+    [case] = cases(adapter_deps)
+    assert case.request == {"referral_id": body["data"]["referral_id"],
+                            "need": "living_costs", "person": {"family_name": "Kovalenko"}}
+
+
+def test_what_the_partner_received_is_recorded_as_fields_and_a_hash(adapter_deps):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway()
+    assert _open(adapter_deps, gateway) == ["opened"]
+    [case] = cases(adapter_deps)
+    with adapter_deps.session_factory() as s:
+        [d] = repository.disclosures_of(s, str(case.referral_id))
+    sent = json.dumps(gateway.payload(case.request), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    assert d.payload_sha256 == hashlib.sha256(sent.encode()).hexdigest()
+    assert set(d.fields) == set(DIRECTORY["jobcenter"].allow_list)
+    assert d.basis == "consent (signed_form)" and d.channel == "rest"
+    assert "Kovalenko" not in json.dumps(dict(d._mapping), default=str)  # no data, only facts
+
+
+def test_a_lost_answer_is_looked_up_before_any_retry_so_there_is_one_case(adapter_deps):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway(lose_answers=1)
+    assert _open(adapter_deps, gateway) == ["retry"]
+    [case] = cases(adapter_deps)
+    assert case.answer_lost and case.status == "pending"
+    _make_due(adapter_deps)
+    assert _open(adapter_deps, gateway) == ["opened"]
+    assert len(gateway.calls) == 1 and gateway.lookups == [str(case.referral_id)]
+    assert outbox_types(adapter_deps) == ["partner_case.opened"]
+
+
+def test_after_the_last_attempt_the_case_fails_with_its_reason(adapter_deps):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    directory = {**DIRECTORY, "jobcenter": replace(DIRECTORY["jobcenter"], max_attempts=3)}
+    gateway = FakePartnerGateway(fail_times=10)
+    outcomes = []
+    for _ in range(3):
+        outcomes += _open(adapter_deps, gateway, directory=directory)
+        _make_due(adapter_deps)
+    assert outcomes == ["retry", "retry", "failed"]
+    [case] = cases(adapter_deps)
+    assert case.status == "failed" and "after 3 attempts" in case.last_error
+    assert outbox_types(adapter_deps) == ["partner_case.failed"]
+
+
+def test_an_open_circuit_defers_cases_without_using_up_attempts(adapter_deps):
+    for _ in range(3):
+        deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    directory = {**DIRECTORY, "jobcenter": replace(DIRECTORY["jobcenter"], breaker_failures=2)}
+    guards, now = PartnerGuards(directory), datetime(2026, 11, 21, 9, tzinfo=timezone.utc)
+    gateway = FakePartnerGateway(fail_times=100)
+    outcomes = _open(adapter_deps, gateway, directory=directory, guards=guards,
+                     clock=lambda: now)
+    assert outcomes == ["retry", "retry", "deferred"]
+    assert len(gateway.calls) == 2  # the third case never reached the down partner
+    deferred = next(c for c in cases(adapter_deps) if c.attempts == 0)
+    assert "circuit open" in deferred.last_error
+    assert guards.breaker.state("jobcenter", now) == "open"
+
+
+def _make_due(deps):
+    from sqlalchemy import update
+
+    from services.partner_adapter.tables import partner_cases
+    with deps.engine.begin() as conn:
+        conn.execute(update(partner_cases).values(
+            next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+
+
+def _envelope(body):
+    from shared.events.envelope import parse_envelope
+    return parse_envelope(json.dumps(body))

@@ -1,0 +1,55 @@
+"""Contract tests per channel against the sandbox: what each partner system received, field
+by field, is exactly what its allow-list names, in the partner's own format."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.partner_adapter.domain import pick
+from services.partner_adapter.partners import KINDS
+from shared.config import API_PARTNERS
+from shared.partners import DIRECTORY
+from tests.e2e.client import LotseClient
+
+pytestmark = pytest.mark.e2e
+
+
+def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{'persons.0.family_name': 'Kovalenko', 'client.languages': ['uk', 'ru'], ...}"""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(leaves(inner, f"{prefix}{key}."))
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        out = {}
+        for i, inner in enumerate(value):
+            out.update(leaves(inner, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def test_each_partner_system_receives_exactly_its_allow_listed_fields(network, smoke_intake):
+    client = LotseClient(network)
+    intake = client.post_intake(smoke_intake)
+    client.wait_referred(intake["id"], 3, timeout=15)
+    ours_by_partner = {}
+    for ref in client.referrals(intake["id"]):
+        ours_by_partner[ref["partner"]] = {
+            "referral_id": ref["id"], "intake_reference": intake["reference"],
+            "need": ref["need"], "service": ref["service"], "person": smoke_intake["person"],
+            "residence_status": smoke_intake["residence_status"]}
+    assert set(ours_by_partner) == set(API_PARTNERS)
+    for partner, ours in ours_by_partner.items():
+        [case] = client.sandbox_cases(partner, client_reference=ours["referral_id"])
+        received = leaves(case["request"])
+        kind, allowed = KINDS[DIRECTORY[partner].kind], DIRECTORY[partner].allow_list
+        expected = {theirs: pick(ours, field) for field, theirs in kind.fields.items()
+                    if field in allowed}
+        expected.update(kind.fixed)
+        assert received == expected, partner
+        # and nothing outside the allow-list reached the partner under any name
+        for field, theirs in kind.fields.items():
+            if field not in allowed:
+                assert theirs not in received, (partner, field)
