@@ -26,7 +26,7 @@ KINDS = ("welfare_case_api", "jobcenter_handover", "appointment_booking", "porta
 SHAREABLE_FIELDS = (
     "referral_id", "intake_reference", "need", "service",
     "person.given_name", "person.family_name", "person.birth_date", "person.nationality",
-    "person.languages", "residence_status",
+    "person.languages", "residence_status", "household",
 )
 
 

@@ -1,12 +1,16 @@
 """Flask app of the partner sandbox, mounted at /sandbox."""
 from __future__ import annotations
 
+import json
 import time
+from functools import lru_cache
+from pathlib import Path
 
 from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, redirect,
                    render_template, request, url_for)
 
 from flask_babel import gettext as _
+from jsonschema import Draft202012Validator, FormatChecker
 
 from services.partner_sandbox import store
 from services.partner_sandbox.systems import SYSTEMS
@@ -15,6 +19,7 @@ from shared.config import Settings
 from shared.db import make_engine, ping
 from shared.web import create_service_app, exempt_from_csrf
 
+SCHEMAS = Path(__file__).resolve().parents[2] / "deploy" / "schemas"
 api = Blueprint("sandbox_api", __name__, url_prefix="/sandbox")
 ui = Blueprint("sandbox_ui", __name__, url_prefix="/sandbox", template_folder="templates")
 
@@ -46,6 +51,21 @@ def _require_key(system=None) -> None:
             abort(401, "X-Api-Key missing or wrong")
 
 
+@lru_cache(maxsize=None)
+def _validator(schema: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads((SCHEMAS / schema).read_text()),
+                                format_checker=FormatChecker())
+
+
+def _schema_errors(schema: str, payload: dict) -> dict[str, list[str]]:
+    """The partner checks what it receives against its published schema."""
+    errors: dict[str, list[str]] = {}
+    for e in _validator(schema).iter_errors(payload):
+        errors.setdefault(".".join(map(str, e.absolute_path)) or "(document)", []).append(
+            e.message)
+    return errors
+
+
 def _create(partner: str):
     """Create a case idempotently, after playing the configured failure mode."""
     system = _system(partner)
@@ -62,6 +82,10 @@ def _create(partner: str):
     missing = [f for f in system.required if not payload.get(f)]
     if missing:
         return jsonify(code=422, errors={f: ["required"] for f in missing}), 422
+    if system.schema:
+        errors = _schema_errors(system.schema, payload)
+        if errors:
+            return jsonify(code=422, errors=errors), 422
     if mode["mode"] == "slow":
         time.sleep(mode["delay_seconds"])
     case, created = store.create_case(engine(), partner, key, payload)
@@ -92,9 +116,9 @@ def _lookup(partner: str):
     _require_key(system)
     if store.behaviour(engine(), partner, None)["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
-    reference = request.args.get(system.client_reference_field)
+    reference = request.args.get(system.lookup_parameter)
     if not reference:
-        abort(400, f"{system.client_reference_field} is required")
+        abort(400, f"{system.lookup_parameter} is required")
     return jsonify(items=[{"reference": c["reference"], "status": c["status"]}
                           for c in store.find_cases(engine(), partner, reference)])
 

@@ -54,7 +54,7 @@ def create_case(engine: Engine, partner: str, key: str, request: dict) -> tuple[
             return dict(row._mapping), False
     reference = f"{system.prefix}-{now:%Y}-{secrets.token_hex(4).upper()}"
     case = dict(reference=reference, partner=partner, idempotency_key=key,
-                client_reference=str(request.get(system.client_reference_field) or ""),
+                client_reference=system.client_reference(request),
                 request=request, status="new", posts=1, created_at=now, updated_at=now)
     try:
         with engine.begin() as conn:

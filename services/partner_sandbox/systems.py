@@ -14,6 +14,17 @@ class PartnerSystem:
     reference_field: str
     client_reference_field: str
     auth: str = "api_key"  # how Lotse authenticates: X-Api-Key or a bearer token
+    schema: str | None = None  # a published JSON schema (deploy/schemas) requests must meet
+
+    def client_reference(self, request: dict) -> str:
+        node = request
+        for part in self.client_reference_field.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return str(node or "")
+
+    @property
+    def lookup_parameter(self) -> str:
+        return self.client_reference_field.rsplit(".", 1)[-1]
 
 
 SYSTEMS = {
@@ -21,9 +32,10 @@ SYSTEMS = {
                              "/api/cases", "WF", ("client", "programme", "topic",
                                                   "client_reference"),
                              "case_id", "client_reference", auth="bearer"),
-    "jobcenter": PartnerSystem("jobcenter", "Jobcenter Dortmund (SGB II)", "/api/v1/leads",
-                               "JC", ("person", "anliegen", "externe_referenz"),
-                               "vorgangsnummer", "externe_referenz"),
+    "jobcenter": PartnerSystem("jobcenter", "Jobcenter Dortmund (SGB II)", "/api/v1/handovers",
+                               "JC", ("antragsteller", "anliegen", "referenz"),
+                               "vorgangsnummer", "referenz.externe_referenz",
+                               schema="jobcenter-handover-v1.schema.json"),
     "registration": PartnerSystem("registration", "Bürgerdienste (appointment booking)",
                                   "/api/appointment-requests", "BD",
                                   ("persons", "service", "client_reference"),

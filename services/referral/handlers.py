@@ -58,6 +58,7 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
              "nationalities": list(person.get("nationalities", ())),
              "children_born": [m["birth_date"] for m in person.get("household", ())
                                if m["relation"] in ("child", "grandchild")],
+             "household": list(person.get("household", ())),
              "district": d.get("district")}
     facts = facts_from(share)
     referrals = open_referrals(
@@ -84,7 +85,8 @@ def _emit_requested(uow, referral: Referral) -> None:
         "version": referral.version, "requested_at": referral.updated_at,
         "residence_status": share["residence_status"], "person": share["person"],
         "consent_method": share["consent_method"], "person_id": referral.person_id,
-        "consent_id": referral.consent_id, "legal_basis": referral.legal_basis})
+        "consent_id": referral.consent_id, "legal_basis": referral.legal_basis,
+        "household": share.get("household")})
 
 
 def _emit_pending(uow, referral: Referral) -> None:

@@ -174,6 +174,10 @@ class ReferralRequestedV1(Contract):
     person_id = fields.UUID(load_default=None, allow_none=True)
     consent_id = fields.UUID(load_default=None, allow_none=True)
     legal_basis = fields.String(load_default=None, allow_none=True)
+    # optional addition within v1 (issue 5): the household (relation, birth date), for
+    # partners whose case covers it (the Jobcenter's benefit household)
+    household = fields.List(fields.Nested(HouseholdMemberV2), load_default=None,
+                            allow_none=True)
 
 
 class ReferralStatusChangedV1(Contract):
