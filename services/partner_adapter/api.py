@@ -1,6 +1,8 @@
 """JSON API of the partner adapter: signed partner callbacks and the list of partner cases."""
 from __future__ import annotations
 
+import logging
+
 from flask import abort, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -12,6 +14,7 @@ from shared.config import PARTNERS
 from shared.events.contracts import PARTNER_REPORTED_STATUSES
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
+log = logging.getLogger(__name__)
 blp = Blueprint("partner_cases", __name__, url_prefix="/api/v1/partner-cases",
                 description="Cases Lotse opened in partner systems")
 callbacks = Blueprint("partner_callbacks", __name__, url_prefix="/api/v1/partner-callbacks",
@@ -75,6 +78,7 @@ class PartnerCases(MethodView):
 class PartnerCallback(MethodView):
     @callbacks.response(200, CallbackResultSchema)
     @callbacks.alt_response(401, description="Missing, stale or wrong signature")
+    @callbacks.alt_response(409, description="The same signed request again (replay)")
     @callbacks.alt_response(404, description="No case with this reference (yet): retry later")
     def post(self, partner):
         """A partner reports its case's status. Authenticated by an HMAC-SHA512 signature over
@@ -85,12 +89,19 @@ class PartnerCallback(MethodView):
         if not verify(deps().settings.callback_secret, body,
                       request.headers.get(TIMESTAMP_HEADER),
                       request.headers.get(SIGNATURE_HEADER)):
+            log.warning("partner callback with a missing, stale or wrong signature refused",
+                        extra={"partner": partner})
             abort(401, "callback signature missing, stale or wrong")
         try:
             report = PartnerReportSchema().load(request.get_json(force=True, silent=True) or {})
         except ValidationError as exc:
             abort(422, str(exc.messages))
-        result = handlers.record_partner_report(partner, report, deps().uow())
+        result = handlers.record_partner_report(partner, report, deps().uow(),
+                                                request.headers[SIGNATURE_HEADER])
+        if result == "replayed":
+            log.warning("replayed partner callback refused",
+                        extra={"partner": partner, "event_id": report["event_id"]})
+            abort(409, "this signed callback was already received (replay)")
         if result == "unknown_case":
             abort(404, "no case with this reference yet")
         return {"result": result}

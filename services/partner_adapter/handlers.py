@@ -1,6 +1,7 @@
 """Partner adapter use cases: remember a requested case, open it at the partner, take answers."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import datetime
@@ -120,11 +121,20 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     return outcome
 
 
-def record_partner_report(partner: str, report: dict, uow) -> str:
-    """Apply a signed status callback once; returns recorded, duplicate or unknown_case."""
+def record_partner_report(partner: str, report: dict, uow, signature: str = "") -> str:
+    """Apply a signed status callback once; returns recorded, duplicate, replayed or
+    unknown_case. The very same signed request seen again is a replay (refused); a partner
+    re-sending an event signs it anew and gets `duplicate`."""
     subscriber = f"callback.{partner}"
+    seen = f"callback-signature.{partner}"
+    signed = hashlib.sha256(signature.encode()).hexdigest()
     with uow:
+        if signature and uow.already_processed(seen, signed):
+            return "replayed"
+        if signature:
+            uow.mark_processed(seen, signed)
         if uow.already_processed(subscriber, report["event_id"]):
+            uow.commit()
             return "duplicate"
         case = repository.by_reference(uow.session, partner, report.get("case_reference"),
                                        report.get("client_reference"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -86,11 +87,12 @@ def adapter_client(settings, adapter_deps):
     return app.test_client()
 
 
-def callback(client, settings, body: dict, secret: str | None = None, partner="jobcenter"):
-    raw = json.dumps(body).encode()
+def callback(client, settings, body: dict, secret: str | None = None, partner="jobcenter",
+             timestamp: int | None = None, raw: bytes | None = None, headers=None):
+    raw = raw or json.dumps(body).encode()
+    headers = headers or sign(secret or settings.callback_secret, raw, timestamp)
     return client.post(f"/api/v1/partner-callbacks/{partner}", data=raw,
-                       headers={"Content-Type": "application/json",
-                                **sign(secret or settings.callback_secret, raw)})
+                       headers={"Content-Type": "application/json", **headers})
 
 
 def test_a_signed_callback_reports_the_partner_status_once(adapter_client, adapter_deps,
@@ -100,8 +102,32 @@ def test_a_signed_callback_reports_the_partner_status_once(adapter_client, adapt
     report = {"event_id": "cb-1", "case_reference": "JC-1", "status": "accepted",
               "occurred_at": "2026-11-21T09:05:00+00:00"}
     assert callback(adapter_client, settings, report).get_json() == {"result": "recorded"}
-    assert callback(adapter_client, settings, report).get_json() == {"result": "duplicate"}
+    resent = callback(adapter_client, settings, report, timestamp=int(time.time()) + 1)
+    assert resent.get_json() == {"result": "duplicate"}  # signed anew: the partner's retry
     assert outbox_types(adapter_deps) == ["partner_case.opened", "partner_case.status_reported"]
+
+
+def test_stale_tampered_wrongly_keyed_and_replayed_callbacks_are_refused(
+        adapter_client, adapter_deps, settings, caplog):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    open_all(adapter_deps, FakePartnerGateway(prefix="JC"))
+    report = {"event_id": "cb-9", "case_reference": "JC-1", "status": "rejected",
+              "reason": "not_eligible", "occurred_at": "2026-11-21T09:05:00+00:00"}
+    raw = json.dumps(report).encode()
+    stale = callback(adapter_client, settings, report, timestamp=int(time.time()) - 301)
+    assert stale.status_code == 401
+    wrong_key = callback(adapter_client, settings, report, secret="not-the-secret")
+    assert wrong_key.status_code == 401
+    signed = sign(settings.callback_secret, raw)
+    tampered = raw.replace(b"rejected", b"accepted")
+    assert callback(adapter_client, settings, {}, raw=tampered, headers=signed).status_code == 401
+    assert outbox_types(adapter_deps) == ["partner_case.opened"]  # none of them had an effect
+    assert callback(adapter_client, settings, {}, raw=raw, headers=signed).status_code == 200
+    replay = callback(adapter_client, settings, {}, raw=raw, headers=signed)
+    assert replay.status_code == 409
+    assert outbox_types(adapter_deps) == ["partner_case.opened", "partner_case.status_reported"]
+    assert "replayed partner callback refused" in caplog.text
+    assert "wrong signature refused" in caplog.text
 
 
 def test_callbacks_with_a_bad_signature_or_unknown_case_are_refused(adapter_client, settings):
