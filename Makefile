@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 ## run: the whole network in one process on SQLite + the embedded bus, with demo accounts
 run: $(STAMP)
 	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
+	LOTSE_PARTNER_POLL_SECONDS=$${LOTSE_PARTNER_POLL_SECONDS:-10} \
 	  $(BIN)/lotse run --demo
 
 ## test: unit, component, integration (RabbitMQ + PostgreSQL), end-to-end and browser tests
@@ -36,6 +37,7 @@ stack: $(STAMP) services
 	LOTSE_BROKER_URL=$${LOTSE_BROKER_URL:-$(LOCAL_BROKER)} \
 	LOTSE_DATABASE_URL=$${LOTSE_DATABASE_URL:-$(LOCAL_DATABASE)} \
 	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
+	LOTSE_PARTNER_POLL_SECONDS=$${LOTSE_PARTNER_POLL_SECONDS:-10} \
 	  $(BIN)/lotse stack --demo
 
 ## definitions: regenerate deploy/rabbitmq/definitions.json and docs/events.md from the code

@@ -62,6 +62,9 @@ class Settings:
     sandbox_auto_accept_seconds: float | None = None
     log_json: bool = True
     deadline_sweep_seconds: float = 30.0
+    # read partners with only a read API this often instead of each one's poll_seconds
+    # (demo and tests; unset in production)
+    partner_poll_seconds: float | None = None
 
     @property
     def embedded(self) -> bool:
@@ -114,6 +117,8 @@ class Settings:
             sandbox_auto_accept_seconds=float(auto) if auto else None,
             log_json=env.get("LOTSE_LOG_FORMAT", "json") == "json",
             deadline_sweep_seconds=float(env.get("LOTSE_DEADLINE_SWEEP_SECONDS", "30")),
+            partner_poll_seconds=(float(env["LOTSE_PARTNER_POLL_SECONDS"])
+                                  if env.get("LOTSE_PARTNER_POLL_SECONDS") else None),
         )
 
 

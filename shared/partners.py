@@ -20,7 +20,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "deploy" / "partners.json"
 
 # The adapter kinds Lotse has code for (services/partner_adapter/partners/).
-KINDS = ("welfare_case_api", "jobcenter_handover", "appointment_booking", "portal")
+KINDS = ("welfare_case_api", "jobcenter_handover", "appointment_booking", "secure_submission",
+         "portal")
 
 # Every field a referral can carry towards a partner; allow-lists pick from these.
 SHAREABLE_FIELDS = (
@@ -64,13 +65,27 @@ class _Entry(Schema):
                                        validate=validate.Range(min=1, max=3600))
     max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=50))
     legal_basis = fields.String(load_default=None, allow_none=True)
+    # secure submission (FIT-Connect): the destination (Zustellpunkt) whose published key
+    # the data are encrypted to
+    destination_id = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(min=1, max=100))
     allow_list = fields.List(fields.String(validate=validate.OneOf(SHAREABLE_FIELDS)),
                              required=True, validate=validate.Length(min=1))
+    # how the partner's answers come back: signed webhook, or Lotse reads its case status
+    # (partners with only a read API) every poll_seconds
+    inbound = fields.String(load_default="webhook", validate=validate.OneOf(("webhook",
+                                                                            "poll")))
+    poll_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1, max=86400))
 
     @validates_schema
     def _reachable(self, data, **kwargs):
         if data["kind"] != "portal" and not data.get("endpoint"):
             raise ValidationError("a partner with a system needs an endpoint", "endpoint")
+        if data["inbound"] == "poll" and data["kind"] == "portal":
+            raise ValidationError("portal partners answer in Lotse: nothing to poll", "inbound")
+        if data["kind"] == "secure_submission" and not data.get("destination_id"):
+            raise ValidationError("a secure submission needs the partner's destination id",
+                                  "destination_id")
         if "referral_id" not in data["allow_list"]:
             raise ValidationError("the referral id must be shared: answers refer to it",
                                   "allow_list")
@@ -102,6 +117,9 @@ class PartnerConfig:
     max_attempts: int
     legal_basis: str | None
     allow_list: tuple[str, ...]
+    destination_id: str | None = None
+    inbound: str = "webhook"
+    poll_seconds: float = 300.0
 
     @property
     def has_system(self) -> bool:

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 
+from shared.clock import city_time
 from shared.auth import init_auth
 from shared.config import Settings
 from shared.logging import new_correlation_id, set_correlation_id
@@ -61,6 +62,7 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     )
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(SHARED_TEMPLATES)])
     app.jinja_env.globals["service_urls"] = dict(settings.service_urls)
+    app.jinja_env.filters["city_time"] = city_time
     init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login")
     app.extensions["csrf"] = CSRFProtect(app)
     api = Api(app)

@@ -32,7 +32,8 @@ def smoke_intake() -> dict:
 def embedded_settings(data_dir: Path, env: dict | None = None, **overrides) -> Settings:
     """Embedded-mode settings confined to one folder (env vars of the machine are ignored)."""
     base = {"LOTSE_DATA_DIR": str(data_dir), "LOTSE_RETRY_DELAYS": "0.05,0.1,0.2",
-            "LOTSE_MAX_ATTEMPTS": "4", "LOTSE_LOG_FORMAT": "text"}
+            "LOTSE_MAX_ATTEMPTS": "4", "LOTSE_LOG_FORMAT": "text",
+            "LOTSE_PARTNER_POLL_SECONDS": "0.5"}
     return replace(Settings.from_env("intake", {**base, **(env or {})}), **overrides)
 
 

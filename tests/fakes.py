@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerRefused,
-                                                    PartnerUnavailable)
+                                                    PartnerUnavailable, Receipt)
 
 
 class FakePartnerGateway:
@@ -19,7 +19,7 @@ class FakePartnerGateway:
         self.reminders: list[tuple[str, str]] = []
         self.cancellations: list[tuple[str, str]] = []
 
-    def open_case(self, request: dict, idempotency_key: str) -> str:
+    def open_case(self, request: dict, idempotency_key: str) -> Receipt:
         self.calls.append(idempotency_key)
         if self.refuse:
             raise PartnerRefused("HTTP 422: client.date_of_birth missing")
@@ -31,14 +31,15 @@ class FakePartnerGateway:
         if self.lose_answers:
             self.lose_answers -= 1
             raise PartnerAnswerLost("ReadTimeout: no answer within 10 s")
-        return ref
+        return Receipt(ref)
 
     def payload(self, request: dict) -> dict:
         return dict(request)
 
-    def find_case(self, referral_id: str) -> str | None:
+    def find_case(self, referral_id: str) -> Receipt | None:
         self.lookups.append(referral_id)
-        return self.by_referral.get(referral_id)
+        ref = self.by_referral.get(referral_id)
+        return Receipt(ref) if ref else None
 
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         self.reminders.append((case_ref, idempotency_key))

@@ -264,6 +264,7 @@ class ReferralView:
     version: int
     updated_at: datetime
     overdue_since: datetime | None = None
+    appointment: dict | None = None  # booked by the partner (registration office)
 
 
 def newer(current: ReferralView | None, incoming: ReferralView) -> bool:

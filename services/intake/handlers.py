@@ -163,7 +163,7 @@ def track_referral(envelope: Envelope, uow) -> None:
         need=d["need"], partner=d.get("partner"), service=d.get("service"), status=d["status"],
         reason=d.get("reason") or d.get("routing_reason"),
         partner_case_ref=d.get("partner_case_ref"), version=d["version"],
-        updated_at=envelope.time)
+        updated_at=envelope.time, appointment=d.get("appointment"))
     current = repository.get_referral_view(uow.session, str(incoming.referral_id))
     if newer(current, incoming):
         repository.save_referral_view(uow.session, incoming, exists=current is not None)

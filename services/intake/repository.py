@@ -288,7 +288,7 @@ def referrals_for(session: Session, intake_ids: list[str]) -> dict[str, list[Ref
 def _referral(r) -> ReferralView:
     return ReferralView(uuid.UUID(r.referral_id), uuid.UUID(r.intake_id), r.need, r.partner,
                         r.service, r.status, r.reason, r.partner_case_ref, r.version,
-                        r.updated_at, r.overdue_since)
+                        r.updated_at, r.overdue_since, r.appointment)
 
 
 def get_referral_view(session: Session, referral_id: str) -> ReferralView | None:
@@ -301,7 +301,8 @@ def save_referral_view(session: Session, view: ReferralView, exists: bool) -> No
     values = dict(intake_id=str(view.intake_id), need=view.need, partner=view.partner,
                   service=view.service, status=view.status, reason=view.reason,
                   partner_case_ref=view.partner_case_ref, version=view.version,
-                  updated_at=view.updated_at, overdue_since=None)
+                  updated_at=view.updated_at, overdue_since=None,
+                  appointment=view.appointment)
     if exists:
         session.execute(t.intake_referrals.update()
                         .where(t.intake_referrals.c.referral_id == str(view.referral_id))

@@ -224,6 +224,8 @@ class ReferralOutSchema(Schema):
     partner_case_ref = fields.String(allow_none=True)
     updated_at = fields.AwareDateTime()
     overdue_since = fields.AwareDateTime(allow_none=True)
+    appointment = fields.Dict(allow_none=True, metadata={
+        "description": "booked by the partner: starts_at, location, bring (documents)"})
 
 
 class NeedOutSchema(Schema):

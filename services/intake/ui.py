@@ -18,6 +18,7 @@ from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_
                                          flatten_errors, form_to_payload)
 from services.intake.schemas import IntakeInSchema, PartnerConsentSchema
 from shared.auth import current_principal, log_in, log_out, ui_roles
+from shared.clock import CITY_TIME, utcnow
 from shared.config import PARTNERS
 from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, POSTCODE_DISTRICTS,
                               RESIDENCE_STATUSES, SITES)
@@ -179,6 +180,25 @@ def person_search():
     q = request.args.get("q", "").strip()
     found = queries.search(deps().session_factory, q) if len(q) >= 2 else []
     return render_template("intake/search.html", q=q, found=found)
+
+
+ENDED_REFERRAL_STATUSES = ("cancelled", "rejected", "failed", "entered-in-error")
+
+
+@bp.get("/persons/<uuid:person_id>/registration-form/<uuid:referral_id>")
+@ui_roles("staff")
+def registration_form(person_id, referral_id):
+    """The registration form pre-filled from the record, to print and bring along: the
+    registration office needs the person in person, with the documents it lists."""
+    detail = queries.person_detail(deps().session_factory, str(person_id))
+    booked = [r for c in (detail or {}).get("consultations", []) for r in c["referrals"]
+              if r["referral_id"] == referral_id and r["appointment"]
+              and r["status"] not in ENDED_REFERRAL_STATUSES]
+    if not booked:
+        return render_template("error.html", error=_NotFound()), 404
+    return render_template("intake/registration_form.html", d=detail, p=detail["person"],
+                           appointment=booked[0]["appointment"],
+                           today=utcnow().astimezone(CITY_TIME).date())
 
 
 @bp.get("/persons/<uuid:person_id>")

@@ -37,7 +37,19 @@ class CaseOpener:
                                              self.threads, self.lease_seconds, work="cancel")
         for _ in pool.map(self._cancel, cancellations):
             pass
-        return len(ids) + len(reminders) + len(cancellations)
+        polls = repository.claim_due(self.deps.engine, self.deps.clock(), self.threads * 2,
+                                     self.lease_seconds, work="poll")
+        for _ in pool.map(self._poll, polls):
+            pass
+        return len(ids) + len(reminders) + len(cancellations) + len(polls)
+
+    def _poll(self, case_id: str) -> None:
+        try:
+            handlers.poll_partner_case(case_id, self.deps.uow, self.gateways,
+                                       poll_seconds=self.deps.settings.partner_poll_seconds)
+        except Exception:
+            log.exception("reading the partner's case status failed",
+                          extra={"case_id": case_id})
 
     def _cancel(self, case_id: str) -> None:
         try:
@@ -55,11 +67,15 @@ class CaseOpener:
     def _open(self, case_id: str) -> None:
         try:
             handlers.open_partner_case(case_id, self.deps.uow, self.gateways,
-                                       guards=self.guards, clock=self.deps.clock)
+                                       guards=self.guards, clock=self.deps.clock,
+                                       poll_seconds=self.deps.settings.partner_poll_seconds)
         except Exception:  # the lease lapses and the case is tried again
             log.exception("opening partner case failed", extra={"case_id": case_id})
 
     def run(self, stop: threading.Event) -> None:
+        polled = [code for code, p in DIRECTORY.items() if p.inbound == "poll"]
+        if polled:
+            repository.schedule_polls(self.deps.engine, polled, self.deps.clock())
         with ThreadPoolExecutor(self.threads, thread_name_prefix="case-opener") as pool:
             while not stop.is_set():
                 try:

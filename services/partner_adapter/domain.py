@@ -15,8 +15,12 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any, Iterable
 
+FINAL_PARTNER_STATUSES = ("completed", "rejected", "cancelled")
 KEY_NAMESPACE = uuid.UUID("7b0f8a52-3d1c-4e55-9a55-1c0ffee0d0e5")
-MAX_BACKOFF_SECONDS = 300.0
+# Growing delays between delivery attempts: quick at first (most failures are blips), then
+# spread out so that a partner's allowed attempts (max_attempts, 8 by default: about two
+# hours) outlast an outage of minutes or a restart window, instead of failing after four.
+RETRY_DELAYS_SECONDS = (2.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0)
 
 
 def idempotency_key(partner: str, referral_id: uuid.UUID) -> str:
@@ -25,7 +29,9 @@ def idempotency_key(partner: str, referral_id: uuid.UUID) -> str:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2.0 ** attempts))
+    """The wait after the `attempts`-th failed attempt."""
+    return timedelta(seconds=RETRY_DELAYS_SECONDS[min(max(attempts, 1),
+                                                      len(RETRY_DELAYS_SECONDS)) - 1])
 
 
 def pick(request: dict[str, Any], path: str) -> Any:
@@ -114,6 +120,8 @@ class PartnerCase:
     cancelled_at: datetime | None = None
     basis: str | None = None  # what allows the sharing: a consent id or a legal basis
     answer_lost: bool = False  # an attempt may have reached the partner: look up first
+    appointment: dict[str, Any] | None = None  # booked by the partner (registration office)
+    next_poll_at: datetime | None = None  # partners without webhooks: read the status then
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -126,14 +134,17 @@ class PartnerCase:
                    next_attempt_at=now, last_error=None, created_at=now, updated_at=now,
                    basis=basis)
 
-    def opened(self, case_ref: str, now: datetime) -> None:
+    def opened(self, case_ref: str, now: datetime,
+               appointment: dict[str, Any] | None = None) -> None:
         if self.status != "pending":
             return
         self.status, self.partner_case_ref, self.updated_at = "opened", case_ref, now
-        self.last_error, self.answer_lost = None, False
-        self.events.append(("partner_case.opened", {
-            "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
-            "partner_case_ref": case_ref, "opened_at": now}))
+        self.last_error, self.answer_lost, self.appointment = None, False, appointment
+        opened = {"case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
+                  "partner_case_ref": case_ref, "opened_at": now}
+        if appointment:
+            opened["appointment"] = appointment
+        self.events.append(("partner_case.opened", opened))
 
     def attempt_failed(self, error: str, now: datetime, *, answer_lost: bool = False,
                        max_attempts: int | None = None) -> None:
@@ -202,6 +213,26 @@ class PartnerCase:
     def cancellation_failed(self, error: str, now: datetime) -> None:
         self.last_error = error[:1000]
         self.cancel_due_at = now + backoff(3)
+
+    def poll_after(self, seconds: float, now: datetime) -> None:
+        """Read the partner's status again later, until its answer is final or Lotse
+        withdrew the case."""
+        self.next_poll_at = (now + timedelta(seconds=seconds)
+                             if self.answerable else None)
+
+    def status_event_id(self, status: str, changed_at: str | None) -> str:
+        """A polled status change has no event id of the partner's: derive one from the
+        status and when the partner changed it, so reading the same change twice records it
+        once, while a status that comes back later (accepted, on-hold, accepted) counts."""
+        return str(uuid.uuid5(KEY_NAMESPACE,
+                              f"{self.idempotency_key}:status:{status}:{changed_at}"))
+
+    @property
+    def answerable(self) -> bool:
+        """Can the partner still answer in the portal? Not once Lotse withdrew the case or
+        the partner's answer was final."""
+        return (self.status == "opened" and not (self.cancel_due_at or self.cancelled_at)
+                and self.partner_status not in FINAL_PARTNER_STATUSES)
 
     def reported(self, status: str, reason: str | None, case_ref: str, now: datetime,
                  outcome: str | None = None) -> None:

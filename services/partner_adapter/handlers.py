@@ -10,9 +10,10 @@ from typing import Callable, Mapping
 from services.partner_adapter import repository
 from services.partner_adapter.domain import Disclosure, PartnerCase, minimise
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
-                                                    PartnerRefused, PartnerUnavailable)
+                                                    PartnerRefused, PartnerUnavailable, Receipt)
 from services.partner_adapter.guards import PartnerGuards
 from shared.clock import utcnow
+from shared.events.contracts import PARTNER_REPORTED_STATUSES
 from shared.partners import DIRECTORY, PartnerConfig
 from shared.events.envelope import Envelope
 
@@ -47,11 +48,11 @@ def _emit(uow, case: PartnerCase) -> None:
     case.events.clear()
 
 
-def _deliver(case: PartnerCase, gateway: PartnerGateway | None) -> tuple[str, dict]:
-    """The partner's case reference and what it received; a request whose answer was lost
-    is looked up first, so a retry never opens a second case."""
+def _deliver(case: PartnerCase, gateway: PartnerGateway | None) -> tuple[Receipt, dict]:
+    """The partner's receipt and what it received; a request whose answer was lost is
+    looked up first, so a retry never opens a second case."""
     if gateway is None:  # no system: the partner takes the referral over in the portal
-        return f"HO-{str(case.id)[:8].upper()}", case.request
+        return Receipt(f"HO-{str(case.id)[:8].upper()}"), case.request
     payload = gateway.payload(case.request)
     if case.answer_lost:
         found = gateway.find_case(str(case.referral_id))
@@ -75,7 +76,8 @@ def open_partner_case(case_id: str, uow_factory: Callable,
                       gateways: Mapping[str, PartnerGateway],
                       directory: Mapping[str, PartnerConfig] = DIRECTORY,
                       guards: PartnerGuards | None = None,
-                      clock: Callable[[], datetime] = utcnow) -> str:
+                      clock: Callable[[], datetime] = utcnow,
+                      poll_seconds: float | None = None) -> str:
     """Call the partner for one pending case, outside any DB transaction, then record it:
     opened (with what the partner received), retry later, or failed for good."""
     with uow_factory() as uow:
@@ -86,22 +88,25 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     wait = guards.before(case.partner, clock()) if guards and gateway else None
     if wait is not None:
         return _defer(case_id, uow_factory, *wait)
-    lost = False
+    lost, outcome = False, "retry"
     try:
-        case_ref, payload = _deliver(case, gateway)
+        receipt, payload = _deliver(case, gateway)
         outcome = "opened"
     except PartnerUnavailable as exc:
         outcome, error, lost = "retry", str(exc), isinstance(exc, PartnerAnswerLost)
     except PartnerRefused as exc:
         outcome, error = "refused", str(exc)
-    if guards and gateway:
-        guards.after(case.partner, outcome != "retry", clock())
+    finally:  # also after a bug in a gateway: a half-open breaker must not stay on trial
+        if guards and gateway:
+            guards.after(case.partner, outcome != "retry", clock())
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
         if case.status != "pending":
             return "not pending"  # a callback recorded the opening meanwhile
         if outcome == "opened":
-            case.opened(case_ref, uow.clock())
+            case.opened(receipt.reference, uow.clock(), appointment=receipt.appointment)
+            if config.inbound == "poll":
+                case.poll_after(poll_seconds or config.poll_seconds, uow.clock())
             repository.add_disclosure(uow.session, Disclosure.of(
                 case, config.channel, config.allow_list, payload, uow.clock()))
         elif outcome == "retry":
@@ -147,6 +152,41 @@ def record_partner_report(partner: str, report: dict, uow, signature: str = "") 
         _emit(uow, case)
         uow.commit()
     return "recorded"
+
+
+def poll_partner_case(case_id: str, uow_factory: Callable,
+                      gateways: Mapping[str, PartnerGateway],
+                      directory: Mapping[str, PartnerConfig] = DIRECTORY,
+                      poll_seconds: float | None = None) -> str:
+    """Read where an open case stands at a partner without webhooks; a changed status is
+    recorded exactly like a signed callback (once, then partner_case.status_reported)."""
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+    if case is None or case.next_poll_at is None or case.partner not in gateways:
+        return "nothing due"
+    interval = poll_seconds or directory[case.partner].poll_seconds
+    try:
+        state = gateways[case.partner].case_status(case.partner_case_ref)
+        error = None
+    except (PartnerUnavailable, PartnerRefused) as exc:
+        state, error = None, str(exc)
+    result = "unchanged"
+    if state and state["status"] in PARTNER_REPORTED_STATUSES and \
+            state["status"] != case.partner_status:
+        result = record_partner_report(case.partner, {
+            "event_id": case.status_event_id(state["status"], state.get("changed_at")),
+            "case_reference": case.partner_case_ref, "client_reference": str(case.referral_id),
+            "status": state["status"], "reason": state.get("reason"),
+            "outcome": state.get("outcome")}, uow_factory())
+    with uow_factory() as uow:
+        case = repository.get(uow.session, case_id)
+        if error:
+            log.warning("reading the partner's case status failed",
+                        extra={"partner": case.partner, "case_id": case_id, "reason": error})
+        case.poll_after(interval, uow.clock())
+        repository.save(uow.session, case)
+        uow.commit()
+    return "failed" if error else result
 
 
 def request_reminder(envelope: Envelope, uow) -> None:
@@ -214,14 +254,19 @@ def send_cancellation(case_id: str, uow_factory: Callable,
 
 
 def record_portal_report(partner: str, case_id: str, status: str, reason: str | None,
-                         outcome: str | None, uow) -> bool:
-    """A partner without a case API answers in the partner portal (accepted, rejected ...)."""
+                         outcome: str | None, uow) -> str:
+    """A partner without a case API answers in the partner portal (accepted, rejected ...).
+    Returns recorded, not_found (unknown or another partner's case) or closed (withdrawn by
+    Lotse, or already answered for good)."""
     with uow:
         case = repository.get(uow.session, case_id)
-        if case is None or case.partner != partner or case.status != "opened":
-            return False
+        if case is None or case.partner != partner or case.status not in ("opened",
+                                                                           "cancelled"):
+            return "not_found"
+        if not case.answerable:
+            return "closed"
         case.reported(status, reason, case.partner_case_ref, uow.clock(), outcome=outcome)
         repository.save(uow.session, case)
         _emit(uow, case)
         uow.commit()
-    return True
+    return "recorded"

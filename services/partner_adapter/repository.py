@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from services.partner_adapter.domain import Disclosure, PartnerCase
+from services.partner_adapter.domain import FINAL_PARTNER_STATUSES, Disclosure, PartnerCase
 from services.partner_adapter.tables import disclosures
 from services.partner_adapter.tables import partner_cases as t
 from shared.db import is_postgres
@@ -23,7 +23,8 @@ def _values(case: PartnerCase) -> dict:
                 updated_at=case.updated_at, reminder_due_at=case.reminder_due_at,
                 reminders_sent=case.reminders_sent, last_reminder_at=case.last_reminder_at,
                 cancel_due_at=case.cancel_due_at, cancelled_at=case.cancelled_at,
-                basis=case.basis, answer_lost=case.answer_lost)
+                basis=case.basis, answer_lost=case.answer_lost,
+                appointment=case.appointment, next_poll_at=case.next_poll_at)
 
 
 def _case(row) -> PartnerCase:
@@ -37,7 +38,8 @@ def _case(row) -> PartnerCase:
                        reminder_due_at=row.reminder_due_at, reminders_sent=row.reminders_sent,
                        last_reminder_at=row.last_reminder_at,
                        cancel_due_at=row.cancel_due_at, cancelled_at=row.cancelled_at,
-                       basis=row.basis, answer_lost=row.answer_lost)
+                       basis=row.basis, answer_lost=row.answer_lost,
+                       appointment=row.appointment, next_poll_at=row.next_poll_at)
 
 
 def add_disclosure(session: Session, d: Disclosure) -> None:
@@ -93,7 +95,8 @@ def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float,
     (open cases with a reminder or cancellation due); several workers may claim at once."""
     waiting = {"open": and_(t.c.status == "pending", t.c.next_attempt_at <= now),
                "remind": and_(t.c.status == "opened", t.c.reminder_due_at <= now),
-               "cancel": and_(t.c.status == "opened", t.c.cancel_due_at <= now)}[work]
+               "cancel": and_(t.c.status == "opened", t.c.cancel_due_at <= now),
+               "poll": and_(t.c.status == "opened", t.c.next_poll_at <= now)}[work]
     due = (select(t.c.id).where(waiting,
                                 or_(t.c.lease_until.is_(None), t.c.lease_until < now))
            .order_by(t.c.updated_at).limit(limit))
@@ -104,6 +107,18 @@ def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float,
                             .values(lease_until=now + timedelta(seconds=lease_seconds))
                             .returning(t.c.id)).all()
     return [r.id for r in rows]
+
+
+def schedule_polls(engine: Engine, partners: list[str], now: datetime) -> int:
+    """Open cases of partners read by polling that have no read planned (opened before the
+    partner was switched to polling) are read now."""
+    with engine.begin() as conn:
+        return conn.execute(update(t).where(
+            t.c.status == "opened", t.c.partner.in_(partners), t.c.next_poll_at.is_(None),
+            t.c.cancel_due_at.is_(None), t.c.cancelled_at.is_(None),
+            or_(t.c.partner_status.is_(None),
+                t.c.partner_status.not_in(FINAL_PARTNER_STATUSES))
+        ).values(next_poll_at=now)).rowcount
 
 
 def release_leases(engine: Engine) -> None:

@@ -34,6 +34,8 @@ partner_cases = Table(
     Column("cancelled_at", UTCDateTime),
     Column("basis", Text),
     Column("answer_lost", Boolean, nullable=False, server_default=false()),
+    Column("appointment", JSONDocument),  # booked by the partner: when, where, what to bring
+    Column("next_poll_at", UTCDateTime),  # partners without webhooks: read the status then
     UniqueConstraint("partner", "referral_id", name="uq_partner_cases_partner_referral"),
     Index("ix_partner_cases_due", "status", "next_attempt_at"),
     Index("ix_partner_cases_ref", "partner", "partner_case_ref"),

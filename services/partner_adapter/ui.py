@@ -39,10 +39,15 @@ def report(case_id):
     if principal.partner not in PORTAL_PARTNERS or status not in PARTNER_REPORTED_STATUSES:
         abort(400)
     outcome = request.form.get("outcome") if status == "completed" else None
-    if not handlers.record_portal_report(principal.partner, str(case_id), status,
-                                         request.form.get("reason") or None, outcome,
-                                         deps().uow()):
+    result = handlers.record_portal_report(principal.partner, str(case_id), status,
+                                           request.form.get("reason") or None, outcome,
+                                           deps().uow())
+    if result == "not_found":  # also another partner's case: existence does not leak
         abort(404)
+    if result == "closed":
+        flash(_("This case is closed (withdrawn by the referrer or answered for good); "
+                "the answer was not recorded."))
+        return redirect(url_for(".partner_cases")), 303
     flash(_("Your answer was recorded."))
     return redirect(url_for(".partner_cases"))
 

@@ -1,6 +1,7 @@
 """Flask app of the partner sandbox, mounted at /sandbox."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from functools import lru_cache
@@ -10,10 +11,13 @@ from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, redirec
                    render_template, request, url_for)
 
 from flask_babel import gettext as _
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
 from jsonschema import Draft202012Validator, FormatChecker
 
 from services.partner_sandbox import store
-from services.partner_sandbox.systems import SYSTEMS
+from services.partner_sandbox.systems import DESTINATION, SYSTEMS, WBS_REQUIRED
+from shared import secure_submission as crypto
 from shared.auth import allow_anonymous, current_principal, ui_roles
 from shared.config import Settings
 from shared.db import make_engine, ping
@@ -88,14 +92,21 @@ def _create(partner: str):
             return jsonify(code=422, errors=errors), 422
     if mode["mode"] == "slow":
         time.sleep(mode["delay_seconds"])
+    if system.protocol == "fit_connect":  # announced now, the encrypted data follow (PUT)
+        case, created = store.create_case(engine(), partner, key, payload, "announced")
+        return jsonify({"submissionId": case["reference"], "caseId": case["reference"],
+                        "destinationId": payload["destinationId"]}), 201 if created else 200
     case, created = store.create_case(engine(), partner, key, payload)
     if mode["mode"] == "timeout":
         # The case exists but the answer never arrives in time: the caller must retry with
         # the same key and get this same case back.
         time.sleep(mode["delay_seconds"] or 15)
         abort(504, "gateway timeout (sandbox failure mode)")
-    return jsonify({system.reference_field: case["reference"], "status": case["status"],
-                    "created": created}), 201 if created else 200
+    answer = {system.reference_field: case["reference"], "status": case["status"],
+              "created": created}
+    if case.get("appointment"):
+        answer["appointment"] = case["appointment"]
+    return jsonify(answer), 201 if created else 200
 
 
 def _remind(partner: str, reference: str):
@@ -119,8 +130,23 @@ def _lookup(partner: str):
     reference = request.args.get(system.lookup_parameter)
     if not reference:
         abort(400, f"{system.lookup_parameter} is required")
-    return jsonify(items=[{"reference": c["reference"], "status": c["status"]}
-                          for c in store.find_cases(engine(), partner, reference)])
+    return jsonify(items=[{"reference": c["reference"], "status": c["status"],
+                           **({"appointment": c["appointment"]} if c.get("appointment") else {})}
+                          for c in store.find_cases(engine(), partner, reference)
+                          if c["status"] != "announced"])  # not submitted: no case yet
+
+
+def _status(partner: str, reference: str):
+    """The read API: where a case stands (what Lotse polls when a partner has no webhooks)."""
+    system = _system(partner)
+    _require_key(system)
+    if store.behaviour(engine(), partner, None)["mode"] == "fail":
+        abort(503, f"{system.name} is down (sandbox failure mode)")
+    case = store.find_case(engine(), partner, reference)
+    if case is None or case["status"] == "announced":
+        abort(404, "no such case")
+    return jsonify(reference=reference, status=case["status"], reason=case.get("reason"),
+                   outcome=case.get("outcome"), updated_at=case["updated_at"].isoformat())
 
 
 def _withdraw(partner: str, reference: str):
@@ -137,12 +163,76 @@ for _partner, _system_def in SYSTEMS.items():
                      lambda p=_partner: _create(p), methods=["POST"])
     api.add_url_rule(f"/{_partner}{_system_def.path}", f"lookup_{_partner}",
                      lambda p=_partner: _lookup(p), methods=["GET"])
+    api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>", f"status_{_partner}",
+                     lambda reference, p=_partner: _status(p, reference), methods=["GET"])
     api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/reminders",
                      f"remind_{_partner}", lambda reference, p=_partner: _remind(p, reference),
                      methods=["POST"])
     api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/cancellation",
                      f"withdraw_{_partner}",
                      lambda reference, p=_partner: _withdraw(p, reference), methods=["POST"])
+
+
+# -- a FIT-Connect destination: published key, encrypted submissions -------------------------
+
+def _destination_key() -> RSAKey:
+    jwk = store.destination_key(engine(), "wohnungsamt",
+                                lambda: crypto.new_destination_key().as_dict(private=True))
+    return RSAKey.import_key(jwk)
+
+
+@api.get("/wohnungsamt/v1/destinations/<destination_id>")
+def destination(destination_id):
+    _require_key(SYSTEMS["wohnungsamt"])
+    if destination_id != DESTINATION["destinationId"]:
+        abort(404, "no such destination")
+    return jsonify({**DESTINATION, "encryptionKid": _destination_key().kid})
+
+
+@api.get("/wohnungsamt/v1/destinations/<destination_id>/keys/<kid>")
+def destination_key(destination_id, kid):
+    _require_key(SYSTEMS["wohnungsamt"])
+    key = _destination_key()
+    if destination_id != DESTINATION["destinationId"] or kid != key.kid:
+        abort(404, "no such key")
+    return jsonify(crypto.published(key))
+
+
+@api.put("/wohnungsamt/v1/submissions/<reference>")
+def submit(reference):
+    """Decrypt metadata and data with the destination's private key, check the data against
+    the announced hash, and take the application in; repeating it changes nothing."""
+    system = SYSTEMS["wohnungsamt"]
+    _require_key(system)
+    mode = store.behaviour(engine(), system.code, settings().sandbox_auto_accept_seconds)
+    if mode["mode"] == "fail":
+        abort(503, f"{system.name} is down (sandbox failure mode)")
+    body = request.get_json(silent=True) or {}
+    key = _destination_key()
+    try:
+        metadata = json.loads(crypto.decrypt(body["encryptedMetadata"], key))
+        raw = crypto.decrypt(body["encryptedData"], key)
+        data = json.loads(raw)
+    except (KeyError, TypeError, ValueError, JoseError) as exc:
+        return jsonify(code=422, errors={"encryptedData": [f"cannot decrypt: {exc}"]}), 422
+    announced = metadata.get("contentStructure", {}).get("data", {})
+    if announced.get("hash", {}).get("content") != hashlib.sha512(raw).hexdigest():
+        return jsonify(code=422, errors={"encryptedData": ["hash differs from metadata"]}), 422
+    schema = announced.get("submissionSchema", {}).get("schemaUri")
+    if schema != DESTINATION["services"][0]["submissionSchemas"][0]["schemaUri"]:
+        return jsonify(code=422, errors={"encryptedMetadata": [f"unknown schema {schema}"]}), 422
+    missing = [f for f in WBS_REQUIRED if not data.get(f)]
+    if missing:
+        return jsonify(code=422, errors={f: ["required"] for f in missing}), 422
+    if mode["mode"] == "slow":
+        time.sleep(mode["delay_seconds"])
+    case = store.submit(engine(), system.code, reference, data)
+    if case is None:
+        abort(404, "no such submission")
+    if mode["mode"] == "timeout":  # submitted, but the answer is lost
+        time.sleep(mode["delay_seconds"] or 15)
+        abort(504, "gateway timeout (sandbox failure mode)")
+    return jsonify(submissionId=reference, status="submitted"), 200
 
 
 @api.get("/<partner>/cases")

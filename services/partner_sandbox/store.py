@@ -10,14 +10,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.partner_sandbox.systems import SYSTEMS
-from services.partner_sandbox.tables import sandbox_behaviour, sandbox_callbacks, sandbox_cases
-from shared.clock import utcnow
+from services.partner_sandbox.systems import REGISTRATION_DOCUMENTS, SYSTEMS
+from services.partner_sandbox.tables import (sandbox_behaviour, sandbox_callbacks, sandbox_cases,
+                                             sandbox_keys)
+from shared.clock import CITY_TIME, utcnow
+from shared.reference import EU_EEA_CH
 
 MODES = ("ok", "fail", "timeout", "slow")
 # what "completed" means in each partner system
 COMPLETION_OUTCOMES = {"welfare": "counselling_started", "jobcenter": "application_filed",
-                       "registration": "appointment_kept"}
+                       "registration": "appointment_kept", "wohnungsamt": "application_filed"}
 
 
 def behaviour(engine: Engine, partner: str, default_auto: float | None) -> dict:
@@ -40,7 +42,8 @@ def set_behaviour(engine: Engine, partner: str, mode: str, delay_seconds: float,
             conn.execute(sandbox_behaviour.insert().values(partner=partner, **values))
 
 
-def create_case(engine: Engine, partner: str, key: str, request: dict) -> tuple[dict, bool]:
+def create_case(engine: Engine, partner: str, key: str, request: dict,
+                status: str = "new") -> tuple[dict, bool]:
     """The same idempotency key yields the same case; returns (case, created)."""
     system = SYSTEMS[partner]
     now = utcnow()
@@ -55,13 +58,32 @@ def create_case(engine: Engine, partner: str, key: str, request: dict) -> tuple[
     reference = f"{system.prefix}-{now:%Y}-{secrets.token_hex(4).upper()}"
     case = dict(reference=reference, partner=partner, idempotency_key=key,
                 client_reference=system.client_reference(request),
-                request=request, status="new", posts=1, created_at=now, updated_at=now)
+                request=request, status=status, posts=1, created_at=now, updated_at=now,
+                appointment=book_slot(request, now) if system.books_appointments else None)
     try:
         with engine.begin() as conn:
             conn.execute(t.insert().values(**case))
     except IntegrityError:  # a concurrent request with the same key won
-        return create_case(engine, partner, key, request)
+        return create_case(engine, partner, key, request, status)
     return case, True
+
+
+def book_slot(request: dict, now: datetime) -> dict:
+    """A free slot on one of the next working days, at the office for the person's
+    nationality (the sandbox's stand-in for a real appointment calendar)."""
+    local = now.astimezone(CITY_TIME)
+    day = local.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    minutes = 8 * 60 + 15 * secrets.randbelow(28)  # 08:00 .. 14:45
+    starts = datetime(day.year, day.month, day.day, minutes // 60, minutes % 60,
+                      tzinfo=CITY_TIME)
+    persons = request.get("persons") or [{}]
+    eu = (persons[0].get("nationality") or "") in EU_EEA_CH
+    return {"starts_at": starts.isoformat(),
+            "location": "Bürgerdienste, Dortmund" if eu
+            else "Bürgerdienste International, Dortmund",
+            "bring": list(REGISTRATION_DOCUMENTS)}
 
 
 def find_cases(engine: Engine, partner: str | None = None,
@@ -73,6 +95,50 @@ def find_cases(engine: Engine, partner: str | None = None,
         query = query.where(sandbox_cases.c.client_reference == client_reference)
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query).all()]
+
+
+def submit(engine: Engine, partner: str, reference: str, data: dict) -> dict | None:
+    """An announced submission receives its (decrypted) data and becomes a new case; doing it
+    again changes nothing (the sender may repeat a submission whose answer it lost)."""
+    t = sandbox_cases
+    with engine.begin() as conn:
+        row = conn.execute(select(t).where(t.c.partner == partner, t.c.reference == reference)
+                           ).first()
+        if row is None:
+            return None
+        if row.status == "announced":
+            conn.execute(update(t).where(t.c.reference == reference).values(
+                request={**row.request, "data": data}, status="new", updated_at=utcnow()))
+        else:
+            conn.execute(update(t).where(t.c.reference == reference)
+                         .values(posts=t.c.posts + 1))
+    return find_case(engine, partner, reference)
+
+
+def find_case(engine: Engine, partner: str, reference: str) -> dict | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(sandbox_cases).where(sandbox_cases.c.partner == partner,
+                                                       sandbox_cases.c.reference == reference)
+                           ).first()
+    return dict(row._mapping) if row else None
+
+
+def destination_key(engine: Engine, partner: str, make) -> dict:
+    """The destination's private key (JWK), made on first use and kept, so every sandbox
+    process decrypts with the same key."""
+    with engine.connect() as conn:
+        row = conn.execute(select(sandbox_keys).where(sandbox_keys.c.partner == partner)
+                           ).first()
+    if row is not None:
+        return row.private_jwk
+    key = make()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sandbox_keys.insert().values(partner=partner, kid=key["kid"],
+                                                      private_jwk=key, created_at=utcnow()))
+    except IntegrityError:  # another process made one first: use that one
+        return destination_key(engine, partner, make)
+    return key
 
 
 def stats(engine: Engine) -> dict:
@@ -95,11 +161,17 @@ def change_status(engine: Engine, partner: str, reference: str, status: str,
             return False
         conn.execute(update(sandbox_cases).where(sandbox_cases.c.reference == reference)
                      .values(status=status, updated_at=now))
+        outcome = COMPLETION_OUTCOMES.get(partner, "case_closed") \
+            if status == "completed" else None
+        conn.execute(update(sandbox_cases).where(sandbox_cases.c.reference == reference)
+                     .values(reason=reason, outcome=outcome))
+        if not SYSTEMS[partner].sends_callbacks:
+            return True  # Lotse reads the status through the read API
         body = {"event_id": str(uuid.uuid4()), "case_reference": reference,
                 "client_reference": row.client_reference or None, "status": status,
                 "reason": reason, "occurred_at": now.isoformat()}
-        if status == "completed":
-            body["outcome"] = COMPLETION_OUTCOMES.get(partner, "case_closed")
+        if outcome:
+            body["outcome"] = outcome
         conn.execute(sandbox_callbacks.insert().values(
             partner=partner, body=json.dumps(body), status="pending", attempts=0,
             next_attempt_at=now))

@@ -17,6 +17,9 @@ sandbox_cases = Table(
     Column("status", String(20), nullable=False),
     Column("posts", Integer, nullable=False),
     Column("reminder_keys", JSONDocument),  # idempotency keys of reminders received
+    Column("appointment", JSONDocument),  # booked by the partner: when, where, what to bring
+    Column("reason", Text),  # of the latest status change (a rejection's reason)
+    Column("outcome", String(40)),  # of a completion
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("partner", "idempotency_key", name="uq_sandbox_cases_partner_key"),
@@ -39,4 +42,12 @@ sandbox_callbacks = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("last_error", Text),
+)
+
+sandbox_keys = Table(  # a FIT-Connect destination's key pair (a test key, never a real one)
+    "sandbox_keys", metadata,
+    Column("partner", String(40), primary_key=True),
+    Column("kid", String(100), nullable=False),
+    Column("private_jwk", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

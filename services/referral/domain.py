@@ -266,6 +266,7 @@ class Referral:
     expires_at: datetime | None = None
     reminded_at: datetime | None = None
     overdue_since: datetime | None = None
+    appointment: dict | None = None  # booked by the partner: starts_at, location, bring
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -408,14 +409,22 @@ class Referral:
             return "overdue"
         return None
 
-    def record_partner_case(self, case_ref: str, *, by: str, now: datetime) -> None:
-        """The partner opened its case: remember its reference; 'received' if not further yet."""
+    def record_partner_case(self, case_ref: str, *, by: str, now: datetime,
+                            appointment: dict | None = None) -> None:
+        """The partner opened its case: remember its reference (and the appointment it
+        booked); 'received' if not further yet."""
         self.partner_case_ref = case_ref
+        booked = appointment and appointment != self.appointment
+        self.appointment = appointment or self.appointment
         if self.status == "requested":
             self.change_status("received", by=by, reason=None, note="case opened at partner",
                                now=now, actor="partner")
         else:
             self.updated_at = now
+            if booked:  # the status moved on already: still tell the intake of the slot
+                self.version += 1
+                self.events.append(("referral.status_changed",
+                                    self._status_payload(self.status, by)))
 
     def _status_payload(self, previous: str | None, by: str) -> dict:
         return {"referral_id": self.id, "intake_id": self.intake_id, "need": self.need,
@@ -423,7 +432,7 @@ class Referral:
                 "previous_status": previous, "reason": self.reason,
                 "partner_case_ref": self.partner_case_ref, "version": self.version,
                 "changed_at": self.updated_at, "changed_by": by, "outcome": self.outcome,
-                "note": self.note}
+                "note": self.note, "appointment": self.appointment}
 
 
 def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequence[str],

@@ -109,7 +109,7 @@ def record_case_opened(envelope: Envelope, uow) -> None:
     referral = _load(uow, d["referral_id"])
     before = len(referral.history)
     referral.record_partner_case(d["partner_case_ref"], by=f"partner:{d['partner']}",
-                                 now=envelope.time)
+                                 now=envelope.time, appointment=d.get("appointment"))
     _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
     _emit_pending(uow, referral)

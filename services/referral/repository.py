@@ -40,7 +40,8 @@ def _values(ref: Referral) -> dict:
                 waits_for=ref.waits_for, rule_id=ref.rule_id, rules_version=ref.rules_version,
                 ack_due_at=ref.ack_due_at,
                 complete_due_at=ref.complete_due_at, expires_at=ref.expires_at,
-                reminded_at=ref.reminded_at, overdue_since=ref.overdue_since)
+                reminded_at=ref.reminded_at, overdue_since=ref.overdue_since,
+                appointment=ref.appointment)
 
 
 def add(session: Session, ref: Referral) -> None:
@@ -74,7 +75,8 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     rule_id=row.rule_id, rules_version=row.rules_version,
                     ack_due_at=row.ack_due_at,
                     complete_due_at=row.complete_due_at, expires_at=row.expires_at,
-                    reminded_at=row.reminded_at, overdue_since=row.overdue_since)
+                    reminded_at=row.reminded_at, overdue_since=row.overdue_since,
+                    appointment=row.appointment)
 
 
 def _history(session: Session, referral_ids: list[str]) -> dict[str, list[HistoryEntry]]:

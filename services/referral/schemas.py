@@ -30,6 +30,8 @@ class ReferralOutSchema(Schema):
     status = fields.String(metadata={"description": "FHIR Task status code"})
     reason = fields.String(allow_none=True)
     partner_case_ref = fields.String(allow_none=True)
+    appointment = fields.Dict(allow_none=True, metadata={
+        "description": "booked by the partner: starts_at, location, bring (documents)"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     outcome = fields.String(allow_none=True)

@@ -21,6 +21,7 @@ referrals = Table(
     Column("status", String(20), nullable=False),
     Column("reason", Text),
     Column("partner_case_ref", String(100)),
+    Column("appointment", JSONDocument),  # booked by the partner: when, where, what to bring
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -180,6 +180,15 @@ class ReferralRequestedV1(Contract):
                             allow_none=True)
 
 
+class Appointment(Contract):
+    """An appointment the partner booked: the person must come in person (registration)."""
+
+    starts_at = fields.AwareDateTime(required=True)
+    location = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    bring = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list,
+                        metadata={"description": "documents the person must bring"})
+
+
 class ReferralStatusChangedV1(Contract):
     """A referral moved to another status (FHIR Task status codes)."""
 
@@ -198,6 +207,8 @@ class ReferralStatusChangedV1(Contract):
     # optional additions within v1 (issue 4): coded outcome of a completion, free-text note
     outcome = fields.String(load_default=None, allow_none=True)
     note = fields.String(load_default=None, allow_none=True)
+    # optional addition within v1 (issue 5): the appointment the partner booked
+    appointment = fields.Nested(Appointment, load_default=None, allow_none=True)
 
 
 class ReferralDeadlineV1(Contract):
@@ -223,6 +234,8 @@ class PartnerCaseOpenedV1(Contract):
     partner = fields.String(required=True)
     partner_case_ref = fields.String(required=True)
     opened_at = fields.AwareDateTime(required=True)
+    # optional addition within v1 (issue 5): the appointment the partner booked
+    appointment = fields.Nested(Appointment, load_default=None, allow_none=True)
 
 
 class PartnerCaseStatusReportedV1(Contract):

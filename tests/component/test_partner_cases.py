@@ -201,12 +201,31 @@ def test_a_portal_partner_takes_over_and_answers_in_lotse(adapter_deps):
     assert open_all(adapter_deps, gateway) == ["opened"] and gateway.calls == []
     [case] = cases(adapter_deps)
     assert case.partner_case_ref.startswith("HO-")
-    assert not handlers.record_portal_report("welfare", str(case.id), "accepted", None, None,
-                                             adapter_deps.uow())  # not theirs
+    assert handlers.record_portal_report("welfare", str(case.id), "accepted", None, None,
+                                         adapter_deps.uow()) == "not_found"  # not theirs
     assert handlers.record_portal_report("jugendamt", str(case.id), "completed", None,
-                                         "place_offered", adapter_deps.uow())
+                                         "place_offered", adapter_deps.uow()) == "recorded"
     assert outbox_types(adapter_deps) == ["partner_case.opened",
                                           "partner_case.status_reported"]
+    # a final answer stays final: a later (or forged) form post changes nothing
+    assert handlers.record_portal_report("jugendamt", str(case.id), "accepted", None, None,
+                                         adapter_deps.uow()) == "closed"
+    assert len(outbox_types(adapter_deps)) == 2
+
+
+def test_a_portal_case_withdrawn_by_lotse_can_no_longer_be_answered(adapter_deps):
+    body = json.loads(referral_requested())
+    body["data"].update(partner="course_provider", service="integration_course",
+                        need="language_course")
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    open_all(adapter_deps, FakePartnerGateway())
+    follow = next(s for s in SUBSCRIPTIONS if s.name == "follow_referral")
+    deliver(status_changed(body["data"], "cancelled", "sam"), follow, adapter_deps.uow)
+    [case] = cases(adapter_deps)
+    assert not case.answerable
+    assert handlers.record_portal_report("course_provider", str(case.id), "accepted", None,
+                                         None, adapter_deps.uow()) == "closed"
+    assert outbox_types(adapter_deps) == ["partner_case.opened"]
 
 
 def test_reminders_for_portal_partners_need_no_message(adapter_deps):

@@ -6,10 +6,13 @@ import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from services.partner_adapter import handlers, repository
+from services.partner_adapter.domain import pick
 from services.partner_adapter.guards import PartnerGuards
 from shared.bus.delivery import deliver
-from shared.partners import DIRECTORY
+from shared.partners import DIRECTORY, SHAREABLE_FIELDS
 from tests.component.test_partner_cases import REQUEST, cases, outbox_types, referral_requested
 from tests.fakes import FakePartnerGateway
 
@@ -99,3 +102,23 @@ def _make_due(deps):
 def _envelope(body):
     from shared.events.envelope import parse_envelope
     return parse_envelope(json.dumps(body))
+
+
+PORTAL_PARTNERS = sorted(code for code, p in DIRECTORY.items() if not p.has_system)
+
+
+@pytest.mark.parametrize("partner", PORTAL_PARTNERS)
+def test_a_portal_partner_is_shown_exactly_its_allow_listed_fields(adapter_deps, partner):
+    """The portal channel's contract: the case a portal partner reads in /partner/cases is
+    the stored request, and it holds every allow-listed field the referral carried, no other."""
+    body = json.loads(referral_requested())
+    body["data"].update(partner=partner, household=[{"relation": "child",
+                                                     "birth_date": "2020-01-01"}])
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    [case] = cases(adapter_deps)
+    allowed = DIRECTORY[partner].allow_list
+    offered = {f for f in SHAREABLE_FIELDS if pick(body["data"], f) is not None}
+    shown = {f for f in SHAREABLE_FIELDS if pick(case.request, f) is not None}
+    assert shown == offered & set(allowed), partner
+    for field in shown:
+        assert pick(case.request, field) == pick(body["data"], field)

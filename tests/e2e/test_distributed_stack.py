@@ -48,6 +48,7 @@ def stack(tmp_path_factory):
                "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
                "LOTSE_RETRY_DELAYS": ",".join(map(str, DELAYS)), "LOTSE_LOG_FORMAT": "text",
                "LOTSE_SANDBOX_AUTO_ACCEPT": "0.5", "LOTSE_WORKER_THREADS": "4",
+               "LOTSE_PARTNER_POLL_SECONDS": "0.5",
                **{f"LOTSE_{name.upper()}_PORT": str(free_port()) for name in HTTP}}
         settings = Settings.from_env("intake", env)
         migrate_all(settings)

@@ -29,7 +29,16 @@ def test_an_unavailable_partner_is_tried_again_later_with_growing_waits():
     assert c.next_attempt_at - NOW > first
     c.attempts = 50
     c.attempt_failed("HTTP 503", NOW)
-    assert c.next_attempt_at - NOW == timedelta(seconds=300)
+    assert c.next_attempt_at - NOW == timedelta(hours=3)  # the longest wait
+
+
+def test_the_default_attempts_outlast_an_outage_of_an_hour_not_just_minutes():
+    c, waited = case(), timedelta()
+    while c.status == "pending":
+        before = c.next_attempt_at
+        c.attempt_failed("HTTP 503", before, max_attempts=8)
+        waited += (c.next_attempt_at - before) if c.status == "pending" else timedelta()
+    assert c.attempts == 8 and waited > timedelta(hours=1)
 
 
 def test_a_refusal_fails_the_case_for_good_and_says_so():

@@ -51,6 +51,17 @@ def test_a_late_case_opening_keeps_a_status_the_partner_already_reported():
     assert r.status == "accepted" and r.partner_case_ref == "WF-1"
 
 
+def test_a_slot_booked_after_the_status_moved_on_still_reaches_the_intake():
+    r = referral()
+    r.change_status("accepted", by="partner:welfare", reason=None, now=NOW, actor="partner")
+    version, slot = r.version, {"starts_at": "2026-11-23T09:15:00+01:00", "location": "BD"}
+    r.record_partner_case("BD-1", by="partner:registration", now=NOW, appointment=slot)
+    assert r.version == version + 1 and r.status == "accepted"
+    assert r.events[-1][1]["appointment"] == slot
+    r.record_partner_case("BD-1", by="partner:registration", now=NOW, appointment=slot)
+    assert r.version == version + 1  # the same slot again: nothing new to tell
+
+
 @pytest.mark.parametrize("terminal, actor, reason, outcome", [
     ("completed", "partner", None, "counselling_started"),
     ("rejected", "partner", "no_capacity", None),

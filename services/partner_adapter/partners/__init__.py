@@ -6,6 +6,7 @@ from typing import Mapping
 from services.partner_adapter.partners.base import HttpPartnerGateway, PartnerGateway
 from services.partner_adapter.partners.jobcenter import JobcenterGateway
 from services.partner_adapter.partners.registration_office import RegistrationOfficeGateway
+from services.partner_adapter.partners.secure_submission import SecureSubmissionGateway
 from services.partner_adapter.partners.welfare import WelfareCaseSystemGateway
 from shared.partners import DIRECTORY, PartnerConfig
 
@@ -13,6 +14,7 @@ KINDS: dict[str, type[HttpPartnerGateway]] = {
     "welfare_case_api": WelfareCaseSystemGateway,
     "jobcenter_handover": JobcenterGateway,
     "appointment_booking": RegistrationOfficeGateway,
+    "secure_submission": SecureSubmissionGateway,
 }
 
 

@@ -5,12 +5,18 @@ kind says how our (already minimised) case request maps onto the partner's own f
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+import logging
 
 import requests
 
 from services.partner_adapter.domain import pick, put_path
+from shared.events.contracts import Appointment
 from shared.partners import PartnerConfig
+
+log = logging.getLogger(__name__)
 
 
 class PartnerUnavailable(Exception):
@@ -26,15 +32,40 @@ class PartnerRefused(Exception):
     """4xx: the partner refused this request; the same request will never succeed."""
 
 
-class PartnerGateway(Protocol):
-    def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
-        """Create (or find again) the case and return the partner's case reference."""
+def checked_appointment(value: Any) -> dict[str, Any] | None:
+    """The partner's appointment if it fits our contract, else None: a malformed appointment
+    must never stop us recording that the case was opened."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or Appointment().validate(value):
+        log.warning("partner sent an appointment that breaks the contract; not shown",
+                    extra={"appointment": str(value)[:200]})
+        return None
+    return value
 
-    def find_case(self, referral_id: str) -> str | None:
-        """The reference of the case the partner holds for this referral, if any."""
+
+@dataclass(frozen=True)
+class Receipt:
+    """The partner's answer to a new case: its reference and, where the partner books one,
+    the appointment the person must keep (starts_at, location, what to bring)."""
+
+    reference: str
+    appointment: dict[str, Any] | None = None
+
+
+class PartnerGateway(Protocol):
+    def open_case(self, request: dict[str, Any], idempotency_key: str) -> Receipt:
+        """Create (or find again) the case; the partner's receipt for it."""
+
+    def find_case(self, referral_id: str) -> Receipt | None:
+        """The case the partner holds for this referral, if any."""
 
     def payload(self, request: dict[str, Any]) -> dict[str, Any]:
         """Our case request in the partner's own shape (what the partner receives)."""
+
+    def case_status(self, case_ref: str) -> dict[str, Any] | None:
+        """Where the partner's case stands (status, reason, outcome), read from a partner
+        that has no webhooks; None when the partner does not know the case."""
 
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         """Remind the partner of the case (one reminder per key)."""
@@ -67,21 +98,38 @@ class HttpPartnerGateway:
                 put_path(body, theirs, value)
         return body
 
-    def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
+    def open_case(self, request: dict[str, Any], idempotency_key: str) -> Receipt:
         response = self._send("POST", self.path, idempotency_key, self.payload(request))
         try:
-            return str(response.json()[self.reference_field])
-        except (ValueError, KeyError) as exc:
+            body = response.json()
+            return Receipt(str(body[self.reference_field]),
+                           checked_appointment(body.get("appointment")))
+        except (ValueError, KeyError, AttributeError) as exc:
             raise PartnerAnswerLost(f"unreadable answer: {exc}") from None
 
-    def find_case(self, referral_id: str) -> str | None:
+    def find_case(self, referral_id: str) -> Receipt | None:
         response = self._send("GET", self.path, None,
                               params={self.client_reference_field: referral_id})
         try:
             items = response.json()["items"]
         except (ValueError, KeyError) as exc:
             raise PartnerUnavailable(f"unreadable lookup answer: {exc}") from None
-        return str(items[0]["reference"]) if items else None
+        return Receipt(str(items[0]["reference"]),
+                       checked_appointment(items[0].get("appointment"))) if items else None
+
+    def case_status(self, case_ref: str) -> dict[str, Any] | None:
+        try:
+            response = self._send("GET", f"{self.path}/{case_ref}", None)
+        except PartnerRefused as exc:
+            if str(exc).startswith("HTTP 404"):
+                return None
+            raise
+        try:
+            body = response.json()
+            return {"status": body["status"], "reason": body.get("reason"),
+                    "outcome": body.get("outcome"), "changed_at": body.get("updated_at")}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PartnerUnavailable(f"unreadable status answer: {exc}") from None
 
     def remind(self, case_ref: str, idempotency_key: str) -> None:
         """Remind the partner of a case whose deadline is near (same key: one reminder)."""

@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from services.partner_adapter.domain import pick
-from services.partner_adapter.partners.base import HttpPartnerGateway, PartnerRefused
+from services.partner_adapter.partners.base import HttpPartnerGateway, PartnerRefused, Receipt
 
 SCHEMA_FILE = (Path(__file__).resolve().parents[3] / "deploy" / "schemas"
                / "jobcenter-handover-v1.schema.json")
@@ -52,7 +52,7 @@ class JobcenterGateway(HttpPartnerGateway):
                 {"beziehung": m["relation"], "geburtsdatum": m["birth_date"]} for m in members]
         return document
 
-    def open_case(self, request: dict[str, Any], idempotency_key: str) -> str:
+    def open_case(self, request: dict[str, Any], idempotency_key: str) -> Receipt:
         errors = handover_errors(self.payload(request))
         if errors:  # never send what the Jobcenter's schema refuses; staff must fix the data
             raise PartnerRefused("handover document breaks its schema: " + "; ".join(errors))
