@@ -17,6 +17,7 @@ from shared.logging import configure_logging
 
 log = logging.getLogger("lotse")
 BUS_SERVICES = ("intake", "referral", "partner_adapter")
+METRICS_BASE_PORT = 9101  # `lotse stack`: relays' and workers' /metrics on 9101, 9102, ...
 
 
 def migrate_all(settings: Settings) -> None:
@@ -89,6 +90,7 @@ def cmd_serve(args) -> None:
     """One service's HTTP API and UI under gunicorn (app built in each worker, after fork)."""
     from gunicorn.app.base import BaseApplication
 
+    _multiprocess_metrics()  # before anything imports prometheus_client
     factory = _factory(args.service)
     port = args.port or port_of(args.service)
 
@@ -103,12 +105,45 @@ def cmd_serve(args) -> None:
             self.cfg.set("graceful_timeout", 10)
             # several gunicorns on one machine would share (and unlink) one control socket
             self.cfg.set("control_socket_disable", True)
+            from shared.metrics import worker_exited
+
+            self.cfg.set("child_exit", worker_exited)
 
         def load(self):
             configure_logging(args.service, Settings.from_env(args.service).log_json)
             return factory()
 
     Server().run()
+
+
+def _multiprocess_metrics() -> None:
+    """gunicorn's workers add up their metrics in one directory (prometheus_client's
+    multiprocess mode): a fresh one for this server unless PROMETHEUS_MULTIPROC_DIR names one."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="lotse-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    master = os.getpid()  # forked workers inherit atexit handlers: only the master cleans up
+    atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, ignore_errors=True))
+
+
+def _serve_metrics(args) -> None:
+    """Relays and workers have no HTTP app: /metrics on a port of their own (0 = none)."""
+    if not args.metrics_port:
+        return
+    from shared.metrics import start_metrics_server
+
+    try:
+        start_metrics_server(args.metrics_port, args.metrics_host)
+    except OSError as exc:  # no metrics is no reason to stop relaying or consuming
+        log.error("metrics port unavailable", extra={"port": args.metrics_port,
+                                                      "reason": str(exc)})
+        return
+    log.info("metrics served", extra={"port": args.metrics_port, "path": "/metrics"})
 
 
 def cmd_relay(args) -> None:
@@ -123,6 +158,7 @@ def cmd_relay(args) -> None:
     _require_broker(settings)
     relay = OutboxRelay(deps.engine, deps.outbox,
                         AmqpPublisher(settings, registry.topology(settings)))
+    _serve_metrics(args)
     loops = _loops()
     stop_on_signals(loops.stop)
     log.info("relay started", extra={"service": args.service})
@@ -138,6 +174,7 @@ def cmd_worker(args) -> None:
     settings = Settings.from_env(args.service)
     loops = _loops()
     stop_on_signals(loops.stop)
+    _serve_metrics(args)
     if args.service == "partner_sandbox":
         from services.partner_sandbox.notifier import PartnerNotifier
         from shared.db import make_engine
@@ -241,7 +278,15 @@ def stack_commands(python: str = sys.executable) -> list[tuple[str, list[str]]]:
     procs += [(f"relay-{s}", lotse + ["relay", s]) for s in BUS_SERVICES]
     procs += [(f"worker-{s}", lotse + ["worker", s]) for s in (*BUS_SERVICES,
                                                               "partner_sandbox")]
+    bus_processes = [argv for _, argv in procs if argv[len(lotse)] in ("relay", "worker")]
+    for port, argv in enumerate(bus_processes, METRICS_BASE_PORT):
+        argv += ["--metrics-port", str(port)]
     return procs
+
+
+def metrics_port(argv: list[str]) -> int | None:
+    """The --metrics-port of a relay's or worker's command line, if any."""
+    return int(argv[argv.index("--metrics-port") + 1]) if "--metrics-port" in argv else None
 
 
 def cmd_stack(args) -> None:
@@ -254,9 +299,13 @@ def cmd_stack(args) -> None:
     cmd_topology(argparse.Namespace(action="declare"))
     if args.demo:
         seed_demo(settings)
-    children = [(name, subprocess.Popen(argv)) for name, argv in stack_commands()]
+    commands = stack_commands()
+    children = [(name, subprocess.Popen(argv)) for name, argv in commands]
     print(f"\nLotse (distributed) is running at http://127.0.0.1:{port_of('gateway')}"
-          f"  ({len(children)} processes; Ctrl-C stops them)\n", flush=True)
+          f"  ({len(children)} processes; Ctrl-C stops them)", flush=True)
+    print("Metrics: /metrics of every service, /gateway/metrics, and "
+          + ", ".join(f"{name} :{metrics_port(argv)}" for name, argv in commands
+                      if metrics_port(argv)) + "\n", flush=True)
     stopping = False
 
     def stop(*_):
@@ -295,9 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("relay", help="publish a service's outbox to RabbitMQ")
     p.add_argument("service", choices=BUS_SERVICES)
+    _metrics_options(p)
     p.set_defaults(func=cmd_relay)
     p = sub.add_parser("worker", help="consume a service's events and run its loops")
     p.add_argument("service", choices=(*BUS_SERVICES, "partner_sandbox"))
+    _metrics_options(p)
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("stack", help="the distributed stack as local processes")
     p.add_argument("--demo", action="store_true")
@@ -324,6 +375,15 @@ def main(argv: list[str] | None = None) -> None:
                       os.environ.get("LOTSE_LOG_LEVEL", "INFO"))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     args.func(args)
+
+
+def _metrics_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metrics-port", type=int,
+                   default=int(os.environ.get("LOTSE_METRICS_PORT") or 0),
+                   help="serve Prometheus /metrics on this port (default $LOTSE_METRICS_PORT; "
+                        "0 = off)")
+    p.add_argument("--metrics-host", default=os.environ.get("LOTSE_METRICS_HOST", "127.0.0.1"),
+                   help="address of the metrics port (default $LOTSE_METRICS_HOST or 127.0.0.1)")
 
 
 if __name__ == "__main__":

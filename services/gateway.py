@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import time
 
 import requests
 from werkzeug.wrappers import Request, Response
 
 from services import registry
+from shared import metrics
 from shared.config import DEFAULT_PORTS, port_of
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -29,6 +31,10 @@ class Gateway:
         if request.path == "/gateway/healthz":
             return Response('{"status": "ok"}', 200, mimetype="application/json")(
                 environ, start_response)
+        if request.path == "/gateway/metrics":  # the gateway's own; /metrics is intake's
+            body, content_type = metrics.render()
+            return Response(body, 200, content_type=content_type)(environ, start_response)
+        started = time.monotonic()
         target = self.targets[registry.route_for(request.path)]
         # The browser's Host goes through, so services build links and check redirects
         # against the public address, not the internal one.
@@ -38,7 +44,10 @@ class Gateway:
                                          headers=headers, data=request.get_data(),
                                          allow_redirects=False, timeout=(3, 60))
         except requests.RequestException as exc:
+            metrics.observe_http("gateway", request.method, 502, time.monotonic() - started)
             return Response(f"upstream unavailable: {exc}", 502)(environ, start_response)
+        metrics.observe_http("gateway", request.method, upstream.status_code,
+                             time.monotonic() - started)
         response = Response(upstream.content, upstream.status_code,
                             [(k, v) for k, v in upstream.raw.headers.items()
                              if k.lower() not in HOP_BY_HOP])

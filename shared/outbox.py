@@ -5,12 +5,14 @@ transaction as its state change, so there is no accepted change without its even
 claims pending rows with a short lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
 relays may run at once), publishes them with pipelined publisher confirms and marks a row sent
 only after the broker acknowledged it. A crash between ack and mark republishes the row: a
-duplicate, never a loss; consumers deduplicate by event id.
+duplicate, never a loss; consumers deduplicate by event id. Confirmed events are counted with
+their lag (row created -> broker confirm), and the backlog is sampled (shared/metrics.py).
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +22,7 @@ from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, a
                         or_, select, update)
 from sqlalchemy.engine import Engine
 
+from shared import metrics
 from shared.clock import Clock, utcnow
 from shared.db import UTCDateTime, is_postgres
 from shared.events.envelope import Envelope
@@ -86,6 +89,8 @@ class OutboxRelay:
         self.clock, self.max_backoff = clock, max_backoff
         self.owner = f"relay-{uuid.uuid4()}"
         self.wake = threading.Event()
+        self.service = table.name.removesuffix("_outbox")
+        self.pending_sampled = 0.0  # monotonic time of the last backlog sample
 
     def claim(self) -> list:
         t, now = self.table, self.clock()
@@ -98,7 +103,7 @@ class OutboxRelay:
         stmt = (update(t).where(t.c.id.in_(candidates))
                 .values(lease_until=now + self.lease, lease_owner=self.owner)
                 .returning(t.c.id, t.c.event_id, t.c.routing_key, t.c.event_type,
-                           t.c.correlation_id, t.c.body, t.c.attempts))
+                           t.c.correlation_id, t.c.body, t.c.attempts, t.c.created_at))
         with self.engine.begin() as conn:
             rows = conn.execute(stmt).all()
         return sorted(rows, key=lambda r: r.id)
@@ -133,6 +138,19 @@ class OutboxRelay:
                 conn.execute(update(t).where(and_(t.c.id == r.id, t.c.lease_owner == self.owner))
                              .values(attempts=r.attempts + 1, lease_until=None, last_error=error,
                                      next_attempt_at=now + timedelta(seconds=backoff)))
+        for r, ok in zip(rows, confirmed, strict=True):
+            if ok:
+                metrics.observe_published(self.service, r.event_type, r.created_at, now)
+
+    def sample_pending(self, every: float = 5.0) -> None:
+        """Set the backlog gauge, at most every `every` seconds (one indexed count)."""
+        if time.monotonic() - self.pending_sampled < every:
+            return
+        self.pending_sampled = time.monotonic()
+        with self.engine.connect() as conn:
+            pending = conn.execute(select(func.count()).select_from(self.table)
+                                   .where(self.table.c.status == "pending")).scalar()
+        metrics.set_outbox_pending(self.service, pending or 0)
 
     def release_leases(self) -> None:
         """Single-process (embedded) start: nobody else can hold a lease, so free them all."""
@@ -146,6 +164,7 @@ class OutboxRelay:
             try:
                 busy = self.relay_once()
                 self.publisher.heartbeat()
+                self.sample_pending()
             except Exception:
                 log.exception("relay loop error")
                 busy = 0

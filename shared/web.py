@@ -1,4 +1,5 @@
-"""What every service's Flask app has: auth, CSRF for forms, JSON errors, health, OpenAPI."""
+"""What every service's Flask app has: auth, CSRF for forms, JSON errors, health, OpenAPI,
+Prometheus metrics."""
 from __future__ import annotations
 
 import logging
@@ -6,13 +7,14 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from flask import (Blueprint, Flask, g, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Flask, Response, g, jsonify, redirect, render_template, request,
                    send_from_directory, session)
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 
+from shared import metrics
 from shared.clock import city_time
 from shared.auth import init_auth
 from shared.config import Settings
@@ -67,8 +69,9 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     app.extensions["csrf"] = CSRFProtect(app)
     api = Api(app)
     _register_errors(app)
-    _register_correlation(app)
+    _register_correlation(app, service_name(import_name))
     app.register_blueprint(health_blueprint(readiness))
+    add_metrics_route(app)
     app.register_blueprint(swagger_ui_assets(spec_prefix))
     init_i18n(app)
     return app, api
@@ -189,7 +192,34 @@ def _register_errors(app: Flask) -> None:
         return render_template("error.html", error=exc), exc.code
 
 
-def _register_correlation(app: Flask) -> None:
+def service_name(import_name: str) -> str:
+    """'services.intake.app' -> 'intake' (the `service` label of the HTTP metrics)."""
+    parts = import_name.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "services" else import_name
+
+
+def add_metrics_route(app: Flask) -> None:
+    """`GET /metrics` in Prometheus text format, for scrapers: no login, no CSRF, and not in
+    the OpenAPI document (a plain Flask blueprint, not a flask-smorest one). In embedded mode
+    the one process holds every service's metrics, so any app's /metrics shows them all."""
+    from shared.auth import allow_anonymous
+
+    bp = Blueprint("metrics", __name__)
+
+    @bp.get("/metrics")
+    def metrics_page():
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    app.register_blueprint(bp)
+    allow_anonymous(app, "metrics.metrics_page")
+    exempt_from_csrf(app, bp)
+
+
+UNTIMED = ("/healthz", "/readyz", "/metrics")
+
+
+def _register_correlation(app: Flask, service: str) -> None:
     @app.before_request
     def take_correlation_id() -> None:
         g.correlation_id = request.headers.get("X-Correlation-ID") or new_correlation_id()
@@ -199,9 +229,10 @@ def _register_correlation(app: Flask) -> None:
     @app.after_request
     def tag_response(response):
         response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
-        if request.path not in ("/healthz", "/readyz"):
+        if request.path not in UNTIMED:
+            seconds = time.monotonic() - g.get("started", time.monotonic())
+            metrics.observe_http(service, request.method, response.status_code, seconds)
             log.info("request", extra={"method": request.method, "path": request.path,
                                        "status": response.status_code,
-                                       "ms": round((time.monotonic() - g.get("started", 0))
-                                                   * 1000, 1)})
+                                       "ms": round(seconds * 1000, 1)})
         return response

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from datetime import datetime
 from typing import Callable, Mapping
@@ -12,6 +13,7 @@ from services.partner_adapter.domain import Disclosure, PartnerCase, minimise
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
                                                     PartnerRefused, PartnerUnavailable, Receipt)
 from services.partner_adapter.guards import PartnerGuards
+from shared import metrics
 from shared.clock import utcnow
 from shared.events.contracts import PARTNER_REPORTED_STATUSES
 from shared.partners import DIRECTORY, PartnerConfig
@@ -88,7 +90,7 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     wait = guards.before(case.partner, clock()) if guards and gateway else None
     if wait is not None:
         return _defer(case_id, uow_factory, *wait)
-    lost, outcome = False, "retry"
+    lost, outcome, started = False, "retry", time.perf_counter()
     try:
         receipt, payload = _deliver(case, gateway)
         outcome = "opened"
@@ -99,6 +101,8 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     finally:  # also after a bug in a gateway: a half-open breaker must not stay on trial
         if guards and gateway:
             guards.after(case.partner, outcome != "retry", clock())
+        if gateway is not None:  # portal partners: no call was made
+            metrics.observe_partner_call(case.partner, outcome, time.perf_counter() - started)
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
         if case.status != "pending":

@@ -3,7 +3,8 @@
 `deliver()` decodes and validates the envelope, then runs the subscription's handler inside
 a unit of work whose inbox row commits together with the handler's effects. It returns a
 verdict; the transport carries it out (ack, delayed retry, or parking) only afterwards, so
-no message is acknowledged before its effect is committed:
+no message is acknowledged before its effect is committed (every verdict is also counted,
+with the handler's latency, in shared/metrics.py):
 
 * ACK   - effect committed, or the event id was already processed (a redelivery);
 * RETRY - a transient failure (database unavailable, TransientError): try again later;
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from shared import metrics
 from shared.bus.topology import Subscription
 from shared.events.envelope import InvalidEvent, parse_envelope
 from shared.logging import correlation_scope
@@ -45,17 +48,25 @@ class Outcome:
 
 def deliver(body: bytes | str, subscription: Subscription, uow_factory: Callable) -> Outcome:
     """Process one message for one subscription and say what to do with it."""
+    started = time.perf_counter()
+    event_type = "invalid"  # malformed or not for this subscriber: one bounded label value
     try:
         envelope = parse_envelope(body)
     except InvalidEvent as exc:
         log.warning("parking malformed message", extra={"subscription": subscription.key,
                                                         "reason": str(exc)})
-        return Outcome(Verdict.PARK, str(exc))
-    if envelope.type not in subscription.event_types:
-        return Outcome(Verdict.PARK, f"{subscription.key} does not handle {envelope.type}",
-                       envelope.id)
-    with correlation_scope(envelope.correlationid):
-        return _handle(envelope, subscription, uow_factory)
+        outcome = Outcome(Verdict.PARK, str(exc))
+    else:
+        if envelope.type not in subscription.event_types:
+            outcome = Outcome(Verdict.PARK,
+                              f"{subscription.key} does not handle {envelope.type}", envelope.id)
+        else:
+            event_type = envelope.type
+            with correlation_scope(envelope.correlationid):
+                outcome = _handle(envelope, subscription, uow_factory)
+    metrics.observe_delivery(subscription.key, event_type, outcome.verdict.value,
+                             time.perf_counter() - started)
+    return outcome
 
 
 def _handle(envelope, subscription: Subscription, uow_factory: Callable) -> Outcome:

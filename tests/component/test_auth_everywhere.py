@@ -8,7 +8,7 @@ import pytest
 from services.cli import migrate_all
 from services.embedded import build_network
 
-PUBLIC = {"/healthz", "/readyz", "/login", "/logout", "/", "/api/v1/auth/token",
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/logout", "/", "/api/v1/auth/token",
           "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>"}
 
 

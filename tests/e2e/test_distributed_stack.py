@@ -5,8 +5,10 @@ import uuid
 from collections import Counter
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
-from services.cli import migrate_all, seed_demo, stack_commands
+from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
 from services import registry
 from shared.bus.amqp import declare_topology
 from shared.config import Settings
@@ -25,11 +27,16 @@ class Stack:
     def __init__(self, tmp, env):
         self.tmp, self.env, self.procs = tmp, env, {}
         self.base = f"http://127.0.0.1:{env['LOTSE_GATEWAY_PORT']}"
+        # the stack's fixed metrics ports (9101...) may be taken on this machine: free ones
+        self.metrics_ports = {name: free_port() for name, argv in stack_commands()
+                              if metrics_port(argv)}
 
     def start(self, name: str) -> None:
         argv = dict(stack_commands())[name][3:]  # drop "python -m services.cli"
         if argv[0] == "serve":
             argv += ["--workers", "1"]
+        if name in self.metrics_ports:
+            argv[argv.index("--metrics-port") + 1] = str(self.metrics_ports[name])
         self.procs[name] = lotse(argv, self.env, self.tmp / f"{name}.log")
 
     def wait_ready(self) -> None:
@@ -111,3 +118,65 @@ def test_kill_9_of_workers_mid_flow_loses_and_duplicates_nothing(stack, smoke_in
         counts = Counter(c["client_reference"] for c in client.sandbox_cases(partner)
                          if c["client_reference"] in referral_ids)
         assert len(counts) == 10 and set(counts.values()) == {1}, partner
+
+
+def scrape(url: str) -> dict:
+    """GET a /metrics page and parse it with Prometheus' text parser: {family: samples}."""
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200, url
+    assert r.headers["Content-Type"].startswith("text/plain"), url
+    return {f.name: f.samples for f in text_string_to_metric_families(r.text)}
+
+
+def total(samples, name: str, **labels) -> float:
+    return sum(s.value for s in samples if s.name == name
+               and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_every_process_serves_prometheus_metrics(stack, smoke_intake):
+    client = LotseClient(stack.base)
+    intake = client.post_intake(smoke_intake)
+    client.wait_referred(intake["id"], 3, timeout=20)
+    for name in HTTP:
+        port = stack.env[f"LOTSE_{name.upper()}_PORT"]
+        requests.get(f"http://127.0.0.1:{port}/api/v1/nothing-here", timeout=10)  # counted
+    for name in (n for n in HTTP if n != "gateway"):  # each service: its workers, added up
+        port = stack.env[f"LOTSE_{name.upper()}_PORT"]
+        families = scrape(f"http://127.0.0.1:{port}/metrics")
+        assert total(families.get("lotse_http_requests", []), "lotse_http_requests_total",
+                     service=name) > 0, name
+        assert "lotse_http_request_duration_seconds" in families, name
+    gateway = scrape(f"{stack.base}/gateway/metrics")
+    assert total(gateway["lotse_http_requests"], "lotse_http_requests_total",
+                 service="gateway") > 0
+
+    def relay_and_worker_metrics() -> dict:
+        return {name: scrape(f"http://127.0.0.1:{port}/metrics")
+                for name, port in stack.metrics_ports.items()}
+
+    # a relay counts an event once the broker confirmed it (and the row is marked): poll briefly
+    flow = ("intake", "referral", "partner_adapter")  # the services one intake passes through
+    wait_until(lambda: all(total(m["lotse_events_published"], "lotse_events_published_total")
+                           for name, m in relay_and_worker_metrics().items()
+                           if name in {f"relay-{s}" for s in flow}),
+               timeout=10, message="the relays of the flow counted a published event")
+    scraped = relay_and_worker_metrics()
+    assert set(scraped) == {n for n, _ in stack_commands()
+                            if n.startswith(("relay-", "worker-"))}
+    for name, families in scraped.items():
+        assert {"lotse_events_published", "lotse_events_consumed", "lotse_events_failed",
+                "lotse_handler_duration_seconds", "lotse_outbox_lag_seconds",
+                "lotse_partner_call_duration_seconds"} <= set(families), name
+    for service in flow:
+        relay = scraped[f"relay-{service}"]
+        assert total(relay["lotse_events_published"], "lotse_events_published_total",
+                     service=service) > 0
+        assert total(relay["lotse_outbox_lag_seconds"], "lotse_outbox_lag_seconds_count",
+                     service=service) > 0
+        worker = scraped[f"worker-{service}"]
+        assert total(worker["lotse_events_consumed"], "lotse_events_consumed_total",
+                     verdict="ack") > 0, service
+        assert total(worker["lotse_handler_duration_seconds"],
+                     "lotse_handler_duration_seconds_count") > 0, service
+    calls = scraped["worker-partner_adapter"]["lotse_partner_call_duration_seconds"]
+    assert total(calls, "lotse_partner_call_duration_seconds_count", outcome="opened") > 0
