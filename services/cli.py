@@ -16,7 +16,7 @@ from shared.config import DEFAULT_PORTS, SERVICES, Settings, port_of
 from shared.logging import configure_logging
 
 log = logging.getLogger("lotse")
-BUS_SERVICES = ("intake", "referral", "partner_adapter")
+BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
 METRICS_BASE_PORT = 9101  # `lotse stack`: relays' and workers' /metrics on 9101, 9102, ...
 
 
@@ -199,6 +199,13 @@ def cmd_worker(args) -> None:
             opener = CaseOpener(deps, gateways(settings.partner_base_url,
                                                settings.partner_api_key))
             loops.start("case-opener", opener.run)
+        if args.service == "ops":
+            from services.ops.app import console_runtime
+            from services.ops.console import ConsoleLoop, thresholds
+
+            console = console_runtime(settings)
+            loops.start("ops-console", ConsoleLoop(deps.engine, settings, console.lot,
+                                                   console.figures, thresholds(os.environ)).run)
     log.info("worker started", extra={"service": args.service})
     while not loops.stop.wait(1.0):
         pass

@@ -1,4 +1,4 @@
-"""The whole network in one process: four apps behind one address, bus loops as threads.
+"""The whole network in one process: five apps behind one address, bus loops as threads.
 
 This is the no-server default (`make run`): every service keeps its own SQLite database,
 events travel through the embedded (database-backed) bus, and the same relays, consumers
@@ -7,12 +7,17 @@ files, leases left by a killed predecessor are released at start, so redelivery 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
 from services import registry
 from services.intake.app import create_app as intake_app
 from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.ops.app import console_runtime
+from services.ops.app import create_app as ops_app
+from services.ops.bootstrap import bootstrap as ops_bootstrap
+from services.ops.console import ConsoleLoop, thresholds
 from services.partner_adapter import repository as case_repository
 from services.partner_adapter.app import create_app as partner_adapter_app
 from services.partner_adapter.bootstrap import bootstrap as partner_adapter_bootstrap
@@ -30,7 +35,7 @@ from shared.runtime import Loops
 from shared.service import ServiceDeps
 
 BOOTSTRAPS = {"intake": intake_bootstrap, "referral": referral_bootstrap,
-              "partner_adapter": partner_adapter_bootstrap}
+              "partner_adapter": partner_adapter_bootstrap, "ops": ops_bootstrap}
 APP_FACTORIES = {"intake": intake_app, "referral": referral_app,
                  "partner_adapter": partner_adapter_app}
 
@@ -53,6 +58,7 @@ class Network:
     broker: EmbeddedBroker
     settings: Settings
     sandbox_engine: object
+    console: object = None  # the operator console's runtime (parking lot, queue figures)
 
     def start_loops(self, loops: Loops, *, threads: int = 4) -> None:
         s = self.settings
@@ -73,13 +79,19 @@ class Network:
         loops.start("deadline-scheduler",
                     DeadlineScheduler(self.deps["referral"], s.deadline_sweep_seconds).run)
         loops.start("sandbox-notifier", PartnerNotifier(self.sandbox_engine, s).run)
+        ops = self.deps["ops"]
+        loops.start("ops-console", ConsoleLoop(ops.engine, ops.settings, self.console.lot,
+                                               self.console.figures, thresholds(os.environ)).run)
 
 
 def build_network(settings: Settings) -> Network:
     deps = {svc: BOOTSTRAPS[svc](settings.for_service(svc)) for svc in BOOTSTRAPS}
-    apps = {svc: APP_FACTORIES[svc](settings.for_service(svc), deps[svc]) for svc in deps}
+    apps = {svc: APP_FACTORIES[svc](settings.for_service(svc), deps[svc])
+            for svc in APP_FACTORIES}
+    broker = EmbeddedBroker(settings.bus_url, registry.topology(settings))
+    console = console_runtime(settings.for_service("ops"), broker)
+    apps["ops"] = ops_app(settings.for_service("ops"), deps["ops"], console)
     sandbox = sandbox_app(settings.for_service("partner_sandbox"))
     apps["partner_sandbox"] = sandbox
-    broker = EmbeddedBroker(settings.bus_url, registry.topology(settings))
     return Network(PathDispatcher(apps), deps, broker, settings,
-                   sandbox.extensions["sandbox_engine"])
+                   sandbox.extensions["sandbox_engine"], console)

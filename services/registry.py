@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from services.intake.consumers import SUBSCRIPTIONS as INTAKE
+from services.ops.consumers import SUBSCRIPTIONS as OPS
 from services.partner_adapter.consumers import SUBSCRIPTIONS as PARTNER_ADAPTER
 from services.referral.consumers import SUBSCRIPTIONS as REFERRAL
 from shared.bus.topology import Topology, build_topology
 from shared.config import Settings
 
-SUBSCRIPTIONS = INTAKE + REFERRAL + PARTNER_ADAPTER
-BUS_SERVICES = ("intake", "referral", "partner_adapter")
+SUBSCRIPTIONS = INTAKE + REFERRAL + PARTNER_ADAPTER + OPS
+BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
 
 
 def topology(settings: Settings) -> Topology:
@@ -30,7 +31,9 @@ ROUTES = (
     ("/api/v1/partner-adapter/", "partner_adapter"),
     ("/api/v1/ops/partner_adapter/", "partner_adapter"),
     ("/partner/", "partner_adapter"),
-    ("/ops", "partner_adapter"),
+    ("/api/v1/ops/", "ops"),
+    ("/api/v1/ops/intake/", "intake"),
+    ("/ops", "ops"),
     ("/sandbox", "partner_sandbox"),
 )
 DEFAULT_ROUTE = "intake"

@@ -9,14 +9,14 @@ from typing import Mapping
 
 from shared.partners import DIRECTORY
 
-SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox")
+SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops")
 # From the partner directory (deploy/partners.json): partners with a system Lotse delivers
 # to, and partners without one, who take referrals over in Lotse's partner portal.
 API_PARTNERS = tuple(code for code, p in DIRECTORY.items() if p.has_system)
 PORTAL_PARTNERS = tuple(code for code, p in DIRECTORY.items() if not p.has_system)
 PARTNERS = tuple(DIRECTORY)
 DEFAULT_PORTS = {"gateway": 8000, "intake": 8001, "referral": 8002,
-                 "partner_adapter": 8003, "partner_sandbox": 8004}
+                 "partner_adapter": 8003, "partner_sandbox": 8004, "ops": 8005}
 
 
 def port_of(process: str, environ: Mapping[str, str] | None = None) -> int:
@@ -65,6 +65,10 @@ class Settings:
     # read partners with only a read API this often instead of each one's poll_seconds
     # (demo and tests; unset in production)
     partner_poll_seconds: float | None = None
+    # the operator console: RabbitMQ's management API (default: the broker's host, port 15672)
+    # and where raised alerts are POSTed (optional)
+    management_url: str | None = None
+    alert_webhook_url: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -119,6 +123,8 @@ class Settings:
             deadline_sweep_seconds=float(env.get("LOTSE_DEADLINE_SWEEP_SECONDS", "30")),
             partner_poll_seconds=(float(env["LOTSE_PARTNER_POLL_SECONDS"])
                                   if env.get("LOTSE_PARTNER_POLL_SECONDS") else None),
+            management_url=env.get("LOTSE_RABBITMQ_MANAGEMENT_URL") or None,
+            alert_webhook_url=env.get("LOTSE_ALERT_WEBHOOK_URL") or None,
         )
 
 

@@ -1,7 +1,7 @@
-"""Operator view of a service's event flow: outbox backlog, queue depths, parked messages."""
+"""Each service's own figures for operators: outbox backlog and its queues' depths."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import func, select
 
 from shared.auth import api_roles
@@ -59,23 +59,5 @@ def ops_blueprint(deps: ServiceDeps, topology: Topology) -> Blueprint:
                                        "waiting": depths.get(topology.queue(s)),
                                        "parked": depths.get(topology.parking_queue(s))}
                                       for s in subs])
-
-    @bp.get("/parked")
-    @api_roles("operator")
-    def parked():
-        """Parked messages with their reasons (embedded bus; RabbitMQ: see its management UI)."""
-        if not deps.settings.embedded:
-            abort(501, "inspect parking queues in the RabbitMQ management UI")
-        from shared.bus.embedded import bus_messages
-
-        names = [topology.queue(s) for s in topology.for_service(service)]
-        engine = make_engine_cached(deps.settings.bus_url)
-        with engine.connect() as conn:
-            rows = conn.execute(select(bus_messages).where(bus_messages.c.status == "parked",
-                                                           bus_messages.c.queue.in_(names))
-                                .order_by(bus_messages.c.id).limit(200)).all()
-        return jsonify(items=[{"id": r.id, "queue": r.queue, "event_id": r.event_id,
-                               "routing_key": r.routing_key, "reason": r.reason,
-                               "attempts": r.attempts} for r in rows])
 
     return bp

@@ -24,10 +24,11 @@ class UnitOfWork:
         self.session: Session | None = None
         self._staged: list[Envelope] = []
         self._cause: Envelope | None = None
+        self._flow: tuple[str, str] | None = None
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
-        self._staged, self._cause = [], None
+        self._staged, self._cause, self._flow = [], None, None
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -40,12 +41,22 @@ class UnitOfWork:
         """Events emitted from now on continue this event's correlation and name it as cause."""
         self._cause = envelope
 
+    def continues(self, correlation_id: str, causation_id: str) -> None:
+        """Work resumed later (a timer, a retry loop) continues the flow that asked for it,
+        unless a delivered event already names the cause."""
+        if self._cause is None:
+            self._flow = (correlation_id, causation_id)
+
     def emit(self, event_type: str, subject: str, data: dict[str, Any],
              version: int = 1) -> Envelope:
-        correlation = (self._cause.correlationid if self._cause else current_correlation_id())
+        if self._cause:
+            correlation, causation = self._cause.correlationid, self._cause.id
+        elif self._flow:
+            correlation, causation = self._flow
+        else:
+            correlation, causation = current_correlation_id(), None
         envelope = new_envelope(event_type, version, self.producer, subject, data,
-                                correlation_id=correlation,
-                                causation_id=self._cause.id if self._cause else None)
+                                correlation_id=correlation, causation_id=causation)
         self._staged.append(envelope)
         return envelope
 

@@ -40,7 +40,7 @@ def home():
     if principal.role == "partner":
         return redirect(urls["partner_adapter"] + "/partner/cases")
     if principal.role == "operator":
-        return redirect(urls["partner_adapter"] + "/ops")
+        return redirect(urls["ops"] + "/ops")
     return redirect(url_for(".intake_list"))
 
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
@@ -13,6 +16,7 @@ from shared.partners import DIRECTORY
 from shared.service import ServiceDeps
 
 log = logging.getLogger(__name__)
+CIRCUIT_REPORT_SECONDS = 5.0  # how often operators get this process's breaker states
 
 
 class CaseOpener:
@@ -23,6 +27,7 @@ class CaseOpener:
         self.deps, self.gateways = deps, gateways
         self.guards = PartnerGuards(DIRECTORY)  # per process: each opener protects itself
         self.threads, self.lease_seconds, self.poll = threads, lease_seconds, poll
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
 
     def open_due(self, pool: ThreadPoolExecutor) -> int:
         ids = repository.claim_due(self.deps.engine, self.deps.clock(), self.threads * 2,
@@ -76,10 +81,16 @@ class CaseOpener:
         polled = [code for code, p in DIRECTORY.items() if p.inbound == "poll"]
         if polled:
             repository.schedule_polls(self.deps.engine, polled, self.deps.clock())
+        reported = 0.0
         with ThreadPoolExecutor(self.threads, thread_name_prefix="case-opener") as pool:
             while not stop.is_set():
                 try:
                     busy = self.open_due(pool)
+                    if time.monotonic() - reported >= CIRCUIT_REPORT_SECONDS:
+                        reported = time.monotonic()
+                        repository.save_circuit_states(
+                            self.deps.engine, self.process,
+                            self.guards.breaker.states(self.deps.clock()), self.deps.clock())
                 except Exception:
                     log.exception("case opener loop error")
                     busy = 0

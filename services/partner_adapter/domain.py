@@ -122,17 +122,21 @@ class PartnerCase:
     answer_lost: bool = False  # an attempt may have reached the partner: look up first
     appointment: dict[str, Any] | None = None  # booked by the partner (registration office)
     next_poll_at: datetime | None = None  # partners without webhooks: read the status then
+    # the referral's flow: (correlation id, id of the referral.requested event), so events
+    # emitted later by the case loop continue the same trace
+    flow: tuple[str, str] | None = None
     events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def requested(cls, *, referral_id: uuid.UUID, partner: str, service: str,
                   request: dict[str, Any], now: datetime,
-                  basis: str | None = None) -> "PartnerCase":
+                  basis: str | None = None,
+                  flow: tuple[str, str] | None = None) -> "PartnerCase":
         return cls(id=uuid.uuid4(), referral_id=referral_id, partner=partner, service=service,
                    idempotency_key=idempotency_key(partner, referral_id), request=request,
                    status="pending", partner_case_ref=None, partner_status=None, attempts=0,
                    next_attempt_at=now, last_error=None, created_at=now, updated_at=now,
-                   basis=basis)
+                   basis=basis, flow=flow)
 
     def opened(self, case_ref: str, now: datetime,
                appointment: dict[str, Any] | None = None) -> None:

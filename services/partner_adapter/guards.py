@@ -60,6 +60,16 @@ class CircuitBreaker:
         with self._lock:
             self._circuit(partner).trial_running = False
 
+    def states(self, now: datetime) -> dict[str, tuple[str, int, datetime | None]]:
+        """(state, failures in a row, open until) of every partner called so far."""
+        with self._lock:
+            partners = list(self._circuits)
+        out = {}
+        for p in partners:
+            c = self._circuits[p]
+            out[p] = (self.state(p, now), c.failures, c.open_until)
+        return out
+
     def state(self, partner: str, now: datetime) -> str:
         with self._lock:
             c = self._circuit(partner)

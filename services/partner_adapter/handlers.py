@@ -41,10 +41,13 @@ def request_partner_case(envelope: Envelope, uow,
              else d.get("legal_basis") or f"consent ({d['consent_method']})")
     repository.add(uow.session, PartnerCase.requested(
         referral_id=uuid.UUID(d["referral_id"]), partner=d["partner"], service=d["service"],
-        request=request, now=uow.clock(), basis=basis))
+        request=request, now=uow.clock(), basis=basis,
+        flow=(envelope.correlationid, envelope.id)))
 
 
 def _emit(uow, case: PartnerCase) -> None:
+    if case.flow:
+        uow.continues(*case.flow)
     for event_type, payload in case.events:
         uow.emit(event_type, subject=f"partner_case/{case.id}", data=payload)
     case.events.clear()

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.partner_adapter.domain import FINAL_PARTNER_STATUSES, Disclosure, PartnerCase
-from services.partner_adapter.tables import disclosures
+from services.partner_adapter.tables import disclosures, partner_circuits
 from services.partner_adapter.tables import partner_cases as t
 from shared.db import is_postgres
 
@@ -24,7 +24,9 @@ def _values(case: PartnerCase) -> dict:
                 reminders_sent=case.reminders_sent, last_reminder_at=case.last_reminder_at,
                 cancel_due_at=case.cancel_due_at, cancelled_at=case.cancelled_at,
                 basis=case.basis, answer_lost=case.answer_lost,
-                appointment=case.appointment, next_poll_at=case.next_poll_at)
+                appointment=case.appointment, next_poll_at=case.next_poll_at,
+                flow_correlation_id=case.flow[0] if case.flow else None,
+                flow_causation_id=case.flow[1] if case.flow else None)
 
 
 def _case(row) -> PartnerCase:
@@ -39,7 +41,9 @@ def _case(row) -> PartnerCase:
                        last_reminder_at=row.last_reminder_at,
                        cancel_due_at=row.cancel_due_at, cancelled_at=row.cancelled_at,
                        basis=row.basis, answer_lost=row.answer_lost,
-                       appointment=row.appointment, next_poll_at=row.next_poll_at)
+                       appointment=row.appointment, next_poll_at=row.next_poll_at,
+                       flow=((row.flow_correlation_id, row.flow_causation_id)
+                             if row.flow_correlation_id else None))
 
 
 def add_disclosure(session: Session, d: Disclosure) -> None:
@@ -131,3 +135,15 @@ def listing(session: Session, partner: str | None = None, limit: int = 200) -> l
     if partner:
         query = query.where(t.c.partner == partner)
     return [_case(r) for r in session.execute(query).all()]
+
+
+def save_circuit_states(engine: Engine, process: str, states: dict, now: datetime) -> None:
+    """Replace this process's view of its partners' circuits (for the operator console)."""
+    t = partner_circuits
+    with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.process == process))
+        if states:
+            conn.execute(t.insert(), [
+                {"partner": p, "process": process, "state": state, "failures": failures,
+                 "open_until": until, "updated_at": now}
+                for p, (state, failures, until) in states.items()])

@@ -36,9 +36,24 @@ partner_cases = Table(
     Column("answer_lost", Boolean, nullable=False, server_default=false()),
     Column("appointment", JSONDocument),  # booked by the partner: when, where, what to bring
     Column("next_poll_at", UTCDateTime),  # partners without webhooks: read the status then
+    # the flow that asked for the case, continued by the events the case loop emits later
+    Column("flow_correlation_id", String(64)),
+    Column("flow_causation_id", String(64)),
     UniqueConstraint("partner", "referral_id", name="uq_partner_cases_partner_referral"),
     Index("ix_partner_cases_due", "status", "next_attempt_at"),
     Index("ix_partner_cases_ref", "partner", "partner_case_ref"),
+)
+
+# What each case opener's circuit breakers say, written every few seconds, so operators see
+# which partner is being protected (the breakers themselves live in the opener's memory).
+partner_circuits = Table(
+    "partner_circuits", metadata,
+    Column("partner", String(40), primary_key=True),
+    Column("process", String(80), primary_key=True),
+    Column("state", String(10), nullable=False),  # closed | open | half-open
+    Column("failures", Integer, nullable=False),
+    Column("open_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # What each partner received (field list, payload hash, time, basis), never the data itself.

@@ -1,11 +1,10 @@
-"""Web UI of the partner adapter: partners see their cases, operators watch the event flow."""
+"""Web UI of the partner adapter: partners see and answer their cases."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.partner_adapter import handlers, repository
-from services.registry import BUS_SERVICES
 from shared.auth import current_principal, ui_roles
 from shared.config import PORTAL_PARTNERS
 from shared.events.contracts import PARTNER_REPORTED_STATUSES
@@ -51,8 +50,3 @@ def report(case_id):
     flash(_("Your answer was recorded."))
     return redirect(url_for(".partner_cases"))
 
-
-@bp.get("/ops")
-@ui_roles("operator")
-def ops():
-    return render_template("partner_adapter/ops.html", services=BUS_SERVICES)

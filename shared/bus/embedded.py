@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Callable, Sequence
@@ -56,6 +57,10 @@ class EmbeddedBroker:
         # message store it creates its single table itself.
         _metadata.create_all(self.engine)
         self.published = threading.Event()
+        # Lotse's own counters for the operator console (RabbitMQ has its management API):
+        # messages in per queue, and deliveries settled per queue.
+        self.counts: Counter = Counter()
+        self.consumers: Counter = Counter()  # consumer loops running per queue
 
     def publish_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]:
         now = self.clock()
@@ -68,6 +73,7 @@ class EmbeddedBroker:
         if rows:
             with self.engine.begin() as conn:
                 conn.execute(bus_messages.insert(), rows)
+            self.counts.update(("published", r["queue"]) for r in rows)
             self.published.set()
         return [True] * len(messages)
 
@@ -89,9 +95,11 @@ class EmbeddedBroker:
         with self.engine.begin() as conn:
             return sorted(conn.execute(stmt).all(), key=lambda r: r.id)
 
-    def ack(self, message_id: int) -> None:
+    def ack(self, message_id: int, queue: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(bus_messages).where(bus_messages.c.id == message_id))
+        if queue:
+            self.counts[("acked", queue)] += 1
 
     def retry(self, message_id: int, attempts: int, delay: float, reason: str) -> None:
         with self.engine.begin() as conn:
@@ -99,10 +107,13 @@ class EmbeddedBroker:
                 attempts=attempts, lease_until=None, reason=reason,
                 available_at=self.clock() + timedelta(seconds=delay)))
 
-    def park(self, message_id: int, reason: str) -> None:
+    def park(self, message_id: int, reason: str, attempts: int | None = None) -> None:
+        values = dict(status="parked", lease_until=None, reason=reason)
+        if attempts is not None:
+            values["attempts"] = attempts
         with self.engine.begin() as conn:
-            conn.execute(update(bus_messages).where(bus_messages.c.id == message_id).values(
-                status="parked", lease_until=None, reason=reason))
+            conn.execute(update(bus_messages).where(bus_messages.c.id == message_id)
+                         .values(**values))
 
     def replay(self, message_id: int) -> None:
         """Operator action: send a parked message through its queue again."""
@@ -153,6 +164,13 @@ class EmbeddedConsumer:
         if not self.by_queue:
             return
         inflight: set = set()
+        self.broker.consumers.update(list(self.by_queue))
+        try:
+            self._loop(stop, inflight)
+        finally:
+            self.broker.consumers.subtract(list(self.by_queue))
+
+    def _loop(self, stop: threading.Event, inflight: set) -> None:
         with ThreadPoolExecutor(self.threads, thread_name_prefix="consumer") as pool:
             while not stop.is_set():
                 free = self.threads * 2 - len(inflight)
@@ -173,14 +191,16 @@ class EmbeddedConsumer:
     def process(self, row) -> Outcome:
         subscription = self.by_queue[row.queue]
         outcome = deliver(row.body, subscription, self.uow_factory)
+        self.broker.counts[("delivered", row.queue)] += 1
         if outcome.verdict is Verdict.ACK:
-            self.broker.ack(row.id)
+            self.broker.ack(row.id, row.queue)
         elif outcome.verdict is Verdict.PARK:
-            self.broker.park(row.id, outcome.reason)
+            self.broker.park(row.id, outcome.reason, row.attempts + 1)
         else:
             attempts = row.attempts + 1
             if attempts >= self.max_attempts:
-                self.broker.park(row.id, f"gave up after {attempts} attempts: {outcome.reason}")
+                self.broker.park(row.id, f"gave up after {attempts} attempts: {outcome.reason}",
+                                 attempts)
             else:
                 self.broker.retry(row.id, attempts, self.topology.retry_delay(attempts),
                                   outcome.reason)

@@ -621,25 +621,6 @@ def test_a_partner_sees_only_its_own_cases(network, browser):
     assert "JC-" not in page and "BD-" not in page
 
 
-def test_an_operator_sees_the_event_flow_of_the_three_services(network, browser):
-    LotseClient(network).post_intake(SMOKE_INTAKE)
-    log_in(browser, network, "operator")
-    wait_for(browser, lambda b: b.current_url.endswith("/ops"), "the operator's event flow")
-
-    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#flow .card")) == 3,
-             "three service cards rendered by the page's script")
-    texts = browser.execute_script(
-        "return [...document.querySelectorAll('#flow .card')].map(c => c.innerText);")
-    assert [t.split()[0] for t in texts] == ["intake", "referral", "partner_adapter"]
-    for text in texts:
-        assert "unreachable" not in text
-        assert re.search(r"Outbox: \d+ pending, \d+ sent", text), text
-    intake_card = texts[0]
-    sent = int(re.search(r"(\d+) sent", intake_card).group(1))
-    pending = int(re.search(r"Outbox: (\d+) pending", intake_card).group(1))
-    assert sent + pending >= 1, "the posted intake's event is not counted"
-
-
 def test_the_ui_switches_to_german_and_back(browser, network):
     browser.get(network + "/login")
     browser.find_element(By.CSS_SELECTOR, 'header .langs a[lang="de"]').click()

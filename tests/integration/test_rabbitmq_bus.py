@@ -223,3 +223,47 @@ def test_an_undecodable_message_is_parked_not_dropped(pg_settings):
         wait_until(lambda: queue_size(pg_settings, parking) == 1, message="parked")
     [parked] = drain(pg_settings, parking)
     assert "undecodable" in parked.headers[REASON_HEADER]
+
+
+def test_the_console_collects_a_parked_message_and_its_replay_has_one_effect(pg_settings):
+    """On RabbitMQ: a message that kept failing is parked; the console moves it into its
+    dead-letter store (acking it only after the commit), and a replay goes back into the
+    referral queue alone. Replayed twice, it still has one effect (the inbox)."""
+    from services.ops import dead_letters
+    from services.ops.bootstrap import bootstrap as ops_bootstrap
+    from shared.bus.parking import AmqpParkingLot
+
+    deps = referral_bootstrap(pg_settings.for_service("referral"))
+    ops = ops_bootstrap(pg_settings.for_service("ops"))
+    topology = registry.topology(pg_settings)
+    sub, lot = REFERRAL_SUBS[0], AmqpParkingLot(pg_settings, topology)
+    failing = Subscription(sub.service, sub.name, sub.event_types, _always_transient)
+    with ConsumerThread(pg_settings, topology, [failing], deps.uow):
+        publish(pg_settings, topology, [intake_recorded()])
+        wait_until(lambda: queue_size(pg_settings, topology.parking_queue(sub)) == 1,
+                   timeout=10, message="parked after the last attempt")
+    assert dead_letters.collect(ops.engine, lot) == 1
+    assert queue_size(pg_settings, topology.parking_queue(sub)) == 0
+    with ops.engine.connect() as conn:
+        [letter] = dead_letters.listing(conn, {})
+    assert letter.queue == topology.queue(sub) and letter.attempts == pg_settings.max_attempts
+    assert "gave up" in letter.reason and letter.event_type == "intake.recorded"
+
+    with ConsumerThread(pg_settings, topology, REFERRAL_SUBS, deps.uow):  # the fix
+        dead_letters.replay(ops.engine, lot, letter.id, "operator")
+        wait_until(lambda: referral_count(deps) == 3, timeout=10, message="the replay")
+        lot.requeue(dead_letters_message(letter))  # a repeated replay
+        wait_until(lambda: queue_size(pg_settings, topology.queue(sub)) == 0, timeout=10,
+                   message="the second copy consumed")
+    assert referral_count(deps) == 3
+
+
+def _always_transient(envelope, uow):
+    raise TransientError("routing rules unavailable")
+
+
+def dead_letters_message(row):
+    from shared.bus.parking import ParkedMessage
+
+    return ParkedMessage(row.queue, row.event_id, row.event_type, row.body, row.reason,
+                         row.attempts)

@@ -1,0 +1,196 @@
+"""What operators see of the event flow: plain rules, no Flask, no bus.
+
+Journal entries keep an event's metadata and a masked copy of its payload; traces put a
+flow's events in causal order with where the time went; alerts compare readings with
+thresholds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from shared.events.envelope import SOURCE_PREFIX, Envelope
+
+MASK = "•••"
+# Keys whose values are about a person; everything under them is masked for operators.
+PERSONAL_KEYS = frozenset({
+    "person", "household", "members", "contact", "address", "given_name", "given_names",
+    "family_name", "previous_names",
+    "name", "names", "birth_date", "birth_place", "phone", "email", "street", "postcode",
+    "note", "notes", "reason_text", "comment", "message", "languages", "nationality",
+    "nationalities", "data", "application", "form"})
+
+
+def mask(value: Any, key: str | None = None) -> Any:
+    """The payload with every personal value replaced; ids, types, codes and times stay."""
+    if key in PERSONAL_KEYS and value not in (None, "", [], {}):
+        return _blank(value)
+    if isinstance(value, Mapping):
+        return {k: mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def _blank(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _blank(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank(v) for v in value]
+    return MASK
+
+
+def producer_of(envelope: Envelope) -> str:
+    return envelope.source.removeprefix(SOURCE_PREFIX).split("/")[0] or envelope.source
+
+
+def journal_entry(envelope: Envelope, recorded_at: datetime) -> dict[str, Any]:
+    """A journal row: what an operator may filter by, and the masked payload."""
+    data = envelope.data
+    intake_id = data.get("intake_id") or (envelope.subject.split("/", 1)[1]
+                                          if envelope.subject.startswith("intake/") else None)
+    referral_id = data.get("referral_id") or (envelope.subject.split("/", 1)[1]
+                                              if envelope.subject.startswith("referral/")
+                                              else None)
+    return {"event_id": envelope.id, "type": envelope.type,
+            "schemaversion": envelope.schemaversion, "service": producer_of(envelope),
+            "subject": envelope.subject[:200], "correlation_id": envelope.correlationid,
+            "causation_id": envelope.causationid,
+            "intake_id": _short(intake_id, 36), "referral_id": _short(referral_id, 36),
+            "partner": _short(data.get("partner"), 40), "status": _short(data.get("status"), 30),
+            "occurred_at": envelope.time, "recorded_at": recorded_at, "data": mask(data)}
+
+
+def _short(value: Any, length: int) -> str | None:
+    return str(value)[:length] if isinstance(value, (str, int)) and value != "" else None
+
+
+@dataclass(frozen=True)
+class Handling:
+    """One subscriber's processing of an event (from that service's inbox)."""
+
+    subscriber: str
+    processed_at: datetime
+
+
+def causal_order(events: list[dict]) -> list[dict]:
+    """Parents before children; siblings (and unrelated roots) by the time they occurred."""
+    by_id = {e["event_id"]: e for e in events}
+    children: dict[str | None, list[dict]] = {}
+    for e in events:
+        parent = e.get("causation_id") if e.get("causation_id") in by_id else None
+        children.setdefault(parent, []).append(e)
+    ordered: list[dict] = []
+    stack = sorted(children.get(None, []), key=_when, reverse=True)
+    while stack:
+        event = stack.pop()
+        ordered.append(event)
+        stack.extend(sorted(children.get(event["event_id"], []), key=_when, reverse=True))
+    return ordered
+
+
+def _when(event: dict) -> tuple:
+    return (event["occurred_at"], event["event_id"])
+
+
+def trace(events: list[dict], handled: Mapping[str, Iterable[Handling]]) -> dict[str, Any]:
+    """A flow's events in causal order, each with where the time went:
+    `after_cause_ms` from its cause's commit to its own (queueing, handling, commit),
+    `to_bus_ms` from its commit to its arrival on the bus (outbox relay and broker),
+    and the subscribers that processed it, `ms` after it occurred."""
+    ordered = causal_order(events)
+    if not ordered:
+        return {"events": [], "referrals": {}, "duration_ms": 0}
+    start = min(e["occurred_at"] for e in ordered)
+    by_id = {e["event_id"]: e for e in ordered}
+    depth: dict[str, int] = {}
+    rows = []
+    for e in ordered:
+        cause = by_id.get(e.get("causation_id"))
+        depth[e["event_id"]] = depth[cause["event_id"]] + 1 if cause else 0
+        rows.append({
+            "event_id": e["event_id"], "type": e["type"], "service": e["service"],
+            "subject": e["subject"], "causation_id": e.get("causation_id"),
+            "correlation_id": e["correlation_id"], "partner": e.get("partner"),
+            "status": e.get("status"), "depth": depth[e["event_id"]],
+            "occurred_at": e["occurred_at"].isoformat(),
+            "at_ms": _ms(e["occurred_at"] - start),
+            "after_cause_ms": _ms(e["occurred_at"] - cause["occurred_at"]) if cause else None,
+            "to_bus_ms": _ms(e["recorded_at"] - e["occurred_at"]) if e.get("recorded_at")
+            else None,
+            "handled_by": [{"subscriber": h.subscriber,
+                            "ms": _ms(h.processed_at - e["occurred_at"])}
+                           for h in sorted(handled.get(e["event_id"], ()),
+                                           key=lambda h: h.processed_at)],
+        })
+    end = max([e["occurred_at"] for e in ordered]
+              + [h.processed_at for hs in handled.values() for h in hs])
+    return {"events": rows, "referrals": referral_states(ordered),
+            "duration_ms": _ms(end - start)}
+
+
+def referral_states(events: Iterable[dict]) -> dict[str, dict[str, Any]]:
+    """The latest known status of each referral in these events."""
+    states: dict[str, dict[str, Any]] = {}
+    for e in sorted(events, key=_when):
+        rid = e.get("referral_id")
+        if rid and e.get("status"):
+            states[rid] = {"status": e["status"], "partner": e.get("partner")
+                           or states.get(rid, {}).get("partner"),
+                           "since": e["occurred_at"].isoformat(), "by_event": e["type"]}
+    return states
+
+
+def _ms(delta) -> float:
+    return round(delta.total_seconds() * 1000, 1)
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a reading becomes an alert (configuration: LOTSE_ALERT_* variables)."""
+
+    outbox_lag_seconds: float = 60.0      # oldest unpublished event of a service
+    consumer_lag_messages: int = 1000     # messages waiting in one queue
+    parked_messages: int = 1              # dead letters waiting for an operator
+    overdue_referrals: int = 1            # referrals past their partner's deadline
+    open_circuits: int = 1                # partners whose circuit breaker is open
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str
+    kind: str
+    message: str
+    value: str
+
+
+def evaluate(readings: Mapping[str, Any], limits: Thresholds) -> list[Alert]:
+    """Every reading at or over its threshold, as an alert with a stable key."""
+    alerts = []
+    for service, outbox in readings.get("outboxes", {}).items():
+        lag = outbox.get("oldest_pending_seconds") or 0.0
+        if lag >= limits.outbox_lag_seconds:
+            alerts.append(Alert(f"outbox_lag:{service}", "outbox_lag",
+                                f"{service}: oldest unpublished event waits {lag:.0f} s "
+                                f"({outbox.get('pending', 0)} pending)", f"{lag:.0f}"))
+    for queue, waiting in readings.get("queues", {}).items():
+        if waiting is not None and waiting >= limits.consumer_lag_messages:
+            alerts.append(Alert(f"consumer_lag:{queue}", "consumer_lag",
+                                f"{queue}: {waiting} messages waiting", str(waiting)))
+    parked = readings.get("parked", 0)
+    if parked >= limits.parked_messages:
+        alerts.append(Alert("dead_letters", "dead_letters",
+                            f"{parked} parked message(s) wait for an operator", str(parked)))
+    overdue = readings.get("overdue_referrals", 0)
+    if overdue >= limits.overdue_referrals:
+        alerts.append(Alert("overdue_referrals", "overdue_referrals",
+                            f"{overdue} referral(s) past their partner's deadline", str(overdue)))
+    open_circuits = [p for p, s in readings.get("circuits", {}).items() if s == "open"]
+    if len(open_circuits) >= limits.open_circuits:
+        alerts.append(Alert("open_circuits", "open_circuits",
+                            "circuit open for " + ", ".join(sorted(open_circuits)),
+                            str(len(open_circuits))))
+    return alerts

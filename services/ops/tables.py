@@ -1,0 +1,98 @@
+"""Tables owned by the operator console: the event journal, dead letters and the audit trail."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
+
+from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.inbox import inbox_table
+from shared.outbox import outbox_table
+
+metadata = service_metadata()
+
+# Every event seen on the bus (metadata and masked payload only): the live flow and traces.
+journal = Table(
+    "ops_journal", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("type", String(100), nullable=False),
+    Column("schemaversion", Integer, nullable=False),
+    Column("service", String(40), nullable=False),  # the producer
+    Column("subject", String(200), nullable=False),
+    Column("correlation_id", String(64), nullable=False, index=True),
+    Column("causation_id", String(64), index=True),
+    Column("intake_id", String(36), index=True),
+    Column("referral_id", String(36), index=True),
+    Column("partner", String(40)),
+    Column("status", String(30)),
+    Column("occurred_at", UTCDateTime, nullable=False),  # the producer's commit
+    Column("recorded_at", UTCDateTime, nullable=False),  # arrival at the console's queue
+    Column("data", JSONDocument, nullable=False),  # personal data masked
+    Index("ix_ops_journal_recorded", "recorded_at"),
+)
+
+# Messages a consumer gave up on, collected from the parking queues so they can be
+# inspected, replayed into their own queue, or discarded with a note.
+dead_letters = Table(
+    "ops_dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", String(200), nullable=False),  # the work queue the message came from
+    Column("service", String(40), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("times_parked", Integer, nullable=False, server_default="1"),
+    Column("body", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # parked | replayed | discarded
+    Column("parked_at", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime),
+    Column("settled_by", String(80)),
+    Column("note", Text),
+    UniqueConstraint("queue", "event_id", name="uq_ops_dead_letters_queue_event"),
+    Index("ix_ops_dead_letters_status", "status", "queue"),
+)
+
+# A replay of many dead letters at once, worked through by the console's background loop.
+replay_batches = Table(
+    "ops_replay_batches", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("requested_by", String(80), nullable=False),
+    Column("selection", JSONDocument, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("status", String(12), nullable=False),  # running | finished
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+replay_items = Table(
+    "ops_replay_items", metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("dead_letter_id", Integer, primary_key=True),
+)
+
+# Who did what to which message, and why.
+audit = Table(
+    "ops_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("detail", Text),
+)
+
+# Alerts raised by thresholds; cleared when the reading falls back.
+alerts = Table(
+    "ops_alerts", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("cleared_at", UTCDateTime),
+    Column("notified_at", UTCDateTime),
+)
+
+outbox = outbox_table(metadata, "ops")
+inbox = inbox_table(metadata, "ops")
