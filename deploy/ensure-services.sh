@@ -7,6 +7,9 @@ if ! timeout 20 rabbitmqctl -q status >/dev/null 2>&1; then
   rabbitmq-server -detached || true
 fi
 timeout 120 rabbitmqctl -q await_startup
+# the operator console reads queue figures from the management API (idempotent; online)
+rabbitmq-plugins -q is_enabled rabbitmq_management >/dev/null 2>&1 \
+  || rabbitmq-plugins -q enable rabbitmq_management >/dev/null
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   echo "starting PostgreSQL"

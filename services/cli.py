@@ -376,6 +376,9 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_topology)
     p = sub.add_parser("catalogue", help="print the event catalogue (docs/events.md)")
     p.set_defaults(func=cmd_catalogue)
+    from services.ops.cli import add_parser as add_ops_parser
+
+    add_ops_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env(getattr(args, "service", None) or "lotse")
     configure_logging(getattr(args, "service", None) or "lotse", settings.log_json,

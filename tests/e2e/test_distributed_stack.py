@@ -19,7 +19,7 @@ from tests.integration.conftest import (BROKER_URL, delete_bus_objects, fresh_da
                                         require)
 
 pytestmark = pytest.mark.e2e
-HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "gateway")
+HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "gateway")
 DELAYS = (0.5, 1.0, 2.0)
 
 
@@ -180,3 +180,37 @@ def test_every_process_serves_prometheus_metrics(stack, smoke_intake):
                      "lotse_handler_duration_seconds_count") > 0, service
     calls = scraped["worker-partner_adapter"]["lotse_partner_call_duration_seconds"]
     assert total(calls, "lotse_partner_call_duration_seconds_count", outcome="opened") > 0
+
+
+def test_the_console_on_rabbitmq_traces_the_smoke_intake_and_shows_the_queues(stack,
+                                                                              smoke_intake):
+    """The operator console in the distributed stack: its own worker journals every event
+    from RabbitMQ, traces the smoke intake across the services, and reads queue figures from
+    RabbitMQ's management API."""
+    client, ops = LotseClient(stack.base), LotseClient(stack.base, username="operator").http
+    intake = client.post_intake(smoke_intake)
+    client.wait_referred(intake["id"], 3, timeout=20)
+
+    def traced():
+        r = ops.get(f"{stack.base}/api/v1/ops/trace/{intake['id']}", timeout=10)
+        if r.status_code != 200:
+            return None
+        events = r.json()["events"]
+        return events if len([e for e in events if e["type"] == "partner_case.opened"]) == 3 \
+            else None
+    events = wait_until(traced, timeout=20, interval=0.3, message="the flow traced")
+    assert events[0]["type"] == "intake.recorded"
+    assert {e["service"] for e in events} == {"intake", "referral", "partner_adapter"}
+    position = {e["event_id"]: i for i, e in enumerate(events)}
+    assert all(position[e["causation_id"]] < position[e["event_id"]]
+               for e in events if e["causation_id"])
+
+    overview = ops.get(f"{stack.base}/api/v1/ops/overview", timeout=10).json()
+    assert overview["mode"] == "rabbitmq"
+    queues = {q["queue"]: q for s in overview["topology"]["services"] for q in s["queues"]}
+    prefix = stack.env["LOTSE_BUS_PREFIX"]
+    referral_queue = queues[f"{prefix}.referral.open_referrals"]
+    assert referral_queue["consumers"] >= 1  # from the management API (not None)
+    assert referral_queue["published_rate"] is not None
+    assert set(overview["backlogs"]["outboxes"]) == {"intake", "referral", "partner_adapter",
+                                                     "ops"}
