@@ -201,11 +201,9 @@ def cmd_worker(args) -> None:
             loops.start("case-opener", opener.run)
         if args.service == "ops":
             from services.ops.app import console_runtime
-            from services.ops.console import ConsoleLoop, thresholds
 
-            console = console_runtime(settings)
-            loops.start("ops-console", ConsoleLoop(deps.engine, settings, console.lot,
-                                                   console.figures, thresholds(os.environ)).run)
+            loops.start("ops-console",
+                        console_runtime(settings).loop(deps.engine, settings, os.environ).run)
     log.info("worker started", extra={"service": args.service})
     while not loops.stop.wait(1.0):
         pass

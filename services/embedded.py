@@ -17,7 +17,6 @@ from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.ops.app import console_runtime
 from services.ops.app import create_app as ops_app
 from services.ops.bootstrap import bootstrap as ops_bootstrap
-from services.ops.console import ConsoleLoop, thresholds
 from services.partner_adapter import repository as case_repository
 from services.partner_adapter.app import create_app as partner_adapter_app
 from services.partner_adapter.bootstrap import bootstrap as partner_adapter_bootstrap
@@ -80,8 +79,7 @@ class Network:
                     DeadlineScheduler(self.deps["referral"], s.deadline_sweep_seconds).run)
         loops.start("sandbox-notifier", PartnerNotifier(self.sandbox_engine, s).run)
         ops = self.deps["ops"]
-        loops.start("ops-console", ConsoleLoop(ops.engine, ops.settings, self.console.lot,
-                                               self.console.figures, thresholds(os.environ)).run)
+        loops.start("ops-console", self.console.loop(ops.engine, ops.settings, os.environ).run)
 
 
 def build_network(settings: Settings) -> Network:
@@ -89,7 +87,8 @@ def build_network(settings: Settings) -> Network:
     apps = {svc: APP_FACTORIES[svc](settings.for_service(svc), deps[svc])
             for svc in APP_FACTORIES}
     broker = EmbeddedBroker(settings.bus_url, registry.topology(settings))
-    console = console_runtime(settings.for_service("ops"), broker)
+    console = console_runtime(settings.for_service("ops"), broker,
+                              engines={svc: d.engine for svc, d in deps.items()})
     apps["ops"] = ops_app(settings.for_service("ops"), deps["ops"], console)
     sandbox = sandbox_app(settings.for_service("partner_sandbox"))
     apps["partner_sandbox"] = sandbox

@@ -82,7 +82,7 @@ class Trace(MethodView):
         """Every event of the flows of an intake, referral or event id, in causal order with
         timings, and the current state of each referral."""
         try:
-            return console.trace(engine(), current_app.extensions["lotse"].settings, any_id)
+            return console.trace(engine(), runtime().databases, any_id)
         except console.NothingToTrace as exc:
             abort(404, str(exc))
 
@@ -98,7 +98,7 @@ class Overview(MethodView):
         settings = current_app.extensions["lotse"].settings
         return {"mode": "embedded" if settings.embedded else "rabbitmq",
                 "topology": console.topology_picture(rt.topology, figures),
-                "backlogs": console.backlogs(engine(), settings, figures),
+                "backlogs": console.backlogs(engine(), rt.databases, figures),
                 "alerts": console.active_alerts(engine())}
 
 

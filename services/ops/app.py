@@ -8,7 +8,8 @@ from flask import Flask
 from services import registry
 from services.ops import api, ui
 from services.ops.bootstrap import bootstrap
-from services.ops.readings import QueueFigures
+from services.ops.console import ConsoleLoop, thresholds
+from services.ops.readings import Databases, QueueFigures
 from shared.bus.parking import ParkingLot, parking_lot
 from shared.bus.topology import Topology
 from shared.config import Settings
@@ -25,12 +26,22 @@ class ConsoleRuntime:
     topology: Topology
     lot: ParkingLot
     figures: QueueFigures
+    databases: Databases
+
+    def loop(self, engine, settings: Settings, environ) -> ConsoleLoop:
+        return ConsoleLoop(engine, settings, self.lot, self.figures, self.databases,
+                           thresholds(environ))
 
 
-def console_runtime(settings: Settings, broker=None) -> ConsoleRuntime:
+def console_runtime(settings: Settings, broker=None, engines=None) -> ConsoleRuntime:
     topology = registry.topology(settings)
+    if settings.embedded and broker is None:
+        from shared.bus.embedded import EmbeddedBroker
+
+        broker = EmbeddedBroker(settings.bus_url, topology)
     return ConsoleRuntime(topology, parking_lot(settings, topology, broker),
-                          QueueFigures(settings, topology, broker))
+                          QueueFigures(settings, topology, broker),
+                          Databases(settings, engines))
 
 
 def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None,

@@ -97,9 +97,9 @@ def run_dlq(args) -> None:
 def run_trace(args) -> None:
     from services.ops import console
 
-    settings, deps, _ = _console()
+    settings, deps, runtime = _console()
     try:
-        trace = console.trace(deps.engine, settings, args.id)
+        trace = console.trace(deps.engine, runtime.databases, args.id)
     except console.NothingToTrace as exc:
         sys.exit(str(exc))
     if args.json:

@@ -57,7 +57,7 @@ class NothingToTrace(LookupError):
     pass
 
 
-def trace(engine: Engine, settings: Settings, any_id: str) -> dict[str, Any]:
+def trace(engine: Engine, db: readings.Databases, any_id: str) -> dict[str, Any]:
     """Every event of the flows an intake, referral or event id belongs to, in causal order."""
     with engine.connect() as conn:
         seeds = conn.execute(select(j).where(or_(
@@ -81,7 +81,7 @@ def trace(engine: Engine, settings: Settings, any_id: str) -> dict[str, Any]:
                "correlation_id": r.correlation_id, "intake_id": r.intake_id,
                "referral_id": r.referral_id, "partner": r.partner, "status": r.status,
                "occurred_at": r.occurred_at, "recorded_at": r.recorded_at} for r in rows]
-    result = domain.trace(events, readings.handlings(settings, [e["event_id"] for e in events]))
+    result = domain.trace(events, readings.handlings(db, [e["event_id"] for e in events]))
     result["query"] = any_id
     return result
 
@@ -129,18 +129,19 @@ def topology_picture(topology: Topology, figures: dict[str, dict]) -> dict[str, 
             "services": [{"service": s, "queues": qs} for s, qs in services.items()]}
 
 
-def backlogs(engine: Engine, settings: Settings, figures: dict[str, dict],
+def backlogs(engine: Engine, db: readings.Databases, figures: dict[str, dict],
              clock: Clock = utcnow) -> dict[str, Any]:
     """The readings alerts are raised from."""
     with engine.connect() as conn:
         parked = conn.execute(select(func.count()).select_from(tables.dead_letters).where(
             tables.dead_letters.c.status == "parked")).scalar() or 0
     parked += sum((f.get("parked") or 0) for f in figures.values())  # not yet collected
-    return {"outboxes": readings.outboxes(settings),
+    circuits = readings.circuits(db, clock())
+    return {"outboxes": readings.outboxes(db),
             "queues": {q: f.get("ready") for q, f in figures.items()},
-            "parked": parked, "overdue_referrals": readings.overdue_referrals(settings),
-            "circuits": {p: c["state"] for p, c in readings.circuits(settings, clock()).items()},
-            "circuit_details": readings.circuits(settings, clock())}
+            "parked": parked, "overdue_referrals": readings.overdue_referrals(db),
+            "circuits": {p: c["state"] for p, c in circuits.items()},
+            "circuit_details": circuits}
 
 
 def thresholds(environ) -> domain.Thresholds:
@@ -211,9 +212,10 @@ class ConsoleLoop:
     batches, and raise or clear alerts."""
 
     def __init__(self, engine: Engine, settings: Settings, lot: ParkingLot,
-                 figures: readings.QueueFigures, limits: domain.Thresholds,
-                 every: float = 1.0, alerts_every: float = 10.0):
+                 figures: readings.QueueFigures, databases: readings.Databases,
+                 limits: domain.Thresholds, every: float = 1.0, alerts_every: float = 10.0):
         self.engine, self.settings, self.lot, self.figures = engine, settings, lot, figures
+        self.databases = databases
         self.limits, self.every, self.alerts_every = limits, every, alerts_every
 
     def run(self, stop: threading.Event) -> None:
@@ -232,7 +234,7 @@ class ConsoleLoop:
                 stop.wait(self.every)
 
     def check_alerts(self) -> list[domain.Alert]:
-        readings_now = backlogs(self.engine, self.settings, self.figures.read())
+        readings_now = backlogs(self.engine, self.databases, self.figures.read())
         raised = raise_and_clear(self.engine, domain.evaluate(readings_now, self.limits))
         notify(self.engine, self.settings.alert_webhook_url, raised)
         return raised

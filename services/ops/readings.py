@@ -17,12 +17,13 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Engine
 
 from services.ops.domain import Handling
 from shared.bus.topology import Topology
 from shared.config import Settings
 from shared.outbox import outbox_stats
-from shared.service import make_engine_cached
+from shared.db import make_engine
 
 BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
 
@@ -31,21 +32,34 @@ def _tables(service: str):
     return __import__(f"services.{service}.tables", fromlist=["outbox"])
 
 
-def _engine(settings: Settings, service: str):
-    return make_engine_cached(settings.for_service(service).database_url)
+class Databases:
+    """Read-only handles on each bus service's database, one engine per database (in
+    embedded mode the services' own engines; distributed, usually one shared database)."""
+
+    def __init__(self, settings: Settings, engines: dict[str, Engine] | None = None):
+        self.settings, self._by_service = settings, dict(engines or {})
+        self._by_url: dict[str, Engine] = {}
+
+    def __call__(self, service: str) -> Engine:
+        if service not in self._by_service:
+            url = self.settings.for_service(service).database_url
+            if url not in self._by_url:
+                self._by_url[url] = make_engine(url)
+            self._by_service[service] = self._by_url[url]
+        return self._by_service[service]
 
 
-def outboxes(settings: Settings) -> dict[str, dict]:
+def outboxes(db: Databases) -> dict[str, dict]:
     out = {}
     for service in BUS_SERVICES:
         try:
-            out[service] = outbox_stats(_engine(settings, service), _tables(service).outbox)
+            out[service] = outbox_stats(db(service), _tables(service).outbox)
         except Exception as exc:  # a service's database being down is itself worth showing
             out[service] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     return out
 
 
-def handlings(settings: Settings, event_ids: Iterable[str]) -> dict[str, list[Handling]]:
+def handlings(db: Databases, event_ids: Iterable[str]) -> dict[str, list[Handling]]:
     """Who processed these events when, from every service's inbox."""
     ids = list(event_ids)
     found: dict[str, list[Handling]] = {}
@@ -53,7 +67,7 @@ def handlings(settings: Settings, event_ids: Iterable[str]) -> dict[str, list[Ha
         return found
     for service in BUS_SERVICES:
         inbox = _tables(service).inbox
-        with _engine(settings, service).connect() as conn:
+        with db(service).connect() as conn:
             for chunk in range(0, len(ids), 500):
                 for r in conn.execute(select(inbox).where(
                         inbox.c.event_id.in_(ids[chunk:chunk + 500]))):
@@ -63,11 +77,11 @@ def handlings(settings: Settings, event_ids: Iterable[str]) -> dict[str, list[Ha
     return found
 
 
-def overdue_referrals(settings: Settings) -> int:
+def overdue_referrals(db: Databases) -> int:
     from services.referral.tables import referrals as r
 
     try:
-        with _engine(settings, "referral").connect() as conn:
+        with db("referral").connect() as conn:
             return conn.execute(select(func.count()).select_from(r).where(and_(
                 r.c.overdue_since.is_not(None),
                 r.c.status.in_(("requested", "received", "accepted", "in-progress",
@@ -76,14 +90,14 @@ def overdue_referrals(settings: Settings) -> int:
         return 0
 
 
-def circuits(settings: Settings, now) -> dict[str, dict[str, Any]]:
+def circuits(db: Databases, now) -> dict[str, dict[str, Any]]:
     """The worst state per partner among case openers that reported within a minute."""
     from services.partner_adapter.tables import partner_circuits as c
 
     rank = {"closed": 0, "half-open": 1, "open": 2}
     out: dict[str, dict[str, Any]] = {}
     try:
-        with _engine(settings, "partner_adapter").connect() as conn:
+        with db("partner_adapter").connect() as conn:
             rows = conn.execute(select(c).where(
                 c.c.updated_at >= now - timedelta(minutes=1))).all()
     except Exception:
@@ -122,8 +136,11 @@ class QueueFigures:
     def _embedded(self) -> dict[str, dict[str, Any]]:
         from shared.bus.embedded import bus_messages as t
 
-        engine = self.broker.engine if self.broker is not None else \
-            make_engine_cached(self.settings.bus_url)
+        if self.broker is None:  # this process has no embedded bus to count
+            from shared.bus.embedded import EmbeddedBroker
+
+            self.broker = EmbeddedBroker(self.settings.bus_url, self.topology)
+        engine = self.broker.engine
         with engine.connect() as conn:
             rows = conn.execute(select(t.c.queue, t.c.status, t.c.lease_until.is_(None),
                                        func.count()).group_by(

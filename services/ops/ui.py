@@ -30,7 +30,8 @@ def trace():
     result, error = None, None
     if any_id:
         try:
-            result = console.trace(_engine(), current_app.extensions["lotse"].settings, any_id)
+            result = console.trace(_engine(), current_app.extensions["ops_console"].databases,
+                                   any_id)
         except console.NothingToTrace as exc:
             error = str(exc)
     return render_template("ops/trace.html", any_id=any_id, trace=result, error=error)

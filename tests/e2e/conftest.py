@@ -35,3 +35,9 @@ def network(tmp_path):
     yield f"http://127.0.0.1:{port}"
     server.close()
     loops.shutdown()
+    # every test builds a network: give its database handles back (waitress's select()
+    # cannot watch descriptors above 1024)
+    for deps in net.deps.values():
+        deps.engine.dispose()
+    net.broker.engine.dispose()
+    net.sandbox_engine.dispose()

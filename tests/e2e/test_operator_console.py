@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -40,12 +41,21 @@ def outbox_events(settings, correlation_ids: set[str]) -> set[str]:
     found = set()
     for service in registry.BUS_SERVICES:
         tables = __import__(f"services.{service}.tables", fromlist=["outbox"])
-        engine = make_engine(settings.for_service(service).database_url)
-        with engine.connect() as conn:
+        with disposing(make_engine(settings.for_service(service).database_url)) as engine, \
+                engine.connect() as conn:
             found |= {r.event_id for r in conn.execute(
                 select(tables.outbox.c.event_id, tables.outbox.c.correlation_id)).all()
                 if r.correlation_id in correlation_ids}
     return found
+
+
+@contextmanager
+def disposing(engine):
+    """Tests open their own handles on the network's databases: close them again."""
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def test_the_smoke_intakes_trace_lists_every_event_across_the_services_in_causal_order(
@@ -146,9 +156,9 @@ def test_the_same_event_replayed_twice_has_its_effect_once(network, tmp_path):
     client.wait_referred(intake["id"], 3, timeout=15)
     settings = settings_of(network, tmp_path)
     broker = EmbeddedBroker(settings.bus_url, registry.topology(settings))
-    engine = make_engine(settings.for_service("intake").database_url)
     from services.intake.tables import outbox
-    with engine.connect() as conn:
+    with disposing(make_engine(settings.for_service("intake").database_url)) as engine, \
+            engine.connect() as conn:
         body = conn.execute(select(outbox.c.body).where(
             outbox.c.event_type == "intake.recorded")).scalars().all()
     [recorded] = [b for b in body if json.loads(b)["data"]["intake_id"] == intake["id"]]
@@ -160,6 +170,7 @@ def test_the_same_event_replayed_twice_has_its_effect_once(network, tmp_path):
     wait_until(lambda: not broker.depths().get("lotse.referral.open_referrals",
                                                {}).get("ready"), timeout=10,
                message="both copies consumed")
+    broker.engine.dispose()
     assert len(client.referrals(intake["id"])) == 3
 
 
@@ -187,6 +198,7 @@ def test_a_batch_replay_of_500_parked_messages_completes_with_progress(network, 
                          reason="gave up after 4 attempts: OperationalError: database is down"))
     with broker.engine.begin() as conn:
         conn.execute(bus_messages.insert(), rows)
+    broker.engine.dispose()
 
     def collected():
         counts = ops.get(f"{network}/api/v1/ops/dead-letters", params={"limit": 1},
@@ -209,14 +221,13 @@ def test_a_batch_replay_of_500_parked_messages_completes_with_progress(network, 
     assert (done["done"], done["failed"], done["progress"]) == (500, 0, 1.0)
     assert seen == sorted(seen), "progress never goes back"
 
-    ops_engine = make_engine(settings.for_service("ops").database_url)
     j = ops_tables.journal
-
-    def journaled():
-        with ops_engine.connect() as conn:
-            return conn.execute(select(j.c.event_id).where(j.c.event_id.in_(ids))).all()
-    wait_until(lambda: len(journaled()) == 500, timeout=30, message="500 events journaled")
-    assert len({r.event_id for r in journaled()}) == 500  # each once
+    with disposing(make_engine(settings.for_service("ops").database_url)) as ops_engine:
+        def journaled():
+            with ops_engine.connect() as conn:
+                return conn.execute(select(j.c.event_id).where(j.c.event_id.in_(ids))).all()
+        wait_until(lambda: len(journaled()) == 500, timeout=30, message="500 events journaled")
+        assert len({r.event_id for r in journaled()}) == 500  # each once
     left = ops.get(f"{network}/api/v1/ops/dead-letters", params={"queue": queue},
                    timeout=10).json()["items"]
     assert left == []
