@@ -22,11 +22,15 @@ def apps(tmp_path_factory):
 
 
 def concrete(rule: str) -> str:
-    return re.sub(r"<(?:uuid:)?[^>]+>", lambda m: "00000000-0000-0000-0000-000000000000"
-                  if m.group(0).startswith("<uuid") else "welfare", rule)
+    def value(m):
+        if m.group(0).startswith("<uuid"):
+            return "00000000-0000-0000-0000-000000000000"
+        return "1" if m.group(0).startswith("<int") else "welfare"
+    return re.sub(r"<[^>]+>", value, rule)
 
 
-@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "partner_sandbox"])
+@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops",
+                                     "partner_sandbox"])
 def test_no_route_answers_an_anonymous_caller(apps, service):
     app = apps[service]
     client = app.test_client()
