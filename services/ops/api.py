@@ -22,6 +22,7 @@ blp = Blueprint("ops_console", __name__, url_prefix="/api/v1/ops",
                 description="Operator console: event flow, traces, dead letters, alerts")
 stream = FlaskBlueprint("ops_stream", __name__)
 STREAM_SECONDS = 55  # then the browser's EventSource reconnects with Last-Event-ID
+LOOK_BACK = 50  # seqs: how far back a late commit is still picked up
 
 
 def runtime():
@@ -43,8 +44,9 @@ class Events(MethodView):
     @blp.response(200, EventListSchema)
     def get(self, query):
         """Recent events (newest first), or those after a seq (oldest first), filtered."""
+        last = console.last_seq(engine())  # before the items: the stream resumes from here
         items = console.recent_events(engine(), query, query["after"], query["limit"])
-        return {"items": items, "last_seq": console.last_seq(engine())}
+        return {"items": items, "last_seq": max([last] + [i["seq"] for i in items])}
 
 
 @stream.get("/api/v1/ops/events/stream")
@@ -58,13 +60,23 @@ def event_stream():
 
     def events():
         nonlocal after
+        # journal rows commit out of seq order (several consumer threads): look back a
+        # little each time and send what was not sent yet
+        newest = after
+        sent = {i["seq"] for i in console.recent_events(db, filters, max(0, after - LOOK_BACK),
+                                                        500) if i["seq"] <= after}
         ends, beat = time.monotonic() + STREAM_SECONDS, time.monotonic()
         yield "retry: 1000\n\n"
         while time.monotonic() < ends:
-            for item in console.recent_events(db, filters, after, 200):
-                after = item["seq"]
-                yield f"id: {after}\nevent: event\ndata: {json.dumps(item)}\n\n"
+            for item in console.recent_events(db, filters, max(0, after - LOOK_BACK), 500):
+                if item["seq"] in sent or item["seq"] <= after - LOOK_BACK:
+                    continue
+                sent.add(item["seq"])
+                newest = max(newest, item["seq"])
+                yield f"id: {newest}\nevent: event\ndata: {json.dumps(item)}\n\n"
                 beat = time.monotonic()
+            after = newest
+            sent = {s for s in sent if s > after - LOOK_BACK}
             if time.monotonic() - beat > 10:
                 yield ": still here\n\n"
                 beat = time.monotonic()

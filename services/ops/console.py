@@ -31,7 +31,7 @@ def _row(r) -> dict[str, Any]:
             "recorded_at": r.recorded_at.isoformat(), "data": r.data}
 
 
-def recent_events(engine: Engine, filters: dict[str, str], after: int = 0,
+def recent_events(engine: Engine, filters: dict[str, str], after: int | None = None,
                   limit: int = 100) -> list[dict]:
     """Newest first without `after`; with `after` (a seq), what came since, oldest first."""
     query = select(j)
@@ -40,7 +40,7 @@ def recent_events(engine: Engine, filters: dict[str, str], after: int = 0,
             column = j.c[key]
             query = query.where(column.like(filters[key].replace("*", "%"))
                                 if "*" in filters[key] else column == filters[key])
-    if after:
+    if after is not None:
         query = query.where(j.c.id > after).order_by(j.c.id).limit(limit)
     else:
         query = query.order_by(j.c.id.desc()).limit(limit)
@@ -213,7 +213,7 @@ class ConsoleLoop:
 
     def __init__(self, engine: Engine, settings: Settings, lot: ParkingLot,
                  figures: readings.QueueFigures, databases: readings.Databases,
-                 limits: domain.Thresholds, every: float = 1.0, alerts_every: float = 10.0):
+                 limits: domain.Thresholds, every: float = 2.0, alerts_every: float = 10.0):
         self.engine, self.settings, self.lot, self.figures = engine, settings, lot, figures
         self.databases = databases
         self.limits, self.every, self.alerts_every = limits, every, alerts_every
@@ -225,6 +225,7 @@ class ConsoleLoop:
             try:
                 busy += dead_letters.collect(self.engine, self.lot)
                 busy += dead_letters.work_on_batches(self.engine, self.lot)
+                dead_letters.finish_interrupted_replays(self.engine, self.lot)
                 if time.monotonic() - checked >= self.alerts_every:
                     checked = time.monotonic()
                     self.check_alerts()

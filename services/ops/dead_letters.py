@@ -7,7 +7,9 @@ is harmless, because the consumer's inbox turns an already processed event into 
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from datetime import timedelta
 from typing import Callable, Sequence
 
 from sqlalchemy import and_, func, select, update
@@ -99,12 +101,23 @@ def view(row, *, may_see_personal_data: bool) -> dict:
         payload = (domain.mask(payload) if isinstance(payload, (dict, list))
                    else domain.MASK)
     return {"id": row.id, "queue": row.queue, "service": row.service,
-            "event_id": row.event_id, "event_type": row.event_type, "reason": row.reason,
+            "event_id": row.event_id, "event_type": row.event_type,
+            "reason": row.reason if may_see_personal_data else redact(row.reason),
             "attempts": row.attempts, "times_parked": row.times_parked, "status": row.status,
             "parked_at": row.parked_at.isoformat(),
             "settled_at": row.settled_at.isoformat() if row.settled_at else None,
             "settled_by": row.settled_by, "note": row.note, "payload": payload,
             "payload_masked": not may_see_personal_data}
+
+
+_QUOTED = re.compile(r"""('[^']*'|"[^"]*")""")
+_PARAMETERS = re.compile(r"\[parameters:.*?\](?=\s|$)|\[SQL:.*", re.S)
+
+
+def redact(reason: str) -> str:
+    """A reason without the values it quotes: exception texts can carry personal data
+    (an invalid birth date, an SQL statement's parameters)."""
+    return _QUOTED.sub(domain.MASK, _PARAMETERS.sub("[…]", reason))
 
 
 def audit(conn: Connection, actor: str, action: str, target: str, detail: str | None,
@@ -115,22 +128,53 @@ def audit(conn: Connection, actor: str, action: str, target: str, detail: str | 
 
 def replay(engine: Engine, lot: ParkingLot, dead_letter_id: int, actor: str,
            clock: Clock = utcnow) -> dict:
-    with engine.connect() as conn:
-        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
-    if row is None:
-        raise NotFound(f"no dead letter {dead_letter_id}")
-    if row.status != "parked":
-        raise Conflict(f"dead letter {dead_letter_id} is {row.status}, not parked")
-    lot.requeue(ParkedMessage(queue=row.queue, event_id=row.event_id,
-                              event_type=row.event_type, body=row.body, reason=row.reason,
-                              attempts=row.attempts))
+    """Claim the dead letter (parked -> replaying: only one replay wins), put the message
+    back into its queue, then mark it replayed. If the requeued copy is parked again before
+    the mark, the collector re-opens the row and the mark leaves it parked."""
     now = clock()
     with engine.begin() as conn:
-        conn.execute(update(t).where(t.c.id == row.id, t.c.status == "parked").values(
-            status="replayed", settled_at=now, settled_by=actor[:80]))
+        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
+        if row is None:
+            raise NotFound(f"no dead letter {dead_letter_id}")
+        claimed = conn.execute(update(t).where(t.c.id == row.id, t.c.status == "parked")
+                               .values(status="replaying", settled_at=now,
+                                       settled_by=actor[:80])).rowcount
+        if claimed != 1:
+            raise Conflict(f"dead letter {dead_letter_id} is {row.status}, not parked")
+    try:
+        lot.requeue(_message(row))
+    except Exception:
+        with engine.begin() as conn:
+            conn.execute(update(t).where(t.c.id == row.id, t.c.status == "replaying")
+                         .values(status="parked", settled_at=None, settled_by=None))
+        raise
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.id == row.id, t.c.status == "replaying")
+                     .values(status="replayed"))
         audit(conn, actor, "replay", f"dead_letter/{row.id}",
               f"{row.event_type} {row.event_id} into {row.queue}", now)
     return {"id": row.id, "status": "replayed"}
+
+
+def _message(row) -> ParkedMessage:
+    return ParkedMessage(queue=row.queue, event_id=row.event_id, event_type=row.event_type,
+                         body=row.body, reason=row.reason, attempts=row.attempts)
+
+
+def finish_interrupted_replays(engine: Engine, lot: ParkingLot, clock: Clock = utcnow,
+                               older_than: float = 60.0) -> int:
+    """Replays cut off between claim and mark (a crash) are requeued again: at least once,
+    and the consumer's inbox makes a second copy harmless."""
+    cutoff = clock() - timedelta(seconds=older_than)
+    with engine.connect() as conn:
+        stuck = conn.execute(select(t).where(t.c.status == "replaying",
+                                             t.c.settled_at < cutoff)).all()
+    for row in stuck:
+        lot.requeue(_message(row))
+        with engine.begin() as conn:
+            conn.execute(update(t).where(t.c.id == row.id, t.c.status == "replaying")
+                         .values(status="replayed"))
+    return len(stuck)
 
 
 def discard(engine: Engine, dead_letter_id: int, actor: str, note: str,
@@ -203,29 +247,31 @@ def work_on_batches(engine: Engine, lot: ParkingLot, clock: Clock = utcnow,
                     t, t.c.id == items.c.dead_letter_id)
                 .where(items.c.batch_id == batch_id).order_by(items.c.dead_letter_id)
                 .limit(chunk)).all()
-        done = failed = 0
         for dead_letter_id, status in pending:
+            ok = True
             try:
                 if status == "parked":
-                    actor = f"batch/{batch_id[:8]}"
-                    replay(engine, lot, dead_letter_id, actor, clock)
-                done += 1
+                    replay(engine, lot, dead_letter_id, f"batch/{batch_id[:8]}", clock)
+            except Conflict:
+                pass  # settled meanwhile (by hand, or by another process working the batch)
             except Exception:
-                failed += 1
+                ok = False
+            # whoever removes the item counts it: exactly once, even with two workers
             with engine.begin() as conn:
-                conn.execute(items.delete().where(items.c.batch_id == batch_id,
-                                                  items.c.dead_letter_id == dead_letter_id))
+                if conn.execute(items.delete().where(
+                        items.c.batch_id == batch_id,
+                        items.c.dead_letter_id == dead_letter_id)).rowcount == 1:
+                    conn.execute(update(b).where(b.c.id == batch_id).values(
+                        done=b.c.done + (1 if ok else 0), failed=b.c.failed + (0 if ok else 1)))
+                    handled += 1
             if progress:
                 progress(1)
         with engine.begin() as conn:
-            conn.execute(update(b).where(b.c.id == batch_id).values(
-                done=b.c.done + done, failed=b.c.failed + failed))
             left = conn.execute(select(func.count()).select_from(items)
                                 .where(items.c.batch_id == batch_id)).scalar()
             if not left:
                 conn.execute(update(b).where(b.c.id == batch_id).values(
                     status="finished", finished_at=clock()))
-        handled += done + failed
     return handled
 
 

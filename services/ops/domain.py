@@ -18,7 +18,7 @@ PERSONAL_KEYS = frozenset({
     "person", "household", "members", "contact", "address", "given_name", "given_names",
     "family_name", "previous_names",
     "name", "names", "birth_date", "birth_place", "phone", "email", "street", "postcode",
-    "note", "notes", "reason_text", "comment", "message", "languages", "nationality",
+    "note", "notes", "reason", "reason_text", "comment", "message", "languages", "nationality",
     "nationalities", "data", "application", "form"})
 
 

@@ -9,7 +9,7 @@ class EventQuerySchema(Schema):
     service = fields.String(load_default=None, metadata={"description": "producing service"})
     partner = fields.String(load_default=None)
     correlation_id = fields.String(load_default=None)
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0),
+    after = fields.Integer(load_default=None, validate=validate.Range(min=0),
                            metadata={"description": "only events after this seq, oldest first"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 

@@ -47,8 +47,10 @@ def dead_letter_list():
     status = request.args.get("status", "parked")
     if status not in ("parked", "replayed", "discarded"):
         status = "parked"
+    full = current_principal().role == "admin"
     with _engine().connect() as conn:
-        rows = dead_letters.listing(conn, selection, 200, status)
+        rows = [dead_letters.view(r, may_see_personal_data=full)
+                for r in dead_letters.listing(conn, selection, 200, status)]
         counts = dead_letters.counts(conn)
         a = tables.audit
         audit = conn.execute(select(a).order_by(a.c.id.desc()).limit(20)).all()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
@@ -98,6 +99,8 @@ class AmqpParkingLot:
 
     def __init__(self, settings: Settings, topology: Topology):
         self.settings, self.topology = settings, topology
+        self._producer_conn = None  # one confirm connection for all requeues, reopened on error
+        self._lock = threading.Lock()
 
     def collect(self, store: Store, limit: int = 200) -> int:
         from kombu import Queue
@@ -112,6 +115,7 @@ class AmqpParkingLot:
                 name = self.topology.parking_queue(sub)
                 queue = Queue(name, durable=True,
                               queue_arguments=self.topology._args(name))(channel)
+                queue.declare()  # idempotent: a missing queue must not stop the others
                 fetched = []
                 while len(fetched) < limit:
                     message = queue.get(no_ack=False, accept=None)
@@ -145,13 +149,21 @@ class AmqpParkingLot:
 
         from shared.bus.amqp import CONTENT_TYPE, RETRY_POLICY, amqp_connection
 
-        with amqp_connection(self.settings, heartbeat=0, confirm=True) as conn:
-            Producer(conn).publish(
-                message.body.encode("utf-8"), exchange="", routing_key=message.queue,
-                content_type=CONTENT_TYPE, content_encoding="utf-8",
-                message_id=message.event_id, type=message.event_type, delivery_mode=2,
-                retry=True, retry_policy=RETRY_POLICY, timestamp=int(time.time()),
-                confirm_timeout=self.settings.confirm_timeout)
+        with self._lock:
+            if self._producer_conn is None:
+                self._producer_conn = amqp_connection(self.settings, heartbeat=0,
+                                                      confirm=True)
+            try:
+                Producer(self._producer_conn).publish(
+                    message.body.encode("utf-8"), exchange="", routing_key=message.queue,
+                    content_type=CONTENT_TYPE, content_encoding="utf-8",
+                    message_id=message.event_id, type=message.event_type, delivery_mode=2,
+                    retry=True, retry_policy=RETRY_POLICY, timestamp=int(time.time()),
+                    confirm_timeout=self.settings.confirm_timeout)
+            except Exception:
+                self._producer_conn.release()
+                self._producer_conn = None
+                raise
 
 
 def _death_reason(headers: dict) -> str:
