@@ -1,8 +1,9 @@
 """Who is asking: users with roles, bearer tokens for the API and a session for the UI.
 
 Tokens and session cookies are signed with the process's secret key, so every service can
-check them without asking the service that issued them. Passwords are hashed by werkzeug
-(scrypt); there are no default passwords outside the demo seed.
+check them without asking the service that issued them. Passwords are hashed with Argon2id
+(argon2-cffi); older werkzeug (scrypt) hashes are still accepted and replaced at the next
+login. There are no default passwords outside the demo seed.
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Callable
 from urllib.parse import urlencode
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 ROLES = ("staff", "partner", "operator", "admin")
 TOKEN_MAX_AGE = 8 * 3600  # one working day
@@ -29,12 +32,34 @@ class Principal:
         return self.role in roles or self.role == "admin"
 
 
+_hasher = PasswordHasher()  # Argon2id with the library's (RFC 9106 low-memory) parameters
+_DUMMY_HASH = _hasher.hash("no such user")
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    return _hasher.hash(password)
 
 
-def password_matches(password_hash: str, password: str) -> bool:
-    return check_password_hash(password_hash, password)
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the user exists (pass None for an unknown user)."""
+    if password_hash is None:
+        _verify(_DUMMY_HASH, password)
+        return False
+    if not password_hash.startswith("$argon2"):
+        return check_password_hash(password_hash, password)  # a legacy werkzeug hash
+    return _verify(password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Legacy hashes, or Argon2 hashes made with weaker parameters than today's."""
+    return not password_hash.startswith("$argon2") or _hasher.check_needs_rehash(password_hash)
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:

@@ -69,6 +69,8 @@ class Settings:
     # and where raised alerts are POSTed (optional)
     management_url: str | None = None
     alert_webhook_url: str | None = None
+    # request bodies larger than this are refused with 413 (an intake is a few kB)
+    max_request_bytes: int = 1024 * 1024
 
     @property
     def embedded(self) -> bool:
@@ -125,6 +127,7 @@ class Settings:
                                   if env.get("LOTSE_PARTNER_POLL_SECONDS") else None),
             management_url=env.get("LOTSE_RABBITMQ_MANAGEMENT_URL") or None,
             alert_webhook_url=env.get("LOTSE_ALERT_WEBHOOK_URL") or None,
+            max_request_bytes=int(env.get("LOTSE_MAX_REQUEST_BYTES", str(1024 * 1024))),
         )
 
 

@@ -3,9 +3,11 @@ Prometheus metrics."""
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from pathlib import Path
 from typing import Callable, Iterable
+from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, Response, g, jsonify, redirect, render_template, request,
                    send_from_directory, session)
@@ -66,6 +68,8 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     app.jinja_env.globals["service_urls"] = dict(settings.service_urls)
     app.jinja_env.filters["city_time"] = city_time
     init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # larger bodies: 413
+    secure_headers(app, settings, docs_prefix=spec_prefix)
     app.extensions["csrf"] = CSRFProtect(app)
     api = Api(app)
     _register_errors(app)
@@ -190,6 +194,45 @@ def _register_errors(app: Flask) -> None:
                 body["message"] = exc.description
             return jsonify(body), exc.code
         return render_template("error.html", error=exc), exc.code
+
+
+def secure_headers(app: Flask, settings: Settings, docs_prefix: str) -> None:
+    """Content-Security-Policy with a nonce per response for our inline scripts, and the
+    usual headers. Only the Swagger UI page (a third-party template) may run inline code."""
+    origins = sorted({"{0}://{1}".format(*urlsplit(u)[:2]) for u in
+                      settings.service_urls.values() if u.startswith("http")})
+    others = " ".join(origins)
+    https = any(u.startswith("https://") for u in settings.service_urls.values())
+    if https:
+        app.config["SESSION_COOKIE_SECURE"] = True
+
+    @app.before_request
+    def make_nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        docs = request.path.startswith(f"{docs_prefix}/docs")
+        script = "'self' 'unsafe-inline'" if docs else f"'self' 'nonce-{g.get('csp_nonce', '')}'"
+        response.headers.setdefault("Content-Security-Policy", "; ".join((
+            "default-src 'self'", f"script-src {script}", "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:", f"connect-src 'self' {others}".strip(),
+            f"form-action 'self' {others}".strip(), "frame-ancestors 'none'",
+            "base-uri 'none'", "object-src 'none'")))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy",
+                                    "camera=(), microphone=(), geolocation=(), payment=()")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
+        if request.endpoint not in (None, "static") and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"  # pages with personal data
+        return response
 
 
 def service_name(import_name: str) -> str:

@@ -1,17 +1,30 @@
 """Staff, partner, operator and admin accounts (the intake service is Lotse's front door)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.intake.tables import accounts
-from shared.auth import ROLES, Principal, hash_password, password_matches
+from shared.auth import ROLES, Principal, hash_password, needs_rehash, password_matches
 from shared.clock import utcnow
 from shared.config import PARTNERS
+
+LOCK_AFTER = 5  # wrong passwords in a row
+LOCK_FOR = timedelta(minutes=15)
 
 
 class AccountError(ValueError):
     pass
+
+
+class AccountLocked(Exception):
+    """Too many wrong passwords: no login (not even the right one) until `until`."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"locked until {until.isoformat()}")
+        self.until = until
 
 
 def save_account(session: Session, username: str, password: str, role: str,
@@ -25,7 +38,8 @@ def save_account(session: Session, username: str, password: str, role: str,
         raise AccountError(f"partner must be one of {', '.join(PARTNERS)}")
     if len(password) < 4:
         raise AccountError("password is too short")
-    values = dict(password_hash=hash_password(password), role=role, partner=partner, active=True)
+    values = dict(password_hash=hash_password(password), role=role, partner=partner, active=True,
+                  failed_logins=0, locked_until=None)
     exists = session.execute(select(accounts.c.username)
                              .where(accounts.c.username == username)).first()
     if exists:
@@ -35,11 +49,30 @@ def save_account(session: Session, username: str, password: str, role: str,
                                                  **values))
 
 
-def authenticate(session: Session, username: str, password: str) -> Principal | None:
+def authenticate(session: Session, username: str, password: str,
+                 now: datetime | None = None) -> Principal | None:
+    """The account's principal, or None for a wrong user or password; raises AccountLocked
+    after LOCK_AFTER wrong passwords in a row, for LOCK_FOR. The caller commits: the count
+    of failures is part of the answer."""
+    now = now or utcnow()
     row = session.execute(select(accounts).where(accounts.c.username == username,
                                                  accounts.c.active.is_(True))).first()
-    if row is None or not password_matches(row.password_hash, password):
+    if row is None:
+        password_matches(None, password)  # the same work as for a real account
         return None
+    if row.locked_until is not None and row.locked_until > now:
+        raise AccountLocked(row.locked_until)
+    this = accounts.update().where(accounts.c.username == username)
+    if not password_matches(row.password_hash, password):
+        failures = row.failed_logins + 1
+        locked = now + LOCK_FOR if failures >= LOCK_AFTER else None
+        session.execute(this.values(failed_logins=0 if locked else failures,
+                                    locked_until=locked))
+        return None
+    values: dict = {"failed_logins": 0, "locked_until": None}
+    if needs_rehash(row.password_hash):
+        values["password_hash"] = hash_password(password)
+    session.execute(this.values(**values))
     return Principal(row.username, row.role, row.partner)
 
 

@@ -251,11 +251,29 @@ class Token(MethodView):
     @auth_blp.arguments(TokenRequestSchema)
     @auth_blp.response(200, TokenSchema)
     @auth_blp.alt_response(401, description="Unknown user or wrong password")
+    @auth_blp.alt_response(429, description="Locked after repeated wrong passwords")
     def post(self, data):
         """Exchange username and password for a bearer token."""
         with deps().session_factory() as session:
-            principal = accounts.authenticate(session, data["username"], data["password"])
+            try:
+                principal = accounts.authenticate(session, data["username"], data["password"],
+                                                  deps().clock())
+            except accounts.AccountLocked as exc:
+                return locked_out(exc)
+            session.commit()
         if principal is None:
             abort(401, "unknown user or wrong password")
         return {"access_token": issue_token(current_app.secret_key, principal),
                 "token_type": "Bearer", "expires_in": TOKEN_MAX_AGE}
+
+
+def locked_out(exc):
+    """429 with Retry-After: the account is locked after repeated wrong passwords."""
+    from flask import make_response
+
+    wait = max(1, int((exc.until - deps().clock()).total_seconds()))
+    response = make_response({"code": 429, "status": "Too Many Requests",
+                              "message": "too many wrong passwords: the account is locked, "
+                                         f"try again in {wait // 60 + 1} minutes"}, 429)
+    response.headers["Retry-After"] = str(wait)
+    return response

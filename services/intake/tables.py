@@ -147,6 +147,9 @@ accounts = Table(
     Column("partner", String(40)),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+    # lockout after repeated wrong passwords (counted per account, reset by a good login)
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime),
 )
 
 outbox = outbox_table(metadata, "intake")

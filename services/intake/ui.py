@@ -48,9 +48,20 @@ def home():
 def login():
     error = None
     if request.method == "POST":
+        locked = None
         with deps().session_factory() as s:
-            principal = accounts.authenticate(s, request.form.get("username", "").strip(),
-                                              request.form.get("password", ""))
+            try:
+                principal = accounts.authenticate(s, request.form.get("username", "").strip(),
+                                                  request.form.get("password", ""),
+                                                  deps().clock())
+            except accounts.AccountLocked as exc:
+                principal, locked = None, exc
+            s.commit()
+        if locked is not None:
+            minutes = int((locked.until - deps().clock()).total_seconds() // 60) + 1
+            error = _("Too many wrong passwords: this account is locked. Try again in "
+                      "%(minutes)s minutes.", minutes=minutes)
+            return render_template("intake/login.html", error=error), 429
         if principal is None:
             error = _("Unknown user or wrong password.")
         else:
