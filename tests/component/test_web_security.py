@@ -56,7 +56,7 @@ def test_five_wrong_passwords_lock_the_account_for_a_while(intake_client, intake
     page = intake_client.get("/login")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
     form = {"username": "staff", "password": "pw-staff", "csrf_token": csrf.group(1)}
-    answer = intake_client.post("/login", data=form)
+    answer = intake_client.post("/login", data=form, headers={"Accept-Language": "en"})
     assert answer.status_code == 429 and "locked" in answer.get_data(as_text=True)
 
     later = intake_deps.clock() + accounts.LOCK_FOR + timedelta(seconds=1)

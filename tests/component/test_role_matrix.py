@@ -1,0 +1,205 @@
+"""The role matrix, checked on every route of every service with a token of every role.
+
+Every route must be listed here: a new route fails this test until someone decides who may
+use it. "Allowed" means the role gets past the guard (any answer but 401/403); partner users
+are the welfare association's. Public routes (health, metrics, login, token, signed partner
+callbacks, language switch, API docs) are checked to need no role at all. Cross-partner
+access (another partner's case or referral: 404) is tested with real data in
+test_partner_cases.py, test_referral_api.py and the portal browser test.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.cli import migrate_all
+from services.embedded import build_network
+from shared.auth import Principal, issue_token
+
+ROLES = {"staff": Principal("staff", "staff"),
+         "partner": Principal("welfare", "partner", "welfare"),
+         "operator": Principal("operator", "operator"), "admin": Principal("admin", "admin")}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/logout", "/api/v1/auth/token",
+          "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>", "/"}
+EVERYONE = set(ROLES)
+MATRIX = {
+    ("intake", "GET", "/api/v1/intakes"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/intakes/<uuid:intake_id>"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/ops/intake/flow"): {'operator', 'admin'},
+    ("intake", "GET", "/api/v1/persons"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/persons/<uuid:person_id>"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/persons/matches"): {'staff', 'admin'},
+    ("intake", "GET", "/intakes"): {'staff', 'admin'},
+    ("intake", "GET", "/intakes/<uuid:intake_id>"): {'staff', 'admin'},
+    ("intake", "GET", "/intakes/new"): {'staff', 'admin'},
+    ("intake", "GET", "/persons"): {'staff', 'admin'},
+    ("intake", "GET", "/persons/<uuid:person_id>"): {'staff', 'admin'},
+    ("intake", "GET", "/persons/<uuid:person_id>/registration-form/<uuid:referral_id>"):
+        {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/consents/<uuid:consent_id>/withdraw"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/intakes"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/merges/<merge_id>/undo"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/persons/<uuid:person_id>/consultations"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/persons/<uuid:person_id>/merge"): {'staff', 'admin'},
+    ("intake", "POST", "/intakes/new"): {'staff', 'admin'},
+    ("intake", "POST", "/merges/<merge_id>/undo"): {'staff', 'admin'},
+    ("intake", "POST", "/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
+    ("intake", "POST", "/persons/<uuid:person_id>/consents/<uuid:consent_id>/withdraw"):
+        {'staff', 'admin'},
+    ("intake", "POST", "/persons/<uuid:person_id>/merge"): {'staff', 'admin'},
+    ("ops", "GET", "/api/v1/ops/audit"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/charts"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/dead-letters"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/dead-letters/<int:dead_letter_id>"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/events"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/ops/flow"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/overview"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/replays/<string:batch_id>"): {'operator', 'admin'},
+    ("ops", "GET", "/api/v1/ops/trace/<string:any_id>"): {'operator', 'admin'},
+    ("ops", "GET", "/ops"): {'operator', 'admin'},
+    ("ops", "GET", "/ops/dead-letters"): {'operator', 'admin'},
+    ("ops", "GET", "/ops/dead-letters/<int:dead_letter_id>"): {'operator', 'admin'},
+    ("ops", "GET", "/ops/replays/<string:batch_id>"): {'operator', 'admin'},
+    ("ops", "GET", "/ops/trace"): {'operator', 'admin'},
+    ("ops", "POST", "/api/v1/ops/dead-letters/<int:dead_letter_id>/discard"): {'operator', 'admin'},
+    ("ops", "POST", "/api/v1/ops/dead-letters/<int:dead_letter_id>/replay"): {'operator', 'admin'},
+    ("ops", "POST", "/api/v1/ops/replays"): {'operator', 'admin'},
+    ("ops", "POST", "/ops/dead-letters/<int:dead_letter_id>/discard"): {'operator', 'admin'},
+    ("ops", "POST", "/ops/dead-letters/<int:dead_letter_id>/replay"): {'operator', 'admin'},
+    ("ops", "POST", "/ops/dead-letters/replay"): {'operator', 'admin'},
+    ("partner_adapter", "GET", "/api/v1/ops/partner_adapter/flow"): {'operator', 'admin'},
+    ("partner_adapter", "GET", "/api/v1/partner-cases"): {'staff', 'partner', 'operator', 'admin'},
+    ("partner_adapter", "GET", "/partner/cases"): {'partner', 'operator', 'admin'},
+    ("partner_adapter", "POST", "/partner/cases/<uuid:case_id>/report"): {'partner', 'admin'},
+    ("referral", "DELETE", "/api/v1/routing-rules/<rule_id>"): {'admin'},
+    ("referral", "GET", "/api/v1/ops/referral/flow"): {'operator', 'admin'},
+    ("referral", "GET", "/api/v1/referrals"): {'staff', 'partner', 'operator', 'admin'},
+    ("referral", "GET", "/api/v1/referrals/<uuid:referral_id>"):
+        {'staff', 'partner', 'operator', 'admin'},
+    ("referral", "GET", "/api/v1/routing-rules"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/api/v1/routing-rules/versions"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/api/v1/work-queue"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/referrals"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/referrals/<uuid:referral_id>"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/routing-rules"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/routing-rules/<rule_id>/edit"): {'admin'},
+    ("referral", "GET", "/routing-rules/new"): {'admin'},
+    ("referral", "GET", "/work-queue"): {'staff', 'operator', 'admin'},
+    ("referral", "POST", "/api/v1/referrals"): {'staff', 'admin'},
+    ("referral", "POST", "/api/v1/referrals/<uuid:referral_id>/cancel"): {'staff', 'admin'},
+    ("referral", "POST", "/api/v1/referrals/<uuid:referral_id>/reassign"): {'staff', 'admin'},
+    ("referral", "POST", "/api/v1/routing-rules"): {'admin'},
+    ("referral", "POST", "/api/v1/routing-rules/preview"): {'staff', 'operator', 'admin'},
+    ("referral", "POST", "/referrals/<uuid:referral_id>/cancel"): {'staff', 'admin'},
+    ("referral", "POST", "/referrals/<uuid:referral_id>/reassign"): {'staff', 'admin'},
+    ("referral", "POST", "/referrals/manual"): {'staff', 'admin'},
+    ("referral", "POST", "/routing-rules"): {'staff', 'operator', 'admin'},
+    ("referral", "POST", "/routing-rules/<rule_id>/edit"): {'admin'},
+    ("referral", "POST", "/routing-rules/new"): {'admin'},
+    ("referral", "PUT", "/api/v1/routing-rules/<rule_id>"): {'admin'},
+}
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory):
+    from tests.conftest import embedded_settings
+
+    settings = embedded_settings(tmp_path_factory.mktemp("matrix"))
+    migrate_all(settings)
+    network = build_network(settings)
+    yield {name: app for name, app in network.wsgi.apps.items() if name != "partner_sandbox"}
+    for deps in network.deps.values():
+        deps.engine.dispose()
+
+
+def concrete(rule: str) -> str:
+    def value(m):
+        if m.group(0).startswith("<uuid"):
+            return "00000000-0000-0000-0000-000000000000"
+        return "1" if m.group(0).startswith("<int") else "welfare"
+    return re.sub(r"<[^>]+>", value, rule)
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or "swagger" in rule.rule or "openapi" in rule.rule:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule.rule
+
+
+def allowed(app, method: str, rule: str) -> set[str]:
+    app.config["WTF_CSRF_ENABLED"] = False  # the guard, not the form token, is under test
+    client, roles = app.test_client(), set()
+    for role, principal in ROLES.items():
+        answer = client.open(concrete(rule), method=method,
+                             headers={"Authorization": "Bearer "
+                                      + issue_token(app.secret_key, principal),
+                                      "Accept": "application/json"},
+                             json={} if method != "GET" else None,
+                             buffered=not rule.endswith("/stream"))
+        if answer.status_code not in (401, 403):
+            roles.add(role)
+        answer.close()
+    return roles
+
+
+@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops"])
+def test_every_route_answers_each_role_as_the_matrix_says(apps, service):
+    app, checked = apps[service], 0
+    for method, rule in routes(app):
+        if rule in PUBLIC or rule.endswith("/docs") or rule.endswith("/stream"):
+            continue
+        key = (service, method, rule)
+        assert key in MATRIX, f"{key} is not in the role matrix: decide who may use it"
+        assert allowed(app, method, rule) == MATRIX[key], key
+        checked += 1
+    assert checked == len([k for k in MATRIX if k[0] == service])
+
+
+@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops"])
+def test_public_routes_need_no_role(apps, service):
+    app = apps[service]
+    for method, rule in routes(app):
+        if method == "GET" and (rule in PUBLIC or rule.endswith("/docs")) \
+                and rule not in ("/logout",):
+            assert allowed(app, method, rule) == EVERYONE, rule
+
+
+def test_the_live_stream_is_for_operators(apps):
+    app = apps["ops"]
+    assert allowed(app, "GET", "/api/v1/ops/events/stream") == {"operator", "admin"}
+
+
+def test_a_partner_user_never_reads_another_partners_referral(settings, referral_deps):
+    """With real referrals: another partner's referral does not exist for a partner user
+    (404, so its existence does not leak); lists hold only the partner's own."""
+    from services.referral.app import create_app as referral_app
+    from shared.bus.delivery import deliver
+    from tests.component.test_delivery import OPEN, intake_recorded
+
+    deliver(intake_recorded(), OPEN, referral_deps.uow)
+    app = referral_app(settings.for_service("referral"), referral_deps)
+    client = app.test_client()
+
+    def as_(principal):
+        return {"Authorization": "Bearer " + issue_token(app.secret_key, principal)}
+    staff_view = client.get("/api/v1/referrals", headers=as_(ROLES["staff"])).get_json()
+    by_partner = {r["partner"]: r["id"] for r in staff_view["items"]}
+    assert {"welfare", "jobcenter"} <= set(by_partner)
+    welfare = as_(ROLES["partner"])
+    assert client.get(f"/api/v1/referrals/{by_partner['welfare']}",
+                      headers=welfare).status_code == 200
+    other = client.get(f"/api/v1/referrals/{by_partner['jobcenter']}", headers=welfare)
+    assert other.status_code == 404
+    assert other.get_json()["message"] == client.get(
+        "/api/v1/referrals/00000000-0000-0000-0000-000000000000",
+        headers=welfare).get_json()["message"]  # the same answer as for no referral at all
+    listed = client.get("/api/v1/referrals", headers=welfare).get_json()["items"]
+    assert {r["partner"] for r in listed} == {"welfare"}
+    asked_for_other = client.get("/api/v1/referrals?partner=jobcenter",
+                                 headers=welfare).get_json()["items"]
+    assert {r["partner"] for r in asked_for_other} <= {"welfare"}
