@@ -148,16 +148,9 @@ class DeadLetter(MethodView):
     @blp.response(200, DeadLetterSchema)
     def get(self, dead_letter_id):
         """One dead letter; its payload unmasked only for admins (and that view is audited)."""
-        t = tables.dead_letters
-        with engine().begin() as conn:
-            row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
-            if row is None:
-                abort(404, f"no dead letter {dead_letter_id}")
-            full = _may_see_personal_data()
-            if full:
-                dead_letters.audit(conn, actor(), "view_payload", f"dead_letter/{row.id}",
-                                   None, current_app.extensions["lotse"].clock())
-        return dead_letters.view(row, may_see_personal_data=full)
+        return _settle(lambda: dead_letters.read(
+            engine(), dead_letter_id, actor(), _may_see_personal_data(),
+            current_app.extensions["lotse"].clock))
 
 
 @blp.route("/dead-letters/<int:dead_letter_id>/replay")

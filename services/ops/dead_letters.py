@@ -120,6 +120,18 @@ def redact(reason: str) -> str:
     return _QUOTED.sub(domain.MASK, _PARAMETERS.sub("[…]", reason))
 
 
+def read(engine: Engine, dead_letter_id: int, viewer: str, may_see_personal_data: bool,
+         clock: Clock = utcnow) -> dict:
+    """One dead letter for a viewer; an unmasked view is written to the audit trail."""
+    with engine.begin() as conn:
+        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
+        if row is None:
+            raise NotFound(f"no dead letter {dead_letter_id}")
+        if may_see_personal_data:
+            audit(conn, viewer, "view_payload", f"dead_letter/{row.id}", None, clock())
+    return view(row, may_see_personal_data=may_see_personal_data)
+
+
 def audit(conn: Connection, actor: str, action: str, target: str, detail: str | None,
           now) -> None:
     conn.execute(tables.audit.insert().values(at=now, actor=actor[:80], action=action,

@@ -61,18 +61,13 @@ def dead_letter_list():
 @bp.get("/ops/dead-letters/<int:dead_letter_id>")
 @ui_roles("operator")
 def dead_letter(dead_letter_id):
-    t = tables.dead_letters
-    with _engine().begin() as conn:
-        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
-        if row is None:
-            abort(404)
-        full = current_principal().role == "admin"
-        if full:
-            dead_letters.audit(conn, current_principal().username, "view_payload",
-                               f"dead_letter/{row.id}", None,
-                               current_app.extensions["lotse"].clock())
-    return render_template("ops/dead_letter.html",
-                           item=dead_letters.view(row, may_see_personal_data=full))
+    try:
+        item = dead_letters.read(_engine(), dead_letter_id, current_principal().username,
+                                 current_principal().role == "admin",
+                                 current_app.extensions["lotse"].clock)
+    except dead_letters.NotFound:
+        abort(404)
+    return render_template("ops/dead_letter.html", item=item)
 
 
 @bp.post("/ops/dead-letters/<int:dead_letter_id>/replay")
