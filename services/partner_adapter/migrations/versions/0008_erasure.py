@@ -1,13 +1,13 @@
-"""Consent and erasure notices to partners. Filled in by the erasure work.
+"""Erasure in the partner adapter (tombstones, scrubbed cases). Filled in by the erasure work.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
