@@ -7,7 +7,7 @@ import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
 revision = "0008"
-down_revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
