@@ -8,7 +8,7 @@ export LOTSE_DATA_DIR ?= $(CURDIR)/var
 LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672//
 LOCAL_DATABASE := postgresql+psycopg://postgres@127.0.0.1:5432/lotse
 
-.PHONY: run test stack services lint clean definitions translations
+.PHONY: run test stack services lint clean definitions translations bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,12 @@ stack: $(STAMP) services
 	LOTSE_SANDBOX_AUTO_ACCEPT=$${LOTSE_SANDBOX_AUTO_ACCEPT:-5} \
 	LOTSE_PARTNER_POLL_SECONDS=$${LOTSE_PARTNER_POLL_SECONDS:-10} \
 	  $(BIN)/lotse stack --demo
+
+## bench: the distributed stack under a surge (32,000 intakes) against raw kombu and bare Flask
+## baselines; figures in bench/results/latest.json and .png (BENCH_ARGS=--quick for a short run)
+bench: $(STAMP) services
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## definitions: regenerate deploy/rabbitmq/definitions.json and docs/events.md from the code
 definitions: $(STAMP)

@@ -1,0 +1,190 @@
+"""The distributed stack for a benchmark run: its own database and bus prefix, every process
+of `lotse stack` started separately so each one's CPU and memory can be read."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg
+import requests
+from kombu import Connection
+
+from services import registry
+from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
+from shared.bus.amqp import declare_topology
+from shared.bus.topology import build_topology
+from shared.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("LOTSE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BROKER_URL = os.environ.get("LOTSE_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def fresh_database(prefix: str = "lotse_bench"):
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def delete_bus_objects(settings: Settings) -> None:
+    topology = build_topology(settings.bus_prefix, registry.SUBSCRIPTIONS,
+                              settings.retry_delays)
+    with Connection(settings.broker_url) as conn:
+        channel = conn.channel()
+        for spec in topology.queue_specs():
+            channel.queue_delete(spec["name"])
+        for spec in topology.exchange_specs():
+            channel.exchange_delete(spec["name"])
+        channel.close()
+
+
+@dataclass
+class Usage:
+    """CPU seconds and peak resident memory of one process and its children (gunicorn)."""
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    samples: list[tuple[float, float, float]] = field(default_factory=list)  # t, cpu %, rss MB
+
+
+class Stack:
+    """Every process of the distributed stack, with a sampler of their resource use."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir, self.env = workdir, env
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.usage: dict[str, Usage] = {}
+        self.base = f"http://127.0.0.1:{env['LOTSE_GATEWAY_PORT']}"
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    def start(self, workers: int) -> None:
+        ports = {name: free_port() for name, argv in stack_commands() if metrics_port(argv)}
+        for name, argv in stack_commands(sys.executable):
+            argv = list(argv)
+            if argv[3] == "serve":
+                argv += ["--workers", str(workers)]
+            if name in ports:
+                argv[argv.index("--metrics-port") + 1] = str(ports[name])
+            log = open(self.workdir / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **self.env},
+                                                stdout=log, stderr=subprocess.STDOUT)
+            self.usage[name] = Usage()
+        deadline = time.monotonic() + 90
+        for name in HTTP:
+            url = f"http://127.0.0.1:{self.env[f'LOTSE_{name.upper()}_PORT']}/readyz"
+            while True:
+                if self.procs[f"serve-{name}"].poll() is not None:
+                    raise RuntimeError(f"serve-{name} exited; see {self.workdir}")
+                try:
+                    if requests.get(url, timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} did not answer within 90 s")
+                time.sleep(0.3)
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _tree(self, name: str) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.procs[name].pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _sample(self) -> None:
+        trees = {name: self._tree(name) for name in self.procs}
+        for procs in trees.values():
+            for p in procs:
+                try:
+                    p.cpu_percent(None)  # prime the counters
+                except psutil.NoSuchProcess:
+                    pass
+        start = time.monotonic()
+        while not self._stop.wait(1.0):
+            for name, procs in trees.items():
+                cpu = rss = 0.0
+                for p in procs:
+                    try:
+                        cpu += p.cpu_percent(None)
+                        rss += p.memory_info().rss / 2**20
+                    except psutil.NoSuchProcess:
+                        continue
+                usage = self.usage[name]
+                usage.samples.append((round(time.monotonic() - start, 1), cpu, rss))
+                usage.peak_rss_mb = max(usage.peak_rss_mb, rss)
+
+    def cpu_times(self) -> dict[str, float]:
+        """User+system CPU seconds of each process tree so far."""
+        out = {}
+        for name in self.procs:
+            total = 0.0
+            for p in self._tree(name):
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    continue
+            out[name] = total
+        return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def running_stack(workdir: Path, workers: int = 2, extra_env: dict[str, str] | None = None):
+    """A migrated database, a declared topology under a fresh prefix, demo accounts, and every
+    process of the stack; everything is removed afterwards."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    with fresh_database() as (db_name, db_url):
+        env = {"LOTSE_DATA_DIR": str(workdir), "LOTSE_BROKER_URL": BROKER_URL,
+               "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
+               "LOTSE_SANDBOX_AUTO_ACCEPT": "", "LOTSE_LOG_LEVEL": "WARNING",
+               **{f"LOTSE_{name.upper()}_PORT": str(free_port()) for name in HTTP},
+               **(extra_env or {})}
+        settings = Settings.from_env("intake", env)
+        migrate_all(settings)
+        declare_topology(settings, registry.topology(settings))
+        seed_demo(settings)
+        stack = Stack(workdir, env)
+        try:
+            stack.start(workers)
+            stack.db_url = db_url
+            stack.settings = settings
+            yield stack
+        finally:
+            stack.stop()
+            delete_bus_objects(settings)
