@@ -54,7 +54,7 @@ def wait_drained(db_url: str, since: datetime, until: datetime, deadline: float,
 def phase_latency(stack, token: str, people: People, args) -> dict:
     print(f"latency: {args.rate:g} intakes/s for {args.rate_seconds:g} s", flush=True)
     since = utcnow()
-    load = drive(f"{stack.base}/api/v1/intakes", people, token=token, clients=args.clients,
+    load = drive(f"{stack.intake}/api/v1/intakes", people, token=token, clients=args.clients,
                  seconds=args.rate_seconds, rate=args.rate)
     until = utcnow()
     requested, opened, _ = wait_drained(stack.db_url, since, until,
@@ -70,7 +70,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     cpu_before = stack.cpu_times()
     since = utcnow()
     started = time.monotonic()
-    load = drive(f"{stack.base}/api/v1/intakes", people, token=token, clients=args.clients,
+    load = drive(f"{stack.intake}/api/v1/intakes", people, token=token, clients=args.clients,
                  count=args.intakes)
     posted = time.monotonic()
     until = utcnow()
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     stack.db_url, Path(tmp), args.workers, args.baseline_seconds,
                     args.clients, People(seed=1)),
             }
-            token = token_for(stack.base)
+            token = token_for(stack.intake)
             report["latency"] = phase_latency(stack, token, people, args)
             report["surge"], timeline = phase_surge(stack, token, people, args)
     report["verdicts"] = verdicts(report)

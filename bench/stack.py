@@ -76,6 +76,9 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         self.usage: dict[str, Usage] = {}
         self.base = f"http://127.0.0.1:{env['LOTSE_GATEWAY_PORT']}"
+        # the intake service itself, not through the gateway: the same one hop as the bare
+        # Flask baseline (the gateway is a convenience for `make run`, not the deployment's)
+        self.intake = f"http://127.0.0.1:{env['LOTSE_INTAKE_PORT']}"
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
 
