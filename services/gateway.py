@@ -34,6 +34,8 @@ class Gateway:
         if request.path == "/gateway/metrics":  # the gateway's own; /metrics is intake's
             body, content_type = metrics.render()
             return Response(body, 200, content_type=content_type)(environ, start_response)
+        if request.path.startswith("/internal/"):  # service-to-service only, never public
+            return Response("not found", 404)(environ, start_response)
         started = time.monotonic()
         target = self.targets[registry.route_for(request.path)]
         # The browser's Host goes through, so services build links and check redirects

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.partners import DIRECTORY
 
@@ -54,6 +56,8 @@ class Settings:
     max_attempts: int = 6
     heartbeat: int = 15
     confirm_timeout: float = 10.0
+    # kombu's `ssl` option for an amqps:// broker (docs/transport-security.md)
+    broker_ssl: Mapping[str, object] | None = None
     worker_threads: int = 8
     partner_base_url: str = "http://127.0.0.1:8000/sandbox"
     partner_api_key: str = "sandbox-key"
@@ -71,6 +75,18 @@ class Settings:
     alert_webhook_url: str | None = None
     # request bodies larger than this are refused with 413 (an intake is a few kB)
     max_request_bytes: int = 1024 * 1024
+    # data protection (docs/data-protection.md): the retention schedule, how often each
+    # worker applies it, and the data protection officer's contact for the Art. 30 record
+    retention_file: Path | None = None
+    retention_interval_seconds: float = 24 * 3600.0
+    dpo_contact: str | None = None
+    # authentication (docs/security.md): user tokens' lifetime; the service credential's own
+    # secret (never the user-token one); where other services read intake's token revocations
+    token_ttl_seconds: int = 8 * 3600
+    service_secret: str = ""
+    intake_internal_url: str = "http://127.0.0.1:8001"
+    revocation_refresh_seconds: float = 5.0
+    oidc: "OidcSettings | None" = None
 
     @property
     def embedded(self) -> bool:
@@ -81,9 +97,9 @@ class Settings:
         """The same settings for a sibling service: its own SQLite file in embedded mode, the
         shared server database otherwise (unless LOTSE_<SERVICE>_DATABASE_URL says else)."""
         env = os.environ if environ is None else environ
-        own = env.get(f"LOTSE_{service.upper()}_DATABASE_URL")
+        own = _secret_value(env, f"LOTSE_{service.upper()}_DATABASE_URL")
         if own:
-            url = own
+            url = _with_database_tls(own, env)
         elif self.database_url == _sqlite_url(self.data_dir, self.service):
             url = _sqlite_url(self.data_dir, service)
         else:
@@ -94,9 +110,10 @@ class Settings:
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("LOTSE_DATA_DIR", "var")).resolve()
-        broker = env.get("LOTSE_BROKER_URL") or None
-        secret = env.get("LOTSE_SECRET_KEY") or _secret_from_file(data_dir / "secret_key")
-        callback_secret = (env.get("LOTSE_CALLBACK_SECRET")
+        broker = _secret_value(env, "LOTSE_BROKER_URL") or None
+        secret = (_secret_value(env, "LOTSE_SECRET_KEY")
+                  or _secret_from_file(data_dir / "secret_key"))
+        callback_secret = (_secret_value(env, "LOTSE_CALLBACK_SECRET")
                            or _secret_from_file(data_dir / "callback_secret"))
         port = env.get("PORT") or env.get("LOTSE_GATEWAY_PORT", "8000")
         gateway = env.get("LOTSE_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -105,10 +122,12 @@ class Settings:
             service=service,
             database_url=_database_url(service, env, data_dir),
             broker_url=broker,
+            broker_ssl=_broker_tls(broker, env),
             data_dir=data_dir,
             secret_key=secret,
             callback_secret=callback_secret,
-            bus_url=env.get("LOTSE_BUS_DATABASE_URL", f"sqlite:///{data_dir / 'bus.db'}"),
+            bus_url=_with_database_tls(_secret_value(env, "LOTSE_BUS_DATABASE_URL")
+                                       or f"sqlite:///{data_dir / 'bus.db'}", env),
             bus_prefix=env.get("LOTSE_BUS_PREFIX", "lotse"),
             retry_delays=_delays(env.get("LOTSE_RETRY_DELAYS", "1,5,30,120,600")),
             max_attempts=int(env.get("LOTSE_MAX_ATTEMPTS", "6")),
@@ -116,7 +135,7 @@ class Settings:
             confirm_timeout=float(env.get("LOTSE_CONFIRM_TIMEOUT", "10")),
             worker_threads=int(env.get("LOTSE_WORKER_THREADS", "8")),
             partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", f"{gateway}/sandbox"),
-            partner_api_key=env.get("LOTSE_PARTNER_API_KEY", "sandbox-key"),
+            partner_api_key=_secret_value(env, "LOTSE_PARTNER_API_KEY") or "sandbox-key",
             callback_url=env.get("LOTSE_CALLBACK_URL", f"{gateway}/api/v1/partner-callbacks"),
             service_urls={name: env.get(f"LOTSE_{name.upper()}_URL", gateway)
                           for name in SERVICES},
@@ -128,14 +147,116 @@ class Settings:
             management_url=env.get("LOTSE_RABBITMQ_MANAGEMENT_URL") or None,
             alert_webhook_url=env.get("LOTSE_ALERT_WEBHOOK_URL") or None,
             max_request_bytes=int(env.get("LOTSE_MAX_REQUEST_BYTES", str(1024 * 1024))),
+            retention_file=(Path(env["LOTSE_RETENTION_FILE"])
+                            if env.get("LOTSE_RETENTION_FILE") else None),
+            retention_interval_seconds=float(env.get("LOTSE_RETENTION_INTERVAL_SECONDS",
+                                                     str(24 * 3600))),
+            dpo_contact=env.get("LOTSE_DPO_CONTACT") or None,
+            token_ttl_seconds=int(env.get("LOTSE_TOKEN_TTL_SECONDS", str(8 * 3600))),
+            service_secret=_service_secret(env, data_dir, secret),
+            intake_internal_url=env.get("LOTSE_INTAKE_INTERNAL_URL",
+                                        f"http://127.0.0.1:{port_of('intake', env)}"),
+            revocation_refresh_seconds=float(env.get("LOTSE_REVOCATION_REFRESH_SECONDS", "5")),
+            oidc=OidcSettings.from_env(env),
         )
+
+
+def _secret_value(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from the variable itself or from the file `<name>_FILE` names."""
+    if env.get(name):
+        return env[name]
+    if env.get(f"{name}_FILE"):
+        return Path(env[f"{name}_FILE"]).read_text().strip()
+    return None
+
+
+def _service_secret(env: Mapping[str, str], data_dir: Path, user_secret: str) -> str:
+    """Signs service-to-service credentials; must differ from the user-token secret, so a
+    leaked user-token key does not open the internal routes (and the other way round)."""
+    secret = (_secret_value(env, "LOTSE_SERVICE_SECRET")
+              or _secret_from_file(data_dir / "service_secret"))
+    if secret == user_secret:
+        raise ValueError("LOTSE_SERVICE_SECRET must differ from LOTSE_SECRET_KEY")
+    return secret
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """OpenID Connect login (optional): set when LOTSE_OIDC_ISSUER is set."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str = "Single Sign-On"
+    # dotted path into the ID token's claims; a list (Keycloak realm roles) or a string
+    role_claim: str = "realm_access.roles"
+    role_prefix: str = ""  # e.g. "lotse-": realm role "lotse-staff" is Lotse's "staff"
+    partner_claim: str = "lotse_partner"
+    username_claim: str = "preferred_username"
+    scope: str = "openid profile email"
+
+    @property
+    def discovery_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "OidcSettings | None":
+        if not env.get("LOTSE_OIDC_ISSUER"):
+            return None
+        client_id = env.get("LOTSE_OIDC_CLIENT_ID")
+        client_secret = _secret_value(env, "LOTSE_OIDC_CLIENT_SECRET")
+        if not client_id or not client_secret:
+            raise ValueError("LOTSE_OIDC_ISSUER is set: LOTSE_OIDC_CLIENT_ID and "
+                             "LOTSE_OIDC_CLIENT_SECRET (or _FILE) are needed too")
+        optional = {field_name: env[var] for field_name, var in (
+            ("name", "LOTSE_OIDC_NAME"), ("role_claim", "LOTSE_OIDC_ROLE_CLAIM"),
+            ("role_prefix", "LOTSE_OIDC_ROLE_PREFIX"),
+            ("partner_claim", "LOTSE_OIDC_PARTNER_CLAIM"),
+            ("username_claim", "LOTSE_OIDC_USERNAME_CLAIM"), ("scope", "LOTSE_OIDC_SCOPE"),
+        ) if env.get(var)}
+        return cls(env["LOTSE_OIDC_ISSUER"], client_id, client_secret, **optional)
 
 
 def _database_url(service: str, env: Mapping[str, str], data_dir: Path) -> str:
     """Per-service URL first, then the shared one, then a SQLite file of the service's own."""
-    return (env.get(f"LOTSE_{service.upper()}_DATABASE_URL")
-            or env.get("LOTSE_DATABASE_URL")
-            or _sqlite_url(data_dir, service))
+    url = (_secret_value(env, f"LOTSE_{service.upper()}_DATABASE_URL")
+           or _secret_value(env, "LOTSE_DATABASE_URL"))
+    return _with_database_tls(url, env) if url else _sqlite_url(data_dir, service)
+
+
+DATABASE_TLS = {"sslmode": "LOTSE_DATABASE_SSLMODE", "sslrootcert": "LOTSE_DATABASE_SSLROOTCERT",
+                "sslcert": "LOTSE_DATABASE_SSLCERT", "sslkey": "LOTSE_DATABASE_SSLKEY"}
+
+
+def _with_database_tls(url: str, env: Mapping[str, str]) -> str:
+    """A PostgreSQL URL with the LOTSE_DATABASE_SSL* settings as libpq parameters in its query
+    (the driver's connect arguments); what the URL itself says wins. Naming a certificate
+    without a mode means verify-full: a CA that is not checked protects nothing."""
+    if not url.startswith("postgresql"):
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    given = {key: env[var] for key, var in DATABASE_TLS.items() if env.get(var)}
+    if given and "sslmode" not in given and "sslmode" not in query:
+        given["sslmode"] = "verify-full"
+    if not given:
+        return url
+    return urlunsplit(parts._replace(query=urlencode({**given, **query})))
+
+
+def _broker_tls(url: str | None, env: Mapping[str, str]) -> dict | None:
+    """kombu's `ssl` option: TLS for an amqps:// URL, always verifying the broker's certificate
+    (against LOTSE_BROKER_SSL_CA, else the system's CAs) and host name; a client certificate
+    from LOTSE_BROKER_SSL_CERT and _KEY."""
+    files = {"ca_certs": env.get("LOTSE_BROKER_SSL_CA"),
+             "certfile": env.get("LOTSE_BROKER_SSL_CERT"),
+             "keyfile": env.get("LOTSE_BROKER_SSL_KEY")}
+    if not url or not url.startswith("amqps://"):
+        if any(files.values()):
+            raise ValueError("LOTSE_BROKER_SSL_* are set: LOTSE_BROKER_URL must be amqps://")
+        return None
+    return {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": urlsplit(url).hostname,
+            **{key: path for key, path in files.items() if path}}
 
 
 def _sqlite_url(data_dir: Path, service: str) -> str:

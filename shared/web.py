@@ -67,7 +67,8 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(SHARED_TEMPLATES)])
     app.jinja_env.globals["service_urls"] = dict(settings.service_urls)
     app.jinja_env.filters["city_time"] = city_time
-    init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login")
+    init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login",
+              settings=settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # larger bodies: 413
     secure_headers(app, settings, docs_prefix=spec_prefix)
     app.extensions["csrf"] = CSRFProtect(app)

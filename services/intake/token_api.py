@@ -1,0 +1,111 @@
+"""Logging out and revoking tokens (/api/v1/auth), and the revocation feed the other services
+read with their service credential (/internal/v1/token-revocations)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint as FlaskBlueprint
+from flask import abort, current_app, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.intake import token_revocations
+from services.intake.schemas import StrictSchema
+from shared.auth import ROLES, api_roles, current_credential, current_principal
+
+blp = Blueprint("tokens", __name__, url_prefix="/api/v1/auth",
+                description="Logging out (revoking your token) and revoking others' tokens")
+internal_bp = FlaskBlueprint("internal_tokens", __name__, url_prefix="/internal/v1")
+
+
+def deps():
+    return current_app.extensions["lotse"]
+
+
+class RevocationInSchema(StrictSchema):
+    jti = fields.String(validate=validate.Length(min=1, max=64),
+                        metadata={"description": "revoke this one token or session"})
+    username = fields.String(validate=validate.Length(min=1, max=60),
+                             metadata={"description": "revoke every token and session of this "
+                                                      "user issued until now"})
+
+    @validates_schema
+    def one_of_them(self, data: dict, **_) -> None:
+        if ("jti" in data) == ("username" in data):
+            raise ValidationError("give either jti or username", "_schema")
+
+
+class RevocationSchema(Schema):
+    jti = fields.String(allow_none=True)
+    username = fields.String(allow_none=True)
+    revoked_at = fields.DateTime()
+    expires_at = fields.DateTime()
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @api_roles(*ROLES)
+    @blp.response(204)
+    def post(self):
+        """Revoke the token (or session) of this request: every service refuses it within
+        seconds, intake at once."""
+        end_credential()
+
+
+@blp.route("/revocations")
+class Revocations(MethodView):
+    @api_roles("admin")
+    @blp.arguments(RevocationInSchema)
+    @blp.response(201, RevocationSchema)
+    def post(self, data):
+        """Revoke one token by its id (jti), or every token and session of a user."""
+        d, admin = deps(), current_principal().username
+        ttl = current_app.config["LOTSE_TOKEN_TTL"]
+        with d.session_factory() as session:
+            if "jti" in data:
+                revocation = token_revocations.revoke_jti(session, data["jti"], admin,
+                                                          d.clock(), ttl)
+            else:
+                revocation = token_revocations.revoke_user(session, data["username"], admin,
+                                                           d.clock(), ttl)
+            session.commit()
+        return revocation
+
+
+def end_credential() -> None:
+    """Revoke the current request's token or session (API and UI logout)."""
+    credential = current_credential()
+    if credential is None:
+        return
+    d = deps()
+    with d.session_factory() as session:
+        token_revocations.revoke_credential(session, credential, credential.principal.username,
+                                            d.clock())
+        session.commit()
+
+
+@internal_bp.get("/token-revocations")
+def revocation_feed():
+    """Unexpired revocations newer than ?since= (ISO 8601), for the other services' copies;
+    the service credential was checked before (shared/auth.py)."""
+    since = request.args.get("since")
+    try:
+        since_at = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        abort(400, "since must be an ISO 8601 time")
+    if since_at is not None and since_at.tzinfo is None:
+        abort(400, "since needs a time zone")
+    with deps().session_factory() as session:
+        items = token_revocations.unexpired_revocations(session, deps().clock(), since_at)
+    return jsonify(items=[r.to_json() for r in items])
+
+
+def register(app, revocation_check) -> None:
+    """Add the token routes to the intake app; intake checks its own table on every request."""
+    from shared.web import exempt_from_csrf
+
+    app.extensions["flask-smorest"]["apis"][""]["ext_obj"].register_blueprint(blp)
+    exempt_from_csrf(app, blp)  # shared/auth.py checks CSRF on cookie-authenticated writes
+    app.register_blueprint(internal_bp)
+    app.extensions["lotse_revocations"] = revocation_check
