@@ -260,7 +260,8 @@ class IntakePageSchema(Schema):
 
 
 class PageQuerySchema(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # bounded: the offset it makes must fit the database's integers
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
@@ -274,3 +275,4 @@ class TokenSchema(Schema):
     access_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()
+    jti = fields.String(metadata={"description": "the token's id: what a revocation names"})

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from services.ops.dead_letters import LARGEST_ID
+
 
 class EventQuerySchema(Schema):
     type = fields.String(load_default=None, metadata={"description": "event type; * wildcards"})
     service = fields.String(load_default=None, metadata={"description": "producing service"})
     partner = fields.String(load_default=None)
     correlation_id = fields.String(load_default=None)
-    after = fields.Integer(load_default=None, validate=validate.Range(min=0),
+    after = fields.Integer(load_default=None, validate=validate.Range(min=0, max=LARGEST_ID),
                            metadata={"description": "only events after this seq, oldest first"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
@@ -86,7 +88,8 @@ class DiscardSchema(Schema):
 class SelectionSchema(Schema):
     """Which parked messages to replay: ids, or a filter; `all: true` for every one."""
 
-    ids = fields.List(fields.Integer(), load_default=None)
+    ids = fields.List(fields.Integer(validate=validate.Range(min=0, max=LARGEST_ID)),
+                      load_default=None)
     queue = fields.String(load_default=None)
     service = fields.String(load_default=None)
     event_type = fields.String(load_default=None)

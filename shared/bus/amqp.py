@@ -33,11 +33,12 @@ REASON_HEADER = "x-lotse-reason"
 
 def amqp_connection(settings: Settings, *, heartbeat: int | None = None,
                     confirm: bool = False) -> Connection:
-    """A lazily connecting kombu Connection with bounded retries and heartbeats."""
+    """A lazily connecting kombu Connection with bounded retries and heartbeats (and TLS for
+    an amqps:// URL: docs/transport-security.md)."""
     options = dict(RETRY_POLICY, write_timeout=10)
     if confirm:
         options["confirm_publish"] = True
-    return Connection(settings.broker_url,
+    return Connection(settings.broker_url, ssl=dict(settings.broker_ssl or {}) or False,
                       heartbeat=settings.heartbeat if heartbeat is None else heartbeat,
                       connect_timeout=5, transport_options=options)
 

@@ -1,0 +1,203 @@
+"""TLS for AMQP and PostgreSQL, and secrets from the environment or secret files
+(docs/transport-security.md): the settings reach kombu's Connection and the database driver's
+connect arguments, and a broker whose certificate is not trusted is refused."""
+from __future__ import annotations
+
+import datetime
+import socket
+import ssl
+import threading
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from kombu.exceptions import OperationalError
+
+from shared.bus.amqp import amqp_connection
+from shared.config import Settings
+from shared.db import make_engine
+from shared.partners import DIRECTORY
+
+PG = "postgresql+psycopg://lotse:pw@db.example.org:5432/lotse"
+
+
+def settings(tmp_path, **env) -> Settings:
+    return Settings.from_env("intake", {"LOTSE_DATA_DIR": str(tmp_path), **env})
+
+
+def connect_args(url: str) -> dict:
+    engine = make_engine(url)
+    try:
+        return engine.dialect.create_connect_args(engine.url)[1]
+    finally:
+        engine.dispose()
+
+
+# --- AMQP ---------------------------------------------------------------------------------
+
+def test_an_amqps_broker_is_verified_against_the_named_ca_with_a_client_certificate(tmp_path):
+    s = settings(tmp_path, LOTSE_BROKER_URL="amqps://lotse:pw@rabbit.example.org:5671/",
+                 LOTSE_BROKER_SSL_CA="/run/secrets/ca.pem",
+                 LOTSE_BROKER_SSL_CERT="/run/secrets/client.pem",
+                 LOTSE_BROKER_SSL_KEY="/run/secrets/client.key")
+    conn = amqp_connection(s)
+    assert conn.ssl == {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": "rabbit.example.org",
+                        "ca_certs": "/run/secrets/ca.pem",
+                        "certfile": "/run/secrets/client.pem",
+                        "keyfile": "/run/secrets/client.key"}
+    assert conn.transport_cls == "amqps" and conn.port == 5671
+
+
+def test_amqps_without_a_ca_still_verifies_against_the_systems_cas(tmp_path):
+    s = settings(tmp_path, LOTSE_BROKER_URL="amqps://lotse:pw@rabbit.example.org/")
+    assert amqp_connection(s).ssl == {"cert_reqs": ssl.CERT_REQUIRED,
+                                      "server_hostname": "rabbit.example.org"}
+
+
+def test_a_plain_broker_url_has_no_tls_and_certificates_without_amqps_are_refused(tmp_path):
+    assert amqp_connection(settings(tmp_path, LOTSE_BROKER_URL="amqp://g:g@h//")).ssl is False
+    with pytest.raises(ValueError, match="amqps://"):
+        settings(tmp_path, LOTSE_BROKER_URL="amqp://g:g@h//", LOTSE_BROKER_SSL_CA="/ca.pem")
+
+
+def _certificate(name: str, issuer=None, issuer_key=None):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer.subject if issuer else subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=36500)))
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+    cert = builder.sign(issuer_key or key, hashes.SHA256())
+    return cert, key
+
+
+def _write(path, cert, key=None):
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if key is not None:
+        path.with_suffix(".key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+    return str(path)
+
+
+@pytest.fixture
+def tls_listener(tmp_path):
+    """A TLS server for 'localhost' signed by its own CA: it records finished handshakes and
+    then closes (no AMQP behind it; the handshake is what is under test)."""
+    ca, ca_key = _certificate("Lotse test CA")
+    server, server_key = _certificate("localhost", ca, ca_key)
+    ca_file = _write(tmp_path / "ca.pem", ca)
+    server_file = _write(tmp_path / "server.pem", server, server_key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_file, str(tmp_path / "server.key"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    handshakes: list[str] = []
+
+    def serve():
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(sock, server_side=True):
+                    handshakes.append("ok")
+            except (ssl.SSLError, OSError):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], ca_file, handshakes
+    listener.close()
+
+
+def test_a_broker_certificate_from_an_unknown_ca_or_for_another_host_is_refused(
+        tmp_path, tls_listener):
+    port, ca_file, handshakes = tls_listener
+
+    def connect(host: str, **env) -> Exception:
+        s = settings(tmp_path, LOTSE_BROKER_URL=f"amqps://g:g@{host}:{port}//", **env)
+        with amqp_connection(s, heartbeat=0) as conn:
+            with pytest.raises(OperationalError) as caught:  # never an AMQP broker behind it
+                conn.ensure_connection(max_retries=1, interval_start=0)
+        return caught.value
+
+    assert "CERTIFICATE_VERIFY_FAILED" in str(connect("localhost"))  # the system's CAs only
+    assert "CERTIFICATE_VERIFY_FAILED" in str(connect("127.0.0.1", LOTSE_BROKER_SSL_CA=ca_file))
+    assert handshakes == []  # the certificate names localhost, not 127.0.0.1
+    assert "CERTIFICATE_VERIFY_FAILED" not in str(connect("localhost",
+                                                          LOTSE_BROKER_SSL_CA=ca_file))
+    assert handshakes  # the handshake passed: trusted CA, matching host name
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+def test_database_tls_settings_reach_the_drivers_connect_arguments(tmp_path):
+    s = settings(tmp_path, LOTSE_DATABASE_URL=PG,
+                 LOTSE_DATABASE_SSLROOTCERT="/run/secrets/pg-ca.pem",
+                 LOTSE_DATABASE_SSLCERT="/run/secrets/pg-client.pem",
+                 LOTSE_DATABASE_SSLKEY="/run/secrets/pg-client.key")
+    args = connect_args(s.database_url)
+    assert args["sslmode"] == "verify-full"  # a named CA is checked, host name included
+    assert (args["sslrootcert"], args["sslcert"], args["sslkey"]) == (
+        "/run/secrets/pg-ca.pem", "/run/secrets/pg-client.pem", "/run/secrets/pg-client.key")
+    assert args["host"] == "db.example.org" and args["password"] == "pw"
+
+
+def test_the_urls_own_ssl_parameters_win_and_every_postgres_url_gets_them(tmp_path):
+    env = {"LOTSE_DATABASE_URL": PG + "?sslmode=require", "LOTSE_DATABASE_SSLMODE": "verify-ca",
+           "LOTSE_DATABASE_SSLROOTCERT": "/ca.pem",
+           "LOTSE_BUS_DATABASE_URL": "postgresql+psycopg://bus@db.example.org/bus",
+           "LOTSE_REFERRAL_DATABASE_URL": "postgresql+psycopg://ref@db.example.org/ref"}
+    s = settings(tmp_path, **env)
+    assert connect_args(s.database_url)["sslmode"] == "require"
+    assert connect_args(s.bus_url)["sslmode"] == "verify-ca"
+    referral = s.for_service("referral", env)
+    assert connect_args(referral.database_url)["sslrootcert"] == "/ca.pem"
+
+
+def test_sqlite_and_plain_postgres_urls_stay_as_they_are(tmp_path):
+    assert settings(tmp_path).database_url.startswith("sqlite:///")
+    assert "ssl" not in settings(tmp_path, LOTSE_DATABASE_URL=PG).database_url
+
+
+# --- secrets from the environment or secret files -------------------------------------------
+
+def test_every_secret_can_come_from_a_secret_file(tmp_path):
+    secrets = {"LOTSE_SECRET_KEY": "user-token-key", "LOTSE_CALLBACK_SECRET": "callback",
+               "LOTSE_SERVICE_SECRET": "service-key", "LOTSE_PARTNER_API_KEY": "sandbox-api",
+               "LOTSE_BROKER_URL": "amqp://lotse:pw@rabbit//", "LOTSE_DATABASE_URL": PG,
+               "LOTSE_BUS_DATABASE_URL": PG + "_bus",
+               "LOTSE_REFERRAL_DATABASE_URL": PG + "_referral"}
+    env = {}
+    for name, value in secrets.items():
+        (tmp_path / name).write_text(value + "\n")  # a trailing newline, as editors leave it
+        env[f"{name}_FILE"] = str(tmp_path / name)
+    s = settings(tmp_path / "data", **env)
+    assert (s.secret_key, s.callback_secret, s.service_secret, s.partner_api_key) == (
+        "user-token-key", "callback", "service-key", "sandbox-api")
+    assert (s.broker_url, s.database_url, s.bus_url) == (
+        "amqp://lotse:pw@rabbit//", PG, PG + "_bus")
+    assert s.for_service("referral", env).database_url == PG + "_referral"
+    assert not (tmp_path / "data" / "secret_key").exists()  # nothing generated instead
+
+
+def test_the_variable_itself_serves_as_well(tmp_path):
+    s = settings(tmp_path, LOTSE_SECRET_KEY="k1", LOTSE_CALLBACK_SECRET="c1",
+                 LOTSE_PARTNER_API_KEY="a1")
+    assert (s.secret_key, s.callback_secret, s.partner_api_key) == ("k1", "c1", "a1")
+
+
+def test_partner_credentials_come_from_the_variable_or_its_file(tmp_path):
+    welfare = DIRECTORY["welfare"]
+    assert welfare.secret_env
+    (tmp_path / "token").write_text("from-a-file\n")
+    assert welfare.secret({f"{welfare.secret_env}_FILE": str(tmp_path / "token")}) == \
+        "from-a-file"
+    assert welfare.secret({welfare.secret_env: "from-the-env"}) == "from-the-env"
