@@ -46,10 +46,12 @@ bench: $(STAMP) services
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-## definitions: regenerate deploy/rabbitmq/definitions.json and docs/events.md from the code
+## definitions: regenerate deploy/rabbitmq/definitions.json, docs/events.md and
+## docs/record-of-processing.md from the code and configuration
 definitions: $(STAMP)
 	$(BIN)/lotse topology definitions > deploy/rabbitmq/definitions.json
 	$(BIN)/lotse catalogue > docs/events.md
+	$(BIN)/lotse record-of-processing > docs/record-of-processing.md
 
 ## translations: refresh the gettext catalogues after changing UI texts, then compile them
 translations: $(STAMP)

@@ -187,6 +187,9 @@ def cmd_worker(args) -> None:
         topology = registry.topology(settings)
         consumer = AmqpConsumer(settings, topology, topology.for_service(args.service), deps.uow)
         loops.start(f"consumer-{args.service}", consumer.run_until)
+        from services import retention
+
+        loops.start("retention", retention.scheduler(args.service, deps, settings).run)
         if args.service == "referral":
             from services.referral.scheduler import DeadlineScheduler
 
@@ -274,6 +277,16 @@ def cmd_catalogue(_args) -> None:
     from shared.events.catalogue import render
 
     print(render(registry.topology(Settings.from_env("intake"))))
+
+
+def cmd_record_of_processing(args) -> None:
+    """The Art. 30 record from deploy/processing.json, partners.json and retention.json."""
+    from shared.processing_record import build_record, render_json, render_markdown
+
+    settings = Settings.from_env("intake")
+    record = build_record(retention_path=settings.retention_file,
+                          dpo_contact=settings.dpo_contact)
+    print(render_json(record) if args.format == "json" else render_markdown(record))
 
 
 def stack_commands(python: str = sys.executable) -> list[tuple[str, list[str]]]:
@@ -374,9 +387,15 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_topology)
     p = sub.add_parser("catalogue", help="print the event catalogue (docs/events.md)")
     p.set_defaults(func=cmd_catalogue)
+    p = sub.add_parser("record-of-processing",
+                       help="print the Art. 30 record (docs/record-of-processing.md)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.set_defaults(func=cmd_record_of_processing)
     from services.ops.cli import add_parser as add_ops_parser
+    from services.retention import add_parser as add_retention_parser
 
     add_ops_parser(sub)
+    add_retention_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env(getattr(args, "service", None) or "lotse")
     configure_logging(getattr(args, "service", None) or "lotse", settings.log_json,

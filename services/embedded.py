@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from services import registry
+from services import registry, retention
 from services.intake.app import create_app as intake_app
 from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.intake.token_revocations import direct_feed
 from services.ops.app import console_runtime
 from services.ops.app import create_app as ops_app
 from services.ops.bootstrap import bootstrap as ops_bootstrap
@@ -30,6 +31,7 @@ from services.referral.scheduler import DeadlineScheduler
 from shared.bus.embedded import EmbeddedBroker, EmbeddedConsumer
 from shared.config import Settings
 from shared.outbox import OutboxRelay
+from shared.revocations import RevocationList
 from shared.runtime import Loops
 from shared.service import ServiceDeps
 
@@ -80,6 +82,9 @@ class Network:
         loops.start("sandbox-notifier", PartnerNotifier(self.sandbox_engine, s).run)
         ops = self.deps["ops"]
         loops.start("ops-console", self.console.loop(ops.engine, ops.settings, os.environ).run)
+        for service, deps in self.deps.items():  # daily, and once at start
+            loops.start(f"retention-{service}",
+                        retention.scheduler(service, deps, deps.settings).run)
 
 
 def build_network(settings: Settings) -> Network:
@@ -92,5 +97,11 @@ def build_network(settings: Settings) -> Network:
     apps["ops"] = ops_app(settings.for_service("ops"), deps["ops"], console)
     sandbox = sandbox_app(settings.for_service("partner_sandbox"))
     apps["partner_sandbox"] = sandbox
+    # one process: the other services read intake's token revocations directly, not over HTTP
+    feed = direct_feed(deps["intake"].session_factory, deps["intake"].clock)
+    for svc, app in apps.items():
+        if svc != "intake":
+            app.extensions["lotse_revocations"] = RevocationList(
+                feed, settings.revocation_refresh_seconds)
     return Network(PathDispatcher(apps), deps, broker, settings,
                    sandbox.extensions["sandbox_engine"], console)

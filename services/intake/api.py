@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.intake import accounts, handlers, queries, repository
+from services.intake.data_protection import note_access
 from services.intake.domain import (Address, Consent, Contact, HouseholdMember, IntakeError,
                                     Need, OtherName, Person, Residence)
 from services.intake.person_schemas import (ConsentListSchema, MatchListSchema,
@@ -18,7 +19,7 @@ from services.intake.schemas import (ConsultationInSchema, IntakeInSchema, Intak
                                      IntakePageSchema, PageQuerySchema,
                                      PartnerConsentOutSchema, PartnerConsentSchema,
                                      TokenRequestSchema, TokenSchema)
-from shared.auth import TOKEN_MAX_AGE, api_roles, current_principal, issue_token
+from shared.auth import api_roles, current_principal, new_credential, sign_credential
 from shared.web import FieldError
 
 blp = Blueprint("intakes", __name__, url_prefix="/api/v1/intakes",
@@ -98,7 +99,9 @@ class Intakes(MethodView):
     @blp.response(200, IntakePageSchema)
     def get(self, query):
         """List intakes, newest first, with their referrals (paginated)."""
-        return queries.intake_page(deps().session_factory, query["page"], query["per_page"])
+        page = queries.intake_page(deps().session_factory, query["page"], query["per_page"])
+        note_access("listed", "api", intake_ids=[i["id"] for i in page["items"]])
+        return page
 
     @api_roles("staff")
     @blp.arguments(IntakeInSchema)
@@ -108,6 +111,8 @@ class Intakes(MethodView):
         """Record the intake of a consultation (a new person, or `person_id` for a returning
         visitor); referrals to partners follow by event."""
         intake_id = record(data)
+        note_access("changed" if data.get("person_id") else "created", "api",
+                    intake_ids=[intake_id])
         body = queries.intake_detail(deps().session_factory, str(intake_id))
         return body, {"Location": url_for("intakes.IntakeById", intake_id=intake_id)}
 
@@ -121,6 +126,7 @@ class IntakeById(MethodView):
         body = queries.intake_detail(deps().session_factory, str(intake_id))
         if body is None:
             abort(404, "no intake with this id")
+        note_access("viewed", "api", intake_ids=[intake_id])
         return body
 
 
@@ -131,7 +137,9 @@ class Persons(MethodView):
     @persons_blp.response(200, PersonListSchema)
     def get(self, query):
         """Search by name (any script), date of birth (YYYY-MM-DD) or reference number."""
-        return {"items": queries.search(deps().session_factory, query["q"])}
+        found = queries.search(deps().session_factory, query["q"])
+        note_access("listed", "api", person_ids=[f["id"] for f in found])
+        return {"items": found}
 
 
 @persons_blp.route("/matches")
@@ -141,8 +149,10 @@ class Matches(MethodView):
     @persons_blp.response(200, MatchListSchema)
     def get(self, query):
         """Likely earlier records of a returning visitor (names across scripts + birth date)."""
-        return {"items": queries.find_matches(deps().session_factory, query["given_name"],
-                                              query["family_name"], query["birth_date"])}
+        found = queries.find_matches(deps().session_factory, query["given_name"],
+                                     query["family_name"], query["birth_date"])
+        note_access("listed", "api", person_ids=[m["person"]["id"] for m in found])
+        return {"items": found}
 
 
 @persons_blp.route("/<uuid:person_id>")
@@ -154,6 +164,7 @@ class PersonById(MethodView):
         body = queries.person_detail(deps().session_factory, str(person_id))
         if body is None:
             abort(404, "no person with this id")
+        note_access("viewed", "api", person_ids=[person_id])
         return body
 
 
@@ -166,6 +177,7 @@ class Consultations(MethodView):
         """A returning visitor's new consultation on the same person."""
         _require_person(person_id)
         intake_id = record(data, person_id)
+        note_access("changed", "api", intake_ids=[intake_id])
         return queries.intake_detail(deps().session_factory, str(intake_id))
 
 
@@ -175,7 +187,9 @@ class Consents(MethodView):
     @persons_blp.response(200, ConsentListSchema)
     def get(self, person_id):
         """Every consent of the person, valid and withdrawn."""
-        return {"items": _require_person(person_id)["consents"]}
+        consents = _require_person(person_id)["consents"]
+        note_access("viewed", "api", person_ids=[person_id])
+        return {"items": consents}
 
     @api_roles("staff")
     @persons_blp.arguments(PartnerConsentSchema)
@@ -186,6 +200,7 @@ class Consents(MethodView):
         d = deps()
         consent_id = _field_errors(handlers.give_consent, person_id, _consent(data),
                                    current_principal().username, d.uow(), d.clock)
+        note_access("consent_given", "api", person_ids=[person_id])
         return next(c for c in _require_person(person_id)["consents"]
                     if c["id"] == consent_id)
 
@@ -201,6 +216,7 @@ class Merge(MethodView):
         d = deps()
         result = _field_errors(handlers.merge_persons, person_id, data["duplicate_id"],
                                current_principal().username, data["reason"], d.uow(), d.clock)
+        note_access("merged", "api", person_ids=[person_id, data["duplicate_id"]])
         return next(m for m in _require_person(person_id)["merges"]
                     if m["id"] == result.merge_id)
 
@@ -219,7 +235,8 @@ class Withdraw(MethodView):
         except LookupError:
             abort(404, "no consent with this id")
         with d.session_factory() as s:
-            _, consent = repository.get_consent(s, str(consent_id))
+            person_id, consent = repository.get_consent(s, str(consent_id))
+        note_access("consent_withdrawn", "api", person_ids=[person_id])
         return {**consent.__dict__, "valid": consent.valid}
 
 
@@ -236,7 +253,9 @@ class UndoMerge(MethodView):
         except LookupError:
             abort(404, "no merge with this id")
         with d.session_factory() as s:
-            return dict(repository.get_merge(s, merge_id)._mapping)
+            merge = dict(repository.get_merge(s, merge_id)._mapping)
+        note_access("unmerged", "api", person_ids=[merge["survivor_id"], merge["merged_id"]])
+        return merge
 
 
 def _require_person(person_id) -> dict:
@@ -263,8 +282,10 @@ class Token(MethodView):
             session.commit()
         if principal is None:
             abort(401, "unknown user or wrong password")
-        return {"access_token": issue_token(current_app.secret_key, principal),
-                "token_type": "Bearer", "expires_in": TOKEN_MAX_AGE}
+        ttl = current_app.config["LOTSE_TOKEN_TTL"]
+        credential = new_credential(principal, ttl, deps().clock())
+        return {"access_token": sign_credential(current_app.secret_key, credential),
+                "token_type": "Bearer", "expires_in": ttl, "jti": credential.jti}
 
 
 def locked_out(exc):

@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Flask
 
 from services import registry
-from services.intake import api, ui
+from services.intake import api, data_protection, erasure_views, ui
 from services.intake.bootstrap import bootstrap
+from services.intake import oidc_login, token_api
+from services.intake.token_revocations import IntakeRevocationCheck
 from shared.auth import allow_anonymous
 from shared.config import Settings
 from shared.ops import ops_blueprint
@@ -20,8 +22,13 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
                              title="Lotse intake API",
                              spec_prefix="/api/v1",
                              api_blueprints=[api.blp, api.persons_blp, api.consents_blp,
-                                             api.auth_blp],
+                                             api.auth_blp, data_protection.blp, erasure_views.blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
-                                         *[ui.bp]])
+                                         *[ui.bp, data_protection.bp, erasure_views.bp]])
     allow_anonymous(app, "auth.Token", "intake_ui.login", "intake_ui.logout", "intake_ui.home")
+    # authentication (docs/security.md): token logout and revocations, the revocation feed
+    # of the other services (service credential), optional OpenID Connect login
+    token_api.register(app, IntakeRevocationCheck(deps.session_factory))
+    if settings.oidc is not None:
+        oidc_login.register(app, settings.oidc, settings.service_urls.get("intake", ""))
     return app

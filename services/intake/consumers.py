@@ -1,11 +1,17 @@
 """What the intake service listens to on the bus."""
 from __future__ import annotations
 
-from services.intake import handlers
+from services.intake import access_log, erasure, handlers
 from shared.bus.topology import Subscription
+from shared.erasure import guarded
 
-SUBSCRIPTIONS = (
+# Events about an erased person are dropped (tombstones), so they cannot recreate data.
+SUBSCRIPTIONS = guarded((
     Subscription("intake", "track_referral", ("referral.requested", "referral.status_changed"),
                  handlers.track_referral),
     Subscription("intake", "note_overdue", ("referral.overdue",), handlers.note_overdue),
-)
+    Subscription("intake", "record_access", ("personal_data.accessed",),
+                 access_log.record_reported_access),
+    Subscription("intake", "erasure_confirmations", ("person.erased",),
+                 erasure.record_confirmation),
+), erasure.erased)

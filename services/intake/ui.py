@@ -10,13 +10,15 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from services.intake import accounts, handlers, queries
+from services.intake import accounts, handlers, queries, repository
 from services.intake.api import _consent, record
+from services.intake.data_protection import note_access
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, IntakeError)
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          flatten_errors, form_to_payload)
 from services.intake.schemas import IntakeInSchema, PartnerConsentSchema
+from services.intake.token_api import end_credential
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
 from shared.config import PARTNERS
@@ -84,6 +86,7 @@ def _safe_next(target: str) -> bool:
 
 @bp.get("/logout")
 def logout():
+    end_credential()  # the session cookie is revoked too, should a copy of it survive
     log_out()
     return redirect(url_for(".login"))
 
@@ -93,8 +96,10 @@ def logout():
 def intake_list():
     page = max(1, request.args.get("page", 1, type=int))
     data = queries.intake_page(deps().session_factory, page, 20)
-    template = "intake/_rows.html" if request.headers.get("X-Partial") else "intake/list.html"
-    return render_template(template, data=data, page=page)
+    if request.headers.get("X-Partial"):  # the open page's 3-second refresh: logged at load
+        return render_template("intake/_rows.html", data=data, page=page)
+    note_access("listed", "ui", intake_ids=[i["id"] for i in data["items"]])
+    return render_template("intake/list.html", data=data, page=page)
 
 
 @bp.get("/intakes/<uuid:intake_id>")
@@ -103,6 +108,7 @@ def intake_detail(intake_id):
     data = queries.intake_detail(deps().session_factory, str(intake_id))
     if data is None:
         return render_template("error.html", error=_NotFound()), 404
+    note_access("viewed", "ui", intake_ids=[intake_id])
     return render_template("intake/detail.html", intake=data)
 
 
@@ -116,6 +122,8 @@ def intake_new():
         try:
             data = IntakeInSchema().load(form_to_payload(request.form))
             intake_id = record(data)
+            note_access("changed" if data.get("person_id") else "created", "ui",
+                        intake_ids=[intake_id])
             session["last_site"] = data["site"]
             detail = queries.intake_detail(deps().session_factory, str(intake_id))
             flash(_("Intake %(ref)s recorded; referrals are on their way.",
@@ -155,6 +163,7 @@ def _prefill(person_id: str | None) -> _Prefill:
     detail = queries.person_detail(deps().session_factory, person_id)
     if detail is None:
         return _Prefill()
+    note_access("viewed", "ui", person_ids=[detail["id"]])
     p = detail["person"]
     values = _Prefill(person_id=str(detail["id"]), given_name=p.given_name,
                       family_name=p.family_name, birth_date=p.birth_date.isoformat(),
@@ -190,6 +199,7 @@ def person_search():
     """Search by name (any script), date of birth or reference number."""
     q = request.args.get("q", "").strip()
     found = queries.search(deps().session_factory, q) if len(q) >= 2 else []
+    note_access("listed", "ui", person_ids=[f["id"] for f in found])
     return render_template("intake/search.html", q=q, found=found)
 
 
@@ -207,6 +217,7 @@ def registration_form(person_id, referral_id):
               and r["status"] not in ENDED_REFERRAL_STATUSES]
     if not booked:
         return render_template("error.html", error=_NotFound()), 404
+    note_access("exported", "ui", person_ids=[person_id])
     return render_template("intake/registration_form.html", d=detail, p=detail["person"],
                            appointment=booked[0]["appointment"],
                            today=utcnow().astimezone(CITY_TIME).date())
@@ -226,6 +237,7 @@ def person_page(person_id):
     duplicates = [m for m in queries.find_matches(deps().session_factory, p.given_name,
                                                   p.family_name, p.birth_date)
                   if m["person"]["id"] != detail["id"]]
+    note_access("viewed", "ui", person_ids=[detail["id"]])
     return render_template("intake/person.html", d=detail, p=p, duplicates=duplicates,
                            partners=PARTNERS, methods=CONSENT_METHODS,
                            districts={d.code: d for d in DISTRICTS})
@@ -237,6 +249,7 @@ def withdraw(person_id, consent_id):
     d = deps()
     handlers.withdraw_consent(consent_id, current_principal().username,
                               request.form.get("reason") or None, d.uow(), d.clock)
+    note_access("consent_withdrawn", "ui", person_ids=[person_id])
     flash(_("Consent withdrawn; referrals relying on it are being cancelled."))
     return redirect(url_for(".person_page", person_id=person_id))
 
@@ -252,6 +265,7 @@ def give_consent(person_id):
             "language": request.form.get("language", "").strip().lower()})
         handlers.give_consent(person_id, _consent(data), current_principal().username,
                               d.uow(), d.clock)
+        note_access("consent_given", "ui", person_ids=[person_id])
         flash(_("Consent recorded; waiting referrals to this partner may leave now."))
     except ValidationError as exc:
         flash(_("Consent not recorded:") + " " + "; ".join(
@@ -267,6 +281,7 @@ def merge(person_id):
         result = handlers.merge_persons(person_id, UUID(request.form["duplicate_id"]),
                                         current_principal().username,
                                         request.form.get("reason") or None, d.uow(), d.clock)
+        note_access("merged", "ui", person_ids=[person_id, request.form["duplicate_id"]])
         flash(_("Records merged (merge %(id)s); it can be undone below.", id=result.merge_id[:8]))
     except (IntakeError, ValueError, KeyError) as exc:
         flash(_("Not merged:") + f" {exc}")
@@ -278,6 +293,9 @@ def merge(person_id):
 def undo(merge_id):
     d = deps()
     handlers.undo_merge(merge_id, current_principal().username, d.uow(), d.clock)
+    with d.session_factory() as s:
+        merge = repository.get_merge(s, merge_id)
+    note_access("unmerged", "ui", person_ids=[merge.survivor_id, merge.merged_id])
     flash(_("Merge undone."))
     back = request.form.get("back", "")
     return redirect(back if _safe_next(back) else url_for(".intake_list"))

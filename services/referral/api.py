@@ -14,6 +14,7 @@ from services.referral.schemas import (CancelSchema, ManualReferralSchema, Previ
                                        ReferralQuerySchema, RoutingRuleInSchema,
                                        RoutingRuleListSchema, RoutingRuleOutSchema,
                                        RuleVersionListSchema, WorkQueueQuerySchema)
+from shared.access import accessed_records, report_access
 from shared.auth import api_roles, current_principal
 from shared.clock import utcnow
 from shared.web import FieldError
@@ -70,6 +71,8 @@ class ReferralById(MethodView):
         partner = _visible_partner(None)
         if referral is None or (partner and referral.partner != partner):
             abort(404, "no referral with this id")
+        report_access(deps().uow(), current_principal(), "referral", "viewed", "api",
+                      [accessed_records(referral.person_id, referral.intake_id, referral.id)])
         return referral
 
 

@@ -12,6 +12,7 @@ from services.referral.domain import REASONS
 from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
                                        ReassignSchema, RoutingRuleInSchema,
                                        WorkQueueQuerySchema)
+from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
 from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES
@@ -44,6 +45,8 @@ def referral_detail(referral_id):
         services = sorted({(r.partner, r.service) for r in repository.rules(s)})
     if referral is None:
         abort(404)
+    report_access(deps().uow(), current_principal(), "referral", "viewed", "ui",
+                  [accessed_records(referral.person_id, referral.intake_id, referral.id)])
     return render_template("referral/detail.html", r=referral, services=services,
                            cancel_reasons=REASONS["cancelled"], needs=NEEDS)
 

@@ -1,0 +1,134 @@
+"""The per-person access log: who viewed or changed a person's record, when, how and where.
+
+Entries hold ids and actions only, never the data seen (so the log itself can be shown to
+the person under Art. 15 and kept longer than the record). The intake service writes its
+own pages' and API answers' accesses directly; the referral service and the partner portal
+report theirs as `personal_data.accessed` events. An entry names whichever of person,
+intake and referral id its service knew; the missing ones are filled in from the intake's
+own tables where possible, and the per-person query also follows intakes and referrals, so
+an access reported before the intake heard of the referral still reaches its person.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import Column, Index, Integer, String, Table, or_, select
+from sqlalchemy.orm import Session
+
+from services.intake.tables import intake_referrals, intakes, metadata, persons
+from shared.db import UTCDateTime
+from shared.events.contracts import ACCESS_ACTIONS
+from shared.events.envelope import Envelope
+
+CHANNELS = ("ui", "api")
+
+access_log = Table(
+    "person_access_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("partner", String(40)),
+    Column("service", String(40), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("person_id", String(36), index=True),
+    Column("intake_id", String(36), index=True),
+    Column("referral_id", String(36), index=True),
+    Column("event_id", String(64)),  # the reporting event, for accesses in other services
+    Index("ix_person_access_log_at", "at"),
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    actor: str
+    role: str
+    partner: str | None
+    service: str
+    channel: str
+    action: str
+    at: datetime
+    person_id: str | None = None
+    intake_id: str | None = None
+    referral_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACCESS_ACTIONS or self.channel not in CHANNELS:
+            raise ValueError(f"unknown access {self.action!r} through {self.channel!r}")
+        if not (self.person_id or self.intake_id or self.referral_id):
+            raise ValueError("an access names a person, intake or referral")
+
+
+def record(session: Session, accesses: Iterable[Access], event_id: str | None = None) -> int:
+    """Add entries inside the caller's transaction, with the ids the intake can resolve."""
+    rows = [{**asdict(_resolved(session, a)), "event_id": event_id} for a in accesses]
+    if rows:
+        session.execute(access_log.insert(), rows)
+    return len(rows)
+
+
+def _resolved(session: Session, a: Access) -> Access:
+    intake_id, person_id = a.intake_id, a.person_id
+    if a.referral_id and not intake_id:
+        intake_id = session.execute(select(intake_referrals.c.intake_id).where(
+            intake_referrals.c.referral_id == a.referral_id)).scalar()
+    if intake_id and not person_id:
+        person_id = session.execute(select(intakes.c.person_id).where(
+            intakes.c.id == intake_id)).scalar()
+    return Access(**{**asdict(a), "intake_id": intake_id, "person_id": person_id})
+
+
+def note(session_factory, principal, action: str, channel: str, now: datetime, *,
+         person_ids: Iterable = (), intake_ids: Iterable = (), referral_ids: Iterable = ()) -> int:
+    """The intake service's own pages and API: one entry per record, committed at once."""
+    def access(**ids) -> Access:
+        return Access(principal.username, principal.role, principal.partner, "intake",
+                      channel, action, now, **ids)
+
+    entries = ([access(person_id=str(p)) for p in dict.fromkeys(person_ids) if p]
+               + [access(intake_id=str(i)) for i in dict.fromkeys(intake_ids) if i]
+               + [access(referral_id=str(r)) for r in dict.fromkeys(referral_ids) if r])
+    if not entries:
+        return 0
+    with session_factory() as session:
+        count = record(session, entries)
+        session.commit()
+    return count
+
+
+def record_reported_access(envelope: Envelope, uow) -> None:
+    """Consumer: file an access another service reported (personal_data.accessed)."""
+    d = envelope.data
+    record(uow.session, [
+        Access(d["actor"], d["role"], d.get("partner"), d["service"], d["channel"],
+               d["action"], envelope_time(d["at"]), person_id=r.get("person_id"),
+               intake_id=r.get("intake_id"), referral_id=r.get("referral_id"))
+        for r in d["records"]], event_id=envelope.id)
+
+
+def envelope_time(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def entries_for(session: Session, person_id: str, limit: int = 500) -> list[dict]:
+    """The person's log, newest first: entries naming the person, a duplicate merged into
+    them, one of their intakes or one of those intakes' referrals."""
+    person_ids = [person_id] + list(session.execute(
+        select(persons.c.id).where(persons.c.merged_into == person_id)).scalars())
+    intake_ids = list(session.execute(
+        select(intakes.c.id).where(intakes.c.person_id.in_(person_ids))).scalars())
+    referral_ids = list(session.execute(select(intake_referrals.c.referral_id).where(
+        intake_referrals.c.intake_id.in_(intake_ids))).scalars()) if intake_ids else []
+    t = access_log
+    query = select(t).where(or_(t.c.person_id.in_(person_ids), t.c.intake_id.in_(intake_ids),
+                                t.c.referral_id.in_(referral_ids)))
+    rows = session.execute(query.order_by(t.c.at.desc(), t.c.id.desc()).limit(limit)).all()
+    return [{k: v for k, v in r._mapping.items() if k != "event_id"} for r in rows]
+
+
+def person_exists(session: Session, person_id: str) -> bool:
+    return session.execute(select(persons.c.id).where(
+        persons.c.id == person_id)).first() is not None

@@ -1,0 +1,95 @@
+"""Data protection pages and API of the intake service: a person's access log (Art. 15) and
+the record of processing activities (Art. 30); `note_access` for the intake's own views."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+from flask.views import MethodView
+from flask_smorest import Blueprint as ApiBlueprint
+from marshmallow import RAISE, Schema, fields, validate
+
+from services.intake import access_log
+from shared.auth import api_roles, current_principal, ui_roles
+
+bp = Blueprint("data_protection_ui", __name__, template_folder="templates")
+blp = ApiBlueprint("access_log", __name__, url_prefix="/api/v1/persons",
+                   description="Who viewed or changed a person's record (Art. 15)")
+
+
+def deps():
+    return current_app.extensions["lotse"]
+
+
+def note_access(action: str, channel: str, **ids) -> None:
+    """Log the current user's access to the records named (person_ids, intake_ids,
+    referral_ids); the intake service's views call this after producing their answer."""
+    d = deps()
+    access_log.note(d.session_factory, current_principal(), action, channel, d.clock(), **ids)
+
+
+class AccessLogQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class AccessLogEntrySchema(Schema):
+    id = fields.Integer()
+    at = fields.AwareDateTime()
+    actor = fields.String(metadata={"description": "username"})
+    role = fields.String()
+    partner = fields.String(allow_none=True, metadata={"description": "partner users' "
+                                                       "organisation"})
+    service = fields.String(metadata={"description": "the service that showed or changed it"})
+    channel = fields.String(metadata={"description": "ui | api"})
+    action = fields.String(metadata={"description": "viewed, listed, created, changed, "
+                                     "merged, unmerged, consent_given, consent_withdrawn, "
+                                     "exported, ..."})
+    person_id = fields.String(allow_none=True)
+    intake_id = fields.String(allow_none=True)
+    referral_id = fields.String(allow_none=True)
+
+
+class AccessLogSchema(Schema):
+    person_id = fields.UUID()
+    items = fields.List(fields.Nested(AccessLogEntrySchema))
+
+
+def _entries(person_id, limit: int) -> list[dict] | None:
+    with deps().session_factory() as s:
+        if not access_log.person_exists(s, str(person_id)):
+            return None
+        return access_log.entries_for(s, str(person_id), limit)
+
+
+@blp.route("/<uuid:person_id>/access-log")
+class PersonAccessLog(MethodView):
+    @api_roles("staff")
+    @blp.arguments(AccessLogQuerySchema, location="query")
+    @blp.response(200, AccessLogSchema)
+    def get(self, query, person_id):
+        """Who viewed or changed this person's record, newest first (ids and actions only)."""
+        items = _entries(person_id, query["limit"])
+        if items is None:
+            abort(404, "no person with this id")
+        return {"person_id": person_id, "items": items}
+
+
+@bp.get("/persons/<uuid:person_id>/access-log")
+@ui_roles("staff")
+def access_log_page(person_id):
+    """The access log to show or hand to the person (Art. 15)."""
+    items = _entries(person_id, 500)
+    if items is None:
+        abort(404)
+    return render_template("intake/access_log.html", person_id=person_id, items=items)
+
+
+@bp.get("/record-of-processing")
+@ui_roles("admin")
+def record_of_processing():
+    """The Art. 30 record, generated from the configuration this process runs with."""
+    from shared.processing_record import build_record
+
+    return render_template("intake/record_of_processing.html", record=build_record(
+        dpo_contact=deps().settings.dpo_contact))

@@ -1,0 +1,19 @@
+"""The operator console's retention purges: the event journal, settled dead letters, audit."""
+from __future__ import annotations
+
+from services.ops import tables as t
+from shared.retention import Purge, bus_purges, purge_rows
+from shared.service import ServiceDeps
+
+
+def purges(deps: ServiceDeps) -> dict[str, Purge]:
+    sf = deps.session_factory
+    return {
+        "journal": purge_rows(sf, t.journal, "recorded_at", measured_from="recorded_at"),
+        # parked ones stay until an operator replayed or discarded them
+        "settled_dead_letters": purge_rows(
+            sf, t.dead_letters, "settled_at", measured_from="settled_at",
+            where=lambda d: (d.c.status.in_(("replayed", "discarded")),)),
+        "ops_audit": purge_rows(sf, t.audit, "at", measured_from="at"),
+        **bus_purges(sf, t.outbox, t.inbox),
+    }
