@@ -82,7 +82,7 @@ def set_outbox_pending(service: str, pending: int) -> None:
 
 def observe_partner_call(partner: str, outcome: str, seconds: float) -> None:
     PARTNER_CALL_SECONDS.labels(partner, outcome).observe(seconds)
-    if outcome != "opened":
+    if outcome not in ("opened", "notice_sent"):
         PARTNER_CALL_ERRORS.labels(partner).inc()
 
 

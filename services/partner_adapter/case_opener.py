@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
-from services.partner_adapter import handlers, repository
+from services.partner_adapter import handlers, notices, repository
 from services.partner_adapter.guards import PartnerGuards
 from services.partner_adapter.partners.base import PartnerGateway
 from shared.partners import DIRECTORY
@@ -46,7 +46,19 @@ class CaseOpener:
                                      self.lease_seconds, work="poll")
         for _ in pool.map(self._poll, polls):
             pass
-        return len(ids) + len(reminders) + len(cancellations) + len(polls)
+        told = notices.claim_due(self.deps.engine, self.deps.clock(), self.threads * 2,
+                                 self.lease_seconds)
+        for _ in pool.map(self._notify, told):
+            pass
+        return len(ids) + len(reminders) + len(cancellations) + len(polls) + len(told)
+
+    def _notify(self, notice_id: str) -> None:
+        try:
+            notices.send_notice(notice_id, self.deps.uow, self.gateways, guards=self.guards,
+                                clock=self.deps.clock)
+        except Exception:  # the lease lapses and the notice is tried again
+            log.exception("telling the partner of a withdrawal or erasure failed",
+                          extra={"notice_id": notice_id})
 
     def _poll(self, case_id: str) -> None:
         try:

@@ -8,8 +8,8 @@ import uuid
 from datetime import datetime
 from typing import Callable, Mapping
 
-from services.partner_adapter import repository
-from services.partner_adapter.domain import Disclosure, PartnerCase, minimise
+from services.partner_adapter import notices, repository
+from services.partner_adapter.domain import Disclosure, PartnerCase, backoff, minimise
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
                                                     PartnerRefused, PartnerUnavailable, Receipt)
 from services.partner_adapter.guards import PartnerGuards
@@ -87,9 +87,12 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     opened (with what the partner received), retry later, or failed for good."""
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
+        withdrawn = case is not None and notices.consent_withdrawn_for(uow.session, case.basis)
     if case is None or case.status != "pending":
         return "not pending"
     config, gateway = directory[case.partner], gateways.get(case.partner)
+    if withdrawn:  # checked again right before sending: nothing leaves on a withdrawn consent
+        return _withhold(case, uow_factory, gateway, config, clock)
     wait = guards.before(case.partner, clock()) if guards and gateway else None
     if wait is not None:
         return _defer(case_id, uow_factory, *wait)
@@ -116,6 +119,8 @@ def open_partner_case(case_id: str, uow_factory: Callable,
                 case.poll_after(poll_seconds or config.poll_seconds, uow.clock())
             repository.add_disclosure(uow.session, Disclosure.of(
                 case, config.channel, config.allow_list, payload, uow.clock()))
+            repository.save(uow.session, case)
+            notices.after_delivery(uow, case)  # a withdrawal that arrived during the call
         elif outcome == "retry":
             log.warning("partner unavailable, will retry",
                         extra={"partner": case.partner, "case_id": case_id, "reason": error,
@@ -131,6 +136,44 @@ def open_partner_case(case_id: str, uow_factory: Callable,
         _emit(uow, case)
         uow.commit()
     return outcome
+
+
+def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway | None,
+              config: PartnerConfig, clock: Callable[[], datetime]) -> str:
+    """The consent the case relies on was withdrawn before it was delivered: nothing is sent
+    and the case ends cancelled (the referral service cancels the referral itself on the same
+    withdrawal, so no event of ours races with it). An earlier attempt may have reached the
+    partner unnoticed (an answer lost, a crash after sending): the partner is asked first,
+    and a case it holds is recorded as delivered and gets its withdrawal notice."""
+    found = None
+    if gateway is not None:
+        try:
+            found = gateway.find_case(str(case.referral_id))
+        except (PartnerUnavailable, PartnerRefused) as exc:  # ask again later
+            return _defer(str(case.id), uow_factory, clock() + backoff(3),
+                          f"consent withdrawn; asking the partner whether it holds the case "
+                          f"failed: {exc}")
+    with uow_factory() as uow:
+        case = repository.get(uow.session, str(case.id))
+        if case.status != "pending":
+            return "not pending"
+        if found is None:
+            case.cancel_requested(uow.clock())
+            case.last_error = "consent_withdrawn: nothing was sent to the partner"
+            repository.save(uow.session, case)
+            uow.commit()
+            log.info("consent withdrawn before delivery; nothing sent",
+                     extra={"partner": case.partner, "case_id": str(case.id)})
+            return "withheld"
+        case.opened(found.reference, uow.clock(), appointment=found.appointment)
+        repository.add_disclosure(uow.session, Disclosure.of(
+            case, config.channel, config.allow_list, gateway.payload(case.request),
+            uow.clock()))
+        repository.save(uow.session, case)
+        notices.after_delivery(uow, case)
+        _emit(uow, case)
+        uow.commit()
+    return "opened"
 
 
 def record_partner_report(partner: str, report: dict, uow, signature: str = "") -> str:
@@ -270,7 +313,7 @@ def record_portal_report(partner: str, case_id: str, status: str, reason: str | 
         if case is None or case.partner != partner or case.status not in ("opened",
                                                                            "cancelled"):
             return "not_found"
-        if not case.answerable:
+        if not case.answerable or notices.closes_case(uow.session, case_id):
             return "closed"
         case.reported(status, reason, case.partner_case_ref, uow.clock(), outcome=outcome)
         repository.save(uow.session, case)

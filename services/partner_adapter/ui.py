@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from services.partner_adapter import handlers, repository
+from services.partner_adapter import handlers, notices, repository
+from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.config import PORTAL_PARTNERS
 from shared.events.contracts import PARTNER_REPORTED_STATUSES
@@ -25,8 +26,15 @@ def partner_cases():
     principal = current_principal()
     with deps().session_factory() as s:
         cases = repository.listing(s, principal.partner if principal.role == "partner" else None)
+        told: dict[str, list] = {}  # consent withdrawn / erase: shown on the case, closes it
+        for n in notices.notices_for(s, case_ids=[c.id for c in cases]):
+            told.setdefault(n.case_id, []).append(n)
+    # every case still carrying the person's data is a disclosure to whoever reads this page
+    report_access(deps().uow(), principal, "partner_adapter", "listed", "ui",
+                  [accessed_records(referral_id=c.referral_id) for c in cases
+                   if c.request.get("person")])
     return render_template("partner_adapter/cases.html", cases=cases, portal=PORTAL_PARTNERS,
-                           outcomes=PORTAL_OUTCOMES)
+                           outcomes=PORTAL_OUTCOMES, notices=told)
 
 
 @bp.post("/partner/cases/<uuid:case_id>/report")
@@ -44,8 +52,8 @@ def report(case_id):
     if result == "not_found":  # also another partner's case: existence does not leak
         abort(404)
     if result == "closed":
-        flash(_("This case is closed (withdrawn by the referrer or answered for good); "
-                "the answer was not recorded."))
+        flash(_("This case is closed (withdrawn by the referrer, consent withdrawn, data to be "
+                "erased, or answered for good); the answer was not recorded."))
         return redirect(url_for(".partner_cases")), 303
     flash(_("Your answer was recorded."))
     return redirect(url_for(".partner_cases"))

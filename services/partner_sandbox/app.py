@@ -15,8 +15,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from jsonschema import Draft202012Validator, FormatChecker
 
-from services.partner_sandbox import store
-from services.partner_sandbox.systems import DESTINATION, SYSTEMS, WBS_REQUIRED
+from services.partner_sandbox import erasure, notices, store
+from services.partner_sandbox.systems import (DESTINATION, NOTICE_FORMATS, SYSTEMS,
+                                              WBS_REQUIRED)
 from shared import secure_submission as crypto
 from shared.auth import allow_anonymous, current_principal, ui_roles
 from shared.config import Settings
@@ -158,6 +159,50 @@ def _withdraw(partner: str, reference: str):
     return jsonify(reference=reference, status="withdrawn"), 200
 
 
+def _notice(partner: str, reference: str):
+    """A notice from Lotse about a case: the person withdrew the consent, or the data must be
+    erased. Stored once per idempotency key; a notice carrying more than ids and codes (a
+    name, a birth date) is refused, as the partner's data protection officer would."""
+    system, form = _system(partner), NOTICE_FORMATS[partner]
+    _require_key(system)
+    if store.behaviour(engine(), partner, None)["mode"] == "fail":
+        abort(503, f"{system.name} is down (sandbox failure mode)")
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        abort(400, "Idempotency-Key header is required")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "JSON body required")
+    unexpected = sorted(set(body) - set(form.allowed))
+    if unexpected:
+        return jsonify(code=422, errors={f: ["not accepted in a notice"]
+                                         for f in unexpected}), 422
+    kind = form.kinds.get(body.get(form.kind_field))
+    if kind is None or not body.get(form.client_reference_field):
+        return jsonify(code=422, errors={form.kind_field: [f"one of {', '.join(form.kinds)}"],
+                                         form.client_reference_field: ["required"]}), 422
+    stored = notices.add_notice(engine(), partner, reference, key, kind, body)
+    if stored is None:
+        abort(404, "no such case")
+    if kind == "erasure":  # a good partner erases the person's data it holds
+        erasure.erase_case(engine(), partner, reference)
+    if store.behaviour(engine(), partner, None)["mode"] == "timeout":
+        abort(504, "gateway timeout (sandbox failure mode)")  # stored, the answer is lost
+    return jsonify(case_reference=reference, kind=kind, created=stored[1]), \
+        201 if stored[1] else 200
+
+
+@api.get("/<partner>/notices")
+def list_notices(partner):
+    """The notices a partner system received (tests and the sandbox's own pages)."""
+    _require_key()
+    _system(partner)
+    return jsonify(items=[{k: (v.isoformat() if k == "received_at" else v)
+                           for k, v in n.items()}
+                          for n in notices.notices(engine(), partner,
+                                                   request.args.get("case_reference"))])
+
+
 for _partner, _system_def in SYSTEMS.items():
     api.add_url_rule(f"/{_partner}{_system_def.path}", f"create_{_partner}",
                      lambda p=_partner: _create(p), methods=["POST"])
@@ -171,6 +216,9 @@ for _partner, _system_def in SYSTEMS.items():
     api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/cancellation",
                      f"withdraw_{_partner}",
                      lambda reference, p=_partner: _withdraw(p, reference), methods=["POST"])
+    api.add_url_rule(f"/{_partner}{_system_def.path}/<reference>/"
+                     f"{NOTICE_FORMATS[_partner].path}", f"notice_{_partner}",
+                     lambda reference, p=_partner: _notice(p, reference), methods=["POST"])
 
 
 # -- a FIT-Connect destination: published key, encrypted submissions -------------------------

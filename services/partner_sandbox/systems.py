@@ -75,3 +75,38 @@ REGISTRATION_DOCUMENTS = (
     "Heiratsurkunde / marriage certificate",
     "Geburtsurkunden der Kinder unter 18 / birth certificates of children under 18",
 )
+
+
+@dataclass(frozen=True)
+class NoticeFormat:
+    """How a partner system takes notices about a case it holds (consent withdrawn, erase the
+    data): the path under the case, the field naming the notice's kind and its codes, and the
+    only fields a notice may carry (anything else, e.g. a name, is refused)."""
+
+    path: str
+    kind_field: str
+    kinds: dict[str, str]  # the system's code -> consent_withdrawn | erasure
+    client_reference_field: str
+    allowed: tuple[str, ...]
+
+
+NOTICE_FORMATS = {
+    "welfare": NoticeFormat("notices", "kind", {"consent_withdrawn": "consent_withdrawn",
+                                                "erasure": "erasure"}, "referral_id",
+                            ("kind", "referral_id", "case_reference", "reason", "occurred_at")),
+    "registration": NoticeFormat("notices", "kind", {"consent_withdrawn": "consent_withdrawn",
+                                                     "erasure": "erasure"}, "referral_id",
+                                 ("kind", "referral_id", "case_reference", "reason",
+                                  "occurred_at")),
+    "jobcenter": NoticeFormat("mitteilungen", "mitteilungsart",
+                              {"EINWILLIGUNG_WIDERRUFEN": "consent_withdrawn",
+                               "LOESCHUNG": "erasure"}, "externe_referenz",
+                              ("mitteilungsart", "vorgangsnummer", "externe_referenz", "grund",
+                               "zeitpunkt")),
+    # a FIT-Connect destination hears about a submission through events (SET-like)
+    "wohnungsamt": NoticeFormat("events", "type",
+                                {"urn:lotse:notice:consent-withdrawn": "consent_withdrawn",
+                                 "urn:lotse:notice:erasure": "erasure"}, "externalReference",
+                                ("type", "submissionId", "externalReference", "reason",
+                                 "issuedAt")),
+}

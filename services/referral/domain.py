@@ -409,6 +409,13 @@ class Referral:
             return "overdue"
         return None
 
+    def partner_notified(self, kind: str, case_ref: str, *, by: str, at: datetime) -> None:
+        """The partner was told that the consent was withdrawn or that the data must be
+        erased: kept in the history (who was told what, when); the status stays."""
+        what = {"consent_withdrawn": "consent withdrawal", "erasure": "erasure"}.get(kind, kind)
+        self.history.append(HistoryEntry(self.status, self.status, f"partner_notice_{kind}",
+                                         by, at, note=f"partner told of the {what} ({case_ref})"))
+
     def record_partner_case(self, case_ref: str, *, by: str, now: datetime,
                             appointment: dict | None = None) -> None:
         """The partner opened its case: remember its reference (and the appointment it

@@ -10,7 +10,7 @@ from shared.bus.delivery import deliver
 from shared.events.envelope import new_envelope
 from tests.component.test_referral_consents import intake_v2
 
-OPEN, OPENED, REPORT, _ = SUBSCRIPTIONS
+OPEN, OPENED, REPORT, _, *_ = SUBSCRIPTIONS
 CONSENT = [{"consent_id": str(uuid.uuid4()), "partner": None, "method": "signed_form",
             "language": "uk", "purpose": "referral", "information_version": None}]
 

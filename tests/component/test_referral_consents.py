@@ -11,7 +11,7 @@ from services.referral.consumers import SUBSCRIPTIONS
 from shared.bus.delivery import Verdict, deliver
 from shared.events.envelope import new_envelope
 
-OPEN, _, _, CONSENTS = SUBSCRIPTIONS
+OPEN, _, _, CONSENTS, *_ = SUBSCRIPTIONS
 PERSON = str(uuid.uuid4())
 
 

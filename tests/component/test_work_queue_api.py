@@ -11,7 +11,7 @@ from shared.bus.delivery import deliver
 from tests.component.test_partner_reports import CONSENT, report, welfare
 from tests.component.test_referral_consents import intake_v2
 
-OPEN, _, REPORT, _ = SUBSCRIPTIONS
+OPEN, _, REPORT, _, *_ = SUBSCRIPTIONS
 
 
 @pytest.fixture

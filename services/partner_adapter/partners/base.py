@@ -73,6 +73,10 @@ class PartnerGateway(Protocol):
     def cancel(self, case_ref: str, idempotency_key: str) -> None:
         """Withdraw the case at the partner."""
 
+    def notify(self, case_ref: str, notice: dict[str, Any], idempotency_key: str) -> None:
+        """Tell the partner about its case: consent withdrawn or erase the data (one notice
+        per key; `notice` holds kind, referral_id, case_reference, reason, occurred_at)."""
+
 
 class HttpPartnerGateway:
     """Shared HTTP mechanics; a kind names its paths, fixed values and field mapping."""
@@ -140,6 +144,18 @@ class HttpPartnerGateway:
         """Tell the partner that Lotse cancelled the referral behind this case."""
         self._send("POST", f"{self.path}/{case_ref}/cancellation", idempotency_key,
                    {"reason": "cancelled by referrer"})
+
+    notices_path = "notices"  # under the case: {path}/{case_ref}/{notices_path}
+
+    def notice_body(self, notice: dict[str, Any]) -> dict[str, Any]:
+        """The notice in the partner's shape; ids and codes only, never the person."""
+        return dict(notice)
+
+    def notify(self, case_ref: str, notice: dict[str, Any], idempotency_key: str) -> None:
+        """Tell the partner that the consent behind its case was withdrawn or that the data
+        must be erased (same key: one notice, however often it is retried)."""
+        self._send("POST", f"{self.path}/{case_ref}/{self.notices_path}", idempotency_key,
+                   self.notice_body(notice))
 
     def _headers(self, idempotency_key: str | None) -> dict[str, str]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}

@@ -52,6 +52,15 @@ class JobcenterGateway(HttpPartnerGateway):
                 {"beziehung": m["relation"], "geburtsdatum": m["birth_date"]} for m in members]
         return document
 
+    notices_path = "mitteilungen"
+    NOTICE_KINDS = {"consent_withdrawn": "EINWILLIGUNG_WIDERRUFEN", "erasure": "LOESCHUNG"}
+
+    def notice_body(self, notice: dict[str, Any]) -> dict[str, Any]:
+        return {"mitteilungsart": self.NOTICE_KINDS[notice["kind"]],
+                "vorgangsnummer": notice["case_reference"],
+                "externe_referenz": notice["referral_id"], "grund": notice["reason"],
+                "zeitpunkt": notice["occurred_at"]}
+
     def open_case(self, request: dict[str, Any], idempotency_key: str) -> Receipt:
         errors = handover_errors(self.payload(request))
         if errors:  # never send what the Jobcenter's schema refuses; staff must fix the data

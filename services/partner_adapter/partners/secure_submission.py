@@ -118,6 +118,16 @@ class SecureSubmissionGateway(HttpPartnerGateway):
             raise
         return Receipt(submission_id)
 
+    # A notice is an event about the submission (SET-like), not a new submission: it holds
+    # ids and codes only, so there is nothing to encrypt.
+    notices_path = "events"
+
+    def notice_body(self, notice: dict[str, Any]) -> dict[str, Any]:
+        return {"type": f"urn:lotse:notice:{notice['kind'].replace('_', '-')}",
+                "submissionId": notice["case_reference"],
+                "externalReference": notice["referral_id"], "reason": notice["reason"],
+                "issuedAt": notice["occurred_at"]}
+
     @staticmethod
     def _json(response, lost: bool = False) -> dict[str, Any]:
         try:

@@ -1,0 +1,62 @@
+"""Notices the stand-in partner systems received about their cases (consent withdrawn, erase
+the data): stored once per idempotency key, every delivery counted, so a test sees a retried
+notice arrive exactly once."""
+from __future__ import annotations
+
+from sqlalchemy import (Column, Integer, String, Table, UniqueConstraint, select, update)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from services.partner_sandbox.tables import metadata, sandbox_cases
+from shared.clock import utcnow
+from shared.db import JSONDocument, UTCDateTime
+
+sandbox_notices = Table(
+    "sandbox_notices", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner", String(40), nullable=False),
+    Column("case_reference", String(40), nullable=False, index=True),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),  # consent_withdrawn | erasure
+    Column("body", JSONDocument, nullable=False),  # exactly what arrived
+    Column("deliveries", Integer, nullable=False),  # how often it arrived (retries included)
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner", "idempotency_key", name="uq_sandbox_notices_partner_key"),
+)
+
+
+def add_notice(engine: Engine, partner: str, reference: str, key: str, kind: str,
+               body: dict) -> tuple[dict, bool] | None:
+    """Record a notice once per key; (notice, created), None when the case is unknown."""
+    t = sandbox_notices
+    with engine.begin() as conn:
+        case = conn.execute(select(sandbox_cases.c.reference).where(
+            sandbox_cases.c.partner == partner, sandbox_cases.c.reference == reference)).first()
+        if case is None:
+            return None
+        row = conn.execute(select(t).where(t.c.partner == partner,
+                                           t.c.idempotency_key == key)).first()
+        if row is not None:
+            conn.execute(update(t).where(t.c.id == row.id)
+                         .values(deliveries=t.c.deliveries + 1))
+            return dict(row._mapping), False
+    notice = dict(partner=partner, case_reference=reference, idempotency_key=key, kind=kind,
+                  body=body, deliveries=1, received_at=utcnow())
+    try:
+        with engine.begin() as conn:
+            conn.execute(t.insert().values(**notice))
+    except IntegrityError:  # a concurrent delivery with the same key won
+        return add_notice(engine, partner, reference, key, kind, body)
+    return notice, True
+
+
+def notices(engine: Engine, partner: str | None = None,
+            reference: str | None = None) -> list[dict]:
+    t = sandbox_notices
+    query = select(t).order_by(t.c.id)
+    if partner:
+        query = query.where(t.c.partner == partner)
+    if reference:
+        query = query.where(t.c.case_reference == reference)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query).all()]
