@@ -69,6 +69,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    # deleted rows are overwritten, not left in free pages: erasure (Art. 17) means gone
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
-from services.ops import dead_letters, domain, readings, tables
+from services.ops import dead_letters, domain, erasure, readings, tables
 from shared.bus.parking import ParkingLot
 from shared.bus.topology import Topology
 from shared.clock import Clock, utcnow
@@ -217,13 +217,19 @@ class ConsoleLoop:
         self.engine, self.settings, self.lot, self.figures = engine, settings, lot, figures
         self.databases = databases
         self.limits, self.every, self.alerts_every = limits, every, alerts_every
+        self.compact_until = 0.0  # after an erasure: truncate the write-ahead logs until then
 
     def run(self, stop: threading.Event) -> None:
         checked = 0.0
         while not stop.is_set():
             busy = 0
             try:
+                collecting = utcnow()
                 busy += dead_letters.collect(self.engine, self.lot)
+                if erasure.settle(self.engine, collecting):  # parked copies were collected
+                    self.compact_until = time.monotonic() + erasure.COMPACT_SECONDS
+                if time.monotonic() < self.compact_until:
+                    erasure.compact(self.erasure_engines())
                 busy += dead_letters.work_on_batches(self.engine, self.lot)
                 dead_letters.finish_interrupted_replays(self.engine, self.lot)
                 if time.monotonic() - checked >= self.alerts_every:
@@ -233,6 +239,12 @@ class ConsoleLoop:
                 log.exception("operator console loop failed")
             if not busy:
                 stop.wait(self.every)
+
+    def erasure_engines(self) -> list[Engine]:
+        """Where copies of an erased person's data may linger on disk (embedded mode)."""
+        broker = getattr(self.lot, "broker", None)
+        return [self.engine, *[self.databases(s) for s in readings.BUS_SERVICES],
+                *([broker.engine] if broker is not None else [])]
 
     def check_alerts(self) -> list[domain.Alert]:
         readings_now = backlogs(self.engine, self.databases, self.figures.read())

@@ -5,11 +5,15 @@ subscribes to still ends in the unrouted queue and raises its alert.
 """
 from __future__ import annotations
 
-from services.ops import handlers
+from services.ops import erasure, handlers
 from shared.bus.topology import Subscription
+from shared.erasure import guarded
 from shared.events.contracts import CONTRACTS
 
-SUBSCRIPTIONS = (
+# Events about an erased person are not journalled (tombstones).
+SUBSCRIPTIONS = guarded((
     Subscription("ops", "journal", tuple(sorted({t for t, _ in CONTRACTS})),
                  handlers.record_in_journal),
-)
+    Subscription("ops", "erase_person", ("person.erasure_requested",), erasure.erase_person),
+    Subscription("ops", "erase_late_referrals", ("person.erased",), erasure.note_referrals),
+), erasure.erased)

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from services.ops import domain, tables
+from services.ops import domain, erasure, tables
 from shared.bus.parking import ParkedMessage, ParkingLot
 from shared.clock import Clock, utcnow
 
@@ -43,6 +43,8 @@ def store_parked(engine: Engine, clock: Clock = utcnow) -> Callable[[Sequence[Pa
         now = clock()
         with engine.begin() as conn:
             for m in messages:
+                if erasure.about_erased(conn, m.body):
+                    continue  # the person's data was erased: no copy is kept
                 row = conn.execute(select(t.c.id, t.c.status).where(
                     t.c.queue == m.queue, t.c.event_id == m.event_id)).first()
                 values = dict(reason=m.reason[:4000], attempts=m.attempts, body=m.body,
@@ -120,11 +122,22 @@ def redact(reason: str) -> str:
     return _QUOTED.sub(domain.MASK, _PARAMETERS.sub("[…]", reason))
 
 
+# Ids are INTEGER columns (32 bits in PostgreSQL): a larger number names no dead letter, and
+# asking the database for it would fail with an overflow instead of finding nothing.
+LARGEST_ID = 2**31 - 1
+
+
+def _find(conn: Connection, dead_letter_id: int):
+    if not 0 <= dead_letter_id <= LARGEST_ID:
+        return None
+    return conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
+
+
 def read(engine: Engine, dead_letter_id: int, viewer: str, may_see_personal_data: bool,
          clock: Clock = utcnow) -> dict:
     """One dead letter for a viewer; an unmasked view is written to the audit trail."""
     with engine.begin() as conn:
-        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
+        row = _find(conn, dead_letter_id)
         if row is None:
             raise NotFound(f"no dead letter {dead_letter_id}")
         if may_see_personal_data:
@@ -145,7 +158,7 @@ def replay(engine: Engine, lot: ParkingLot, dead_letter_id: int, actor: str,
     the mark, the collector re-opens the row and the mark leaves it parked."""
     now = clock()
     with engine.begin() as conn:
-        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
+        row = _find(conn, dead_letter_id)
         if row is None:
             raise NotFound(f"no dead letter {dead_letter_id}")
         claimed = conn.execute(update(t).where(t.c.id == row.id, t.c.status == "parked")
@@ -195,7 +208,7 @@ def discard(engine: Engine, dead_letter_id: int, actor: str, note: str,
         raise ValueError("note: say why the message is discarded")
     now = clock()
     with engine.begin() as conn:
-        row = conn.execute(select(t).where(t.c.id == dead_letter_id)).first()
+        row = _find(conn, dead_letter_id)
         if row is None:
             raise NotFound(f"no dead letter {dead_letter_id}")
         if row.status != "parked":

@@ -1,14 +1,22 @@
 """What the partner adapter listens to on the bus."""
 from __future__ import annotations
 
-from services.partner_adapter import handlers
+from services.partner_adapter import erasure, handlers, notices
 from shared.bus.topology import Subscription
+from shared.erasure import guarded
 
-SUBSCRIPTIONS = (
+# Events about an erased person are dropped (tombstones), so they cannot recreate a case.
+SUBSCRIPTIONS = guarded((
     Subscription("partner_adapter", "request_partner_case", ("referral.requested",),
                  handlers.request_partner_case),
     Subscription("partner_adapter", "request_reminder", ("referral.reminder_due",),
                  handlers.request_reminder),
     Subscription("partner_adapter", "follow_referral", ("referral.status_changed",),
                  handlers.follow_referral),
-)
+    Subscription("partner_adapter", "follow_consent_withdrawal", ("consent.withdrawn",),
+                 notices.follow_consent_withdrawal),
+    Subscription("partner_adapter", "erase_person", ("person.erasure_requested",),
+                 erasure.erase_person),
+    Subscription("partner_adapter", "erase_late_referrals", ("person.erased",),
+                 erasure.erase_late_referrals),
+), erasure.erased)

@@ -1,10 +1,12 @@
 """What the referral service listens to on the bus."""
 from __future__ import annotations
 
-from services.referral import handlers
+from services.referral import erasure, handlers, partner_notices
 from shared.bus.topology import Subscription
+from shared.erasure import guarded
 
-SUBSCRIPTIONS = (
+# Events about an erased person are dropped (tombstones), so they cannot recreate data.
+SUBSCRIPTIONS = guarded((
     Subscription("referral", "open_referrals", ("intake.recorded",),
                  handlers.open_referrals_for_intake),
     Subscription("referral", "record_case_opened", ("partner_case.opened",),
@@ -14,4 +16,8 @@ SUBSCRIPTIONS = (
                  handlers.apply_partner_report),
     Subscription("referral", "follow_consents", ("consent.given", "consent.withdrawn"),
                  handlers.follow_consents),
-)
+    Subscription("referral", "record_partner_notice", ("partner_case.notice_sent",),
+                 partner_notices.record_partner_notice),
+    Subscription("referral", "erase_person", ("person.erasure_requested",),
+                 erasure.erase_person),
+), erasure.erased)

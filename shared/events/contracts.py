@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events.envelope import InvalidEvent
 
@@ -261,6 +261,82 @@ class PartnerCaseFailedV1(Contract):
     failed_at = fields.AwareDateTime(required=True)
 
 
+class PartnerCaseNoticeSentV1(Contract):
+    """A partner that had received the person's data was told that the consent was withdrawn
+    or that the data must be erased (ids and codes only, never the person)."""
+
+    case_id = fields.UUID(required=True)
+    referral_id = fields.UUID(required=True)
+    partner = fields.String(required=True)
+    partner_case_ref = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("consent_withdrawn",
+                                                                  "erasure")))
+    reason = fields.String(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    sent_at = fields.AwareDateTime(required=True)
+
+
+class PersonErasureRequestedV1(Contract):
+    """A person's data must be erased everywhere (GDPR Art. 17): ids only, never the data."""
+
+    request_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    person_ids = fields.List(fields.UUID(), required=True, metadata={
+        "description": "the person and the duplicates merged into them"})
+    intake_ids = fields.List(fields.UUID(), required=True)
+    referral_ids = fields.List(fields.UUID(), required=True)
+    requested_at = fields.AwareDateTime(required=True)
+
+
+class PersonErasedV1(Contract):
+    """A service erased what it held about the person (its answer to an erasure request).
+
+    Produced by every erasing service (referral, partner_adapter, ops), each once per request."""
+
+    request_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    service = fields.String(required=True)
+    erased_at = fields.AwareDateTime(required=True)
+    partners_notified = fields.List(fields.String(), load_default=list, metadata={
+        "description": "partner_adapter: partners an erasure notice was queued for"})
+    referral_ids = fields.List(fields.UUID(), load_default=list, metadata={
+        "description": "referral: every referral it erased (also those the intake service "
+                       "had not heard of yet), so the partner adapter erases their cases too"})
+
+
+ACCESS_ACTIONS = ("viewed", "listed", "created", "changed", "merged", "unmerged",
+                  "consent_given", "consent_withdrawn", "exported", "erased", "answered")
+
+
+class AccessedRecordV1(Contract):
+    """One record seen or changed: whichever ids the service knows (at least one)."""
+
+    person_id = fields.UUID(load_default=None, allow_none=True)
+    intake_id = fields.UUID(load_default=None, allow_none=True)
+    referral_id = fields.UUID(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _some_id(self, data, **kwargs):
+        if not any(data.get(k) for k in ("person_id", "intake_id", "referral_id")):
+            raise ValidationError("name a person, intake or referral id", "person_id")
+
+
+class PersonalDataAccessedV1(Contract):
+    """A user saw or changed a person's data outside the intake service (a referral page, the
+    partner portal); the intake service keeps the per-person access log. Ids and actions
+    only, never the data seen. Published by the referral service and the partner adapter."""
+
+    actor = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    partner = fields.String(required=True, allow_none=True)
+    service = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    action = fields.String(required=True, validate=validate.OneOf(ACCESS_ACTIONS))
+    channel = fields.String(required=True, validate=validate.OneOf(("ui", "api")))
+    at = fields.AwareDateTime(required=True)
+    records = fields.List(fields.Nested(AccessedRecordV1), required=True,
+                          validate=validate.Length(min=1, max=500))
+
+
 @dataclass(frozen=True)
 class ContractEntry:
     event_type: str
@@ -274,7 +350,8 @@ CATALOGUE: tuple[ContractEntry, ...] = (
     ContractEntry("intake.recorded", 1, IntakeRecordedV1, "intake", ("referral",)),
     ContractEntry("intake.recorded", 2, IntakeRecordedV2, "intake", ("referral",)),
     ContractEntry("consent.given", 1, ConsentGivenV1, "intake", ("referral",)),
-    ContractEntry("consent.withdrawn", 1, ConsentWithdrawnV1, "intake", ("referral",)),
+    ContractEntry("consent.withdrawn", 1, ConsentWithdrawnV1, "intake",
+                  ("referral", "partner_adapter")),
     ContractEntry("referral.requested", 1, ReferralRequestedV1, "referral",
                   ("partner_adapter", "intake")),
     ContractEntry("referral.status_changed", 1, ReferralStatusChangedV1, "referral", ("intake",)),
@@ -286,6 +363,14 @@ CATALOGUE: tuple[ContractEntry, ...] = (
                   "partner_adapter", ("referral",)),
     ContractEntry("partner_case.failed", 1, PartnerCaseFailedV1, "partner_adapter",
                   ("referral",)),
+    ContractEntry("partner_case.notice_sent", 1, PartnerCaseNoticeSentV1, "partner_adapter",
+                  ("referral",)),
+    ContractEntry("personal_data.accessed", 1, PersonalDataAccessedV1, "referral",
+                  ("intake",)),
+    ContractEntry("person.erasure_requested", 1, PersonErasureRequestedV1, "intake",
+                  ("referral", "partner_adapter", "ops")),
+    ContractEntry("person.erased", 1, PersonErasedV1, "referral",
+                  ("intake", "partner_adapter", "ops")),
 )
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 

@@ -15,7 +15,7 @@ import pytest
 
 from services.cli import migrate_all
 from services.embedded import build_network
-from shared.auth import Principal, issue_token
+from shared.auth import Principal, issue_service_token, issue_token
 
 ROLES = {"staff": Principal("staff", "staff"),
          "partner": Principal("welfare", "partner", "welfare"),
@@ -23,6 +23,9 @@ ROLES = {"staff": Principal("staff", "staff"),
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/logout", "/api/v1/auth/token",
           "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>", "/"}
 EVERYONE = set(ROLES)
+# Not a user: another Lotse service with its service credential. It may use the /internal/
+# routes only, and those nobody else.
+SERVICE = "service"
 MATRIX = {
     ("intake", "GET", "/api/v1/intakes"): {'staff', 'admin'},
     ("intake", "GET", "/api/v1/intakes/<uuid:intake_id>"): {'staff', 'admin'},
@@ -30,15 +33,21 @@ MATRIX = {
     ("intake", "GET", "/api/v1/persons"): {'staff', 'admin'},
     ("intake", "GET", "/api/v1/persons/<uuid:person_id>"): {'staff', 'admin'},
     ("intake", "GET", "/api/v1/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/persons/<uuid:person_id>/access-log"): {'staff', 'admin'},
     ("intake", "GET", "/api/v1/persons/matches"): {'staff', 'admin'},
     ("intake", "GET", "/intakes"): {'staff', 'admin'},
     ("intake", "GET", "/intakes/<uuid:intake_id>"): {'staff', 'admin'},
     ("intake", "GET", "/intakes/new"): {'staff', 'admin'},
     ("intake", "GET", "/persons"): {'staff', 'admin'},
     ("intake", "GET", "/persons/<uuid:person_id>"): {'staff', 'admin'},
+    ("intake", "GET", "/persons/<uuid:person_id>/access-log"): {'staff', 'admin'},
+    ("intake", "GET", "/record-of-processing"): {'admin'},
     ("intake", "GET", "/persons/<uuid:person_id>/registration-form/<uuid:referral_id>"):
         {'staff', 'admin'},
     ("intake", "POST", "/api/v1/consents/<uuid:consent_id>/withdraw"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/auth/logout"): {'staff', 'partner', 'operator', 'admin'},
+    ("intake", "POST", "/api/v1/auth/revocations"): {'admin'},
+    ("intake", "GET", "/internal/v1/token-revocations"): {SERVICE},
     ("intake", "POST", "/api/v1/intakes"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/merges/<merge_id>/undo"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
@@ -50,6 +59,10 @@ MATRIX = {
     ("intake", "POST", "/persons/<uuid:person_id>/consents/<uuid:consent_id>/withdraw"):
         {'staff', 'admin'},
     ("intake", "POST", "/persons/<uuid:person_id>/merge"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/persons/<uuid:person_id>/erasure"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/persons/<uuid:person_id>/erasure"): {'admin'},
+    ("intake", "GET", "/persons/<uuid:person_id>/erasure"): {'staff', 'admin'},
+    ("intake", "POST", "/persons/<uuid:person_id>/erasure"): {'admin'},
     ("ops", "GET", "/api/v1/ops/audit"): {'operator', 'admin'},
     ("ops", "GET", "/api/v1/ops/charts"): {'operator', 'admin'},
     ("ops", "GET", "/api/v1/ops/dead-letters"): {'operator', 'admin'},
@@ -134,10 +147,12 @@ def routes(app):
 def allowed(app, method: str, rule: str) -> set[str]:
     app.config["WTF_CSRF_ENABLED"] = False  # the guard, not the form token, is under test
     client, roles = app.test_client(), set()
-    for role, principal in ROLES.items():
+    credentials = {role: issue_token(app.secret_key, principal)
+                   for role, principal in ROLES.items()}
+    credentials[SERVICE] = issue_service_token(app.extensions["lotse_service_secret"], "ops")
+    for role, credential in credentials.items():
         answer = client.open(concrete(rule), method=method,
-                             headers={"Authorization": "Bearer "
-                                      + issue_token(app.secret_key, principal),
+                             headers={"Authorization": "Bearer " + credential,
                                       "Accept": "application/json"},
                              json={} if method != "GET" else None,
                              buffered=not rule.endswith("/stream"))
