@@ -7,11 +7,14 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from shared.config import Settings
 from shared.retention import (SERVICES, Outcome, Purge, RetentionScheduler, apply_schedule,
                               check_coverage, load_schedule, render_table)
-from shared.service import ServiceDeps
+
+if TYPE_CHECKING:  # not at import: `lotse serve` must set up multiprocess metrics first
+    from shared.service import ServiceDeps
 
 
 def purges_of(service: str, deps: ServiceDeps) -> dict[str, Purge]:
