@@ -70,6 +70,9 @@ def cmd_run(args) -> None:
         pass
     finally:
         print("\nstopping…", flush=True)
+        # a request thread still running would os.write() to the closed trigger pipe's raw
+        # descriptor number, which a file opened meanwhile may have taken (tests/e2e/conftest.py)
+        server.trigger._physical_pull = lambda: None
         server.close()
         loops.shutdown()
         print("stopped", flush=True)

@@ -33,6 +33,11 @@ def network(tmp_path):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
+    # A request thread that outlives the server (a live stream holds one for up to a minute)
+    # wakes the loop by os.write() to the trigger pipe's raw descriptor number, even after
+    # close(); once a later test reuses that number for a SQLite file, the byte lands in its
+    # header ("file is not a database"). Disarm the trigger before closing.
+    server.trigger._physical_pull = lambda: None
     server.close()
     loops.shutdown()
     # every test builds a network: give its database handles back (waitress's select()
