@@ -12,6 +12,7 @@ demo seed. Details: docs/security.md.
 """
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ TOKEN_MAX_AGE = 8 * 3600  # one working day (default of LOTSE_TOKEN_TTL_SECONDS)
 SERVICE_TOKEN_TTL = 60  # a service credential is minted per call: short-lived is free
 INTERNAL_PREFIX = "/internal/"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+USERNAME_MAX = 60  # the shortest column a username is written to (token_revocations)
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,9 @@ class RevocationCheck(Protocol):
 
 def new_credential(principal: Principal, ttl: int = TOKEN_MAX_AGE,
                    now: datetime | None = None) -> Credential:
-    # milliseconds: "every token of a user up to now" must not catch one issued just after
-    issued = round((now or utcnow()).timestamp(), 3)
+    # milliseconds: "every token of a user up to now" must not catch one issued just after;
+    # rounded down, or one issued just before could get a later time and escape it
+    issued = math.floor((now or utcnow()).timestamp() * 1000) / 1000
     return Credential(principal, secrets.token_urlsafe(16), issued, issued + ttl)
 
 

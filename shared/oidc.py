@@ -15,12 +15,16 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from shared.auth import ROLES, Principal
+from shared.auth import ROLES, USERNAME_MAX, Principal
 from shared.config import PARTNERS, OidcSettings
 
 
 class OidcRefused(Exception):
     """The identity provider vouched for the user, but not for a Lotse login."""
+
+
+class OidcUsernameTooLong(OidcRefused):
+    """The provider's user name does not fit where Lotse records who did what."""
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:
@@ -37,6 +41,8 @@ def principal_from_claims(claims: Mapping[str, Any], oidc: OidcSettings) -> Prin
     username = claims.get(oidc.username_claim) or claims.get("sub")
     if not username or not isinstance(username, str):
         raise OidcRefused("the identity provider named no user")
+    if len(username) > USERNAME_MAX:  # cut short, two users could become one
+        raise OidcUsernameTooLong(f"the user name has more than {USERNAME_MAX} characters")
     role = _lotse_role(claim_at(claims, oidc.role_claim), oidc.role_prefix)
     if role != "partner":
         return Principal(username, role)

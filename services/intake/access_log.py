@@ -17,8 +17,10 @@ from typing import Iterable
 from sqlalchemy import Column, Index, Integer, String, Table, or_, select
 from sqlalchemy.orm import Session
 
+from services.intake.erasure import erased
 from services.intake.tables import intake_referrals, intakes, metadata, persons
 from shared.db import UTCDateTime
+from shared.erasure import ids_in
 from shared.events.contracts import ACCESS_ACTIONS
 from shared.events.envelope import Envelope
 
@@ -99,14 +101,35 @@ def note(session_factory, principal, action: str, channel: str, now: datetime, *
     return count
 
 
+def remembered(logged: list[str], shown: Iterable[str], keep: int) -> list[str]:
+    """The ids a session has logged, `shown` added last, bounded to the newest `keep`."""
+    shown = [str(i) for i in shown]
+    merged = [i for i in logged if i not in shown] + list(dict.fromkeys(shown))
+    return merged[-keep:]
+
+
 def record_reported_access(envelope: Envelope, uow) -> None:
-    """Consumer: file an access another service reported (personal_data.accessed)."""
+    """Consumer: file an access another service reported (personal_data.accessed).
+
+    Not guarded as a whole: one event lists up to 500 records of many people, so only the
+    records naming an erased person, intake or referral are dropped, not their neighbours."""
     d = envelope.data
+    gone = _erased_among(uow.session, [pair for r in d["records"] for pair in ids_in(r)])
+    records = [r for r in d["records"] if not gone.intersection(ids_in(r))]
     record(uow.session, [
         Access(d["actor"], d["role"], d.get("partner"), d["service"], d["channel"],
                d["action"], envelope_time(d["at"]), person_id=r.get("person_id"),
                intake_id=r.get("intake_id"), referral_id=r.get("referral_id"))
-        for r in d["records"]], event_id=envelope.id)
+        for r in records], event_id=envelope.id)
+
+
+def _erased_among(session: Session, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (kind, id) pairs that have a tombstone, in one query."""
+    if not pairs:
+        return set()
+    found = session.execute(select(erased.c.kind, erased.c.subject_id).where(
+        erased.c.subject_id.in_({subject_id for _, subject_id in pairs})))
+    return {(r.kind, r.subject_id) for r in found} & set(pairs)
 
 
 def envelope_time(value: str | datetime) -> datetime:

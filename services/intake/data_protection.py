@@ -2,7 +2,7 @@
 the record of processing activities (Art. 30); `note_access` for the intake's own views."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, session
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import RAISE, Schema, fields, validate
@@ -24,6 +24,25 @@ def note_access(action: str, channel: str, **ids) -> None:
     referral_ids); the intake service's views call this after producing their answer."""
     d = deps()
     access_log.note(d.session_factory, current_principal(), action, channel, d.clock(), **ids)
+
+
+# The intake list's rows this session logged: its refresh logs only rows not among them.
+LOGGED_ROWS_KEY = "logged_intakes"
+LOGGED_ROWS_KEPT = 60  # three pages of 20, and small enough for the session cookie
+
+
+def note_listed_intakes(intake_ids, *, refresh: bool) -> None:
+    """The intake list: a load logs every row shown. A refresh (X-Partial, which the open
+    page asks for every 3 seconds, but any client can send) logs only the rows this session
+    has not logged yet, so the header cannot hide an access and the refresh does not flood
+    the log. A client without the session cookie gets every row logged each time."""
+    shown = [str(i) for i in intake_ids]
+    logged = list(session.get(LOGGED_ROWS_KEY) or [])
+    note_access("listed", "ui", intake_ids=[i for i in shown if i not in logged] if refresh
+                else shown)
+    updated = access_log.remembered(logged, shown, LOGGED_ROWS_KEPT)
+    if updated != logged:  # an unchanged list need not resend the cookie
+        session[LOGGED_ROWS_KEY] = updated
 
 
 class AccessLogQuerySchema(Schema):

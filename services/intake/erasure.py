@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.intake import tables as t
@@ -27,7 +28,8 @@ CONFIRMING_SERVICES = ("intake", "referral", "partner_adapter", "ops")
 erasure_requests = Table(
     "erasure_requests", t.metadata,
     Column("id", String(36), primary_key=True),
-    Column("person_id", String(36), nullable=False, index=True),
+    # unique: of two erasures of the same person running at once, the second is refused
+    Column("person_id", String(36), nullable=False, index=True, unique=True),
     Column("subjects", JSONDocument, nullable=False),  # person/intake/referral ids, no data
     Column("requested_by", String(100), nullable=False),
     Column("reason", Text, nullable=False),
@@ -75,10 +77,19 @@ def erase_person(uow, person_id: str, *, requested_by: str, reason: str,
                  now: datetime) -> ErasureRequest:
     """Erase the person everywhere: opens and commits its own unit of work.
 
-    LookupError: no such person. AlreadyErased: erased before (a second request is refused)."""
+    LookupError: no such person. AlreadyErased: erased before (a second request is refused).
+    Two erasures of the same person at once: the second waits for the person's row lock and
+    then finds the person gone; the unique person_id of the requests refuses it in any case."""
+    try:
+        return _erase(uow, str(person_id), requested_by, reason, now)
+    except IntegrityError as exc:  # a concurrent erasure of the same person committed first
+        raise AlreadyErased(str(person_id)) from exc
+
+
+def _erase(uow, person_id: str, requested_by: str, reason: str,
+           now: datetime) -> ErasureRequest:
     with uow:
         session = uow.session
-        person_id = str(person_id)
         living = _living_person_id(session, person_id)
         if living is None:
             if request_for(session, person_id) is not None:
@@ -104,12 +115,14 @@ def erase_person(uow, person_id: str, *, requested_by: str, reason: str,
 
 
 def _living_person_id(session: Session, person_id: str) -> str | None:
-    """The record a merged duplicate forwards to: erasing either erases the one human."""
+    """The record a merged duplicate forwards to: erasing either erases the one human.
+    Each row read is locked until the erasure commits (FOR UPDATE; SQLite locks the whole
+    database at BEGIN anyway)."""
     seen = set()
     while person_id not in seen:
         seen.add(person_id)
         row = session.execute(select(t.persons.c.merged_into)
-                              .where(t.persons.c.id == person_id)).first()
+                              .where(t.persons.c.id == person_id).with_for_update()).first()
         if row is None:
             return None
         if not row.merged_into:

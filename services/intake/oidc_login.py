@@ -12,9 +12,10 @@ from flask_babel import gettext as _
 from joserfc.errors import JoseError
 
 from services.intake.ui import _safe_next
-from shared.auth import allow_anonymous, log_in
+from shared.auth import USERNAME_MAX, allow_anonymous, log_in
 from shared.config import OidcSettings
-from shared.oidc import OidcRefused, id_token_checks, oidc_client, principal_from_claims
+from shared.oidc import (OidcRefused, OidcUsernameTooLong, id_token_checks, oidc_client,
+                         principal_from_claims)
 
 bp = Blueprint("oidc_login", __name__)
 log = logging.getLogger("lotse.auth")
@@ -53,6 +54,11 @@ def callback():
         return _refused(_("The identity provider sent no ID token."), 401)
     try:
         principal = principal_from_claims(claims, oidc)
+    except OidcUsernameTooLong as exc:
+        log.info("OpenID Connect login refused", extra={"reason": str(exc)})
+        return _refused(_("Your user name at the identity provider is longer than Lotse "
+                          "allows (%(max)s characters). Ask your administrator for access.",
+                          max=USERNAME_MAX), 403)
     except OidcRefused as exc:
         log.info("OpenID Connect login without a Lotse role", extra={"reason": str(exc)})
         return _refused(_("Your account at the identity provider has no valid Lotse role. "

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from services.intake import accounts, handlers, queries, repository
 from services.intake.api import _consent, record
-from services.intake.data_protection import note_access
+from services.intake.data_protection import note_access, note_listed_intakes
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, IntakeError)
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
@@ -96,9 +96,10 @@ def logout():
 def intake_list():
     page = max(1, request.args.get("page", 1, type=int))
     data = queries.intake_page(deps().session_factory, page, 20)
-    if request.headers.get("X-Partial"):  # the open page's 3-second refresh: logged at load
+    refresh = bool(request.headers.get("X-Partial"))  # the open page's 3-second refresh
+    note_listed_intakes([i["id"] for i in data["items"]], refresh=refresh)
+    if refresh:
         return render_template("intake/_rows.html", data=data, page=page)
-    note_access("listed", "ui", intake_ids=[i["id"] for i in data["items"]])
     return render_template("intake/list.html", data=data, page=page)
 
 

@@ -72,8 +72,8 @@ def note_referrals(envelope: Envelope, uow) -> None:
 
 
 def scrub(conn: Connection, subjects: dict, request_id: str, now: datetime) -> int:
-    """Drop the journal payloads and delete the dead letters about these ids; returns how
-    many dead letters went."""
+    """Drop the journal payloads and delete the dead letters about these ids, blanking the
+    details of the audit entries about them; returns how many dead letters went."""
     ids = all_ids(subjects)
     if not ids:
         return 0
@@ -84,9 +84,12 @@ def scrub(conn: Connection, subjects: dict, request_id: str, now: datetime) -> i
     dl = t.dead_letters
     doomed = conn.execute(select(dl.c.id).where(or_(
         *[dl.c.body.contains(i, autoescape=True) for i in ids]))).all()
-    for row in doomed:
+    targets = [f"dead_letter/{row.id}" for row in doomed]
+    if targets:  # earlier entries about them may quote the message (a discard's free-text note)
+        conn.execute(update(t.audit).where(t.audit.c.target.in_(targets)).values(detail=None))
+    for target in targets:
         conn.execute(t.audit.insert().values(at=now, actor=ACTOR, action="erase",
-                                             target=f"dead_letter/{row.id}",
+                                             target=target,
                                              detail=f"erasure request {request_id}"))
     if doomed:
         conn.execute(delete(dl).where(dl.c.id.in_([r.id for r in doomed])))

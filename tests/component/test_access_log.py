@@ -224,3 +224,53 @@ def test_the_intake_list_is_logged_at_load_but_not_at_its_refresh(intake_client,
     listed = [e for e in log_of(intake_client, staff, recorded["person_id"])
               if e["action"] == "listed"]
     assert [(e["channel"], e["intake_id"]) for e in listed] == [("ui", recorded["id"])]
+
+
+def test_an_erased_persons_record_does_not_drop_the_other_records_of_a_reported_access(
+        intake_deps, recorded):
+    """One access event lists many people's records: only the erased one's is left out."""
+    from datetime import datetime, timezone
+
+    from services.intake.erasure import erased
+    from shared.erasure import add_tombstones
+    from shared.events.envelope import new_envelope
+
+    now = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
+    gone = "00000000-0000-0000-0000-0000000000ee"
+    with intake_deps.session_factory() as s:
+        add_tombstones(s, erased, "00000000-0000-0000-0000-0000000000ff",
+                       {"person": [gone], "intake": [], "referral": []}, now)
+        s.commit()
+    body = new_envelope("personal_data.accessed", 1, "referral", "access/stefan", {
+        "actor": "stefan", "role": "staff", "partner": None, "service": "referral",
+        "action": "listed", "channel": "ui", "at": now,
+        "records": [{"person_id": gone}, {"person_id": recorded["person_id"],
+                                          "intake_id": recorded["id"]}]}).to_json()
+    record_access = subscription(INTAKE_SUBSCRIPTIONS, "record_access")
+    assert deliver(body, record_access, intake_deps.uow).verdict is Verdict.ACK
+
+    with intake_deps.session_factory() as s:
+        logged = [(r.actor, r.person_id) for r in s.execute(
+            select(access_log.access_log).where(access_log.access_log.c.service == "referral"))]
+    assert logged == [("stefan", recorded["person_id"])]
+
+
+def test_a_refresh_of_the_intake_list_logs_the_rows_the_session_has_not_logged_yet(
+        intake_client, staff, recorded):
+    """X-Partial is the client's choice: it must not hide rows from the log."""
+    client = as_user(intake_client.application, "staff", "staff")
+    partial = {**client.headers, "X-Partial": "1"}
+    assert client.client.get("/intakes", headers=partial).status_code == 200  # never loaded
+    second = intake_client.post("/api/v1/intakes", json=SMOKE_INTAKE, headers=staff).get_json()
+    assert client.client.get("/intakes", headers=partial).status_code == 200
+    assert client.client.get("/intakes", headers=partial).status_code == 200
+
+    listed = [e["intake_id"] for person_id in (recorded["person_id"], second["person_id"])
+              for e in log_of(intake_client, staff, person_id) if e["action"] == "listed"]
+    assert sorted(listed) == sorted([recorded["id"], second["id"]])  # each once
+
+
+def test_the_rows_a_session_logged_are_bounded_and_the_newest_kept():
+    logged = access_log.remembered([], ["a", "b", "c"], keep=4)
+    assert logged == ["a", "b", "c"]
+    assert access_log.remembered(logged, ["b", "d", "e"], keep=4) == ["c", "b", "d", "e"]

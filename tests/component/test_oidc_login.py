@@ -203,3 +203,16 @@ def test_an_id_token_signed_with_another_key_is_refused(client, provider):
         assert logged_in_as(client) is None
     finally:
         provider.key = real
+
+
+def test_a_user_name_longer_than_lotse_records_is_refused_clearly(client, provider):
+    """Token revocations record at most 60 characters: a longer name would fail at logout."""
+    provider.claims = {**provider.claims, "preferred_username": "e" * 61}
+    answer = sign_in(client)
+    assert answer.status_code == 403
+    assert "60" in answer.get_data(as_text=True)
+    assert logged_in_as(client) is None
+
+    provider.claims = {**provider.claims, "preferred_username": "e" * 60}
+    assert sign_in(client).status_code == 302
+    assert logged_in_as(client) == "e" * 60

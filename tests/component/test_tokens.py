@@ -287,3 +287,21 @@ def test_a_users_revocation_covers_what_was_issued_before_it_only():
     # once everything it covers has expired it is dropped
     assert not revocations.is_revoked(credential("a", issued=T0 - timedelta(hours=1)),
                                       T0 + timedelta(hours=8))
+
+
+def test_a_token_issued_just_before_a_users_revocation_is_covered_by_it(intake_deps):
+    """Issue times keep milliseconds: rounding 09:00:00.9996 up to 09:00:01.000 would let the
+    token escape "every token up to 09:00:00.9998"."""
+    from services.intake import token_revocations
+    from shared.auth import new_credential
+
+    issued = new_credential(Principal("staff", "staff"),
+                            now=T0 + timedelta(microseconds=999_600))
+    assert issued.issued_at <= (T0 + timedelta(microseconds=999_800)).timestamp()
+    cut = Revocation(None, "staff", T0 + timedelta(microseconds=999_800),
+                     T0 + timedelta(hours=8))
+    assert cut.covers(issued)
+    with intake_deps.session_factory() as s:
+        token_revocations.revoke_user(s, "staff", "admin", cut.revoked_at, 8 * 3600)
+        s.commit()
+        assert token_revocations.is_revoked(s, issued, T0 + timedelta(seconds=2))

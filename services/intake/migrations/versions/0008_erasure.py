@@ -26,7 +26,8 @@ def upgrade() -> None:
         sa.Column("requested_at", shared.db.UTCDateTime(), nullable=False),
         sa.Column("completed_at", shared.db.UTCDateTime(), nullable=True),
     )
-    op.create_index("ix_erasure_requests_person_id", "erasure_requests", ["person_id"])
+    op.create_index("ix_erasure_requests_person_id", "erasure_requests", ["person_id"],
+                    unique=True)
     op.create_table(
         "erasure_confirmations",
         sa.Column("request_id", sa.String(36), sa.ForeignKey("erasure_requests.id"),
