@@ -17,10 +17,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Column, Select, Table, delete, func, select
 
 from shared.clock import Clock
 
@@ -178,6 +178,26 @@ def purge_rows(session_factory, table: Table, column: str, *, measured_from: str
             count = session.execute(delete(table).where(*conditions)).rowcount or 0
             session.commit()
             return count
+    return Purge(measured_from, "delete", apply)
+
+
+def purge_with_dependents(session_factory, due: Callable[[datetime], Select],
+                          keys: Sequence[Column], *, measured_from: str,
+                          chunk: int = 500) -> Purge:
+    """Delete the rows whose ids `due(cutoff)` selects, with the rows that depend on them:
+    `keys` are the columns holding those ids, children first, the parent's key last; in
+    chunks, so a long list of ids never makes one huge IN clause."""
+    def apply(cutoff: datetime, now: datetime, dry_run: bool) -> int:
+        with session_factory() as session:
+            if dry_run:
+                return session.execute(select(func.count()).select_from(
+                    due(cutoff).subquery())).scalar_one()
+            ids = list(session.execute(due(cutoff)).scalars())
+            for start in range(0, len(ids), chunk):
+                for key in keys:
+                    session.execute(delete(key.table).where(key.in_(ids[start:start + chunk])))
+            session.commit()
+            return len(ids)
     return Purge(measured_from, "delete", apply)
 
 

@@ -16,6 +16,12 @@ from itertools import pairwise
 from typing import Any, Iterable
 
 FINAL_PARTNER_STATUSES = ("completed", "rejected", "cancelled")
+# The channel of partners without a system: they read the case in Lotse's partner portal,
+# so its payload is the only copy they get while they work on the case.
+PORTAL_CHANNEL = "partner_portal"
+# What of a case's request identifies the case rather than the person.
+CASE_KEYS = ("referral_id", "intake_reference", "need", "service")
+ERASED_CASE_KEYS = ("referral_id", "need", "service")  # the intake reference points to them
 KEY_NAMESPACE = uuid.UUID("7b0f8a52-3d1c-4e55-9a55-1c0ffee0d0e5")
 # Growing delays between delivery attempts: quick at first (most failures are blips), then
 # spread out so that a partner's allowed attempts (max_attempts, 8 by default: about two
@@ -71,6 +77,20 @@ def minimise(request: dict[str, Any], allow_list: Iterable[str]) -> dict[str, An
         if value is not None:
             put_path(out, path, value)
     return out
+
+
+def without_person(request: dict[str, Any], *, erased: bool = False) -> dict[str, Any]:
+    """A case's request reduced to what identifies the case, not the person: after delivery
+    or the end of a case (retention), or after an erasure, which also drops the intake
+    reference and marks the case erased. A reduced request reduces to itself."""
+    if erased or request.get("erased"):
+        return {"erased": True, **{k: request[k] for k in ERASED_CASE_KEYS if k in request}}
+    return {**{k: request[k] for k in CASE_KEYS if k in request}, "person": {}}
+
+
+def holds_person(request: dict[str, Any]) -> bool:
+    """Does the request still carry more than its reduction?"""
+    return request != without_person(request)
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,22 @@ class PartnerCase:
         if appointment:
             opened["appointment"] = appointment
         self.events.append(("partner_case.opened", opened))
+
+    @property
+    def erased(self) -> bool:
+        """The person was erased: the request holds ids only and is never sent again."""
+        return bool(self.request.get("erased"))
+
+    def opened_after_cancel(self, case_ref: str, now: datetime,
+                            appointment: dict[str, Any] | None = None) -> None:
+        """Lotse cancelled the pending case while the partner's call was under way, and the
+        partner opened it: the partner holds the data, so the case is recorded as opened
+        and then withdrawn at the partner like any open case."""
+        if self.status != "cancelled" or self.partner_case_ref is not None:
+            return
+        self.status = "pending"
+        self.opened(case_ref, now, appointment=appointment)
+        self.cancel_requested(now)
 
     def attempt_failed(self, error: str, now: datetime, *, answer_lost: bool = False,
                        max_attempts: int | None = None) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import String, cast, or_, select, update
 
 from services.partner_adapter import notices
 from services.partner_adapter import tables as t
+from services.partner_adapter.domain import without_person
 from shared.erasure import add_tombstones, all_ids, confirm, erased_table, scrub_outbox, subjects_of
 from shared.events.envelope import Envelope
 
@@ -61,11 +62,20 @@ def erase_cases(uow, request_id: str, subjects: dict[str, list[str]], *,
     partners = sorted({n.partner for n in notices.notices_for(
         session, referral_ids=referral_ids) if n.kind == "erasure"})
     if case_ids:
-        for row in session.execute(select(c.c.id, c.c.referral_id, c.c.status, c.c.request)
+        for row in session.execute(select(c.c.id, c.c.referral_id, c.c.status, c.c.request,
+                                          c.c.answer_lost, c.c.partner_case_ref,
+                                          c.c.next_attempt_at)
                                    .where(c.c.id.in_(case_ids))).all():
+            # an attempt whose answer was lost may have reached the partner: the case stays
+            # pending, scrubbed, and the case loop asks the partner before deciding
+            look_up = (row.status in ("pending", "failed") and row.answer_lost
+                       and row.partner_case_ref is None)
+            status = "pending" if look_up else (
+                "cancelled" if row.status == "pending" else row.status)
             session.execute(update(c).where(c.c.id == row.id).values(
-                request=_left_of(row.request, row.referral_id),
-                status="cancelled" if row.status == "pending" else row.status,
+                request=without_person({**row.request, "referral_id": str(row.referral_id)},
+                                       erased=True),
+                status=status, next_attempt_at=now if look_up else row.next_attempt_at,
                 appointment=None, last_error=None, reminder_due_at=None, cancel_due_at=None,
                 next_poll_at=None, lease_until=None, updated_at=now))
         session.execute(update(t.disclosures).where(t.disclosures.c.case_id.in_(case_ids))
@@ -76,10 +86,10 @@ def erase_cases(uow, request_id: str, subjects: dict[str, list[str]], *,
     return partners
 
 
-def _left_of(request: dict, referral_id: str) -> dict:
-    """What stays of a case's request: which referral and need it was, nothing personal."""
-    return {"erased": True, "referral_id": str(referral_id),
-            **{k: request[k] for k in ("need", "service") if k in (request or {})}}
+def erased_referral_at(session, referral_id: str) -> datetime | None:
+    """When the referral's person was erased here (its tombstone), or None."""
+    return session.execute(select(erased.c.erased_at).where(
+        erased.c.kind == "referral", erased.c.subject_id == str(referral_id))).scalar()
 
 
 def _at(value) -> datetime:

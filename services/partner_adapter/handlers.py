@@ -5,11 +5,13 @@ import hashlib
 import logging
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Mapping
 
-from services.partner_adapter import notices, repository
-from services.partner_adapter.domain import Disclosure, PartnerCase, backoff, minimise
+from services.partner_adapter import erasure, notices, repository
+from services.partner_adapter.domain import (Disclosure, PartnerCase, backoff, holds_person,
+                                             minimise)
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
                                                     PartnerRefused, PartnerUnavailable, Receipt)
 from services.partner_adapter.guards import PartnerGuards
@@ -91,6 +93,8 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     if case is None or case.status != "pending":
         return "not pending"
     config, gateway = directory[case.partner], gateways.get(case.partner)
+    if case.erased:  # erased after an attempt whose answer was lost: only ask, never send
+        return _look_up_erased(case, uow_factory, gateway, config, clock)
     if withdrawn:  # checked again right before sending: nothing leaves on a withdrawn consent
         return _withhold(case, uow_factory, gateway, config, clock)
     wait = guards.before(case.partner, clock()) if guards and gateway else None
@@ -109,8 +113,11 @@ def open_partner_case(case_id: str, uow_factory: Callable,
             guards.after(case.partner, outcome != "retry", clock())
         if gateway is not None:  # portal partners: no call was made
             metrics.observe_partner_call(case.partner, outcome, time.perf_counter() - started)
+    sent = case
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
+        if outcome == "opened" and (case.status == "cancelled" or case.erased):
+            return _opened_after_cancel(uow, case, sent, receipt, payload, config)
         if case.status != "pending":
             return "not pending"  # a callback recorded the opening meanwhile
         if outcome == "opened":
@@ -133,9 +140,38 @@ def open_partner_case(case_id: str, uow_factory: Callable,
                                                      "case_id": case_id, "reason": error})
             case.refused(error, uow.clock())
         repository.save(uow.session, case)
+        if case.erased:  # nothing about an erased person is published again
+            case.events.clear()
         _emit(uow, case)
         uow.commit()
     return outcome
+
+
+def _look_up_erased(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway | None,
+                    config: PartnerConfig, clock: Callable[[], datetime]) -> str:
+    """The person was erased while an attempt's answer was lost: the partner is asked
+    whether it holds the case. If it does, the delivery is recorded and the partner gets
+    the erasure notice; if not, the case ends cancelled. Nothing is sent either way."""
+    found = None
+    if gateway is not None:
+        try:
+            found = gateway.find_case(str(case.referral_id))
+        except (PartnerUnavailable, PartnerRefused) as exc:  # ask again later
+            return _defer(str(case.id), uow_factory, clock() + backoff(3),
+                          f"erased; asking the partner whether it holds the case failed: "
+                          f"{exc}")
+    sent = case
+    with uow_factory() as uow:
+        case = repository.get(uow.session, str(case.id))
+        if found is not None and case.partner_case_ref is None:
+            return _opened_after_cancel(uow, case, sent, found, {}, config)
+        if case.status != "pending":
+            return "not pending"
+        case.cancel_requested(uow.clock())
+        case.last_error = "erased: the partner holds no case"
+        repository.save(uow.session, case)
+        uow.commit()
+    return "withheld"
 
 
 def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway | None,
@@ -153,9 +189,13 @@ def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway 
             return _defer(str(case.id), uow_factory, clock() + backoff(3),
                           f"consent withdrawn; asking the partner whether it holds the case "
                           f"failed: {exc}")
+    sent = case
     with uow_factory() as uow:
         case = repository.get(uow.session, str(case.id))
         if case.status != "pending":
+            if found is not None and case.status == "cancelled":
+                return _opened_after_cancel(uow, case, sent, found,
+                                            gateway.payload(sent.request), config)
             return "not pending"
         if found is None:
             case.cancel_requested(uow.clock())
@@ -173,6 +213,44 @@ def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway 
         notices.after_delivery(uow, case)
         _emit(uow, case)
         uow.commit()
+    return "opened"
+
+
+def _opened_after_cancel(uow, case: PartnerCase, sent: PartnerCase, receipt: Receipt,
+                        payload: dict, config: PartnerConfig) -> str:
+    """The case was cancelled while the partner's call was under way (a withdrawn consent, a
+    cancelled referral, an erasure) and the partner opened it anyway: it holds the data, so
+    the delivery is recorded (reference, disclosure of what was `sent`) and the partner is
+    told: an erasure notice if the person was erased meanwhile, otherwise the case is
+    withdrawn like any open one (and a withdrawn consent's notice queued)."""
+    if case.partner_case_ref is not None or case.status not in ("cancelled", "pending"):
+        return "not pending"
+    erased_at = erasure.erased_referral_at(uow.session, str(case.referral_id))
+    if case.status == "cancelled":
+        case.opened_after_cancel(receipt.reference, uow.clock(),
+                                 appointment=receipt.appointment)
+    else:  # pending, scrubbed by an erasure (see erasure.erase_cases)
+        case.opened(receipt.reference, uow.clock(), appointment=receipt.appointment)
+    disclosure = Disclosure.of(sent, config.channel, config.allow_list, payload, uow.clock())
+    if erased_at is not None or case.erased:  # the erasure scrubbed the case: keep it so
+        case.cancel_due_at, case.appointment = None, None
+        case.events.clear()  # nothing about an erased person is published again
+        # what was sent is not known any more when only the scrubbed case was read: the
+        # allow-list is what the partner may hold
+        fields = disclosure.fields if holds_person(sent.request) else tuple(config.allow_list)
+        disclosure = replace(disclosure, fields=fields, payload_sha256=erasure.ERASED_HASH)
+    repository.add_disclosure(uow.session, disclosure)
+    repository.save(uow.session, case)
+    if erased_at is not None or case.erased:
+        notices.queue_notices(uow, kind="erasure", referral_ids=[str(case.referral_id)],
+                              reason=erasure.REASON, now=erased_at or uow.clock())
+    else:
+        notices.after_delivery(uow, case)
+        _emit(uow, case)
+    uow.commit()
+    log.warning("the partner holds a case cancelled or erased meanwhile; it is told",
+                extra={"partner": case.partner, "case_id": str(case.id),
+                       "erased": erased_at is not None})
     return "opened"
 
 

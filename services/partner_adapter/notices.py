@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import (Column, Index, Integer, String, Table, Text, UniqueConstraint, and_,
-                        or_, select, update)
+                        or_, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from services.partner_adapter import repository
 from services.partner_adapter.domain import KEY_NAMESPACE, RETRY_DELAYS_SECONDS
 from services.partner_adapter.guards import PartnerGuards
 from services.partner_adapter.partners.base import (PartnerGateway, PartnerRefused,
@@ -32,7 +33,7 @@ from services.partner_adapter.tables import disclosures, metadata
 from services.partner_adapter.tables import partner_cases as cases
 from shared import metrics
 from shared.clock import utcnow
-from shared.db import UTCDateTime, is_postgres
+from shared.db import UTCDateTime
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -196,13 +197,7 @@ def recipients(session: Session, *, referral_ids: Iterable[str] | None = None,
     """Cases of these referrals / relying on this consent that reached their partner: the
     partner holds a case reference (opened at its system, or taken over in the portal) or a
     disclosure was recorded. Both filters given: cases matching either."""
-    conditions = []
-    if referral_ids is not None:
-        ids = [str(r) for r in referral_ids]
-        if ids:
-            conditions.append(cases.c.referral_id.in_(ids))
-    if consent_id:
-        conditions.append(cases.c.basis == consent_basis(str(consent_id)))
+    conditions = _concerning(referral_ids, consent_id)
     if not conditions:
         return []
     disclosed = select(disclosures.c.id).where(disclosures.c.case_id == cases.c.id).exists()
@@ -214,6 +209,18 @@ def recipients(session: Session, *, referral_ids: Iterable[str] | None = None,
     return [Recipient(r.id, r.referral_id, r.partner, r.partner_case_ref or "", r.idempotency_key,
                       r.status, r.partner_status, r.basis)
             for r in session.execute(query).all()]
+
+
+def _concerning(referral_ids: Iterable[str] | None, consent_id: str | None) -> list:
+    """The conditions selecting the cases of these referrals / relying on this consent (to
+    be or-ed; none: no case)."""
+    conditions = []
+    ids = [str(r) for r in referral_ids or ()]
+    if ids:
+        conditions.append(cases.c.referral_id.in_(ids))
+    if consent_id:
+        conditions.append(cases.c.basis == consent_basis(str(consent_id)))
+    return conditions
 
 
 def _lock_cases(session: Session, conditions: list) -> None:
@@ -235,12 +242,7 @@ def queue_notices(uow, *, kind: str, referral_ids: Iterable[str] | None = None,
     if kind not in KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
     referral_ids = None if referral_ids is None else [str(r) for r in referral_ids]
-    conditions = []
-    if referral_ids:
-        conditions.append(cases.c.referral_id.in_(referral_ids))
-    if consent_id:
-        conditions.append(cases.c.basis == consent_basis(str(consent_id)))
-    _lock_cases(uow.session, conditions)
+    _lock_cases(uow.session, _concerning(referral_ids, consent_id))
     queued = 0
     for r in recipients(uow.session, referral_ids=referral_ids, consent_id=consent_id):
         queued += _queue_one(uow.session, r, kind=kind, reason=reason, occurred_at=now,
@@ -342,16 +344,8 @@ def follow_consent_withdrawal(envelope: Envelope, uow) -> None:
 def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float) -> list[str]:
     """Lease pending notices whose next attempt is due; several workers may claim at once."""
     t = partner_notices
-    due = (select(t.c.id).where(and_(t.c.status == "pending", t.c.next_attempt_at <= now),
-                                or_(t.c.lease_until.is_(None), t.c.lease_until < now))
-           .order_by(t.c.next_attempt_at).limit(limit))
-    if is_postgres(engine):
-        due = due.with_for_update(skip_locked=True)
-    with engine.begin() as conn:
-        rows = conn.execute(update(t).where(t.c.id.in_(due))
-                            .values(lease_until=now + timedelta(seconds=lease_seconds))
-                            .returning(t.c.id)).all()
-    return [r.id for r in rows]
+    return repository.lease(engine, t, and_(t.c.status == "pending", t.c.next_attempt_at <= now),
+                            t.c.next_attempt_at, now, limit, lease_seconds)
 
 
 def _get(session: Session, notice_id: str) -> PartnerNotice | None:

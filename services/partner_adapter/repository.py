@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -101,15 +101,23 @@ def claim_due(engine: Engine, now: datetime, limit: int, lease_seconds: float,
                "remind": and_(t.c.status == "opened", t.c.reminder_due_at <= now),
                "cancel": and_(t.c.status == "opened", t.c.cancel_due_at <= now),
                "poll": and_(t.c.status == "opened", t.c.next_poll_at <= now)}[work]
-    due = (select(t.c.id).where(waiting,
-                                or_(t.c.lease_until.is_(None), t.c.lease_until < now))
-           .order_by(t.c.updated_at).limit(limit))
+    return lease(engine, t, waiting, t.c.updated_at, now, limit, lease_seconds)
+
+
+def lease(engine: Engine, table: Table, waiting, order_by, now: datetime, limit: int,
+          lease_seconds: float) -> list[str]:
+    """Lease up to `limit` rows of `table` (with `id` and `lease_until`) whose work is
+    `waiting` and whose lease lapsed, oldest `order_by` first; returns their ids. Several
+    workers may claim at once: on PostgreSQL rows another worker is leasing are skipped."""
+    due = (select(table.c.id).where(waiting, or_(table.c.lease_until.is_(None),
+                                                 table.c.lease_until < now))
+           .order_by(order_by).limit(limit))
     if is_postgres(engine):
         due = due.with_for_update(skip_locked=True)
     with engine.begin() as conn:
-        rows = conn.execute(update(t).where(t.c.id.in_(due))
+        rows = conn.execute(update(table).where(table.c.id.in_(due))
                             .values(lease_until=now + timedelta(seconds=lease_seconds))
-                            .returning(t.c.id)).all()
+                            .returning(table.c.id)).all()
     return [r.id for r in rows]
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 
 from services.referral import tables as t
 from services.referral.domain import TERMINAL
-from shared.retention import Purge, bus_purges
+from shared.retention import Purge, bus_purges, purge_with_dependents
 from shared.service import ServiceDeps
 
 
@@ -18,21 +18,9 @@ def ended_referrals(session_factory) -> Purge:
 
     def due(cutoff: datetime):
         return select(r.c.id).where(r.c.status.in_(sorted(TERMINAL)), r.c.updated_at < cutoff)
-
-    def apply(cutoff: datetime, now: datetime, dry_run: bool) -> int:
-        with session_factory() as session:
-            if dry_run:
-                return session.execute(select(func.count()).select_from(
-                    due(cutoff).subquery())).scalar_one()
-            ids = list(session.execute(due(cutoff)).scalars())
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                session.execute(delete(t.referral_history).where(
-                    t.referral_history.c.referral_id.in_(chunk)))
-                session.execute(delete(r).where(r.c.id.in_(chunk)))
-            session.commit()
-            return len(ids)
-    return Purge("last_change_after_end", "delete", apply)
+    return purge_with_dependents(session_factory, due,
+                                 (t.referral_history.c.referral_id, r.c.id),
+                                 measured_from="last_change_after_end")
 
 
 def purges(deps: ServiceDeps) -> dict[str, Purge]:

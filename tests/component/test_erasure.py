@@ -255,6 +255,83 @@ def test_the_adapter_notifies_the_partner_then_scrubs_the_case(adapter_deps):
     assert NAME.lower() not in all_text(adapter_deps)
 
 
+def test_an_erasure_during_the_partner_call_still_records_the_delivery_and_tells_it(
+        adapter_deps):
+    """The erasure arrives while the partner is opening the case: the partner holds the data
+    now, so its reference and a disclosure are recorded (scrubbed) and it gets the erasure
+    notice; nothing about the person is published."""
+    referral_id, intake_id, person_id = (str(uuid.uuid4()) for _ in range(3))
+    deliver(referral_requested(referral_id, intake_id, person_id),
+            sub(ADAPTER_SUBS, "request_partner_case"), adapter_deps.uow)
+    gateway = FakePartnerGateway(prefix="JC")
+    real_open = gateway.open_case
+
+    def open_while_erased(request, key):
+        receipt = real_open(request, key)
+        assert deliver(erasure_event(person_id, [intake_id], [referral_id]),
+                       sub(ADAPTER_SUBS, "erase_person"), adapter_deps.uow).verdict is Verdict.ACK
+        return receipt
+    gateway.open_case = open_while_erased
+    open_cases(adapter_deps, gateway)
+
+    with adapter_deps.session_factory() as s:
+        [case] = s.execute(select(adapter_tables.partner_cases)).all()
+        [disclosure] = s.execute(select(adapter_tables.disclosures)).all()
+        [notice] = notices.notices_for(s, referral_ids=[referral_id])
+    assert (case.status, case.partner_case_ref, case.request["erased"]) == ("opened", "JC-1",
+                                                                            True)
+    assert disclosure.payload_sha256 == "erased" and "person.given_name" in disclosure.fields
+    assert (notice.kind, notice.partner_case_ref, notice.status) == ("erasure", "JC-1",
+                                                                    "pending")
+    assert NAME.lower() not in all_text(adapter_deps)
+    assert not [e for e in outbox(adapter_deps, adapter_tables.outbox)
+                if e["type"].startswith("partner_case.")]
+
+
+@pytest.mark.parametrize("status", ["pending", "failed"])
+@pytest.mark.parametrize("partner_holds_it", [True, False])
+def test_a_case_whose_answer_was_lost_is_looked_up_before_the_erasure_decides(
+        adapter_deps, status, partner_holds_it):
+    """An attempt's answer was lost (the partner may hold the case, Lotse has no reference),
+    then the person is erased: the case is scrubbed at once, and the partner is asked, never
+    sent anything again. It holds the case: the delivery is recorded and it gets the erasure
+    notice. It does not: the case ends cancelled."""
+    referral_id, intake_id, person_id = (str(uuid.uuid4()) for _ in range(3))
+    deliver(referral_requested(referral_id, intake_id, person_id),
+            sub(ADAPTER_SUBS, "request_partner_case"), adapter_deps.uow)
+    gateway = FakePartnerGateway(prefix="JC", lose_answers=1)
+    open_cases(adapter_deps, gateway)
+    cases = adapter_tables.partner_cases
+    with adapter_deps.session_factory() as s:
+        s.execute(cases.update().values(status=status))  # failed: its attempts ran out
+        s.commit()
+    if not partner_holds_it:
+        gateway.by_referral.clear()
+    deliver(erasure_event(person_id, [intake_id], [referral_id]),
+            sub(ADAPTER_SUBS, "erase_person"), adapter_deps.uow)
+    assert NAME.lower() not in all_text(adapter_deps)
+    with adapter_deps.session_factory() as s:
+        assert s.execute(select(cases.c.status)).scalar_one() == "pending"
+
+    open_cases(adapter_deps, gateway)
+    assert len(gateway.calls) == 1 and gateway.lookups == [referral_id]  # asked, not sent
+    with adapter_deps.session_factory() as s:
+        [case] = s.execute(select(cases)).all()
+        told = notices.notices_for(s, referral_ids=[referral_id])
+        disclosures = s.execute(select(adapter_tables.disclosures)).all()
+    assert case.request["erased"] is True and NAME.lower() not in all_text(adapter_deps)
+    if partner_holds_it:
+        assert (case.status, case.partner_case_ref) == ("opened", "JC-1")
+        assert [(n.kind, n.partner_case_ref) for n in told] == [("erasure", "JC-1")]
+        assert [d.payload_sha256 for d in disclosures] == ["erased"]
+    else:
+        assert (case.status, told, disclosures) == ("cancelled", [], [])
+    assert not [e for e in outbox(adapter_deps, adapter_tables.outbox)
+                if e["type"].startswith("partner_case.")]
+    open_cases(adapter_deps, gateway)  # settled: nothing more happens
+    assert len(gateway.lookups) == 1
+
+
 def test_cases_of_referrals_only_the_referral_service_knew_are_erased_too(adapter_deps):
     referral_id, intake_id, person_id = (str(uuid.uuid4()) for _ in range(3))
     deliver(referral_requested(referral_id, intake_id, person_id),
@@ -371,3 +448,49 @@ def test_an_admin_erases_a_person_from_the_person_page_after_confirming(intake_c
     status = admin.get(f"/persons/{person_id}/erasure").get_data(as_text=True)
     assert 'id="erasure-status"' in status and status.count('class="confirmation"') == 4
     assert admin.get(f"/persons/{person_id}").status_code == 404
+
+
+def test_operator_notes_about_an_erased_persons_dead_letter_are_blanked(ops_deps):
+    """A discard's free-text note is copied into the audit (kept for years): it may name the
+    person, so it goes with the dead letter; the audit keeps that something happened."""
+    intake_id, person_id = str(uuid.uuid4()), str(uuid.uuid4())
+    body = intake_recorded(intake_id, person_id)
+    other = intake_recorded(str(uuid.uuid4()), str(uuid.uuid4())).replace(NAME, "Kovalenko")
+    dead_letters.store_parked(ops_deps.engine)([parked(body), parked(other)])
+    with ops_deps.session_factory() as s:
+        ids = {r.event_id: r.id for r in s.execute(select(ops_tables.dead_letters))}
+    doomed, kept = ids[json.loads(body)["id"]], ids[json.loads(other)["id"]]
+    dead_letters.discard(ops_deps.engine, doomed, "olga", f"{NAME} came in person", lambda: NOW)
+    dead_letters.discard(ops_deps.engine, kept, "olga", "Kovalenko came in person",
+                         lambda: NOW)
+
+    assert deliver(erasure_event(person_id, [intake_id]), sub(OPS_SUBS, "erase_person"),
+                   ops_deps.uow).verdict is Verdict.ACK
+
+    assert NAME.lower() not in all_text(ops_deps)
+    with ops_deps.session_factory() as s:
+        audit = {(r.action, r.target): r.detail for r in s.execute(select(ops_tables.audit))}
+    assert audit[("discard", f"dead_letter/{doomed}")] is None
+    assert audit[("erase", f"dead_letter/{doomed}")].startswith("erasure request")
+    assert "kovalenko" in audit[("discard", f"dead_letter/{kept}")].lower()  # another person's
+
+
+def test_an_erasure_racing_another_of_the_same_person_is_refused(intake_deps):
+    """Seen from the second of two concurrent erasures: the first one's request is in, the
+    person's rows not yet gone (on PostgreSQL the second then waits for the row lock)."""
+    record(intake_deps, person())
+    with intake_deps.session_factory() as s:
+        person_id = s.execute(select(intake_tables.intakes.c.person_id)).scalar()
+        s.execute(intake_erasure.erasure_requests.insert().values(
+            id=str(uuid.uuid4()), person_id=person_id, subjects={"person": [person_id]},
+            requested_by="admin", reason="first", requested_at=NOW))
+        s.commit()
+
+    with pytest.raises(intake_erasure.AlreadyErased):
+        intake_erasure.erase_person(intake_deps.uow(), person_id, requested_by="retention",
+                                    reason="second", now=NOW)
+
+    with intake_deps.session_factory() as s:
+        assert [r.reason for r in s.execute(select(intake_erasure.erasure_requests))] == [
+            "first"]
+        assert s.execute(select(intake_tables.persons.c.id)).scalar() == person_id  # untouched

@@ -193,6 +193,31 @@ def test_a_referral_cancelled_before_its_case_opened_is_never_sent(adapter_deps)
     assert open_all(adapter_deps, gateway) == ["not pending"] and gateway.calls == []
 
 
+def test_a_referral_cancelled_during_the_partner_call_is_recorded_and_withdrawn(adapter_deps):
+    """The cancellation arrives while the partner is opening the case: the partner holds it
+    now, so its reference and a disclosure are recorded and it is withdrawn there."""
+    body = json.loads(referral_requested())
+    deliver(json.dumps(body), REQUEST, adapter_deps.uow)
+    follow = next(s for s in SUBSCRIPTIONS if s.name == "follow_referral")
+    gateway = FakePartnerGateway(prefix="JC")
+    real_open = gateway.open_case
+
+    def open_while_cancelled(request, key):
+        receipt = real_open(request, key)
+        deliver(status_changed(body["data"], "cancelled", "sam"), follow, adapter_deps.uow)
+        return receipt
+    gateway.open_case = open_while_cancelled
+    assert open_all(adapter_deps, gateway) == ["opened"]
+    [case] = cases(adapter_deps)
+    assert (case.status, case.partner_case_ref) == ("opened", "JC-1")
+    assert case.cancel_due_at is not None and "partner_case.opened" in outbox_types(adapter_deps)
+    with adapter_deps.session_factory() as s:
+        assert len(repository.disclosures_of(s, body["data"]["referral_id"])) == 1
+    assert handlers.send_cancellation(str(case.id), adapter_deps.uow,
+                                      {"jobcenter": gateway}) == "sent"
+    assert [ref for ref, _ in gateway.cancellations] == ["JC-1"]
+
+
 def test_a_portal_partner_takes_over_and_answers_in_lotse(adapter_deps):
     body = json.loads(referral_requested())
     body["data"].update(partner="jugendamt", service="kita_portal", need="kita_place")

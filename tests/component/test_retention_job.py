@@ -175,15 +175,19 @@ PAYLOAD = {"referral_id": "r", "intake_reference": "LT-1", "need": "living_costs
                       "birth_date": "1987-03-14"}}
 
 
-def case(s, case_id, partner, status, updated, partner_status=None, disclosed=None):
+ERASED = {"erased": True, "referral_id": "r", "need": "living_costs", "service": "sgb2"}
+
+
+def case(s, case_id, partner, status, updated, partner_status=None, disclosed=None,
+         channel="rest", request=PAYLOAD):
     s.execute(pt.partner_cases.insert().values(
         id=case_id, referral_id=str(uuid.uuid4()), partner=partner, service="x",
-        idempotency_key=str(uuid.uuid4()), request=PAYLOAD, status=status, attempts=1,
+        idempotency_key=str(uuid.uuid4()), request=request, status=status, attempts=1,
         next_attempt_at=updated, created_at=updated, updated_at=updated,
         partner_status=partner_status))
     if disclosed:
         s.execute(pt.disclosures.insert().values(
-            case_id=case_id, referral_id="r", partner=partner, channel="rest",
+            case_id=case_id, referral_id="r", partner=partner, channel=channel,
             fields=["person.given_name"], payload_sha256="0" * 64, disclosed_at=disclosed))
 
 
@@ -194,13 +198,24 @@ def test_partner_payloads_are_not_kept_after_delivery(settings, adapter_deps):
         case(s, "portal-done", "sozialamt", "opened", days_ago(31), "completed")
         case(s, "portal-young", "sozialamt", "opened", days_ago(29), "completed")
         case(s, "portal-open", "sozialamt", "opened", days_ago(300), "accepted")
+        # taken over in the portal (a disclosure, as every opened portal case has), not yet
+        # answered: the portal is how the partner gets the data, so it stays
+        case(s, "portal-taken-over", "sozialamt", "opened", days_ago(10),
+             disclosed=days_ago(10), channel="partner_portal")
+        # consent withdrawn / referral cancelled before delivery: an ended case too
+        case(s, "withdrawn", "jobcenter", "cancelled", days_ago(31))
+        case(s, "withdrawn-young", "jobcenter", "cancelled", days_ago(29))
+        # erased: already reduced further than retention would, left as it is
+        case(s, "erased", "jobcenter", "opened", days_ago(0.1), disclosed=days_ago(0.1),
+             request=ERASED)
         case(s, "ancient", "jobcenter", "failed", days_ago(1096))
+        case(s, "ancient-withdrawn", "jobcenter", "cancelled", days_ago(1096))
         s.commit()
     bus_rows(adapter_deps, pt.outbox, pt.inbox)
     run = retention.job("partner_adapter", adapter_deps,
                         settings.for_service("partner_adapter"))
     check_runs(lambda dry: run(NOW, dry), {
-        "partner_payloads": 1, "ended_case_payloads": 2, "partner_case_metadata": 1,
+        "partner_payloads": 1, "ended_case_payloads": 4, "partner_case_metadata": 2,
         "outbox_sent": 1, "inbox": 1})
     with adapter_deps.session_factory() as s:
         requests = dict(s.execute(select(pt.partner_cases.c.id,
@@ -208,11 +223,13 @@ def test_partner_payloads_are_not_kept_after_delivery(settings, adapter_deps):
     disclosures = rows(adapter_deps, pt.disclosures)
     kept = {k: v for k, v in PAYLOAD.items() if k in ("referral_id", "intake_reference",
                                                       "need", "service")}
-    assert requests["delivered"] == {**kept, "person": {}} and disclosures == 1
-    assert requests["portal-done"] == {**kept, "person": {}}
-    for untouched in ("pending", "portal-young", "portal-open"):
+    assert requests["delivered"] == {**kept, "person": {}} and disclosures == 3
+    assert requests["portal-done"] == requests["withdrawn"] == {**kept, "person": {}}
+    for untouched in ("pending", "portal-young", "portal-open", "portal-taken-over",
+                      "withdrawn-young"):
         assert requests[untouched] == PAYLOAD
-    assert "ancient" not in requests
+    assert requests["erased"] == ERASED
+    assert "ancient" not in requests and "ancient-withdrawn" not in requests
 
 
 # --- operator console ---------------------------------------------------------------------------
