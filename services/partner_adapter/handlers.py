@@ -147,19 +147,22 @@ def open_partner_case(case_id: str, uow_factory: Callable,
     return outcome
 
 
+def _held_by_partner(case: PartnerCase, gateway: PartnerGateway | None) -> Receipt | None:
+    """The partner's receipt if an earlier attempt reached it unnoticed (portal partners hold
+    nothing Lotse did not record); PartnerUnavailable/PartnerRefused when it cannot tell."""
+    return gateway.find_case(str(case.referral_id)) if gateway is not None else None
+
+
 def _look_up_erased(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway | None,
                     config: PartnerConfig, clock: Callable[[], datetime]) -> str:
     """The person was erased while an attempt's answer was lost: the partner is asked
     whether it holds the case. If it does, the delivery is recorded and the partner gets
     the erasure notice; if not, the case ends cancelled. Nothing is sent either way."""
-    found = None
-    if gateway is not None:
-        try:
-            found = gateway.find_case(str(case.referral_id))
-        except (PartnerUnavailable, PartnerRefused) as exc:  # ask again later
-            return _defer(str(case.id), uow_factory, clock() + backoff(3),
-                          f"erased; asking the partner whether it holds the case failed: "
-                          f"{exc}")
+    try:
+        found = _held_by_partner(case, gateway)
+    except (PartnerUnavailable, PartnerRefused) as exc:  # ask again later
+        return _defer(str(case.id), uow_factory, clock() + backoff(3),
+                      f"erased; asking the partner whether it holds the case failed: {exc}")
     sent = case
     with uow_factory() as uow:
         case = repository.get(uow.session, str(case.id))
@@ -181,14 +184,12 @@ def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway 
     withdrawal, so no event of ours races with it). An earlier attempt may have reached the
     partner unnoticed (an answer lost, a crash after sending): the partner is asked first,
     and a case it holds is recorded as delivered and gets its withdrawal notice."""
-    found = None
-    if gateway is not None:
-        try:
-            found = gateway.find_case(str(case.referral_id))
-        except (PartnerUnavailable, PartnerRefused) as exc:  # ask again later
-            return _defer(str(case.id), uow_factory, clock() + backoff(3),
-                          f"consent withdrawn; asking the partner whether it holds the case "
-                          f"failed: {exc}")
+    try:
+        found = _held_by_partner(case, gateway)
+    except (PartnerUnavailable, PartnerRefused) as exc:  # ask again later
+        return _defer(str(case.id), uow_factory, clock() + backoff(3),
+                      f"consent withdrawn; asking the partner whether it holds the case "
+                      f"failed: {exc}")
     sent = case
     with uow_factory() as uow:
         case = repository.get(uow.session, str(case.id))

@@ -12,12 +12,21 @@ from services.intake import tables as intake_tables
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from tests.component.test_erasure import NOW, person, record
 from tests.conftest import embedded_settings
+from tests.integration.conftest import fresh_database
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def pg_url():
+    """A database of its own: emptying the session's shared one (clean_tables) would also
+    empty the routing rules' seed versions that later tests rely on."""
+    with fresh_database("lotse_erase") as url:
+        yield url
+
+
 def test_the_second_of_two_concurrent_erasures_of_a_person_is_refused(
-        tmp_path, pg_url, clean_tables, monkeypatch):
+        tmp_path, pg_url, monkeypatch):
     deps = intake_bootstrap(replace(embedded_settings(tmp_path),
                                     database_url=pg_url).for_service("intake"))
     record(deps, person())
