@@ -83,3 +83,35 @@ def opened_per_second(flows: list[Flow], start: datetime) -> dict[int, int]:
             second = int((at - start).total_seconds())
             buckets[second] = buckets.get(second, 0) + 1
     return buckets
+
+
+def referrals_per_partner(db_url: str, since: datetime, until: datetime) -> dict[str, int]:
+    """How many referrals of the window went to each partner (from referral.requested)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT r.body::json -> 'data' ->> 'partner', count(*) FROM referral_outbox r "
+                "JOIN intake_outbox i ON i.correlation_id = r.correlation_id "
+                "AND i.event_type = 'intake.recorded' "
+                "WHERE r.event_type = 'referral.requested' AND i.created_at >= :s "
+                "AND i.created_at < :u GROUP BY 1"), {"s": since, "u": until}).all()
+    finally:
+        engine.dispose()
+    return {partner: n for partner, n in rows}
+
+
+def partner_limit_bound(per_partner: dict[str, int]) -> dict:
+    """The shortest drain the partners' configured rate limits allow (deploy/partners.json):
+    each partner with a system takes at most its rate_limit_per_minute."""
+    from shared.partners import load_directory
+    from bench.stack import REPO
+
+    directory = load_directory(REPO / "deploy" / "partners.json")
+    seconds = {code: round(n / (directory[code].rate_limit_per_minute / 60), 1)
+               for code, n in per_partner.items()
+               if code in directory and directory[code].has_system}
+    slowest = max(seconds, key=seconds.get) if seconds else None
+    return {"seconds_per_partner": seconds, "bound_seconds": seconds.get(slowest),
+            "bound_by": slowest}
+

@@ -79,6 +79,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     cpu_after = stack.cpu_times()
     measured = flows.read_flows(stack.db_url, since, until)
     per_second = flows.opened_per_second(measured, since)
+    per_partner = flows.referrals_per_partner(stack.db_url, since, until)
     drain = ended - started
     result = {
         "intakes": args.intakes, "intake_api": load.summary(),
@@ -91,6 +92,9 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
         "cpu_seconds": {name: round(cpu_after[name] - cpu_before.get(name, 0), 1)
                         for name in cpu_after},
         "peak_rss_mb": {name: round(u.peak_rss_mb, 1) for name, u in stack.usage.items()},
+        "referrals_per_partner": per_partner,
+        # with the limits partners set in deploy/partners.json (lifted for this run)
+        "partner_rate_limit_bound": flows.partner_limit_bound(per_partner),
     }
     timeline = {"opened_per_second": per_second,
                 "posted_per_second": _per_second(load.requests)}
@@ -162,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="give up waiting for the drain after this many seconds (bounds the run)")
     p.add_argument("--baseline-seconds", type=float, default=20.0)
     p.add_argument("--baseline-messages", type=int, default=20_000)
+    p.add_argument("--partner-limits", action="store_true",
+                   help="keep the partners' configured rate limits (default: lifted, so the "
+                        "run measures Lotse; the limits' own bound is reported either way)")
     p.add_argument("--quick", action="store_true",
                    help="a small run that checks the harness (300 intakes, short phases)")
     args = p.parse_args(argv)
@@ -172,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     people = People()
     with tempfile.TemporaryDirectory(prefix="lotse-bench-") as tmp:
-        with running_stack(Path(tmp), workers=args.workers) as stack:
+        with running_stack(Path(tmp), workers=args.workers,
+                           partner_limits=args.partner_limits) as stack:
             print("baselines ...", flush=True)
             report: dict = {"started": stamp, "machine": _machine(), "settings": vars(args),
                             "targets": TARGETS}

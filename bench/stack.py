@@ -2,6 +2,7 @@
 of `lotse stack` started separately so each one's CPU and memory can be read."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -166,12 +167,30 @@ class Stack:
                 proc.kill()
 
 
+def lifted_partner_limits(workdir: Path, per_minute: int = 100_000) -> Path:
+    """A copy of the partner directory whose rate limits do not bind: the benchmark measures
+    Lotse, not the limits partners impose (those give a bound of their own, see flows)."""
+    from shared.partners import DEFAULT_FILE
+
+    directory = json.loads(DEFAULT_FILE.read_text())
+    for entry in directory["partners"]:
+        entry["rate_limit_per_minute"] = per_minute
+    path = workdir / "partners-unlimited.json"
+    path.write_text(json.dumps(directory, indent=2))
+    return path
+
+
 @contextmanager
-def running_stack(workdir: Path, workers: int = 2, extra_env: dict[str, str] | None = None):
+def running_stack(workdir: Path, workers: int = 2, extra_env: dict[str, str] | None = None,
+                  partner_limits: bool = False):
     """A migrated database, a declared topology under a fresh prefix, demo accounts, and every
-    process of the stack; everything is removed afterwards."""
+    process of the stack; everything is removed afterwards. Partners' rate limits are lifted
+    unless `partner_limits`."""
     workdir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
+    if not partner_limits:
+        extra_env = {"LOTSE_PARTNERS_FILE": str(lifted_partner_limits(workdir)),
+                     **(extra_env or {})}
     with fresh_database() as (db_name, db_url):
         env = {"LOTSE_DATA_DIR": str(workdir), "LOTSE_BROKER_URL": BROKER_URL,
                "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
