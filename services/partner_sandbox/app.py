@@ -43,6 +43,21 @@ def _system(partner: str):
     return SYSTEMS[partner]
 
 
+def _idempotency_key() -> str:
+    """Every write to a partner system names its idempotency key (400 without one)."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        abort(400, "Idempotency-Key header is required")
+    return key
+
+
+def _json_object() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "JSON body required")
+    return body
+
+
 def _require_key(system=None) -> None:
     """The system's own authentication (bearer token or API key); the sandbox's control
     endpoints take the API key or an operator's session."""
@@ -78,12 +93,8 @@ def _create(partner: str):
     mode = store.behaviour(engine(), partner, settings().sandbox_auto_accept_seconds)
     if mode["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
-    key = request.headers.get("Idempotency-Key")
-    if not key:
-        abort(400, "Idempotency-Key header is required")
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        abort(400, "JSON body required")
+    key = _idempotency_key()
+    payload = _json_object()
     missing = [f for f in system.required if not payload.get(f)]
     if missing:
         return jsonify(code=422, errors={f: ["required"] for f in missing}), 422
@@ -113,9 +124,7 @@ def _create(partner: str):
 def _remind(partner: str, reference: str):
     """A reminder from Lotse about a case whose deadline is near (idempotent by key)."""
     _require_key(_system(partner))
-    key = request.headers.get("Idempotency-Key")
-    if not key:
-        abort(400, "Idempotency-Key header is required")
+    key = _idempotency_key()
     count = store.add_reminder(engine(), partner, reference, key)
     if count is None:
         abort(404, "no such case")
@@ -152,8 +161,7 @@ def _status(partner: str, reference: str):
 
 def _withdraw(partner: str, reference: str):
     _require_key(_system(partner))
-    if not request.headers.get("Idempotency-Key"):
-        abort(400, "Idempotency-Key header is required")
+    _idempotency_key()
     if not store.withdraw_case(engine(), partner, reference):
         abort(404, "no such case")
     return jsonify(reference=reference, status="withdrawn"), 200
@@ -167,12 +175,8 @@ def _notice(partner: str, reference: str):
     _require_key(system)
     if store.behaviour(engine(), partner, None)["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
-    key = request.headers.get("Idempotency-Key")
-    if not key:
-        abort(400, "Idempotency-Key header is required")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "JSON body required")
+    key = _idempotency_key()
+    body = _json_object()
     unexpected = sorted(set(body) - set(form.allowed))
     if unexpected:
         return jsonify(code=422, errors={f: ["not accepted in a notice"]
