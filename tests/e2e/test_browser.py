@@ -72,7 +72,11 @@ def browser(tmp_path):
 # -- helpers: waiting, submitting, logging in ----------------------------------------------------
 
 def wait_for(browser: WebDriver, condition, message: str, timeout: float = WAIT_SECONDS):
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(condition, message)
+    # a page that redraws part of itself may replace an element between finding and reading
+    # it: that poll is retried, not failed
+    return WebDriverWait(browser, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(
+        condition, message)
 
 
 def wait_for_new_page(browser: WebDriver) -> None:
@@ -294,9 +298,13 @@ def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_reco
                  if m.get_attribute("data-person") == person_id]
         return box.is_displayed() and found and found[0]
 
-    match = wait_for(browser, suggested, "the earlier record suggested as a match")
-    assert "Olena Kovalenko" in match.text
-    assert "1987-03-14" in match.text
+    def suggested_text(b):  # read in the same poll: the box is redrawn as typing settles
+        found = suggested(b)
+        return found.text if found else False
+
+    match = wait_for(browser, suggested_text, "the earlier record suggested as a match")
+    assert "Olena Kovalenko" in match
+    assert "1987-03-14" in match
 
     def use_match(b):  # the box may be redrawn by a late answer; then find the link again
         try:
