@@ -8,7 +8,7 @@ export LOTSE_DATA_DIR ?= $(CURDIR)/var
 LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672//
 LOCAL_DATABASE := postgresql+psycopg://postgres@127.0.0.1:5432/lotse
 
-.PHONY: run test stack services lint clean definitions translations bench
+.PHONY: run test stack services lint clean definitions translations bench chaos
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,12 @@ stack: $(STAMP) services
 bench: $(STAMP) services
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## chaos: the fault suite: 2,000 intakes while RabbitMQ and PostgreSQL restart, workers and
+## relays are killed, a partner is down, deliveries are duplicated and poisoned; then the
+## invariant checker (CHAOS_ARGS=--quick for the smaller run that `make test` also does)
+chaos: $(STAMP) services
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 ## definitions: regenerate deploy/rabbitmq/definitions.json, docs/events.md and
 ## docs/record-of-processing.md from the code and configuration

@@ -18,6 +18,7 @@ class LoadResult:
     # (seconds after start, request seconds, HTTP status)
     requests: list[tuple[float, float, int]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)  # ids of created intakes, if kept
 
     def summary(self) -> dict:
         ok = [r for r in self.requests if 200 <= r[2] < 300]
@@ -55,10 +56,12 @@ def token_for(base: str, username: str = "staff", password: str = "demo") -> str
 
 
 def drive(url: str, people, *, token: str | None, clients: int, count: int | None = None,
-          seconds: float | None = None, rate: float | None = None) -> LoadResult:
+          seconds: float | None = None, rate: float | None = None,
+          keep_ids: bool = False) -> LoadResult:
     """Post `people.intake()` bodies to `url` from `clients` threads until `count` requests
     were sent or `seconds` passed; with `rate`, requests are offered at that many per second
-    (open loop: a slow answer does not slow the offer down, up to the pool of clients)."""
+    (open loop: a slow answer does not slow the offer down, up to the pool of clients).
+    `keep_ids` keeps the id of every intake the API accepted (201) in `accepted`."""
     assert count or seconds, "bound the run by a count or by seconds"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = session(clients)
@@ -93,6 +96,9 @@ def drive(url: str, people, *, token: str | None, clients: int, count: int | Non
             try:
                 answer = http.post(url, json=body, headers=headers, timeout=60)
                 status = answer.status_code
+                if keep_ids and status == 201:
+                    with lock:
+                        result.accepted.append(answer.json()["id"])
                 if status >= 300 and len(result.errors) < 20:
                     result.errors.append(f"{status}: {answer.text[:200]}")
             except requests.RequestException as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import psutil
 import psycopg
 import requests
 from kombu import Connection
+from sqlalchemy.engine import make_url
 
 from services import registry
 from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
@@ -38,14 +40,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def fresh_database(prefix: str = "lotse_bench"):
+def fresh_database(prefix: str = "lotse_bench", admin: str = PG_ADMIN):
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        url = make_url(admin).set(drivername="postgresql+psycopg", database=name)
+        yield name, url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -75,6 +78,7 @@ class Stack:
     def __init__(self, workdir: Path, env: dict[str, str]):
         self.workdir, self.env = workdir, env
         self.procs: dict[str, subprocess.Popen] = {}
+        self.argv: dict[str, list[str]] = {}
         self.usage: dict[str, Usage] = {}
         self.base = f"http://127.0.0.1:{env['LOTSE_GATEWAY_PORT']}"
         # the intake service itself, not through the gateway: the same one hop as the bare
@@ -91,9 +95,8 @@ class Stack:
                 argv += ["--workers", str(workers)]
             if name in ports:
                 argv[argv.index("--metrics-port") + 1] = str(ports[name])
-            log = open(self.workdir / f"{name}.log", "ab")
-            self.procs[name] = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **self.env},
-                                                stdout=log, stderr=subprocess.STDOUT)
+            self.argv[name] = argv
+            self.launch(name)
             self.usage[name] = Usage()
         deadline = time.monotonic() + 90
         for name in HTTP:
@@ -111,6 +114,28 @@ class Stack:
                 time.sleep(0.3)
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
+
+    def launch(self, name: str) -> None:
+        """Start (or start again) one process of the stack, appending to its log."""
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(self.argv[name], cwd=REPO,
+                                                env={**os.environ, **self.env},
+                                                stdout=log, stderr=subprocess.STDOUT)
+
+    def pause(self, names) -> None:
+        """SIGSTOP these processes (and their children): they hold their state and resume."""
+        self._signal(names, signal.SIGSTOP)
+
+    def resume(self, names) -> None:
+        self._signal(names, signal.SIGCONT)
+
+    def _signal(self, names, sig) -> None:
+        for name in names:
+            for p in self._tree(name):
+                try:
+                    p.send_signal(sig)
+                except psutil.NoSuchProcess:
+                    pass
 
     def _tree(self, name: str) -> list[psutil.Process]:
         try:
@@ -182,17 +207,18 @@ def lifted_partner_limits(workdir: Path, per_minute: int = 100_000) -> Path:
 
 @contextmanager
 def running_stack(workdir: Path, workers: int = 2, extra_env: dict[str, str] | None = None,
-                  partner_limits: bool = False):
+                  partner_limits: bool = False, broker_url: str = BROKER_URL,
+                  pg_admin: str = PG_ADMIN):
     """A migrated database, a declared topology under a fresh prefix, demo accounts, and every
     process of the stack; everything is removed afterwards. Partners' rate limits are lifted
-    unless `partner_limits`."""
+    unless `partner_limits`. The machine's RabbitMQ and PostgreSQL unless others are named."""
     workdir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     if not partner_limits:
         extra_env = {"LOTSE_PARTNERS_FILE": str(lifted_partner_limits(workdir)),
                      **(extra_env or {})}
-    with fresh_database() as (db_name, db_url):
-        env = {"LOTSE_DATA_DIR": str(workdir), "LOTSE_BROKER_URL": BROKER_URL,
+    with fresh_database(admin=pg_admin) as (db_name, db_url):
+        env = {"LOTSE_DATA_DIR": str(workdir), "LOTSE_BROKER_URL": broker_url,
                "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
                "LOTSE_SANDBOX_AUTO_ACCEPT": "", "LOTSE_LOG_LEVEL": "WARNING",
                **{f"LOTSE_{name.upper()}_PORT": str(free_port()) for name in HTTP},

@@ -41,14 +41,22 @@ class ParkingLot(Protocol):
         """Put the message at the end of its own work queue, attempts reset."""
 
 
+def as_text(body: str | bytes) -> str:
+    """A parked body as storable text, whatever bytes a poison message brought: undecodable
+    bytes and NUL (which PostgreSQL text refuses, and which would stop the collector on that
+    message for good) become U+FFFD."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text.replace("\x00", "\ufffd")
+
+
 def describe(body: str | bytes, fallback_id: str = "") -> tuple[str, str]:
     """(event id, event type) of a parked body, whatever state it is in."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = as_text(body)
     try:
         raw = json.loads(text)
-        if isinstance(raw, dict):
-            return (str(raw.get("id") or fallback_id or _digest(text))[:64],
-                    str(raw.get("type") or "?")[:100])
+        if isinstance(raw, dict):  # JSON may spell a NUL as \u0000
+            return (as_text(str(raw.get("id") or fallback_id or _digest(text)))[:64],
+                    as_text(str(raw.get("type") or "?"))[:100])
     except ValueError:
         pass
     return (fallback_id or _digest(text))[:64], "?"
@@ -127,10 +135,9 @@ class AmqpParkingLot:
                 parked = []
                 for m in fetched:
                     headers = dict(m.headers or {})
-                    body = m.body.decode("utf-8", "replace") if isinstance(m.body, bytes) \
-                        else m.body
+                    body = as_text(m.body)
                     event_id, event_type = describe(body, m.properties.get("message_id") or "")
-                    reason = headers.get(REASON_HEADER) or _death_reason(headers)
+                    reason = as_text(str(headers.get(REASON_HEADER) or _death_reason(headers)))
                     parked.append(ParkedMessage(
                         queue=self.topology.queue(sub), event_id=event_id,
                         event_type=event_type, body=body, reason=str(reason),
