@@ -6,9 +6,10 @@ partners and the load generator share its cores):
 
 1. baselines: raw kombu (pipelined confirmed publish + consume) and a bare Flask endpoint doing
    one INSERT under the intake service's gunicorn settings;
-2. latency: intakes offered at a fixed rate (default 100/s) for a while; intake-to-partner-case
+2. intake API: the intake endpoint on its own, like the bare one (relays and workers paused);
+3. latency: intakes offered at a fixed rate (default 100/s) for a while; intake-to-partner-case
    latency p50/p95/p99 once they have drained;
-3. surge: a year of the centre (default 32,000 intakes, ~3 needs each) posted as fast as the
+4. surge: a year of the centre (default 32,000 intakes, ~3 needs each) posted as fast as the
    intake API takes them; sustained end-to-end throughput (referrals per second that reach a
    partner case) and the time until every referral is a case at its partner.
 
@@ -49,6 +50,24 @@ def wait_drained(db_url: str, since: datetime, until: datetime, deadline: float,
         if (routed and opened >= requested) or now >= deadline:
             return requested, opened, now
         time.sleep(2)
+
+
+def phase_intake_api(stack, token: str, people: People, args) -> dict:
+    """The intake API on its own, measured like the bare endpoint (same clients, same
+    seconds, nothing else busy): relays and workers are paused (SIGSTOP) meanwhile and work
+    off what was recorded before the next phase."""
+    print(f"intake API: as fast as it goes for {args.baseline_seconds:g} s", flush=True)
+    bus = [name for name in stack.procs if name.startswith(("relay-", "worker-"))]
+    since = utcnow()
+    stack.pause(bus)
+    try:
+        load = drive(f"{stack.intake}/api/v1/intakes", people, token=token,
+                     clients=args.clients, seconds=args.baseline_seconds)
+    finally:
+        stack.resume(bus)
+    wait_drained(stack.db_url, since, utcnow(), time.monotonic() + args.drain_timeout,
+                 "catching up")
+    return load.summary()
 
 
 def phase_latency(stack, token: str, people: People, args) -> dict:
@@ -112,7 +131,7 @@ def _per_second(requests: list[tuple[float, float, int]]) -> dict[int, int]:
 
 def verdicts(report: dict) -> dict:
     surge, latency, bare = report["surge"], report["latency"], report["baselines"]["bare_flask"]
-    ratio = (surge["intake_api"]["requests_per_second"] / bare["requests_per_second"]
+    ratio = (report["intake_api"]["requests_per_second"] / bare["requests_per_second"]
              if bare["requests_per_second"] else None)
     p99 = latency["intake_to_partner_case_ms"]["p99"]
     return {
@@ -191,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.clients, People(seed=1)),
             }
             token = token_for(stack.intake)
+            report["intake_api"] = phase_intake_api(stack, token, people, args)
             report["latency"] = phase_latency(stack, token, people, args)
             report["surge"], timeline = phase_surge(stack, token, people, args)
     report["verdicts"] = verdicts(report)
@@ -203,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     s = report["surge"]
     print(f"surge: {s['at_partner']}/{s['referrals']} referrals at a partner in "
           f"{s['drain_seconds']} s ({s['end_to_end_referrals_per_second']} /s); intake API "
-          f"{s['intake_api']['requests_per_second']} req/s; latency at "
+          f"{s['intake_api']['requests_per_second']} req/s during the surge, "
+          f"{report['intake_api']['requests_per_second']} on its own; latency at "
           f"{args.rate:g}/s: {report['latency']['intake_to_partner_case_ms']}")
     print(f"results: {out.with_suffix('.json')} and .png")
     return 0
