@@ -57,7 +57,7 @@ class Plan:
     partner_slow_seconds: float = 3.0
     duplicate: float = 0.05
     poison: float = 0.01
-    settle_timeout: float = 900.0
+    settle_timeout: float = 1800.0
     workers: int = 2
     seed: int = 8
 
@@ -196,11 +196,15 @@ def _run_on(plan: Plan, stack, rabbit, pg, say) -> dict:
             while True:
                 findings = check(engine, rabbit.url, topology, load.accepted, tap.counts.poison)
                 waited = time.monotonic() - settle_from
-                if findings.holds or waited > plan.settle_timeout:
+                if findings.holds:
                     break
-                say(f"  {waited:5.0f} s: in flight {sum(findings.waiting.values())}, "
-                    f"lost so far {findings.lost_count}, duplicated {findings.duplicated_count}",
-                    flush=True)
+                if waited > plan.settle_timeout:  # judge what is there, settled or not
+                    findings = check(engine, rabbit.url, topology, load.accepted,
+                                     tap.counts.poison, unsettled=True)
+                    break
+                busiest = sorted(findings.waiting.items(), key=lambda kv: -kv[1])[:3]
+                say(f"  {waited:5.0f} s: in flight {sum(findings.waiting.values())} "
+                    f"({', '.join(f'{k} {v}' for k, v in busiest)})", flush=True)
                 time.sleep(5)
         finally:
             engine.dispose()

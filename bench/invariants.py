@@ -25,10 +25,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench.tap import Poison
+from services.referral.domain import TERMINAL
 from shared.bus.topology import Topology, topic_matches
 
 BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
-TERMINAL = ("rejected", "cancelled", "failed", "completed")
 
 
 @dataclass
@@ -92,10 +92,12 @@ def in_flight(engine: Engine, broker_url: str, topology: Topology) -> dict[str, 
 
 
 def check(engine: Engine, broker_url: str, topology: Topology, accepted: list[str],
-          poison: list[Poison]) -> Findings:
+          poison: list[Poison], unsettled: bool = False) -> Findings:
     found = Findings()
     found.waiting = in_flight(engine, broker_url, topology)
     found.settled = not found.waiting
+    if not (found.settled or unsettled):
+        return found  # judged once everything has settled: meanwhile only what is in flight
     with engine.connect() as conn:
         _lost(conn, topology, accepted, found)
         _duplicated(conn, found)
@@ -178,14 +180,14 @@ def _fallen_through(session: Session, found: Findings) -> None:
     from services.referral import repository
 
     now = datetime.now(timezone.utc)
+    found.referrals.update(dict(session.execute(text(
+        "SELECT status, count(*) FROM referrals WHERE superseded_by IS NULL GROUP BY 1")).all()))
     stuck = []
-    for ref_id, status, case_ref in session.execute(text(
-            "SELECT id, status, partner_case_ref FROM referrals WHERE superseded_by IS NULL")):
-        found.referrals[status] += 1
-        if status in TERMINAL or case_ref:
-            continue
-        referral = repository.get(session, ref_id)
-        if referral.attention(now) is None:
+    for ref_id, status in session.execute(text(
+            "SELECT id, status FROM referrals WHERE superseded_by IS NULL "
+            "AND partner_case_ref IS NULL AND status <> ALL(:terminal)"),
+            {"terminal": list(TERMINAL)}):
+        if repository.get(session, ref_id).attention(now) is None:
             stuck.append(f"{ref_id}:{status}")
     if stuck:
         found.lost["referral neither at its partner, terminal nor in the work queue"] = stuck
