@@ -1,7 +1,8 @@
-"""Revoked tokens and sessions, as every service other than intake sees them.
+"""Revoked tokens and sessions, as every service sees them.
 
-The intake service owns the revocations (table `token_revocations`) and refuses a revoked
-credential at once. The other services keep a copy in memory, refreshed every few seconds
+The intake service owns the revocations (table `token_revocations`). Every service keeps a copy
+in memory: intake's own is read from its table every second and takes a revocation recorded
+by the same process at once; the other services' are refreshed every few seconds
 (LOTSE_REVOCATION_REFRESH_SECONDS) from intake's internal route
 `GET /internal/v1/token-revocations?since=...`, called with a service credential; in embedded
 mode (one process) the network reads intake's table directly instead. A refresh happens in
@@ -82,6 +83,11 @@ class RevocationList:
         hit = by_jti.get(credential.jti) or by_user.get(credential.principal.username)
         return hit is not None and hit.expires_at > now and hit.covers(credential)
 
+    def add(self, revocation: Revocation, now: datetime) -> None:
+        """A revocation this process recorded: in force here at once, not at the next refresh."""
+        with self._lock:
+            self._merge([revocation], now)
+
     def refresh(self, now: datetime | None = None, *, wait: bool = True) -> bool:
         """Fetch what was revoked since the last refresh; False if intake was unreachable
         (the copy stays as it was) or another thread is refreshing already."""
@@ -141,7 +147,7 @@ class IntakeRevocationFeed:
 
 
 def revocation_list_for(settings) -> RevocationList | None:
-    """The default for a service's app: intake checks its own table (it installs that
+    """The default for a service's app: intake reads its own table (it installs that copy
     itself); every other service a copy fed over HTTP. The embedded network replaces the
     feed with a direct read of intake's table (services/embedded.py)."""
     if settings.service == "intake":

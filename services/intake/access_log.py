@@ -10,7 +10,7 @@ an access reported before the intake heard of the referral still reaches its per
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.intake.erasure import erased
 from services.intake.tables import intake_referrals, intakes, metadata, persons
+from shared.auth import Principal
 from shared.db import UTCDateTime
 from shared.erasure import ids_in
 from shared.events.contracts import ACCESS_ACTIONS
@@ -44,6 +45,9 @@ access_log = Table(
 )
 
 
+_INSERT = access_log.insert()  # built once: a recorded intake writes its entry with it
+
+
 @dataclass(frozen=True)
 class Access:
     actor: str
@@ -66,9 +70,9 @@ class Access:
 
 def record(session: Session, accesses: Iterable[Access], event_id: str | None = None) -> int:
     """Add entries inside the caller's transaction, with the ids the intake can resolve."""
-    rows = [{**asdict(_resolved(session, a)), "event_id": event_id} for a in accesses]
+    rows = [{**vars(_resolved(session, a)), "event_id": event_id} for a in accesses]
     if rows:
-        session.execute(access_log.insert(), rows)
+        session.execute(_INSERT, rows)
     return len(rows)
 
 
@@ -80,19 +84,40 @@ def _resolved(session: Session, a: Access) -> Access:
     if intake_id and not person_id:
         person_id = session.execute(select(intakes.c.person_id).where(
             intakes.c.id == intake_id)).scalar()
-    return Access(**{**asdict(a), "intake_id": intake_id, "person_id": person_id})
+    if (intake_id, person_id) == (a.intake_id, a.person_id):
+        return a
+    return replace(a, intake_id=intake_id, person_id=person_id)
+
+
+@dataclass(frozen=True)
+class Accessor:
+    """Who uses the intake service's own pages or API, and through which: what the entries
+    one request makes have in common."""
+
+    principal: Principal
+    channel: str
+
+    def access(self, action: str, at: datetime, **ids: str) -> Access:
+        p = self.principal
+        return Access(p.username, p.role, p.partner, "intake", self.channel, action, at, **ids)
+
+    def entries(self, action: str, at: datetime, *, person_ids: Iterable = (),
+                intake_ids: Iterable = (), referral_ids: Iterable = ()) -> list[Access]:
+        """One entry per record named."""
+        return ([self.access(action, at, person_id=str(p)) for p in dict.fromkeys(person_ids) if p]
+                + [self.access(action, at, intake_id=str(i))
+                   for i in dict.fromkeys(intake_ids) if i]
+                + [self.access(action, at, referral_id=str(r))
+                   for r in dict.fromkeys(referral_ids) if r])
 
 
 def note(session_factory, principal, action: str, channel: str, now: datetime, *,
          person_ids: Iterable = (), intake_ids: Iterable = (), referral_ids: Iterable = ()) -> int:
-    """The intake service's own pages and API: one entry per record, committed at once."""
-    def access(**ids) -> Access:
-        return Access(principal.username, principal.role, principal.partner, "intake",
-                      channel, action, now, **ids)
-
-    entries = ([access(person_id=str(p)) for p in dict.fromkeys(person_ids) if p]
-               + [access(intake_id=str(i)) for i in dict.fromkeys(intake_ids) if i]
-               + [access(referral_id=str(r)) for r in dict.fromkeys(referral_ids) if r])
+    """The intake service's own pages and API: one entry per record, committed at once. (A
+    recorded intake writes its entry in its own transaction instead: handlers.py.)"""
+    entries = Accessor(principal, channel).entries(action, now, person_ids=person_ids,
+                                                   intake_ids=intake_ids,
+                                                   referral_ids=referral_ids)
     if not entries:
         return 0
     with session_factory() as session:

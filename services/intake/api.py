@@ -1,21 +1,20 @@
 """JSON API of the intake service (/api/v1): intakes, persons, consents, merges, tokens."""
 from __future__ import annotations
 
-import uuid
-
 from flask import abort, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.intake import accounts, handlers, queries, repository
+from services.intake.access_log import Accessor
 from services.intake.data_protection import note_access
-from services.intake.domain import (Address, Consent, Contact, HouseholdMember, IntakeError,
-                                    Need, OtherName, Person, Residence)
+from services.intake.domain import (Address, Consent, Contact, HouseholdMember, Intake,
+                                    IntakeError, Need, OtherName, Person, Residence)
 from services.intake.person_schemas import (ConsentListSchema, MatchListSchema,
                                             MatchQuerySchema, MergeInSchema, MergeOutSchema,
                                             PersonListSchema, PersonRecordSchema,
                                             PersonSearchQuerySchema, WithdrawSchema)
-from services.intake.schemas import (ConsultationInSchema, IntakeInSchema, IntakeOutSchema,
+from services.intake.schemas import (CONSULTATION_IN, INTAKE_IN, IntakeOutSchema,
                                      IntakePageSchema, PageQuerySchema,
                                      PartnerConsentOutSchema, PartnerConsentSchema,
                                      TokenRequestSchema, TokenSchema)
@@ -84,12 +83,12 @@ def _field_errors(call, *args):
         raise FieldError(exc.field, exc.message) from None
 
 
-def record(data: dict, person_id=None) -> uuid.UUID:
-    """Shared by the API and the UI form."""
-    d = deps()
+def record(data: dict, channel: str, person_id=None) -> Intake:
+    """Shared by the API and the UI form; the access-log entry commits with the intake."""
+    d, principal = deps(), current_principal()
     return _field_errors(handlers.record_intake,
-                         command_from(data, current_principal().username, person_id),
-                         d.uow(), d.clock)
+                         command_from(data, principal.username, person_id), d.uow(), d.clock,
+                         Accessor(principal, channel))
 
 
 @blp.route("")
@@ -104,17 +103,15 @@ class Intakes(MethodView):
         return page
 
     @api_roles("staff")
-    @blp.arguments(IntakeInSchema)
+    @blp.arguments(INTAKE_IN)
     @blp.response(201, IntakeOutSchema)
     @blp.alt_response(422, description="Invalid input; `errors.json` names each field")
     def post(self, data):
         """Record the intake of a consultation (a new person, or `person_id` for a returning
         visitor); referrals to partners follow by event."""
-        intake_id = record(data)
-        note_access("changed" if data.get("person_id") else "created", "api",
-                    intake_ids=[intake_id])
-        body = queries.intake_detail(deps().session_factory, str(intake_id))
-        return body, {"Location": url_for("intakes.IntakeById", intake_id=intake_id)}
+        intake = record(data, "api")
+        return queries.recorded_body(intake), {
+            "Location": url_for("intakes.IntakeById", intake_id=intake.id)}
 
 
 @blp.route("/<uuid:intake_id>")
@@ -171,14 +168,12 @@ class PersonById(MethodView):
 @persons_blp.route("/<uuid:person_id>/consultations")
 class Consultations(MethodView):
     @api_roles("staff")
-    @persons_blp.arguments(ConsultationInSchema)
+    @persons_blp.arguments(CONSULTATION_IN)
     @persons_blp.response(201, IntakeOutSchema)
     def post(self, data, person_id):
         """A returning visitor's new consultation on the same person."""
         _require_person(person_id)
-        intake_id = record(data, person_id)
-        note_access("changed", "api", intake_ids=[intake_id])
-        return queries.intake_detail(deps().session_factory, str(intake_id))
+        return queries.recorded_body(record(data, "api", person_id))
 
 
 @persons_blp.route("/<uuid:person_id>/consents")

@@ -7,7 +7,7 @@ from services import registry
 from services.intake import api, data_protection, erasure_views, ui
 from services.intake.bootstrap import bootstrap
 from services.intake import oidc_login, token_api
-from services.intake.token_revocations import IntakeRevocationCheck
+from services.intake.token_revocations import own_revocation_list
 from shared.auth import allow_anonymous
 from shared.config import Settings
 from shared.ops import ops_blueprint
@@ -28,7 +28,8 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
     allow_anonymous(app, "auth.Token", "intake_ui.login", "intake_ui.logout", "intake_ui.home")
     # authentication (docs/security.md): token logout and revocations, the revocation feed
     # of the other services (service credential), optional OpenID Connect login
-    token_api.register(app, IntakeRevocationCheck(deps.session_factory))
+    # the clock is looked up at each refresh: tests move it after the app was built
+    token_api.register(app, own_revocation_list(deps.session_factory, lambda: deps.clock()))
     if settings.oidc is not None:
         oidc_login.register(app, settings.oidc, settings.service_urls.get("intake", ""))
     return app

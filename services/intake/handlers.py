@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Callable
 
-from services.intake import matching, repository
+from services.intake import access_log, matching, repository
 from services.intake.domain import (Consent, Intake, IntakeError, Need, Person, ReferralView,
                                     Residence, newer)
 from shared.events.envelope import Envelope
@@ -45,9 +45,12 @@ def _living_person(uow, person_id: uuid.UUID):
     return record
 
 
-def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime]) -> uuid.UUID:
-    """Store a consultation (and the person, new or returning); its intake.recorded event
-    leaves through the outbox in the same transaction."""
+def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime],
+                  accessor: access_log.Accessor | None = None) -> Intake:
+    """Store a consultation (and the person, new or returning) and return it as stored; its
+    intake.recorded event leaves through the outbox, and the access-log entry of `accessor`
+    (staff, through the API or a page) is written, in the same transaction: neither the
+    intake nor its entry is kept without the other."""
     with uow:
         existing = _living_person(uow, cmd.person_id) if cmd.person_id else None
         intake = Intake.record(person=cmd.person, residence_status=cmd.residence_status,
@@ -65,13 +68,16 @@ def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime]) -> uuid.U
         repository.save_person(uow.session, intake.person_id, person, person_keys(person),
                                intake.recorded_at, exists=existing is not None)
         repository.add_intake(uow.session, intake)
-        for consent in intake.consents:
-            repository.add_consent(uow.session, intake.person_id, intake.id, consent)
+        repository.add_consents(uow.session, intake.person_id, intake.id, intake.consents)
+        if accessor is not None:
+            access_log.record(uow.session, [accessor.access(
+                "changed" if existing else "created", intake.recorded_at,
+                intake_id=str(intake.id), person_id=str(intake.person_id))])
         for event in intake.events:
             uow.emit(event["type"], subject=f"intake/{intake.id}", data=event["payload"],
                      version=event["version"])
         uow.commit()
-    return intake.id
+    return intake
 
 
 def give_consent(person_id: uuid.UUID, consent: Consent, staff: str, uow,

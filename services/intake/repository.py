@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Iterable
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.intake import tables as t
@@ -45,17 +46,28 @@ def save_person(session: Session, person_id: uuid.UUID, person: Person, keys: li
         for table in (t.person_names, t.household_members, t.person_search_keys):
             session.execute(delete(table).where(table.c.person_id == pid))
     else:
-        session.execute(t.persons.insert().values(id=pid, created_at=now, **values))
-    for name in person.other_names:
-        session.execute(t.person_names.insert().values(
-            person_id=pid, given_name=name.given_name, family_name=name.family_name,
-            kind="other"))
-    for m in person.household:
-        session.execute(t.household_members.insert().values(
-            person_id=pid, given_name=m.given_name, family_name=m.family_name,
-            relation=m.relation, birth_date=m.birth_date))
-    for key in sorted(set(keys)):
-        session.execute(t.person_search_keys.insert().values(person_id=pid, key=key[:60]))
+        _insert_rows(session, t.persons, [{"id": pid, "created_at": now, **values}])
+    _insert_rows(session, t.person_names, [
+        {"person_id": pid, "given_name": n.given_name, "family_name": n.family_name,
+         "kind": "other"} for n in person.other_names])
+    _insert_rows(session, t.household_members, [
+        {"person_id": pid, "given_name": m.given_name, "family_name": m.family_name,
+         "relation": m.relation, "birth_date": m.birth_date} for m in person.household])
+    _insert_rows(session, t.person_search_keys, [
+        {"person_id": pid, "key": key} for key in sorted({k[:60] for k in keys})])
+
+
+# Built once: SQLAlchemy memoizes a statement's cache key, so executing the same statement
+# object again skips building and hashing a new one (recording an intake runs these).
+_INSERTS = {table: table.insert() for table in (
+    t.persons, t.person_names, t.household_members, t.person_search_keys, t.intakes,
+    t.consents)}
+
+
+def _insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """All rows in one statement (executemany): one round trip, not one per row."""
+    if rows:
+        session.execute(_INSERTS[table], rows)
 
 
 def get_person(session: Session, person_id: str) -> PersonRecord | None:
@@ -142,7 +154,7 @@ def set_merged_into(session: Session, person_id: str, survivor: str | None) -> N
 def add_intake(session: Session, intake: Intake) -> None:
     p, r = intake.person, intake.residence or Residence(intake.residence_status)
     coarse = intake.consent
-    session.execute(t.intakes.insert().values(
+    _insert_rows(session, t.intakes, [dict(
         id=str(intake.id), person_id=str(intake.person_id), reference=intake.reference,
         given_name=p.given_name, family_name=p.family_name, birth_date=p.birth_date,
         nationality=p.nationality, languages=list(p.languages),
@@ -154,7 +166,7 @@ def add_intake(session: Session, intake: Intake) -> None:
         recorded_at=intake.recorded_at, channel=intake.channel, notes=intake.notes,
         arrival_date=intake.arrival_date, legal_basis=r.legal_basis,
         document_type=r.document_type, valid_until=r.valid_until,
-        first_issue_date=r.first_issue_date))
+        first_issue_date=r.first_issue_date)])
 
 
 def _intake(row, person: Person | None = None) -> Intake:
@@ -203,13 +215,18 @@ def move_intakes(session: Session, intake_ids: list[str], person_id: str) -> Non
 
 def add_consent(session: Session, person_id: uuid.UUID, intake_id: uuid.UUID | None,
                 consent: Consent) -> None:
-    session.execute(t.consents.insert().values(
-        id=str(consent.id), person_id=str(person_id),
-        intake_id=str(intake_id) if intake_id else None, partner=consent.partner,
-        purpose=consent.purpose, method=consent.method, language=consent.language,
-        information_version=consent.information_version, given_at=consent.given_at,
-        recorded_by=consent.recorded_by,
-        derived_from=str(consent.derived_from) if consent.derived_from else None))
+    add_consents(session, person_id, intake_id, [consent])
+
+
+def add_consents(session: Session, person_id: uuid.UUID, intake_id: uuid.UUID | None,
+                 consents: Iterable[Consent]) -> None:
+    _insert_rows(session, t.consents, [dict(
+        id=str(c.id), person_id=str(person_id),
+        intake_id=str(intake_id) if intake_id else None, partner=c.partner,
+        purpose=c.purpose, method=c.method, language=c.language,
+        information_version=c.information_version, given_at=c.given_at,
+        recorded_by=c.recorded_by,
+        derived_from=str(c.derived_from) if c.derived_from else None) for c in consents])
 
 
 def _consent(r) -> Consent:

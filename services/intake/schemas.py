@@ -126,6 +126,11 @@ class NeedSchema(StrictSchema):
     note = _text(500, required=False)
 
 
+# Schemas on the intake's hot path are built once: an instance (with its nested schemas) can
+# load any number of bodies, and building one costs more than a load.
+NEED = NeedSchema()
+
+
 class NeedField(fields.Field):
     """A need code, or an object with code, urgency and note."""
 
@@ -134,7 +139,7 @@ class NeedField(fields.Field):
             value = {"code": value}
         if not isinstance(value, dict):
             raise ValidationError("A need code or an object with a code.")
-        return NeedSchema().load(value)
+        return NEED.load(value)
 
 
 class ConsentInSchema(StrictSchema):
@@ -179,6 +184,10 @@ class ConsultationInSchema(IntakeInSchema):
     class Meta:
         unknown = RAISE
         exclude = ("person_id",)
+
+
+INTAKE_IN = IntakeInSchema()
+CONSULTATION_IN = ConsultationInSchema()
 
 
 # --- output ----------------------------------------------------------------------------------

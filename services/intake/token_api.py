@@ -70,6 +70,7 @@ class Revocations(MethodView):
                 revocation = token_revocations.revoke_user(session, data["username"], admin,
                                                            d.clock(), ttl)
             session.commit()
+        _in_force_here(revocation)
         return revocation
 
 
@@ -80,9 +81,16 @@ def end_credential() -> None:
         return
     d = deps()
     with d.session_factory() as session:
-        token_revocations.revoke_credential(session, credential, credential.principal.username,
-                                            d.clock())
+        revocation = token_revocations.revoke_credential(
+            session, credential, credential.principal.username, d.clock())
         session.commit()
+    _in_force_here(revocation)
+
+
+def _in_force_here(revocation) -> None:
+    """This process refuses a revocation it recorded at once; intake's other processes at
+    their next refresh (token_revocations.OWN_REFRESH_SECONDS)."""
+    current_app.extensions["lotse_revocations"].add(revocation, deps().clock())
 
 
 @internal_bp.get("/token-revocations")
@@ -101,11 +109,11 @@ def revocation_feed():
     return jsonify(items=[r.to_json() for r in items])
 
 
-def register(app, revocation_check) -> None:
-    """Add the token routes to the intake app; intake checks its own table on every request."""
+def register(app, revocations) -> None:
+    """Add the token routes to the intake app, and intake's own copy of its revocations."""
     from shared.web import exempt_from_csrf
 
     app.extensions["flask-smorest"]["apis"][""]["ext_obj"].register_blueprint(blp)
     exempt_from_csrf(app, blp)  # shared/auth.py checks CSRF on cookie-authenticated writes
     app.register_blueprint(internal_bp)
-    app.extensions["lotse_revocations"] = revocation_check
+    app.extensions["lotse_revocations"] = revocations

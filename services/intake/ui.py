@@ -17,7 +17,7 @@ from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, REL
                                     URGENCIES, IntakeError)
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          flatten_errors, form_to_payload)
-from services.intake.schemas import IntakeInSchema, PartnerConsentSchema
+from services.intake.schemas import INTAKE_IN, PartnerConsentSchema
 from services.intake.token_api import end_credential
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
@@ -121,15 +121,12 @@ def intake_new():
     form = request.form if request.method == "POST" else _prefill(request.args.get("person_id"))
     if request.method == "POST":
         try:
-            data = IntakeInSchema().load(form_to_payload(request.form))
-            intake_id = record(data)
-            note_access("changed" if data.get("person_id") else "created", "ui",
-                        intake_ids=[intake_id])
+            data = INTAKE_IN.load(form_to_payload(request.form))
+            intake = record(data, "ui")
             session["last_site"] = data["site"]
-            detail = queries.intake_detail(deps().session_factory, str(intake_id))
             flash(_("Intake %(ref)s recorded; referrals are on their way.",
-                    ref=detail["reference"]))
-            return redirect(url_for(".person_page", person_id=detail["person_id"]))
+                    ref=intake.reference))
+            return redirect(url_for(".person_page", person_id=intake.person_id))
         except ValidationError as exc:
             errors = flatten_errors(exc.messages)
         except FieldError as exc:

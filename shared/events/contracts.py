@@ -6,6 +6,7 @@ new version next to the old one.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -375,6 +376,7 @@ CATALOGUE: tuple[ContractEntry, ...] = (
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 
 
+@functools.cache  # built once per contract: a load keeps no state in the schema
 def _schema(event_type: str, version: int) -> Contract:
     try:
         return CONTRACTS[(event_type, version)]()

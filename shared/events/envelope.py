@@ -41,7 +41,7 @@ class Envelope:
     datacontenttype: str = "application/json"
 
     def to_json(self) -> str:
-        return json.dumps(EnvelopeSchema().dump(self), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(_ENVELOPE.dump(self), ensure_ascii=False, separators=(",", ":"))
 
     @property
     def routing_key(self) -> str:
@@ -68,6 +68,9 @@ class EnvelopeSchema(Schema):
     data = fields.Dict(required=True)
 
 
+_ENVELOPE = EnvelopeSchema()  # built once: a load or dump keeps no state in the schema
+
+
 def parse_envelope(body: bytes | str) -> Envelope:
     """Decode and validate an envelope and its payload contract, or raise InvalidEvent."""
     from shared.events.contracts import validate_payload
@@ -79,7 +82,7 @@ def parse_envelope(body: bytes | str) -> Envelope:
     if not isinstance(raw, dict):
         raise InvalidEvent("body is not a JSON object")
     try:
-        attrs = EnvelopeSchema().load(raw)
+        attrs = _ENVELOPE.load(raw)
     except ValidationError as exc:
         raise InvalidEvent("invalid envelope", exc.messages) from None
     attrs["data"] = validate_payload(attrs["type"], attrs["schemaversion"], attrs["data"])

@@ -17,6 +17,7 @@ from services.referral import tables as referral_tables
 from services.referral.app import create_app as referral_app
 from services.referral.consumers import SUBSCRIPTIONS as REFERRAL_SUBSCRIPTIONS
 from shared.bus.delivery import Verdict, deliver
+from shared.uow import UnitOfWork
 from tests.component.conftest import token
 from tests.conftest import SMOKE_INTAKE
 
@@ -74,6 +75,36 @@ def test_the_intakes_own_page_and_api_reads_and_writes_are_logged(intake_client,
                     ("viewed", "ui", "intake", "staff", "staff"),
                     ("created", "api", "intake", "staff", "staff")]
     assert all(e["person_id"] == person_id for e in entries)
+
+
+def rows(deps, table) -> list:
+    with deps.session_factory() as s:
+        return s.execute(select(table)).all()
+
+
+def test_a_recorded_intake_and_its_log_entry_commit_or_roll_back_together(
+        intake_client, staff, intake_deps, monkeypatch):
+    """One transaction: no intake without its entry (the entry cannot be lost after the
+    intake committed), and an intake that fails after its entry was written leaves none."""
+    def fails(*args, **kwargs):
+        raise RuntimeError("failed here")
+
+    with monkeypatch.context() as m:
+        m.setattr(access_log, "record", fails)
+        with pytest.raises(RuntimeError):
+            intake_client.post("/api/v1/intakes", json=SMOKE_INTAKE, headers=staff)
+    with monkeypatch.context() as m:
+        m.setattr(UnitOfWork, "commit", fails)
+        with pytest.raises(RuntimeError):
+            intake_client.post("/api/v1/intakes", json=SMOKE_INTAKE, headers=staff)
+    for table in (intake_tables.intakes, intake_tables.outbox, access_log.access_log):
+        assert rows(intake_deps, table) == [], table.name
+
+    answer = intake_client.post("/api/v1/intakes", json=SMOKE_INTAKE, headers=staff)
+    assert answer.status_code == 201
+    [entry] = rows(intake_deps, access_log.access_log)
+    assert (entry.action, entry.channel, entry.intake_id, entry.person_id) == (
+        "created", "api", answer.get_json()["id"], answer.get_json()["person_id"])
 
 
 def test_the_log_page_is_linked_from_the_person_page_and_lists_the_accesses(intake_client,

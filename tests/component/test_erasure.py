@@ -62,7 +62,7 @@ def record(deps, p: Person, person_id=None) -> uuid.UUID:
     return intake_handlers.record_intake(intake_handlers.RecordIntake(
         p, "TEMP_PROTECTION_24", "infopoint", ("living_costs",),
         Consent(True, "signed_form", "uk"), "staff", person_id=person_id), deps.uow(),
-        lambda: NOW)
+        lambda: NOW).id
 
 
 def erasure_event(person_id: str, intake_ids=(), referral_ids=(), request_id=None) -> str:

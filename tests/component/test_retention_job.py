@@ -68,7 +68,7 @@ def check_runs(run, expected: dict[str, int]) -> None:
 def record(deps, given_name: str, at: datetime) -> dict:
     data = IntakeInSchema().load({**SMOKE_INTAKE, "person": {**SMOKE_INTAKE["person"],
                                                              "given_name": given_name}})
-    intake_id = handlers.record_intake(command_from(data, "staff"), deps.uow(), lambda: at)
+    intake_id = handlers.record_intake(command_from(data, "staff"), deps.uow(), lambda: at).id
     with deps.session_factory() as s:
         person_id = s.execute(select(it.intakes.c.person_id).where(
             it.intakes.c.id == str(intake_id))).scalar_one()
