@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bench.tap import Poison
 from services.referral.domain import TERMINAL
+from shared.events.envelope import parse_envelope
 from shared.bus.topology import Topology, topic_matches
 
 BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
@@ -120,12 +121,15 @@ def _lost(conn, topology: Topology, accepted: list[str], found: Findings) -> Non
             matching = [k for k in keys if any(topic_matches(t, k) for t in sub.event_types)]
             if not matching:
                 continue
-            missing = [r[0] for r in conn.execute(text(
-                f"SELECT o.event_id FROM {outbox} o LEFT JOIN {sub.service}_inbox i "
+            missing = [(event_id, body) for event_id, body in conn.execute(text(
+                f"SELECT o.event_id, o.body FROM {outbox} o LEFT JOIN {sub.service}_inbox i "
                 "ON i.event_id = o.event_id AND i.subscriber = :key "
                 "WHERE o.routing_key = ANY(:keys) AND i.event_id IS NULL"),
                 {"key": sub.key, "keys": matching})]
-            found.lost[f"{service} event not processed by {sub.key}"] = missing
+            # an event the subscription declares it does not want is acked without an inbox row
+            found.lost[f"{service} event not processed by {sub.key}"] = [
+                event_id for event_id, body in missing
+                if sub.wants is None or sub.wants(parse_envelope(body))]
     needs = {(intake, need) for intake, codes in conn.execute(text(
         "SELECT id, needs FROM intakes")) for need in _codes(codes)}
     routed = {tuple(r) for r in conn.execute(text("SELECT intake_id, need FROM referrals"))}

@@ -59,6 +59,10 @@ class Settings:
     # kombu's `ssl` option for an amqps:// broker (docs/transport-security.md)
     broker_ssl: Mapping[str, object] | None = None
     worker_threads: int = 8
+    worker_prefetch: int | None = None  # unacked messages per queue; None: 2 x worker_threads
+    # the partner adapter's case loop: calls at once, and due cases claimed per query
+    case_opener_threads: int = 4
+    case_opener_batch: int = 32
     partner_base_url: str = "http://127.0.0.1:8000/sandbox"
     partner_api_key: str = "sandbox-key"
     callback_url: str = "http://127.0.0.1:8000/api/v1/partner-callbacks"
@@ -87,6 +91,10 @@ class Settings:
     intake_internal_url: str = "http://127.0.0.1:8001"
     revocation_refresh_seconds: float = 5.0
     oidc: "OidcSettings | None" = None
+
+    @property
+    def prefetch(self) -> int:
+        return self.worker_prefetch or 2 * self.worker_threads
 
     @property
     def embedded(self) -> bool:
@@ -134,6 +142,10 @@ class Settings:
             heartbeat=int(env.get("LOTSE_HEARTBEAT", "15")),
             confirm_timeout=float(env.get("LOTSE_CONFIRM_TIMEOUT", "10")),
             worker_threads=int(env.get("LOTSE_WORKER_THREADS", "8")),
+            worker_prefetch=(int(env["LOTSE_WORKER_PREFETCH"])
+                             if env.get("LOTSE_WORKER_PREFETCH") else None),
+            case_opener_threads=int(env.get("LOTSE_CASE_OPENER_THREADS", "4")),
+            case_opener_batch=int(env.get("LOTSE_CASE_OPENER_BATCH", "32")),
             partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", f"{gateway}/sandbox"),
             partner_api_key=_secret_value(env, "LOTSE_PARTNER_API_KEY") or "sandbox-key",
             callback_url=env.get("LOTSE_CALLBACK_URL", f"{gateway}/api/v1/partner-callbacks"),

@@ -10,10 +10,13 @@ that each store must be found and scrubbed, which the erasure test checks table 
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, delete, or_, select
+from sqlalchemy import (Column, MetaData, PrimaryKeyConstraint, String, Table, bindparam,
+                        delete, or_, select, tuple_)
 from sqlalchemy.orm import Session
 
 from shared.bus.topology import Subscription
@@ -77,10 +80,15 @@ def ids_in(data: Any, subject: str = "") -> list[tuple[str, str]]:
 def is_erased(session: Session, table: Table, pairs: Sequence[tuple[str, str]]) -> bool:
     if not pairs:
         return False
-    conditions = [(table.c.kind == kind) & (table.c.subject_id == subject_id)
-                  for kind, subject_id in pairs]
-    return session.execute(select(table.c.subject_id).where(or_(*conditions)).limit(1)
-                           ).first() is not None
+    return session.execute(_any_of(table), {"pairs": list(pairs)}).first() is not None
+
+
+@functools.cache
+def _any_of(table: Table):
+    """Built once: asked for every event a subscriber receives, a statement built anew each
+    time would cost SQLAlchemy more than the database's own work."""
+    return select(table.c.subject_id).where(tuple_(table.c.kind, table.c.subject_id).in_(
+        bindparam("pairs", expanding=True))).limit(1)
 
 
 def concerns_erased(session: Session, table: Table, envelope: Envelope) -> bool:
@@ -100,8 +108,7 @@ def guarded(subscriptions: Sequence[Subscription], table: Table) -> tuple[Subscr
         handle.__name__ = getattr(handler, "__name__", "handle")
         handle.__wrapped__ = handler
         return handle
-    return tuple(Subscription(s.service, s.name, s.event_types, guard(s.handler))
-                 for s in subscriptions)
+    return tuple(replace(s, handler=guard(s.handler)) for s in subscriptions)
 
 
 def scrub_outbox(session: Session, outbox: Table, ids: Iterable[str]) -> int:

@@ -1,15 +1,27 @@
 """Unit of work: one DB transaction holding a service's state change, inbox mark and events."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.clock import Clock, utcnow
 from shared.events.envelope import Envelope, new_envelope
 from shared.logging import current_correlation_id
-from shared.outbox import stage
+from shared.outbox import stage_all
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@functools.cache
+def _inbox_insert_skipping_existing(dialect: str, inbox: Table):
+    """Built once per inbox (see first_delivery); None where the dialect has no such insert."""
+    if dialect not in _INSERTS:
+        return None
+    return _INSERTS[dialect](inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
 class UnitOfWork:
@@ -66,13 +78,26 @@ class UnitOfWork:
             t.c.subscriber == subscriber, t.c.event_id == event_id)).first() is not None
 
     def mark_processed(self, subscriber: str, event_id: str) -> None:
-        self.session.execute(self._inbox.insert().values(
+        self.session.execute(self._inbox.insert(), dict(
             subscriber=subscriber, event_id=event_id, processed_at=self.clock()))
 
+    def first_delivery(self, subscriber: str, event_id: str) -> bool:
+        """Mark the event processed by this subscriber; False if it already was. One
+        statement (an insert skipping an existing row) instead of a lookup and an insert;
+        a concurrent first delivery's row makes it wait for that one's commit or rollback."""
+        statement = _inbox_insert_skipping_existing(self.session.get_bind().dialect.name,
+                                                    self._inbox)
+        if statement is None:
+            if self.already_processed(subscriber, event_id):
+                return False
+            self.mark_processed(subscriber, event_id)
+            return True
+        return self.session.execute(statement, dict(
+            subscriber=subscriber, event_id=event_id, processed_at=self.clock()),
+        ).first() is not None
+
     def commit(self) -> None:
-        now = self.clock()
-        for envelope in self._staged:
-            stage(self.session, self._outbox, envelope, now)
+        stage_all(self.session, self._outbox, self._staged, self.clock())
         self.session.commit()
         self._staged = []
         if self._on_commit:

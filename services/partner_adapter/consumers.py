@@ -12,7 +12,7 @@ SUBSCRIPTIONS = guarded((
     Subscription("partner_adapter", "request_reminder", ("referral.reminder_due",),
                  handlers.request_reminder),
     Subscription("partner_adapter", "follow_referral", ("referral.status_changed",),
-                 handlers.follow_referral),
+                 handlers.follow_referral, wants=handlers.cancelled_in_lotse),
     Subscription("partner_adapter", "follow_consent_withdrawal", ("consent.withdrawn",),
                  notices.follow_consent_withdrawal),
     Subscription("partner_adapter", "erase_person", ("person.erasure_requested",),

@@ -5,9 +5,9 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from services.partner_adapter import erasure, notices, repository
 from services.partner_adapter.domain import (Disclosure, PartnerCase, backoff, holds_person,
@@ -20,6 +20,7 @@ from shared.clock import utcnow
 from shared.events.contracts import PARTNER_REPORTED_STATUSES
 from shared.partners import DIRECTORY, PartnerConfig
 from shared.events.envelope import Envelope
+from shared.logging import current_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ def request_partner_case(envelope: Envelope, uow,
 
 
 def _emit(uow, case: PartnerCase) -> None:
-    if case.flow:
-        uow.continues(*case.flow)
+    # each case continues its own flow: one unit of work may record a batch of cases
+    uow.continues(*(case.flow or (current_correlation_id(), None)))
     for event_type, payload in case.events:
         uow.emit(event_type, subject=f"partner_case/{case.id}", data=payload)
     case.events.clear()
@@ -79,6 +80,18 @@ def _defer(case_id: str, uow_factory: Callable, until: datetime, why: str) -> st
     return "deferred"
 
 
+@dataclass(frozen=True)
+class _Call:
+    """How one partner call went, recorded afterwards (see open_partner_cases)."""
+
+    sent: PartnerCase
+    outcome: str  # opened | retry | refused
+    receipt: Receipt | None = None
+    payload: dict | None = None
+    error: str = ""
+    lost: bool = False  # the partner may hold the case: look it up before the next attempt
+
+
 def open_partner_case(case_id: str, uow_factory: Callable,
                       gateways: Mapping[str, PartnerGateway],
                       directory: Mapping[str, PartnerConfig] = DIRECTORY,
@@ -87,11 +100,53 @@ def open_partner_case(case_id: str, uow_factory: Callable,
                       poll_seconds: float | None = None) -> str:
     """Call the partner for one pending case, outside any DB transaction, then record it:
     opened (with what the partner received), retry later, or failed for good."""
+    return open_partner_cases([case_id], uow_factory, gateways, directory, guards, clock,
+                              poll_seconds)[case_id]
+
+
+def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
+                       gateways: Mapping[str, PartnerGateway],
+                       directory: Mapping[str, PartnerConfig] = DIRECTORY,
+                       guards: PartnerGuards | None = None,
+                       clock: Callable[[], datetime] = utcnow,
+                       poll_seconds: float | None = None, map: Callable = map,
+                       start_before: datetime | None = None) -> dict[str, str]:
+    """Open a batch of pending cases: read them (and withdrawn consents) in one transaction,
+    call each partner outside any transaction (through `map`, e.g. a thread pool's), then
+    record every answer in one transaction. Returns each case's outcome; a case whose call
+    failed unexpectedly ("error"), or was not started before `start_before` ("later", so no
+    call outlasts the batch's leases), stays leased and is tried again once its lease
+    lapses, with the same idempotency key."""
     with uow_factory() as uow:
-        case = repository.get(uow.session, case_id)
-        withdrawn = case is not None and notices.consent_withdrawn_for(uow.session, case.basis)
-    if case is None or case.status != "pending":
-        return "not pending"
+        cases = repository.get_many(uow.session, case_ids)
+        withdrawn = notices.withdrawn_bases(uow.session, [c.basis for c in cases.values()])
+    due = [c for c in cases.values() if c.status == "pending"]
+
+    def attempt(case: PartnerCase) -> _Call | str:
+        if start_before is not None and clock() >= start_before:
+            return "later"
+        try:
+            return _attempt(case, uow_factory, gateways, directory, guards, clock,
+                            withdrawn=case.basis in withdrawn)
+        except Exception:  # the lease lapses and the case is tried again
+            log.exception("opening partner case failed", extra={"case_id": str(case.id)})
+            return "error"
+
+    results = {case_id: "not pending" for case_id in case_ids}
+    calls = []
+    for case, answer in zip(due, map(attempt, due), strict=True):
+        if isinstance(answer, _Call):
+            calls.append(answer)
+        else:
+            results[str(case.id)] = answer
+    results.update(_record_calls(calls, uow_factory, directory, poll_seconds))
+    return results
+
+
+def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, PartnerGateway],
+             directory: Mapping[str, PartnerConfig], guards: PartnerGuards | None,
+             clock: Callable[[], datetime], withdrawn: bool) -> _Call | str:
+    """Call the partner for one pending case, unless it must not be sent now."""
     config, gateway = directory[case.partner], gateways.get(case.partner)
     if case.erased:  # erased after an attempt whose answer was lost: only ask, never send
         return _look_up_erased(case, uow_factory, gateway, config, clock)
@@ -99,13 +154,14 @@ def open_partner_case(case_id: str, uow_factory: Callable,
         return _withhold(case, uow_factory, gateway, config, clock)
     wait = guards.before(case.partner, clock()) if guards and gateway else None
     if wait is not None:
-        return _defer(case_id, uow_factory, *wait)
-    lost, outcome, started = False, "retry", time.perf_counter()
+        return _defer(str(case.id), uow_factory, *wait)
+    lost, outcome, error, started = False, "retry", "", time.perf_counter()
+    receipt = payload = None
     try:
         receipt, payload = _deliver(case, gateway)
         outcome = "opened"
     except PartnerUnavailable as exc:
-        outcome, error, lost = "retry", str(exc), isinstance(exc, PartnerAnswerLost)
+        error, lost = str(exc), isinstance(exc, PartnerAnswerLost)
     except PartnerRefused as exc:
         outcome, error = "refused", str(exc)
     finally:  # also after a bug in a gateway: a half-open breaker must not stay on trial
@@ -113,37 +169,76 @@ def open_partner_case(case_id: str, uow_factory: Callable,
             guards.after(case.partner, outcome != "retry", clock())
         if gateway is not None:  # portal partners: no call was made
             metrics.observe_partner_call(case.partner, outcome, time.perf_counter() - started)
-    sent = case
-    with uow_factory() as uow:
-        case = repository.get(uow.session, case_id)
-        if outcome == "opened" and (case.status == "cancelled" or case.erased):
-            return _opened_after_cancel(uow, case, sent, receipt, payload, config)
-        if case.status != "pending":
-            return "not pending"  # a callback recorded the opening meanwhile
-        if outcome == "opened":
-            case.opened(receipt.reference, uow.clock(), appointment=receipt.appointment)
-            if config.inbound == "poll":
-                case.poll_after(poll_seconds or config.poll_seconds, uow.clock())
-            repository.add_disclosure(uow.session, Disclosure.of(
-                case, config.channel, config.allow_list, payload, uow.clock()))
-            repository.save(uow.session, case)
-            notices.after_delivery(uow, case)  # a withdrawal that arrived during the call
-        elif outcome == "retry":
+    return _Call(case, outcome, receipt, payload, error, lost)
+
+
+def _record_calls(calls: list[_Call], uow_factory: Callable,
+                  directory: Mapping[str, PartnerConfig],
+                  poll_seconds: float | None) -> dict[str, str]:
+    """Record the partners' answers in one transaction (row locks taken in id order). Should
+    that fail, each answer is recorded on its own, so one case cannot hold back the others."""
+    if not calls:
+        return {}
+    try:
+        with uow_factory() as uow:
+            cases = repository.get_many(uow.session, [str(c.sent.id) for c in calls],
+                                        lock=True)
+            results = {str(c.sent.id): _record(uow, cases.get(str(c.sent.id)), c,
+                                               directory[c.sent.partner], poll_seconds)
+                       for c in calls}
+            uow.commit()
+        return results
+    except Exception:
+        if len(calls) == 1:
+            raise
+        log.warning("recording a batch of partner answers failed; one by one now",
+                    exc_info=True)
+    results = {}
+    for call in calls:
+        try:
+            results.update(_record_calls([call], uow_factory, directory, poll_seconds))
+        except Exception:  # the lease lapses; the retry finds the partner's case by its key
+            log.exception("recording the partner's answer failed",
+                          extra={"case_id": str(call.sent.id)})
+            results[str(call.sent.id)] = "error"
+    return results
+
+
+def _record(uow, case: PartnerCase | None, call: _Call, config: PartnerConfig,
+            poll_seconds: float | None) -> str:
+    """Record one partner's answer on the locked case (the caller commits)."""
+    outcome = call.outcome
+    if case is None:
+        return "not pending"
+    if outcome == "opened" and (case.status == "cancelled" or case.erased):
+        return _opened_after_cancel(uow, case, call.sent, call.receipt, call.payload, config)
+    if case.status != "pending":
+        return "not pending"  # a callback recorded the opening meanwhile
+    if outcome == "opened":
+        case.opened(call.receipt.reference, uow.clock(), appointment=call.receipt.appointment)
+        if config.inbound == "poll":
+            case.poll_after(poll_seconds or config.poll_seconds, uow.clock())
+        repository.add_disclosure(uow.session, Disclosure.of(
+            case, config.channel, config.allow_list, call.payload, uow.clock()))
+        repository.save(uow.session, case)
+        notices.after_delivery(uow, case)  # a withdrawal that arrived during the call
+    else:
+        if outcome == "retry":
             log.warning("partner unavailable, will retry",
-                        extra={"partner": case.partner, "case_id": case_id, "reason": error,
-                               "answer_lost": lost})
-            case.attempt_failed(error, uow.clock(), answer_lost=lost,
+                        extra={"partner": case.partner, "case_id": str(case.id),
+                               "reason": call.error, "answer_lost": call.lost})
+            case.attempt_failed(call.error, uow.clock(), answer_lost=call.lost,
                                 max_attempts=config.max_attempts)
             outcome = "failed" if case.status == "failed" else outcome
         else:
             log.error("partner refused case", extra={"partner": case.partner,
-                                                     "case_id": case_id, "reason": error})
-            case.refused(error, uow.clock())
+                                                     "case_id": str(case.id),
+                                                     "reason": call.error})
+            case.refused(call.error, uow.clock())
         repository.save(uow.session, case)
-        if case.erased:  # nothing about an erased person is published again
-            case.events.clear()
-        _emit(uow, case)
-        uow.commit()
+    if case.erased:  # nothing about an erased person is published again
+        case.events.clear()
+    _emit(uow, case)
     return outcome
 
 
@@ -167,7 +262,9 @@ def _look_up_erased(case: PartnerCase, uow_factory: Callable, gateway: PartnerGa
     with uow_factory() as uow:
         case = repository.get(uow.session, str(case.id))
         if found is not None and case.partner_case_ref is None:
-            return _opened_after_cancel(uow, case, sent, found, {}, config)
+            outcome = _opened_after_cancel(uow, case, sent, found, {}, config)
+            uow.commit()
+            return outcome
         if case.status != "pending":
             return "not pending"
         case.cancel_requested(uow.clock())
@@ -195,8 +292,10 @@ def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway 
         case = repository.get(uow.session, str(case.id))
         if case.status != "pending":
             if found is not None and case.status == "cancelled":
-                return _opened_after_cancel(uow, case, sent, found,
-                                            gateway.payload(sent.request), config)
+                outcome = _opened_after_cancel(uow, case, sent, found,
+                                               gateway.payload(sent.request), config)
+                uow.commit()
+                return outcome
             return "not pending"
         if found is None:
             case.cancel_requested(uow.clock())
@@ -223,7 +322,8 @@ def _opened_after_cancel(uow, case: PartnerCase, sent: PartnerCase, receipt: Rec
     cancelled referral, an erasure) and the partner opened it anyway: it holds the data, so
     the delivery is recorded (reference, disclosure of what was `sent`) and the partner is
     told: an erasure notice if the person was erased meanwhile, otherwise the case is
-    withdrawn like any open one (and a withdrawn consent's notice queued)."""
+    withdrawn like any open one (and a withdrawn consent's notice queued). The caller
+    commits."""
     if case.partner_case_ref is not None or case.status not in ("cancelled", "pending"):
         return "not pending"
     erased_at = erasure.erased_referral_at(uow.session, str(case.referral_id))
@@ -248,7 +348,6 @@ def _opened_after_cancel(uow, case: PartnerCase, sent: PartnerCase, receipt: Rec
     else:
         notices.after_delivery(uow, case)
         _emit(uow, case)
-    uow.commit()
     log.warning("the partner holds a case cancelled or erased meanwhile; it is told",
                 extra={"partner": case.partner, "case_id": str(case.id),
                        "erased": erased_at is not None})
@@ -360,13 +459,19 @@ def _tell_partner(case_id: str, uow_factory: Callable, due: Callable, send: Call
     return "sent" if error is None else "retry"
 
 
-def follow_referral(envelope: Envelope, uow) -> None:
-    """A referral cancelled in Lotse (by staff, a withdrawn consent or expiry) is withdrawn
-    at the partner; partners' own answers need no echo."""
+def cancelled_in_lotse(envelope: Envelope) -> bool:
+    """Is this status change a cancellation made in Lotse (by staff, a withdrawn consent or
+    expiry) of a routed referral? Partners' own answers need no echo."""
     d = envelope.data
-    if d["status"] != "cancelled" or not d.get("partner") or \
-            d["changed_by"].startswith("partner:"):
+    return d["status"] == "cancelled" and bool(d.get("partner")) and \
+        not d["changed_by"].startswith("partner:")
+
+
+def follow_referral(envelope: Envelope, uow) -> None:
+    """A referral cancelled in Lotse is withdrawn at the partner (cancelled_in_lotse)."""
+    if not cancelled_in_lotse(envelope):
         return
+    d = envelope.data
     case = repository.for_referral(uow.session, d["partner"], d["referral_id"])
     if case is not None and case.cancel_requested(uow.clock()):
         repository.save(uow.session, case)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import (Column, Index, Integer, String, Table, Text, UniqueConstraint, and_,
-                        or_, select)
+                        bindparam, or_, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -305,10 +305,20 @@ def is_withdrawn(session: Session, consent_id: str | None) -> bool:
         withdrawn_consents.c.consent_id == str(consent_id))).first() is not None
 
 
-def consent_withdrawn_for(session: Session, basis: str | None) -> bool:
-    """Has the consent this case's basis names been withdrawn? (Never for a statutory
-    basis: withdrawing a consent does not stop a duty.)"""
-    return is_withdrawn(session, relies_on_consent(basis))
+def withdrawn_bases(session: Session, bases: Iterable[str | None]) -> set[str]:
+    """Those of these cases' bases whose consent was withdrawn (never a statutory basis:
+    withdrawing a consent does not stop a duty)."""
+    consents = {c: b for b in bases if b and (c := relies_on_consent(b))}
+    if not consents:
+        return set()
+    rows = session.execute(select(withdrawn_consents.c.consent_id).where(
+        withdrawn_consents.c.consent_id.in_(list(consents)))).all()
+    return {consents[r.consent_id] for r in rows}
+
+
+# built once: asked for every case delivered
+_WITHDRAWN_AT = select(withdrawn_consents.c.withdrawn_at).where(
+    withdrawn_consents.c.consent_id == bindparam("consent_id"))
 
 
 def after_delivery(uow, case) -> int:
@@ -316,8 +326,8 @@ def after_delivery(uow, case) -> int:
     withdrawal's own handler could not see this delivery yet), the partner is told now.
     Call after saving the case, in the same unit of work."""
     consent_id = relies_on_consent(case.basis)
-    row = uow.session.execute(select(withdrawn_consents.c.withdrawn_at).where(
-        withdrawn_consents.c.consent_id == consent_id)).first() if consent_id else None
+    row = uow.session.execute(_WITHDRAWN_AT, {"consent_id": consent_id}).first() \
+        if consent_id else None
     if row is None:
         return 0
     return queue_notices(uow, kind="consent_withdrawn", referral_ids=[str(case.referral_id)],

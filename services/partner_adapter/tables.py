@@ -42,6 +42,10 @@ partner_cases = Table(
     UniqueConstraint("partner", "referral_id", name="uq_partner_cases_partner_referral"),
     Index("ix_partner_cases_due", "status", "next_attempt_at"),
     Index("ix_partner_cases_ref", "partner", "partner_case_ref"),
+    # the case loop's other due work (repository.claim_due)
+    Index("ix_partner_cases_reminder_due", "status", "reminder_due_at"),
+    Index("ix_partner_cases_cancel_due", "status", "cancel_due_at"),
+    Index("ix_partner_cases_poll_due", "status", "next_poll_at"),
 )
 
 # What each case opener's circuit breakers say, written every few seconds, so operators see

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -227,10 +228,26 @@ for _partner, _system_def in SYSTEMS.items():
 
 # -- a FIT-Connect destination: published key, encrypted submissions -------------------------
 
+class ImportedKeys:
+    """Destination key pairs imported once per process: importing a 4096-bit private key
+    checks it (a third of a second of CPU), far too much to repeat for every submission.
+    The kid is the key's thumbprint, so a key made anew in the database is imported anew."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, RSAKey] = {}
+        self._lock = threading.Lock()  # the first requests arrive together: import once
+
+    def get(self, jwk: dict) -> RSAKey:
+        with self._lock:
+            if jwk["kid"] not in self._keys:
+                self._keys[jwk["kid"]] = RSAKey.import_key(jwk)
+            return self._keys[jwk["kid"]]
+
+
 def _destination_key() -> RSAKey:
     jwk = store.destination_key(engine(), "wohnungsamt",
                                 lambda: crypto.new_destination_key().as_dict(private=True))
-    return RSAKey.import_key(jwk)
+    return current_app.extensions["sandbox_keys"].get(jwk)
 
 
 @api.get("/wohnungsamt/v1/destinations/<destination_id>")
@@ -364,6 +381,7 @@ def create_app(settings_: Settings | None = None) -> Flask:
                                     readiness=[("database", lambda: ping(db))])
     app.extensions["sandbox_engine"] = db
     app.extensions["sandbox_settings"] = cfg
+    app.extensions["sandbox_keys"] = ImportedKeys()
     app.register_blueprint(api)
     exempt_from_csrf(app, api)
     app.register_blueprint(ui)

@@ -3,10 +3,11 @@ the data): stored once per idempotency key, every delivery counted, so a test se
 notice arrive exactly once."""
 from __future__ import annotations
 
-from sqlalchemy import (Column, Integer, String, Table, UniqueConstraint, select, update)
+from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from services.partner_sandbox.store import stored_under_key
 from services.partner_sandbox.tables import metadata, sandbox_cases
 from shared.clock import utcnow
 from shared.db import JSONDocument, UTCDateTime
@@ -34,12 +35,9 @@ def add_notice(engine: Engine, partner: str, reference: str, key: str, kind: str
             sandbox_cases.c.partner == partner, sandbox_cases.c.reference == reference)).first()
         if case is None:
             return None
-        row = conn.execute(select(t).where(t.c.partner == partner,
-                                           t.c.idempotency_key == key)).first()
-        if row is not None:
-            conn.execute(update(t).where(t.c.id == row.id)
-                         .values(deliveries=t.c.deliveries + 1))
-            return dict(row._mapping), False
+        seen = stored_under_key(conn, t, partner, key, counter="deliveries")
+        if seen is not None:
+            return seen, False
     notice = dict(partner=partner, case_reference=reference, idempotency_key=key, kind=kind,
                   body=body, deliveries=1, received_at=utcnow())
     try:

@@ -6,7 +6,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -48,24 +48,32 @@ def create_case(engine: Engine, partner: str, key: str, request: dict,
     system = SYSTEMS[partner]
     now = utcnow()
     t = sandbox_cases
-    with engine.begin() as conn:
-        row = conn.execute(select(t).where(t.c.partner == partner,
-                                           t.c.idempotency_key == key)).first()
-        if row is not None:
-            conn.execute(update(t).where(t.c.reference == row.reference)
-                         .values(posts=t.c.posts + 1))
-            return dict(row._mapping), False
-    reference = f"{system.prefix}-{now:%Y}-{secrets.token_hex(4).upper()}"
-    case = dict(reference=reference, partner=partner, idempotency_key=key,
-                client_reference=system.client_reference(request),
-                request=request, status=status, posts=1, created_at=now, updated_at=now,
-                appointment=book_slot(request, now) if system.books_appointments else None)
     try:
         with engine.begin() as conn:
-            conn.execute(t.insert().values(**case))
+            seen = stored_under_key(conn, t, partner, key, counter="posts")
+            if seen is not None:
+                return seen, False
+            reference = f"{system.prefix}-{now:%Y}-{secrets.token_hex(4).upper()}"
+            case = dict(reference=reference, partner=partner, idempotency_key=key,
+                        client_reference=system.client_reference(request),
+                        request=request, status=status, posts=1, created_at=now,
+                        updated_at=now, appointment=book_slot(request, now)
+                        if system.books_appointments else None)
+            conn.execute(t.insert(), case)
     except IntegrityError:  # a concurrent request with the same key won
         return create_case(engine, partner, key, request, status)
     return case, True
+
+
+def stored_under_key(conn, table: Table, partner: str, key: str, counter: str) -> dict | None:
+    """What this partner system stored under this idempotency key, with its `counter` of
+    arrivals counted up; None for a new key."""
+    mine = (table.c.partner == partner) & (table.c.idempotency_key == key)
+    row = conn.execute(select(table).where(mine)).first()
+    if row is None:
+        return None
+    conn.execute(update(table).where(mine).values({counter: table.c[counter] + 1}))
+    return dict(row._mapping)
 
 
 def book_slot(request: dict, now: datetime) -> dict:

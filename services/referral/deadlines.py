@@ -35,6 +35,12 @@ class WorkingCalendar:
         end = datetime.combine(day, time(23, 59, 59), CITY_TIME)
         return end.astimezone(start.tzinfo or CITY_TIME)
 
+    def reminders_from(self, now: datetime, days: int) -> datetime:
+        """The start of the (`days` + 1)-th working day after `now`: a due time before it is
+        at most `days` working days away (working_days_between), one after it more."""
+        day = self.add_working_days(now, days + 1).astimezone(CITY_TIME).date()
+        return datetime.combine(day, time(0, 0), CITY_TIME).astimezone(now.tzinfo or CITY_TIME)
+
     def working_days_between(self, start: datetime, end: datetime) -> int:
         a, b = start.astimezone(CITY_TIME).date(), end.astimezone(CITY_TIME).date()
         return sum(self.is_working_day(a + timedelta(days=i + 1)) for i in range((b - a).days))

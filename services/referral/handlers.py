@@ -18,12 +18,20 @@ SYSTEM = "lotse-routing"
 CALENDAR = WorkingCalendar("NW")  # Dortmund is in North Rhine-Westphalia
 
 
+def _once(uow, read: Callable):
+    """A reference table read once per transaction (an intake opens several referrals)."""
+    info = uow.session.info
+    if read not in info:
+        info[read] = read(uow.session)
+    return info[read]
+
+
 def _plan(uow, referral: Referral, now) -> None:
     """Give the referral the due times of the phase it is in now (and, once, the version of
     the routing table that routed it)."""
     if referral.rule_id and referral.rules_version is None and referral.rule_id != "manual":
-        referral.rules_version = repository.current_rules_version(uow.session)
-    policy = repository.deadline_policies(uow.session).get((referral.partner, referral.service))
+        referral.rules_version = _once(uow, repository.current_rules_version)
+    policy = _once(uow, repository.deadline_policies).get((referral.partner, referral.service))
     referral.plan_deadlines(policy or DEFAULT_POLICY, CALENDAR, now)
 
 
@@ -69,7 +77,8 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
         person_id=d.get("person_id"), share=share)
     for referral in referrals:
         _plan(uow, referral, envelope.time)
-        repository.add(uow.session, referral)
+    repository.add_all(uow.session, referrals)
+    for referral in referrals:
         if referral.status == "requested":
             _emit_requested(uow, referral)
         _emit_pending(uow, referral)
@@ -96,7 +105,7 @@ def _emit_pending(uow, referral: Referral) -> None:
 
 
 def _load(uow, referral_id: str) -> Referral:
-    referral = repository.get(uow.session, referral_id, for_update=True)
+    referral = repository.get(uow.session, referral_id, for_update=True, history=False)
     if referral is None:
         # The referral row commits before its events leave, so this is not an ordering race.
         raise LookupError(f"no referral {referral_id}")
@@ -282,18 +291,23 @@ def follow_consents(envelope: Envelope, uow) -> None:
 
 def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
     """Expire, flag overdue and remind, one referral per transaction (timers live in the
-    database, so a restarted scheduler simply sweeps again)."""
+    database, so a restarted scheduler simply sweeps again). Only referrals whose clock may
+    call for action are read, so a sweep costs what is due, not every running clock."""
     counts: dict[str, int] = {}
     with uow_factory() as uow:
-        ids = repository.with_running_clock(uow.session)
+        policies = repository.deadline_policies(uow.session)
+        remind = max(p.remind_days_before for p in (*policies.values(), DEFAULT_POLICY))
+        at = now()
+        ids = repository.with_deadline_due(uow.session, at,
+                                           CALENDAR.reminders_from(at, remind))
     for referral_id in ids:
         with uow_factory() as uow:
-            referral = repository.get(uow.session, referral_id, for_update=True)
+            referral = repository.get(uow.session, referral_id, for_update=True,
+                                      history=False)
             if referral is None:
                 continue
             before = len(referral.history)
-            policy = repository.deadline_policies(uow.session).get(
-                (referral.partner, referral.service)) or DEFAULT_POLICY
+            policy = policies.get((referral.partner, referral.service)) or DEFAULT_POLICY
             happened = referral.check_deadlines(policy, CALENDAR, now())
             if happened:
                 repository.save(uow.session, referral, before)

@@ -10,7 +10,8 @@ from shared.events.envelope import Envelope
 
 def record_partner_notice(envelope: Envelope, uow) -> None:
     d = envelope.data
-    referral = repository.get(uow.session, str(d["referral_id"]), for_update=True)
+    referral = repository.get(uow.session, str(d["referral_id"]), for_update=True,
+                              history=False)
     if referral is None:  # erased here already (an erasure notice): nothing left to annotate
         return
     before = len(referral.history)

@@ -5,11 +5,11 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.referral import tables as t
-from services.referral.deadlines import DeadlinePolicy
+from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES, DeadlinePolicy
 from services.referral.domain import HistoryEntry, Referral, RoutingRule
 
 
@@ -44,23 +44,41 @@ def _values(ref: Referral) -> dict:
                 appointment=ref.appointment)
 
 
+# The statements of the event handlers' paths are built once, their values passed as
+# parameters: a statement built with the values in it is built and hashed anew by
+# SQLAlchemy on every call, which costs more than the database's own work.
+_r = t.referrals
+_UPDATE = _r.update().where(_r.c.id == bindparam("referral_id"))
+_BY_ID = select(_r).where(_r.c.id == bindparam("referral_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_ANY_OF_INTAKE = select(_r.c.id).where(_r.c.intake_id == bindparam("intake_id")).limit(1)
+_WAITING_FOR = select(_r.c.id).where(_r.c.intake_id == bindparam("intake_id"),
+                                     _r.c.waits_for == bindparam("need"),
+                                     _r.c.status == "on-hold")
+
+
 def add(session: Session, ref: Referral) -> None:
-    session.execute(t.referrals.insert().values(id=str(ref.id), **_values(ref)))
-    _add_history(session, ref, ref.history)
+    add_all(session, [ref])
+
+
+def add_all(session: Session, refs: list[Referral]) -> None:
+    """New referrals with their history, in two statements however many there are."""
+    if refs:
+        session.execute(t.referrals.insert(), [{"id": str(r.id), **_values(r)} for r in refs])
+        _add_history(session, [(r, h) for r in refs for h in r.history])
 
 
 def save(session: Session, ref: Referral, history_before: int) -> None:
-    session.execute(t.referrals.update().where(t.referrals.c.id == str(ref.id))
-                    .values(**_values(ref)))
-    _add_history(session, ref, ref.history[history_before:])
+    session.execute(_UPDATE, {"referral_id": str(ref.id), **_values(ref)})
+    _add_history(session, [(ref, h) for h in ref.history[history_before:]])
 
 
-def _add_history(session: Session, ref: Referral, entries: list[HistoryEntry]) -> None:
-    for h in entries:
-        session.execute(t.referral_history.insert().values(
+def _add_history(session: Session, entries: list[tuple[Referral, HistoryEntry]]) -> None:
+    if entries:
+        session.execute(t.referral_history.insert(), [dict(
             referral_id=str(ref.id), status=h.status, previous_status=h.previous_status,
             reason=h.reason, changed_by=h.changed_by, changed_at=h.changed_at, note=h.note,
-            outcome=h.outcome))
+            outcome=h.outcome) for ref, h in entries])
 
 
 def _referral(row, history: list[HistoryEntry]) -> Referral:
@@ -92,17 +110,19 @@ def _history(session: Session, referral_ids: list[str]) -> dict[str, list[Histor
     return out
 
 
-def get(session: Session, referral_id: str, for_update: bool = False) -> Referral | None:
-    query = select(t.referrals).where(t.referrals.c.id == referral_id)
-    if for_update:
-        query = query.with_for_update()
-    row = session.execute(query).first()
-    return _referral(row, _history(session, [referral_id])[referral_id]) if row else None
+def get(session: Session, referral_id: str, for_update: bool = False,
+        history: bool = True) -> Referral | None:
+    """One referral; `history=False` for a change: its history then holds only the entries
+    added from now on (handlers append to it, never read it), which `save` writes."""
+    row = session.execute(_BY_ID_FOR_UPDATE if for_update else _BY_ID,
+                          {"referral_id": referral_id}).first()
+    if row is None:
+        return None
+    return _referral(row, _history(session, [referral_id])[referral_id] if history else [])
 
 
 def exists_for_intake(session: Session, intake_id: str) -> bool:
-    return session.execute(select(t.referrals.c.id)
-                           .where(t.referrals.c.intake_id == intake_id)).first() is not None
+    return session.execute(_ANY_OF_INTAKE, {"intake_id": intake_id}).first() is not None
 
 
 def find(session: Session, intake_id: str | None = None, status: str | None = None,
@@ -126,7 +146,7 @@ def legal_bases(session: Session) -> dict[str, str | None]:
 def relying_on_consent(session: Session, consent_id: str) -> list[Referral]:
     rows = session.execute(select(t.referrals.c.id)
                            .where(t.referrals.c.consent_id == consent_id)).all()
-    return [get(session, r.id, for_update=True) for r in rows]
+    return [get(session, r.id, for_update=True, history=False) for r in rows]
 
 
 def waiting_for_consent(session: Session, person_id: str, partner: str | None) -> list[Referral]:
@@ -135,7 +155,8 @@ def waiting_for_consent(session: Session, person_id: str, partner: str | None) -
                                            t.referrals.c.reason == "consent_missing")
     if partner is not None:
         query = query.where(t.referrals.c.partner == partner)
-    return [get(session, r.id, for_update=True) for r in session.execute(query).all()]
+    return [get(session, r.id, for_update=True, history=False)
+            for r in session.execute(query).all()]
 
 
 def deadline_policies(session: Session) -> dict[tuple[str, str], DeadlinePolicy]:
@@ -145,12 +166,21 @@ def deadline_policies(session: Session) -> dict[tuple[str, str], DeadlinePolicy]
                                                    r.remind_days_before) for r in rows}
 
 
-def with_running_clock(session: Session, limit: int = 500) -> list[str]:
-    """Unfinished referrals with a due time: what the deadline sweep looks at."""
+def with_deadline_due(session: Session, now: datetime, reminders_before: datetime,
+                      limit: int = 500) -> list[str]:
+    """Unfinished referrals whose clock may call for action now: expired, newly overdue, or
+    not yet reminded with the due time before `reminders_before`. A superset, so the domain
+    (Referral.check_deadlines, under a row lock) decides; reading only these keeps a sweep's
+    cost to the work that is due, however many referrals have a running clock."""
     r = t.referrals
+
+    def due(at):
+        return (((at <= now) & r.c.overdue_since.is_(None))
+                | ((at > now) & (at < reminders_before) & r.c.reminded_at.is_(None)))
+
     rows = session.execute(select(r.c.id).where(
-        r.c.status.in_(("requested", "received", "accepted", "in-progress")),
-        (r.c.ack_due_at.is_not(None)) | (r.c.complete_due_at.is_not(None)))
+        (r.c.status.in_(sorted(ACK_STATUSES)) & ((r.c.expires_at <= now) | due(r.c.ack_due_at)))
+        | (r.c.status.in_(sorted(WORK_STATUSES)) & due(r.c.complete_due_at)))
         .order_by(r.c.updated_at).limit(limit)).all()
     return [row.id for row in rows]
 
@@ -167,11 +197,8 @@ def needing_attention(session: Session, now: datetime,
 
 def waiting_for(session: Session, intake_id: str, need: str) -> list[Referral]:
     """Referrals of the intake on hold until its `need` referral reaches its partner."""
-    r = t.referrals
-    rows = session.execute(select(r.c.id).where(r.c.intake_id == intake_id,
-                                                r.c.waits_for == need,
-                                                r.c.status == "on-hold")).all()
-    return [get(session, row.id, for_update=True) for row in rows]
+    rows = session.execute(_WAITING_FOR, {"intake_id": intake_id, "need": need}).all()
+    return [get(session, row.id, for_update=True, history=False) for row in rows]
 
 
 def tried_for_need(session: Session, intake_id: str, need: str) -> frozenset[tuple[str, str]]:

@@ -60,6 +60,9 @@ def deliver(body: bytes | str, subscription: Subscription, uow_factory: Callable
         if envelope.type not in subscription.event_types:
             outcome = Outcome(Verdict.PARK,
                               f"{subscription.key} does not handle {envelope.type}", envelope.id)
+        elif subscription.wants is not None and not subscription.wants(envelope):
+            event_type = envelope.type
+            outcome = Outcome(Verdict.ACK, "nothing to do", envelope.id)
         else:
             event_type = envelope.type
             with correlation_scope(envelope.correlationid):
@@ -72,10 +75,9 @@ def deliver(body: bytes | str, subscription: Subscription, uow_factory: Callable
 def _handle(envelope, subscription: Subscription, uow_factory: Callable) -> Outcome:
     try:
         with uow_factory() as uow:
-            if uow.already_processed(subscription.key, envelope.id):
+            if not uow.first_delivery(subscription.key, envelope.id):
                 return Outcome(Verdict.ACK, "duplicate", envelope.id)
             uow.caused_by(envelope)
-            uow.mark_processed(subscription.key, envelope.id)
             subscription.handler(envelope, uow)
             uow.commit()
     except IntegrityError:

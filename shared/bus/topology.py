@@ -21,12 +21,17 @@ DELIVERY_LIMIT = 20  # crash loops (redelivered without our verdict) end in the 
 
 @dataclass(frozen=True)
 class Subscription:
-    """A handler of one service listening to some event types through its own durable queue."""
+    """A handler of one service listening to some event types through its own durable queue.
+
+    `wants`, if given, says from the event alone whether the handler would do anything with
+    it; an event it would ignore is acked without a transaction (and without an inbox row:
+    a redelivery is ignored the same way)."""
 
     service: str
     name: str
     event_types: tuple[str, ...]
     handler: Callable[..., None]
+    wants: Callable[[Any], bool] | None = None
 
     @property
     def key(self) -> str:

@@ -92,3 +92,13 @@ def test_a_database_outage_is_retried_and_a_bug_is_parked(referral_deps):
     for handler, verdict in ((db_down, Verdict.RETRY), (bug, Verdict.PARK)):
         sub = Subscription("referral", "x", ("intake.recorded",), handler)
         assert deliver(intake_recorded(), sub, referral_deps.uow).verdict is verdict
+
+
+def test_an_event_the_handler_would_ignore_is_acked_without_a_transaction(referral_deps):
+    handled = []
+    sub = Subscription("referral", "open_referrals", ("intake.recorded",),
+                       lambda envelope, uow: handled.append(envelope.id),
+                       wants=lambda envelope: envelope.data["site"] != "infopoint")
+    outcome = deliver(intake_recorded(), sub, referral_deps.uow)
+    assert (outcome.verdict, outcome.reason) == (Verdict.ACK, "nothing to do")
+    assert handled == [] and rows(referral_deps, tables.inbox) == 0

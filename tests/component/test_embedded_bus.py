@@ -36,6 +36,12 @@ class NullUow:
     def mark_processed(self, sub, event_id):
         self._pending = (sub, event_id)
 
+    def first_delivery(self, sub, event_id):
+        if self.already_processed(sub, event_id):
+            return False
+        self.mark_processed(sub, event_id)
+        return True
+
     def commit(self):
         NullUow.processed.add(self._pending)
 

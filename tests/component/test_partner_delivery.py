@@ -122,3 +122,53 @@ def test_a_portal_partner_is_shown_exactly_its_allow_listed_fields(adapter_deps,
     assert shown == offered & set(allowed), partner
     for field in shown:
         assert pick(case.request, field) == pick(body["data"], field)
+
+
+def _open_together(deps, gateway, **kw):
+    ids = [str(c.id) for c in cases(deps) if c.status == "pending"]
+    return handlers.open_partner_cases(ids, deps.uow, {"jobcenter": gateway}, **kw)
+
+
+def test_a_batch_is_opened_and_recorded_together_each_case_once(adapter_deps):
+    for _ in range(5):
+        deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway(fail_times=1)
+    outcomes = _open_together(adapter_deps, gateway)
+    assert sorted(outcomes.values()) == ["opened"] * 4 + ["retry"]
+    assert len(set(gateway.calls)) == 5  # one key per case
+    assert sorted(outbox_types(adapter_deps)) == ["partner_case.opened"] * 4
+    with adapter_deps.session_factory() as s:
+        assert all(len(repository.disclosures_of(s, str(c.referral_id))) ==
+                   (c.status == "opened") for c in cases(adapter_deps))
+
+
+def test_one_case_failing_to_be_recorded_does_not_hold_back_the_others(adapter_deps,
+                                                                       monkeypatch):
+    for _ in range(3):
+        deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    [broken, *_] = [str(c.id) for c in cases(adapter_deps)]
+    record = handlers._record
+
+    def record_but_one(uow, case, call, config, poll_seconds):
+        if case is not None and str(case.id) == broken:
+            raise RuntimeError("a bug in recording one case")
+        return record(uow, case, call, config, poll_seconds)
+
+    monkeypatch.setattr(handlers, "_record", record_but_one)
+    gateway = FakePartnerGateway()
+    outcomes = _open_together(adapter_deps, gateway)
+    assert outcomes.pop(broken) == "error" and set(outcomes.values()) == {"opened"}
+    assert next(c for c in cases(adapter_deps) if str(c.id) == broken).status == "pending"
+    monkeypatch.setattr(handlers, "_record", record)  # the lease lapses; the retry, same key:
+    _open_together(adapter_deps, gateway)
+    assert len(gateway.cases) == 3 and len(gateway.calls) == 4
+    assert outbox_types(adapter_deps) == ["partner_case.opened"] * 3
+
+
+def test_a_call_not_started_before_the_leases_lapse_is_left_for_a_later_round(adapter_deps):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    gateway = FakePartnerGateway()
+    past = datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert list(_open_together(adapter_deps, gateway, start_before=past).values()) == ["later"]
+    [case] = cases(adapter_deps)
+    assert gateway.calls == [] and (case.status, case.attempts) == ("pending", 0)

@@ -73,3 +73,15 @@ def test_acceptance_starts_the_completion_clock_afresh():
     assert city_day(r.complete_due_at) == "2026-12-03"
     assert r.check_deadlines(POLICY, CAL, at("2026-11-26", 12) + timedelta(days=30)) == \
         "overdue"
+
+
+def test_reminders_from_is_where_working_days_between_passes_the_reminder_window():
+    start = datetime(2026, 12, 21, 15, 0, tzinfo=timezone.utc)  # Christmas in between
+    for hours in range(0, 24 * 21, 5):
+        now = start + timedelta(hours=hours)
+        for days in (0, 1, 2):
+            horizon = CAL.reminders_from(now, days)
+            for due in (horizon - timedelta(seconds=1), horizon,
+                        now + timedelta(hours=hours % 11 + 1)):
+                if due > now:
+                    assert (CAL.working_days_between(now, due) <= days) == (due < horizon)

@@ -90,7 +90,15 @@ class HttpPartnerGateway:
     def __init__(self, config: PartnerConfig, base_url: str, secret: str,
                  session: requests.Session | None = None):
         self.config, self.base_url, self.secret = config, base_url.rstrip("/"), secret
-        self.http = session or requests.Session()
+        self._environment: dict[str, Any] = {}
+        if session is None:
+            session = requests.Session()
+            # The environment's proxy and CA bundle settings, read once: requests would read
+            # them again on every call (a third of its cost per call); they do not change.
+            self._environment = session.merge_environment_settings(self.base_url, {}, None,
+                                                                   None, None)
+            session.trust_env = False
+        self.http = session  # keeps its connections to the partner open between calls
 
     def payload(self, request: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -171,7 +179,8 @@ class HttpPartnerGateway:
             response = self.http.request(
                 method, self.base_url + path, json=body, params=params,
                 headers=self._headers(idempotency_key),
-                timeout=(self.config.connect_timeout, self.config.read_timeout))
+                timeout=(self.config.connect_timeout, self.config.read_timeout),
+                **self._environment)
         except requests.ConnectTimeout as exc:  # never reached the partner
             raise PartnerUnavailable(f"{type(exc).__name__}: {exc}") from None
         except requests.ConnectionError as exc:
