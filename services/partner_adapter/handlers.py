@@ -127,7 +127,8 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
             return "later"
         try:
             return _attempt(case, uow_factory, gateways, directory, guards, clock,
-                            withdrawn=case.basis in withdrawn)
+                            withdrawn=case.basis in withdrawn
+                            or _withdrawn_now(case, uow_factory))
         except Exception:  # the lease lapses and the case is tried again
             log.exception("opening partner case failed", extra={"case_id": str(case.id)})
             return "error"
@@ -141,6 +142,15 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
             results[str(case.id)] = answer
     results.update(_record_calls(calls, uow_factory, directory, poll_seconds))
     return results
+
+
+def _withdrawn_now(case: PartnerCase, uow_factory: Callable) -> bool:
+    """The consent checked again right before this case's call: a round's calls may start
+    up to half a lease after the round read the withdrawals."""
+    if not notices.relies_on_consent(case.basis):
+        return False
+    with uow_factory() as uow:
+        return bool(notices.withdrawn_bases(uow.session, [case.basis]))
 
 
 def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, PartnerGateway],
