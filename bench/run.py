@@ -88,6 +88,8 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     print(f"surge: {args.intakes} intakes as fast as they go", flush=True)
     cpu_before = stack.cpu_times()
     since = utcnow()
+    # what earlier phases left undrained competes with the surge for the same cores
+    earlier, earlier_opened, _ = flows.drained(stack.db_url, datetime(2000, 1, 1), since)
     started = time.monotonic()
     load = drive(f"{stack.intake}/api/v1/intakes", people, token=token, clients=args.clients,
                  count=args.intakes)
@@ -104,6 +106,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
         "intakes": args.intakes, "intake_api": load.summary(),
         "posting_seconds": round(posted - started, 1),
         "referrals": requested, "at_partner": opened,
+        "backlog_at_start": earlier - earlier_opened,
         "drained": opened >= requested > 0,
         "drain_seconds": round(drain, 1),
         "end_to_end_referrals_per_second": round(opened / drain, 1) if drain else None,
@@ -222,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: report[k] for k in ("baselines", "verdicts")}, indent=2))
     s = report["surge"]
     print(f"surge: {s['at_partner']}/{s['referrals']} referrals at a partner in "
-          f"{s['drain_seconds']} s ({s['end_to_end_referrals_per_second']} /s); intake API "
+          f"{s['drain_seconds']} s ({s['end_to_end_referrals_per_second']} /s; "
+          f"{s['backlog_at_start']} referrals of earlier phases still undrained at its start); "
+          f"intake API "
           f"{s['intake_api']['requests_per_second']} req/s during the surge, "
           f"{report['intake_api']['requests_per_second']} on its own; latency at "
           f"{args.rate:g}/s: {report['latency']['intake_to_partner_case_ms']}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
+import select
 import socket
 import threading
 import time
@@ -29,7 +31,6 @@ from shared.outbox import OutgoingMessage
 log = logging.getLogger(__name__)
 
 RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 1, "interval_max": 5}
-SETTLE_SECONDS = 0.005  # longest wait for the next frame while a prefetch window is full
 ATTEMPTS_HEADER = "x-lotse-attempts"
 REASON_HEADER = "x-lotse-reason"
 
@@ -143,11 +144,11 @@ class AmqpConsumer(ConsumerMixin):
     published (with confirms) to the delay queue of the attempt, parking is a copy to the
     parking queue with the reason; only then is the original acked.
 
-    While every prefetched message of a queue is in a handler, a drain blocks only
-    `SETTLE_SECONDS`, so verdicts are applied as handlers finish: the broker sends that
-    queue nothing more until acks arrive, and kombu's own loop would apply them only with
-    the next frame of the connection or after a full second. (Not always: a wake-up costs
-    a tenth of a millisecond, and with room in the window new messages wake the drain.)
+    The loop waits on the broker's socket and on a wake-up pipe a handler writes to when it
+    finishes, so a verdict is applied at once: while every prefetched message of a queue is
+    in a handler the broker sends that queue nothing more until acks arrive, and kombu's own
+    loop would apply verdicts only with the connection's next frame or after a full second.
+    (Polling with a short drain timeout instead cost a core's tenth in wake-ups.)
     """
 
     def __init__(self, settings: Settings, topology: Topology,
@@ -163,6 +164,9 @@ class AmqpConsumer(ConsumerMixin):
         # per subscription: messages handed to the pool whose verdict is not applied yet
         self.in_flight: dict[str, int] = {sub.key: 0 for sub in self.subscriptions}
         self._producer_conn: Connection | None = None
+        self._wake_r, self._wake_w = os.pipe()  # a handler finished: a verdict to apply
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
 
     def get_consumers(self, Consumer, channel):
         self.topology.declare(channel)
@@ -188,7 +192,14 @@ class AmqpConsumer(ConsumerMixin):
     def _received(self, subscription: Subscription, message) -> None:
         self.in_flight[subscription.key] += 1
         future = self.pool.submit(deliver, message.body, subscription, self.uow_factory)
-        future.add_done_callback(lambda f: self.results.put((subscription, message, f)))
+        future.add_done_callback(lambda f: self._finished(subscription, message, f))
+
+    def _finished(self, subscription: Subscription, message, future: Future) -> None:
+        self.results.put((subscription, message, future))
+        try:
+            os.write(self._wake_w, b"!")
+        except (BlockingIOError, OSError):  # pipe full (a wake-up is pending) or closed
+            pass
 
     def on_iteration(self) -> None:
         if self.stop_event.is_set():
@@ -201,24 +212,42 @@ class AmqpConsumer(ConsumerMixin):
             self.in_flight[subscription.key] -= 1
             self._apply(subscription, message, future)
 
-    def _window_full(self) -> bool:
-        return max(self.in_flight.values(), default=0) >= self.settings.prefetch
+    def _wait(self, conn, timeout: float) -> bool:
+        """Block until the broker sent something (True) or a handler finished or `timeout`
+        passed (False)."""
+        transport = getattr(conn.connection, "transport", None)
+        sock = getattr(transport, "sock", None)
+        if sock is None:
+            return True  # not a socket transport: let drain_events do the waiting
+        if getattr(transport, "_read_buffer", b"") or (
+                hasattr(sock, "pending") and sock.pending()):
+            return True  # part of a frame read already, or TLS data decrypted already
+        ready, _, _ = select.select([sock, self._wake_r], [], [], timeout)
+        if self._wake_r in ready:
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        return sock in ready
 
     def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
-        """kombu's ConsumerMixin.consume, with a drain that blocks only SETTLE_SECONDS while
-        a queue's prefetch window is full (see the class docstring)."""
-        elapsed = 0.0
+        """kombu's ConsumerMixin.consume, waking also when a handler finishes (see the class
+        docstring)."""
+        elapsed, heartbeat_at = 0.0, time.monotonic()
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
             for _ in range(limit) if limit else itertools.count():
                 if self.should_stop:
                     break
                 self.on_iteration()
-                wait = SETTLE_SECONDS if self._window_full() else safety_interval
+                started = time.monotonic()
                 try:
-                    conn.drain_events(timeout=wait)
+                    if self._wait(conn, safety_interval):
+                        conn.drain_events(timeout=safety_interval)
+                    else:
+                        raise socket.timeout()
                 except socket.timeout:
-                    conn.heartbeat_check()
-                    elapsed += wait
+                    elapsed += time.monotonic() - started
                     if timeout and elapsed >= timeout:
                         raise
                 except OSError:
@@ -227,6 +256,9 @@ class AmqpConsumer(ConsumerMixin):
                 else:
                     yield
                     elapsed = 0.0
+                if time.monotonic() - heartbeat_at >= safety_interval / 2:
+                    heartbeat_at = time.monotonic()  # busy or idle, at most twice a second
+                    conn.heartbeat_check()
 
     def _apply(self, subscription: Subscription, message, future: Future) -> None:
         try:
@@ -286,5 +318,7 @@ class AmqpConsumer(ConsumerMixin):
         finally:
             if self._producer_conn is not None:
                 self._producer_conn.release()
+            for fd in (self._wake_r, self._wake_w):
+                os.close(fd)
 
 

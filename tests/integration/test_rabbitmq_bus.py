@@ -267,3 +267,18 @@ def dead_letters_message(row):
 
     return ParkedMessage(row.queue, row.event_id, row.event_type, row.body, row.reason,
                          row.attempts)
+
+
+def test_a_verdict_is_applied_as_soon_as_its_handler_finishes(pg_settings):
+    """With one message in flight per queue, the next arrives only after the ack: were the
+    ack sent only with the connection's next frame or after the loop's one-second wait
+    (kombu's own loop), 20 messages would take 20 s; the handler's wake-up makes it quick."""
+    deps = referral_bootstrap(pg_settings.for_service("referral"))
+    settings = replace(pg_settings, worker_threads=1, worker_prefetch=1)
+    handled = []
+    sub = Subscription("referral", "open_referrals", ("intake.recorded",),
+                       lambda envelope, uow: handled.append(envelope.id))
+    topology = build_topology(settings.bus_prefix, [sub], settings.retry_delays)
+    with ConsumerThread(settings, topology, [sub], deps.uow):
+        publish(settings, topology, [intake_recorded() for _ in range(20)])
+        wait_until(lambda: len(handled) == 20, timeout=8, message="20 handled one by one")
