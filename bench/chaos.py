@@ -29,12 +29,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine
 
-from bench.invariants import check
+from bench.invariants import Broker, check
 from bench.load import drive, token_for
 from bench.people import People
 from bench.servers import PrivatePostgres, PrivateRabbitMQ
@@ -192,15 +193,19 @@ def _run_on(plan: Plan, stack, rabbit, pg, say) -> dict:
         say(f"{len(load.accepted)} intakes accepted; faults over; waiting for the stack to settle",
             flush=True)
         engine = create_engine(stack.db_url, pool_pre_ping=True)
+        # rabbitmqctl on the private node sees unacked messages too (no management plugin);
+        # the tap's queue counts: a backlog there means duplicates and poison still to come
+        broker = Broker(rabbit.url, node=rabbit.node, env=rabbit.env)
+        judge = partial(check, engine, broker, topology, load.accepted, tap.counts.poison,
+                        extra_queues=(tap.queue.name,))
         try:
             while True:
-                findings = check(engine, rabbit.url, topology, load.accepted, tap.counts.poison)
+                findings = judge()
                 waited = time.monotonic() - settle_from
                 if findings.holds:
                     break
                 if waited > plan.settle_timeout:  # judge what is there, settled or not
-                    findings = check(engine, rabbit.url, topology, load.accepted,
-                                     tap.counts.poison, unsettled=True)
+                    findings = judge(unsettled=True)
                     break
                 busiest = sorted(findings.waiting.items(), key=lambda kv: -kv[1])[:3]
                 say(f"  {waited:5.0f} s: in flight {sum(findings.waiting.values())} "

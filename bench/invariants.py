@@ -3,8 +3,8 @@
 It reads the stack's database (every service's tables live in one PostgreSQL database in the
 distributed stack, each under its own names) and the broker's queue depths:
 
-* settled: no outbox row pending, no message in any work, retry or parking queue, no partner
-  case still to be opened, no partner callback still to be sent;
+* settled: nothing the stack already owes could still change what the checker reads (see
+  below), seen twice a few seconds apart;
 * nothing lost: every accepted intake (201) is recorded; every outbox row was published and is
   in the inbox of every subscriber of its routing key (outboxes reconciled against inboxes);
   every need of every intake has a referral; every referral is at its partner (a case is open
@@ -12,24 +12,56 @@ distributed stack, each under its own names) and the broker's queue depths:
 * nothing doubled: one case per referral at each partner system (by the client's reference),
   none there that Lotse does not know, one referral per intake and need;
 * every poison message parked, with its reason, from every queue its routing key reaches.
+
+What "settled" means (`in_flight` is empty):
+
+* no outbox row pending;
+* no message in any work, retry, parking or extra (the tap's) queue, ready *or unacked*: a
+  message a handler holds right now is work under way (its transaction may not have
+  committed). The counts are read on the broker's node with `rabbitmqctl eval`, from each
+  queue's current state (see queue_depths: `list_queues` and the management API report quorum
+  queues' counts up to 5 s late, and the fault suite's private node has no management
+  plugin); AMQP alone sees ready ones only;
+* no one-off partner work owed, whenever its next attempt is due: a partner case still to be
+  opened, a sandbox callback still to be sent, a notice (consent withdrawn, erasure) still to
+  be sent, a cancellation still to be sent. Each changes what a partner holds, and a retry
+  scheduled a minute ahead is exactly the late work a pass must not precede;
+* no reminder due now, and no status poll overdue by more than POLL_GRACE. Reminders and polls
+  recur in a settled system (every open case at a polling partner is read every few minutes,
+  a reminder whenever a deadline nears): those planned for later are not in flight, only
+  those the case loop has not caught up with. Other time-driven work (deadlines, expiry,
+  retention) lies days ahead and is not in flight either.
+
+One quiet observation is not enough: the database and the broker are read one after the
+other, not as one snapshot, so a handler that commits (writing an outbox row or a partner
+case) and acks in between is seen by neither read. `check` judges only after two quiet
+observations, a few seconds apart.
 """
 from __future__ import annotations
 
+import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Mapping
 
 from kombu import Connection
-from sqlalchemy import text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench.tap import Poison
+from services.partner_adapter.notices import partner_notices
+from services.partner_adapter.tables import partner_cases
 from services.referral.domain import TERMINAL
 from shared.events.envelope import parse_envelope
 from shared.bus.topology import Topology, topic_matches
 
 BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
+# a status poll this late means the case loop is behind (it claims due polls every 0.2 s)
+POLL_GRACE = timedelta(seconds=60)
+CONFIRM_AFTER_SECONDS = 3.0  # between the two quiet observations before judging
 
 
 @dataclass
@@ -57,17 +89,75 @@ class Findings:
                 and not self.poison_missing)
 
 
-def queue_depths(broker_url: str, topology: Topology) -> dict[str, int]:
+@dataclass(frozen=True)
+class Broker:
+    """How the checker reads the broker: its AMQP URL and, to see unacked messages too, the
+    node `rabbitmqctl -n` asks (with the environment its server was started with)."""
+
+    url: str
+    node: str | None = None
+    env: Mapping[str, str] | None = None
+
+
+# Read from each queue's own state, not from `rabbitmqctl list_queues` (or the management
+# API): their counts of quorum queues are the metrics the queue emits every tick (5 s), so a
+# message taken a moment ago shows up seconds later. The raft state machine's overview counts
+# ready and checked-out (unacked) messages as of now; a classic queue (the tap's) answers
+# itself. One tab-separated line per queue of the vhost.
+_COUNT_QUEUES = """lists:foreach(fun(Q) ->
+  {Ready, Unacked} = case amqqueue:get_type(Q) of
+    rabbit_quorum_queue ->
+      {ok, {_, O}, _} = ra:local_query(amqqueue:get_pid(Q), fun rabbit_fifo:overview/1),
+      {maps:get(num_ready_messages, O), maps:get(num_checked_out, O)};
+    _ ->
+      I = rabbit_amqqueue:info(Q, [messages_ready, messages_unacknowledged]),
+      {proplists:get_value(messages_ready, I), proplists:get_value(messages_unacknowledged, I)}
+  end,
+  io:format("~ts\\t~b\\t~b~n", [element(4, amqqueue:get_name(Q)), Ready, Unacked])
+end, rabbit_amqqueue:list(<<"VHOST"/utf8>>))."""
+
+
+def queue_depths(broker: Broker, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """(ready, unacked) messages of each of these queues, as of now; a queue that does not
+    exist has none. Without a node only ready messages are seen (AMQP's passive declare
+    counts no others)."""
+    names = list(names)
+    if broker.node is None:
+        return {name: (count, 0) for name, count in _ready_over_amqp(broker.url, names).items()}
+    vhost = Connection(broker.url).virtual_host or "/"
+    if '"' in vhost or "\\" in vhost:
+        raise ValueError(f"cannot name vhost {vhost!r} to rabbitmqctl eval")
+    # one call for the whole vhost (under a second): cheap enough every few seconds
+    listed = subprocess.run(
+        ["rabbitmqctl", "-n", broker.node, "-q", "eval", _COUNT_QUEUES.replace("VHOST", vhost)],
+        env=dict(broker.env) if broker.env is not None else None, capture_output=True,
+        text=True, check=True, timeout=60)
+    counts = parse_queue_counts(listed.stdout)
+    return {name: counts.get(name, (0, 0)) for name in names}
+
+
+def parse_queue_counts(output: str) -> dict[str, tuple[int, int]]:
+    """Lines of "name<TAB>ready<TAB>unacked" as {queue: (ready, unacked)}; other lines (the
+    eval's own result) are skipped."""
+    counts = {}
+    for line in output.splitlines():
+        fields = line.rsplit("\t", 2)
+        if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+            counts[fields[0]] = (int(fields[1]), int(fields[2]))
+    return counts
+
+
+def _ready_over_amqp(broker_url: str, names: list[str]) -> dict[str, int]:
     depths = {}
     with Connection(broker_url, connect_timeout=5) as conn:
         channel = conn.channel()
-        for spec in topology.queue_specs():
+        for name in names:
             try:
-                _, count, _ = channel.queue_declare(spec["name"], passive=True)
+                _, count, _ = channel.queue_declare(name, passive=True)
             except Exception:
                 channel = conn.channel()  # a failed passive declare closes the channel
                 count = 0
-            depths[spec["name"]] = count
+            depths[name] = count
         channel.close()
     return depths
 
@@ -76,26 +166,54 @@ def _scalar(conn, sql: str, **params) -> int:
     return conn.execute(text(sql), params).scalar() or 0
 
 
-def in_flight(engine: Engine, broker_url: str, topology: Topology) -> dict[str, int]:
-    """What has not settled yet; empty when the stack is quiet."""
+def in_flight(engine: Engine, broker: Broker | str, topology: Topology,
+              extra_queues: Iterable[str] = (), now: datetime | None = None) -> dict[str, int]:
+    """What has not settled yet (see the module's docstring); empty when the stack is quiet."""
+    broker = Broker(broker) if isinstance(broker, str) else broker
+    now = now or datetime.now(timezone.utc)
+    cases, notices = partner_cases.c, partner_notices.c
     waiting = {}
     with engine.connect() as conn:
         for service in BUS_SERVICES:
             waiting[f"{service} outbox pending"] = _scalar(
                 conn, f"SELECT count(*) FROM {service}_outbox WHERE status = 'pending'")
-        waiting["partner cases pending"] = _scalar(
-            conn, "SELECT count(*) FROM partner_cases WHERE status = 'pending'")
+        waiting["partner cases pending"] = _count(conn, partner_cases, cases.status == "pending")
         waiting["partner callbacks pending"] = _scalar(
             conn, "SELECT count(*) FROM sandbox_callbacks WHERE status = 'pending'")
-    for queue, depth in queue_depths(broker_url, topology).items():
-        waiting[f"queue {queue}"] = depth
+        waiting["partner notices pending"] = _count(conn, partner_notices,
+                                                    notices.status == "pending")
+        waiting["partner cancellations owed"] = _count(
+            conn, partner_cases, and_(cases.status == "opened", cases.cancel_due_at.is_not(None)))
+        waiting["partner reminders due"] = _count(
+            conn, partner_cases, and_(cases.status == "opened", cases.reminder_due_at <= now))
+        waiting["partner polls overdue"] = _count(
+            conn, partner_cases, and_(cases.status == "opened",
+                                      cases.next_poll_at <= now - POLL_GRACE))
+    names = [spec["name"] for spec in topology.queue_specs()] + list(extra_queues)
+    try:
+        depths = queue_depths(broker, names)
+    except Exception as exc:  # e.g. the node still starting: not settled, ask again later
+        depths, waiting[f"broker unreadable ({type(exc).__name__})"] = {}, 1
+    for queue, (ready, unacked) in depths.items():
+        waiting[f"queue {queue}"] = ready
+        waiting[f"queue {queue} unacked"] = unacked
     return {k: v for k, v in waiting.items() if v}
 
 
-def check(engine: Engine, broker_url: str, topology: Topology, accepted: list[str],
-          poison: list[Poison], unsettled: bool = False) -> Findings:
+def _count(conn, table, where) -> int:
+    return conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+
+
+def check(engine: Engine, broker: Broker | str, topology: Topology, accepted: list[str],
+          poison: list[Poison], unsettled: bool = False, extra_queues: Iterable[str] = (),
+          confirm_after: float = CONFIRM_AFTER_SECONDS) -> Findings:
+    """Judge the invariants once the stack has settled, seen quiet twice `confirm_after`
+    seconds apart (meanwhile only what is in flight); with `unsettled`, judge regardless."""
     found = Findings()
-    found.waiting = in_flight(engine, broker_url, topology)
+    found.waiting = in_flight(engine, broker, topology, extra_queues)
+    if not found.waiting and confirm_after:
+        time.sleep(confirm_after)
+        found.waiting = in_flight(engine, broker, topology, extra_queues)
     found.settled = not found.waiting
     if not (found.settled or unsettled):
         return found  # judged once everything has settled: meanwhile only what is in flight

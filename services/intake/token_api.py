@@ -48,8 +48,9 @@ class Logout(MethodView):
     @api_roles(*ROLES)
     @blp.response(204)
     def post(self):
-        """Revoke the token (or session) of this request: every service refuses it within
-        seconds, intake at once."""
+        """Revoke the token (or session) of this request: the intake process that records it
+        refuses it at once, intake's other processes within a second, the other services
+        within seconds."""
         end_credential()
 
 
