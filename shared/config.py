@@ -63,6 +63,7 @@ class Settings:
     # the partner adapter's case loop: calls at once, and due cases claimed per query
     case_opener_threads: int = 4
     case_opener_batch: int = 32
+    case_opener_loops: int = 2  # round loops at once on those threads (rounds overlap)
     partner_base_url: str = "http://127.0.0.1:8000/sandbox"
     partner_api_key: str = "sandbox-key"
     callback_url: str = "http://127.0.0.1:8000/api/v1/partner-callbacks"
@@ -146,6 +147,7 @@ class Settings:
                              if env.get("LOTSE_WORKER_PREFETCH") else None),
             case_opener_threads=int(env.get("LOTSE_CASE_OPENER_THREADS", "4")),
             case_opener_batch=int(env.get("LOTSE_CASE_OPENER_BATCH", "32")),
+            case_opener_loops=int(env.get("LOTSE_CASE_OPENER_LOOPS", "2")),
             partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", f"{gateway}/sandbox"),
             partner_api_key=_secret_value(env, "LOTSE_PARTNER_API_KEY") or "sandbox-key",
             callback_url=env.get("LOTSE_CALLBACK_URL", f"{gateway}/api/v1/partner-callbacks"),

@@ -14,56 +14,78 @@ from typing import Mapping
 from services.partner_adapter import handlers, notices, repository
 from services.partner_adapter.guards import PartnerGuards
 from services.partner_adapter.partners.base import PartnerGateway
-from shared.partners import DIRECTORY
+from shared.partners import DIRECTORY, PartnerConfig
 from shared.service import ServiceDeps
 
 log = logging.getLogger(__name__)
 CIRCUIT_REPORT_SECONDS = 5.0  # how often operators get this process's breaker states
-# The loop claims the other work (reminders, cancellations, status reads, notices) only
+# The loops claim the other work (reminders, cancellations, status reads, notices) only
 # this often, not in every round: four claims less per round, busy or idle.
 OTHER_WORK_SECONDS = 1.0
 # Outcomes saying a partner could not take a case now: the next round is a small one again.
 NOT_NOW = frozenset({"retry", "failed", "deferred", "error", "later"})
+# However long its partner's calls may take, a case's call may start at least this long
+# after its round was claimed (see lease_for).
+START_SECONDS = 10.0
+
+
+def lease_for(gateways: Mapping[str, PartnerGateway], lease_seconds: float,
+              directory: Mapping[str, PartnerConfig] = DIRECTORY) -> float:
+    """How long a round leases its cases: `lease_seconds`, or longer when a partner's longest
+    call (handlers.longest_call, from its directory timeouts) would not fit, so that every
+    partner's call may still start START_SECONDS after the claim and end
+    handlers.RECORDING_SECONDS before the lease does (open_partner_cases lets a call start
+    only then). One lease for every round, as a claim cannot tell which partners it gets,
+    and for the other work (one request per reminder, cancellation, status read, notice)."""
+    longest = max((handlers.longest_call(directory[code]).total_seconds()
+                   for code in gateways if code in directory), default=0.0)
+    return max(lease_seconds, START_SECONDS + longest + handlers.RECORDING_SECONDS)
 
 
 class CaseOpener:
     """Several openers may run at once: cases are leased (SKIP LOCKED on PostgreSQL).
 
     A round claims due cases in one query and opens them together: one read, the partner
-    calls on `threads` threads, one transaction recording the answers
-    (handlers.open_partner_cases). Rounds start small (twice `threads` cases) and double up
-    to `batch` while partners take every case; one that could not take a case makes the
-    next round small again, so a partner down for a moment fails a few calls, not a whole
-    batch (which would also open its circuit breaker). The loop claims reminders,
-    cancellations, status reads and notices every OTHER_WORK_SECONDS.
+    calls on the pool's threads, each answer recorded as soon as its call ends, with the
+    others that ended meanwhile (handlers.open_partner_cases). A process runs `loops` round
+    loops at once on one pool of `threads` threads, so while one loop claims, reads or
+    waits for its round's slowest call, the others' calls keep the threads busy; the loops
+    share the partners' circuit breakers and rate limits (PartnerGuards, thread-safe).
+    Each loop's rounds start small (twice `threads` cases) and double up to `batch` while
+    partners take every case; one that could not take a case makes that loop's next round
+    small again, so a partner down for a moment fails a few calls, not a whole batch (which
+    would also open its circuit breaker). Every OTHER_WORK_SECONDS one of the loops claims
+    reminders, cancellations, status reads and notices, and every CIRCUIT_REPORT_SECONDS
+    one reports the breakers' states. Leases: see lease_for.
     """
 
     def __init__(self, deps: ServiceDeps, gateways: Mapping[str, PartnerGateway], *,
                  threads: int | None = None, batch: int | None = None,
-                 lease_seconds: float = 60.0, poll: float = 0.2):
+                 loops: int | None = None, lease_seconds: float = 60.0, poll: float = 0.2):
         self.deps, self.gateways = deps, gateways
         self.guards = PartnerGuards(DIRECTORY)  # per process: each opener protects itself
         self.threads = threads or deps.settings.case_opener_threads
         self.batch = batch or deps.settings.case_opener_batch
-        self.lease_seconds, self.poll = lease_seconds, poll
+        self.loops = loops or deps.settings.case_opener_loops
+        self.lease_seconds, self.poll = lease_for(gateways, lease_seconds), poll
         self.process = f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
-        self.round_size = min(self.batch, 2 * self.threads)
+        self.round_sizes = [min(self.batch, 2 * self.threads)] * self.loops  # one per loop
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
 
-    def open_due(self, pool: ThreadPoolExecutor, other_work: bool = True) -> int:
-        """One round: due cases and, unless told not to, the other due work; returns how
-        many cases and notices it worked on."""
-        size, now = self.round_size, self.deps.clock()
+    def open_due(self, pool: ThreadPoolExecutor, other_work: bool = True, loop: int = 0) -> int:
+        """One round of round loop `loop`: due cases and, unless told not to, the other due
+        work; returns how many cases and notices it worked on."""
+        size, now = self.round_sizes[loop], self.deps.clock()
         ids = repository.claim_due(self.deps.engine, now, size, self.lease_seconds)
         if ids:
-            # calls start only in the first half of the leases: a started call (partners'
-            # timeouts are seconds) ends before another opener may take its case
             outcomes = handlers.open_partner_cases(
                 ids, self.deps.uow, self.gateways, guards=self.guards, clock=self.deps.clock,
-                map=pool.map, poll_seconds=self.deps.settings.partner_poll_seconds,
-                start_before=now + timedelta(seconds=self.lease_seconds / 2))
-            self.round_size = (min(2 * self.threads, self.batch)
-                               if NOT_NOW.intersection(outcomes.values())
-                               else min(2 * size, self.batch))
+                pool=pool, poll_seconds=self.deps.settings.partner_poll_seconds,
+                lease_until=now + timedelta(seconds=self.lease_seconds))
+            self.round_sizes[loop] = (min(2 * self.threads, self.batch)
+                                      if NOT_NOW.intersection(outcomes.values())
+                                      else min(2 * size, self.batch))
         return len(ids) + (self.other_work(pool) if other_work else 0)
 
     def other_work(self, pool: ThreadPoolExecutor) -> int:
@@ -113,21 +135,35 @@ class CaseOpener:
         polled = [code for code, p in DIRECTORY.items() if p.inbound == "poll"]
         if polled:
             repository.schedule_polls(self.deps.engine, polled, self.deps.clock())
-        reported = other_work_at = float("-inf")
         with ThreadPoolExecutor(self.threads, thread_name_prefix="case-opener") as pool:
-            while not stop.is_set():
-                try:
-                    other_work = time.monotonic() - other_work_at >= OTHER_WORK_SECONDS
-                    if other_work:
-                        other_work_at = time.monotonic()
-                    busy = self.open_due(pool, other_work)
-                    if time.monotonic() - reported >= CIRCUIT_REPORT_SECONDS:
-                        reported = time.monotonic()
-                        repository.save_circuit_states(
-                            self.deps.engine, self.process,
-                            self.guards.breaker.states(self.deps.clock()), self.deps.clock())
-                except Exception:
-                    log.exception("case opener loop error")
-                    busy = 0
-                if not busy:
-                    stop.wait(self.poll)
+            others = [threading.Thread(target=self._loop, args=(pool, stop, loop), daemon=True,
+                                       name=f"case-opener-loop-{loop}")
+                      for loop in range(1, self.loops)]
+            for thread in others:
+                thread.start()
+            self._loop(pool, stop, 0)
+            for thread in others:
+                thread.join()
+
+    def _loop(self, pool: ThreadPoolExecutor, stop: threading.Event, loop: int) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.open_due(pool, self._due("other work", OTHER_WORK_SECONDS), loop)
+                if self._due("circuit report", CIRCUIT_REPORT_SECONDS):
+                    repository.save_circuit_states(
+                        self.deps.engine, self.process,
+                        self.guards.breaker.states(self.deps.clock()), self.deps.clock())
+            except Exception:
+                log.exception("case opener loop error", extra={"loop": loop})
+                busy = 0
+            if not busy:
+                stop.wait(self.poll)
+
+    def _due(self, what: str, every: float) -> bool:
+        """Whether `what` is due, at most once every `every` seconds for all loops together:
+        the loop that is told so does it."""
+        with self._lock:
+            if time.monotonic() - self._last.get(what, float("-inf")) < every:
+                return False
+            self._last[what] = time.monotonic()
+            return True

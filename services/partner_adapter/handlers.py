@@ -5,8 +5,9 @@ import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
 from services.partner_adapter import erasure, notices, repository
@@ -109,21 +110,28 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
                        directory: Mapping[str, PartnerConfig] = DIRECTORY,
                        guards: PartnerGuards | None = None,
                        clock: Callable[[], datetime] = utcnow,
-                       poll_seconds: float | None = None, map: Callable = map,
-                       start_before: datetime | None = None) -> dict[str, str]:
+                       poll_seconds: float | None = None, pool: Executor | None = None,
+                       lease_until: datetime | None = None) -> dict[str, str]:
     """Open a batch of pending cases: read them (and withdrawn consents) in one transaction,
-    call each partner outside any transaction (through `map`, e.g. a thread pool's), then
-    record every answer in one transaction. Returns each case's outcome; a case whose call
-    failed unexpectedly ("error"), or was not started before `start_before` ("later", so no
-    call outlasts the batch's leases), stays leased and is tried again once its lease
-    lapses, with the same idempotency key."""
+    call each partner outside any transaction (on `pool`'s threads, else one after another),
+    and record each answer as soon as its call ends, together with the answers that ended
+    meanwhile (one transaction per group): no answer waits for the batch's slowest call.
+
+    With `lease_until` (when the batch's leases end), a call starts only if it ends, however
+    long it takes (longest_call), RECORDING_SECONDS before then, so no call outlasts its
+    lease and another opener never calls for a case whose call is under way. A case whose
+    call could not start in time is "later": its lease is given up at once, so the next
+    round takes it, without using an attempt. Returns each case's outcome; a case whose call
+    failed unexpectedly ("error") stays leased and is tried again once its lease lapses,
+    with the same idempotency key."""
     with uow_factory() as uow:
         cases = repository.get_many(uow.session, case_ids)
         withdrawn = notices.withdrawn_bases(uow.session, [c.basis for c in cases.values()])
     due = [c for c in cases.values() if c.status == "pending"]
 
     def attempt(case: PartnerCase) -> _Call | str:
-        if start_before is not None and clock() >= start_before:
+        if lease_until is not None and clock() + longest_call(directory[case.partner]) + \
+                timedelta(seconds=RECORDING_SECONDS) > lease_until:
             return "later"
         try:
             return _attempt(case, uow_factory, gateways, directory, guards, clock,
@@ -134,19 +142,68 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
             return "error"
 
     results = {case_id: "not pending" for case_id in case_ids}
-    calls = []
-    for case, answer in zip(due, map(attempt, due), strict=True):
-        if isinstance(answer, _Call):
-            calls.append(answer)
-        else:
-            results[str(case.id)] = answer
-    results.update(_record_calls(calls, uow_factory, directory, poll_seconds))
+    running = {(pool.submit if pool else _done)(attempt, case): case for case in due}
+    while running:
+        ended, _ = wait(running, return_when=FIRST_COMPLETED)
+        calls, later = [], []
+        for future in ended:
+            case, answer = running.pop(future), future.result()
+            if isinstance(answer, _Call):
+                calls.append(answer)
+            else:
+                results[str(case.id)] = answer
+                if answer == "later":
+                    later.append(str(case.id))
+        results.update(_record_calls(calls, uow_factory, directory, poll_seconds))
+        _give_up_leases(later, uow_factory)
     return results
+
+
+def _done(fn: Callable, *args) -> Future:
+    """`fn(*args)` called now, as an ended future (a batch opened without a pool)."""
+    future: Future = Future()
+    future.set_result(fn(*args))
+    return future
+
+
+# The most HTTP requests one attempt at opening a case makes, by adapter kind (partners/):
+# the lookup after a lost answer, then open_case's own requests; a secure submission reads
+# the destination and its key (every few minutes), then announces and submits the case.
+_OPEN_REQUESTS = {"secure_submission": 4}
+# What a lease keeps after the longest call: enough to record the answer.
+RECORDING_SECONDS = 5.0
+
+
+def longest_call(config: PartnerConfig) -> timedelta:
+    """The longest one attempt at opening a case at this partner may take: each of its HTTP
+    requests waiting out both the partner's timeouts (portal partners: no call). Requests'
+    read timeout bounds each wait for data, not a whole answer: a partner that trickles its
+    answer could take longer, so its calls are not bounded more tightly than that."""
+    if not config.has_system:
+        return timedelta(0)
+    requests = 1 + _OPEN_REQUESTS.get(config.kind, 1)
+    return timedelta(seconds=requests * (config.connect_timeout + config.read_timeout))
+
+
+def _give_up_leases(case_ids: list[str], uow_factory: Callable) -> None:
+    """Cases whose calls could not start in time go to the next round now, not once their
+    leases lapse: saved unchanged under their row locks, which ends the lease."""
+    if not case_ids:
+        return
+    try:
+        with uow_factory() as uow:
+            for case in repository.get_many(uow.session, case_ids, lock=True).values():
+                if case.status == "pending":
+                    repository.save(uow.session, case)
+            uow.commit()
+    except Exception:  # harmless: the leases lapse on their own
+        log.warning("giving up the leases of cases not called in time failed",
+                    exc_info=True)
 
 
 def _withdrawn_now(case: PartnerCase, uow_factory: Callable) -> bool:
     """The consent checked again right before this case's call: a round's calls may start
-    up to half a lease after the round read the withdrawals."""
+    most of a lease after the round read the withdrawals."""
     if not notices.relies_on_consent(case.basis):
         return False
     with uow_factory() as uow:
@@ -186,7 +243,8 @@ def _record_calls(calls: list[_Call], uow_factory: Callable,
                   directory: Mapping[str, PartnerConfig],
                   poll_seconds: float | None) -> dict[str, str]:
     """Record the partners' answers in one transaction (row locks taken in id order). Should
-    that fail, each answer is recorded on its own, so one case cannot hold back the others."""
+    that fail, each answer is recorded on its own, so one case cannot hold back the others;
+    one that cannot be recorded is "error"."""
     if not calls:
         return {}
     try:
@@ -199,18 +257,15 @@ def _record_calls(calls: list[_Call], uow_factory: Callable,
             uow.commit()
         return results
     except Exception:
-        if len(calls) == 1:
-            raise
+        if len(calls) == 1:  # the lease lapses; the retry finds the partner's case by its key
+            log.exception("recording the partner's answer failed",
+                          extra={"case_id": str(calls[0].sent.id)})
+            return {str(calls[0].sent.id): "error"}
         log.warning("recording a batch of partner answers failed; one by one now",
                     exc_info=True)
     results = {}
     for call in calls:
-        try:
-            results.update(_record_calls([call], uow_factory, directory, poll_seconds))
-        except Exception:  # the lease lapses; the retry finds the partner's case by its key
-            log.exception("recording the partner's answer failed",
-                          extra={"case_id": str(call.sent.id)})
-            results[str(call.sent.id)] = "error"
+        results.update(_record_calls([call], uow_factory, directory, poll_seconds))
     return results
 
 

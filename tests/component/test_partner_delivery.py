@@ -165,10 +165,38 @@ def test_one_case_failing_to_be_recorded_does_not_hold_back_the_others(adapter_d
     assert outbox_types(adapter_deps) == ["partner_case.opened"] * 3
 
 
-def test_a_call_not_started_before_the_leases_lapse_is_left_for_a_later_round(adapter_deps):
+def test_a_call_that_could_outlast_its_lease_does_not_start_and_gives_the_lease_up(
+        adapter_deps):
+    """A call may take its partner's longest call (every request waiting out both timeouts,
+    the lookup after a lost answer included): it starts only if it would still end, with
+    time to record the answer, before the lease does; otherwise the case goes straight back
+    to the next round, its attempts untouched."""
     deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    [case_id] = [str(c.id) for c in cases(adapter_deps)]
+    now = datetime.now(timezone.utc)
+    assert repository.claim_due(adapter_deps.engine, now, 10, 60) == [case_id]
+    longest = handlers.longest_call(DIRECTORY["jobcenter"])
+    assert longest == timedelta(seconds=2 * (DIRECTORY["jobcenter"].connect_timeout
+                                             + DIRECTORY["jobcenter"].read_timeout))
     gateway = FakePartnerGateway()
-    past = datetime.now(timezone.utc) - timedelta(seconds=1)
-    assert list(_open_together(adapter_deps, gateway, start_before=past).values()) == ["later"]
+    # half the lease is left: the old rule ("start in the first half") would have called
+    too_short = now + longest + timedelta(seconds=handlers.RECORDING_SECONDS - 1)
+    assert list(_open_together(adapter_deps, gateway, lease_until=too_short).values()) == \
+        ["later"]
     [case] = cases(adapter_deps)
     assert gateway.calls == [] and (case.status, case.attempts) == ("pending", 0)
+    # the lease is given up: the next round takes the case at once
+    assert repository.claim_due(adapter_deps.engine, now, 10, 60) == [case_id]
+    enough = now + longest + timedelta(seconds=handlers.RECORDING_SECONDS + 5)
+    assert list(_open_together(adapter_deps, gateway, lease_until=enough).values()) == \
+        ["opened"]
+
+
+def test_the_longest_call_counts_every_request_an_attempt_may_make():
+    """The lookup after a lost answer, then open_case's own requests: one, or a secure
+    submission's four (destination, its key, announcement, submission); portals: none."""
+    secure = next(p for p in DIRECTORY.values() if p.kind == "secure_submission")
+    portal = next(p for p in DIRECTORY.values() if not p.has_system)
+    slow = replace(secure, connect_timeout=30, read_timeout=120)
+    assert handlers.longest_call(slow) == timedelta(seconds=5 * 150)
+    assert handlers.longest_call(portal) == timedelta(0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
@@ -373,20 +374,21 @@ def test_the_notice_tables_match_their_migrations(adapter_deps, sandbox):
 @pytest.mark.parametrize("partner", CONSENT_CHANNELS)
 def test_a_withdrawal_after_the_round_read_its_consents_still_stops_the_call(
         partner, adapter_deps, sandbox, settings):
-    """A round reads withdrawn consents once, but its calls may start up to half a lease
+    """A round reads withdrawn consents once, but its calls may start most of a lease
     later: each call checks its consent again right before sending."""
     from services.partner_adapter.partners import gateways
 
     consent = str(uuid.uuid4())
     rid = request_case(adapter_deps, partner, consent)
 
-    def withdraw_then_map(attempt, cases):  # the withdrawal commits after the round's read
-        withdraw(adapter_deps, consent)
-        return map(attempt, cases)
+    class WithdrawFirst(ThreadPoolExecutor):  # the withdrawal commits after the round's read
+        def submit(self, fn, /, *args, **kwargs):
+            withdraw(adapter_deps, consent)
+            return super().submit(fn, *args, **kwargs)
 
     case_id = str(case_of(adapter_deps, rid).id)
-    handlers.open_partner_cases([case_id], adapter_deps.uow,
-                                gateways(sandbox[0], settings.partner_api_key),
-                                map=withdraw_then_map)
+    with WithdrawFirst(1) as pool:
+        handlers.open_partner_cases([case_id], adapter_deps.uow,
+                                    gateways(sandbox[0], settings.partner_api_key), pool=pool)
     assert partner_cases_for(sandbox[1], partner, rid) == []
     assert case_of(adapter_deps, rid).status == "cancelled"

@@ -110,10 +110,10 @@ def test_kill_9_of_workers_mid_flow_loses_and_duplicates_nothing(stack, smoke_in
         kill_hard(stack.procs[name])
     for name in ("worker-partner_adapter", "worker-referral"):
         stack.start(name)
-    # a killed case opener's leased cases wait for their lease (60 s) to lapse before another
-    # opener takes them: that is the designed recovery time, so allow for it
+    # a killed case opener's leased cases wait for their lease (80 s: lease_for) to lapse before
+    # another opener takes them: that is the designed recovery time, so allow for it
     for intake_id in ids:
-        client.wait_referred(intake_id, 3, timeout=90)
+        client.wait_referred(intake_id, 3, timeout=120)
     referral_ids = {r["id"] for i in ids for r in client.referrals(i)}
     assert len(referral_ids) == 30
     for partner in ("welfare", "jobcenter", "registration"):
