@@ -91,8 +91,10 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     # what earlier phases left undrained competes with the surge for the same cores
     earlier, earlier_opened, _ = flows.drained(stack.db_url, datetime(2000, 1, 1), since)
     started = time.monotonic()
+    # posting counts against the drain timeout too: the phase ends within it, whatever the
+    # stack takes (what was accepted by then is what the phase measures)
     load = drive(f"{stack.intake}/api/v1/intakes", people, token=token, clients=args.clients,
-                 count=args.intakes)
+                 count=args.intakes, seconds=args.drain_timeout)
     posted = time.monotonic()
     until = utcnow()
     requested, opened, ended = wait_drained(
@@ -104,6 +106,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     drain = ended - started
     result = {
         "intakes": args.intakes, "intake_api": load.summary(),
+        "intakes_accepted": load.summary()["ok"],
         "posting_seconds": round(posted - started, 1),
         "referrals": requested, "at_partner": opened,
         "backlog_at_start": earlier - earlier_opened,
@@ -137,13 +140,18 @@ def verdicts(report: dict) -> dict:
     ratio = (report["intake_api"]["requests_per_second"] / bare["requests_per_second"]
              if bare["requests_per_second"] else None)
     p99 = latency["intake_to_partner_case_ms"]["p99"]
+    # a target holds only for the whole load: every intake of the surge accepted and every
+    # referral at its partner; latency percentiles of a window not fully drained leave out
+    # the slowest flows, so they cannot show the target holds
     return {
-        "surge_drained_within_5_minutes": bool(surge["drained"]
-                                               and surge["drain_seconds"] <= 300),
+        "surge_drained_within_5_minutes": bool(
+            surge["drained"] and surge.get("intakes_accepted") == surge["intakes"]
+            and surge["drain_seconds"] <= 300),
         "intake_vs_bare_flask_ratio": round(ratio, 2) if ratio is not None else None,
         "intake_at_least_half_of_bare_flask": bool(ratio is not None and ratio >= 0.5),
         "p99_at_100_per_second_ms": p99,
-        "p99_within_250_ms": bool(p99 is not None and p99 <= 250),
+        "p99_within_250_ms": bool(p99 is not None and p99 <= 250
+                                  and latency["at_partner"] >= latency["referrals"] > 0),
     }
 
 
@@ -224,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / f"latest{suffix}").write_bytes(out.with_suffix(suffix).read_bytes())
     print(json.dumps({k: report[k] for k in ("baselines", "verdicts")}, indent=2))
     s = report["surge"]
-    print(f"surge: {s['at_partner']}/{s['referrals']} referrals at a partner in "
+    print(f"surge: {s['intakes_accepted']}/{s['intakes']} intakes accepted, "
+          f"{s['at_partner']}/{s['referrals']} referrals at a partner in "
           f"{s['drain_seconds']} s ({s['end_to_end_referrals_per_second']} /s; "
           f"{s['backlog_at_start']} referrals of earlier phases still undrained at its start); "
           f"intake API "
