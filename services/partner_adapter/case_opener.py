@@ -73,9 +73,10 @@ class CaseOpener:
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def open_due(self, pool: ThreadPoolExecutor, other_work: bool = True, loop: int = 0) -> int:
+    def open_due(self, pool: ThreadPoolExecutor, other_work: bool = True, loop: int = 0,
+                 work_pool: ThreadPoolExecutor | None = None) -> int:
         """One round of round loop `loop`: due cases and, unless told not to, the other due
-        work; returns how many cases and notices it worked on."""
+        work (on `work_pool` if given); returns how many cases and notices it worked on."""
         size, now = self.round_sizes[loop], self.deps.clock()
         ids = repository.claim_due(self.deps.engine, now, size, self.lease_seconds)
         if ids:
@@ -86,7 +87,7 @@ class CaseOpener:
             self.round_sizes[loop] = (min(2 * self.threads, self.batch)
                                       if NOT_NOW.intersection(outcomes.values())
                                       else min(2 * size, self.batch))
-        return len(ids) + (self.other_work(pool) if other_work else 0)
+        return len(ids) + (self.other_work(work_pool or pool) if other_work else 0)
 
     def other_work(self, pool: ThreadPoolExecutor) -> int:
         """Due reminders, cancellations, status reads and notices."""
@@ -135,20 +136,25 @@ class CaseOpener:
         polled = [code for code, p in DIRECTORY.items() if p.inbound == "poll"]
         if polled:
             repository.schedule_polls(self.deps.engine, polled, self.deps.clock())
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="case-opener") as pool:
-            others = [threading.Thread(target=self._loop, args=(pool, stop, loop), daemon=True,
-                                       name=f"case-opener-loop-{loop}")
+        # the other work has threads of its own: queued behind another loop's round of slow
+        # calls, a reminder or notice could start late enough to outlast its lease
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="case-opener") as pool, \
+                ThreadPoolExecutor(self.threads, thread_name_prefix="partner-work") as work:
+            others = [threading.Thread(target=self._loop, args=(pool, work, stop, loop),
+                                       daemon=True, name=f"case-opener-loop-{loop}")
                       for loop in range(1, self.loops)]
             for thread in others:
                 thread.start()
-            self._loop(pool, stop, 0)
+            self._loop(pool, work, stop, 0)
             for thread in others:
                 thread.join()
 
-    def _loop(self, pool: ThreadPoolExecutor, stop: threading.Event, loop: int) -> None:
+    def _loop(self, pool: ThreadPoolExecutor, work: ThreadPoolExecutor, stop: threading.Event,
+              loop: int) -> None:
         while not stop.is_set():
             try:
-                busy = self.open_due(pool, self._due("other work", OTHER_WORK_SECONDS), loop)
+                busy = self.open_due(pool, self._due("other work", OTHER_WORK_SECONDS), loop,
+                                     work_pool=work)
                 if self._due("circuit report", CIRCUIT_REPORT_SECONDS):
                     repository.save_circuit_states(
                         self.deps.engine, self.process,

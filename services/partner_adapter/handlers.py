@@ -130,13 +130,15 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
     due = [c for c in cases.values() if c.status == "pending"]
 
     def attempt(case: PartnerCase) -> _Call | str:
-        if lease_until is not None and clock() + longest_call(directory[case.partner]) + \
-                timedelta(seconds=RECORDING_SECONDS) > lease_until:
-            return "later"
         try:
+            start_by = None if lease_until is None else (
+                lease_until - longest_call(directory[case.partner])
+                - timedelta(seconds=RECORDING_SECONDS))
+            if start_by is not None and clock() > start_by:
+                return "later"
             return _attempt(case, uow_factory, gateways, directory, guards, clock,
                             withdrawn=case.basis in withdrawn
-                            or _withdrawn_now(case, uow_factory))
+                            or _withdrawn_now(case, uow_factory), start_by=start_by)
         except Exception:  # the lease lapses and the case is tried again
             log.exception("opening partner case failed", extra={"case_id": str(case.id)})
             return "error"
@@ -155,7 +157,8 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
                 if answer == "later":
                     later.append(str(case.id))
         results.update(_record_calls(calls, uow_factory, directory, poll_seconds))
-        _give_up_leases(later, uow_factory)
+        if later:
+            _give_up_leases(later, uow_factory, lease_until)
     return results
 
 
@@ -185,16 +188,13 @@ def longest_call(config: PartnerConfig) -> timedelta:
     return timedelta(seconds=requests * (config.connect_timeout + config.read_timeout))
 
 
-def _give_up_leases(case_ids: list[str], uow_factory: Callable) -> None:
+def _give_up_leases(case_ids: list[str], uow_factory: Callable,
+                    held_until: datetime) -> None:
     """Cases whose calls could not start in time go to the next round now, not once their
-    leases lapse: saved unchanged under their row locks, which ends the lease."""
-    if not case_ids:
-        return
+    leases lapse (unless another opener has leased them since)."""
     try:
         with uow_factory() as uow:
-            for case in repository.get_many(uow.session, case_ids, lock=True).values():
-                if case.status == "pending":
-                    repository.save(uow.session, case)
+            repository.give_up_leases(uow.session, case_ids, held_until)
             uow.commit()
     except Exception:  # harmless: the leases lapse on their own
         log.warning("giving up the leases of cases not called in time failed",
@@ -212,13 +212,17 @@ def _withdrawn_now(case: PartnerCase, uow_factory: Callable) -> bool:
 
 def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, PartnerGateway],
              directory: Mapping[str, PartnerConfig], guards: PartnerGuards | None,
-             clock: Callable[[], datetime], withdrawn: bool) -> _Call | str:
-    """Call the partner for one pending case, unless it must not be sent now."""
+             clock: Callable[[], datetime], withdrawn: bool,
+             start_by: datetime | None = None) -> _Call | str:
+    """Call the partner for one pending case, unless it must not be sent now or, after the
+    reads before it (which may wait for a connection), could no longer end in its lease."""
     config, gateway = directory[case.partner], gateways.get(case.partner)
     if case.erased:  # erased after an attempt whose answer was lost: only ask, never send
         return _look_up_erased(case, uow_factory, gateway, config, clock)
     if withdrawn:  # checked again right before sending: nothing leaves on a withdrawn consent
         return _withhold(case, uow_factory, gateway, config, clock)
+    if start_by is not None and clock() > start_by:
+        return "later"
     wait = guards.before(case.partner, clock()) if guards and gateway else None
     if wait is not None:
         return _defer(str(case.id), uow_factory, *wait)

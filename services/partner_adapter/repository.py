@@ -153,6 +153,14 @@ def schedule_polls(engine: Engine, partners: list[str], now: datetime) -> int:
         ).values(next_poll_at=now)).rowcount
 
 
+def give_up_leases(session: Session, case_ids: Iterable[str], held_until: datetime) -> None:
+    """End the leases a round holds on these pending cases, so the next round takes them:
+    only leases still ours (ending by `held_until`), never one another opener took since."""
+    session.execute(update(t).where(
+        t.c.id.in_([str(i) for i in case_ids]), t.c.status == "pending",
+        t.c.lease_until.is_not(None), t.c.lease_until <= held_until).values(lease_until=None))
+
+
 def release_leases(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(update(t).where(t.c.lease_until.is_not(None)).values(lease_until=None))

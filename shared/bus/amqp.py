@@ -214,7 +214,7 @@ class AmqpConsumer(ConsumerMixin):
 
     def _wait(self, conn, timeout: float) -> bool:
         """Block until the broker sent something (True) or a handler finished or `timeout`
-        passed (False)."""
+        passed (False). poll, not select: a busy process may hold fds beyond select's 1024."""
         transport = getattr(conn.connection, "transport", None)
         sock = getattr(transport, "sock", None)
         if sock is None:
@@ -222,14 +222,27 @@ class AmqpConsumer(ConsumerMixin):
         if getattr(transport, "_read_buffer", b"") or (
                 hasattr(sock, "pending") and sock.pending()):
             return True  # part of a frame read already, or TLS data decrypted already
-        ready, _, _ = select.select([sock, self._wake_r], [], [], timeout)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(timeout * 1000)}
         if self._wake_r in ready:
             try:
                 while os.read(self._wake_r, 4096):
                     pass
             except BlockingIOError:
                 pass
-        return sock in ready
+        return sock.fileno() in ready  # readable, or hung up: reading tells which
+
+    @staticmethod
+    def _read_frame(conn, timeout: float) -> None:
+        """One frame, not a whole method: py-amqp's drain_events reads on until a method is
+        complete, so a heartbeat frame would keep it from watching the pipe for a second."""
+        read = getattr(conn.connection, "blocking_read", None)
+        if read is None:
+            conn.drain_events(timeout=timeout)
+        else:
+            read(timeout)
 
     def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
         """kombu's ConsumerMixin.consume, waking also when a handler finishes (see the class
@@ -243,7 +256,7 @@ class AmqpConsumer(ConsumerMixin):
                 started = time.monotonic()
                 try:
                     if self._wait(conn, safety_interval):
-                        conn.drain_events(timeout=safety_interval)
+                        self._read_frame(conn, safety_interval)
                     else:
                         raise socket.timeout()
                 except socket.timeout:
@@ -310,6 +323,10 @@ class AmqpConsumer(ConsumerMixin):
         self.pool.shutdown(wait=True)
         while not self.results.empty():  # apply verdicts of work finished during shutdown
             self.on_iteration()
+        # only now: no handler is left to write to it, and the consumer is done for good
+        # (after a crash it may be run again, pipe and pool as they are)
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
 
     def run_until(self, stop: threading.Event) -> None:
         self.stop_event = stop
@@ -318,7 +335,6 @@ class AmqpConsumer(ConsumerMixin):
         finally:
             if self._producer_conn is not None:
                 self._producer_conn.release()
-            for fd in (self._wake_r, self._wake_w):
-                os.close(fd)
+                self._producer_conn = None
 
 

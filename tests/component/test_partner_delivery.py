@@ -174,22 +174,43 @@ def test_a_call_that_could_outlast_its_lease_does_not_start_and_gives_the_lease_
     deliver(referral_requested(), REQUEST, adapter_deps.uow)
     [case_id] = [str(c.id) for c in cases(adapter_deps)]
     now = datetime.now(timezone.utc)
-    assert repository.claim_due(adapter_deps.engine, now, 10, 60) == [case_id]
     longest = handlers.longest_call(DIRECTORY["jobcenter"])
     assert longest == timedelta(seconds=2 * (DIRECTORY["jobcenter"].connect_timeout
                                              + DIRECTORY["jobcenter"].read_timeout))
     gateway = FakePartnerGateway()
-    # half the lease is left: the old rule ("start in the first half") would have called
-    too_short = now + longest + timedelta(seconds=handlers.RECORDING_SECONDS - 1)
-    assert list(_open_together(adapter_deps, gateway, lease_until=too_short).values()) == \
-        ["later"]
+    # with more than half the lease left, the old rule ("start in the first half") called
+    too_short = longest + timedelta(seconds=handlers.RECORDING_SECONDS - 1)
+    assert repository.claim_due(adapter_deps.engine, now, 10,
+                                too_short.total_seconds()) == [case_id]
+    assert list(_open_together(adapter_deps, gateway,
+                               lease_until=now + too_short).values()) == ["later"]
     [case] = cases(adapter_deps)
     assert gateway.calls == [] and (case.status, case.attempts) == ("pending", 0)
     # the lease is given up: the next round takes the case at once
+    enough = longest + timedelta(seconds=handlers.RECORDING_SECONDS + 5)
+    assert repository.claim_due(adapter_deps.engine, now, 10,
+                                enough.total_seconds()) == [case_id]
+    assert list(_open_together(adapter_deps, gateway,
+                               lease_until=now + enough).values()) == ["opened"]
+
+
+def test_giving_up_a_lease_leaves_a_lease_another_opener_took_since(adapter_deps):
+    """A round that gives up its lease late (its lease lapsed meanwhile and another opener
+    claimed the case, whose call may be under way) must not end that opener's lease."""
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    [case_id] = [str(c.id) for c in cases(adapter_deps)]
+    now = datetime.now(timezone.utc)
     assert repository.claim_due(adapter_deps.engine, now, 10, 60) == [case_id]
-    enough = now + longest + timedelta(seconds=handlers.RECORDING_SECONDS + 5)
-    assert list(_open_together(adapter_deps, gateway, lease_until=enough).values()) == \
-        ["opened"]
+    later = now + timedelta(seconds=61)  # our lease lapsed; another opener claims
+    assert repository.claim_due(adapter_deps.engine, later, 10, 60) == [case_id]
+    with adapter_deps.uow() as uow:
+        repository.give_up_leases(uow.session, [case_id], now + timedelta(seconds=60))
+        uow.commit()
+    assert repository.claim_due(adapter_deps.engine, later, 10, 60) == []  # still leased
+    with adapter_deps.uow() as uow:  # the other opener gives its own lease up
+        repository.give_up_leases(uow.session, [case_id], later + timedelta(seconds=60))
+        uow.commit()
+    assert repository.claim_due(adapter_deps.engine, later, 10, 60) == [case_id]
 
 
 def test_the_longest_call_counts_every_request_an_attempt_may_make():

@@ -282,3 +282,37 @@ def test_a_verdict_is_applied_as_soon_as_its_handler_finishes(pg_settings):
     with ConsumerThread(settings, topology, [sub], deps.uow):
         publish(settings, topology, [intake_recorded() for _ in range(20)])
         wait_until(lambda: len(handled) == 20, timeout=8, message="20 handled one by one")
+
+
+def test_a_consumer_run_again_after_a_crash_still_wakes_and_acks(pg_settings):
+    """A background loop that crashes is run again (shared.runtime.Loops): the consumer's
+    wake-up pipe must still be open then, or every ack would be lost to reconnects."""
+    deps = referral_bootstrap(pg_settings.for_service("referral"))
+    handled = []
+    sub = Subscription("referral", "open_referrals", ("intake.recorded",),
+                       lambda envelope, uow: handled.append(envelope.id))
+    topology = build_topology(pg_settings.bus_prefix, [sub], pg_settings.retry_delays)
+    consumer = AmqpConsumer(pg_settings, topology, [sub], deps.uow)
+    crash = {"left": 1}
+    on_iteration = consumer.on_iteration
+
+    def crashing_once():
+        if crash["left"]:
+            crash["left"] -= 1
+            raise RuntimeError("a bug in the loop")
+        on_iteration()
+
+    consumer.on_iteration = crashing_once
+    stop = threading.Event()
+    with pytest.raises(RuntimeError):
+        consumer.run_until(stop)
+    thread = threading.Thread(target=consumer.run_until, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        publish(pg_settings, topology, [intake_recorded() for _ in range(3)])
+        wait_until(lambda: len(handled) == 3, timeout=10, message="three handled")
+    finally:
+        stop.set()
+        thread.join(15)
+    assert not thread.is_alive()
+    assert queue_size(pg_settings, topology.queue(sub)) == 0  # acked, not requeued
