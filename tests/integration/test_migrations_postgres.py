@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.component.test_migrations import upgrade_keeps_intakes
-from tests.integration.conftest import PG_ADMIN, require
+from tests.integration.conftest import PG_ADMIN, fresh_database, require
 
 pytestmark = pytest.mark.integration
 
@@ -25,28 +25,28 @@ def test_upgrading_postgresql_gives_earlier_intakes_a_person_and_a_consent():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_an_admin_rule_change_on_postgresql_gets_the_next_version(pg_url):
-    """The seed versions were written by migrations; the serial must continue after them."""
+def test_an_admin_rule_change_on_postgresql_gets_the_next_version():
+    """The seed versions were written by migrations; the serial must continue after them.
+    A database of its own: the session's is emptied by other tests, seed versions too."""
     from datetime import datetime, timezone
 
     from services.referral import repository
     from services.referral.domain import RoutingRule
     from shared.db import make_engine, make_session_factory
 
-    engine = make_engine(pg_url)
-    try:
-        with make_session_factory(engine)() as s:
-            seeded = repository.current_rules_version(s)
-            repository.save_rule(s, RoutingRule("kita-pilot", "kita_place", "jugendamt",
-                                                "kita_portal", 20, "§ 24 SGB VIII",
-                                                districts=("eving",)), exists=False)
-            version = repository.add_rule_version(s, "admin", datetime.now(timezone.utc),
-                                                  "pilot in Eving")
-            s.commit()
-            saved = next(r for r in repository.rules(s) if r.id == "kita-pilot")
-        assert version == seeded + 1 and saved.districts == ("eving",)
-    finally:
-        with make_session_factory(engine)() as s:  # the database is shared by the session
-            repository.delete_rule(s, "kita-pilot")
-            s.commit()
-        engine.dispose()
+    with fresh_database("lotse_rules") as url:
+        engine = make_engine(url)
+        try:
+            with make_session_factory(engine)() as s:
+                seeded = repository.current_rules_version(s)
+                repository.save_rule(s, RoutingRule("kita-pilot", "kita_place", "jugendamt",
+                                                    "kita_portal", 20, "§ 24 SGB VIII",
+                                                    districts=("eving",)), exists=False)
+                version = repository.add_rule_version(s, "admin", datetime.now(timezone.utc),
+                                                      "pilot in Eving")
+                s.commit()
+                saved = next(r for r in repository.rules(s) if r.id == "kita-pilot")
+            assert seeded is not None
+            assert version == seeded + 1 and saved.districts == ("eving",)
+        finally:
+            engine.dispose()
