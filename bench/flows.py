@@ -71,6 +71,20 @@ def drained(db_url: str, since: datetime, until: datetime) -> tuple[int, int, bo
             sum(min(len(f.opened_at), f.requested) for f in flows), routed >= recorded)
 
 
+def cases_opened_per_second(db_url: str, since: datetime) -> dict[int, int]:
+    """Partner cases opened per second since `since`, of any flow: what the pipeline got
+    through, also while it was still working off earlier phases' referrals."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {int(second): n for second, n in conn.execute(text(
+                "SELECT floor(extract(epoch FROM created_at - :s)) AS second, count(*) "
+                "FROM partner_adapter_outbox WHERE event_type = 'partner_case.opened' "
+                "AND created_at >= :s GROUP BY 1"), {"s": since})}
+    finally:
+        engine.dispose()
+
+
 def latencies_ms(flows: list[Flow]) -> list[float]:
     """Intake recorded -> partner case opened, one value per opened referral."""
     return [(at - f.recorded_at).total_seconds() * 1000 for f in flows for at in f.opened_at]

@@ -102,6 +102,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     cpu_after = stack.cpu_times()
     measured = flows.read_flows(stack.db_url, since, until)
     per_second = flows.opened_per_second(measured, since)
+    any_flow = flows.cases_opened_per_second(stack.db_url, since)
     per_partner = flows.referrals_per_partner(stack.db_url, since, until)
     drain = ended - started
     result = {
@@ -113,6 +114,10 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
         "drained": opened >= requested > 0,
         "drain_seconds": round(drain, 1),
         "end_to_end_referrals_per_second": round(opened / drain, 1) if drain else None,
+        # the pipeline's rate whichever phase's referrals it was working on
+        "partner_cases_opened_any_flow": sum(any_flow.values()),
+        "partner_cases_per_second_any_flow": (round(sum(any_flow.values()) / drain, 1)
+                                              if drain else None),
         "intake_to_partner_case_ms": percentiles(flows.latencies_ms(measured)),
         "cpu_seconds": {name: round(cpu_after[name] - cpu_before.get(name, 0), 1)
                         for name in cpu_after},
@@ -121,7 +126,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
         # with the limits partners set in deploy/partners.json (lifted for this run)
         "partner_rate_limit_bound": flows.partner_limit_bound(per_partner),
     }
-    timeline = {"opened_per_second": per_second,
+    timeline = {"opened_per_second": per_second, "any_flow_opened_per_second": any_flow,
                 "posted_per_second": _per_second(load.requests)}
     return result, timeline
 
@@ -163,11 +168,17 @@ def chart(report: dict, timeline: dict, path: Path) -> None:
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=False)
     opened, posted = timeline["opened_per_second"], timeline["posted_per_second"]
-    xs = range(0, max([*opened, *posted, 0]) + 1)
+    any_flow = timeline.get("any_flow_opened_per_second", {})
+    xs = range(0, max([*opened, *posted, *any_flow, 0]) + 1)
     top.plot(list(xs), [posted.get(x, 0) for x in xs], label="intakes accepted /s")
-    top.plot(list(xs), [opened.get(x, 0) for x in xs], label="partner cases opened /s")
-    top.set_title(f"Surge: {report['surge']['intakes']} intakes "
-                  f"(drained in {report['surge']['drain_seconds']} s)")
+    top.plot(list(xs), [opened.get(x, 0) for x in xs], label="their partner cases opened /s")
+    top.plot(list(xs), [any_flow.get(x, 0) for x in xs], linestyle=":",
+             label="partner cases opened /s, any phase's")
+    surge = report["surge"]
+    top.set_title(f"Surge: {surge['intakes_accepted']} of {surge['intakes']} intakes accepted; "
+                  + (f"drained in {surge['drain_seconds']} s" if surge["drained"] else
+                     f"{surge['at_partner']} of {surge['referrals']} referrals at a partner "
+                     f"after {surge['drain_seconds']} s"))
     top.set_xlabel("seconds since the surge began")
     top.legend()
     lat = report["latency"]["intake_to_partner_case_ms"]
@@ -225,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             report["latency"] = phase_latency(stack, token, people, args)
             report["surge"], timeline = phase_surge(stack, token, people, args)
     report["verdicts"] = verdicts(report)
+    report["timeline"] = timeline  # per second since the surge began: the chart's data
     out = RESULTS / stamp
     out.with_suffix(".json").write_text(json.dumps(report, indent=2))
     chart(report, timeline, out.with_suffix(".png"))
