@@ -98,10 +98,11 @@ import os
 from datetime import datetime, timezone
 from uuid import uuid4
 from flask import Flask, request, jsonify
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+from shared.db import make_engine  # the services' connection handling (pings when idle)
 
 app = Flask(__name__)
-engine = create_engine(os.environ["BARE_DATABASE_URL"], pool_size=8, pool_pre_ping=True)
+engine = make_engine(os.environ["BARE_DATABASE_URL"], pool_size=8)
 
 @app.post("/rows")
 def insert_row():
@@ -130,7 +131,7 @@ def bare_flask_baseline(db_url: str, workdir: Path, workers: int, seconds: float
         [sys.executable, "-m", "gunicorn", "--chdir", str(workdir), "--bind",
          f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "8",
          "--worker-class", "gthread", "bare_app:app"],
-        cwd=REPO, env={**os.environ, "BARE_DATABASE_URL": db_url},
+        cwd=REPO, env={**os.environ, "BARE_DATABASE_URL": db_url, "PYTHONPATH": str(REPO)},
         stdout=open(workdir / "bare_app.log", "ab"), stderr=subprocess.STDOUT)
     try:
         import requests
