@@ -131,7 +131,9 @@ def bare_flask_baseline(db_url: str, workdir: Path, workers: int, seconds: float
         [sys.executable, "-m", "gunicorn", "--chdir", str(workdir), "--bind",
          f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "8",
          "--worker-class", "gthread", "bare_app:app"],
-        cwd=REPO, env={**os.environ, "BARE_DATABASE_URL": db_url, "PYTHONPATH": str(REPO)},
+        cwd=REPO, env={**os.environ, "BARE_DATABASE_URL": db_url,
+                       "PYTHONPATH": os.pathsep.join(filter(None, (
+                           str(REPO), os.environ.get("PYTHONPATH"))))},
         stdout=open(workdir / "bare_app.log", "ab"), stderr=subprocess.STDOUT)
     try:
         import requests

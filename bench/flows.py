@@ -71,8 +71,8 @@ def drained(db_url: str, since: datetime, until: datetime) -> tuple[int, int, bo
             sum(min(len(f.opened_at), f.requested) for f in flows), routed >= recorded)
 
 
-def cases_opened_per_second(db_url: str, since: datetime) -> dict[int, int]:
-    """Partner cases opened per second since `since`, of any flow: what the pipeline got
+def cases_opened_per_second(db_url: str, since: datetime, until: datetime) -> dict[int, int]:
+    """Partner cases opened per second in [since, until), of any flow: what the pipeline got
     through, also while it was still working off earlier phases' referrals."""
     engine = create_engine(db_url)
     try:
@@ -80,7 +80,8 @@ def cases_opened_per_second(db_url: str, since: datetime) -> dict[int, int]:
             return {int(second): n for second, n in conn.execute(text(
                 "SELECT floor(extract(epoch FROM created_at - :s)) AS second, count(*) "
                 "FROM partner_adapter_outbox WHERE event_type = 'partner_case.opened' "
-                "AND created_at >= :s GROUP BY 1"), {"s": since})}
+                "AND created_at >= :s AND created_at < :u GROUP BY 1"),
+                {"s": since, "u": until})}
     finally:
         engine.dispose()
 

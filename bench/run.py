@@ -99,10 +99,11 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
     until = utcnow()
     requested, opened, ended = wait_drained(
         stack.db_url, since, until, started + args.drain_timeout, "surge")
+    drained_at = utcnow()
     cpu_after = stack.cpu_times()
     measured = flows.read_flows(stack.db_url, since, until)
     per_second = flows.opened_per_second(measured, since)
-    any_flow = flows.cases_opened_per_second(stack.db_url, since)
+    any_flow = flows.cases_opened_per_second(stack.db_url, since, drained_at)
     per_partner = flows.referrals_per_partner(stack.db_url, since, until)
     drain = ended - started
     result = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -52,7 +52,10 @@ PING_AFTER_IDLE_SECONDS = 1.0
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine tuned for its backend: WAL and a busy timeout on SQLite; on servers, a ping
-    before using a connection that was idle (see PING_AFTER_IDLE_SECONDS)."""
+    before using a connection idle PING_AFTER_IDLE_SECONDS or longer. A failed ping recycles
+    the whole pool; a connection back sooner is used as it is, and should the server have
+    dropped it meanwhile, that first use fails (a bus handler retries, a request gets an error)
+    and the pool is recycled then."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -76,8 +79,8 @@ def make_engine(url: str, **kwargs) -> Engine:
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:  # the pool drops this connection and takes another
-            raise DisconnectionError(str(exc)) from exc
+        except Exception as exc:  # like pool_pre_ping: older connections are recycled too
+            raise InvalidatePoolError(str(exc)) from exc
 
     return engine
 
