@@ -92,10 +92,23 @@ def test_while_a_round_waits_for_a_slow_call_another_loop_opens_the_next_cases(a
     assert len(gateway.calls) == len(set(gateway.calls)) == 10  # one call per case
 
 
-def test_two_loops_work_on_disjoint_cases_and_open_each_case_once(adapter_deps, monkeypatch):
-    """A case may come round again (the rate limit defers some), but two attempts at it
-    never run at once, and its partner is called once."""
-    request_cases(adapter_deps, 24)
+class Slowish(FakePartnerGateway):
+    """Answers after 20 ms (long enough for the loops' rounds to overlap); counts calls
+    across threads."""
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def open_case(self, request, idempotency_key):
+        threading.Event().wait(0.02)
+        with self._lock:
+            return super().open_case(request, idempotency_key)
+
+
+def watch_rounds(monkeypatch) -> tuple[set, list]:
+    """The threads that ran rounds, and the cases whose attempt started while another attempt
+    at them was under way (empty unless leases fail)."""
     calling: set[str] = set()  # cases whose attempt is under way
     loops, twice = set(), []
     lock = threading.Lock()
@@ -119,12 +132,14 @@ def test_two_loops_work_on_disjoint_cases_and_open_each_case_once(adapter_deps, 
 
     monkeypatch.setattr(handlers, "open_partner_cases", noting_loops)
     monkeypatch.setattr(handlers, "_attempt", noting_attempts)
+    return loops, twice
 
-    class Slowish(FakePartnerGateway):  # long enough for the loops' rounds to overlap
-        def open_case(self, request, idempotency_key):
-            threading.Event().wait(0.02)
-            return super().open_case(request, idempotency_key)
 
+def test_two_loops_work_on_disjoint_cases_and_open_each_case_once(adapter_deps, monkeypatch):
+    """A case may come round again (the rate limit defers some), but two attempts at it
+    never run at once, and its partner is called once."""
+    request_cases(adapter_deps, 24)
+    loops, twice = watch_rounds(monkeypatch)
     gateway = Slowish()
     opener = CaseOpener(adapter_deps, {"jobcenter": gateway}, threads=2, batch=4, loops=2)
     stop, thread = run_opener(opener)

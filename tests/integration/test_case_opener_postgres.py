@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from services.partner_adapter import handlers
 from services.partner_adapter.bootstrap import bootstrap as adapter_bootstrap
 from services.partner_adapter.case_opener import CaseOpener
 from shared.bus.delivery import deliver
+from tests.component.test_case_opener_rounds import Slowish, watch_rounds
 from tests.component.test_partner_cases import REQUEST, cases, referral_requested
 from tests.conftest import embedded_settings, wait_until
-from tests.fakes import FakePartnerGateway
 from tests.integration.conftest import fresh_database
 
 pytestmark = pytest.mark.integration
@@ -25,48 +24,13 @@ def pg_url():
         yield url
 
 
-class Slowish(FakePartnerGateway):
-    """Answers after 20 ms (rounds overlap); counts calls across threads."""
-
-    def __init__(self):
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def open_case(self, request, idempotency_key):
-        threading.Event().wait(0.02)
-        with self._lock:
-            return super().open_case(request, idempotency_key)
-
-
 def test_openers_and_their_loops_work_on_disjoint_cases_and_call_each_once(
         tmp_path, pg_url, monkeypatch):
     deps = adapter_bootstrap(replace(embedded_settings(tmp_path), database_url=pg_url)
                              .for_service("partner_adapter"))
     for _ in range(30):
         deliver(referral_requested(), REQUEST, deps.uow)
-    calling: set[str] = set()  # cases whose attempt is under way
-    loops, twice = set(), []
-    lock = threading.Lock()
-    open_cases, attempt = handlers.open_partner_cases, handlers._attempt
-
-    def noting_loops(case_ids, *args, **kwargs):
-        with lock:
-            loops.add(threading.get_ident())
-        return open_cases(case_ids, *args, **kwargs)
-
-    def noting_attempts(case, *args, **kwargs):
-        with lock:
-            if str(case.id) in calling:
-                twice.append(str(case.id))
-            calling.add(str(case.id))
-        try:
-            return attempt(case, *args, **kwargs)
-        finally:
-            with lock:
-                calling.discard(str(case.id))
-
-    monkeypatch.setattr(handlers, "open_partner_cases", noting_loops)
-    monkeypatch.setattr(handlers, "_attempt", noting_attempts)
+    loops, twice = watch_rounds(monkeypatch)
     gateway, stop = Slowish(), threading.Event()
     openers = [threading.Thread(target=CaseOpener(deps, {"jobcenter": gateway}, threads=2,
                                                   batch=4, loops=2).run,
