@@ -84,8 +84,14 @@ def _safe_next(target: str) -> bool:
     return (parsed.scheme, parsed.netloc) in origins and not parsed.username
 
 
-@bp.get("/logout")
+@bp.route("/logout", methods=["GET", "POST"])
 def logout():
+    """Only a POST with the form's CSRF token logs out: a GET (a link or an image on another
+    site) just shows the button."""
+    if request.method == "GET":
+        if current_principal() is None:
+            return redirect(url_for(".login"))
+        return render_template("intake/logout.html")
     end_credential()  # the session cookie is revoked too, should a copy of it survive
     log_out()
     return redirect(url_for(".login"))

@@ -76,7 +76,9 @@ def test_the_ops_consoles_api_refuses_a_cookie_write_without_the_header(staff_br
     with staff_browser.application.extensions["lotse"].session_factory() as s:
         save_account(s, "operator", "pw-operator", "operator")
         s.commit()
-    staff_browser.get("/logout")
+    page = staff_browser.get("/logout").get_data(as_text=True)  # asks; the button posts
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert staff_browser.post("/logout", data={"csrf_token": csrf}).status_code == 302
     page = staff_browser.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     staff_browser.post("/login", data={"username": "operator", "password": "pw-operator",

@@ -121,7 +121,9 @@ def test_logging_out_of_the_ui_revokes_the_session_cookie(intake):
                                 "csrf_token": csrf})
     stolen = intake.get_cookie("lotse_session").value
     assert intake.get("/intakes").status_code == 200
-    intake.get("/logout")
+    page = intake.get("/intakes").get_data(as_text=True)  # the layout's logout form
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert intake.post("/logout", data={"csrf_token": csrf}).status_code == 302
     intake.set_cookie("lotse_session", stolen)  # a copy of the cookie taken before
     answer = intake.get("/intakes", headers={"Accept": "text/html"})
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]

@@ -116,3 +116,25 @@ def test_only_the_swagger_page_may_run_inline_scripts(intake_client, path):
     staff = token(intake_client).get_json()["access_token"]
     answer = intake_client.get(path, headers={"Authorization": f"Bearer {staff}"})
     assert "script-src 'self' 'unsafe-inline'" in answer.headers["Content-Security-Policy"]
+
+
+def csrf_of(client, path="/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_logout_is_a_post_with_the_csrf_token_and_a_get_only_asks(intake_client):
+    """A link or an image on another site (GET /logout) must not log a user out."""
+    intake_client.post("/login", data={"username": "staff", "password": "pw-staff",
+                                       "csrf_token": csrf_of(intake_client)})
+    asked = intake_client.get("/logout", headers={"Accept-Language": "en"})
+    assert asked.status_code == 200 and 'method="post"' in asked.get_data(as_text=True)
+    assert intake_client.get("/intakes").status_code == 200  # still logged in
+    assert intake_client.post("/logout").status_code == 400  # no CSRF token: refused
+    assert intake_client.get("/intakes").status_code == 200
+    page = intake_client.get("/intakes").get_data(as_text=True)
+    assert re.search(r'<form[^>]+method="post"[^>]+action="[^"]*/logout"', page)
+    done = intake_client.post("/logout", data={"csrf_token": csrf_of(intake_client, "/intakes")})
+    assert done.status_code == 302 and "/login" in done.headers["Location"]
+    answer = intake_client.get("/intakes", headers={"Accept": "text/html"})
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]

@@ -34,8 +34,10 @@ RECEIVED_OR_ACCEPTED = {"received", "accepted"}
 # -- helpers ---------------------------------------------------------------------------------
 
 def switch_user(browser: WebDriver, base: str, username: str) -> None:
-    """Log out whoever is logged in, then log in as `username`."""
-    browser.get(f"{base}/logout")
+    """Log out whoever is logged in (the header's button), then log in as `username`."""
+    if not browser.find_elements(By.ID, "logout"):
+        browser.get(f"{base}/logout")  # the confirmation page, with the same button
+    browser.find_element(By.ID, "logout").click()
     wait_for(browser, lambda b: "/login" in b.current_url, "the login page after logging out")
     log_in(browser, base, username)
     assert "/login" not in browser.current_url, f"{username} was not logged in"
