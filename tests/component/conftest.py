@@ -47,3 +47,16 @@ def token(client, username: str, password: str) -> dict:
     r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
     assert r.status_code == 200, r.get_json()
     return {"Authorization": f"Bearer {r.get_json()['access_token']}"}
+
+
+@pytest.fixture
+def sandbox_app(settings):
+    """The stand-in partner systems as a Flask app on their own SQLite file."""
+    from services.partner_sandbox.app import create_app as sandbox_app
+
+    s = settings.for_service("partner_sandbox")
+    migrate("partner_sandbox", s.database_url)
+    app = sandbox_app(s)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["sandbox_engine"].dispose()
