@@ -14,6 +14,7 @@ from pathlib import Path
 
 from shared.config import DEFAULT_PORTS, SERVICES, Settings, port_of
 from shared.logging import configure_logging
+from shared.private_files import PRIVATE_UMASK, private_dir
 
 log = logging.getLogger("lotse")
 BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
@@ -248,14 +249,17 @@ def cmd_seed_demo(_args) -> None:
 
 
 def cmd_user(args) -> None:
-    from services.intake.accounts import save_account
+    from services.intake.accounts import AccountError, save_checked_account
     from services.intake.bootstrap import bootstrap
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else \
         getpass.getpass(f"Password for {args.username}: ")
     deps = bootstrap(Settings.from_env("intake"))
     with deps.session_factory() as session:
-        save_account(session, args.username, password, args.role, args.partner)
+        try:
+            save_checked_account(session, args.username, password, args.role, args.partner)
+        except AccountError as exc:  # a refused input: say which, no traceback
+            raise SystemExit(f"lotse user: {exc}") from None
         session.commit()
     print(f"saved {args.username} ({args.role})")
 
@@ -351,6 +355,7 @@ def cmd_stack(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    os.umask(PRIVATE_UMASK)  # every file a Lotse process creates is its user's only
     parser = argparse.ArgumentParser(prog="lotse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="the whole network in one process (embedded default)")
@@ -379,7 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_migrate)
     p = sub.add_parser("seed-demo", help="create the demo accounts (password 'demo')")
     p.set_defaults(func=cmd_seed_demo)
-    p = sub.add_parser("user", help="create or reset an account")
+    p = sub.add_parser("user", help="create or reset an account (password: at least 12 "
+                                    "characters, not a common or breached one)")
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=("staff", "partner", "operator", "admin"))
     p.add_argument("--partner")
@@ -403,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env(getattr(args, "service", None) or "lotse")
     configure_logging(getattr(args, "service", None) or "lotse", settings.log_json,
                       os.environ.get("LOTSE_LOG_LEVEL", "INFO"))
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    private_dir(Path(settings.data_dir))
     args.func(args)
 
 

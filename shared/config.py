@@ -10,6 +10,7 @@ from typing import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.partners import DIRECTORY
+from shared.private_files import create_private
 
 SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops")
 # From the partner directory (deploy/partners.json): partners with a system Lotse delivers
@@ -29,10 +30,7 @@ def port_of(process: str, environ: Mapping[str, str] | None = None) -> int:
 
 def _secret_from_file(path: Path) -> str:
     """Embedded mode keeps a generated secret on disk so restarts keep sessions valid."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    create_private(path, secrets.token_urlsafe(48))  # unless there is one already
     return path.read_text().strip()
 
 

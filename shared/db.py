@@ -12,6 +12,8 @@ from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from shared.private_files import touch_private
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -59,7 +61,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            touch_private(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                json_serializer=_dumps, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)

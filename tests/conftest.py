@@ -63,3 +63,11 @@ def free_port() -> int:
 
 def in_ci() -> bool:
     return bool(os.environ.get("CI"))
+
+
+@pytest.fixture
+def permissive_umask():
+    """A umask that lets files be world-readable unless Lotse asks for less."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)

@@ -4,6 +4,7 @@ connect arguments, and a broker whose certificate is not trusted is refused."""
 from __future__ import annotations
 
 import datetime
+import os
 import socket
 import ssl
 import threading
@@ -201,3 +202,33 @@ def test_partner_credentials_come_from_the_variable_or_its_file(tmp_path):
     assert welfare.secret({f"{welfare.secret_env}_FILE": str(tmp_path / "token")}) == \
         "from-a-file"
     assert welfare.secret({welfare.secret_env: "from-the-env"}) == "from-the-env"
+
+
+# --- files at rest: the data dir and everything in it are the owner's only ------------------
+
+def test_the_data_dir_its_secret_files_and_sqlite_files_are_private_from_the_start(
+        tmp_path, permissive_umask):
+    data = tmp_path / "var"
+    s = settings(data)
+    assert data.stat().st_mode & 0o777 == 0o700
+    for name in ("secret_key", "callback_secret", "service_secret"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    for url in (s.database_url, s.bus_url):
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x)")
+            conn.exec_driver_sql("INSERT INTO t VALUES ('Zyxtrelda')")
+        path = url.split("///", 1)[1]
+        for file in (path, f"{path}-wal", f"{path}-shm"):
+            assert os.stat(file).st_mode & 0o777 == 0o600, file
+        engine.dispose()
+
+
+def test_lotse_processes_create_every_file_for_the_owner_only(tmp_path, monkeypatch,
+                                                               permissive_umask, capsys):
+    from services.cli import main
+
+    monkeypatch.setenv("LOTSE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("LOTSE_BROKER_URL", raising=False)
+    main(["catalogue"])
+    assert os.umask(0o022) == 0o077  # what any file the process creates later gets
