@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.intake.password_policy import password_problem
 from services.intake.tables import accounts
 from shared.auth import ROLES, Principal, hash_password, needs_rehash, password_matches
 from shared.clock import utcnow
@@ -16,7 +17,11 @@ LOCK_FOR = timedelta(minutes=15)
 
 
 class AccountError(ValueError):
-    pass
+    """A refused account; `field` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field, self.message = field, message
 
 
 class AccountLocked(Exception):
@@ -29,13 +34,10 @@ class AccountLocked(Exception):
 
 def save_account(session: Session, username: str, password: str, role: str,
                  partner: str | None = None) -> None:
-    """Create or reset an account; partner users belong to exactly one partner."""
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if (role == "partner") != (partner is not None):
-        raise AccountError("partner users need a partner, other roles must not have one")
-    if partner is not None and partner not in PARTNERS:
-        raise AccountError(f"partner must be one of {', '.join(PARTNERS)}")
+    """Create or reset an account; partner users belong to exactly one partner. No password
+    policy: for the seeded demo accounts (and tests); people's passwords go through
+    save_checked_account."""
+    _check_role(role, partner)
     if len(password) < 4:
         raise AccountError("password is too short")
     values = dict(password_hash=hash_password(password), role=role, partner=partner, active=True,
@@ -47,6 +49,26 @@ def save_account(session: Session, username: str, password: str, role: str,
     else:
         session.execute(accounts.insert().values(username=username, created_at=utcnow(),
                                                  **values))
+
+
+def _check_role(role: str, partner: str | None) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "partner") != (partner is not None):
+        raise AccountError("partner users need a partner, other roles must not have one")
+    if partner is not None and partner not in PARTNERS:
+        raise AccountError(f"partner must be one of {', '.join(PARTNERS)}")
+
+
+def save_checked_account(session: Session, username: str, password: str, role: str,
+                         partner: str | None = None) -> None:
+    """Create or reset an account with a password people chose (`lotse user`, any password
+    change): the password policy applies. Only the seeded demo accounts bypass it."""
+    _check_role(role, partner)
+    problem = password_problem(password, (username, role, partner or "", "lotse"))
+    if problem:
+        raise AccountError(problem, "password")
+    save_account(session, username, password, role, partner)
 
 
 def authenticate(session: Session, username: str, password: str,

@@ -60,3 +60,18 @@ def sandbox_app(settings):
     app.config["TESTING"] = True
     yield app
     app.extensions["sandbox_engine"].dispose()
+
+
+@pytest.fixture
+def lotse_command_env(tmp_path, monkeypatch):
+    """The environment of a `lotse` command in this test: its own data dir (embedded, no
+    server URLs), every service migrated. Returns Settings.from_env, to take a service's."""
+    from services.cli import migrate_all
+    from shared.config import Settings
+
+    for name in ("LOTSE_BROKER_URL", "LOTSE_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOTSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LOTSE_LOG_FORMAT", "text")
+    migrate_all(Settings.from_env("intake"))
+    return Settings.from_env

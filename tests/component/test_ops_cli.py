@@ -9,24 +9,17 @@ import pytest
 from sqlalchemy import select
 
 from services import registry
-from services.cli import main, migrate_all
+from services.cli import main
 from services.ops import tables
 from services.ops.bootstrap import bootstrap
 from shared.bus.embedded import EmbeddedBroker, bus_messages
 from shared.clock import utcnow
-from shared.config import Settings
 from shared.events.envelope import new_envelope
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    for name in ("LOTSE_BROKER_URL", "LOTSE_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LOTSE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LOTSE_LOG_FORMAT", "text")
-    settings = Settings.from_env("ops")
-    migrate_all(settings)
-    return settings
+def env(lotse_command_env):
+    return lotse_command_env("ops")
 
 
 def park(settings, n: int) -> list[str]:
