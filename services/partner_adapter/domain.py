@@ -88,6 +88,14 @@ def without_person(request: dict[str, Any], *, erased: bool = False) -> dict[str
     return {**{k: request[k] for k in CASE_KEYS if k in request}, "person": {}}
 
 
+def shows_person(case: "PartnerCase", consent_withdrawn: bool) -> bool:
+    """May a partner-facing view show the person on this case? Only once delivered (the
+    consent was checked at that moment), while that consent still stands, and while the
+    case still holds them (not trimmed by retention, not erased)."""
+    return (case.status == "opened" and not consent_withdrawn
+            and bool(case.request.get("person")))
+
+
 def holds_person(request: dict[str, Any]) -> bool:
     """Does the request still carry more than its reduction?"""
     return request != without_person(request)

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 
 from services.partner_adapter import handlers, notices, repository
+from services.partner_adapter.domain import shows_person
 from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.config import PORTAL_PARTNERS
@@ -29,12 +30,14 @@ def partner_cases():
         told: dict[str, list] = {}  # consent withdrawn / erase: shown on the case, closes it
         for n in notices.notices_for(s, case_ids=[c.id for c in cases]):
             told.setdefault(n.case_id, []).append(n)
-    # every case still carrying the person's data is a disclosure to whoever reads this page
+        withdrawn = notices.withdrawn_bases(s, [c.basis for c in cases])
+    shown = [c for c in cases if shows_person(c, c.basis in withdrawn)]
+    # every case showing the person's data is a disclosure to whoever reads this page
     report_access(deps().uow(), principal, "partner_adapter", "listed", "ui",
-                  [accessed_records(referral_id=c.referral_id) for c in cases
-                   if c.request.get("person")])
+                  [accessed_records(referral_id=c.referral_id) for c in shown])
     return render_template("partner_adapter/cases.html", cases=cases, portal=PORTAL_PARTNERS,
-                           outcomes=PORTAL_OUTCOMES, notices=told)
+                           outcomes=PORTAL_OUTCOMES, notices=told,
+                           shown={c.id for c in shown}, withdrawn=withdrawn)
 
 
 @bp.post("/partner/cases/<uuid:case_id>/report")

@@ -43,6 +43,27 @@ REASONS: dict[str, tuple[str, ...]] = {
                 "waiting_for_person", "partner_paused", "other"),
 }
 PREREQUISITE_PATIENCE = timedelta(days=5)  # then a waiting referral needs a person
+# What a partner may see of a referral (API and views): the fields its allow-list names (an
+# allow-list entry -> the referral's attribute carrying it) and the case's workflow, never the
+# routing reason (it names the person's age, status, nationality), notes or staff names.
+PARTNER_ALLOWED_ATTRIBUTES = {"referral_id": "id", "intake_reference": "intake_reference",
+                              "need": "need", "service": "service"}
+PARTNER_WORKFLOW_FIELDS = ("partner", "status", "reason", "outcome", "partner_case_ref",
+                           "appointment", "created_at", "updated_at", "ack_due_at",
+                           "complete_due_at", "overdue_since", "history")
+PARTNER_HISTORY_FIELDS = ("status", "previous_status", "changed_at")
+
+
+def partner_view(referral: "Referral", allow_list) -> dict:
+    """A referral as its partner may see it: built from the partner's allow-list."""
+    view = {attribute: getattr(referral, attribute)
+            for entry, attribute in PARTNER_ALLOWED_ATTRIBUTES.items() if entry in allow_list}
+    view.update({name: getattr(referral, name) for name in PARTNER_WORKFLOW_FIELDS})
+    view["history"] = [{name: getattr(h, name) for name in PARTNER_HISTORY_FIELDS}
+                       for h in referral.history]
+    return view
+
+
 OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
             "application_filed", "place_offered", "case_closed", "other")
 
@@ -313,10 +334,17 @@ class Referral:
                            note=f"sharing allowed by {basis.describe()}", now=now)
         return True
 
-    def prerequisite_met(self, need: str, *, by: str, now: datetime) -> bool:
-        """The referral this one waited for reached its partner: this one may leave now."""
+    def prerequisite_met(self, need: str, basis: SharingBasis | None, *, by: str,
+                         now: datetime) -> bool:
+        """The referral this one waited for reached its partner: this one may leave now, on
+        the basis that allows sharing at this moment; with none it waits for a consent."""
         if self.status != "on-hold" or self.reason != "prerequisite_pending" \
                 or self.waits_for != need:
+            return False
+        self.consent_id = basis.consent_id if basis else None
+        self.legal_basis = basis.legal_basis if basis else None
+        if basis is None:
+            self.reason, self.updated_at = "consent_missing", now
             return False
         self.change_status("requested", by=by, reason=None,
                            note=f"the {need} referral reached its partner", now=now)

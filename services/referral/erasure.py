@@ -27,6 +27,7 @@ def erase_person(envelope: Envelope, uow) -> None:
     session.execute(delete(t.referral_history).where(
         t.referral_history.c.referral_id.in_(subjects["referral"])))
     session.execute(delete(r).where(r.c.id.in_(subjects["referral"])))
+    session.execute(delete(t.consents).where(t.consents.c.person_id.in_(subjects["person"])))
     scrub_outbox(session, t.outbox, all_ids(subjects))
     add_tombstones(session, erased, d["request_id"], subjects, now)
     confirm(uow, d, "referral", now, referral_ids=subjects["referral"])

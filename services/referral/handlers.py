@@ -35,6 +35,17 @@ def _plan(uow, referral: Referral, now) -> None:
     referral.plan_deadlines(policy or DEFAULT_POLICY, CALENDAR, now)
 
 
+def sharing_basis_now(uow, partner: str, person_id: str | None,
+                      share: dict | None) -> SharingBasis | None:
+    """The one consent check of every path that lets a referral leave (routing, re-routing,
+    re-assigning, referring by hand, a prerequisite met): the partner's legal basis, or a
+    consent of the person as the consents stand at this moment (a withdrawal counts at once,
+    whatever the intake was recorded with). None: the referral waits, nothing leaves."""
+    recorded = [c["consent_id"] for c in (share or {}).get("consents", ())]
+    return sharing_basis(partner, repository.consents_in_force(uow.session, person_id, recorded),
+                         _once(uow, repository.legal_bases))
+
+
 def _as_v2(envelope: Envelope) -> dict:
     """intake.recorded v1 (still in flight from older producers) in the v2 shape."""
     d = envelope.data
@@ -69,12 +80,15 @@ def open_referrals_for_intake(envelope: Envelope, uow) -> None:
              "household": list(person.get("household", ())),
              "district": d.get("district")}
     facts = facts_from(share)
+    repository.record_consents(uow.session, d.get("person_id"), d["consents"])
     referrals = open_referrals(
         intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
         needs=[n["code"] for n in d["needs"]], facts=facts,
         rules=repository.rules(uow.session), by=SYSTEM, now=envelope.time,
-        consents=d["consents"], legal_bases=repository.legal_bases(uow.session),
-        person_id=d.get("person_id"), share=share)
+        consents=repository.consents_in_force(uow.session, d.get("person_id"),
+                                              [c["consent_id"] for c in d["consents"]]),
+        legal_bases=_once(uow, repository.legal_bases), person_id=d.get("person_id"),
+        share=share)
     for referral in referrals:
         _plan(uow, referral, envelope.time)
     repository.add_all(uow.session, referrals)
@@ -175,11 +189,14 @@ def _release_dependents(uow, referral: Referral, now: datetime) -> None:
     for waiting in repository.waiting_for(uow.session, str(referral.intake_id),
                                           referral.need):
         before = len(waiting.history)
-        if waiting.prerequisite_met(referral.need, by=SYSTEM, now=now):
+        basis = sharing_basis_now(uow, waiting.partner, waiting.person_id, waiting.share)
+        if waiting.prerequisite_met(referral.need, basis, by=SYSTEM, now=now):
             _plan(uow, waiting, now)
             repository.save(uow.session, waiting, before)
             _emit_requested(uow, waiting)
             _emit_pending(uow, waiting)
+        elif waiting.reason == "consent_missing":  # its consent is gone: it waits for one
+            repository.save(uow.session, waiting, before)
 
 
 def _reroute(uow, referral: Referral, now: datetime) -> None:
@@ -198,8 +215,7 @@ def _reroute(uow, referral: Referral, now: datetime) -> None:
 
 
 def _open_follow_up(uow, referral: Referral, route, *, by: str, now: datetime) -> Referral:
-    basis = sharing_basis(route.partner, referral.share.get("consents", []),
-                          repository.legal_bases(uow.session))
+    basis = sharing_basis_now(uow, route.partner, referral.person_id, referral.share)
     successor = follow_up(referral, route, basis, by=by, now=now)
     _plan(uow, successor, now)
     repository.add(uow.session, successor)
@@ -215,6 +231,11 @@ class ReferralActionError(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+
+
+def _no_consent(partner: str) -> ReferralActionError:
+    return ReferralActionError("partner", f"no consent in force allows sharing with {partner};"
+                                          " record one on the person page first")
 
 
 def cancel_referral(referral_id: str, staff: str, reason: str, note: str | None, uow) -> None:
@@ -234,8 +255,9 @@ def cancel_referral(referral_id: str, staff: str, reason: str, note: str | None,
 
 def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
                       note: str | None, uow) -> str:
-    """A manual referral of the same need to any partner, if a consent (or the partner's
-    legal basis) allows it; the old referral hands over and leaves the work queue."""
+    """A manual referral of the same need to any partner, if a consent in force now (or the
+    partner's legal basis) allows it; the old referral hands over and leaves the work queue.
+    Without one nothing changes (422 naming the partner)."""
     with uow:
         referral = _load(uow, referral_id)
         if referral.superseded_by:
@@ -245,10 +267,8 @@ def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
             raise ReferralActionError("partner", f"unknown partner {partner}")
         if not referral.share:
             raise ReferralActionError("referral", "this referral has no data to pass on")
-        if sharing_basis(partner, referral.share.get("consents", []),
-                         repository.legal_bases(uow.session)) is None:
-            raise ReferralActionError("partner", f"no consent allows sharing with {partner};"
-                                                 " record one on the person page first")
+        if sharing_basis_now(uow, partner, referral.person_id, referral.share) is None:
+            raise _no_consent(partner)
         now = uow.clock()
         before = len(referral.history)
         if referral.status not in TERMINAL:
@@ -270,9 +290,15 @@ def follow_consents(envelope: Envelope, uow) -> None:
     d = envelope.data
     by = f"consent:{d.get('withdrawn_by') or 'given'}"
     if envelope.type == "consent.withdrawn":
+        repository.record_consent_withdrawal(uow.session, d["consent_id"], d["person_id"],
+                                             d["partner"],
+                                             datetime.fromisoformat(d["withdrawn_at"]))
         affected = [r for r in repository.relying_on_consent(uow.session, d["consent_id"])
                     if r.stop_sharing(by=by, now=envelope.time) or False]
     else:
+        repository.record_consents(uow.session, d["person_id"], [d])
+        if repository.consent_withdrawn(uow.session, d["consent_id"]):
+            return  # its withdrawal overtook it: nothing may leave on its strength
         basis = SharingBasis(consent_id=d["consent_id"])
         affected = []
         for r in repository.waiting_for_consent(uow.session, d["person_id"], d["partner"]):
@@ -320,7 +346,7 @@ def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
 def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: str,
                   note: str | None, uow) -> str:
     """A new referral staff make by hand for an intake (any need, any partner), if a consent
-    (or the partner's legal basis) allows sharing with that partner."""
+    in force now (or the partner's legal basis) allows sharing with that partner."""
     with uow:
         known = repository.find(uow.session, intake_id)
         if not known or not known[0].share:
@@ -329,10 +355,9 @@ def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: 
         if partner not in bases:
             raise ReferralActionError("partner", f"unknown partner {partner}")
         template = known[0]
-        basis = sharing_basis(partner, template.share.get("consents", []), bases)
+        basis = sharing_basis_now(uow, partner, template.person_id, template.share)
         if basis is None:
-            raise ReferralActionError("partner", f"no consent allows sharing with {partner};"
-                                                 " record one on the person page first")
+            raise _no_consent(partner)
         now = uow.clock()
         route = Route(partner, service, "manual", f"{service.upper()}: referred by hand by "
                                                   f"{staff}" + (f" ({note})" if note else ""))

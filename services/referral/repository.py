@@ -5,7 +5,8 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.referral import tables as t
@@ -141,6 +142,53 @@ def find(session: Session, intake_id: str | None = None, status: str | None = No
 
 def legal_bases(session: Session) -> dict[str, str | None]:
     return dict(session.execute(select(t.partners.c.code, t.partners.c.legal_basis)).all())
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _upsert(session: Session):
+    return _UPSERTS[session.get_bind().dialect.name](t.consents)
+
+
+def record_consents(session: Session, person_id: str | None, consents) -> None:
+    """Consents given (with an intake, or later); one already known, a withdrawal that
+    overtook it included, stays as it is."""
+    rows = [dict(consent_id=str(c["consent_id"]), person_id=person_id,
+                 partner=c.get("partner"), withdrawn_at=None) for c in consents]
+    if rows:
+        session.execute(_upsert(session).on_conflict_do_nothing(), rows)
+
+
+def record_consent_withdrawal(session: Session, consent_id: str, person_id: str | None,
+                              partner: str | None, withdrawn_at: datetime) -> None:
+    """A withdrawn consent counts as withdrawn from now on, even if it was not known yet."""
+    insert = _upsert(session)
+    session.execute(insert.values(consent_id=str(consent_id), person_id=person_id,
+                                  partner=partner, withdrawn_at=withdrawn_at)
+                    .on_conflict_do_update(index_elements=[t.consents.c.consent_id],
+                                           set_={"withdrawn_at": withdrawn_at}))
+
+
+def consent_withdrawn(session: Session, consent_id: str) -> bool:
+    return session.execute(select(t.consents.c.withdrawn_at).where(
+        t.consents.c.consent_id == str(consent_id))).scalar() is not None
+
+
+def consents_in_force(session: Session, person_id: str | None,
+                      consent_ids=()) -> list[dict]:
+    """The person's consents not withdrawn, as they stand now (`consent_ids`: those an intake
+    without a person id was recorded with)."""
+    c = t.consents
+    which = [c.c.consent_id.in_([str(i) for i in consent_ids])] if consent_ids else []
+    if person_id:
+        which.append(c.c.person_id == str(person_id))
+    if not which:
+        return []
+    rows = session.execute(select(c.c.consent_id, c.c.partner)
+                           .where(or_(*which), c.c.withdrawn_at.is_(None))
+                           .order_by(c.c.consent_id)).all()
+    return [{"consent_id": r.consent_id, "partner": r.partner} for r in rows]
 
 
 def relying_on_consent(session: Session, consent_id: str) -> list[Referral]:

@@ -55,6 +55,18 @@ deadline_policies = Table(
     Column("remind_days_before", Integer, nullable=False, server_default="1"),
 )
 
+# The person's consents as the intake service announced them (intake.recorded, consent.given,
+# consent.withdrawn). Every sharing decision reads them as they stand at that moment; a
+# referral's `share` only keeps the consents its intake was recorded with. A withdrawal that
+# overtakes its consent is kept too (withdrawn_at set), so the late consent stays withdrawn.
+consents = Table(
+    "consents", metadata,
+    Column("consent_id", String(36), primary_key=True),
+    Column("person_id", String(36), index=True),
+    Column("partner", String(40)),  # None: the partners the needs are referred to
+    Column("withdrawn_at", UTCDateTime),
+)
+
 partners = Table(
     "partners", metadata,
     Column("code", String(40), primary_key=True),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from services.intake import access_log
 from services.intake import tables as intake_tables
 from services.intake.consumers import SUBSCRIPTIONS as INTAKE_SUBSCRIPTIONS
+from services.partner_adapter import handlers as adapter_handlers
 from services.partner_adapter import tables as adapter_tables
 from services.partner_adapter.app import create_app as adapter_app
 from services.partner_adapter.consumers import SUBSCRIPTIONS as ADAPTER_SUBSCRIPTIONS
@@ -19,6 +20,7 @@ from services.referral.consumers import SUBSCRIPTIONS as REFERRAL_SUBSCRIPTIONS
 from shared.bus.delivery import Verdict, deliver
 from shared.uow import UnitOfWork
 from tests.component.conftest import token
+from tests.fakes import FakePartnerGateway
 from tests.conftest import SMOKE_INTAKE
 
 
@@ -131,6 +133,10 @@ def test_a_referral_view_and_a_portal_case_view_reach_the_persons_log(
     deliver(welfare, subscription(ADAPTER_SUBSCRIPTIONS, "request_partner_case"),
             adapter_deps.uow)
     referral_id = json.loads(welfare)["data"]["referral_id"]
+    with adapter_deps.session_factory() as s:  # delivered: only now the portal shows them
+        [case_id] = s.execute(select(adapter_tables.partner_cases.c.id)).scalars()
+    assert adapter_handlers.open_partner_case(case_id, adapter_deps.uow,
+                                              {"welfare": FakePartnerGateway()}) == "opened"
 
     referrals = referral_app(settings.for_service("referral"), referral_deps)
     assert as_user(referrals, "stefan", "staff").get(

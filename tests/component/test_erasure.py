@@ -196,6 +196,8 @@ def test_the_referral_service_erases_referrals_the_intake_had_not_heard_of(refer
                    referral_deps.uow).verdict is Verdict.ACK
 
     assert NAME.lower() not in all_text(referral_deps)
+    with referral_deps.session_factory() as s:  # nor the consents that name the person
+        assert s.execute(select(referral_tables.consents)).all() == []
     [confirmation] = outbox(referral_deps, referral_tables.outbox)
     assert confirmation["type"] == "person.erased"
     assert confirmation["data"]["referral_ids"] == [referral_id]

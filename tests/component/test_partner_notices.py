@@ -322,6 +322,42 @@ def test_a_portal_partner_sees_the_withdrawal_and_can_no_longer_answer(
     assert f"/partner/cases/{case.id}/report" not in html  # closed for answering
 
 
+def portal_page(adapter_deps, settings, partner: str) -> str:
+    from services.partner_adapter.app import create_app
+
+    app = create_app(settings.for_service("partner_adapter"), adapter_deps)
+    token = issue_token(app.secret_key, Principal(partner, "partner", partner))
+    page = app.test_client().get("/partner/cases", headers={"Authorization": f"Bearer {token}",
+                                                            "Accept-Language": "en"})
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def test_a_portal_partner_sees_the_person_only_while_delivered_on_a_standing_consent(
+        adapter_deps, settings, clock):
+    consent = str(uuid.uuid4())
+    rid = request_case(adapter_deps, PORTAL, consent)
+    html = portal_page(adapter_deps, settings, PORTAL)  # requested, not delivered (checked)
+    assert "Not delivered yet" in html and not any(v in html for v in PERSON_VALUES)
+    handlers.open_partner_case(str(case_of(adapter_deps, rid).id), adapter_deps.uow, {})
+    assert all(v in portal_page(adapter_deps, settings, PORTAL) for v in PERSON_VALUES)
+    withdraw(adapter_deps, consent)
+    html = portal_page(adapter_deps, settings, PORTAL)
+    assert "Consent withdrawn: no data shown" in html
+    assert not any(v in html for v in PERSON_VALUES)
+
+
+def test_a_case_requested_on_a_consent_already_withdrawn_never_shows_the_person(
+        adapter_deps, settings, clock):
+    consent = str(uuid.uuid4())
+    withdraw(adapter_deps, consent)  # the referral left before the withdrawal reached it
+    rid = request_case(adapter_deps, PORTAL, consent)
+    assert not any(v in portal_page(adapter_deps, settings, PORTAL) for v in PERSON_VALUES)
+    assert handlers.open_partner_case(str(case_of(adapter_deps, rid).id), adapter_deps.uow,
+                                      {}) == "withheld"
+    assert not any(v in portal_page(adapter_deps, settings, PORTAL) for v in PERSON_VALUES)
+
+
 def test_queue_notices_and_recipients_name_only_cases_that_reached_a_partner(
         adapter_deps, sandbox, clock, settings):
     opener = opener_for(adapter_deps, sandbox, clock, settings)
@@ -389,6 +425,6 @@ def test_a_withdrawal_after_the_round_read_its_consents_still_stops_the_call(
     case_id = str(case_of(adapter_deps, rid).id)
     with WithdrawFirst(1) as pool:
         handlers.open_partner_cases([case_id], adapter_deps.uow,
-                                    gateways(sandbox[0], settings.partner_api_key), pool=pool)
+                                    gateways(sandbox[0], settings.partner_credentials), pool=pool)
     assert partner_cases_for(sandbox[1], partner, rid) == []
     assert case_of(adapter_deps, rid).status == "cancelled"

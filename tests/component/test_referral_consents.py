@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select
 
-from services.referral import repository, tables
+from services.referral import handlers, repository, tables
 from services.referral.consumers import SUBSCRIPTIONS
 from shared.bus.delivery import Verdict, deliver
 from shared.events.envelope import new_envelope
 
-OPEN, _, _, CONSENTS, *_ = SUBSCRIPTIONS
+OPEN, OPENED, REPORT, CONSENTS, *_ = SUBSCRIPTIONS
 PERSON = str(uuid.uuid4())
 
 
-def intake_v2(consents: list[dict]) -> str:
+NEEDS = ("address_registration", "living_costs", "orientation_counselling")
+
+
+def intake_v2(consents: list[dict], needs=NEEDS) -> str:
     intake_id = str(uuid.uuid4())
     data = {
         "intake_id": intake_id, "person_id": PERSON, "reference": "LT-2026-ABCDEF",
@@ -29,8 +34,7 @@ def intake_v2(consents: list[dict]) -> str:
                       "document_type": None, "valid_until": None,
                       "first_issue_date": "2022-04-01"},
         "arrival_date": None,
-        "needs": [{"code": c, "urgency": "normal"} for c in
-                  ("address_registration", "living_costs", "orientation_counselling")],
+        "needs": [{"code": c, "urgency": "normal"} for c in needs],
         "consents": consents}
     return new_envelope("intake.recorded", 2, "intake", f"intake/{intake_id}", data).to_json()
 
@@ -122,3 +126,102 @@ def test_a_temporary_protection_first_granted_after_march_2025_goes_to_the_sozia
     refs = by_partner(referral_deps)
     assert "jobcenter" not in refs and refs["sozialamt"].service == "asylblg"
     assert "first issued 2025-05-01" in refs["sozialamt"].routing_reason
+
+
+# -- one consent check, against the consents as they stand at that moment ------------------
+
+def consent(partner: str | None) -> dict:
+    return {"consent_id": str(uuid.uuid4()), "partner": partner, "method": "signed_form",
+            "language": "uk", "purpose": "referral", "information_version": None}
+
+
+def withdraw(deps, given: dict) -> None:
+    event = consent_event("consent.withdrawn", given["consent_id"], given["partner"])
+    assert deliver(event, CONSENTS, deps.uow).verdict is Verdict.ACK
+
+
+def test_a_withdrawal_that_overtakes_its_intake_holds_the_referrals(referral_deps):
+    coarse = consent(None)
+    withdraw(referral_deps, coarse)  # the withdrawal's queue was faster than the intake's
+    deliver(intake_v2([coarse]), OPEN, referral_deps.uow)
+    refs = by_partner(referral_deps)
+    for partner in ("jobcenter", "welfare"):
+        assert (refs[partner].status, refs[partner].reason) == ("on-hold", "consent_missing")
+    assert requested_partners(referral_deps) == ["registration"]
+
+
+def test_a_consent_given_after_its_withdrawal_releases_nothing(referral_deps):
+    deliver(intake_v2([]), OPEN, referral_deps.uow)
+    late = consent("welfare")
+    withdraw(referral_deps, late)
+    deliver(consent_event("consent.given", late["consent_id"], "welfare"), CONSENTS,
+            referral_deps.uow)
+    assert by_partner(referral_deps)["welfare"].status == "on-hold"
+    assert requested_partners(referral_deps) == ["registration"]
+
+
+def test_a_referral_by_hand_after_the_withdrawal_is_refused(referral_deps):
+    coarse = consent(None)
+    deliver(intake_v2([coarse]), OPEN, referral_deps.uow)
+    withdraw(referral_deps, coarse)
+    intake_id = str(by_partner(referral_deps)["welfare"].intake_id)
+    with pytest.raises(handlers.ReferralActionError) as refused:
+        handlers.refer_by_hand(intake_id, "living_costs", "sozialamt", "sgb12", "sam", None,
+                               referral_deps.uow())
+    assert refused.value.field == "partner"
+    assert "sozialamt" not in by_partner(referral_deps)
+    assert requested_partners(referral_deps) == ["registration", "welfare"]
+
+
+def test_a_re_assignment_after_the_withdrawal_is_refused(referral_deps):
+    coarse = consent(None)
+    deliver(intake_v2([coarse]), OPEN, referral_deps.uow)
+    withdraw(referral_deps, coarse)
+    cancelled = by_partner(referral_deps)["welfare"]
+    with pytest.raises(handlers.ReferralActionError):
+        handlers.reassign_referral(str(cancelled.id), "welfare", "mbe_diakonie", "sam", None,
+                                   referral_deps.uow())
+    assert by_partner(referral_deps)["welfare"].superseded_by is None
+
+
+def test_a_re_route_after_a_rejection_checks_the_consents_in_force(referral_deps):
+    course, coarse = consent("course_provider"), consent(None)
+    deliver(intake_v2([course, coarse], needs=("language_course",)), OPEN, referral_deps.uow)
+    withdraw(referral_deps, coarse)  # the course provider's own consent still stands
+    first = by_partner(referral_deps)["course_provider"]
+    assert first.status == "requested" and first.consent_id == course["consent_id"]
+    rejection = json.loads(report_of(first, "rejected", "no_capacity"))
+    deliver(json.dumps(rejection), REPORT, referral_deps.uow)
+    successor = by_partner(referral_deps)["welfare"]  # the next rule: MBE
+    assert (successor.status, successor.reason) == ("on-hold", "consent_missing")
+    assert requested_partners(referral_deps) == ["course_provider"]
+
+
+def test_a_prerequisite_met_after_the_withdrawal_does_not_let_the_referral_leave(
+        referral_deps):
+    deliver(intake_v2([]), OPEN, referral_deps.uow)
+    jobcenter_consent = consent("jobcenter")
+    deliver(consent_event("consent.given", jobcenter_consent["consent_id"], "jobcenter"),
+            CONSENTS, referral_deps.uow)  # it now waits for the registration only
+    with referral_deps.uow() as uow:  # withdrawn, but that event is still on its way here
+        repository.record_consent_withdrawal(uow.session, jobcenter_consent["consent_id"],
+                                             PERSON, "jobcenter", datetime.now(timezone.utc))
+        uow.session.commit()
+    registration = by_partner(referral_deps)["registration"]
+    deliver(new_envelope("partner_case.opened", 1, "partner_adapter", "c", {
+        "case_id": str(uuid.uuid4()), "referral_id": str(registration.id),
+        "partner": "registration", "partner_case_ref": "BD-1",
+        "opened_at": "2026-11-21T10:00:00+00:00", "appointment": None}).to_json(),
+        OPENED, referral_deps.uow)
+    jobcenter = by_partner(referral_deps)["jobcenter"]
+    assert (jobcenter.status, jobcenter.reason) == ("on-hold", "consent_missing")
+    assert jobcenter.consent_id is None
+    assert requested_partners(referral_deps) == ["registration"]
+
+
+def report_of(referral, status: str, reason: str) -> str:
+    data = {"case_id": str(uuid.uuid4()), "referral_id": str(referral.id),
+            "partner": referral.partner, "partner_case_ref": "CP-1", "status": status,
+            "reason": reason, "reported_at": "2026-11-21T10:00:00+00:00", "outcome": None}
+    return new_envelope("partner_case.status_reported", 1, "partner_adapter", "c",
+                        data).to_json()
