@@ -257,6 +257,33 @@ def test_the_adapter_notifies_the_partner_then_scrubs_the_case(adapter_deps):
     assert NAME.lower() not in all_text(adapter_deps)
 
 
+def test_the_portal_lists_an_erased_case_without_the_person_for_its_partner_and_operators(
+        adapter_deps, settings):
+    from services.partner_adapter.app import create_app
+    from shared.auth import Principal, issue_token
+
+    intake_id, person_id, referral_id = (str(uuid.uuid4()) for _ in range(3))
+    body = json.loads(referral_requested(referral_id, intake_id, person_id))
+    body["data"].update(partner="sozialamt", service="sgb12", consent_id=str(uuid.uuid4()))
+    request = sub(ADAPTER_SUBS, "request_partner_case")
+    assert deliver(json.dumps(body), request, adapter_deps.uow).verdict is Verdict.ACK
+    with adapter_deps.session_factory() as s:
+        [case_id] = s.execute(select(adapter_tables.partner_cases.c.id)).scalars()
+    assert adapter_handlers.open_partner_case(case_id, adapter_deps.uow, {}) == "opened"
+    erase = sub(ADAPTER_SUBS, "erase_person")
+    assert deliver(erasure_event(person_id, [intake_id], [referral_id]), erase,
+                   adapter_deps.uow).verdict is Verdict.ACK
+
+    app = create_app(settings.for_service("partner_adapter"), adapter_deps)
+    for who in (Principal("sozialamt", "partner", "sozialamt"), Principal("otto", "operator")):
+        page = app.test_client().get("/partner/cases", headers={
+            "Authorization": f"Bearer {issue_token(app.secret_key, who)}",
+            "Accept-Language": "en"})
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200, who
+        assert "Data erased" in html and NAME not in html
+
+
 def test_an_erasure_during_the_partner_call_still_records_the_delivery_and_tells_it(
         adapter_deps):
     """The erasure arrives while the partner is opening the case: the partner holds the data
