@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import abort, current_app, request
+from flask import abort, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.referral import handlers, repository, rules
-from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
-                                       PreviewSchema,
+from services.referral.domain import partner_view
+from services.referral.schemas import (CancelSchema, ManualReferralSchema,
+                                       PartnerReferralSchema, PreviewInSchema, PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
                                        ReferralQuerySchema, RoutingRuleInSchema,
                                        RoutingRuleListSchema, RoutingRuleOutSchema,
@@ -17,6 +18,7 @@ from services.referral.schemas import (CancelSchema, ManualReferralSchema, Previ
 from shared.access import accessed_records, report_access
 from shared.auth import api_roles, current_principal
 from shared.clock import utcnow
+from shared.partners import DIRECTORY
 from shared.web import FieldError
 
 blp = Blueprint("referrals", __name__, url_prefix="/api/v1/referrals",
@@ -37,16 +39,29 @@ def _visible_partner(requested: str | None) -> str | None:
     return principal.partner if principal.role == "partner" else requested
 
 
+def _as_partner_sees(partner: str, referrals: list):
+    """A partner user's answer is built from its allow-list (PartnerReferralSchema), not
+    from the staff view: the routing reason, notes and staff names never reach a partner."""
+    config = DIRECTORY.get(partner)
+    allow_list = config.allow_list if config else ()
+    return PartnerReferralSchema(many=True).dump(
+        [partner_view(r, allow_list) for r in referrals])
+
+
 @blp.route("")
 class Referrals(MethodView):
     @api_roles("staff", "partner", "operator")
     @blp.arguments(ReferralQuerySchema, location="query")
     @blp.response(200, ReferralListSchema)
     def get(self, query):
-        """Referrals, newest first; filter by intake, status or partner."""
+        """Referrals, newest first; filter by intake, status or partner. A partner user gets
+        its own partner's referrals as it may see them (fields of PartnerReferralSchema)."""
+        partner = _visible_partner(query["partner"])
         with deps().session_factory() as s:
             found = repository.find(s, str(query["intake_id"]) if query["intake_id"] else None,
-                                    query["status"], _visible_partner(query["partner"]))
+                                    query["status"], partner)
+        if current_principal().role == "partner":
+            return jsonify({"items": _as_partner_sees(partner, found)})
         return {"items": found}
 
     @api_roles("staff")
@@ -65,7 +80,8 @@ class ReferralById(MethodView):
     @api_roles("staff", "partner", "operator")
     @blp.response(200, ReferralOutSchema)
     def get(self, referral_id):
-        """One referral with its full status history."""
+        """One referral with its full status history (a partner user: as it may see it,
+        the fields of PartnerReferralSchema)."""
         with deps().session_factory() as s:
             referral = repository.get(s, str(referral_id))
         partner = _visible_partner(None)
@@ -73,6 +89,8 @@ class ReferralById(MethodView):
             abort(404, "no referral with this id")
         report_access(deps().uow(), current_principal(), "referral", "viewed", "api",
                       [accessed_records(referral.person_id, referral.intake_id, referral.id)])
+        if partner:
+            return jsonify(_as_partner_sees(partner, [referral])[0])
         return referral
 
 

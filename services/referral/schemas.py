@@ -54,6 +54,34 @@ class ReferralListSchema(Schema):
     items = fields.List(fields.Nested(ReferralOutSchema))
 
 
+class PartnerHistorySchema(Schema):
+    status = fields.String()
+    previous_status = fields.String(allow_none=True)
+    changed_at = fields.AwareDateTime()
+
+
+class PartnerReferralSchema(Schema):
+    """A referral as a partner user sees it (domain.partner_view): the fields the partner's
+    allow-list names (id, intake_reference, need, service) and the case's workflow."""
+
+    id = fields.UUID()
+    intake_reference = fields.String()
+    need = fields.String()
+    service = fields.String(allow_none=True)
+    partner = fields.String(allow_none=True)
+    status = fields.String()
+    reason = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    partner_case_ref = fields.String(allow_none=True)
+    appointment = fields.Dict(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    ack_due_at = fields.AwareDateTime(allow_none=True)
+    complete_due_at = fields.AwareDateTime(allow_none=True)
+    overdue_since = fields.AwareDateTime(allow_none=True)
+    history = fields.List(fields.Nested(PartnerHistorySchema))
+
+
 class ReferralQuerySchema(Schema):
     class Meta:
         unknown = RAISE

@@ -1,0 +1,124 @@
+"""Every partner-facing response is built from the partner's allow-list (issue 16, finding 5).
+
+For each partner in the directory, its user reads its referral and its case through every
+partner-facing route (referral API list and detail, partner-case API, portal page). What may
+be in the answer: the allow-listed fields, under their names in that response, and the case's
+workflow (statuses, dates, references the partner itself gave); never the routing reason,
+which names the person's age, residence status or nationality, nor staff notes or names.
+"""
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from services.partner_adapter import handlers as adapter_handlers
+from services.partner_adapter.app import create_app as adapter_app
+from services.partner_adapter.consumers import SUBSCRIPTIONS as ADAPTER_SUBS
+from services.referral import repository
+from services.referral.app import create_app as referral_app
+from services.referral.domain import Referral, Route, SharingBasis
+from shared.auth import Principal, issue_token
+from shared.bus.delivery import Verdict, deliver
+from shared.events.envelope import new_envelope
+from shared.partners import DIRECTORY
+from tests.conftest import SMOKE_INTAKE
+from tests.fakes import FakePartnerGateway
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+# A routing reason as the rules write it: the person's facts in words
+REASON = "SGB II: age 39 in 15..67, residence TEMP_PROTECTION_24, nationality group UA"
+HOUSEHOLD = [{"relation": "child", "birth_date": "2019-02-03"}]
+SHARE = {"person": copy.deepcopy(SMOKE_INTAKE["person"]), "household": HOUSEHOLD,
+         "residence_status": "TEMP_PROTECTION_24", "consent_method": "signed_form"}
+# referral API: allow-list entry -> its name in the answer; the rest is workflow
+REFERRAL_NAMES = {"referral_id": "id", "intake_reference": "intake_reference",
+                  "need": "need", "service": "service"}
+REFERRAL_WORKFLOW = {"partner", "status", "reason", "outcome", "partner_case_ref",
+                     "appointment", "created_at", "updated_at", "ack_due_at",
+                     "complete_due_at", "overdue_since", "history"}
+HISTORY_WORKFLOW = {"status", "previous_status", "changed_at"}
+CASE_NAMES = {"referral_id": "referral_id", "service": "service"}
+CASE_WORKFLOW = {"id", "partner", "status", "partner_case_ref", "partner_status", "attempts",
+                 "last_error", "created_at", "updated_at"}
+# shareable fields whose values are distinctive enough to look for in a page
+DISTINCT = {"residence_status": "TEMP_PROTECTION_24", "household": "2019-02-03",
+            "person.birth_date": SMOKE_INTAKE["person"]["birth_date"]}
+
+
+def as_partner(app, partner: str):
+    token = issue_token(app.secret_key, Principal(f"{partner}-user", "partner", partner))
+    client = app.test_client()
+    client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {token}",
+                               HTTP_ACCEPT_LANGUAGE="en")
+    return client
+
+
+def allowed(partner: str, names: dict[str, str], workflow: set[str]) -> set[str]:
+    return {names[f] for f in DIRECTORY[partner].allow_list if f in names} | workflow
+
+
+def a_referral_for(referral_deps, partner: str) -> Referral:
+    referral = Referral.open(
+        intake_id=uuid.uuid4(), intake_reference="LT-2026-VIEWS", need="living_costs",
+        route=Route(partner, "some_service", "rule-1", REASON), by="stefan.staff", now=NOW,
+        basis=SharingBasis(consent_id=str(uuid.uuid4())), person_id=str(uuid.uuid4()),
+        share={**SHARE, "consents": []})
+    with referral_deps.session_factory() as s:
+        repository.add(s, referral)
+        s.commit()
+    return referral
+
+
+def a_delivered_case_for(adapter_deps, referral: Referral) -> None:
+    data = {"referral_id": str(referral.id), "intake_id": str(referral.intake_id),
+            "intake_reference": referral.intake_reference, "need": referral.need,
+            "partner": referral.partner, "service": referral.service,
+            "routing_reason": REASON, "status": "requested", "version": 1,
+            "requested_at": NOW.isoformat(), "person_id": referral.person_id,
+            "consent_id": referral.consent_id, "legal_basis": None, **SHARE}
+    request = next(s for s in ADAPTER_SUBS if s.name == "request_partner_case")
+    body = new_envelope("referral.requested", 1, "referral", "r", data).to_json()
+    assert deliver(body, request, adapter_deps.uow).verdict is Verdict.ACK
+    with adapter_deps.session_factory() as s:
+        from services.partner_adapter import repository as cases
+        case = cases.for_referral(s, referral.partner, str(referral.id))
+    gateways = {referral.partner: FakePartnerGateway()} if DIRECTORY[
+        referral.partner].has_system else {}
+    assert adapter_handlers.open_partner_case(str(case.id), adapter_deps.uow,
+                                              gateways) == "opened"
+
+
+@pytest.mark.parametrize("partner", sorted(DIRECTORY))
+def test_every_partner_facing_answer_holds_only_allow_listed_fields_and_the_workflow(
+        settings, referral_deps, adapter_deps, partner):
+    referral = a_referral_for(referral_deps, partner)
+    a_delivered_case_for(adapter_deps, referral)
+    referrals = as_partner(referral_app(settings.for_service("referral"), referral_deps),
+                           partner)
+    adapter = as_partner(adapter_app(settings.for_service("partner_adapter"), adapter_deps),
+                         partner)
+
+    listed = referrals.get("/api/v1/referrals")
+    one = referrals.get(f"/api/v1/referrals/{referral.id}")
+    assert listed.status_code == one.status_code == 200
+    for answer in (*listed.get_json()["items"], one.get_json()):
+        assert set(answer) <= allowed(partner, REFERRAL_NAMES, REFERRAL_WORKFLOW), partner
+        assert all(set(h) <= HISTORY_WORKFLOW for h in answer["history"])
+    assert REASON not in listed.get_data(as_text=True) + one.get_data(as_text=True)
+    assert "stefan.staff" not in one.get_data(as_text=True)
+
+    cases = adapter.get("/api/v1/partner-cases")
+    assert cases.status_code == 200
+    for answer in cases.get_json()["items"]:
+        assert set(answer) <= allowed(partner, CASE_NAMES, CASE_WORKFLOW), partner
+
+    page = adapter.get("/partner/cases")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and REASON not in html
+    assert SMOKE_INTAKE["person"]["family_name"] in html  # delivered: the case shows them
+    for field, value in DISTINCT.items():
+        if field not in DIRECTORY[partner].allow_list:
+            assert value not in html, (partner, field)
