@@ -42,6 +42,7 @@ from bench.servers import PrivatePostgres, PrivateRabbitMQ
 from bench.stack import running_stack
 from bench.tap import ChaosTap
 from services import registry
+from services.partner_sandbox.systems import SYSTEMS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KILLED = ("relay-intake", "relay-referral", "relay-partner_adapter", "relay-ops",
@@ -118,10 +119,11 @@ def _at(log: FaultLog, offset: float, fault: str, action) -> threading.Thread:
 
 
 def _behaviour(stack, partner: str, mode: str, delay: float = 0.0) -> None:
+    credential = stack.settings.partner_credentials[partner]  # the stand-in takes only its own
     answer = requests.put(f"{stack.settings.partner_base_url}/{partner}/behaviour",
                           json={"mode": mode, "delay_seconds": delay,
                                 "auto_accept_seconds": 2},
-                          headers={"X-Api-Key": stack.settings.partner_api_key}, timeout=30)
+                          headers=SYSTEMS[partner].credential_headers(credential), timeout=30)
     answer.raise_for_status()
 
 

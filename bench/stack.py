@@ -25,7 +25,7 @@ from services import registry
 from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
 from shared.bus.amqp import declare_topology
 from shared.bus.topology import build_topology
-from shared.config import Settings
+from shared.config import Settings, generated_secrets
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("LOTSE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -218,8 +218,9 @@ def running_stack(workdir: Path, workers: int = 2, extra_env: dict[str, str] | N
         extra_env = {"LOTSE_PARTNERS_FILE": str(lifted_partner_limits(workdir)),
                      **(extra_env or {})}
     with fresh_database(admin=pg_admin) as (db_name, db_url):
+        # secrets of its own for each run: the stack's processes are a distributed deployment
         env = {"LOTSE_DATA_DIR": str(workdir), "LOTSE_BROKER_URL": broker_url,
-               "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
+               "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix, **generated_secrets(),
                "LOTSE_SANDBOX_AUTO_ACCEPT": "", "LOTSE_LOG_LEVEL": "WARNING",
                **{f"LOTSE_{name.upper()}_PORT": str(free_port()) for name in HTTP},
                **(extra_env or {})}

@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from shared.config import DEFAULT_PORTS, SERVICES, Settings, port_of
+from shared.config import (DEFAULT_PORTS, SERVICES, SecretMissing, Settings,
+                           generated_secrets, port_of)
 from shared.logging import configure_logging
 from shared.private_files import PRIVATE_UMASK, private_dir
 
@@ -204,7 +205,7 @@ def cmd_worker(args) -> None:
             from services.partner_adapter.partners import gateways
 
             opener = CaseOpener(deps, gateways(settings.partner_base_url,
-                                               settings.partner_api_key))
+                                               settings.partner_credentials))
             loops.start("case-opener", opener.run)
         if args.service == "ops":
             from services.ops.app import console_runtime
@@ -284,6 +285,12 @@ def cmd_catalogue(_args) -> None:
     from shared.events.catalogue import render
 
     print(render(registry.topology(Settings.from_env("intake"))))
+
+
+def cmd_secrets(_args) -> None:
+    """A fresh random value for every secret, as NAME=value lines (an .env file)."""
+    for name, value in generated_secrets().items():
+        print(f"{name}={value}")
 
 
 def cmd_record_of_processing(args) -> None:
@@ -396,6 +403,9 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_topology)
     p = sub.add_parser("catalogue", help="print the event catalogue (docs/events.md)")
     p.set_defaults(func=cmd_catalogue)
+    p = sub.add_parser("secrets", help="print new random secrets as an .env file "
+                                       "(docker compose, a distributed deployment)")
+    p.set_defaults(func=cmd_secrets)
     p = sub.add_parser("record-of-processing",
                        help="print the Art. 30 record (docs/record-of-processing.md)")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")
@@ -406,7 +416,12 @@ def main(argv: list[str] | None = None) -> None:
     add_ops_parser(sub)
     add_retention_parser(sub)
     args = parser.parse_args(argv)
-    settings = Settings.from_env(getattr(args, "service", None) or "lotse")
+    if args.command == "stack" and args.demo:  # its processes share secrets generated in var/
+        os.environ["LOTSE_DEMO"] = "1"
+    try:
+        settings = Settings.from_env(getattr(args, "service", None) or "lotse")
+    except SecretMissing as exc:  # before any process of the stack starts
+        sys.exit(f"lotse: {exc}")
     configure_logging(getattr(args, "service", None) or "lotse", settings.log_json,
                       os.environ.get("LOTSE_LOG_LEVEL", "INFO"))
     private_dir(Path(settings.data_dir))

@@ -74,7 +74,7 @@ class Network:
             loops.start(f"consumer-{service}", consumer.run)
         adapter = self.deps["partner_adapter"]
         case_repository.release_leases(adapter.engine)
-        opener = CaseOpener(adapter, gateways(s.partner_base_url, s.partner_api_key),
+        opener = CaseOpener(adapter, gateways(s.partner_base_url, s.partner_credentials),
                             threads=threads)
         loops.start("case-opener", opener.run)
         loops.start("deadline-scheduler",

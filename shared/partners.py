@@ -2,7 +2,9 @@
 
 One entry per partner (`deploy/partners.json`, or the file `LOTSE_PARTNERS_FILE` names):
 which adapter kind speaks to its system, where (endpoint), with which credentials (the name
-of the environment variable or secret file holding them, never the secret itself), timeouts,
+of the environment variable holding them, never the secret itself; `<VAR>_FILE` names a file
+instead), which secret signs its callbacks (`callback_secret_env`, `<VAR>_PREVIOUS` too while
+it is rotated; docs/security.md, "Partner callbacks and partner credentials"), timeouts,
 rate limit, circuit breaker, delivery attempts, the legal basis that lets a referral leave
 without consent, and the allow-list of fields the partner may receive. Adding a partner whose
 system is of a known kind is an entry here, no code.
@@ -13,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -76,6 +78,10 @@ class _Entry(Schema):
     inbound = fields.String(load_default="webhook", validate=validate.OneOf(("webhook",
                                                                             "poll")))
     poll_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1, max=86400))
+    # the variable holding the secret this partner's callbacks are signed with (its own: a
+    # partner cannot sign for another)
+    callback_secret_env = fields.String(load_default=None, allow_none=True,
+                                        validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$"))
 
     @validates_schema
     def _reachable(self, data, **kwargs):
@@ -86,6 +92,10 @@ class _Entry(Schema):
         if data["kind"] == "secure_submission" and not data.get("destination_id"):
             raise ValidationError("a secure submission needs the partner's destination id",
                                   "destination_id")
+        if (data["kind"] != "portal" and data["inbound"] == "webhook"
+                and not data.get("callback_secret_env")):
+            raise ValidationError("a partner answering by webhook needs its own callback "
+                                  "secret", "callback_secret_env")
         if "referral_id" not in data["allow_list"]:
             raise ValidationError("the referral id must be shared: answers refer to it",
                                   "allow_list")
@@ -120,6 +130,7 @@ class PartnerConfig:
     destination_id: str | None = None
     inbound: str = "webhook"
     poll_seconds: float = 300.0
+    callback_secret_env: str | None = None
 
     @property
     def has_system(self) -> bool:
@@ -129,15 +140,6 @@ class PartnerConfig:
     def url(self, sandbox_url: str) -> str:
         """The endpoint; `{sandbox}` stands for the stand-in partner systems' base URL."""
         return (self.endpoint or "").replace("{sandbox}", sandbox_url.rstrip("/"))
-
-    def secret(self, environ: Mapping[str, str] | None = None, default: str = "") -> str:
-        """The credential from the environment (or the file `<VAR>_FILE` names)."""
-        env = os.environ if environ is None else environ
-        if not self.secret_env:
-            return default
-        if env.get(f"{self.secret_env}_FILE"):
-            return Path(env[f"{self.secret_env}_FILE"]).read_text().strip()
-        return env.get(self.secret_env, default)
 
 
 def load_directory(path: Path | str | None = None) -> dict[str, PartnerConfig]:

@@ -81,14 +81,17 @@ class PartnerCallback(MethodView):
     @callbacks.alt_response(409, description="The same signed request again (replay)")
     @callbacks.alt_response(404, description="No case with this reference (yet): retry later")
     def post(self, partner):
-        """A partner reports its case's status. Authenticated by an HMAC-SHA512 signature over
-        `<Callback-Timestamp>.<body>` (FIT-Connect style), not by a user session."""
+        """A partner reports the status of one of its cases. Authenticated by an HMAC-SHA512
+        signature over `<Callback-Timestamp>.<body>` (FIT-Connect style) with this partner's
+        own callback secret, not by a user session."""
         if partner not in PARTNERS:
             abort(404, "unknown partner")
         body = request.get_data()
-        if not verify(deps().settings.callback_secret, body,
-                      request.headers.get(TIMESTAMP_HEADER),
-                      request.headers.get(SIGNATURE_HEADER)):
+        # the secret of the partner in the URL only (its current one, or the previous one
+        # while it is rotated); cases of other partners are not found under this partner
+        if not any(verify(secret, body, request.headers.get(TIMESTAMP_HEADER),
+                          request.headers.get(SIGNATURE_HEADER))
+                   for secret in deps().settings.callback_secrets.get(partner, ())):
             log.warning("partner callback with a missing, stale or wrong signature refused",
                         extra={"partner": partner})
             abort(401, "callback signature missing, stale or wrong")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 import time
@@ -59,17 +60,23 @@ def _json_object() -> dict:
     return body
 
 
-def _require_key(system=None) -> None:
-    """The system's own authentication (bearer token or API key); the sandbox's control
-    endpoints take the API key or an operator's session."""
-    if system is not None and system.auth == "bearer":
-        if request.headers.get("Authorization") != f"Bearer {settings().partner_api_key}":
-            abort(401, "bearer token missing or wrong")
+def _presents_credential(partner: str) -> bool:
+    """The request carries this stand-in system's own credential, the way it takes it."""
+    expected = settings().partner_credentials.get(partner)
+    if not expected:
+        return False
+    return all(hmac.compare_digest(request.headers.get(name, "").encode(), value.encode())
+               for name, value in SYSTEMS[partner].credential_headers(expected).items())
+
+
+def _require_key(*partners: str) -> None:
+    """Each stand-in system takes its own partner's credential (bearer token or API key) and
+    no other; an operator's session or token opens the sandbox's controls too."""
+    if any(_presents_credential(partner) for partner in partners):
         return
-    if request.headers.get("X-Api-Key") != settings().partner_api_key:
-        principal = current_principal()
-        if principal is None or not principal.has("operator"):
-            abort(401, "X-Api-Key missing or wrong")
+    principal = current_principal()
+    if principal is None or not principal.has("operator"):
+        abort(401, "credential missing or wrong")
 
 
 @lru_cache(maxsize=None)
@@ -90,7 +97,7 @@ def _schema_errors(schema: str, payload: dict) -> dict[str, list[str]]:
 def _create(partner: str):
     """Create a case idempotently, after playing the configured failure mode."""
     system = _system(partner)
-    _require_key(system)
+    _require_key(partner)
     mode = store.behaviour(engine(), partner, settings().sandbox_auto_accept_seconds)
     if mode["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
@@ -124,7 +131,8 @@ def _create(partner: str):
 
 def _remind(partner: str, reference: str):
     """A reminder from Lotse about a case whose deadline is near (idempotent by key)."""
-    _require_key(_system(partner))
+    _system(partner)
+    _require_key(partner)
     key = _idempotency_key()
     count = store.add_reminder(engine(), partner, reference, key)
     if count is None:
@@ -135,7 +143,7 @@ def _remind(partner: str, reference: str):
 def _lookup(partner: str):
     """Find the case for a client reference: how Lotse resolves an answer it never got."""
     system = _system(partner)
-    _require_key(system)
+    _require_key(partner)
     if store.behaviour(engine(), partner, None)["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
     reference = request.args.get(system.lookup_parameter)
@@ -150,7 +158,7 @@ def _lookup(partner: str):
 def _status(partner: str, reference: str):
     """The read API: where a case stands (what Lotse polls when a partner has no webhooks)."""
     system = _system(partner)
-    _require_key(system)
+    _require_key(partner)
     if store.behaviour(engine(), partner, None)["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
     case = store.find_case(engine(), partner, reference)
@@ -161,7 +169,8 @@ def _status(partner: str, reference: str):
 
 
 def _withdraw(partner: str, reference: str):
-    _require_key(_system(partner))
+    _system(partner)
+    _require_key(partner)
     _idempotency_key()
     if not store.withdraw_case(engine(), partner, reference):
         abort(404, "no such case")
@@ -173,7 +182,7 @@ def _notice(partner: str, reference: str):
     erased. Stored once per idempotency key; a notice carrying more than ids and codes (a
     name, a birth date) is refused, as the partner's data protection officer would."""
     system, form = _system(partner), NOTICE_FORMATS[partner]
-    _require_key(system)
+    _require_key(partner)
     if store.behaviour(engine(), partner, None)["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
     key = _idempotency_key()
@@ -200,8 +209,8 @@ def _notice(partner: str, reference: str):
 @api.get("/<partner>/notices")
 def list_notices(partner):
     """The notices a partner system received (tests and the sandbox's own pages)."""
-    _require_key()
     _system(partner)
+    _require_key(partner)
     return jsonify(items=[{k: (v.isoformat() if k == "received_at" else v)
                            for k, v in n.items()}
                           for n in notices.notices(engine(), partner,
@@ -252,7 +261,7 @@ def _destination_key() -> RSAKey:
 
 @api.get("/wohnungsamt/v1/destinations/<destination_id>")
 def destination(destination_id):
-    _require_key(SYSTEMS["wohnungsamt"])
+    _require_key("wohnungsamt")
     if destination_id != DESTINATION["destinationId"]:
         abort(404, "no such destination")
     return jsonify({**DESTINATION, "encryptionKid": _destination_key().kid})
@@ -260,7 +269,7 @@ def destination(destination_id):
 
 @api.get("/wohnungsamt/v1/destinations/<destination_id>/keys/<kid>")
 def destination_key(destination_id, kid):
-    _require_key(SYSTEMS["wohnungsamt"])
+    _require_key("wohnungsamt")
     key = _destination_key()
     if destination_id != DESTINATION["destinationId"] or kid != key.kid:
         abort(404, "no such key")
@@ -272,7 +281,7 @@ def submit(reference):
     """Decrypt metadata and data with the destination's private key, check the data against
     the announced hash, and take the application in; repeating it changes nothing."""
     system = SYSTEMS["wohnungsamt"]
-    _require_key(system)
+    _require_key(system.code)
     mode = store.behaviour(engine(), system.code, settings().sandbox_auto_accept_seconds)
     if mode["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
@@ -306,8 +315,8 @@ def submit(reference):
 
 @api.get("/<partner>/cases")
 def list_cases(partner):
-    _require_key()
     _system(partner)
+    _require_key(partner)
     return jsonify(items=store.find_cases(engine(), partner,
                                           request.args.get("client_reference")))
 
@@ -315,8 +324,8 @@ def list_cases(partner):
 @api.put("/<partner>/behaviour")
 def put_behaviour(partner):
     """Switch a partner system to fail (5xx), time out, be slow, or work (ok)."""
-    _require_key()
     _system(partner)
+    _require_key(partner)
     body = request.get_json(silent=True) or {}
     mode = body.get("mode", "ok")
     if mode not in store.MODES:
@@ -329,7 +338,8 @@ def put_behaviour(partner):
 
 @api.get("/api/stats")
 def stats():
-    _require_key()
+    """Case counts per system: any stand-in system's credential, or an operator."""
+    _require_key(*SYSTEMS)
     return jsonify(store.stats(engine()))
 
 
@@ -385,7 +395,7 @@ def create_app(settings_: Settings | None = None) -> Flask:
     app.register_blueprint(api)
     exempt_from_csrf(app, api)
     app.register_blueprint(ui)
-    # The partner systems' own APIs check their API key (X-Api-Key) themselves.
+    # The partner systems' own APIs check their partner's credential themselves.
     allow_anonymous(app, *(f"sandbox_api.{rule.endpoint.split('.', 1)[1]}"
                            for rule in app.url_map.iter_rules()
                            if rule.endpoint.startswith("sandbox_api.")))

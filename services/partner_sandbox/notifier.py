@@ -26,18 +26,23 @@ class PartnerNotifier:
             store.change_status(self.engine, partner, reference, "accepted")
         sent = 0
         for cb in store.due_callbacks(self.engine):
-            body = cb.body.encode()
-            try:
-                r = self.http.post(f"{self.settings.callback_url}/{cb.partner}", data=body,
-                                   headers={"Content-Type": "application/json",
-                                            **sign(self.settings.callback_secret, body)},
-                                   timeout=(3, 10))
-                ok, error = r.status_code < 300, f"HTTP {r.status_code}"
-            except requests.RequestException as exc:
-                ok, error = False, f"{type(exc).__name__}: {exc}"
+            ok, error = self._send(cb.partner, cb.body.encode())
             store.callback_done(self.engine, cb.id, ok, cb.attempts + 1, error, utcnow())
             sent += ok
         return sent
+
+    def _send(self, partner: str, body: bytes) -> tuple[bool, str]:
+        """POST one callback, signed with the current secret of the partner sending it."""
+        secret = self.settings.callback_secrets.get(partner, ("",))[0]
+        if not secret:
+            return False, f"no callback secret for {partner}"
+        try:
+            r = self.http.post(f"{self.settings.callback_url}/{partner}", data=body,
+                               headers={"Content-Type": "application/json",
+                                        **sign(secret, body)}, timeout=(3, 10))
+        except requests.RequestException as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        return r.status_code < 300, f"HTTP {r.status_code}"
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

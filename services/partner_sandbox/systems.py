@@ -27,6 +27,11 @@ class PartnerSystem:
             node = node.get(part) if isinstance(node, dict) else None
         return str(node or "")
 
+    def credential_headers(self, credential: str) -> dict[str, str]:
+        """How a caller presents this system's credential: bearer token or API key."""
+        return ({"Authorization": f"Bearer {credential}"} if self.auth == "bearer"
+                else {"X-Api-Key": credential})
+
     @property
     def lookup_parameter(self) -> str:
         return self.client_reference_field.rsplit(".", 1)[-1]

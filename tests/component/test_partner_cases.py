@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from services.partner_adapter.consumers import SUBSCRIPTIONS
 from shared.bus.delivery import Verdict, deliver
 from shared.events.envelope import new_envelope
 from shared.signing import sign
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import SMOKE_INTAKE, embedded_settings
 from tests.fakes import FakePartnerGateway
 
 REQUEST = SUBSCRIPTIONS[0]
@@ -90,7 +91,7 @@ def adapter_client(settings, adapter_deps):
 def callback(client, settings, body: dict, secret: str | None = None, partner="jobcenter",
              timestamp: int | None = None, raw: bytes | None = None, headers=None):
     raw = raw or json.dumps(body).encode()
-    headers = headers or sign(secret or settings.callback_secret, raw, timestamp)
+    headers = headers or sign(secret or settings.callback_secrets[partner][0], raw, timestamp)
     return client.post(f"/api/v1/partner-callbacks/{partner}", data=raw,
                        headers={"Content-Type": "application/json", **headers})
 
@@ -118,7 +119,7 @@ def test_stale_tampered_wrongly_keyed_and_replayed_callbacks_are_refused(
     assert stale.status_code == 401
     wrong_key = callback(adapter_client, settings, report, secret="not-the-secret")
     assert wrong_key.status_code == 401
-    signed = sign(settings.callback_secret, raw)
+    signed = sign(settings.callback_secrets["jobcenter"][0], raw)
     tampered = raw.replace(b"rejected", b"accepted")
     assert callback(adapter_client, settings, {}, raw=tampered, headers=signed).status_code == 401
     assert outbox_types(adapter_deps) == ["partner_case.opened"]  # none of them had an effect
@@ -128,6 +129,39 @@ def test_stale_tampered_wrongly_keyed_and_replayed_callbacks_are_refused(
     assert outbox_types(adapter_deps) == ["partner_case.opened", "partner_case.status_reported"]
     assert "replayed partner callback refused" in caplog.text
     assert "wrong signature refused" in caplog.text
+
+
+def test_a_callback_counts_only_signed_by_the_partner_in_the_url_and_for_its_own_cases(
+        adapter_client, adapter_deps, settings):
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)  # a Jobcenter case
+    open_all(adapter_deps, FakePartnerGateway(prefix="JC"))
+    report = {"event_id": "cb-7", "case_reference": "JC-1", "status": "accepted",
+              "occurred_at": "2026-11-21T09:05:00+00:00"}
+    welfare = settings.callback_secrets["welfare"][0]
+    assert welfare not in settings.callback_secrets["jobcenter"]
+    assert callback(adapter_client, settings, report, secret=welfare).status_code == 401
+    about_another = callback(adapter_client, settings, report, partner="welfare")
+    assert about_another.status_code == 404  # signed right, but not a welfare case
+    assert outbox_types(adapter_deps) == ["partner_case.opened"]  # neither moved the case
+
+
+def test_while_a_partner_rotates_its_callback_secret_the_previous_one_is_accepted_too(
+        adapter_deps, tmp_path):
+    settings = embedded_settings(tmp_path, {
+        "LOTSE_PARTNER_JOBCENTER_CALLBACK_SECRET": "new-secret",
+        "LOTSE_PARTNER_JOBCENTER_CALLBACK_SECRET_PREVIOUS": "old-secret"})
+    deps = replace(adapter_deps, settings=settings.for_service("partner_adapter"))
+    client = create_app(deps.settings, deps).test_client()
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    open_all(adapter_deps, FakePartnerGateway(prefix="JC"))
+    report = {"case_reference": "JC-1", "occurred_at": "2026-11-21T09:05:00+00:00"}
+    for n, (secret, status) in enumerate((("old-secret", "accepted"),
+                                          ("new-secret", "in-progress"))):
+        answer = callback(client, settings, {**report, "event_id": f"cb-r{n}", "status": status},
+                          secret=secret)
+        assert answer.get_json() == {"result": "recorded"}, secret
+    assert callback(client, settings, {**report, "event_id": "cb-r3", "status": "completed"},
+                    secret="older-still").status_code == 401
 
 
 def test_callbacks_with_a_bad_signature_or_unknown_case_are_refused(adapter_client, settings):

@@ -66,7 +66,7 @@ def sandbox(settings):
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}/sandbox"
     # a FIT-Connect destination makes its key pair on first use: not inside a timed test
-    gateways(base, s.partner_api_key)["wohnungsamt"].destination()
+    gateways(base, s.partner_credentials)["wohnungsamt"].destination()
     yield base, app.extensions["sandbox_engine"]
     server.shutdown()
     server.server_close()
@@ -92,7 +92,7 @@ def opener_for(adapter_deps, sandbox, clock, settings, read_timeout: float | Non
     deps = replace(adapter_deps,
                    settings=replace(adapter_deps.settings, partner_poll_seconds=None))
     opener = CaseOpener(deps,
-                        gateways(base, settings.partner_api_key, directory), threads=2)
+                        gateways(base, settings.partner_credentials, directory), threads=2)
     return opener
 
 

@@ -9,15 +9,26 @@ FINAL_OR_RECEIVED = {"received", "accepted", "in-progress", "completed"}
 
 
 class LotseClient:
-    def __init__(self, base_url: str, username: str = "staff", password: str = "demo",
-                 api_key: str = "sandbox-key"):
+    def __init__(self, base_url: str, username: str = "staff", password: str = "demo"):
         self.base = base_url.rstrip("/")
-        self.http = requests.Session()
-        self.api_key = api_key
-        r = self.http.post(f"{self.base}/api/v1/auth/token",
-                           json={"username": username, "password": password}, timeout=10)
+        self.http = self._logged_in(username, password)
+        self._operator: requests.Session | None = None
+
+    def _logged_in(self, username: str, password: str) -> requests.Session:
+        http = requests.Session()
+        r = http.post(f"{self.base}/api/v1/auth/token",
+                      json={"username": username, "password": password}, timeout=10)
         r.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        return http
+
+    @property
+    def sandbox(self) -> requests.Session:
+        """The sandbox's controls: each stand-in system takes only its own partner's
+        credential, or an operator (the demo account)."""
+        if self._operator is None:
+            self._operator = self._logged_in("operator", "demo")
+        return self._operator
 
     def post_intake(self, payload: dict) -> dict:
         r = self.http.post(f"{self.base}/api/v1/intakes", json=payload, timeout=10)
@@ -46,22 +57,20 @@ class LotseClient:
                           message=f"{count} referrals of {intake_id} received")
 
     def sandbox_stats(self) -> dict:
-        r = requests.get(f"{self.base}/sandbox/api/stats", headers={"X-Api-Key": self.api_key},
-                         timeout=10)
+        r = self.sandbox.get(f"{self.base}/sandbox/api/stats", timeout=10)
         r.raise_for_status()
         return r.json()
 
     def sandbox_cases(self, partner: str, client_reference: str | None = None) -> list[dict]:
         """What the stand-in partner system holds (with the request it received)."""
-        r = requests.get(f"{self.base}/sandbox/{partner}/cases",
-                         params={"client_reference": client_reference} if client_reference
-                         else None, headers={"X-Api-Key": self.api_key}, timeout=10)
+        r = self.sandbox.get(f"{self.base}/sandbox/{partner}/cases",
+                             params={"client_reference": client_reference} if client_reference
+                             else None, timeout=10)
         r.raise_for_status()
         return r.json()["items"]
 
     def set_partner(self, partner: str, mode: str, delay: float = 0.0,
                     **extra) -> None:
-        r = requests.put(f"{self.base}/sandbox/{partner}/behaviour",
-                         json={"mode": mode, "delay_seconds": delay, **extra},
-                         headers={"X-Api-Key": self.api_key}, timeout=10)
+        r = self.sandbox.put(f"{self.base}/sandbox/{partner}/behaviour",
+                             json={"mode": mode, "delay_seconds": delay, **extra}, timeout=10)
         r.raise_for_status()

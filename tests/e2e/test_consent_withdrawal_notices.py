@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 
 from tests.conftest import wait_until
 from tests.e2e.client import LotseClient
@@ -14,8 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def sandbox_notices(client: LotseClient, partner: str) -> list[dict]:
-    r = requests.get(f"{client.base}/sandbox/{partner}/notices",
-                     headers={"X-Api-Key": client.api_key}, timeout=10)
+    r = client.sandbox.get(f"{client.base}/sandbox/{partner}/notices", timeout=10)
     r.raise_for_status()
     return r.json()["items"]
 

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
 from services import registry
 from shared.bus.amqp import declare_topology
-from shared.config import Settings
+from shared.config import Settings, generated_secrets
 from tests.conftest import free_port, wait_until
 from tests.e2e.client import LotseClient
 from tests.e2e.processes import kill_hard, lotse, stop, wait_ready
@@ -51,8 +51,9 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stack")
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     with fresh_database("lotse_e2e") as db_url:
+        # secrets of this run's own: its processes are a distributed deployment
         env = {"LOTSE_DATA_DIR": str(tmp), "LOTSE_BROKER_URL": BROKER_URL,
-               "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix,
+               "LOTSE_DATABASE_URL": db_url, "LOTSE_BUS_PREFIX": prefix, **generated_secrets(),
                "LOTSE_RETRY_DELAYS": ",".join(map(str, DELAYS)), "LOTSE_LOG_FORMAT": "text",
                "LOTSE_SANDBOX_AUTO_ACCEPT": "0.5", "LOTSE_WORKER_THREADS": "4",
                "LOTSE_PARTNER_POLL_SECONDS": "0.5",

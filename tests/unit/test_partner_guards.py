@@ -59,6 +59,7 @@ def test_minimise_keeps_only_allowed_paths():
     (lambda p: p["allow_list"].remove("referral_id"), "allow_list"),
     (lambda p: p.update(rate_limit_per_minute=0), "rate_limit_per_minute"),
     (lambda p: p["auth"].update(secret_env="lower case"), "secret_env"),
+    (lambda p: p.pop("callback_secret_env"), "callback_secret_env"),
 ])
 def test_a_broken_directory_entry_is_refused_naming_the_field(tmp_path, spoil, complaint):
     data = json.loads(DEFAULT_FILE.read_text())
@@ -78,5 +79,5 @@ def test_a_new_partner_of_a_known_kind_is_only_an_entry(tmp_path):
     path = tmp_path / "partners.json"
     path.write_text(json.dumps(data))
     directory = load_directory(path)
-    built = gateways("http://sandbox", "key", directory)
+    built = gateways("http://sandbox", {"caritas_cases": "key"}, directory)
     assert built["caritas_cases"].base_url == "https://caritas.example"

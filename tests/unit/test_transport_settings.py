@@ -17,7 +17,8 @@ from cryptography.x509.oid import NameOID
 from kombu.exceptions import OperationalError
 
 from shared.bus.amqp import amqp_connection
-from shared.config import Settings
+from shared.config import (PUBLISHED_DEMO_SECRETS, SecretMissing, Settings,
+                           generated_secrets, secret_names)
 from shared.db import make_engine
 from shared.partners import DIRECTORY
 
@@ -26,6 +27,11 @@ PG = "postgresql+psycopg://lotse:pw@db.example.org:5432/lotse"
 
 def settings(tmp_path, **env) -> Settings:
     return Settings.from_env("intake", {"LOTSE_DATA_DIR": str(tmp_path), **env})
+
+
+def broker_settings(tmp_path, **env) -> Settings:
+    """A distributed process's settings: every secret given, as production requires."""
+    return settings(tmp_path, **generated_secrets(), **env)
 
 
 def connect_args(url: str) -> dict:
@@ -39,10 +45,11 @@ def connect_args(url: str) -> dict:
 # --- AMQP ---------------------------------------------------------------------------------
 
 def test_an_amqps_broker_is_verified_against_the_named_ca_with_a_client_certificate(tmp_path):
-    s = settings(tmp_path, LOTSE_BROKER_URL="amqps://lotse:pw@rabbit.example.org:5671/",
-                 LOTSE_BROKER_SSL_CA="/run/secrets/ca.pem",
-                 LOTSE_BROKER_SSL_CERT="/run/secrets/client.pem",
-                 LOTSE_BROKER_SSL_KEY="/run/secrets/client.key")
+    s = broker_settings(tmp_path,
+                        LOTSE_BROKER_URL="amqps://lotse:pw@rabbit.example.org:5671/",
+                        LOTSE_BROKER_SSL_CA="/run/secrets/ca.pem",
+                        LOTSE_BROKER_SSL_CERT="/run/secrets/client.pem",
+                        LOTSE_BROKER_SSL_KEY="/run/secrets/client.key")
     conn = amqp_connection(s)
     assert conn.ssl == {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": "rabbit.example.org",
                         "ca_certs": "/run/secrets/ca.pem",
@@ -52,15 +59,16 @@ def test_an_amqps_broker_is_verified_against_the_named_ca_with_a_client_certific
 
 
 def test_amqps_without_a_ca_still_verifies_against_the_systems_cas(tmp_path):
-    s = settings(tmp_path, LOTSE_BROKER_URL="amqps://lotse:pw@rabbit.example.org/")
+    s = broker_settings(tmp_path, LOTSE_BROKER_URL="amqps://lotse:pw@rabbit.example.org/")
     assert amqp_connection(s).ssl == {"cert_reqs": ssl.CERT_REQUIRED,
                                       "server_hostname": "rabbit.example.org"}
 
 
 def test_a_plain_broker_url_has_no_tls_and_certificates_without_amqps_are_refused(tmp_path):
-    assert amqp_connection(settings(tmp_path, LOTSE_BROKER_URL="amqp://g:g@h//")).ssl is False
+    plain = broker_settings(tmp_path, LOTSE_BROKER_URL="amqp://g:g@h//")
+    assert amqp_connection(plain).ssl is False
     with pytest.raises(ValueError, match="amqps://"):
-        settings(tmp_path, LOTSE_BROKER_URL="amqp://g:g@h//", LOTSE_BROKER_SSL_CA="/ca.pem")
+        broker_settings(tmp_path, LOTSE_BROKER_URL="amqp://g:g@h//", LOTSE_BROKER_SSL_CA="/ca.pem")
 
 
 def _certificate(name: str, issuer=None, issuer_key=None):
@@ -123,7 +131,7 @@ def test_a_broker_certificate_from_an_unknown_ca_or_for_another_host_is_refused(
     port, ca_file, handshakes = tls_listener
 
     def connect(host: str, **env) -> Exception:
-        s = settings(tmp_path, LOTSE_BROKER_URL=f"amqps://g:g@{host}:{port}//", **env)
+        s = broker_settings(tmp_path, LOTSE_BROKER_URL=f"amqps://g:g@{host}:{port}//", **env)
         with amqp_connection(s, heartbeat=0) as conn:
             with pytest.raises(OperationalError) as caught:  # never an AMQP broker behind it
                 conn.ensure_connection(max_retries=1, interval_start=0)
@@ -171,8 +179,8 @@ def test_sqlite_and_plain_postgres_urls_stay_as_they_are(tmp_path):
 # --- secrets from the environment or secret files -------------------------------------------
 
 def test_every_secret_can_come_from_a_secret_file(tmp_path):
-    secrets = {"LOTSE_SECRET_KEY": "user-token-key", "LOTSE_CALLBACK_SECRET": "callback",
-               "LOTSE_SERVICE_SECRET": "service-key", "LOTSE_PARTNER_API_KEY": "sandbox-api",
+    secrets = {"LOTSE_SECRET_KEY": "user-token-key", "LOTSE_SERVICE_SECRET": "service-key",
+               **{name: f"{name.lower()}-value" for name in secret_names()[2:]},
                "LOTSE_BROKER_URL": "amqp://lotse:pw@rabbit//", "LOTSE_DATABASE_URL": PG,
                "LOTSE_BUS_DATABASE_URL": PG + "_bus",
                "LOTSE_REFERRAL_DATABASE_URL": PG + "_referral"}
@@ -181,8 +189,9 @@ def test_every_secret_can_come_from_a_secret_file(tmp_path):
         (tmp_path / name).write_text(value + "\n")  # a trailing newline, as editors leave it
         env[f"{name}_FILE"] = str(tmp_path / name)
     s = settings(tmp_path / "data", **env)
-    assert (s.secret_key, s.callback_secret, s.service_secret, s.partner_api_key) == (
-        "user-token-key", "callback", "service-key", "sandbox-api")
+    assert (s.secret_key, s.service_secret) == ("user-token-key", "service-key")
+    assert s.partner_credentials["jobcenter"] == "lotse_partner_jobcenter_key-value"
+    assert s.callback_secrets["welfare"] == ("lotse_partner_welfare_callback_secret-value",)
     assert (s.broker_url, s.database_url, s.bus_url) == (
         "amqp://lotse:pw@rabbit//", PG, PG + "_bus")
     assert s.for_service("referral", env).database_url == PG + "_referral"
@@ -190,18 +199,69 @@ def test_every_secret_can_come_from_a_secret_file(tmp_path):
 
 
 def test_the_variable_itself_serves_as_well(tmp_path):
-    s = settings(tmp_path, LOTSE_SECRET_KEY="k1", LOTSE_CALLBACK_SECRET="c1",
-                 LOTSE_PARTNER_API_KEY="a1")
-    assert (s.secret_key, s.callback_secret, s.partner_api_key) == ("k1", "c1", "a1")
+    s = settings(tmp_path, LOTSE_SECRET_KEY="k1", LOTSE_PARTNER_WELFARE_CALLBACK_SECRET="c1",
+                 LOTSE_PARTNER_JOBCENTER_KEY="a1")
+    assert (s.secret_key, s.callback_secrets["welfare"], s.partner_credentials["jobcenter"]) \
+        == ("k1", ("c1",), "a1")
 
 
 def test_partner_credentials_come_from_the_variable_or_its_file(tmp_path):
     welfare = DIRECTORY["welfare"]
     assert welfare.secret_env
     (tmp_path / "token").write_text("from-a-file\n")
-    assert welfare.secret({f"{welfare.secret_env}_FILE": str(tmp_path / "token")}) == \
-        "from-a-file"
-    assert welfare.secret({welfare.secret_env: "from-the-env"}) == "from-the-env"
+    from_file = settings(tmp_path, **{f"{welfare.secret_env}_FILE": str(tmp_path / "token")})
+    assert from_file.partner_credentials["welfare"] == "from-a-file"
+    from_env = settings(tmp_path, **{welfare.secret_env: "from-the-env"})
+    assert from_env.partner_credentials["welfare"] == "from-the-env"
+
+
+# --- no usable default for a secret outside a demo --------------------------------------------
+
+DISTRIBUTED = {"LOTSE_BROKER_URL": "amqp://lotse:pw@rabbit//", "LOTSE_DATABASE_URL": PG}
+
+
+def test_a_distributed_process_refuses_to_start_without_any_one_secret_naming_it(tmp_path):
+    given = generated_secrets()
+    assert set(given) >= {"LOTSE_SECRET_KEY", "LOTSE_SERVICE_SECRET",
+                          "LOTSE_PARTNER_WELFARE_TOKEN", "LOTSE_PARTNER_JOBCENTER_KEY",
+                          "LOTSE_PARTNER_JOBCENTER_CALLBACK_SECRET"}
+    for name in given:
+        with pytest.raises(SecretMissing, match=f"{name} .*is not set"):
+            settings(tmp_path, **DISTRIBUTED, **{k: v for k, v in given.items() if k != name})
+    s = settings(tmp_path, **DISTRIBUTED, **given)
+    assert s.partner_credentials["jobcenter"] == given["LOTSE_PARTNER_JOBCENTER_KEY"]
+    assert list(tmp_path.iterdir()) == []  # nothing generated
+
+
+def test_a_published_demo_value_is_refused_as_if_unset(tmp_path):
+    assert "sandbox-key" in PUBLISHED_DEMO_SECRETS
+    for name in ("LOTSE_SECRET_KEY", "LOTSE_PARTNER_JOBCENTER_KEY",
+                 "LOTSE_PARTNER_WELFARE_CALLBACK_SECRET_PREVIOUS"):
+        for value in PUBLISHED_DEMO_SECRETS:
+            with pytest.raises(SecretMissing, match=f"{name} is a published demo value"):
+                settings(tmp_path, **DISTRIBUTED, **{**generated_secrets(), name: value})
+
+
+def test_demo_mode_and_embedded_mode_keep_generated_secrets_in_the_data_dir(tmp_path):
+    demo = settings(tmp_path, **DISTRIBUTED, LOTSE_DEMO="1")
+    embedded = settings(tmp_path)
+    assert demo.partner_credentials == embedded.partner_credentials
+    assert demo.callback_secrets == embedded.callback_secrets
+    credentials = list(demo.partner_credentials.values())
+    assert all(credentials) and len(set(credentials)) == len(credentials)  # each its own
+    assert (tmp_path / "lotse_partner_jobcenter_key").read_text() == \
+        demo.partner_credentials["jobcenter"]
+
+
+def test_the_lotse_command_refuses_to_start_naming_the_missing_secret(tmp_path, monkeypatch):
+    from services.cli import main
+
+    monkeypatch.setenv("LOTSE_DATA_DIR", str(tmp_path))
+    for name, value in {**DISTRIBUTED, **generated_secrets()}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LOTSE_SERVICE_SECRET")
+    with pytest.raises(SystemExit, match="LOTSE_SERVICE_SECRET"):
+        main(["migrate"])
 
 
 # --- files at rest: the data dir and everything in it are the owner's only ------------------
@@ -211,7 +271,7 @@ def test_the_data_dir_its_secret_files_and_sqlite_files_are_private_from_the_sta
     data = tmp_path / "var"
     s = settings(data)
     assert data.stat().st_mode & 0o777 == 0o700
-    for name in ("secret_key", "callback_secret", "service_secret"):
+    for name in ("secret_key", "service_secret", "lotse_partner_welfare_token"):
         assert (data / name).stat().st_mode & 0o777 == 0o600, name
     for url in (s.database_url, s.bus_url):
         engine = make_engine(url)

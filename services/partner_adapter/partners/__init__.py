@@ -18,10 +18,10 @@ KINDS: dict[str, type[HttpPartnerGateway]] = {
 }
 
 
-def gateways(sandbox_url: str, default_secret: str,
+def gateways(sandbox_url: str, credentials: Mapping[str, str],
              directory: Mapping[str, PartnerConfig] = DIRECTORY) -> dict[str, PartnerGateway]:
     """A client per partner with a system; portal partners have none (they answer in Lotse).
-    `{sandbox}` in an endpoint is the stand-in systems' URL; a missing credential variable
-    falls back to the sandbox key (the sandbox's own check refuses anything else)."""
-    return {code: KINDS[p.kind](p, p.url(sandbox_url), p.secret(default=default_secret))
+    `{sandbox}` in an endpoint is the stand-in systems' URL; each client carries its own
+    partner's credential (Settings.partner_credentials), never another's."""
+    return {code: KINDS[p.kind](p, p.url(sandbox_url), credentials.get(code, ""))
             for code, p in directory.items() if p.has_system}

@@ -1,0 +1,58 @@
+"""docker-compose.yml's default path is a production one: every secret required, no published
+value, and the stand-in partner systems only with `--profile demo`."""
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from shared.config import PUBLISHED_DEMO_SECRETS, secret_names
+from tests.conftest import REPO
+
+COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
+REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(:[?-])?([^}]*)\}")
+
+
+def interpolated(value: str, env: dict[str, str]) -> str:
+    """Compose's interpolation: `${VAR:?message}` fails without VAR, `${VAR:-x}` falls back."""
+    def one(match):
+        name, operator, rest = match.groups()
+        if env.get(name):
+            return env[name]
+        assert operator != ":?", f"compose refuses to start: {name} {rest}"
+        return rest if operator == ":-" else ""
+    return REFERENCE.sub(one, value)
+
+
+def test_every_secret_is_required_and_none_has_a_default():
+    environment = COMPOSE["x-lotse-env"]
+    for name in secret_names():
+        assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", environment[name]), name
+    defaults = {m.group(1) for m in REFERENCE.finditer(COMPOSE_TEXT) if m.group(2) == ":-"}
+    assert not defaults & set(secret_names())
+    assert all(name.endswith("_PREVIOUS") for name in defaults if "SECRET" in name)
+    assert not [value for value in PUBLISHED_DEMO_SECRETS if value in COMPOSE_TEXT]
+
+
+def test_with_the_secrets_set_every_service_s_environment_resolves():
+    env = {name: f"value-of-{name}" for name in secret_names()}
+    for name, service in COMPOSE["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            resolved = interpolated(str(value), env)
+            if key in env:
+                assert resolved == env[key], (name, key)
+
+
+def test_the_stand_in_partner_systems_run_only_in_the_demo_profile():
+    services = COMPOSE["services"]
+    demo = {name for name, s in services.items() if "demo" in s.get("profiles", [])}
+    sandbox = {name for name, s in services.items()
+               if "partner_sandbox" in (s.get("command") or [])}
+    assert sandbox and sandbox <= demo
+    default_path = {name: s for name, s in services.items() if not s.get("profiles")}
+    for name, service in default_path.items():
+        assert not set(service.get("depends_on") or {}) & demo, name
+        environment = service.get("environment") or {}
+        assert "LOTSE_SANDBOX_AUTO_ACCEPT" not in environment, name
+        assert "LOTSE_DEMO" not in environment, name
