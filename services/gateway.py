@@ -41,6 +41,10 @@ class Gateway:
         # The browser's Host goes through, so services build links and check redirects
         # against the public address, not the internal one.
         headers = {k: v for k, v in request.headers if k.lower() not in HOP_BY_HOP}
+        # who called us, after whatever the caller claimed: the services trust only the
+        # entry the gateway adds (LOTSE_TRUSTED_PROXIES, shared/client_address.py)
+        headers["X-Forwarded-For"] = ", ".join(filter(None, (
+            request.headers.get("X-Forwarded-For"), request.remote_addr)))
         try:
             upstream = self.http.request(request.method, target + request.full_path.rstrip("?"),
                                          headers=headers, data=request.get_data(),

@@ -1,20 +1,18 @@
 """Staff, partner, operator and admin accounts (the intake service is Lotse's front door)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.intake.login_throttle import (DEFAULT_POLICY, PairHistory, ThrottlePolicy,
+                                            verdict)
 from services.intake.password_policy import password_problem
-from services.intake.tables import accounts
+from services.intake.tables import accounts, login_attempts
 from shared.auth import ROLES, Principal, hash_password, needs_rehash, password_matches
 from shared.clock import utcnow
 from shared.config import PARTNERS
-
-LOCK_AFTER = 5  # wrong passwords in a row
-LOCK_FOR = timedelta(minutes=15)
-
 
 class AccountError(ValueError):
     """A refused account; `field` names the input at fault."""
@@ -24,12 +22,13 @@ class AccountError(ValueError):
         self.field, self.message = field, message
 
 
-class AccountLocked(Exception):
-    """Too many wrong passwords: no login (not even the right one) until `until`."""
+class LoginThrottled(Exception):
+    """Too many failed logins (of this name from this address, or of all accounts together):
+    no password is checked until `until`."""
 
-    def __init__(self, until: datetime):
-        super().__init__(f"locked until {until.isoformat()}")
-        self.until = until
+    def __init__(self, until: datetime, scope: str):
+        super().__init__(f"throttled ({scope}) until {until.isoformat()}")
+        self.until, self.scope = until, scope
 
 
 def save_account(session: Session, username: str, password: str, role: str,
@@ -40,8 +39,7 @@ def save_account(session: Session, username: str, password: str, role: str,
     _check_role(role, partner)
     if len(password) < 4:
         raise AccountError("password is too short")
-    values = dict(password_hash=hash_password(password), role=role, partner=partner, active=True,
-                  failed_logins=0, locked_until=None)
+    values = dict(password_hash=hash_password(password), role=role, partner=partner, active=True)
     exists = session.execute(select(accounts.c.username)
                              .where(accounts.c.username == username)).first()
     if exists:
@@ -71,31 +69,92 @@ def save_checked_account(session: Session, username: str, password: str, role: s
     save_account(session, username, password, role, partner)
 
 
-def authenticate(session: Session, username: str, password: str,
-                 now: datetime | None = None) -> Principal | None:
-    """The account's principal, or None for a wrong user or password; raises AccountLocked
-    after LOCK_AFTER wrong passwords in a row, for LOCK_FOR. The caller commits: the count
-    of failures is part of the answer."""
+def authenticate(session: Session, username: str, password: str, client: str,
+                 now: datetime | None = None,
+                 policy: ThrottlePolicy = DEFAULT_POLICY) -> Principal | None:
+    """The account's principal, or None for a wrong user or password. Raises LoginThrottled
+    (before any password check) while this name from this client address, or every login,
+    must wait (login_throttle.py); unknown names alike. The caller commits: the attempt is
+    recorded."""
     now = now or utcnow()
+    name = username[:60]  # longer names are no account's (accounts.username is 60)
+    throttled = verdict(policy, _pair_history(session, name, client, policy, now),
+                        _recent_failures(session, policy, now), now)
+    if throttled is not None:
+        raise LoginThrottled(throttled.until, throttled.scope)
     row = session.execute(select(accounts).where(accounts.c.username == username,
                                                  accounts.c.active.is_(True))).first()
-    if row is None:
-        password_matches(None, password)  # the same work as for a real account
+    # an unknown user costs the same work as a real account
+    good = password_matches(row.password_hash if row else None, password) and row is not None
+    _record_attempt(session, name, client, now, good, policy)
+    if not good:
         return None
-    if row.locked_until is not None and row.locked_until > now:
-        raise AccountLocked(row.locked_until)
-    this = accounts.update().where(accounts.c.username == username)
-    if not password_matches(row.password_hash, password):
-        failures = row.failed_logins + 1
-        locked = now + LOCK_FOR if failures >= LOCK_AFTER else None
-        session.execute(this.values(failed_logins=0 if locked else failures,
-                                    locked_until=locked))
-        return None
-    values: dict = {"failed_logins": 0, "locked_until": None}
     if needs_rehash(row.password_hash):
-        values["password_hash"] = hash_password(password)
-    session.execute(this.values(**values))
+        session.execute(accounts.update().where(accounts.c.username == username)
+                        .values(password_hash=hash_password(password)))
     return Principal(row.username, row.role, row.partner)
+
+
+def _pair_history(session: Session, name: str, client: str, policy: ThrottlePolicy,
+                  now: datetime) -> PairHistory:
+    pair = (login_attempts.c.username == name) & (login_attempts.c.client == client)
+    last_success = session.execute(
+        select(func.max(login_attempts.c.at)).where(
+            pair, login_attempts.c.succeeded.is_(True),
+            login_attempts.c.at >= now - policy.known_address_for)).scalar()
+    since = max(filter(None, (last_success, now - policy.counted_for)))
+    failures, last_failure = session.execute(
+        select(func.count(), func.max(login_attempts.c.at)).where(
+            pair, login_attempts.c.succeeded.is_(False), login_attempts.c.at > since)).one()
+    return PairHistory(failures, last_failure, last_success is not None)
+
+
+def _recent_failures(session: Session, policy: ThrottlePolicy, now: datetime) -> int:
+    return session.execute(select(func.count()).where(
+        login_attempts.c.succeeded.is_(False),
+        login_attempts.c.at > now - policy.global_window)).scalar_one()
+
+
+def _record_attempt(session: Session, name: str, client: str, now: datetime, succeeded: bool,
+                    policy: ThrottlePolicy) -> None:
+    session.execute(login_attempts.delete().where(login_attempts.c.at < now - policy.kept_for))
+    session.execute(login_attempts.insert().values(username=name, client=client, at=now,
+                                                   succeeded=succeeded))
+
+
+def throttling_record(session: Session, now: datetime, policy: ThrottlePolicy,
+                      recent: int = 50) -> dict:
+    """For admins: the limits, the global count, who waits until when, the latest failures."""
+    window = login_attempts.c.at > now - policy.counted_for
+    pairs = session.execute(
+        select(login_attempts.c.username, login_attempts.c.client)
+        .where(window, login_attempts.c.succeeded.is_(False))
+        .group_by(login_attempts.c.username, login_attempts.c.client)
+        .order_by(func.max(login_attempts.c.at).desc()).limit(200)).all()
+    throttles = []
+    for name, client in pairs:
+        history = _pair_history(session, name, client, policy, now)
+        throttled = verdict(policy, history, 0, now)
+        if history.failures:
+            throttles.append({"username": name, "client": client, "failures": history.failures,
+                              "last_failure_at": history.last_failure_at,
+                              "until": throttled.until if throttled else None})
+    failures = session.execute(
+        select(login_attempts.c.at, login_attempts.c.username, login_attempts.c.client)
+        .where(login_attempts.c.succeeded.is_(False))
+        .order_by(login_attempts.c.at.desc(), login_attempts.c.id.desc()).limit(recent)).all()
+    recent_failures = _recent_failures(session, policy, now)
+    return {
+        "limits": {"free_failures": policy.free_failures,
+                   "first_delay_seconds": policy.first_delay.total_seconds(),
+                   "max_delay_seconds": policy.max_delay.total_seconds(),
+                   "global_failures": policy.global_failures,
+                   "global_window_seconds": policy.global_window.total_seconds()},
+        "global": {"failures_in_window": recent_failures,
+                   "limited": recent_failures >= policy.global_failures},
+        "throttles": throttles,
+        "recent_failures": [dict(r._mapping) for r in failures],
+    }
 
 
 DEMO_ACCOUNTS = (

@@ -18,6 +18,7 @@ from services.intake.schemas import (CONSULTATION_IN, INTAKE_IN, IntakeOutSchema
                                      IntakePageSchema, PageQuerySchema,
                                      PartnerConsentOutSchema, PartnerConsentSchema,
                                      TokenRequestSchema, TokenSchema)
+from services.intake.token_api import password_login, throttled_answer
 from shared.auth import api_roles, current_principal, new_credential, sign_credential
 from shared.web import FieldError
 
@@ -265,31 +266,17 @@ class Token(MethodView):
     @auth_blp.arguments(TokenRequestSchema)
     @auth_blp.response(200, TokenSchema)
     @auth_blp.alt_response(401, description="Unknown user or wrong password")
-    @auth_blp.alt_response(429, description="Locked after repeated wrong passwords")
+    @auth_blp.alt_response(429, description="Too many failed logins of this user name from "
+                                            "this address, or of all accounts: Retry-After")
     def post(self, data):
         """Exchange username and password for a bearer token."""
-        with deps().session_factory() as session:
-            try:
-                principal = accounts.authenticate(session, data["username"], data["password"],
-                                                  deps().clock())
-            except accounts.AccountLocked as exc:
-                return locked_out(exc)
-            session.commit()
+        try:
+            principal = password_login(data["username"], data["password"])
+        except accounts.LoginThrottled as exc:
+            return throttled_answer(exc)
         if principal is None:
             abort(401, "unknown user or wrong password")
         ttl = current_app.config["LOTSE_TOKEN_TTL"]
         credential = new_credential(principal, ttl, deps().clock())
         return {"access_token": sign_credential(current_app.secret_key, credential),
                 "token_type": "Bearer", "expires_in": ttl, "jti": credential.jti}
-
-
-def locked_out(exc):
-    """429 with Retry-After: the account is locked after repeated wrong passwords."""
-    from flask import make_response
-
-    wait = max(1, int((exc.until - deps().clock()).total_seconds()))
-    response = make_response({"code": 429, "status": "Too Many Requests",
-                              "message": "too many wrong passwords: the account is locked, "
-                                         f"try again in {wait // 60 + 1} minutes"}, 429)
-    response.headers["Retry-After"] = str(wait)
-    return response

@@ -152,5 +152,19 @@ accounts = Table(
     Column("locked_until", UTCDateTime),
 )
 
+# Password logins, failed and successful, per account name (known or not) and client
+# address: what login throttling counts (services/intake/login_throttle.py) and what admins
+# see of it. Attempts refused by the throttle are not written (they cost no password check).
+login_attempts = Table(
+    "login_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(60), nullable=False),
+    Column("client", String(45), nullable=False),  # an IPv6 address has at most 45
+    Column("at", UTCDateTime, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Index("ix_login_attempts_pair", "username", "client", "at"),
+    Index("ix_login_attempts_at", "at"),
+)
+
 outbox = outbox_table(metadata, "intake")
 inbox = inbox_table(metadata, "intake")

@@ -2,17 +2,20 @@
 read with their service credential (/internal/v1/token-revocations)."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask import Blueprint as FlaskBlueprint
-from flask import abort, current_app, jsonify, request
+from flask import abort, current_app, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.intake import token_revocations
+from services.intake import accounts, token_revocations
+from services.intake.login_throttle import DEFAULT_POLICY, ThrottlePolicy
 from services.intake.schemas import StrictSchema
-from shared.auth import ROLES, api_roles, current_credential, current_principal
+from shared.auth import ROLES, Principal, api_roles, current_credential, current_principal
+from shared.client_address import client_address, trusted_networks
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/auth",
                 description="Logging out (revoking your token) and revoking others' tokens")
@@ -52,6 +55,75 @@ class Logout(MethodView):
         refuses it at once, intake's other processes within a second, the other services
         within seconds."""
         end_credential()
+
+
+class ThrottleSchema(Schema):
+    username = fields.String()
+    client = fields.String()
+    failures = fields.Integer()
+    last_failure_at = fields.DateTime()
+    until = fields.DateTime(allow_none=True, metadata={"description": "null: not waiting now"})
+
+
+class FailedLoginSchema(Schema):
+    at = fields.DateTime()
+    username = fields.String()
+    client = fields.String()
+
+
+class ThrottlingSchema(Schema):
+    limits = fields.Dict()
+    # "global": a Python keyword, so the field is named through data_key
+    global_ = fields.Dict(data_key="global")
+    throttles = fields.List(fields.Nested(ThrottleSchema))
+    recent_failures = fields.List(fields.Nested(FailedLoginSchema))
+
+
+@blp.route("/throttling")
+class Throttling(MethodView):
+    @api_roles("admin")
+    @blp.response(200, ThrottlingSchema)
+    def get(self):
+        """Login throttling: the limits, failed logins in the global window, who waits
+        (account name, client address, failures, until when) and the latest failed logins."""
+        d = deps()
+        with d.session_factory() as session:
+            record = accounts.throttling_record(session, d.clock(), login_policy())
+        record["global_"] = record.pop("global")
+        return record
+
+
+def login_policy() -> ThrottlePolicy:
+    return current_app.config["LOTSE_LOGIN_THROTTLE"]
+
+
+def password_login(username: str, password: str) -> Principal | None:
+    """A password login of this request's client (both ways in: the token API and the login
+    form); raises accounts.LoginThrottled."""
+    d = deps()
+    client = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                            d.settings.trusted_proxies)
+    with d.session_factory() as session:
+        try:
+            principal = accounts.authenticate(session, username, password, client, d.clock(),
+                                              login_policy())
+        finally:
+            session.commit()  # the attempt counts whatever the answer
+    return principal
+
+
+def throttled_answer(exc: accounts.LoginThrottled):
+    """429 with Retry-After, the same for every user name, known or not."""
+    wait = retry_after(exc)
+    response = make_response({"code": 429, "status": "Too Many Requests",
+                              "message": "too many failed logins: try again in "
+                                         f"{wait // 60 + 1} minutes"}, 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def retry_after(exc: accounts.LoginThrottled) -> int:
+    return max(1, math.ceil((exc.until - deps().clock()).total_seconds()))
 
 
 @blp.route("/revocations")
@@ -118,3 +190,5 @@ def register(app, revocations) -> None:
     exempt_from_csrf(app, blp)  # shared/auth.py checks CSRF on cookie-authenticated writes
     app.register_blueprint(internal_bp)
     app.extensions["lotse_revocations"] = revocations
+    app.config.setdefault("LOTSE_LOGIN_THROTTLE", DEFAULT_POLICY)  # tests set a smaller one
+    trusted_networks(app.extensions["lotse"].settings.trusted_proxies)  # a typo fails here

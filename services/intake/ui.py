@@ -18,7 +18,7 @@ from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, REL
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          flatten_errors, form_to_payload)
 from services.intake.schemas import INTAKE_IN, PartnerConsentSchema
-from services.intake.token_api import end_credential
+from services.intake.token_api import end_credential, password_login, retry_after
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
 from shared.config import PARTNERS
@@ -50,20 +50,15 @@ def home():
 def login():
     error = None
     if request.method == "POST":
-        locked = None
-        with deps().session_factory() as s:
-            try:
-                principal = accounts.authenticate(s, request.form.get("username", "").strip(),
-                                                  request.form.get("password", ""),
-                                                  deps().clock())
-            except accounts.AccountLocked as exc:
-                principal, locked = None, exc
-            s.commit()
-        if locked is not None:
-            minutes = int((locked.until - deps().clock()).total_seconds() // 60) + 1
-            error = _("Too many wrong passwords: this account is locked. Try again in "
-                      "%(minutes)s minutes.", minutes=minutes)
-            return render_template("intake/login.html", error=error), 429
+        try:
+            principal = password_login(request.form.get("username", "").strip(),
+                                       request.form.get("password", ""))
+        except accounts.LoginThrottled as exc:
+            wait = retry_after(exc)
+            error = _("Too many failed logins: try again in %(minutes)s minutes.",
+                      minutes=wait // 60 + 1)
+            return render_template("intake/login.html", error=error), 429, {
+                "Retry-After": str(wait)}
         if principal is None:
             error = _("Unknown user or wrong password.")
         else:

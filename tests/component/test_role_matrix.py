@@ -47,6 +47,7 @@ MATRIX = {
     ("intake", "POST", "/api/v1/consents/<uuid:consent_id>/withdraw"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/auth/logout"): {'staff', 'partner', 'operator', 'admin'},
     ("intake", "POST", "/api/v1/auth/revocations"): {'admin'},
+    ("intake", "GET", "/api/v1/auth/throttling"): {'admin'},
     ("intake", "GET", "/internal/v1/token-revocations"): {SERVICE},
     ("intake", "POST", "/api/v1/intakes"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/merges/<merge_id>/undo"): {'staff', 'admin'},

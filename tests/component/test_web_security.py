@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from services.intake import accounts
 from services.intake.app import create_app as intake_app
+from services.intake.login_throttle import DEFAULT_POLICY, ThrottlePolicy
 from services.intake.tables import accounts as account_rows
 from shared.auth import hash_password, needs_rehash, password_matches
 
@@ -41,30 +42,132 @@ def test_passwords_are_hashed_with_argon2id_and_old_hashes_are_replaced_at_login
     assert token(intake_client).status_code == 200
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(intake_client, intake_deps,
-                                                           monkeypatch):
-    for _ in range(accounts.LOCK_AFTER - 1):
-        assert token(intake_client, password="wrong").status_code == 401
-    assert token(intake_client).status_code == 200  # a good login resets the count
-    for _ in range(accounts.LOCK_AFTER):
-        assert token(intake_client, password="wrong").status_code == 401
-    locked = token(intake_client)  # even the right password now
-    assert locked.status_code == 429
-    assert 0 < int(locked.headers["Retry-After"]) <= accounts.LOCK_FOR.total_seconds()
-    assert "locked" in locked.get_json()["message"]
-    # the UI form says so too
-    page = intake_client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    form = {"username": "staff", "password": "pw-staff", "csrf_token": csrf.group(1)}
-    answer = intake_client.post("/login", data=form, headers={"Accept-Language": "en"})
-    assert answer.status_code == 429 and "locked" in answer.get_data(as_text=True)
+STRANGER, ADMIN_DESK, OTHER = "203.0.113.66", "198.51.100.7", "192.0.2.44"
 
-    later = intake_deps.clock() + accounts.LOCK_FOR + timedelta(seconds=1)
-    monkeypatch.setattr(intake_deps, "clock", lambda: later)
-    assert token(intake_client).status_code == 200
-    # unknown users are never "locked" (that would tell which names exist)
-    for _ in range(accounts.LOCK_AFTER + 1):
-        assert token(intake_client, "nobody", "x").status_code == 401
+
+def login_from(client, address, username="staff", password="pw-staff", **headers):
+    """The token API, called from `address` (the peer of the connection)."""
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address}, headers=headers)
+
+
+def form_login_from(client, address, username, password):
+    form = {"username": username, "password": password, "csrf_token": csrf_of(client)}
+    return client.post("/login", data=form, environ_base={"REMOTE_ADDR": address},
+                       headers={"Accept-Language": "en"})
+
+
+@pytest.fixture
+def clock(intake_deps, monkeypatch):
+    """The intake service's clock, moved by hand: clock.now += timedelta(...)."""
+    class Clock:
+        now = intake_deps.clock()
+    monkeypatch.setattr(intake_deps, "clock", lambda: Clock.now)
+    return Clock
+
+
+@pytest.fixture
+def admin_account(intake_deps):
+    with intake_deps.session_factory() as s:
+        accounts.save_account(s, "admin", "pw-admin", "admin")
+        s.commit()
+
+
+def test_a_stranger_cannot_lock_an_account_out_of_other_addresses(intake_client, admin_account,
+                                                                  clock):
+    free = DEFAULT_POLICY.free_failures
+    for _ in range(free):
+        assert login_from(intake_client, STRANGER, "admin", "guess").status_code == 401
+    waiting = login_from(intake_client, STRANGER, "admin", "pw-admin")  # even the right one
+    assert waiting.status_code == 429 and "too many failed logins" in waiting.get_json()["message"]
+    assert int(waiting.headers["Retry-After"]) == DEFAULT_POLICY.first_delay.total_seconds()
+    # a forged X-Forwarded-For does not make the stranger someone else
+    forged = login_from(intake_client, STRANGER, "admin", "guess", **{"X-Forwarded-For": OTHER})
+    assert forged.status_code == 429
+    assert form_login_from(intake_client, STRANGER, "admin", "pw-admin").status_code == 429
+    # the admin at their own desk is not locked out, by the API or the form
+    assert login_from(intake_client, ADMIN_DESK, "admin", "pw-admin").status_code == 200
+    assert form_login_from(intake_client, ADMIN_DESK, "admin", "pw-admin").status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_counts(intake_client, admin_account, clock):
+    """The gateway (on this machine, trusted by default) appends the client's address."""
+    for _ in range(DEFAULT_POLICY.free_failures):
+        login_from(intake_client, "127.0.0.1", "admin", "guess",
+                   **{"X-Forwarded-For": f"{OTHER}, {STRANGER}"})
+    assert login_from(intake_client, "127.0.0.1", "admin", "pw-admin",
+                      **{"X-Forwarded-For": STRANGER}).status_code == 429
+    assert login_from(intake_client, "127.0.0.1", "admin", "pw-admin",
+                      **{"X-Forwarded-For": ADMIN_DESK}).status_code == 200
+
+
+def test_delays_double_up_to_a_cap_and_a_good_login_ends_them(intake_client, clock):
+    for _ in range(DEFAULT_POLICY.free_failures):
+        login_from(intake_client, STRANGER, password="guess")
+    waits = []
+    for _ in range(7):
+        wait = int(login_from(intake_client, STRANGER).headers["Retry-After"])
+        waits.append(wait)
+        clock.now += timedelta(seconds=wait)
+        assert login_from(intake_client, STRANGER, password="guess").status_code == 401
+    assert waits == [30, 60, 120, 240, 480, 900, 900]
+    clock.now += DEFAULT_POLICY.max_delay
+    assert login_from(intake_client, STRANGER).status_code == 200
+    assert login_from(intake_client, STRANGER, password="guess").status_code == 401  # free again
+
+
+def comparable(answer) -> tuple:
+    varying = {"X-Correlation-ID", "Content-Security-Policy"}  # fresh ids and nonces
+    return (answer.status_code, answer.get_data(),
+            sorted((k, v) for k, v in answer.headers.items() if k not in varying))
+
+
+def test_unknown_and_known_users_get_the_same_answers_for_the_same_work(intake_client, clock,
+                                                                        monkeypatch):
+    checks = []
+    monkeypatch.setattr(accounts, "password_matches",
+                        lambda stored, given: checks.append(stored) or False)
+    seen = {}
+    for name in ("staff", "nobody"):
+        seen[name] = [comparable(login_from(intake_client, STRANGER, name, "guess"))
+                      for _ in range(DEFAULT_POLICY.free_failures + 2)]
+    assert seen["staff"] == seen["nobody"]
+    assert [status for status, _, _ in seen["staff"]][-3:] == [401, 429, 429]
+    # one password check per attempt the throttle let through, for the name known or not
+    assert len(checks) == 2 * DEFAULT_POLICY.free_failures
+    assert sum(stored is None for stored in checks) == DEFAULT_POLICY.free_failures
+
+
+def test_beyond_the_global_limit_only_known_desks_may_log_in(intake_client, clock):
+    intake_client.application.config["LOTSE_LOGIN_THROTTLE"] = ThrottlePolicy(global_failures=3)
+    assert login_from(intake_client, ADMIN_DESK).status_code == 200  # staff's usual desk
+    for n in range(3):  # spraying: other names, other addresses
+        login_from(intake_client, f"203.0.113.{n}", f"user{n}", "Summer2024")
+    for name, password in (("staff", "pw-staff"), ("nobody", "x")):
+        refused = login_from(intake_client, OTHER, name, password)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    assert login_from(intake_client, ADMIN_DESK).status_code == 200
+    clock.now += timedelta(seconds=61)
+    assert login_from(intake_client, OTHER).status_code == 200
+
+
+def test_admins_see_who_is_throttled_until_when(intake_client, admin_account, clock):
+    for _ in range(DEFAULT_POLICY.free_failures):
+        login_from(intake_client, STRANGER, "admin", "guess")
+    admin = {"Authorization": "Bearer " + login_from(
+        intake_client, ADMIN_DESK, "admin", "pw-admin").get_json()["access_token"]}
+    staff = {"Authorization": "Bearer " + login_from(
+        intake_client, ADMIN_DESK).get_json()["access_token"]}
+    assert intake_client.get("/api/v1/auth/throttling", headers=staff).status_code == 403
+    record = intake_client.get("/api/v1/auth/throttling", headers=admin).get_json()
+    until = (clock.now + DEFAULT_POLICY.first_delay).isoformat()
+    assert record["throttles"] == [{"username": "admin", "client": STRANGER,
+                                    "failures": DEFAULT_POLICY.free_failures,
+                                    "last_failure_at": clock.now.isoformat(), "until": until}]
+    assert [(f["username"], f["client"]) for f in record["recent_failures"]] == \
+        [("admin", STRANGER)] * DEFAULT_POLICY.free_failures
+    assert record["global"] == {"failures_in_window": DEFAULT_POLICY.free_failures,
+                                "limited": False}
 
 
 def test_forms_without_the_csrf_token_are_refused(intake_client):
@@ -138,3 +241,22 @@ def test_logout_is_a_post_with_the_csrf_token_and_a_get_only_asks(intake_client)
     assert done.status_code == 302 and "/login" in done.headers["Location"]
     answer = intake_client.get("/intakes", headers={"Accept": "text/html"})
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_the_gateway_adds_the_caller_after_whatever_it_claimed():
+    from werkzeug.test import Client
+
+    from services.gateway import Gateway
+    from shared.config import DEFAULT_PORTS
+
+    sent = {}
+
+    class Upstream:
+        status_code, content = 200, b"{}"
+        raw = type("Raw", (), {"headers": {}})()
+
+    gateway = Gateway({svc: "http://127.0.0.1:9" for svc in DEFAULT_PORTS})
+    gateway.http.request = lambda method, url, headers, **_: sent.update(headers) or Upstream()
+    Client(gateway).post("/api/v1/auth/token", headers={"X-Forwarded-For": OTHER},
+                         environ_base={"REMOTE_ADDR": STRANGER})
+    assert sent["X-Forwarded-For"] == f"{OTHER}, {STRANGER}"
