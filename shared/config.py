@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from shared.partners import DIRECTORY
+from shared.partners import DIRECTORY, PartnerConfig
 from shared.private_files import create_private
 
 SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops")
@@ -26,6 +26,61 @@ def port_of(process: str, environ: Mapping[str, str] | None = None) -> int:
     """Port of a distributed HTTP process; LOTSE_<NAME>_PORT overrides the default."""
     env = os.environ if environ is None else environ
     return int(env.get(f"LOTSE_{process.upper()}_PORT", DEFAULT_PORTS[process]))
+
+
+# Secret values this repository has published (docker-compose.yml's old defaults, the
+# sandbox's old key): anyone can read them, so a distributed process takes them for unset.
+PUBLISHED_DEMO_SECRETS = frozenset({
+    "demo-only-secret-key-change-me", "demo-only-callback-secret-change-me",
+    "demo-only-service-secret-change-me", "sandbox-key",
+})
+# Lotse's own secrets, with the file a process outside production generates each into
+OWN_SECRETS = {"LOTSE_SECRET_KEY": "secret_key", "LOTSE_SERVICE_SECRET": "service_secret"}
+
+
+class SecretMissing(ValueError):
+    """A distributed process outside demo mode lacks a secret (or has a published one)."""
+
+
+def secret_names(directory: Mapping[str, PartnerConfig] = DIRECTORY) -> list[str]:
+    """Every secret a distributed process needs: Lotse's own, each partner system's
+    credential and each partner's callback secret."""
+    return [*OWN_SECRETS,
+            *(p.secret_env for p in directory.values() if p.has_system and p.secret_env),
+            *(p.callback_secret_env for p in directory.values() if p.callback_secret_env)]
+
+
+def generated_secrets(directory: Mapping[str, PartnerConfig] = DIRECTORY) -> dict[str, str]:
+    """A fresh random value for every secret: `lotse secrets` (an .env file for docker
+    compose), and each run of the distributed stack in tests and benchmarks."""
+    return {name: secrets.token_urlsafe(48) for name in secret_names(directory)}
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """Where secrets come from: the variable or the file `<VAR>_FILE` names. A distributed
+    process (a broker is set) outside demo mode requires them, refusing published values;
+    otherwise a missing one is generated into the data dir once and kept there."""
+
+    env: Mapping[str, str]
+    data_dir: Path
+    required: bool
+
+    def get(self, name: str, file_name: str | None = None) -> str:
+        value = self.optional(name)
+        if value:
+            return value
+        if self.required:
+            raise SecretMissing(f"{name} (or {name}_FILE) is not set: a distributed process "
+                                "needs it (docs/security.md; `lotse secrets` makes them all, "
+                                "LOTSE_DEMO=1 generates them for a demo)")
+        return _secret_from_file(self.data_dir / (file_name or name.lower()))
+
+    def optional(self, name: str) -> str | None:
+        value = _secret_value(self.env, name)
+        if value and self.required and value in PUBLISHED_DEMO_SECRETS:
+            raise SecretMissing(f"{name} is a published demo value: set a secret of your own")
+        return value
 
 
 def _secret_from_file(path: Path) -> str:
@@ -47,7 +102,6 @@ class Settings:
     broker_url: str | None
     data_dir: Path
     secret_key: str
-    callback_secret: str
     bus_url: str = ""
     bus_prefix: str = "lotse"
     retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
@@ -63,7 +117,13 @@ class Settings:
     case_opener_batch: int = 32
     case_opener_loops: int = 2  # round loops at once on those threads (rounds overlap)
     partner_base_url: str = "http://127.0.0.1:8000/sandbox"
-    partner_api_key: str = "sandbox-key"
+    # per partner with a system: its credential; per partner answering by webhook: the
+    # secrets its callbacks may be signed with (the current one first, then the previous one
+    # while it is rotated)
+    partner_credentials: Mapping[str, str] = field(default_factory=dict)
+    callback_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # LOTSE_DEMO: generated secrets for a distributed demo (`lotse stack --demo`)
+    demo: bool = False
     callback_url: str = "http://127.0.0.1:8000/api/v1/partner-callbacks"
     service_urls: Mapping[str, str] = field(default_factory=dict)
     sandbox_auto_accept_seconds: float | None = None
@@ -121,10 +181,9 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("LOTSE_DATA_DIR", "var")).resolve()
         broker = _secret_value(env, "LOTSE_BROKER_URL") or None
-        secret = (_secret_value(env, "LOTSE_SECRET_KEY")
-                  or _secret_from_file(data_dir / "secret_key"))
-        callback_secret = (_secret_value(env, "LOTSE_CALLBACK_SECRET")
-                           or _secret_from_file(data_dir / "callback_secret"))
+        demo = env.get("LOTSE_DEMO", "").lower() in ("1", "true", "yes")
+        source = SecretSource(env, data_dir, required=bool(broker) and not demo)
+        secret = source.get("LOTSE_SECRET_KEY", OWN_SECRETS["LOTSE_SECRET_KEY"])
         port = env.get("PORT") or env.get("LOTSE_GATEWAY_PORT", "8000")
         gateway = env.get("LOTSE_PUBLIC_URL", f"http://127.0.0.1:{port}")
         auto = env.get("LOTSE_SANDBOX_AUTO_ACCEPT")
@@ -135,7 +194,7 @@ class Settings:
             broker_ssl=_broker_tls(broker, env),
             data_dir=data_dir,
             secret_key=secret,
-            callback_secret=callback_secret,
+            demo=demo,
             bus_url=_with_database_tls(_secret_value(env, "LOTSE_BUS_DATABASE_URL")
                                        or f"sqlite:///{data_dir / 'bus.db'}", env),
             bus_prefix=env.get("LOTSE_BUS_PREFIX", "lotse"),
@@ -150,7 +209,8 @@ class Settings:
             case_opener_batch=int(env.get("LOTSE_CASE_OPENER_BATCH", "32")),
             case_opener_loops=int(env.get("LOTSE_CASE_OPENER_LOOPS", "2")),
             partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", f"{gateway}/sandbox"),
-            partner_api_key=_secret_value(env, "LOTSE_PARTNER_API_KEY") or "sandbox-key",
+            partner_credentials=_partner_credentials(source),
+            callback_secrets=_callback_secrets(source),
             callback_url=env.get("LOTSE_CALLBACK_URL", f"{gateway}/api/v1/partner-callbacks"),
             service_urls={name: env.get(f"LOTSE_{name.upper()}_URL", gateway)
                           for name in SERVICES},
@@ -168,7 +228,7 @@ class Settings:
                                                      str(24 * 3600))),
             dpo_contact=env.get("LOTSE_DPO_CONTACT") or None,
             token_ttl_seconds=int(env.get("LOTSE_TOKEN_TTL_SECONDS", str(8 * 3600))),
-            service_secret=_service_secret(env, data_dir, secret),
+            service_secret=_service_secret(source, secret),
             intake_internal_url=env.get("LOTSE_INTAKE_INTERNAL_URL",
                                         f"http://127.0.0.1:{port_of('intake', env)}"),
             revocation_refresh_seconds=float(env.get("LOTSE_REVOCATION_REFRESH_SECONDS", "5")),
@@ -187,14 +247,25 @@ def _secret_value(env: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _service_secret(env: Mapping[str, str], data_dir: Path, user_secret: str) -> str:
+def _service_secret(source: SecretSource, user_secret: str) -> str:
     """Signs service-to-service credentials; must differ from the user-token secret, so a
     leaked user-token key does not open the internal routes (and the other way round)."""
-    secret = (_secret_value(env, "LOTSE_SERVICE_SECRET")
-              or _secret_from_file(data_dir / "service_secret"))
+    secret = source.get("LOTSE_SERVICE_SECRET", OWN_SECRETS["LOTSE_SERVICE_SECRET"])
     if secret == user_secret:
         raise ValueError("LOTSE_SERVICE_SECRET must differ from LOTSE_SECRET_KEY")
     return secret
+
+
+def _partner_credentials(source: SecretSource) -> dict[str, str]:
+    return {code: source.get(p.secret_env) for code, p in DIRECTORY.items()
+            if p.has_system and p.secret_env}
+
+
+def _callback_secrets(source: SecretSource) -> dict[str, tuple[str, ...]]:
+    """Each partner's own; `<VAR>_PREVIOUS` stays valid while the partner switches over."""
+    return {code: (source.get(p.callback_secret_env),
+                   *filter(None, [source.optional(f"{p.callback_secret_env}_PREVIOUS")]))
+            for code, p in DIRECTORY.items() if p.callback_secret_env}
 
 
 @dataclass(frozen=True)
