@@ -3,14 +3,15 @@ Prometheus metrics."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Response, g, jsonify, redirect, render_template, request,
-                   send_from_directory, session)
+from flask import (Blueprint, Flask, Response, abort, g, jsonify, redirect, render_template,
+                   request, send_from_directory, session)
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -70,6 +71,7 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login",
               settings=settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # larger bodies: 413
+    limit_json_nesting(app)
     secure_headers(app, settings, docs_prefix=spec_prefix)
     app.extensions["csrf"] = CSRFProtect(app)
     api = Api(app)
@@ -195,6 +197,40 @@ def _register_errors(app: Flask) -> None:
                 body["message"] = exc.description
             return jsonify(body), exc.code
         return render_template("error.html", error=exc), exc.code
+
+
+MAX_JSON_DEPTH = 32  # far above any Lotse document, far below Python's recursion limit
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (brackets in strings aside), or
+    too many of them never close. The JSON parsers recurse per level: a deeper body would
+    end in a RecursionError (a 500) before any schema sees it. Each round of the loop
+    removes the innermost pairs, in C; a normal body is answered by the count alone."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
+    for _ in range(limit):
+        brackets, removed = _INNERMOST.subn(b"", brackets)
+        if not brackets:
+            return False
+        if not removed:
+            return True  # unbalanced: brackets left that never close (or never opened)
+    return True
+
+
+def limit_json_nesting(app: Flask) -> None:
+    """Every request body but a form is checked before a view or webargs parses it (some
+    views parse any body as JSON): too deep means 400 naming the limit."""
+    @app.before_request
+    def refuse_deep_json() -> None:
+        if request.mimetype not in _FORMS and json_too_deep(request.get_data(cache=True)):
+            abort(400, f"The JSON body nests arrays and objects deeper than {MAX_JSON_DEPTH} "
+                       "levels (or its brackets do not balance).")
 
 
 def secure_headers(app: Flask, settings: Settings, docs_prefix: str) -> None:

@@ -7,10 +7,13 @@ withdrawn at any time.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Sequence
+
+import idna
 
 from shared.reference import districts_for_postcode
 
@@ -21,6 +24,54 @@ CONTACT_CHANNELS = ("phone", "sms", "email", "post", "in_person")
 RELATIONS = ("spouse", "partner", "child", "parent", "sibling", "grandchild", "grandparent",
              "other")
 ROUTED_PARTNERS = None  # a coarse consent covers the partners the needs are routed to
+
+
+def _l(message: str) -> str:
+    """Marks a message for the gettext catalogue (`make translations` extracts _l): the API
+    answers in English, the staff pages translate it where they show it."""
+    return message
+
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+NAME_BLANK = _l("Must not be empty or only spaces.")
+NAME_CONTROL = _l("Contains a control character (such as a line break, tab, NUL or ESC): "
+                  "a name is one line of text.")
+NAME_INVISIBLE = _l("Contains an invisible character (zero-width or text-direction "
+                    "control): type the name as printed in the passport.")
+NAME_UNASSIGNED = _l("Contains a character that belongs to no script (unassigned or "
+                     "private use).")
+BORN_TOO_EARLY = _l("lies before 1900-01-01")
+_CONTROLS = {"Cc", "Zl", "Zp"}  # line and paragraph separators break a line too
+_UNASSIGNED = {"Cn", "Co", "Cs"}
+_JOINERS = "\u200c\u200d"  # ZWNJ, ZWJ
+
+
+def name_problem(name: str) -> str | None:
+    """Why a person's name cannot be stored as typed, or None. Any script's letters and
+    combining marks, spaces, apostrophes and hyphens pass; control characters, invisible
+    formatting (zero-width spaces, word joiner, BOM, every bidi control) do not: they make
+    two records of one person look alike but never match, or turn a name around on screen.
+    ZWNJ and ZWJ pass only where a script needs them (Persian Alizadeh: علی, ZWNJ, زاده;
+    Sinhala Sri: ශ්, ZWJ, රී), by the IDNA rules (RFC 5892 CONTEXTJ), never between Latin
+    letters."""
+    if not name.strip():
+        return NAME_BLANK
+    for i, char in enumerate(name):
+        category = unicodedata.category(char)
+        if category in _CONTROLS:
+            return NAME_CONTROL
+        if category in _UNASSIGNED:
+            return NAME_UNASSIGNED
+        if category == "Cf" and not (char in _JOINERS and _joins(name, i)):
+            return NAME_INVISIBLE
+    return None
+
+
+def _joins(name: str, i: int) -> bool:
+    try:
+        return idna.valid_contextj(name, i)
+    except (ValueError, IndexError):  # no letter on one side: nothing to join
+        return False
 
 
 class IntakeError(Exception):
@@ -225,6 +276,8 @@ def _check(person: Person, codes: tuple[str, ...], consents: Sequence[Consent],
     today = now.date()
     if person.birth_date > today:
         raise IntakeError("person.birth_date", "lies in the future")
+    if person.birth_date < EARLIEST_BIRTH_DATE:
+        raise IntakeError("person.birth_date", BORN_TOO_EARLY)
     if arrival_date and arrival_date > today:
         raise IntakeError("arrival_date", "lies in the future")
     if arrival_date and arrival_date < person.birth_date:
@@ -232,6 +285,8 @@ def _check(person: Person, codes: tuple[str, ...], consents: Sequence[Consent],
     for i, member in enumerate(person.household):
         if member.birth_date > today:
             raise IntakeError(f"person.household.{i}.birth_date", "lies in the future")
+        if member.birth_date < EARLIEST_BIRTH_DATE:
+            raise IntakeError(f"person.household.{i}.birth_date", BORN_TOO_EARLY)
     if len(set(codes)) != len(codes):
         raise IntakeError("needs", "lists a need twice")
     partners = [c.partner for c in consents]

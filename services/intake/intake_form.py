@@ -6,7 +6,7 @@ validation (and its field names) applies unchanged.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 HOUSEHOLD_ROWS = 6
 MAX_HOUSEHOLD = 20  # the API's limit: a returning household is never cut short
@@ -75,15 +75,18 @@ def form_to_payload(form) -> dict:
     return payload
 
 
-def flatten_errors(errors: dict, prefix: str = "") -> dict[str, str]:
-    """Nested marshmallow errors as {"person.household.0.birth_date": "message"}."""
+def flatten_errors(errors: dict, prefix: str = "",
+                   translate: Callable[[str], str] = str) -> dict[str, str]:
+    """Nested marshmallow errors as {"person.household.0.birth_date": "message"}, each
+    message through `translate` (the page's gettext) before they are joined."""
     flat: dict[str, str] = {}
     for key, value in errors.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(flatten_errors(value, path + "."))
+            flat.update(flatten_errors(value, path + ".", translate))
         else:
-            flat[path] = " ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            flat[path] = " ".join(translate(str(v)) for v in
+                                  (value if isinstance(value, list) else [value]))
     return flat
 
 

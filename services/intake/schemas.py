@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates_schema)
 
-from services.intake.domain import CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS, URGENCIES
+from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
+                                    URGENCIES, name_problem)
 from shared.config import PARTNERS
 from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, RESIDENCE_STATUSES, SITES,
                               codes, districts_for_postcode, is_country, is_language)
@@ -37,9 +38,21 @@ def _text(max_length: int, required: bool = True, **kw) -> fields.String:
                          validate=validate.Length(max=max_length), **kw)
 
 
+def _person_name(value: str) -> None:
+    problem = name_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def _name(**kw) -> fields.String:
+    """A person's name (given or family, passport or other spelling, household member)."""
+    return fields.String(required=True, validate=[validate.Length(max=200), _person_name],
+                         **kw)
+
+
 class OtherNameSchema(StrictSchema):
-    given_name = _text(200)
-    family_name = _text(200)
+    given_name = _name()
+    family_name = _name()
 
 
 class AddressSchema(StrictSchema):
@@ -87,15 +100,15 @@ class ContactSchema(StrictSchema):
 
 
 class HouseholdMemberSchema(StrictSchema):
-    given_name = _text(200)
-    family_name = _text(200)
+    given_name = _name()
+    family_name = _name()
     relation = fields.String(required=True, validate=_one_of(RELATIONS))
     birth_date = fields.Date(required=True)
 
 
 class PersonInSchema(StrictSchema):
-    given_name = _text(200, metadata={"description": "exactly as in the passport"})
-    family_name = _text(200, metadata={"description": "exactly as in the passport"})
+    given_name = _name(metadata={"description": "exactly as in the passport"})
+    family_name = _name(metadata={"description": "exactly as in the passport"})
     birth_date = fields.Date(required=True)
     nationality = fields.String(required=True, validate=_country)
     languages = fields.List(fields.String(validate=_language), required=True,
@@ -268,9 +281,12 @@ class IntakePageSchema(Schema):
     total = fields.Integer()
 
 
+MAX_PAGE = 1_000_000
+
+
 class PageQuerySchema(StrictSchema):
     # bounded: the offset it makes must fit the database's integers
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

@@ -347,6 +347,9 @@ def stats():
 @ui_roles("partner", "operator")
 def home():
     principal = current_principal()
+    if principal.partner and principal.partner not in SYSTEMS:
+        abort(404, _("There is no stand-in system for your partner: its referrals are "
+                     "answered in Lotse's partner portal."))
     partners = [principal.partner] if principal.partner else list(SYSTEMS)
     return render_template("sandbox/home.html", systems=[SYSTEMS[p] for p in partners],
                            cases={p: store.find_cases(engine(), p) for p in partners},

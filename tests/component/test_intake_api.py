@@ -103,3 +103,26 @@ def test_the_openapi_document_describes_the_intake_schema(intake_client, staff):
     spec = intake_client.get("/api/v1/openapi.json", headers=staff).get_json()
     assert "/api/v1/intakes" in spec["paths"]
     assert "IntakeIn" in spec["components"]["schemas"]
+
+
+def test_a_body_nested_too_deeply_is_refused_naming_the_limit(intake_client, intake_deps,
+                                                              staff, smoke_intake):
+    deep = '{"person": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    r = intake_client.post("/api/v1/intakes", data=deep, headers=staff,
+                           content_type="application/json")
+    assert r.status_code == 400 and "deeper than 32 levels" in r.get_json()["message"]
+    unclosed = intake_client.post("/api/v1/intakes", data="[" * 100_000, headers=staff,
+                                  content_type="application/json")
+    assert unclosed.status_code == 400
+    smoke_intake["notes"] = json.loads("[" * 31 + "]" * 31)  # at the limit: the schema answers
+    at_limit = intake_client.post("/api/v1/intakes", json=smoke_intake, headers=staff)
+    assert at_limit.status_code == 422 and "notes" in at_limit.get_json()["errors"]["json"]
+    assert count(intake_deps, tables.intakes) == 0
+
+
+@pytest.mark.parametrize("page", ["1e23", "99999999999999999999999", "0", "-3", "x"])
+def test_the_intake_list_page_refuses_an_absurd_page_number(intake_client, staff, page):
+    api = intake_client.get(f"/api/v1/intakes?page={page}", headers=staff)
+    assert api.status_code == 422 and "page" in api.get_json()["errors"]["query"]
+    ui = intake_client.get(f"/intakes?page={page}", headers=staff)
+    assert ui.status_code == 422 and "page" in ui.get_data(as_text=True)

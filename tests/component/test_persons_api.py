@@ -244,6 +244,22 @@ BAD = [
     (lambda b: put(b, ("person_id",), "00000000-0000-0000-0000-000000000000"), ("person_id",)),
     (lambda b: put(b, ("consents",), COMPLETE["consents"][:1] * 2), ("consents",)),
     (lambda b: put(b, ("person", "shoe_size"), 42), ("person", "shoe_size")),
+    # names: one line of visible text in any script; birth dates from 1900-01-01
+    *[(lambda b, p=p, v=v: put(b, p, v), p) for p, v in [
+        (("person", "given_name"), "Ol\x00ena"),
+        (("person", "family_name"), "Kova\x1b[31mlenko"),
+        (("person", "given_name"), "Olena\r\nX-Injected: 1"),
+        (("person", "family_name"), "   "),
+        (("person", "given_name"), "Ol\u200bena"),
+        (("person", "given_name"), "Ol\u200cena"),
+        (("person", "family_name"), "\u202eoknelavoK"),
+        (("person", "given_name"), "\ufeffOlena"),
+        (("person", "other_names", 0, "given_name"), "Олена\u2060"),
+        (("person", "other_names", 0, "family_name"), ""),
+        (("person", "household", 0, "given_name"), "\u2067Andrii\u2069"),
+        (("person", "household", 1, "family_name"), "\t"),
+        (("person", "birth_date"), "0001-01-01"),
+        (("person", "household", 0, "birth_date"), "1899-12-31")]],
 ]
 
 
@@ -267,3 +283,75 @@ def test_the_openapi_document_validates_and_the_docs_page_is_served(intake_clien
     assert page.status_code == 200 and b"swagger-ui" in page.data
     asset = intake_client.get("/api/v1/swagger-ui/swagger-ui-bundle.js", headers=staff)
     assert asset.status_code == 200
+
+
+def test_the_pages_answer_an_unknown_consent_or_merge_with_404(intake_client, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False  # the view is under test
+    none = "00000000-0000-0000-0000-000000000000"
+    withdraw = intake_client.post(f"/persons/{none}/consents/{none}/withdraw", headers=staff,
+                                  data={"reason": "asked"})
+    assert withdraw.status_code == 404
+    assert "keine Einwilligung mit dieser Kennung" in withdraw.get_data(as_text=True)
+    undo = intake_client.post("/merges/no-such-merge/undo", headers=staff, data={"back": "/"})
+    assert undo.status_code == 404
+    assert "keine Zusammenführung mit dieser Kennung" in undo.get_data(as_text=True)
+
+
+def test_withdrawing_twice_or_undoing_twice_on_the_pages_is_told_not_failed(intake_client,
+                                                                           staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False
+    a = post(intake_client, staff, COMPLETE).get_json()
+    b = post(intake_client, staff, COMPLETE).get_json()
+    consent = intake_client.get(f"/api/v1/persons/{a['person_id']}/consents",
+                                headers=staff).get_json()["items"][0]["id"]
+    path = f"/persons/{a['person_id']}/consents/{consent}/withdraw"
+    assert intake_client.post(path, headers=staff, data={}).status_code == 302
+    assert intake_client.post(path, headers=staff, data={}).status_code == 302
+    merge = intake_client.post(f"/api/v1/persons/{a['person_id']}/merge", headers=staff,
+                               json={"duplicate_id": b["person_id"]}).get_json()["id"]
+    for _ in range(2):
+        assert intake_client.post(f"/merges/{merge}/undo", headers=staff,
+                                  data={"back": "/"}).status_code == 302
+
+
+def test_names_in_any_script_with_marks_joiners_apostrophes_and_hyphens_are_kept_as_typed(
+        intake_client, staff):
+    persian_alizadeh = "\u0639\u0644\u06cc\u200c\u0632\u0627\u062f\u0647"  # with ZWNJ
+    names = {"given_name": "مُحَمَّد رضا", "family_name": persian_alizadeh}
+    household = [{"given_name": "Zoë-Anne", "family_name": "O\u2019Brien", "relation": "spouse",
+                  "birth_date": "1900-01-01"},
+                 {"given_name": "Nguyễn Thị", "family_name": "Ðorđe", "relation": "child",
+                  "birth_date": "2021-06-01"}]
+    body = put(put(put(COMPLETE, ("person", "given_name"), names["given_name"]),
+                   ("person", "family_name"), names["family_name"]),
+               ("person", "household"), household)
+    r = post(intake_client, staff, body)
+    assert r.status_code == 201, r.get_json()
+    person = intake_client.get(f"/api/v1/persons/{r.get_json()['person_id']}",
+                               headers=staff).get_json()["person"]
+    assert {k: person[k] for k in names} == names
+    assert person["other_names"] == COMPLETE["person"]["other_names"]
+    assert [(m["given_name"], m["family_name"]) for m in person["household"]] == [
+        ("Zoë-Anne", "O\u2019Brien"), ("Nguyễn Thị", "Ðorđe")]
+
+
+def test_the_form_refuses_an_invisible_name_in_german_next_to_the_field(intake_client,
+                                                                        intake_deps, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False  # the view is under test
+    form = {"given_name": "Ol\u200bena", "family_name": "Kovalenko", "birth_date": "1987-03-14",
+            "nationality": "UA", "languages": "uk", "residence_status": "TEMP_PROTECTION_24",
+            "site": "infopoint", "needs": "living_costs", "consent_scope": "routed",
+            "consent_method": "signed_form", "consent_language": "uk",
+            "hh-0-given_name": "Andrii", "hh-0-family_name": "Kovalenko",
+            "hh-0-relation": "spouse", "hh-0-birth_date": "0001-01-01"}
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert 'data-field="person.given_name">Enthält ein unsichtbares Zeichen' in page
+    assert rows(intake_deps, tables.intakes) == 0
+    form["given_name"] = "Olena"
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code == 422
+    assert ('data-field="person.household.0.birth_date">liegt vor dem 01.01.1900'
+            in r.get_data(as_text=True))
+    assert rows(intake_deps, tables.intakes) == 0

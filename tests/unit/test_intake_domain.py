@@ -5,7 +5,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from services.intake.domain import (Consent, HouseholdMember, Intake, IntakeError, Need, Person)
+from services.intake.domain import (Consent, HouseholdMember, Intake, IntakeError, Need, Person,
+                                    name_problem)
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 OLENA = Person("Olena", "Kovalenko", date(1987, 3, 14), "UA", ("uk", "ru"))
@@ -71,8 +72,44 @@ def test_a_withdrawal_is_an_event_and_cannot_happen_twice():
      "person.preferred_language"),
     (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), household=(
         HouseholdMember("C", "B", "child", date(2030, 1, 1)),))), "person.household.0.birth_date"),
+    (dict(person=Person("A", "B", date(1, 1, 1), "UA", ("uk",))), "person.birth_date"),
+    (dict(person=Person("A", "B", date(1899, 12, 31), "UA", ("uk",))), "person.birth_date"),
+    (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), household=(
+        HouseholdMember("C", "B", "parent", date(1, 1, 1)),))), "person.household.0.birth_date"),
 ])
 def test_impossible_facts_are_refused_naming_the_field(changes, field):
     with pytest.raises(IntakeError) as exc:
         record(**changes)
     assert exc.value.field == field
+
+
+def test_birth_dates_from_1900_to_today_by_the_injected_clock_are_taken():
+    born = Person("A", "B", date(1900, 1, 1), "UA", ("uk",), household=(
+        HouseholdMember("C", "B", "child", NOW.date()),))
+    assert record(person=born).person.birth_date == date(1900, 1, 1)
+
+
+@pytest.mark.parametrize("name", [
+    "Olena", "Коваленко", "محمد", "مُحَمَّد", "عبد الله", "Zoë", "Nguyễn Thị", "Ðorđe",
+    "O'Brien", "D\u2019Angelo", "Jean-Luc", "Anna Maria",
+    "\u0639\u0644\u06cc\u200c\u0632\u0627\u062f\u0647",  # Persian Alizadeh, with ZWNJ
+    "\u0dc1\u0dca\u200d\u0dbb\u0dd3",  # Sinhala Sri, with ZWJ
+    "Ŀuís", "ʻOkalani", "李小龙", "Ἀλέξανδρος"])
+def test_names_of_any_script_with_their_marks_and_joiners_pass(name):
+    assert name_problem(name) is None
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("", "empty"), ("   ", "empty"), ("\u3000", "empty"),
+    ("Ol\x00ena", "control"), ("Ol\x1b[31mena", "control"), ("Olena\r\nX: 1", "control"),
+    ("Ol\tena", "control"), ("Ol\x7fena", "control"), ("Ol\x85ena", "control"),
+    ("Ol\u2028ena", "control"),
+    ("Ol\u200bena", "invisible"), ("Ol\u200cena", "invisible"), ("Ol\u200dena", "invisible"),
+    ("\u200c", "invisible"), ("Olena\u2060", "invisible"), ("\ufeffOlena", "invisible"),
+    ("\u202eoknelavoK", "invisible"), ("\u202aOlena\u202c", "invisible"),
+    ("\u2066Olena\u2069", "invisible"), ("Ol\u200eena", "invisible"),
+    ("Ol\u200fena", "invisible"), ("\u061cمحمد", "invisible"), ("Ol\u00adena", "invisible"),
+    ("Ol\ue000ena", "script"), ("Ol\ud800ena", "script"), ("Ol\U000e0041ena", "invisible"),
+])
+def test_control_invisible_and_blank_names_are_refused_saying_why(name, problem):
+    assert problem in (name_problem(name) or "")
