@@ -5,8 +5,8 @@ from datetime import date
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
@@ -17,7 +17,8 @@ from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, REL
                                     URGENCIES, IntakeError)
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          flatten_errors, form_to_payload)
-from services.intake.schemas import INTAKE_IN, PartnerConsentSchema
+from services.intake.schemas import (INTAKE_IN, MAX_PAGE, PageQuerySchema,
+                                     PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
@@ -95,13 +96,24 @@ def logout():
 @bp.get("/intakes")
 @ui_roles("staff")
 def intake_list():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = _page_number()
     data = queries.intake_page(deps().session_factory, page, 20)
     refresh = bool(request.headers.get("X-Partial"))  # the open page's 3-second refresh
     note_listed_intakes([i["id"] for i in data["items"]], refresh=refresh)
     if refresh:
         return render_template("intake/_rows.html", data=data, page=page)
     return render_template("intake/list.html", data=data, page=page)
+
+
+def _page_number() -> int:
+    """?page= within the API's bounds; anything else is refused naming the parameter (a huge
+    number would overflow the database's offset)."""
+    try:
+        return PageQuerySchema(only=("page",)).load(
+            {"page": request.args["page"]} if "page" in request.args else {})["page"]
+    except ValidationError:
+        abort(422, _("The parameter page must be a whole number from 1 to %(last)s.",
+                     last=MAX_PAGE))
 
 
 @bp.get("/intakes/<uuid:intake_id>")
@@ -129,9 +141,9 @@ def intake_new():
                     ref=intake.reference))
             return redirect(url_for(".person_page", person_id=intake.person_id))
         except ValidationError as exc:
-            errors = flatten_errors(exc.messages)
+            errors = flatten_errors(exc.messages, translate=_)
         except FieldError as exc:
-            errors = {exc.field: exc.message}
+            errors = {exc.field: _(exc.message)}
     return render_template(
         "intake/new.html", form=form, errors=errors, consent_error=consent_errors(errors),
         needs=NEEDS, statuses=RESIDENCE_STATUSES, sites=SITES, methods=CONSENT_METHODS,
@@ -246,8 +258,14 @@ def person_page(person_id):
 @ui_roles("staff")
 def withdraw(person_id, consent_id):
     d = deps()
-    handlers.withdraw_consent(consent_id, current_principal().username,
-                              request.form.get("reason") or None, d.uow(), d.clock)
+    try:
+        handlers.withdraw_consent(consent_id, current_principal().username,
+                                  request.form.get("reason") or None, d.uow(), d.clock)
+    except LookupError:
+        abort(404, _("There is no consent with this id."))
+    except IntakeError as exc:  # withdrawn before
+        flash(_("Not withdrawn:") + f" {exc.message}")
+        return redirect(url_for(".person_page", person_id=person_id))
     note_access("consent_withdrawn", "ui", person_ids=[person_id])
     flash(_("Consent withdrawn; referrals relying on it are being cancelled."))
     return redirect(url_for(".person_page", person_id=person_id))
@@ -291,12 +309,18 @@ def merge(person_id):
 @ui_roles("staff")
 def undo(merge_id):
     d = deps()
-    handlers.undo_merge(merge_id, current_principal().username, d.uow(), d.clock)
+    back = request.form.get("back", "")
+    try:
+        handlers.undo_merge(merge_id, current_principal().username, d.uow(), d.clock)
+    except LookupError:
+        abort(404, _("There is no merge with this id."))
+    except IntakeError as exc:  # undone before
+        flash(_("Not undone:") + f" {exc.message}")
+        return redirect(back if _safe_next(back) else url_for(".intake_list"))
     with d.session_factory() as s:
         merge = repository.get_merge(s, merge_id)
     note_access("unmerged", "ui", person_ids=[merge.survivor_id, merge.merged_id])
     flash(_("Merge undone."))
-    back = request.form.get("back", "")
     return redirect(back if _safe_next(back) else url_for(".intake_list"))
 
 

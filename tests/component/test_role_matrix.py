@@ -118,15 +118,20 @@ MATRIX = {
 
 
 @pytest.fixture(scope="module")
-def apps(tmp_path_factory):
+def network(tmp_path_factory):
     from tests.conftest import embedded_settings
 
     settings = embedded_settings(tmp_path_factory.mktemp("matrix"))
     migrate_all(settings)
     network = build_network(settings)
-    yield {name: app for name, app in network.wsgi.apps.items() if name != "partner_sandbox"}
+    yield network
     for deps in network.deps.values():
         deps.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def apps(network):
+    return {name: app for name, app in network.wsgi.apps.items() if name != "partner_sandbox"}
 
 
 def concrete(rule: str) -> str:
@@ -188,6 +193,54 @@ def test_public_routes_need_no_role(apps, service):
 def test_the_live_stream_is_for_operators(apps):
     app = apps["ops"]
     assert allowed(app, "GET", "/api/v1/ops/events/stream") == {"operator", "admin"}
+
+
+# What a black-box probe sent: absurd paging values, and a body nested past Python's
+# recursion limit. Each must be answered 4xx (or 2xx/3xx), by every route, for every role,
+# including a portal partner without a stand-in system in the sandbox.
+ABSURD_QUERIES = ("page=1e23", "per_page=1e23", "page=99999999999999999999999",
+                  "per_page=-1", "limit=1e23", "after=99999999999999999999999")
+DEEP_JSON = "[" * 50_000 + "]" * 50_000
+PROBE_ROLES = {**ROLES, "portal partner": Principal("sozialamt", "partner", "sozialamt")}
+
+
+def _probe(app, method: str, path: str, principal: Principal, **body) -> int:
+    """A fresh token each time: the probe of /api/v1/auth/logout revokes the one it sent."""
+    credential = issue_token(app.secret_key, principal)
+    answer = app.test_client().open(path, method=method,
+                                    headers={"Authorization": "Bearer " + credential}, **body)
+    answer.close()
+    return answer.status_code
+
+
+@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops",
+                                     "partner_sandbox"])
+def test_no_route_answers_absurd_input_with_a_server_error(network, service):
+    app = network.wsgi.apps[service]
+    app.config["WTF_CSRF_ENABLED"] = False  # the view, not the form token, is under test
+    failures = []
+    for method, rule in routes(app):
+        if rule.endswith("/stream"):
+            continue
+        path = concrete(rule)
+        probes = ([{"query_string": q} for q in ABSURD_QUERIES] if method == "GET" else
+                  [{"data": DEEP_JSON, "content_type": "application/json"}, {"json": {}},
+                   {"data": {"reason": "probe", "back": "/"}}])
+        for principal in PROBE_ROLES.values():
+            for probe in probes:
+                status = _probe(app, method, path, principal, **probe)
+                if status >= 500:
+                    failures.append(f"{method} {path} {probe.get('query_string', '')}: {status}")
+    assert not failures, "\n".join(dict.fromkeys(failures))
+
+
+def test_a_portal_partner_is_told_there_is_no_stand_in_system_for_it(network):
+    app = network.wsgi.apps["partner_sandbox"]
+    answer = app.test_client().get("/sandbox/", headers={
+        "Authorization": "Bearer " + issue_token(app.secret_key, PROBE_ROLES["portal partner"]),
+        "Accept-Language": "en"})
+    assert answer.status_code == 404
+    assert "no stand-in system for your partner" in answer.get_data(as_text=True)
 
 
 def test_a_partner_user_never_reads_another_partners_referral(settings, referral_deps):
