@@ -1,11 +1,11 @@
 """JSON API of the intake service (/api/v1): intakes, persons, consents, merges, tokens."""
 from __future__ import annotations
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.intake import accounts, handlers, queries, repository
+from services.intake import accounts, handlers, idempotency, queries, repository
 from services.intake.access_log import Accessor
 from services.intake.data_protection import note_access
 from services.intake.domain import (Address, Consent, Contact, HouseholdMember, Intake,
@@ -14,8 +14,8 @@ from services.intake.person_schemas import (ConsentListSchema, MatchListSchema,
                                             MatchQuerySchema, MergeInSchema, MergeOutSchema,
                                             PersonListSchema, PersonRecordSchema,
                                             PersonSearchQuerySchema, WithdrawSchema)
-from services.intake.schemas import (CONSULTATION_IN, INTAKE_IN, IntakeOutSchema,
-                                     IntakePageSchema, PageQuerySchema,
+from services.intake.schemas import (CONSULTATION_IN, INTAKE_IN, IdempotencyHeaderSchema,
+                                     IntakeOutSchema, IntakePageSchema, PageQuerySchema,
                                      PartnerConsentOutSchema, PartnerConsentSchema,
                                      TokenRequestSchema, TokenSchema)
 from services.intake.token_api import password_login, throttled_answer
@@ -84,12 +84,23 @@ def _field_errors(call, *args):
         raise FieldError(exc.field, exc.message) from None
 
 
-def record(data: dict, channel: str, person_id=None) -> Intake:
+def record(data: dict, channel: str, person_id=None,
+           key: idempotency.IdempotencyKey | None = None) -> Intake:
     """Shared by the API and the UI form; the access-log entry commits with the intake."""
     d, principal = deps(), current_principal()
-    return _field_errors(handlers.record_intake,
-                         command_from(data, principal.username, person_id), d.uow(), d.clock,
-                         Accessor(principal, channel))
+    try:
+        return _field_errors(handlers.record_intake,
+                             command_from(data, principal.username, person_id), d.uow(),
+                             d.clock, Accessor(principal, channel), key)
+    except idempotency.KeyConflict as exc:
+        abort(409, str(exc))
+
+
+def _idempotency_key(headers: dict) -> idempotency.IdempotencyKey | None:
+    if headers["idempotency_key"] is None:
+        return None
+    return idempotency.IdempotencyKey(current_principal().username, headers["idempotency_key"],
+                                      idempotency.body_hash(request.get_json()))
 
 
 @blp.route("")
@@ -105,12 +116,16 @@ class Intakes(MethodView):
 
     @api_roles("staff")
     @blp.arguments(INTAKE_IN)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.response(201, IntakeOutSchema)
+    @blp.alt_response(409, description="The Idempotency-Key was used with another body (or "
+                                       "its intake was erased)")
     @blp.alt_response(422, description="Invalid input; `errors.json` names each field")
-    def post(self, data):
+    def post(self, data, headers):
         """Record the intake of a consultation (a new person, or `person_id` for a returning
-        visitor); referrals to partners follow by event."""
-        intake = record(data, "api")
+        visitor); referrals to partners follow by event. Send an `Idempotency-Key` to be able
+        to repeat the request safely after a lost answer."""
+        intake = record(data, "api", key=_idempotency_key(headers))
         return queries.recorded_body(intake), {
             "Location": url_for("intakes.IntakeById", intake_id=intake.id)}
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.intake import tables as t
+from services.intake.idempotency import forget_intakes
 from shared.db import JSONDocument, UTCDateTime
 from shared.erasure import add_tombstones, all_ids, erased_table, scrub_outbox
 from shared.events.envelope import Envelope
@@ -157,6 +158,7 @@ def _delete_person_data(session: Session, subjects: dict[str, list[str]]) -> Non
     session.execute(delete(t.consents).where(or_(t.consents.c.person_id.in_(persons),
                                                  t.consents.c.intake_id.in_(intakes))))
     session.execute(delete(t.intake_referrals).where(t.intake_referrals.c.intake_id.in_(intakes)))
+    forget_intakes(session, intakes)  # idempotency keys: no way back to the person
     session.execute(delete(t.intakes).where(t.intakes.c.id.in_(intakes)))
     m = t.person_merges
     session.execute(delete(m).where(or_(m.c.survivor_id.in_(persons), m.c.merged_id.in_(persons))))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Callable
 
-from services.intake import access_log, matching, repository
+from services.intake import access_log, idempotency, matching, repository
 from services.intake.domain import (Consent, Intake, IntakeError, Need, Person, ReferralView,
                                     Residence, newer)
 from shared.events.envelope import Envelope
@@ -46,12 +46,18 @@ def _living_person(uow, person_id: uuid.UUID):
 
 
 def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime],
-                  accessor: access_log.Accessor | None = None) -> Intake:
+                  accessor: access_log.Accessor | None = None,
+                  key: idempotency.IdempotencyKey | None = None) -> Intake:
     """Store a consultation (and the person, new or returning) and return it as stored; its
     intake.recorded event leaves through the outbox, and the access-log entry of `accessor`
     (staff, through the API or a page) is written, in the same transaction: neither the
-    intake nor its entry is kept without the other."""
+    intake nor its entry is kept without the other. With an idempotency `key` used before
+    (same body), the intake recorded then is returned and nothing new is recorded;
+    idempotency.KeyConflict if it was used with another body."""
     with uow:
+        earlier = idempotency.claim(uow.session, key, now()) if key else None
+        if earlier is not None:
+            return _recorded_before(uow, earlier, accessor, now())
         existing = _living_person(uow, cmd.person_id) if cmd.person_id else None
         intake = Intake.record(person=cmd.person, residence_status=cmd.residence_status,
                                site=cmd.site, needs=cmd.needs, consent=cmd.consent,
@@ -76,7 +82,20 @@ def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime],
         for event in intake.events:
             uow.emit(event["type"], subject=f"intake/{intake.id}", data=event["payload"],
                      version=event["version"])
+        if key:
+            idempotency.attach(uow.session, key, str(intake.id))
         uow.commit()
+    return intake
+
+
+def _recorded_before(uow, intake_id: str, accessor: access_log.Accessor | None,
+                     at: datetime) -> Intake:
+    """A repeated request: the intake as recorded, its answer logged as a view."""
+    intake = repository.get_intake(uow.session, intake_id)
+    if accessor is not None:
+        access_log.record(uow.session, [accessor.access(
+            "viewed", at, intake_id=intake_id, person_id=str(intake.person_id))])
+    uow.commit()
     return intake
 
 

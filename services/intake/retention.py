@@ -100,5 +100,7 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
         "consent_proofs": purge_rows(sf, t.consents, "withdrawn_at",
                                      measured_from="withdrawn_at"),
         "access_log": purge_rows(sf, access_log.access_log, "at", measured_from="at"),
+        "idempotency_keys": purge_rows(sf, t.intake_idempotency_keys, "created_at",
+                                       measured_from="created_at"),
         **bus_purges(sf, t.outbox, t.inbox),
     }

@@ -2,7 +2,8 @@
 has a maximum length, every code is checked against its list)."""
 from __future__ import annotations
 
-from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates_schema)
+from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, validate,
+                         validates_schema)
 
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, name_problem)
@@ -197,6 +198,19 @@ class ConsultationInSchema(IntakeInSchema):
     class Meta:
         unknown = RAISE
         exclude = ("person_id",)
+
+
+class IdempotencyHeaderSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # every other header
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key", load_default=None,
+        validate=[validate.Length(min=1, max=255), validate.Regexp(
+            r"^[!-~]+$", error="Visible ASCII characters only (e.g. a UUID).")],
+        metadata={"description": "Repeat a request safely: the same key (per user) with the "
+                  "same body answers the intake recorded the first time, with the same 201 "
+                  "body, and records nothing new; with another body 409. Kept 24 hours."})
 
 
 INTAKE_IN = IntakeInSchema()

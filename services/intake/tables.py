@@ -166,5 +166,17 @@ login_attempts = Table(
     Index("ix_login_attempts_at", "at"),
 )
 
+# Idempotency-Key of POST /api/v1/intakes, per user: the hash of the body and the intake it
+# recorded. The 201 answer is rebuilt from the intake, so no personal data is kept here; an
+# erasure clears intake_id and body_hash (a retry then gets 409, not the person again).
+intake_idempotency_keys = Table(
+    "intake_idempotency_keys", metadata,
+    Column("username", String(100), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("body_hash", String(64)),
+    Column("intake_id", String(36), index=True),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
 outbox = outbox_table(metadata, "intake")
 inbox = inbox_table(metadata, "intake")

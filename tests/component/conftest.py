@@ -75,3 +75,40 @@ def lotse_command_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LOTSE_LOG_FORMAT", "text")
     migrate_all(Settings.from_env("intake"))
     return Settings.from_env
+
+
+def post_twice_at_once(app, headers: dict, body: dict, monkeypatch) -> tuple:
+    """Two POST /api/v1/intakes with the same headers (and Idempotency-Key) at once: the
+    first pauses inside its transaction, key claimed and intake written, while the second
+    is sent. Returns both answers, first and second."""
+    import threading
+
+    from services.intake import idempotency
+
+    claimed, go = threading.Event(), threading.Event()
+    attach = idempotency.attach
+
+    def first_pauses(session, key, intake_id):
+        attach(session, key, intake_id)
+        if threading.current_thread().name == "first":
+            claimed.set()
+            go.wait(10)
+
+    monkeypatch.setattr(idempotency, "attach", first_pauses)
+    answers: dict = {}
+
+    def send(name: str) -> None:
+        answers[name] = app.test_client().post("/api/v1/intakes", json=body, headers=headers)
+
+    first = threading.Thread(target=send, args=("first",), name="first")
+    second = threading.Thread(target=send, args=("second",), name="second")
+    try:
+        first.start()
+        assert claimed.wait(10)
+        second.start()
+        second.join(0.5)  # a chance to reach the database while the first holds the key
+    finally:
+        go.set()
+        first.join(10)
+        second.join(10)
+    return answers["first"], answers["second"]

@@ -126,3 +126,94 @@ def test_the_intake_list_page_refuses_an_absurd_page_number(intake_client, staff
     assert api.status_code == 422 and "page" in api.get_json()["errors"]["query"]
     ui = intake_client.get(f"/intakes?page={page}", headers=staff)
     assert ui.status_code == 422 and "page" in ui.get_data(as_text=True)
+
+
+def test_a_repeated_request_with_the_same_key_gets_the_same_201_and_records_once(
+        intake_client, intake_deps, staff, smoke_intake):
+    keyed = {**staff, "Idempotency-Key": "4b0c1c2e-retry-1"}
+    first = intake_client.post("/api/v1/intakes", json=smoke_intake, headers=keyed)
+    assert first.status_code == 201, first.get_json()
+    events = count(intake_deps, tables.outbox)
+    reordered = json.loads(json.dumps(smoke_intake, sort_keys=True))  # same content
+    again = intake_client.post("/api/v1/intakes", json=reordered, headers=keyed)
+    assert again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert count(intake_deps, tables.intakes) == 1
+    assert count(intake_deps, tables.outbox) == events  # no second intake.recorded
+
+
+def test_the_same_key_with_another_body_is_a_conflict(intake_client, intake_deps, staff,
+                                                      smoke_intake):
+    keyed = {**staff, "Idempotency-Key": "retry-2"}
+    assert intake_client.post("/api/v1/intakes", json=smoke_intake,
+                              headers=keyed).status_code == 201
+    smoke_intake["needs"] = ["living_costs"]
+    r = intake_client.post("/api/v1/intakes", json=smoke_intake, headers=keyed)
+    assert r.status_code == 409
+    assert "Idempotency-Key was used with another body" in r.get_json()["message"]
+    assert count(intake_deps, tables.intakes) == 1
+
+
+def test_keys_belong_to_their_user_and_without_a_key_every_request_records(
+        intake_client, intake_deps, staff, smoke_intake):
+    from services.intake.accounts import save_account
+
+    with intake_deps.session_factory() as s:
+        save_account(s, "staff2", "pw-staff-2-long-enough", "staff")
+        s.commit()
+    other = token(intake_client, "staff2", "pw-staff-2-long-enough")
+    for headers in (staff, other):
+        r = intake_client.post("/api/v1/intakes", json=smoke_intake,
+                               headers={**headers, "Idempotency-Key": "shared-key"})
+        assert r.status_code == 201
+    for _ in range(2):
+        assert intake_client.post("/api/v1/intakes", json=smoke_intake,
+                                  headers=staff).status_code == 201
+    assert count(intake_deps, tables.intakes) == 4
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "schlüssel", "two words"])
+def test_an_unusable_key_is_refused_naming_the_header(intake_client, intake_deps, staff,
+                                                      smoke_intake, key):
+    r = intake_client.post("/api/v1/intakes", json=smoke_intake,
+                           headers={**staff, "Idempotency-Key": key.encode().decode("latin-1")})
+    assert r.status_code == 422 and "Idempotency-Key" in r.get_json()["errors"]["headers"]
+    assert count(intake_deps, tables.intakes) == 0
+
+
+def test_two_requests_with_the_same_key_at_once_record_one_intake(
+        intake_client, intake_deps, staff, smoke_intake, monkeypatch):
+    from tests.component.conftest import post_twice_at_once
+
+    first, second = post_twice_at_once(intake_client.application,
+                                       {**staff, "Idempotency-Key": "at-once"}, smoke_intake,
+                                       monkeypatch)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    assert count(intake_deps, tables.intakes) == 1
+
+
+def test_keys_are_purged_after_a_day_and_an_erasure_leaves_nothing_leading_to_the_person(
+        intake_client, intake_deps, staff, smoke_intake):
+    from datetime import timedelta
+
+    from services.intake.erasure import erase_person
+    from services.intake.retention import purges
+    from shared.clock import utcnow
+
+    keyed = {**staff, "Idempotency-Key": "erase-me"}
+    body = intake_client.post("/api/v1/intakes", json=smoke_intake, headers=keyed).get_json()
+    erase_person(intake_deps.uow(), body["person_id"], requested_by="admin", reason="Art. 17",
+                 now=utcnow())
+    with intake_deps.session_factory() as s:
+        row = s.execute(select(tables.intake_idempotency_keys)).one()
+    assert row.intake_id is None and row.body_hash is None
+    r = intake_client.post("/api/v1/intakes", json=smoke_intake, headers=keyed)
+    assert r.status_code == 409 and "erased" in r.get_json()["message"]
+    assert count(intake_deps, tables.intakes) == 0
+    purge = purges(intake_deps)["idempotency_keys"]
+    now = utcnow()
+    assert purge.apply(now - timedelta(days=1), now, False) == 0  # kept a day
+    assert purge.apply(now + timedelta(seconds=1), now, False) == 1
+    assert count(intake_deps, tables.intake_idempotency_keys) == 0

@@ -31,15 +31,15 @@ def require(host: str, port: int, what: str) -> None:
 
 
 @contextlib.contextmanager
-def fresh_database(prefix: str = "lotse_it"):
-    """A new, migrated PostgreSQL database, dropped afterwards."""
+def fresh_database(prefix: str = "lotse_it", services=SERVICES):
+    """A new PostgreSQL database with the services' migrations, dropped afterwards."""
     require("127.0.0.1", 5432, "PostgreSQL")
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
-        for service in SERVICES:
+        for service in services:
             migrate(service, url)
         yield url
     finally:
