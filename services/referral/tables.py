@@ -60,7 +60,7 @@ deadline_policies = Table(
 # referral's `share` only keeps the consents its intake was recorded with. A withdrawal that
 # overtakes its consent is kept too (withdrawn_at set), so the late consent stays withdrawn.
 consents = Table(
-    "consents", metadata,
+    "referral_consents", metadata,
     Column("consent_id", String(36), primary_key=True),
     Column("person_id", String(36), index=True),
     Column("partner", String(40)),  # None: the partners the needs are referred to

@@ -50,3 +50,45 @@ def upgrade_keeps_intakes(url: str) -> None:
 
 def test_upgrading_sqlite_gives_earlier_intakes_a_person_and_a_consent(tmp_path):
     upgrade_keeps_intakes(f"sqlite:///{tmp_path / 'intake.db'}")
+
+
+def test_every_service_s_tables_have_names_of_their_own():
+    """Distributed, the services may share one database: a table name used twice would
+    make the second service's migration fail ("relation already exists")."""
+    import importlib
+
+    names: dict[str, str] = {}
+    for service in ("intake", "referral", "partner_adapter", "partner_sandbox", "ops"):
+        metadata = importlib.import_module(f"services.{service}.tables").metadata
+        for table in metadata.tables:
+            assert table not in names, f"{table}: {names.get(table)} and {service}"
+            names[table] = service
+
+
+def test_upgrading_the_referral_service_keeps_the_consents_its_referrals_carry(tmp_path):
+    url = f"sqlite:///{tmp_path / 'referral.db'}"
+    cfg = alembic(url, "referral")
+    command.upgrade(cfg, "0015")
+    engine = make_engine(url)
+    now = datetime(2026, 3, 1, 9, 0)
+    insert = sa.text(
+        "INSERT INTO referrals (id, intake_id, intake_reference, need, partner, service, "
+        "routing_reason, status, reason, version, created_at, updated_at, person_id, "
+        "consent_id, share) VALUES (:id, 'i', 'LT-2026-AAAAAA', 'living_costs', 'welfare', "
+        "'mbe', 'r', :status, :reason, 1, :now, :now, 'p', :consent, :share)")
+    share = '{"consents": [{"consent_id": "c-coarse", "partner": null}, ' \
+            '{"consent_id": "c-welfare", "partner": "welfare"}]}'
+    with engine.begin() as conn:
+        conn.execute(insert, dict(id="r1", status="requested", reason=None, now=now,
+                                  consent="c-welfare", share=share))
+        conn.execute(insert, dict(id="r2", status="cancelled", reason="consent_withdrawn",
+                                  now=now, consent="c-coarse", share=share))
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT consent_id, person_id, partner, withdrawn_at "
+                                    "FROM referral_consents ORDER BY consent_id")).all()
+    assert [(r.consent_id, r.person_id, r.partner, r.withdrawn_at is not None)
+            for r in rows] == [("c-coarse", "p", None, True),
+                               ("c-welfare", "p", "welfare", False)]
+    command.downgrade(cfg, "0015")
+    engine.dispose()

@@ -18,14 +18,14 @@ depends_on = None
 
 def upgrade() -> None:
     consents = op.create_table(
-        "consents",
+        "referral_consents",
         sa.Column("consent_id", sa.String(36), nullable=False),
         sa.Column("person_id", sa.String(36)),
         sa.Column("partner", sa.String(40)),
         sa.Column("withdrawn_at", shared.db.UTCDateTime()),
-        sa.PrimaryKeyConstraint("consent_id", name="pk_consents"),
+        sa.PrimaryKeyConstraint("consent_id", name="pk_referral_consents"),
     )
-    op.create_index("ix_consents_person_id", "consents", ["person_id"])
+    op.create_index("ix_referral_consents_person_id", "referral_consents", ["person_id"])
     referrals = sa.table("referrals", sa.column("person_id"), sa.column("consent_id"),
                          sa.column("share", sa.JSON()), sa.column("reason"),
                          sa.column("updated_at", shared.db.UTCDateTime()))
@@ -46,5 +46,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_consents_person_id", "consents")
-    op.drop_table("consents")
+    op.drop_index("ix_referral_consents_person_id", "referral_consents")
+    op.drop_table("referral_consents")
