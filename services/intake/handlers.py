@@ -117,11 +117,12 @@ def give_consent(person_id: uuid.UUID, consent: Consent, staff: str, uow,
 
 
 def withdraw_consent(consent_id: uuid.UUID, staff: str, reason: str | None, uow,
-                     now: Callable[[], datetime]) -> None:
-    """Withdraw a consent (and what was derived from it); referrals relying on it stop."""
+                     now: Callable[[], datetime], person_id: uuid.UUID | None = None) -> None:
+    """Withdraw a consent (and what was derived from it); referrals relying on it stop.
+    `person_id`: the person the caller means (a page's); another person's consent is unknown."""
     with uow:
         found = repository.get_consent(uow.session, str(consent_id))
-        if found is None:
+        if found is None or (person_id is not None and found[0] != str(person_id)):
             raise LookupError("no consent with this id")
         person_id, consent = found
         withdrawn = [consent] + [c for _, c in repository.consents_of(uow.session, person_id)

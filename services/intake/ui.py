@@ -260,7 +260,8 @@ def withdraw(person_id, consent_id):
     d = deps()
     try:
         handlers.withdraw_consent(consent_id, current_principal().username,
-                                  request.form.get("reason") or None, d.uow(), d.clock)
+                                  request.form.get("reason") or None, d.uow(), d.clock,
+                                  person_id=person_id)
     except LookupError:
         abort(404, _("There is no consent with this id."))
     except IntakeError as exc:  # withdrawn before

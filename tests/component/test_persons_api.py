@@ -297,6 +297,21 @@ def test_the_pages_answer_an_unknown_consent_or_merge_with_404(intake_client, st
     assert "keine Zusammenführung mit dieser Kennung" in undo.get_data(as_text=True)
 
 
+def test_the_page_withdraws_only_a_consent_of_the_person_it_names(intake_client, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False
+    a = post(intake_client, staff, COMPLETE).get_json()
+    other = {**COMPLETE, "person": {**COMPLETE["person"], "given_name": "Petro",
+                                    "birth_date": "1990-01-01"}}
+    b = post(intake_client, staff, other).get_json()
+    consent = intake_client.get(f"/api/v1/persons/{a['person_id']}/consents",
+                                headers=staff).get_json()["items"][0]
+    wrong = f"/persons/{b['person_id']}/consents/{consent['id']}/withdraw"
+    assert intake_client.post(wrong, headers=staff, data={}).status_code == 404
+    after = intake_client.get(f"/api/v1/persons/{a['person_id']}/consents",
+                              headers=staff).get_json()["items"][0]
+    assert after["withdrawn_at"] is None
+
+
 def test_withdrawing_twice_or_undoing_twice_on_the_pages_is_told_not_failed(intake_client,
                                                                            staff):
     intake_client.application.config["WTF_CSRF_ENABLED"] = False
