@@ -17,8 +17,11 @@ COPY shared ./shared
 RUN pip install . && rm -rf /src/build /src/*.egg-info
 
 # Run as an unprivileged user. Its home is where gunicorn puts its control socket; generated
-# files (LOTSE_DATA_DIR) go to /tmp/lotse unless the environment says otherwise.
-RUN useradd --create-home --home-dir /home/lotse --uid 10001 --user-group lotse
+# files (LOTSE_DATA_DIR) go to /tmp/lotse unless the environment says otherwise. It owns
+# /etc/lotse-broker, where compose's broker-definitions writes the broker's boot definitions
+# (a new named volume takes the owner of the path it is mounted on).
+RUN useradd --create-home --home-dir /home/lotse --uid 10001 --user-group lotse \
+    && install -d -o lotse -g lotse /etc/lotse-broker
 USER lotse
 WORKDIR /home/lotse
 ENV LOTSE_DATA_DIR=/tmp/lotse

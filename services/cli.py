@@ -6,14 +6,15 @@ import getpass
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from shared.config import (DEFAULT_PORTS, SERVICES, SecretMissing, Settings,
-                           generated_secrets, port_of)
+from shared.config import (COMPOSE_SECRETS, DEFAULT_PORTS, SERVICES, SecretMissing,
+                           Settings, generated_secrets, port_of, secret_value)
 from shared.logging import configure_logging
 from shared.private_files import PRIVATE_UMASK, private_dir
 
@@ -271,13 +272,28 @@ def cmd_topology(args) -> None:
     settings = Settings.from_env("intake")
     topology = registry.topology(settings)
     if args.action == "definitions":
-        print(json.dumps(topology.definitions(), indent=2))
+        password = secret_value(os.environ, "LOTSE_BROKER_PASSWORD")
+        text = json.dumps(topology.definitions(
+            os.environ.get("LOTSE_BROKER_USER", "lotse"), password), indent=2)
+        if args.out:
+            _write_definitions(Path(args.out), text)
+        else:
+            print(text)
     else:
         from shared.bus.amqp import declare_topology
 
         _require_broker(settings)
         declare_topology(settings, topology)
         print(f"declared {len(topology.queue_specs())} queues on {settings.bus_prefix}.events")
+
+
+def _write_definitions(path: Path, text: str) -> None:
+    """For the broker's boot import (compose): written whole, readable by the broker's own
+    user in its container (it holds only a salted hash of the password)."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(text + "\n")
+    partial.chmod(0o644)
+    partial.replace(path)
 
 
 def cmd_catalogue(_args) -> None:
@@ -291,6 +307,8 @@ def cmd_secrets(_args) -> None:
     """A fresh random value for every secret, as NAME=value lines (an .env file)."""
     for name, value in generated_secrets().items():
         print(f"{name}={value}")
+    for name in COMPOSE_SECRETS:  # docker compose's own: the database's and broker's users
+        print(f"{name}={secrets.token_urlsafe(32)}")
 
 
 def cmd_record_of_processing(args) -> None:
@@ -400,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_user)
     p = sub.add_parser("topology", help="declare the RabbitMQ topology or print definitions")
     p.add_argument("action", choices=("declare", "definitions"))
+    p.add_argument("--out", help="definitions: write them to this file (the broker's boot "
+                                 "import) instead of printing them")
     p.set_defaults(func=cmd_topology)
     p = sub.add_parser("catalogue", help="print the event catalogue (docs/events.md)")
     p.set_defaults(func=cmd_catalogue)

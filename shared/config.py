@@ -34,6 +34,9 @@ PUBLISHED_DEMO_SECRETS = frozenset({
     "demo-only-secret-key-change-me", "demo-only-callback-secret-change-me",
     "demo-only-service-secret-change-me", "sandbox-key",
 })
+# docker compose's own secrets (`lotse secrets` prints them too): the passwords of the database's
+# and the broker's users, which compose puts into the URLs and the broker's boot definitions
+COMPOSE_SECRETS = ("LOTSE_DB_PASSWORD", "LOTSE_BROKER_PASSWORD")
 # Lotse's own secrets, with the file a process outside production generates each into
 OWN_SECRETS = {"LOTSE_SECRET_KEY": "secret_key", "LOTSE_SERVICE_SECRET": "service_secret"}
 
@@ -77,7 +80,7 @@ class SecretSource:
         return _secret_from_file(self.data_dir / (file_name or name.lower()))
 
     def optional(self, name: str) -> str | None:
-        value = _secret_value(self.env, name)
+        value = secret_value(self.env, name)
         if value and self.required and value in PUBLISHED_DEMO_SECRETS:
             raise SecretMissing(f"{name} is a published demo value: set a secret of your own")
         return value
@@ -167,7 +170,7 @@ class Settings:
         """The same settings for a sibling service: its own SQLite file in embedded mode, the
         shared server database otherwise (unless LOTSE_<SERVICE>_DATABASE_URL says else)."""
         env = os.environ if environ is None else environ
-        own = _secret_value(env, f"LOTSE_{service.upper()}_DATABASE_URL")
+        own = secret_value(env, f"LOTSE_{service.upper()}_DATABASE_URL")
         if own:
             url = _with_database_tls(own, env)
         elif self.database_url == _sqlite_url(self.data_dir, self.service):
@@ -180,7 +183,7 @@ class Settings:
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("LOTSE_DATA_DIR", "var")).resolve()
-        broker = _secret_value(env, "LOTSE_BROKER_URL") or None
+        broker = secret_value(env, "LOTSE_BROKER_URL") or None
         demo = env.get("LOTSE_DEMO", "").lower() in ("1", "true", "yes")
         source = SecretSource(env, data_dir, required=bool(broker) and not demo)
         secret = source.get("LOTSE_SECRET_KEY", OWN_SECRETS["LOTSE_SECRET_KEY"])
@@ -195,7 +198,7 @@ class Settings:
             data_dir=data_dir,
             secret_key=secret,
             demo=demo,
-            bus_url=_with_database_tls(_secret_value(env, "LOTSE_BUS_DATABASE_URL")
+            bus_url=_with_database_tls(secret_value(env, "LOTSE_BUS_DATABASE_URL")
                                        or f"sqlite:///{data_dir / 'bus.db'}", env),
             bus_prefix=env.get("LOTSE_BUS_PREFIX", "lotse"),
             retry_delays=_delays(env.get("LOTSE_RETRY_DELAYS", "1,5,30,120,600")),
@@ -238,7 +241,7 @@ class Settings:
         )
 
 
-def _secret_value(env: Mapping[str, str], name: str) -> str | None:
+def secret_value(env: Mapping[str, str], name: str) -> str | None:
     """A secret from the variable itself or from the file `<name>_FILE` names."""
     if env.get(name):
         return env[name]
@@ -292,7 +295,7 @@ class OidcSettings:
         if not env.get("LOTSE_OIDC_ISSUER"):
             return None
         client_id = env.get("LOTSE_OIDC_CLIENT_ID")
-        client_secret = _secret_value(env, "LOTSE_OIDC_CLIENT_SECRET")
+        client_secret = secret_value(env, "LOTSE_OIDC_CLIENT_SECRET")
         if not client_id or not client_secret:
             raise ValueError("LOTSE_OIDC_ISSUER is set: LOTSE_OIDC_CLIENT_ID and "
                              "LOTSE_OIDC_CLIENT_SECRET (or _FILE) are needed too")
@@ -307,8 +310,8 @@ class OidcSettings:
 
 def _database_url(service: str, env: Mapping[str, str], data_dir: Path) -> str:
     """Per-service URL first, then the shared one, then a SQLite file of the service's own."""
-    url = (_secret_value(env, f"LOTSE_{service.upper()}_DATABASE_URL")
-           or _secret_value(env, "LOTSE_DATABASE_URL"))
+    url = (secret_value(env, f"LOTSE_{service.upper()}_DATABASE_URL")
+           or secret_value(env, "LOTSE_DATABASE_URL"))
     return _with_database_tls(url, env) if url else _sqlite_url(data_dir, service)
 
 

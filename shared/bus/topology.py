@@ -159,17 +159,20 @@ class Topology:
     def _args(self, name: str) -> dict[str, Any]:
         return next(s["arguments"] for s in self.queue_specs() if s["name"] == name)
 
-    def definitions(self, user: str = "lotse", password: str = "lotse",
+    def definitions(self, user: str = "lotse", password: str | None = None,
                     vhost: str = "/") -> dict[str, Any]:
-        """Definitions to import at broker boot; a blank node needs its users from them too."""
+        """Definitions to import at broker boot. A blank node that imports definitions creates
+        no default user, so with a password they carry Lotse's user too (with a fresh salt);
+        without one, only the topology (the committed file: no published password)."""
+        users = [{"name": user, "password_hash": _rabbit_hash(password),
+                  "hashing_algorithm": "rabbit_password_hashing_sha256",
+                  "tags": ["administrator"]}] if password else []
         return {
             "rabbit_version": "3.10.8",
-            "users": [{"name": user, "password_hash": _rabbit_hash(password, salt=b"lots"),
-                       "hashing_algorithm": "rabbit_password_hashing_sha256",
-                       "tags": ["administrator"]}],
+            "users": users,
             "vhosts": [{"name": vhost}],
             "permissions": [{"user": user, "vhost": vhost, "configure": ".*",
-                             "write": ".*", "read": ".*"}],
+                             "write": ".*", "read": ".*"}] if password else [],
             "exchanges": [{"name": e["name"], "vhost": vhost, "type": e["type"], "durable": True,
                            "auto_delete": False, "internal": False, "arguments": e["arguments"]}
                           for e in self.exchange_specs()],

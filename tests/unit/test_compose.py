@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from shared.config import PUBLISHED_DEMO_SECRETS, secret_names
+from shared.config import COMPOSE_SECRETS, PUBLISHED_DEMO_SECRETS, secret_names
 from tests.conftest import REPO
 
 COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
@@ -36,7 +36,7 @@ def test_every_secret_is_required_and_none_has_a_default():
 
 
 def test_with_the_secrets_set_every_service_s_environment_resolves():
-    env = {name: f"value-of-{name}" for name in secret_names()}
+    env = {name: f"value-of-{name}" for name in (*secret_names(), *COMPOSE_SECRETS)}
     for name, service in COMPOSE["services"].items():
         for key, value in (service.get("environment") or {}).items():
             resolved = interpolated(str(value), env)
@@ -56,3 +56,25 @@ def test_the_stand_in_partner_systems_run_only_in_the_demo_profile():
         environment = service.get("environment") or {}
         assert "LOTSE_SANDBOX_AUTO_ACCEPT" not in environment, name
         assert "LOTSE_DEMO" not in environment, name
+
+
+def test_the_database_and_broker_passwords_are_required_too():
+    """Their users' passwords come from the environment: the old fixed `lotse` is gone."""
+    assert "lotse:lotse@" not in COMPOSE_TEXT
+    env = {name: f"value-of-{name}" for name in (*secret_names(), *COMPOSE_SECRETS)}
+    lotse = COMPOSE["x-lotse-env"]
+    assert interpolated(lotse["LOTSE_DATABASE_URL"], env).startswith(
+        "postgresql+psycopg://lotse:value-of-LOTSE_DB_PASSWORD@")
+    assert interpolated(lotse["LOTSE_BROKER_URL"], env).startswith(
+        "amqp://lotse:value-of-LOTSE_BROKER_PASSWORD@")
+    services = COMPOSE["services"]
+    assert interpolated(services["postgres"]["environment"]["POSTGRES_PASSWORD"], env) == \
+        env["LOTSE_DB_PASSWORD"]
+    definitions = services["broker-definitions"]
+    assert interpolated(definitions["environment"]["LOTSE_BROKER_PASSWORD"], env) == \
+        env["LOTSE_BROKER_PASSWORD"]
+    assert "--out" in definitions["command"]
+    assert services["rabbitmq"]["depends_on"]["broker-definitions"]["condition"] == \
+        "service_completed_successfully"
+    for name in COMPOSE_SECRETS:
+        assert not re.search(rf"\$\{{{name}:-", COMPOSE_TEXT), name

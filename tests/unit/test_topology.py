@@ -47,6 +47,23 @@ def test_deploy_definitions_match_the_code(tmp_path):
         "run `make definitions` to regenerate deploy/rabbitmq/definitions.json"
 
 
+def test_the_committed_definitions_carry_no_user_and_a_password_makes_one(tmp_path):
+    """The repository publishes no broker password: compose writes the boot definitions with
+    Lotse's user from LOTSE_BROKER_PASSWORD (a fresh salt each time)."""
+    import base64
+    import hashlib
+
+    committed = json.loads((REPO / "deploy/rabbitmq/definitions.json").read_text())
+    assert committed["users"] == [] and committed["permissions"] == []
+    topo = registry.topology(embedded_settings(tmp_path))
+    [user] = topo.definitions("lotse", "s3cret-from-env")["users"]
+    raw = base64.b64decode(user["password_hash"])
+    salt, digest = raw[:4], raw[4:]
+    assert digest == hashlib.sha256(salt + b"s3cret-from-env").digest()
+    assert topo.definitions("lotse", "s3cret-from-env")["users"][0]["password_hash"] != \
+        user["password_hash"]
+
+
 def test_the_event_catalogue_is_current(tmp_path):
     from shared.events.catalogue import render
 
