@@ -78,3 +78,17 @@ def test_the_database_and_broker_passwords_are_required_too():
         "service_completed_successfully"
     for name in COMPOSE_SECRETS:
         assert not re.search(rf"\$\{{{name}:-", COMPOSE_TEXT), name
+
+
+def test_only_the_gateway_is_trusted_to_name_the_client():
+    """Intake throttles logins per client address: behind the gateway it must read the
+    gateway's X-Forwarded-For, and no other peer's (the bridge's own address is not it)."""
+    import ipaddress
+
+    trusted = interpolated(COMPOSE["x-lotse-env"]["LOTSE_TRUSTED_PROXIES"], {})
+    gateway = COMPOSE["services"]["gateway"]["networks"]["default"]["ipv4_address"]
+    assert trusted == interpolated(gateway, {})
+    [subnet] = COMPOSE["networks"]["default"]["ipam"]["config"]
+    network = ipaddress.ip_network(interpolated(subnet["subnet"], {}))
+    assert ipaddress.ip_address(trusted) in network
+    assert ipaddress.ip_address(trusted) != next(network.hosts())  # the bridge's address
