@@ -8,7 +8,7 @@ export LOTSE_DATA_DIR ?= $(CURDIR)/var
 LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672//
 LOCAL_DATABASE := postgresql+psycopg://postgres@127.0.0.1:5432/lotse
 
-.PHONY: run test stack services lint clean definitions translations bench chaos
+.PHONY: run test stack services runtime-services lint clean definitions translations bench chaos
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,12 @@ test: $(STAMP) services
 services:
 	@bash deploy/ensure-services.sh
 
+## runtime-services: RabbitMQ and PostgreSQL only (the stack and the benchmarks need no browser)
+runtime-services:
+	@bash deploy/ensure-services.sh --runtime
+
 ## stack: the distributed stack as local processes against this machine's RabbitMQ/PostgreSQL
-stack: $(STAMP) services
+stack: $(STAMP) runtime-services
 	psql -h 127.0.0.1 -U postgres -d postgres -tc "SELECT 1 FROM pg_database WHERE datname='lotse'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE lotse"
 	LOTSE_BROKER_URL=$${LOTSE_BROKER_URL:-$(LOCAL_BROKER)} \
@@ -42,14 +46,14 @@ stack: $(STAMP) services
 
 ## bench: the distributed stack under a surge (32,000 intakes) against raw kombu and bare Flask
 ## baselines; figures in bench/results/latest.json and .png (BENCH_ARGS=--quick for a short run)
-bench: $(STAMP) services
+bench: $(STAMP) runtime-services
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## chaos: the fault suite: 2,000 intakes while RabbitMQ and PostgreSQL restart, workers and
 ## relays are killed, a partner is down, deliveries are duplicated and poisoned; then the
 ## invariant checker (CHAOS_ARGS=--quick for the smaller run that `make test` also does)
-chaos: $(STAMP) services
+chaos: $(STAMP) runtime-services
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 ## definitions: regenerate deploy/rabbitmq/definitions.json, docs/events.md and
