@@ -62,7 +62,8 @@ def free_port() -> int:
 
 
 def in_ci() -> bool:
-    return bool(os.environ.get("CI"))
+    """CI is set (as CI systems set it: true, 1, yes); CI=0 or CI=false is not CI."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 @pytest.fixture

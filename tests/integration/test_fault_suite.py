@@ -13,6 +13,7 @@ from tests.conftest import in_ci
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
+@pytest.mark.timeout(1800)  # the quick plan, its settling (up to 30 min at worst) included
 def test_nothing_is_lost_or_doubled_whatever_breaks():
     missing = [b for b in ("rabbitmq-server", "rabbitmqctl") if shutil.which(b) is None]
     if missing:
