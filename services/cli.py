@@ -8,9 +8,7 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from shared.config import (COMPOSE_SECRETS, DEFAULT_PORTS, SERVICES, SecretMissing,
@@ -137,19 +135,21 @@ def _multiprocess_metrics() -> None:
     atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, ignore_errors=True))
 
 
-def _serve_metrics(args) -> None:
-    """Relays and workers have no HTTP app: /metrics on a port of their own (0 = none)."""
+def _serve_metrics(args, probes=None) -> None:
+    """Relays and workers have no HTTP app: /metrics, /healthz and /readyz on a port of their
+    own (0 = none; shared/probes.py)."""
     if not args.metrics_port:
         return
-    from shared.metrics import start_metrics_server
+    from shared.probes import ProcessProbes, start_probe_server
 
     try:
-        start_metrics_server(args.metrics_port, args.metrics_host)
+        start_probe_server(args.metrics_port, args.metrics_host, probes or ProcessProbes())
     except OSError as exc:  # no metrics is no reason to stop relaying or consuming
         log.error("metrics port unavailable", extra={"port": args.metrics_port,
                                                       "reason": str(exc)})
         return
-    log.info("metrics served", extra={"port": args.metrics_port, "path": "/metrics"})
+    log.info("metrics served", extra={"port": args.metrics_port,
+                                      "paths": "/metrics /healthz /readyz"})
 
 
 def cmd_relay(args) -> None:
@@ -159,16 +159,21 @@ def cmd_relay(args) -> None:
     from shared.outbox import OutboxRelay
     from shared.runtime import stop_on_signals
 
+    from shared.probes import ProcessProbes
+    from shared.service import broker_check
+
     settings = Settings.from_env(args.service)
     deps = _bootstrap(args.service, settings)
     _require_broker(settings)
     relay = OutboxRelay(deps.engine, deps.outbox,
                         AmqpPublisher(settings, registry.topology(settings)))
-    _serve_metrics(args)
     loops = _loops()
     stop_on_signals(loops.stop)
+    _serve_metrics(args, ProcessProbes(loops, [("database", deps.ping_database),
+                                               ("bus", broker_check(settings))]))
+    loops.start(f"relay-{args.service}", relay.run)
     log.info("relay started", extra={"service": args.service})
-    relay.run(loops.stop)
+    _wait_for_stop(loops)
 
 
 def cmd_worker(args) -> None:
@@ -177,19 +182,25 @@ def cmd_worker(args) -> None:
     from shared.bus.amqp import AmqpConsumer
     from shared.runtime import stop_on_signals
 
+    from shared.probes import ProcessProbes
+    from shared.service import broker_check
+
     settings = Settings.from_env(args.service)
     loops = _loops()
     stop_on_signals(loops.stop)
-    _serve_metrics(args)
-    if args.service == "partner_sandbox":
+    probes = ProcessProbes(loops)  # ready once its checks are known (below)
+    _serve_metrics(args, probes)
+    if args.service == "partner_sandbox":  # the stand-in partners: no broker
         from services.partner_sandbox.notifier import PartnerNotifier
-        from shared.db import make_engine
+        from shared.db import make_engine, ping
 
-        loops.start("sandbox-notifier",
-                    PartnerNotifier(make_engine(settings.database_url), settings).run)
+        engine = make_engine(settings.database_url)
+        probes.ready_when([("database", lambda: ping(engine))])
+        loops.start("sandbox-notifier", PartnerNotifier(engine, settings).run)
     else:
         _require_broker(settings)
         deps = _bootstrap(args.service, settings)
+        probes.ready_when([("database", deps.ping_database), ("bus", broker_check(settings))])
         topology = registry.topology(settings)
         consumer = AmqpConsumer(settings, topology, topology.for_service(args.service), deps.uow)
         loops.start(f"consumer-{args.service}", consumer.run_until)
@@ -214,6 +225,10 @@ def cmd_worker(args) -> None:
             loops.start("ops-console",
                         console_runtime(settings).loop(deps.engine, settings, os.environ).run)
     log.info("worker started", extra={"service": args.service})
+    _wait_for_stop(loops)
+
+
+def _wait_for_stop(loops) -> None:
     while not loops.stop.wait(1.0):
         pass
     loops.shutdown()
@@ -321,16 +336,24 @@ def cmd_record_of_processing(args) -> None:
     print(render_json(record) if args.format == "json" else render_markdown(record))
 
 
-def stack_commands(python: str = sys.executable) -> list[tuple[str, list[str]]]:
-    """Every process of the distributed stack, as (name, argv)."""
+def stack_commands(python: str = sys.executable, replicas: dict[str, int] | None = None,
+                   metrics_base: int = METRICS_BASE_PORT) -> list[tuple[str, list[str]]]:
+    """Every process of the distributed stack, as (name, argv). Relays and workers run
+    `replicas` times each (services/supervisor.py's parse_replicas; once by default): the
+    first is named e.g. "worker-referral", the others "worker-referral-2", ...; each gets
+    its own metrics port, counting up from `metrics_base`."""
+    from services.supervisor import replicas_of
+
     lotse = [python, "-m", "services.cli"]
     procs = [(f"serve-{s}", lotse + ["serve", s]) for s in (*SERVICES, "gateway")]
-    procs += [(f"relay-{s}", lotse + ["relay", s]) for s in BUS_SERVICES]
-    procs += [(f"worker-{s}", lotse + ["worker", s]) for s in (*BUS_SERVICES,
-                                                              "partner_sandbox")]
-    bus_processes = [argv for _, argv in procs if argv[len(lotse)] in ("relay", "worker")]
-    for port, argv in enumerate(bus_processes, METRICS_BASE_PORT):
-        argv += ["--metrics-port", str(port)]
+    bus = [("relay", s) for s in BUS_SERVICES] + [("worker", s) for s in (*BUS_SERVICES,
+                                                                          "partner_sandbox")]
+    port = metrics_base
+    for kind, service in bus:
+        for replica in range(1, replicas_of(replicas or {}, kind, service) + 1):
+            name = f"{kind}-{service}" + (f"-{replica}" if replica > 1 else "")
+            procs.append((name, lotse + [kind, service, "--metrics-port", str(port)]))
+            port += 1
     return procs
 
 
@@ -340,7 +363,22 @@ def metrics_port(argv: list[str]) -> int | None:
 
 
 def cmd_stack(args) -> None:
-    """The distributed stack as local processes (RabbitMQ + PostgreSQL of this machine)."""
+    """The distributed stack as local processes (RabbitMQ + PostgreSQL of this machine), kept
+    running by a supervisor (services/supervisor.py)."""
+    import threading
+
+    from services import supervisor
+    from shared.metrics import start_metrics_server
+
+    try:
+        replicas = supervisor.parse_replicas(",".join(
+            [os.environ.get("LOTSE_STACK_REPLICAS", ""), *args.replicas]))
+        delays = [float(d) for d in os.environ.get("LOTSE_STACK_RESTART_DELAYS", "").split(",")
+                  if d.strip()] or supervisor.DEFAULT_DELAYS
+        max_restarts = int(os.environ.get("LOTSE_STACK_MAX_RESTARTS")
+                           or supervisor.DEFAULT_MAX_RESTARTS)
+    except ValueError as exc:
+        sys.exit(f"lotse stack: {exc}")
     settings = Settings.from_env("intake")
     _require_broker(settings)
     if settings.database_url.startswith("sqlite"):
@@ -349,34 +387,33 @@ def cmd_stack(args) -> None:
     cmd_topology(argparse.Namespace(action="declare"))
     if args.demo:
         seed_demo(settings)
-    commands = stack_commands()
-    children = [(name, subprocess.Popen(argv)) for name, argv in commands]
+    commands = stack_commands(replicas=replicas, metrics_base=args.metrics_base_port)
+    keeper = supervisor.Supervisor(commands, delays=delays, max_restarts=max_restarts)
+    if args.metrics_port:
+        try:
+            start_metrics_server(args.metrics_port)
+        except OSError as exc:
+            log.error("supervisor metrics port unavailable",
+                      extra={"port": args.metrics_port, "reason": str(exc)})
+    keeper.start()
     print(f"\nLotse (distributed) is running at http://127.0.0.1:{port_of('gateway')}"
-          f"  ({len(children)} processes; Ctrl-C stops them)", flush=True)
-    print("Metrics: /metrics of every service, /gateway/metrics, and "
+          f"  ({len(commands)} processes, restarted when they exit; Ctrl-C stops them)",
+          flush=True)
+    print("Metrics: /metrics of every service, /gateway/metrics, "
+          f"the supervisor :{args.metrics_port}, and "
           + ", ".join(f"{name} :{metrics_port(argv)}" for name, argv in commands
-                      if metrics_port(argv)) + "\n", flush=True)
-    stopping = False
+                      if metrics_port(argv)) + " (also /healthz, /readyz)\n", flush=True)
+    stopping = threading.Event()
 
     def stop(*_):
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        for name, proc in children:
-            if proc.poll() is not None:
-                print(f"{name} exited with {proc.returncode}; stopping the stack", flush=True)
-                stopping = True
-        time.sleep(0.5)
-    for _, proc in children:
-        proc.terminate()
-    for _, proc in children:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    try:
+        keeper.run(stopping)
+    finally:
+        keeper.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -403,6 +440,18 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("stack", help="the distributed stack as local processes")
     p.add_argument("--demo", action="store_true")
+    p.add_argument("--replicas", action="append", default=[], metavar="KIND[:SERVICE]=N",
+                   help="run relays or workers N times, e.g. worker:referral=2 or relay=2 "
+                        "(repeatable; added to $LOTSE_STACK_REPLICAS, later wins)")
+    p.add_argument("--metrics-port", type=int,
+                   default=int(os.environ.get("LOTSE_STACK_METRICS_PORT") or 9100),
+                   help="the supervisor's /metrics (restarts; default "
+                        "$LOTSE_STACK_METRICS_PORT or 9100; 0 = off)")
+    p.add_argument("--metrics-base-port", type=int,
+                   default=int(os.environ.get("LOTSE_STACK_METRICS_BASE_PORT")
+                               or METRICS_BASE_PORT),
+                   help="first metrics port of the relays and workers (default "
+                        "$LOTSE_STACK_METRICS_BASE_PORT or 9101), one each")
     p.set_defaults(func=cmd_stack)
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("service", nargs="?", default="all", choices=(*SERVICES, "all"))

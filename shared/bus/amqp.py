@@ -328,6 +328,14 @@ class AmqpConsumer(ConsumerMixin):
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
 
+    def on_connection_error(self, exc, interval) -> None:
+        """Waiting for the broker is this loop at work: the liveness probe must not restart a
+        worker whose broker is down (its readiness probe says that)."""
+        beat = getattr(self.stop_event, "beat", None)  # shared/runtime.py's LoopProgress
+        if beat is not None:
+            beat(interval)
+        super().on_connection_error(exc, interval)
+
     def run_until(self, stop: threading.Event) -> None:
         self.stop_event = stop
         try:

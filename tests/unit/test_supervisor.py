@@ -1,0 +1,146 @@
+"""`lotse stack`'s supervisor (services/supervisor.py), driven by a fake clock and stand-in
+processes: restarts with growing delays, a give-up after too many restarts within a minute,
+the others untouched, every restart counted; replicas and their metrics ports."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+
+from services.cli import metrics_port, stack_commands
+from services.supervisor import Supervisor, parse_replicas
+
+
+class FakeProc:
+    def __init__(self, argv, pid):
+        self.argv, self.pid, self.returncode = argv, pid, None
+
+    def poll(self):
+        return self.returncode
+
+    def die(self, code=-9):
+        self.returncode = code
+
+
+class Harness:
+    def __init__(self, names=("worker-referral", "relay-intake", "serve-intake"), **options):
+        self.now, self.spawned = 1000.0, []
+        self.sup = Supervisor([(n, [n]) for n in names], spawn=self.spawn,
+                              clock=lambda: self.now, **options)
+        self.sup.start()
+
+    def spawn(self, argv):
+        proc = FakeProc(argv, len(self.spawned) + 1)
+        self.spawned.append(proc)
+        return proc
+
+    def proc(self, name):
+        return next(p.proc for p in self.sup.programs if p.name == name)
+
+    def advance(self, seconds):
+        self.now += seconds
+        self.sup.poll()
+
+
+def restarts(name):
+    return REGISTRY.get_sample_value("lotse_stack_process_restarts_total", {"process": name}) or 0
+
+
+def test_an_exited_process_is_started_again_after_a_delay_and_the_others_keep_running(caplog):
+    h = Harness(names=("worker-a", "relay-a", "serve-a"), delays=(1, 2, 4))
+    before, others = restarts("worker-a"), [h.proc("relay-a"), h.proc("serve-a")]
+    killed = h.proc("worker-a")
+    killed.die()
+    with caplog.at_level(logging.INFO, logger="lotse.stack"):
+        h.advance(0.2)  # noticed: due in 1 s, not started yet
+        assert h.proc("worker-a") is killed
+        h.advance(1.0)
+    fresh = h.proc("worker-a")
+    assert fresh is not killed and fresh.argv == ["worker-a"] and fresh.poll() is None
+    assert [h.proc("relay-a"), h.proc("serve-a")] == others  # untouched
+    assert len(h.spawned) == 4
+    assert restarts("worker-a") == before + 1
+    assert any("worker-a exited with -9; restarting in 1 s" in r.getMessage()
+               for r in caplog.records)
+    assert any(r.getMessage() == "process restarted" and r.program == "worker-a"
+               for r in caplog.records)
+
+
+def test_delays_grow_with_restarts_within_a_minute_and_reset_after_a_quiet_one():
+    h = Harness(names=("worker-b",), delays=(1, 2, 4), max_restarts=10)
+    waited = []
+    for _ in range(4):
+        h.proc("worker-b").die()
+        h.advance(0)
+        waited.append(h.sup.programs[0].due - h.now)
+        h.advance(waited[-1])
+    assert waited == [1, 2, 4, 4]  # the last delay repeats
+    h.advance(61 + 60)  # a quiet minute and more: its restarts are forgotten
+    h.proc("worker-b").die()
+    h.advance(0)
+    assert h.sup.programs[0].due - h.now == 1
+
+
+def test_too_many_restarts_within_a_minute_give_the_process_up_and_only_it(caplog):
+    h = Harness(names=("relay-c", "worker-c"), delays=(1,), max_restarts=3)
+    for _ in range(3):
+        h.proc("relay-c").die()
+        h.advance(0.1)
+        h.advance(1)
+    assert restarts("relay-c") >= 3 and not h.sup.programs[0].given_up
+    spawned = len(h.spawned)
+    h.proc("relay-c").die(1)
+    with caplog.at_level(logging.ERROR, logger="lotse.stack"):
+        h.advance(0.1)
+    for _ in range(5):
+        h.advance(30)
+    assert h.sup.programs[0].given_up and len(h.spawned) == spawned  # not started again
+    assert REGISTRY.get_sample_value("lotse_stack_process_given_up",
+                                     {"process": "relay-c"}) == 1
+    assert any(r.getMessage().startswith("giving up relay-c: it exited (code 1) after 3 "
+                                         "restarts within 60 s; the other processes keep "
+                                         "serving") for r in caplog.records)
+    worker = h.proc("worker-c")  # still supervised
+    worker.die()
+    h.advance(0.1)
+    h.advance(1)
+    assert h.proc("worker-c") is not worker and len(h.spawned) == spawned + 1
+
+
+def test_replicas_setting():
+    assert parse_replicas("worker:referral=2, relay:intake=3,") == {
+        "worker:referral": 2, "relay:intake": 3}
+    assert parse_replicas("relay=2,worker=2") == {"relay": 2, "worker": 2}
+    for bad in ("worker:referral", "serve:intake=2", "worker=0", "relay=x",
+                "worker:partner_sandbox=2"):
+        with pytest.raises(ValueError):
+            parse_replicas(bad)
+
+
+def test_replicas_run_under_names_and_metrics_ports_of_their_own():
+    default = stack_commands("py")
+    assert [n for n, _ in default if n.startswith("relay-")] == [
+        "relay-intake", "relay-referral", "relay-partner_adapter", "relay-ops"]
+    commands = stack_commands("py", replicas=parse_replicas(
+        "relay=2,worker=2,worker:ops=3,relay:ops=1"), metrics_base=20000)
+    names = [n for n, _ in commands]
+    assert len(names) == len(set(names))
+    assert {"relay-intake", "relay-intake-2", "worker-referral-2", "worker-ops-3",
+            "worker-partner_sandbox"} <= set(names)
+    assert "relay-ops-2" not in names and "worker-partner_sandbox-2" not in names
+    argv = dict(commands)
+    assert argv["worker-ops-3"][3:5] == ["worker", "ops"]
+    ports = [metrics_port(a) for _, a in commands if metrics_port(a)]
+    assert len(ports) == len(set(ports)) == len(names) - 6  # every relay and worker, no clash
+    assert min(ports) == 20000
+
+
+def test_shutdown_terminates_what_runs():
+    h = Harness(names=("worker-d", "relay-d"))
+    terminated = []
+    for program in h.sup.programs:
+        program.proc.terminate = lambda p=program.proc: (terminated.append(p), p.die(-15))
+        program.proc.wait = lambda timeout=None: None
+    h.sup.shutdown(timeout=1)
+    assert len(terminated) == 2
