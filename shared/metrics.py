@@ -46,6 +46,33 @@ OUTBOX_LAG_SECONDS = Histogram(
 OUTBOX_PENDING = Gauge(
     "lotse_outbox_pending", "Outbox rows not yet published (sampled by the relay)",
     ["service"], multiprocess_mode="livemax")
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "lotse_outbox_oldest_pending_seconds",
+    "Age of the oldest outbox row not yet published (sampled by the relay; 0 = none)",
+    ["service"], multiprocess_mode="livemax")
+PARTNER_CIRCUIT_OPEN = Gauge(
+    "lotse_partner_circuit_open",
+    "1 while this process's circuit breaker for the partner is open (or half-open: 0.5)",
+    ["partner"], multiprocess_mode="livemax")
+# Figures of the operator console's loop (worker-ops), so Prometheus alerts on them even when
+# the console's own alerting or its database is what fails.
+OPS_DEPENDENCY_UP = Gauge(
+    "lotse_ops_dependency_up",
+    "1 if the operator console reached the dependency at its last check, else 0",
+    ["dependency", "service"], multiprocess_mode="livemax")
+OPS_PARKED = Gauge(
+    "lotse_ops_parked_messages", "Parked messages waiting for an operator (collected or not)",
+    multiprocess_mode="livemax")
+OPS_OVERDUE = Gauge(
+    "lotse_ops_overdue_referrals", "Open referrals past their partner's deadline",
+    multiprocess_mode="livemax")
+OPS_LOOP_FAILURES = Counter(
+    "lotse_ops_console_loop_failures", "Steps of the operator console's loop that failed",
+    ["step"])
+OPS_LOOP_SUCCESS = Gauge(
+    "lotse_ops_console_loop_last_success_timestamp_seconds",
+    "When the operator console's loop last checked the alerts without an error (Unix time)",
+    multiprocess_mode="livemax")
 PARTNER_CALL_SECONDS = Histogram(
     "lotse_partner_call_duration_seconds", "Calls to a partner system to open a case",
     ["partner", "outcome"], buckets=PARTNER_BUCKETS)
@@ -76,8 +103,38 @@ def observe_published(service: str, event_type: str, created_at: datetime | None
         OUTBOX_LAG_SECONDS.labels(service).observe(max(0.0, lag))
 
 
-def set_outbox_pending(service: str, pending: int) -> None:
+def set_outbox_pending(service: str, pending: int, oldest_seconds: float = 0.0) -> None:
     OUTBOX_PENDING.labels(service).set(pending)
+    OUTBOX_OLDEST_SECONDS.labels(service).set(max(0.0, oldest_seconds))
+
+
+CIRCUIT_VALUES = {"closed": 0.0, "half-open": 0.5, "open": 1.0}
+
+
+def set_circuit_states(states: dict) -> None:
+    """partner -> (state, ...) as the case opener's breakers report them."""
+    for partner, state in states.items():
+        name = state[0] if isinstance(state, tuple) else state
+        PARTNER_CIRCUIT_OPEN.labels(partner).set(CIRCUIT_VALUES.get(name, 0.0))
+
+
+def set_console_readings(reachable: dict, parked: int | None, overdue: int | None) -> None:
+    """The operator console's last check: reachable {("broker", ""): True, ("database",
+    "referral"): False, ...}, parked messages and overdue referrals (None: not known)."""
+    for (dependency, service), up in reachable.items():
+        OPS_DEPENDENCY_UP.labels(dependency, service).set(1 if up else 0)
+    if parked is not None:
+        OPS_PARKED.set(parked)
+    if overdue is not None:
+        OPS_OVERDUE.set(overdue)
+
+
+def console_loop_failed(step: str) -> None:
+    OPS_LOOP_FAILURES.labels(step).inc()
+
+
+def console_loop_succeeded(at: float) -> None:
+    OPS_LOOP_SUCCESS.set(at)
 
 
 def observe_partner_call(partner: str, outcome: str, seconds: float) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, and_,
@@ -163,9 +163,10 @@ class OutboxRelay:
             return
         self.pending_sampled = time.monotonic()
         with self.engine.connect() as conn:
-            pending = conn.execute(select(func.count()).select_from(self.table)
-                                   .where(self.table.c.status == "pending")).scalar()
-        metrics.set_outbox_pending(self.service, pending or 0)
+            pending, oldest = conn.execute(
+                select(func.count(), func.min(self.table.c.created_at))
+                .where(self.table.c.status == "pending")).one()
+        metrics.set_outbox_pending(self.service, pending or 0, _age(oldest, self.clock()))
 
     def release_leases(self) -> None:
         """Single-process (embedded) start: nobody else can hold a lease, so free them all."""
@@ -193,6 +194,15 @@ class OutboxRelay:
             elif claimed < self.batch_size:
                 stop.wait(linger)
         self.publisher.close()
+
+
+def _age(moment: datetime | None, now: datetime) -> float:
+    """Seconds since `moment` (naive values are UTC, as SQLite hands them back); 0 for none."""
+    if moment is None:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (now - moment).total_seconds())
 
 
 def outbox_stats(engine: Engine, table: Table, clock: Callable = utcnow) -> dict:

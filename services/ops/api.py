@@ -106,12 +106,13 @@ class Overview(MethodView):
     def get(self):
         """The topology with live queue figures, backlogs and active alerts."""
         rt = runtime()
-        figures = rt.figures.read()
+        figures, broker_error = rt.figures.survey()  # the broker down: no figures, an alert
         settings = current_app.extensions["lotse"].settings
+        backlogs = console.backlogs(engine(), rt.databases, figures, broker_error=broker_error)
         return {"mode": "embedded" if settings.embedded else "rabbitmq",
                 "topology": console.topology_picture(rt.topology, figures),
-                "backlogs": console.backlogs(engine(), rt.databases, figures),
-                "alerts": console.active_alerts(engine())}
+                "backlogs": backlogs,
+                "alerts": console.overview_alerts(engine(), backlogs)}
 
 
 @blp.route("/charts")

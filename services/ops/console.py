@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from services.ops import dead_letters, domain, erasure, readings, tables
+from shared import metrics
 from shared.bus.parking import ParkingLot
 from shared.bus.topology import Topology
 from shared.clock import Clock, utcnow
@@ -130,18 +131,57 @@ def topology_picture(topology: Topology, figures: dict[str, dict]) -> dict[str, 
 
 
 def backlogs(engine: Engine, db: readings.Databases, figures: dict[str, dict],
-             clock: Clock = utcnow) -> dict[str, Any]:
-    """The readings alerts are raised from."""
-    with engine.connect() as conn:
-        parked = conn.execute(select(func.count()).select_from(tables.dead_letters).where(
-            tables.dead_letters.c.status == "parked")).scalar() or 0
-    parked += sum((f.get("parked") or 0) for f in figures.values())  # not yet collected
-    circuits = readings.circuits(db, clock())
-    return {"outboxes": readings.outboxes(db),
+             clock: Clock = utcnow, broker_error: str | None = None) -> dict[str, Any]:
+    """The readings alerts are raised from. What could not be reached is named under
+    `unreachable` ("broker", "database:<service>") and its figures are None, not 0."""
+    unreachable: dict[str, str] = {"broker": broker_error} if broker_error else {}
+    parked: int | None
+    try:
+        with engine.connect() as conn:
+            parked = conn.execute(select(func.count()).select_from(tables.dead_letters).where(
+                tables.dead_letters.c.status == "parked")).scalar() or 0
+    except Exception as exc:
+        parked, unreachable["database:ops"] = None, readings.why(exc)
+    if parked is not None:  # and those not yet collected from the parking queues
+        parked += sum((f.get("parked") or 0) for f in figures.values())
+    outboxes = readings.outboxes(db)
+    for service, outbox in outboxes.items():
+        if "error" in outbox:
+            unreachable[f"database:{service}"] = outbox["error"]
+    try:
+        overdue: int | None = readings.overdue_referrals(db)
+    except Exception as exc:
+        overdue = None
+        unreachable.setdefault("database:referral", readings.why(exc))
+    try:
+        circuits = readings.circuits(db, clock())
+    except Exception as exc:
+        circuits = {}
+        unreachable.setdefault("database:partner_adapter", readings.why(exc))
+    return {"outboxes": outboxes,
             "queues": {q: f.get("ready") for q, f in figures.items()},
-            "parked": parked, "overdue_referrals": readings.overdue_referrals(db),
+            "parked": parked, "overdue_referrals": overdue,
             "circuits": {p: c["state"] for p, c in circuits.items()},
-            "circuit_details": circuits}
+            "circuit_details": circuits, "unreachable": unreachable}
+
+
+def overview_alerts(engine: Engine, current: dict[str, Any], clock: Clock = utcnow
+                    ) -> list[dict]:
+    """The recorded active alerts, and what this very reading could not reach (the broker,
+    a database): an operator sees it at once, even with the console's loop down and with
+    the console's own database unreachable."""
+    try:
+        shown = active_alerts(engine)
+    except Exception as exc:
+        log.warning("active alerts unreadable", extra={"error": readings.why(exc)})
+        shown = []
+    known = {a["key"] for a in shown}
+    for alert in domain.evaluate(current, domain.Thresholds()):
+        if alert.kind in domain.LIVE_KINDS and alert.key not in known:
+            shown.append({"key": alert.key, "kind": alert.kind, "message": alert.message,
+                          "value": alert.value, "raised_at": clock().isoformat(),
+                          "notified": False})
+    return shown
 
 
 def thresholds(environ) -> domain.Thresholds:
@@ -218,27 +258,52 @@ class ConsoleLoop:
         self.databases = databases
         self.limits, self.every, self.alerts_every = limits, every, alerts_every
         self.compact_until = 0.0  # after an erasure: truncate the write-ahead logs until then
+        self.failures: dict[str, str] = {}  # step -> error, since the last alert check
 
     def run(self, stop: threading.Event) -> None:
-        checked = 0.0
+        checked = float("-inf")
         while not stop.is_set():
-            busy = 0
-            try:
-                collecting = utcnow()
-                busy += dead_letters.collect(self.engine, self.lot)
-                if erasure.settle(self.engine, collecting):  # parked copies were collected
-                    self.compact_until = time.monotonic() + erasure.COMPACT_SECONDS
-                if time.monotonic() < self.compact_until:
-                    erasure.compact(self.erasure_engines())
-                busy += dead_letters.work_on_batches(self.engine, self.lot)
-                dead_letters.finish_interrupted_replays(self.engine, self.lot)
-                if time.monotonic() - checked >= self.alerts_every:
-                    checked = time.monotonic()
-                    self.check_alerts()
-            except Exception:
-                log.exception("operator console loop failed")
-            if not busy:
+            check = time.monotonic() - checked >= self.alerts_every
+            if check:
+                checked = time.monotonic()
+            if not self.iterate(check):
                 stop.wait(self.every)
+
+    def iterate(self, check_alerts: bool = True) -> int:
+        """One round; returns how much work it found. Each step on its own: one that fails
+        (the broker down for the dead letters) does not keep the others, above all the alert
+        check, from running. A failing step is logged, counted in Prometheus and raised as
+        the alert `console_loop`."""
+        busy = 0
+        for step, work in (("dead_letters", self.collect), ("replays", self.replays)):
+            try:
+                busy += work()
+            except Exception as exc:
+                log.exception("operator console loop failed", extra={"step": step})
+                self.failures[step] = readings.why(exc)
+                metrics.console_loop_failed(step)
+        if check_alerts:
+            try:
+                self.check_alerts()
+            except Exception:
+                log.exception("operator console alert check failed")
+                metrics.console_loop_failed("alerts")
+        return busy
+
+    def collect(self) -> int:
+        """Move parked messages into the console; finish erasures their copies held up."""
+        collecting = utcnow()
+        busy = dead_letters.collect(self.engine, self.lot)
+        if erasure.settle(self.engine, collecting):  # parked copies were collected
+            self.compact_until = time.monotonic() + erasure.COMPACT_SECONDS
+        if time.monotonic() < self.compact_until:
+            erasure.compact(self.erasure_engines())
+        return busy
+
+    def replays(self) -> int:
+        busy = dead_letters.work_on_batches(self.engine, self.lot)
+        dead_letters.finish_interrupted_replays(self.engine, self.lot)
+        return busy
 
     def erasure_engines(self) -> list[Engine]:
         """Where copies of an erased person's data may linger on disk (embedded mode)."""
@@ -247,7 +312,21 @@ class ConsoleLoop:
                 *([broker.engine] if broker is not None else [])]
 
     def check_alerts(self) -> list[domain.Alert]:
-        readings_now = backlogs(self.engine, self.databases, self.figures.read())
-        raised = raise_and_clear(self.engine, domain.evaluate(readings_now, self.limits))
+        """Read, raise and clear the alerts (with the loop's failures since the last check),
+        and hand the same readings to Prometheus, which alerts from outside this process."""
+        failures, self.failures = self.failures, {}
+        figures, broker_error = self.figures.survey()
+        readings_now = backlogs(self.engine, self.databases, figures,
+                                broker_error=broker_error)
+        unreachable = readings_now["unreachable"]
+        metrics.set_console_readings(
+            {("broker", ""): "broker" not in unreachable,
+             **{("database", s): f"database:{s}" not in unreachable
+                for s in readings.BUS_SERVICES}},
+            readings_now["parked"], readings_now["overdue_referrals"])
+        raised = raise_and_clear(self.engine, domain.evaluate(readings_now, self.limits,
+                                                              failures))
         notify(self.engine, self.settings.alert_webhook_url, raised)
+        if not failures:
+            metrics.console_loop_succeeded(time.time())
         return raised

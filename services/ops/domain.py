@@ -167,9 +167,29 @@ class Alert:
     value: str
 
 
-def evaluate(readings: Mapping[str, Any], limits: Thresholds) -> list[Alert]:
-    """Every reading at or over its threshold, as an alert with a stable key."""
+# Alerts about what the console could not reach: shown by the overview as soon as it sees
+# them, whether or not the console's loop has recorded them yet.
+LIVE_KINDS = frozenset({"broker_unreachable", "database_unreachable"})
+
+
+def evaluate(readings: Mapping[str, Any], limits: Thresholds,
+             loop_failures: Mapping[str, str] | None = None) -> list[Alert]:
+    """Every reading at or over its threshold, every dependency that could not be reached
+    and every failing step of the console's own loop, as alerts with stable keys."""
     alerts = []
+    for what, error in sorted(readings.get("unreachable", {}).items()):
+        if what == "broker":
+            alerts.append(Alert("broker_unreachable", "broker_unreachable",
+                                f"broker unreachable: {error}", "0"))
+        else:
+            service = what.removeprefix("database:")
+            alerts.append(Alert(f"database_unreachable:{service}", "database_unreachable",
+                                f"{service}: database unreachable: {error}", "0"))
+    if loop_failures:
+        alerts.append(Alert("console_loop", "console_loop", "operator console loop failing: "
+                            + "; ".join(f"{step}: {error}" for step, error
+                                        in sorted(loop_failures.items())),
+                            str(len(loop_failures))))
     for service, outbox in readings.get("outboxes", {}).items():
         lag = outbox.get("oldest_pending_seconds") or 0.0
         if lag >= limits.outbox_lag_seconds:
@@ -180,11 +200,11 @@ def evaluate(readings: Mapping[str, Any], limits: Thresholds) -> list[Alert]:
         if waiting is not None and waiting >= limits.consumer_lag_messages:
             alerts.append(Alert(f"consumer_lag:{queue}", "consumer_lag",
                                 f"{queue}: {waiting} messages waiting", str(waiting)))
-    parked = readings.get("parked", 0)
+    parked = readings.get("parked") or 0
     if parked >= limits.parked_messages:
         alerts.append(Alert("dead_letters", "dead_letters",
                             f"{parked} parked message(s) wait for an operator", str(parked)))
-    overdue = readings.get("overdue_referrals", 0)
+    overdue = readings.get("overdue_referrals") or 0
     if overdue >= limits.overdue_referrals:
         alerts.append(Alert("overdue_referrals", "overdue_referrals",
                             f"{overdue} referral(s) past their partner's deadline", str(overdue)))

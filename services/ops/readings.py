@@ -55,7 +55,7 @@ def outboxes(db: Databases) -> dict[str, dict]:
         try:
             out[service] = outbox_stats(db(service), _tables(service).outbox)
         except Exception as exc:  # a service's database being down is itself worth showing
-            out[service] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            out[service] = {"error": why(exc)}
     return out
 
 
@@ -77,17 +77,20 @@ def handlings(db: Databases, event_ids: Iterable[str]) -> dict[str, list[Handlin
     return found
 
 
+def why(exc: BaseException) -> str:
+    """An error as an operator reads it: its type and first words, no traceback."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
 def overdue_referrals(db: Databases) -> int:
+    """Open referrals past their deadline (raises when the referral database is down)."""
     from services.referral.tables import referrals as r
 
-    try:
-        with db("referral").connect() as conn:
-            return conn.execute(select(func.count()).select_from(r).where(and_(
-                r.c.overdue_since.is_not(None),
-                r.c.status.in_(("requested", "received", "accepted", "in-progress",
-                                "on-hold"))))).scalar() or 0
-    except Exception:
-        return 0
+    with db("referral").connect() as conn:
+        return conn.execute(select(func.count()).select_from(r).where(and_(
+            r.c.overdue_since.is_not(None),
+            r.c.status.in_(("requested", "received", "accepted", "in-progress",
+                            "on-hold"))))).scalar() or 0
 
 
 def circuits(db: Databases, now) -> dict[str, dict[str, Any]]:
@@ -96,12 +99,9 @@ def circuits(db: Databases, now) -> dict[str, dict[str, Any]]:
 
     rank = {"closed": 0, "half-open": 1, "open": 2}
     out: dict[str, dict[str, Any]] = {}
-    try:
-        with db("partner_adapter").connect() as conn:
-            rows = conn.execute(select(c).where(
-                c.c.updated_at >= now - timedelta(minutes=1))).all()
-    except Exception:
-        return out
+    with db("partner_adapter").connect() as conn:  # raises when that database is down
+        rows = conn.execute(select(c).where(
+            c.c.updated_at >= now - timedelta(minutes=1))).all()
     for row in rows:
         seen = out.get(row.partner)
         if seen is None or rank.get(row.state, 0) > rank.get(seen["state"], 0):
@@ -123,12 +123,20 @@ class QueueFigures:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self) -> dict[str, dict[str, Any]]:
-        if self.settings.embedded:
-            return self._embedded()
+        return self.survey()[0]
+
+    def survey(self) -> tuple[dict[str, dict[str, Any]], str | None]:
+        """The figures, and why the broker could not be asked (then no figures): RabbitMQ's
+        management API, else passive declares over AMQP; the embedded bus's table."""
         try:
-            return self._management()
-        except Exception:
-            return self._passive()
+            if self.settings.embedded:
+                return self._embedded(), None
+            try:
+                return self._management(), None
+            except Exception:
+                return self._passive(), None
+        except Exception as exc:
+            return {}, why(exc)
 
     def _names(self) -> list[str]:
         return [self.topology.queue(s) for s in self.topology.subscriptions]

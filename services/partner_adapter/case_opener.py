@@ -14,6 +14,7 @@ from typing import Mapping
 from services.partner_adapter import handlers, notices, repository
 from services.partner_adapter.guards import PartnerGuards
 from services.partner_adapter.partners.base import PartnerGateway
+from shared import metrics
 from shared.partners import DIRECTORY, PartnerConfig
 from shared.service import ServiceDeps
 
@@ -156,14 +157,20 @@ class CaseOpener:
                 busy = self.open_due(pool, self._due("other work", OTHER_WORK_SECONDS), loop,
                                      work_pool=work)
                 if self._due("circuit report", CIRCUIT_REPORT_SECONDS):
-                    repository.save_circuit_states(
-                        self.deps.engine, self.process,
-                        self.guards.breaker.states(self.deps.clock()), self.deps.clock())
+                    self.report_circuits()
             except Exception:
                 log.exception("case opener loop error", extra={"loop": loop})
                 busy = 0
             if not busy:
                 stop.wait(self.poll)
+
+    def report_circuits(self) -> None:
+        """The breakers' states: to Prometheus first (it alerts even while the database is
+        down), then to `partner_circuits` for the operator console."""
+        states = self.guards.breaker.states(self.deps.clock())
+        metrics.set_circuit_states(states)
+        repository.save_circuit_states(self.deps.engine, self.process, states,
+                                       self.deps.clock())
 
     def _due(self, what: str, every: float) -> bool:
         """Whether `what` is due, at most once every `every` seconds for all loops together:

@@ -184,3 +184,35 @@ def test_the_metrics_port_defaults_to_lotse_metrics_port(monkeypatch, tmp_path):
     monkeypatch.setattr("services.cli.configure_logging", lambda *a, **k: None)
     lotse_main(["relay", "intake"])
     assert seen["metrics_port"] == 9999 and seen["metrics_host"] == "127.0.0.1"
+
+
+def test_the_relay_reports_how_old_its_oldest_unpublished_event_is(intake_deps):
+    """lotse_outbox_oldest_pending_seconds: what the OutboxLagGrowing alert reads."""
+    from datetime import timedelta
+
+    record(intake_deps)
+    later = intake_deps.clock() + timedelta(seconds=90)
+    relay = OutboxRelay(intake_deps.engine, intake_tables.outbox, RecordingPublisher(),
+                        clock=lambda: later)
+    relay.sample_pending(every=0)
+    assert value("lotse_outbox_pending", service="intake") == 1
+    assert 85 <= value("lotse_outbox_oldest_pending_seconds", service="intake") <= 95
+    relay.relay_once()
+    relay.sample_pending(every=0)
+    assert value("lotse_outbox_oldest_pending_seconds", service="intake") == 0
+
+
+def test_the_case_opener_reports_open_circuits_to_prometheus(adapter_deps):
+    """lotse_partner_circuit_open: what the PartnerCircuitOpen alert reads, set before the
+    states are written to the database (which may be the thing that is down)."""
+    from services.partner_adapter.case_opener import CaseOpener
+
+    opener = CaseOpener(adapter_deps, {"jobcenter": FakePartnerGateway()}, threads=1)
+    now = adapter_deps.clock()
+    for _ in range(opener.guards.breaker.directory["jobcenter"].breaker_failures):
+        opener.guards.breaker.record("jobcenter", False, now)
+    opener.report_circuits()
+    assert value("lotse_partner_circuit_open", partner="jobcenter") == 1
+    opener.guards.breaker.record("jobcenter", True, now)
+    opener.report_circuits()
+    assert value("lotse_partner_circuit_open", partner="jobcenter") == 0
