@@ -11,6 +11,10 @@ from tests.e2e.processes import kill_hard, lotse, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
 INTAKES = 12
+# Short delay tiers: work interrupted by the kill is retried within them; the wait after the
+# restart follows them (plus time for the work itself), not a fixed guess.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+SETTLE_SECONDS = sum(RETRY_DELAYS) + 45
 
 
 def cases_at_partners(tmp_path) -> int:
@@ -23,7 +27,8 @@ def cases_at_partners(tmp_path) -> int:
 def test_kill_9_during_processing_loses_and_duplicates_nothing(tmp_path, smoke_intake):
     port = free_port()
     env = {"LOTSE_DATA_DIR": str(tmp_path / "var"), "PORT": str(port),
-           "LOTSE_LOG_FORMAT": "text", "LOTSE_SANDBOX_AUTO_ACCEPT": ""}
+           "LOTSE_LOG_FORMAT": "text", "LOTSE_SANDBOX_AUTO_ACCEPT": "",
+           "LOTSE_RETRY_DELAYS": ",".join(str(d) for d in RETRY_DELAYS)}
     base = f"http://127.0.0.1:{port}"
     proc = lotse(["run", "--demo"], env, tmp_path / "run.log")
     try:
@@ -39,7 +44,7 @@ def test_kill_9_during_processing_loses_and_duplicates_nothing(tmp_path, smoke_i
         wait_ready(base + "/healthz", proc)
         client = LotseClient(base)
         for intake_id in ids:
-            client.wait_referred(intake_id, 3, timeout=30)
+            client.wait_referred(intake_id, 3, timeout=SETTLE_SECONDS)
         referral_ids = {r["id"] for i in ids for r in client.referrals(i)}
         assert len(referral_ids) == INTAKES * 3
         for partner in ("welfare", "jobcenter", "registration"):
