@@ -12,9 +12,23 @@ from tests.conftest import REPO
 
 
 def scrape_targets() -> set[str]:
+    """Host names Prometheus scrapes: static targets and the names it resolves by DNS (each
+    name gives every replica of a scaled compose service)."""
     config = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
-    return {target.split(":")[0] for job in config["scrape_configs"]
-            for group in job["static_configs"] for target in group["targets"]}
+    jobs = config["scrape_configs"]
+    return ({target.split(":")[0] for job in jobs for group in job.get("static_configs", [])
+             for target in group["targets"]}
+            | {name for job in jobs for sd in job.get("dns_sd_configs", [])
+               for name in sd["names"]})
+
+
+def test_lotse_processes_are_found_by_dns_so_scaled_replicas_are_scraped():
+    config = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        if job["job_name"].startswith("lotse-"):
+            assert "static_configs" not in job and job["dns_sd_configs"], job["job_name"]
+            assert all(sd["type"] == "A" and sd["port"] for sd in job["dns_sd_configs"])
+            assert any(r.get("target_label") == "process" for r in job["relabel_configs"])
 
 
 def test_prometheus_scrapes_every_lotse_process_of_docker_compose():
