@@ -57,7 +57,11 @@ chaos: $(STAMP) runtime-services
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 ## definitions: regenerate deploy/rabbitmq/definitions.json, docs/events.md and
-## docs/record-of-processing.md from the code and configuration
+## docs/record-of-processing.md from the code and the configuration it ships (shared/defaults/:
+## processing.json, partners.json, retention.json; a deployment's own files are not used here)
+definitions: export LOTSE_PROCESSING_FILE =
+definitions: export LOTSE_PARTNERS_FILE =
+definitions: export LOTSE_RETENTION_FILE =
 definitions: $(STAMP)
 	$(BIN)/lotse topology definitions > deploy/rabbitmq/definitions.json
 	$(BIN)/lotse catalogue > docs/events.md

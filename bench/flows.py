@@ -117,12 +117,12 @@ def referrals_per_partner(db_url: str, since: datetime, until: datetime) -> dict
 
 
 def partner_limit_bound(per_partner: dict[str, int]) -> dict:
-    """The shortest drain the partners' configured rate limits allow (deploy/partners.json):
-    each partner with a system takes at most its rate_limit_per_minute."""
-    from shared.partners import load_directory
-    from bench.stack import REPO
+    """The shortest drain the partners' configured rate limits allow (the shipped directory,
+    shared/defaults/partners.json): each partner with a system takes at most its
+    rate_limit_per_minute."""
+    from shared.partners import DEFAULT_FILE, load_directory
 
-    directory = load_directory(REPO / "deploy" / "partners.json")
+    directory = load_directory(DEFAULT_FILE)
     seconds = {code: round(n / (directory[code].rate_limit_per_minute / 60), 1)
                for code, n in per_partner.items()
                if code in directory and directory[code].has_system}

@@ -124,7 +124,7 @@ def phase_surge(stack, token: str, people: People, args) -> tuple[dict, dict]:
                         for name in cpu_after},
         "peak_rss_mb": {name: round(u.peak_rss_mb, 1) for name, u in stack.usage.items()},
         "referrals_per_partner": per_partner,
-        # with the limits partners set in deploy/partners.json (lifted for this run)
+        # with the limits partners set in shared/defaults/partners.json (lifted for this run)
         "partner_rate_limit_bound": flows.partner_limit_bound(per_partner),
     }
     timeline = {"opened_per_second": per_second, "any_flow_opened_per_second": any_flow,

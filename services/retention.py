@@ -39,7 +39,8 @@ def scheduler(service: str, deps: ServiceDeps, settings: Settings) -> RetentionS
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("retention", help="apply the retention schedule (deploy/retention.json)")
+    p = sub.add_parser("retention", help="apply the retention schedule "
+                                           "($LOTSE_RETENTION_FILE or the shipped one)")
     actions = p.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="delete or anonymise what is due now")
     run.add_argument("--dry-run", action="store_true", help="only count what is due")

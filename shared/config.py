@@ -13,7 +13,7 @@ from shared.partners import DIRECTORY, PartnerConfig
 from shared.private_files import create_private
 
 SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops")
-# From the partner directory (deploy/partners.json): partners with a system Lotse delivers
+# From the partner directory (shared/defaults/partners.json): partners with a system Lotse delivers
 # to, and partners without one, who take referrals over in Lotse's partner portal.
 API_PARTNERS = tuple(code for code, p in DIRECTORY.items() if p.has_system)
 PORTAL_PARTNERS = tuple(code for code, p in DIRECTORY.items() if not p.has_system)

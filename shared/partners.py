@@ -1,6 +1,6 @@
 """The partner directory: every partner organisation and how Lotse reaches it, as data.
 
-One entry per partner (`deploy/partners.json`, or the file `LOTSE_PARTNERS_FILE` names):
+One entry per partner (`shared/defaults/partners.json`, or the file `LOTSE_PARTNERS_FILE` names):
 which adapter kind speaks to its system, where (endpoint), with which credentials (the name
 of the environment variable holding them, never the secret itself; `<VAR>_FILE` names a file
 instead), which secret signs its callbacks (`callback_secret_env`, `<VAR>_PREVIOUS` too while
@@ -19,7 +19,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "deploy" / "partners.json"
+from shared.defaults import read_text, resource
+
+DEFAULT_FILE = resource("partners.json")  # shipped in the package
 
 # The adapter kinds Lotse has code for (services/partner_adapter/partners/).
 KINDS = ("welfare_case_api", "jobcenter_handover", "appointment_booking", "secure_submission",
@@ -144,9 +146,9 @@ class PartnerConfig:
 
 def load_directory(path: Path | str | None = None) -> dict[str, PartnerConfig]:
     """Read and check the directory; a broken entry fails loudly, naming itself."""
-    source = Path(path or os.environ.get("LOTSE_PARTNERS_FILE") or DEFAULT_FILE)
+    source = path or os.environ.get("LOTSE_PARTNERS_FILE") or DEFAULT_FILE
     try:
-        raw: Any = json.loads(source.read_text())
+        raw: Any = json.loads(read_text(source))
         data = _Directory().load(raw)
     except (OSError, ValueError) as exc:
         raise PartnerConfigError(f"partner directory {source}: {exc}") from None

@@ -1,22 +1,25 @@
 """The record of processing activities (Art. 30(1) GDPR), generated from configuration.
 
 Three files make it up, so it cannot drift from what Lotse does: the processing purposes
-(`deploy/processing.json`: controller, purposes, data subjects, categories, measures), the
-partner directory (`deploy/partners.json`: one referral purpose per partner with its
-recipient, legal basis and allow-listed fields) and the retention schedule
-(`deploy/retention.json`: the time limits). `lotse record-of-processing` prints it;
+(`shared/defaults/processing.json` or the file `LOTSE_PROCESSING_FILE` names: controller,
+purposes, data subjects, categories, measures), the partner directory
+(`shared/defaults/partners.json`: one referral purpose per partner with its recipient, legal
+basis and allow-listed fields) and the retention schedule (`shared/defaults/retention.json`:
+the time limits). `lotse record-of-processing` prints it;
 `docs/record-of-processing.md` is its committed Markdown form (a test keeps it current).
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from shared.defaults import read_text, resource
 from shared.partners import PartnerConfig, load_directory
 from shared.retention import RetentionRule, load_schedule
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "deploy" / "processing.json"
+DEFAULT_FILE = resource("processing.json")  # shipped in the package
 TITLE = "Record of processing activities (Art. 30(1) GDPR)"
 
 
@@ -29,9 +32,9 @@ def build_record(processing_path: Path | str | None = None,
                  retention_path: Path | str | None = None,
                  dpo_contact: str | None = None) -> dict[str, Any]:
     """The whole record as plain data (the JSON form)."""
-    source = Path(processing_path or DEFAULT_FILE)
+    source = processing_path or os.environ.get("LOTSE_PROCESSING_FILE") or DEFAULT_FILE
     try:
-        config = json.loads(source.read_text())
+        config = json.loads(read_text(source))
     except (OSError, ValueError) as exc:
         raise ProcessingConfigError(f"processing purposes {source}: {exc}") from None
     partners = load_directory(partners_path)
@@ -113,8 +116,8 @@ def render_markdown(record: dict) -> str:
     c = record["controller"]
     out = [
         f"# {record['title']}", "",
-        "Generated from `deploy/processing.json`, `deploy/partners.json` and "
-        "`deploy/retention.json` by `lotse record-of-processing`; do not edit by hand.", "",
+        "Generated from `shared/defaults/processing.json`, `partners.json` and `retention.json` "
+        "by `lotse record-of-processing`; do not edit by hand.", "",
         "## Controller", "",
         f"- Name: {c['name']}", f"- Address: {c['address']}",
         f"- Representative: {c['representative']}",

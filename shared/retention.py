@@ -1,8 +1,8 @@
 """Retention schedules (storage limitation, Art. 5(1)(e) GDPR): what is kept how long, as data.
 
-The schedule (`deploy/retention.json`, or the file `LOTSE_RETENTION_FILE` names) has one entry
-per data category and service: what it covers, how many days it is kept, from which moment
-that is measured, whether it is then deleted or anonymised, and the legal reason. Each
+The schedule (`shared/defaults/retention.json`, or the file `LOTSE_RETENTION_FILE` names) has
+one entry per data category and service: what it covers, how many days it is kept, from which
+moment that is measured, whether it is then deleted or anonymised, and the legal reason. Each
 service implements its categories as `Purge`s over its own tables
 (`services/<service>/retention.py`); `apply_schedule` works out the cut-off of each entry from
 an injected `now` and lets the purges count (dry run) or act. A service whose purges and the
@@ -23,8 +23,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import Column, Select, Table, delete, func, select
 
 from shared.clock import Clock
+from shared.defaults import read_text, resource
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "deploy" / "retention.json"
+DEFAULT_FILE = resource("retention.json")  # shipped in the package
 ACTIONS = ("delete", "anonymise")
 SERVICES = ("intake", "referral", "partner_adapter", "ops")
 
@@ -75,9 +76,9 @@ class _Schedule(Schema):
 
 def load_schedule(path: Path | str | None = None) -> tuple[RetentionRule, ...]:
     """Read and check the schedule; a broken entry fails loudly, naming itself and the field."""
-    source = Path(path or DEFAULT_FILE)
+    source = path or DEFAULT_FILE
     try:
-        raw: Any = json.loads(source.read_text())
+        raw: Any = json.loads(read_text(source))
         entries = _Schedule().load(raw)["categories"]
     except (OSError, ValueError) as exc:
         raise RetentionConfigError(f"retention schedule {source}: {exc}") from None

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from functools import lru_cache
-from pathlib import Path
 
 from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, redirect,
                    render_template, request, url_for)
@@ -24,9 +23,10 @@ from shared import secure_submission as crypto
 from shared.auth import allow_anonymous, current_principal, ui_roles
 from shared.config import Settings
 from shared.db import make_engine, ping
+from shared.defaults import read_text, resource
 from shared.web import create_service_app, exempt_from_csrf
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "deploy" / "schemas"
+SCHEMAS = resource("schemas")  # the schemas Lotse publishes (shared/defaults/schemas)
 api = Blueprint("sandbox_api", __name__, url_prefix="/sandbox")
 ui = Blueprint("sandbox_ui", __name__, url_prefix="/sandbox", template_folder="templates")
 
@@ -81,7 +81,7 @@ def _require_key(*partners: str) -> None:
 
 @lru_cache(maxsize=None)
 def _validator(schema: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads((SCHEMAS / schema).read_text()),
+    return Draft202012Validator(json.loads(read_text(SCHEMAS / schema)),
                                 format_checker=FormatChecker())
 
 

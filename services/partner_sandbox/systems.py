@@ -14,7 +14,7 @@ class PartnerSystem:
     reference_field: str
     client_reference_field: str
     auth: str = "api_key"  # how Lotse authenticates: X-Api-Key or a bearer token
-    schema: str | None = None  # a published JSON schema (deploy/schemas) requests must meet
+    schema: str | None = None  # a published schema (shared/defaults/schemas) requests must meet
     # "fit_connect": announced first, then the encrypted data arrive (a FIT-Connect
     # destination); "direct": the request is the case
     protocol: str = "direct"

@@ -1,24 +1,24 @@
 """Jobcenter (SGB II): a structured handover document for the household, checked against the
-schema Lotse publishes (deploy/schemas/jobcenter-handover-v1.schema.json) before it is sent."""
+schema Lotse publishes (shared/defaults/schemas/jobcenter-handover-v1.schema.json) before it
+is sent."""
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from services.partner_adapter.domain import pick
 from services.partner_adapter.partners.base import HttpPartnerGateway, PartnerRefused, Receipt
+from shared.defaults import read_text, resource
 
-SCHEMA_FILE = (Path(__file__).resolve().parents[3] / "deploy" / "schemas"
-               / "jobcenter-handover-v1.schema.json")
+SCHEMA_FILE = resource("schemas", "jobcenter-handover-v1.schema.json")  # shipped in the package
 
 
 @lru_cache(maxsize=1)
 def handover_validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(SCHEMA_FILE.read_text()),
+    return Draft202012Validator(json.loads(read_text(SCHEMA_FILE)),
                                 format_checker=FormatChecker())
 
 
