@@ -94,7 +94,8 @@ class Supervisor:
                 self._exited(program, code, now)
             elif now >= program.due:
                 self._launch(program)
-                log.warning("process restarted", extra={
+                log.warning(f"{program.name} restarted (pid {getattr(program.proc, 'pid', '?')}, "
+                            f"restart {program.total_restarts})", extra={
                     "program": program.name, "restarts": program.total_restarts,
                     "pid": getattr(program.proc, "pid", None)})
 

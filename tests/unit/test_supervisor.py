@@ -63,8 +63,8 @@ def test_an_exited_process_is_started_again_after_a_delay_and_the_others_keep_ru
     assert restarts("worker-a") == before + 1
     assert any("worker-a exited with -9; restarting in 1 s" in r.getMessage()
                for r in caplog.records)
-    assert any(r.getMessage() == "process restarted" and r.program == "worker-a"
-               for r in caplog.records)
+    assert any(r.getMessage() == f"worker-a restarted (pid {fresh.pid}, restart 1)"
+               and r.program == "worker-a" for r in caplog.records)
 
 
 def test_delays_grow_with_restarts_within_a_minute_and_reset_after_a_quiet_one():
