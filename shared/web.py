@@ -201,7 +201,9 @@ def _register_errors(app: Flask) -> None:
 
 MAX_JSON_DEPTH = 32  # far above any Lotse document, far below Python's recursion limit
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# A string, or one never closed, which then runs to the end: either way one pass, so a body of
+# many unclosed quotes costs no more than its length (scanning on from each was quadratic).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?')
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 
