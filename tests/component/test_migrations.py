@@ -65,7 +65,7 @@ def test_every_service_s_tables_have_names_of_their_own():
             names[table] = service
 
 
-def test_upgrading_the_referral_service_keeps_the_consents_its_referrals_carry(tmp_path):
+def test_upgrading_the_referral_service_keeps_only_the_consents_known_to_stand(tmp_path):
     url = f"sqlite:///{tmp_path / 'referral.db'}"
     cfg = alembic(url, "referral")
     command.upgrade(cfg, "0015")
@@ -78,17 +78,21 @@ def test_upgrading_the_referral_service_keeps_the_consents_its_referrals_carry(t
         "'mbe', 'r', :status, :reason, 1, :now, :now, 'p', :consent, :share)")
     share = '{"consents": [{"consent_id": "c-coarse", "partner": null}, ' \
             '{"consent_id": "c-welfare", "partner": "welfare"}]}'
+    share_more = share.replace("]}", ', {"consent_id": "c-done", "partner": "jobcenter"}]}')
     with engine.begin() as conn:
         conn.execute(insert, dict(id="r1", status="requested", reason=None, now=now,
                                   consent="c-welfare", share=share))
         conn.execute(insert, dict(id="r2", status="cancelled", reason="consent_withdrawn",
                                   now=now, consent="c-coarse", share=share))
+        # finished before its consent was withdrawn: that left no trace on the referral
+        conn.execute(insert, dict(id="r3", status="completed", reason=None, now=now,
+                                  consent="c-done", share=share_more))
     command.upgrade(cfg, "head")
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT consent_id, person_id, partner, withdrawn_at "
                                     "FROM referral_consents ORDER BY consent_id")).all()
-    assert [(r.consent_id, r.person_id, r.partner, r.withdrawn_at is not None)
-            for r in rows] == [("c-coarse", "p", None, True),
-                               ("c-welfare", "p", "welfare", False)]
+    # only what an unfinished referral relies on is known to stand; the rest is not trusted
+    assert [(r.consent_id, r.person_id, r.partner, r.withdrawn_at) for r in rows] == \
+        [("c-welfare", "p", "welfare", None)]
     command.downgrade(cfg, "0015")
     engine.dispose()

@@ -1,6 +1,10 @@
-"""The person's consents as they stand (given, withdrawn), read by every sharing decision;
-filled from the consents the referrals already carry, a consent counted withdrawn where a
-referral was cancelled for its withdrawal.
+"""The person's consents as they stand (given, withdrawn), read by every sharing decision.
+
+Filled only with the consents that unfinished referrals rely on: withdrawing a consent
+cancels every unfinished referral relying on it, so those still stand (a withdrawal still
+on its way is applied when it arrives). Any other consent a referral recorded may have been
+withdrawn since without a trace here: it is left out, so a later path needing it waits for
+a consent (on hold, or a staff action refused) instead of trusting it.
 
 Revision ID: 0016
 Revises: 0015
@@ -9,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 import shared.db
+
+ENDED = ("rejected", "cancelled", "failed", "completed")  # as the domain's TERMINAL then
 
 revision = "0016"
 down_revision = "0015"
@@ -27,22 +33,29 @@ def upgrade() -> None:
     )
     op.create_index("ix_referral_consents_person_id", "referral_consents", ["person_id"])
     referrals = sa.table("referrals", sa.column("person_id"), sa.column("consent_id"),
-                         sa.column("share", sa.JSON()), sa.column("reason"),
-                         sa.column("updated_at", shared.db.UTCDateTime()))
+                         sa.column("status"))
     bind = op.get_bind()
-    withdrawn = {row.consent_id: row.updated_at for row in bind.execute(
-        sa.select(referrals.c.consent_id, referrals.c.updated_at)
-        .where(referrals.c.reason == "consent_withdrawn", referrals.c.consent_id.isnot(None)))}
-    known: dict[str, dict] = {}
-    for row in bind.execute(sa.select(referrals.c.person_id, referrals.c.share)
-                            .where(referrals.c.share.isnot(None))):
+    rows = bind.execute(sa.select(referrals.c.consent_id, referrals.c.person_id)
+                        .where(referrals.c.consent_id.isnot(None),
+                               referrals.c.status.notin_(sorted(ENDED)))).all()
+    standing = {row.consent_id: dict(consent_id=row.consent_id, person_id=row.person_id,
+                                     partner=None, withdrawn_at=None) for row in rows}
+    partners = _partners_of(bind, set(standing))
+    for consent_id, row in standing.items():
+        row["partner"] = partners.get(consent_id)
+    if standing:
+        op.bulk_insert(consents, list(standing.values()))
+
+
+def _partners_of(bind, consent_ids: set[str]) -> dict[str, str | None]:
+    """Which partner each consent names (None: the coarse one), from the referrals' copies."""
+    referrals = sa.table("referrals", sa.column("share", sa.JSON()))
+    found: dict[str, str | None] = {}
+    for row in bind.execute(sa.select(referrals.c.share).where(referrals.c.share.isnot(None))):
         for consent in (row.share or {}).get("consents", ()):
-            cid = str(consent["consent_id"])
-            known.setdefault(cid, dict(consent_id=cid, person_id=row.person_id,
-                                       partner=consent.get("partner"),
-                                       withdrawn_at=withdrawn.get(cid)))
-    if known:
-        op.bulk_insert(consents, list(known.values()))
+            if str(consent["consent_id"]) in consent_ids:
+                found[str(consent["consent_id"])] = consent.get("partner")
+    return found
 
 
 def downgrade() -> None:
