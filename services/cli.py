@@ -327,7 +327,7 @@ def cmd_secrets(_args) -> None:
 
 
 def cmd_record_of_processing(args) -> None:
-    """The Art. 30 record from deploy/processing.json, partners.json and retention.json."""
+    """The Art. 30 record from shared/defaults/processing.json, partners.json, retention.json."""
     from shared.processing_record import build_record, render_json, render_markdown
 
     settings = Settings.from_env("intake")

@@ -1,4 +1,4 @@
-"""The Jobcenter handover document and the schema published in deploy/schemas."""
+"""The Jobcenter handover document and the schema published in shared/defaults/schemas."""
 from __future__ import annotations
 
 import pytest
