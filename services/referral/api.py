@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.referral import handlers, repository, rules
-from services.referral.domain import partner_view
+from services.referral.domain import partner_view, shown_to_partner
 from services.referral.schemas import (CancelSchema, ManualReferralSchema,
                                        PartnerReferralSchema, PreviewInSchema, PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
@@ -61,7 +61,8 @@ class Referrals(MethodView):
             found = repository.find(s, str(query["intake_id"]) if query["intake_id"] else None,
                                     query["status"], partner)
         if current_principal().role == "partner":
-            return jsonify({"items": _as_partner_sees(partner, found)})
+            return jsonify({"items": _as_partner_sees(
+                partner, [r for r in found if shown_to_partner(r)])})
         return {"items": found}
 
     @api_roles("staff")
@@ -85,7 +86,8 @@ class ReferralById(MethodView):
         with deps().session_factory() as s:
             referral = repository.get(s, str(referral_id))
         partner = _visible_partner(None)
-        if referral is None or (partner and referral.partner != partner):
+        if referral is None or (partner and (referral.partner != partner
+                                             or not shown_to_partner(referral))):
             abort(404, "no referral with this id")
         report_access(deps().uow(), current_principal(), "referral", "viewed", "api",
                       [accessed_records(referral.person_id, referral.intake_id, referral.id)])

@@ -122,3 +122,30 @@ def test_every_partner_facing_answer_holds_only_allow_listed_fields_and_the_work
     for field, value in DISTINCT.items():
         if field not in DIRECTORY[partner].allow_list:
             assert value not in html, (partner, field)
+
+
+def test_a_referral_held_for_a_consent_is_not_shown_to_its_partner(settings, referral_deps):
+    """Held (no consent yet, or waiting for a prerequisite), nothing of it has left: its
+    partner does not see that it exists, not even the intake reference and the need."""
+    held = Referral.open(
+        intake_id=uuid.uuid4(), intake_reference="LT-2026-HELD01", need="living_costs",
+        route=Route("welfare", "mbe", "rule-1", REASON), by="routing", now=NOW, basis=None,
+        person_id=str(uuid.uuid4()), share={**SHARE, "consents": []})
+    assert held.status == "on-hold"
+    with referral_deps.session_factory() as s:
+        repository.add(s, held)
+        s.commit()
+    welfare = as_partner(referral_app(settings.for_service("referral"), referral_deps),
+                         "welfare")
+    listed = welfare.get("/api/v1/referrals")
+    assert listed.status_code == 200 and listed.get_json()["items"] == []
+    assert welfare.get(f"/api/v1/referrals/{held.id}").status_code == 404
+    with referral_deps.uow() as uow:  # the consent arrives: now it left, and is shown
+        from services.referral import handlers
+        handlers.follow_consents(new_envelope("consent.given", 1, "intake", "p", {
+            "consent_id": str(uuid.uuid4()), "person_id": held.person_id, "partner": None,
+            "method": "digital", "language": "uk", "purpose": "referral",
+            "given_at": NOW.isoformat()}), uow)
+        uow.commit()
+    [shown] = welfare.get("/api/v1/referrals").get_json()["items"]
+    assert shown["intake_reference"] == "LT-2026-HELD01" and shown["status"] == "requested"
