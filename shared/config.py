@@ -62,8 +62,9 @@ def generated_secrets(directory: Mapping[str, PartnerConfig] = DIRECTORY) -> dic
 @dataclass(frozen=True)
 class SecretSource:
     """Where secrets come from: the variable or the file `<VAR>_FILE` names. A distributed
-    process (a broker is set) outside demo mode requires them, refusing published values;
-    otherwise a missing one is generated into the data dir once and kept there."""
+    process (a broker is set) outside demo mode requires them; otherwise a missing one is
+    generated into the data dir once and kept there. A published value is refused in every
+    mode: nobody needs one, and it would let anyone who read the repository in."""
 
     env: Mapping[str, str]
     data_dir: Path
@@ -81,7 +82,7 @@ class SecretSource:
 
     def optional(self, name: str) -> str | None:
         value = secret_value(self.env, name)
-        if value and self.required and value in PUBLISHED_DEMO_SECRETS:
+        if value and value in PUBLISHED_DEMO_SECRETS:
             raise SecretMissing(f"{name} is a published demo value: set a secret of your own")
         return value
 

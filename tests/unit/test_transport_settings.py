@@ -240,6 +240,9 @@ def test_a_published_demo_value_is_refused_as_if_unset(tmp_path):
         for value in PUBLISHED_DEMO_SECRETS:
             with pytest.raises(SecretMissing, match=f"{name} is a published demo value"):
                 settings(tmp_path, **DISTRIBUTED, **{**generated_secrets(), name: value})
+    for mode in ({"LOTSE_DEMO": "1", **DISTRIBUTED}, {}):  # a demo, or the embedded mode
+        with pytest.raises(SecretMissing, match="LOTSE_SECRET_KEY is a published demo value"):
+            settings(tmp_path, **mode, LOTSE_SECRET_KEY="demo-only-secret-key-change-me")
 
 
 def test_demo_mode_and_embedded_mode_keep_generated_secrets_in_the_data_dir(tmp_path):
