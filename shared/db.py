@@ -6,7 +6,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
@@ -101,6 +102,15 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # deleted rows are overwritten, not left in free pages: erasure (Art. 17) means gone
     cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+
+
+# INSERT with ON CONFLICT, for the two dialects Lotse runs on (PostgreSQL, SQLite)
+UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def upsert_insert(session: Session, table: Table):
+    """An INSERT of `table` that can say ON CONFLICT DO NOTHING / DO UPDATE (both dialects)."""
+    return UPSERT_INSERTS[session.get_bind().dialect.name](table)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

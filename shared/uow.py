@@ -5,23 +5,22 @@ import functools
 from typing import Any, Callable
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.clock import Clock, utcnow
+from shared.db import UPSERT_INSERTS
 from shared.events.envelope import Envelope, new_envelope
 from shared.logging import current_correlation_id
 from shared.outbox import stage_all
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @functools.cache
 def _inbox_insert_skipping_existing(dialect: str, inbox: Table):
     """Built once per inbox (see first_delivery); None where the dialect has no such insert."""
-    if dialect not in _INSERTS:
+    if dialect not in UPSERT_INSERTS:
         return None
-    return _INSERTS[dialect](inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+    return UPSERT_INSERTS[dialect](inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
 class UnitOfWork:

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.intake.tables import intake_idempotency_keys as keys
-
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
+from shared.db import upsert_insert
 
 class KeyConflict(Exception):
     """The key was used for another request (or its intake was erased): 409."""
@@ -43,7 +40,7 @@ def body_hash(body) -> str:
 def claim(session: Session, key: IdempotencyKey, now: datetime) -> str | None:
     """Claim the key in the caller's transaction. None: first use, go ahead and `attach` the
     intake. Otherwise the id of the intake recorded with it before (same body)."""
-    insert = _INSERTS[session.get_bind().dialect.name](keys).on_conflict_do_nothing()
+    insert = upsert_insert(session, keys).on_conflict_do_nothing()
     claimed = session.execute(insert.values(
         username=key.username, key=key.key, body_hash=key.body_hash, created_at=now)
         .returning(keys.c.key)).first()

@@ -27,7 +27,10 @@ def erase_person(envelope: Envelope, uow) -> None:
     session.execute(delete(t.referral_history).where(
         t.referral_history.c.referral_id.in_(subjects["referral"])))
     session.execute(delete(r).where(r.c.id.in_(subjects["referral"])))
-    session.execute(delete(t.consents).where(t.consents.c.person_id.in_(subjects["person"])))
+    # an intake of the first contract has no person id: its consent's id is the intake's
+    session.execute(delete(t.consents).where(or_(
+        t.consents.c.person_id.in_(subjects["person"]),
+        t.consents.c.consent_id.in_(subjects["intake"]))))
     scrub_outbox(session, t.outbox, all_ids(subjects))
     add_tombstones(session, erased, d["request_id"], subjects, now)
     confirm(uow, d, "referral", now, referral_ids=subjects["referral"])

@@ -6,12 +6,12 @@ from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.referral import tables as t
 from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES, DeadlinePolicy
 from services.referral.domain import HistoryEntry, Referral, RoutingRule
+from shared.db import upsert_insert
 
 
 def rules(session: Session) -> list[RoutingRule]:
@@ -144,26 +144,19 @@ def legal_bases(session: Session) -> dict[str, str | None]:
     return dict(session.execute(select(t.partners.c.code, t.partners.c.legal_basis)).all())
 
 
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def _upsert(session: Session):
-    return _UPSERTS[session.get_bind().dialect.name](t.consents)
-
-
 def record_consents(session: Session, person_id: str | None, consents) -> None:
     """Consents given (with an intake, or later); one already known, a withdrawal that
     overtook it included, stays as it is."""
     rows = [dict(consent_id=str(c["consent_id"]), person_id=person_id,
                  partner=c.get("partner"), withdrawn_at=None) for c in consents]
     if rows:
-        session.execute(_upsert(session).on_conflict_do_nothing(), rows)
+        session.execute(upsert_insert(session, t.consents).on_conflict_do_nothing(), rows)
 
 
 def record_consent_withdrawal(session: Session, consent_id: str, person_id: str | None,
                               partner: str | None, withdrawn_at: datetime) -> None:
     """A withdrawn consent counts as withdrawn from now on, even if it was not known yet."""
-    insert = _upsert(session)
+    insert = upsert_insert(session, t.consents)
     session.execute(insert.values(consent_id=str(consent_id), person_id=person_id,
                                   partner=partner, withdrawn_at=withdrawn_at)
                     .on_conflict_do_update(index_elements=[t.consents.c.consent_id],
