@@ -129,7 +129,13 @@ def deployment(name: str, component: str, main: dict, replicas: int | None = Non
             "strategy": {"type": "RollingUpdate",
                          "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {"metadata": {"labels": labels(name, component)},
-                         "spec": pod_spec(main)}}
+                         "spec": {**pod_spec(main), "topologySpreadConstraints": [
+                             # replicas on different nodes and zones where there are some
+                             {"maxSkew": 1, "topologyKey": key,
+                              "whenUnsatisfiable": "ScheduleAnyway",
+                              "labelSelector": {"matchLabels": selector(name)}}
+                             for key in ("kubernetes.io/hostname",
+                                         "topology.kubernetes.io/zone")]}}}
     if replicas is not None:  # none where an HPA or KEDA owns the count
         spec = {"replicas": replicas, **spec}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
