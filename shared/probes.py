@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from socketserver import ThreadingMixIn
 from typing import Callable, Iterable
@@ -85,7 +86,11 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def start_probe_server(port: int, host: str, probes: ProcessProbes) -> WSGIServer:
-    """Serve /metrics, /healthz and /readyz on `port` from a daemon thread."""
-    server = make_server(host, port, wsgi_app(probes), _Server, handler_class=_QuietHandler)
+    """Serve /metrics, /healthz and /readyz on `port` from a daemon thread (an IPv4 or IPv6
+    `host`: 0.0.0.0 or :: in a container)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    server_class = type("ProbeServer", (_Server,), {"address_family": family})
+    server = make_server(host, port, wsgi_app(probes), server_class,
+                         handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
     return server

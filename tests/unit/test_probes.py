@@ -9,7 +9,7 @@ import requests
 
 from shared import runtime
 from shared.probes import ProcessProbes, start_probe_server
-from tests.conftest import free_port, wait_until
+from tests.conftest import free_port, in_ci, wait_until
 
 
 class FakeClock:
@@ -116,6 +116,25 @@ def test_the_metrics_port_serves_metrics_healthz_and_readyz(loops):
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
         assert "lotse_events_published" in r.text
         assert requests.get(f"{base}/nothing", timeout=5).status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_probes_listen_on_ipv6_too():
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError as exc:
+        if in_ci():
+            raise
+        pytest.skip(f"no IPv6 loopback on this machine ({exc})")
+    server = start_probe_server(port, "::1", ProcessProbes())
+    try:
+        assert requests.get(f"http://[::1]:{port}/healthz", timeout=5).status_code == 200
     finally:
         server.shutdown()
         server.server_close()
