@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from services.intake.login_throttle import (DEFAULT_POLICY, PairHistory, ThrottlePolicy,
-                                            verdict)
+                                            client_key, plausible_name, verdict)
 from services.intake.password_policy import password_problem
 from services.intake.tables import accounts, login_attempts
 from shared.auth import ROLES, Principal, hash_password, needs_rehash, password_matches
@@ -77,7 +77,12 @@ def authenticate(session: Session, username: str, password: str, client: str,
     must wait (login_throttle.py); unknown names alike. The caller commits: the attempt is
     recorded."""
     now = now or utcnow()
+    if not plausible_name(username):
+        password_matches(None, password)  # the same work as any unknown name
+        return None
     name = username[:60]  # longer names are no account's (accounts.username is 60)
+    client = client_key(client)
+    _one_attempt_at_a_time(session, name, client)
     throttled = verdict(policy, _pair_history(session, name, client, policy, now),
                         _recent_failures(session, policy, now), now)
     if throttled is not None:
@@ -93,6 +98,15 @@ def authenticate(session: Session, username: str, password: str, client: str,
         session.execute(accounts.update().where(accounts.c.username == username)
                         .values(password_hash=hash_password(password)))
     return Principal(row.username, row.role, row.partner)
+
+
+def _one_attempt_at_a_time(session: Session, name: str, client: str) -> None:
+    """Attempts of one name from one client wait for each other until the first committed
+    (PostgreSQL: a transaction-scoped advisory lock), so parallel requests cannot all pass
+    the check before any is recorded. SQLite takes its write lock at BEGIN already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:pair, 0))"),
+                        {"pair": f"login|{name}|{client}"})
 
 
 def _pair_history(session: Session, name: str, client: str, policy: ThrottlePolicy,

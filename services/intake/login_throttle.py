@@ -6,6 +6,8 @@ records the attempts. Unknown user names are throttled exactly like accounts, so
 answers never tell which accounts exist."""
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,3 +63,23 @@ def verdict(policy: ThrottlePolicy, pair: PairHistory, recent_failures: int,
 
 
 DEFAULT_POLICY = ThrottlePolicy()
+
+
+def client_key(address: str) -> str:
+    """Whom an address stands for: an IPv6 client holds a whole /64 (one customer's prefix)
+    and could otherwise take new free tries from each of its addresses."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:  # ::ffff:203.0.113.9 is that IPv4 client
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def plausible_name(username: str) -> bool:
+    """No account name holds control characters (NUL, ESC, CR/LF ...): such a login is
+    answered like any unknown name without being looked up (a NUL breaks PostgreSQL text)."""
+    return not any(unicodedata.category(c) == "Cc" for c in username)
