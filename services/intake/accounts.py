@@ -91,7 +91,7 @@ def authenticate(session: Session, username: str, password: str, client: str,
                                                  accounts.c.active.is_(True))).first()
     # an unknown user costs the same work as a real account
     good = password_matches(row.password_hash if row else None, password) and row is not None
-    _record_attempt(session, name, client, now, good, policy)
+    _record_attempt(session, name, client, now, good)
     if not good:
         return None
     if needs_rehash(row.password_hash):
@@ -129,9 +129,8 @@ def _recent_failures(session: Session, policy: ThrottlePolicy, now: datetime) ->
         login_attempts.c.at > now - policy.global_window)).scalar_one()
 
 
-def _record_attempt(session: Session, name: str, client: str, now: datetime, succeeded: bool,
-                    policy: ThrottlePolicy) -> None:
-    session.execute(login_attempts.delete().where(login_attempts.c.at < now - policy.kept_for))
+def _record_attempt(session: Session, name: str, client: str, now: datetime,
+                    succeeded: bool) -> None:
     session.execute(login_attempts.insert().values(username=name, client=client, at=now,
                                                    succeeded=succeeded))
 

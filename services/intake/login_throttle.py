@@ -24,7 +24,6 @@ class ThrottlePolicy:
     global_window: timedelta = timedelta(minutes=1)
     # ... except an account from an address it logged in from before (staff at their desks)
     known_address_for: timedelta = timedelta(days=30)
-    kept_for: timedelta = timedelta(days=30)  # attempts are recorded this long
 
     def delay_after(self, failures: int) -> timedelta | None:
         """The wait after `failures` failed logins in a row of one account from one address."""

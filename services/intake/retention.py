@@ -102,5 +102,6 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
         "access_log": purge_rows(sf, access_log.access_log, "at", measured_from="at"),
         "idempotency_keys": purge_rows(sf, t.intake_idempotency_keys, "created_at",
                                        measured_from="created_at"),
+        "login_attempts": purge_rows(sf, t.login_attempts, "at", measured_from="at"),
         **bus_purges(sf, t.outbox, t.inbox),
     }

@@ -113,7 +113,7 @@ def test_intake_categories_are_applied_as_of_the_injected_now(intake_deps, intak
 
     assert counts(run(True)) == {"intake_records": 1, "intake_records_referred": 0,
                                  "consent_proofs": 1, "access_log": 1, "outbox_sent": 1,
-                                 "inbox": 1, "idempotency_keys": 0}
+                                 "inbox": 1, "idempotency_keys": 0, "login_attempts": 0}
     assert erased == []
     run(False)
     assert erased == [(intake_world["old"]["person_id"], "retention", NOW)]
