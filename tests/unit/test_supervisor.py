@@ -4,6 +4,7 @@ the others untouched, every restart counted; replicas and their metrics ports.""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 from prometheus_client import REGISTRY
@@ -144,3 +145,20 @@ def test_shutdown_terminates_what_runs():
         program.proc.wait = lambda timeout=None: None
     h.sup.shutdown(timeout=1)
     assert len(terminated) == 2
+
+
+def test_lotse_stack_refuses_a_wrong_replicas_setting_before_starting_anything(
+        tmp_path, monkeypatch):
+    from services.cli import main
+
+    monkeypatch.setenv("LOTSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LOTSE_BROKER_URL", raising=False)
+    monkeypatch.setenv("LOTSE_STACK_REPLICAS", "worker:referral=2")
+    monkeypatch.setattr("services.cli.configure_logging", lambda *a, **k: None)
+    umask = os.umask(0o022)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["stack", "--replicas", "serve:intake=2"])
+    finally:
+        os.umask(umask)
+    assert "only relays and workers have replicas" in str(exited.value)
