@@ -264,10 +264,7 @@ def test_every_container_runs_as_non_root_with_probes_and_limits(overlay):
             assert "livenessProbe" in c and "readinessProbe" in c, f"{name}/{c['name']}"
         if not is_lotse(doc):
             continue  # the demo's own RabbitMQ and PostgreSQL (their images' users)
-        assert pod["securityContext"]["runAsUser"] == UID, name
         c = lotse_container(doc)
-        assert c["securityContext"]["runAsUser"] == UID, name
-        assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
         kind, service = c["command"][1], c["command"][2]
         live, ready = probe_target(c["livenessProbe"]), probe_target(c["readinessProbe"])
         if kind == "serve":
@@ -282,6 +279,23 @@ def test_every_container_runs_as_non_root_with_probes_and_limits(overlay):
             assert env["LOTSE_METRICS_PORT"] == "9100" and env["LOTSE_METRICS_HOST"] == "0.0.0.0"
             assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9100}
             assert (live, ready) == (("/healthz", "metrics"), ("/readyz", "metrics")), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_lotse_process_runs_as_the_images_user_on_a_read_only_root(overlay):
+    """Deployments and Jobs alike: uid 10001, nothing written but /tmp (an emptyDir)."""
+    for doc in filter(is_lotse, workloads(rendered(overlay))):
+        name, pod = doc["metadata"]["name"], doc["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] == UID, name
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True and sc["runAsUser"] == UID, name
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert sc["seccompProfile"]["type"] == "RuntimeDefault", name
+            assert "LOTSE_DEMO" not in {e["name"] for e in c.get("env", [])}, name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
