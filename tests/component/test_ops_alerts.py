@@ -106,6 +106,29 @@ def test_an_unreachable_database_is_an_alert_in_the_overview_not_a_500(settings)
     assert body["backlogs"]["overdue_referrals"] is None  # unknown, not "0"
 
 
+def test_with_the_consoles_own_database_down_the_overview_still_names_what_is_down(settings):
+    """No recorded alerts can be read, but the live ones are shown."""
+    from dataclasses import replace
+
+    from services.cli import migrate_all
+    from services.ops.app import console_runtime, create_app
+    from services.ops.bootstrap import bootstrap
+    from shared.auth import Principal, issue_token
+    from tests.conftest import free_port
+
+    ops = down_settings(settings)
+    migrate_all(ops)
+    nowhere = replace(ops, database_url=f"postgresql+psycopg://lotse@127.0.0.1:{free_port()}/x")
+    app = create_app(nowhere, bootstrap(nowhere), console_runtime(ops))
+    app.config["TESTING"] = True
+    bearer = issue_token(app.secret_key, Principal("olga", "operator"))
+    r = app.test_client().get("/api/v1/ops/overview", headers={"Authorization": f"Bearer {bearer}"})
+    assert r.status_code == 200, r.get_data(as_text=True)[:500]
+    body = r.get_json()
+    assert {"broker_unreachable", "database_unreachable:ops"} <= {a["key"] for a in body["alerts"]}
+    assert body["backlogs"]["parked"] is None  # unknown, not "0"
+
+
 def test_the_ops_page_names_the_alert_kinds_in_the_operators_language(settings):
     client, auth = operator_client(down_settings(settings))
     page = client.get("/ops", headers={**auth, "Accept-Language": "de"})
