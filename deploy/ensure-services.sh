@@ -59,3 +59,13 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
   DEBIAN_FRONTEND=noninteractive limit 900 "apt-get install chromium chromium-driver" \
     apt-get install -y -q chromium chromium-driver >/dev/null
 fi
+
+# --- test tools: promtool (Debian's prometheus package) checks the alert rules ------------------
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing promtool (Debian package prometheus) for the alert rule tests"
+  limit 300 "apt-get update" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive limit 600 "apt-get install prometheus" \
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null
+  # only its tools are wanted: a daemon the package may have started is stopped again
+  { systemctl disable --now prometheus || service prometheus stop; } >/dev/null 2>&1 || true
+fi
