@@ -49,7 +49,9 @@ def field_errors(field: str, message: str) -> dict:
 
 
 def create_service_app(import_name: str, settings: Settings, *, title: str, spec_prefix: str,
-                       readiness: Iterable[tuple[str, Callable[[], None]]]) -> tuple[Flask, Api]:
+                       readiness: Iterable[tuple[str, Callable[[], None]]],
+                       informative: Iterable[tuple[str, Callable[[], None]]] = ()
+                       ) -> tuple[Flask, Api]:
     """The common skeleton of a Lotse service app; the service adds its blueprints."""
     app = Flask(import_name)
     app.secret_key = settings.secret_key
@@ -77,7 +79,7 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
     api = Api(app)
     _register_errors(app)
     _register_correlation(app, service_name(import_name))
-    app.register_blueprint(health_blueprint(readiness))
+    app.register_blueprint(health_blueprint(readiness, informative))
     add_metrics_route(app)
     app.register_blueprint(swagger_ui_assets(spec_prefix))
     init_i18n(app)
@@ -138,8 +140,8 @@ def build_service_app(import_name: str, settings: Settings, deps, *, title: str,
     from shared.service import broker_check
 
     app, rest = create_service_app(import_name, settings, title=title, spec_prefix=spec_prefix,
-                                   readiness=[("database", deps.ping_database),
-                                              ("bus", broker_check(settings))])
+                                   readiness=[("database", deps.ping_database)],
+                                   informative=[("bus", broker_check(settings))])
     app.extensions["lotse"] = deps
     for blueprint in api_blueprints:
         rest.register_blueprint(blueprint)
@@ -154,9 +156,14 @@ def exempt_from_csrf(app: Flask, blueprint) -> None:
     app.extensions["csrf"].exempt(blueprint)
 
 
-def health_blueprint(readiness: Iterable[tuple[str, Callable[[], None]]]) -> Blueprint:
+def health_blueprint(readiness: Iterable[tuple[str, Callable[[], None]]],
+                     informative: Iterable[tuple[str, Callable[[], None]]] = ()) -> Blueprint:
+    """`/healthz`: the process answers. `/readyz`: 503 when a `readiness` check fails; the
+    `informative` ones are reported but do not make the server unready (an HTTP server
+    writes its events to its outbox, so it serves while the broker is away)."""
     bp = Blueprint("health", __name__)
     checks = list(readiness)
+    notes = list(informative)
 
     @bp.get("/healthz")
     def healthz():
@@ -171,6 +178,12 @@ def health_blueprint(readiness: Iterable[tuple[str, Callable[[], None]]]) -> Blu
                 results[name] = "ok"
             except Exception as exc:
                 results[name], ok = f"unavailable: {type(exc).__name__}", False
+        for name, check in notes:
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"unavailable: {type(exc).__name__} (not needed to serve)"
         return jsonify(status="ok" if ok else "unavailable", checks=results), 200 if ok else 503
 
     return bp

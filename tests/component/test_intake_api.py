@@ -98,6 +98,19 @@ def test_health_checks_need_no_login(intake_client):
     assert r.status_code == 200 and r.get_json()["checks"] == {"database": "ok", "bus": "ok"}
 
 
+def test_a_server_stays_ready_while_the_broker_is_away(settings, intake_deps):
+    """Its events wait in its outbox: the server serves, /readyz says what is missing."""
+    from dataclasses import replace as changed
+
+    from services.intake.app import create_app
+
+    away = changed(settings.for_service("intake"), broker_url="amqp://guest:guest@127.0.0.1:1//")
+    r = create_app(away, intake_deps).test_client().get("/readyz")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["checks"]["database"] == "ok"
+    assert r.get_json()["checks"]["bus"].startswith("unavailable")
+
+
 def test_the_openapi_document_describes_the_intake_schema(intake_client, staff):
     assert intake_client.get("/api/v1/openapi.json").status_code == 401
     spec = intake_client.get("/api/v1/openapi.json", headers=staff).get_json()
