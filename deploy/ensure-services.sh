@@ -52,6 +52,10 @@ limit 20 "psql" psql -h 127.0.0.1 -U postgres -d postgres -tAc \
 
 $runtime_only && exit 0
 
+# --- test tools: kubectl renders the Kubernetes manifests (comes with this machine's image) ---
+command -v kubectl >/dev/null 2>&1 || echo "ensure-services: kubectl is missing: the manifest
+  tests (tests/unit/test_k8s_manifests.py) need kubectl >= 1.27 with kustomize v5" >&2
+
 # --- test tools: Chromium and its driver (browser tests) ---------------------------------------
 if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
   echo "installing Chromium and its driver for the browser tests"
