@@ -344,6 +344,11 @@ def network_policies() -> list[dict]:
 
 # --- Prometheus Operator ---------------------------------------------------------------------
 
+# the alert rules (deploy/prometheus/alerts.yml) name each target's kind by a `process` label
+AS_PROCESS = [{"sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+               "targetLabel": "process", "action": "replace"}]
+
+
 def monitors() -> list[dict]:
     """Scaled replicas are discovered: Prometheus follows the pods, not fixed targets."""
     meta = lambda name: {"name": name, "labels": labels(name, "monitoring")}  # noqa: E731
@@ -355,13 +360,14 @@ def monitors() -> list[dict]:
                      "values": ["server"]},
                     {"key": "app.kubernetes.io/name", "operator": "NotIn",
                      "values": ["gateway"]}]},
-                    "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}]}}
+                    "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s",
+                                   "relabelings": AS_PROCESS}]}}
     gateway = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
                "metadata": meta("lotse-gateway"),
                "spec": {"selector": {"matchLabels": selector("gateway")},
                         # the gateway's /metrics is intake's, through the proxy
                         "endpoints": [{"port": "http", "path": "/gateway/metrics",
-                                       "interval": "30s"}]}}
+                                       "interval": "30s", "relabelings": AS_PROCESS}]}}
     bus = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
            "metadata": meta("lotse-relays-workers"),
            "spec": {"selector": {"matchExpressions": [
@@ -369,7 +375,7 @@ def monitors() -> list[dict]:
                {"key": "app.kubernetes.io/component", "operator": "In",
                 "values": ["relay", "worker"]}]},
                "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics",
-                                        "interval": "30s"}]}}
+                                        "interval": "30s", "relabelings": AS_PROCESS}]}}
     return [services, gateway, bus]
 
 

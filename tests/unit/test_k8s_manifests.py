@@ -442,6 +442,12 @@ def test_prometheus_finds_every_process(overlay):
             monitors = [m for m in pods if selects(m["spec"]["selector"], labels)]
             assert len(monitors) == 1, doc["metadata"]["name"]
             assert monitors[0]["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    # the alert rules name each target's kind by its `process` label
+    endpoints = [e for m in services for e in m["spec"]["endpoints"]] + \
+        [e for m in pods for e in m["spec"]["podMetricsEndpoints"]]
+    for endpoint in endpoints:
+        assert any(r.get("targetLabel") == "process" for r in endpoint.get("relabelings", ())), \
+            endpoint
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
