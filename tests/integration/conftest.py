@@ -53,9 +53,25 @@ def pg_url():
         yield url
 
 
+def require_amqp(url: str) -> None:
+    """The broker answers the AMQP handshake within seconds: a wedged one (port open, no
+    answer) fails the test at once with that cause, instead of kombu retrying until the
+    test's time limit."""
+    try:
+        with Connection(url, connect_timeout=5, transport_options={"max_retries": 1}) as conn:
+            conn.ensure_connection(max_retries=1, timeout=5)
+    except Exception as exc:
+        message = (f"RabbitMQ at {url} accepts connections but does not complete the AMQP "
+                   f"handshake ({type(exc).__name__}: {exc}); restart it (`make services`)")
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture
 def broker_url():
     require("127.0.0.1", 5672, "RabbitMQ")
+    require_amqp(BROKER_URL)
     return BROKER_URL
 
 
