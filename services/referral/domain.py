@@ -57,7 +57,8 @@ PARTNER_HISTORY_FIELDS = ("status", "previous_status", "changed_at")
 def shown_to_partner(referral: "Referral") -> bool:
     """A partner sees a referral once it was requested from it (it left on a consent or a
     legal basis); one held for a consent or a prerequisite is none of its business yet."""
-    return any(h.status == "requested" for h in referral.history)
+    return referral.status == "requested" or any(h.status == "requested"
+                                                 for h in referral.history)
 
 
 def partner_view(referral: "Referral", allow_list) -> dict:
