@@ -144,7 +144,7 @@ def test_two_loops_work_on_disjoint_cases_and_open_each_case_once(adapter_deps, 
     opener = CaseOpener(adapter_deps, {"jobcenter": gateway}, threads=2, batch=4, loops=2)
     stop, thread = run_opener(opener)
     try:
-        wait_until(lambda: len(opened(adapter_deps)) == 24, timeout=30,
+        wait_until(lambda: len(opened(adapter_deps)) == 24, timeout=120,
                    message="every case opened")
     finally:
         stop.set()
