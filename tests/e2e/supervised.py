@@ -15,9 +15,12 @@ import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from sqlalchemy import create_engine
+
+from services import registry
 from services.cli import metrics_port, stack_commands
 from services.supervisor import parse_replicas
-from shared.config import generated_secrets
+from shared.config import Settings, generated_secrets
 from tests.conftest import REPO, free_port, wait_until
 from tests.integration.conftest import (BROKER_URL, delete_bus_objects, fresh_database,
                                         require)
@@ -95,6 +98,18 @@ class SupervisedStack:
                     return False
             return all(self.probe(name, "/readyz") == 200 for name in self.metrics_ports)
         wait_until(ready, timeout=timeout, interval=0.5, message="every process of the stack")
+
+    def settled_findings(self, intake_ids, timeout: float = 90):
+        """The fault suite's invariant checker (bench/invariants.py) once the stack settled."""
+        from bench.invariants import check
+
+        topology = registry.topology(Settings.from_env("intake", self.env))
+        engine = create_engine(self.env["LOTSE_DATABASE_URL"])
+        try:
+            return wait_until(lambda: (f := check(engine, BROKER_URL, topology, intake_ids, []))
+                              .settled and f, timeout=timeout, interval=1, message="settled")
+        finally:
+            engine.dispose()
 
 
 @contextmanager

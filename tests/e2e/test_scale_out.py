@@ -8,13 +8,9 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench.invariants import check
-from services import registry
 from services.cli import BUS_SERVICES
-from shared.config import Settings
-from tests.conftest import wait_until
 from tests.e2e.client import LotseClient
-from tests.e2e.supervised import BROKER_URL, supervised_stack, total
+from tests.e2e.supervised import supervised_stack, total
 
 pytestmark = pytest.mark.e2e
 INTAKES = 40
@@ -36,12 +32,9 @@ def test_two_replicas_of_every_relay_and_worker_share_the_work(tmp_path, smoke_i
         for intake_id in ids:
             client.wait_referred(intake_id, 3, timeout=60)
 
-        settings = Settings.from_env("intake", stack.env)
+        found = stack.settled_findings(ids)
         engine = create_engine(stack.env["LOTSE_DATABASE_URL"])
         try:
-            found = wait_until(lambda: (f := check(engine, BROKER_URL,
-                                                   registry.topology(settings), ids, []))
-                               .settled and f, timeout=90, interval=1, message="settled")
             with engine.connect() as conn:
                 rows = {s: conn.execute(text(f"SELECT count(*) FROM {s}_outbox")).scalar()
                         for s in FLOW}

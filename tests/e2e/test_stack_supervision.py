@@ -12,14 +12,10 @@ from collections import Counter
 
 import pytest
 import requests
-from sqlalchemy import create_engine
 
-from bench.invariants import check
-from services import registry
-from shared.config import Settings
 from tests.conftest import wait_until
 from tests.e2e.client import LotseClient
-from tests.e2e.supervised import BROKER_URL, supervised_stack, total
+from tests.e2e.supervised import supervised_stack, total
 
 pytestmark = pytest.mark.e2e
 KILLED = ("worker-referral", "relay-intake")
@@ -80,14 +76,7 @@ def test_a_killed_worker_and_relay_come_back_and_nothing_is_lost(tmp_path, smoke
             counts = Counter(c["client_reference"] for c in client.sandbox_cases(partner)
                              if c["client_reference"] in referral_ids)
             assert len(counts) == len(ids) and set(counts.values()) == {1}, partner
-        settings = Settings.from_env("intake", stack.env)
-        engine = create_engine(stack.env["LOTSE_DATABASE_URL"])
-        try:
-            found = wait_until(lambda: (f := check(engine, BROKER_URL,
-                                                   registry.topology(settings), ids, []))
-                               .settled and f, timeout=90, interval=1, message="settled")
-        finally:
-            engine.dispose()
+        found = stack.settled_findings(ids)
         assert found.holds, (found.lost, found.duplicated)
 
         restarts = stack.scrape("supervisor")["lotse_stack_process_restarts"]
