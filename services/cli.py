@@ -395,7 +395,23 @@ def cmd_stack(args) -> None:
         except OSError as exc:
             log.error("supervisor metrics port unavailable",
                       extra={"port": args.metrics_port, "reason": str(exc)})
-    keeper.start()
+    stopping = threading.Event()
+
+    def stop(*_):
+        stopping.set()
+
+    # handlers first: a signal during the start still stops every child already started
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        keeper.start()
+        _announce(commands, args)
+        keeper.run(stopping)
+    finally:
+        keeper.shutdown()
+
+
+def _announce(commands, args) -> None:
     print(f"\nLotse (distributed) is running at http://127.0.0.1:{port_of('gateway')}"
           f"  ({len(commands)} processes, restarted when they exit; Ctrl-C stops them)",
           flush=True)
@@ -403,17 +419,6 @@ def cmd_stack(args) -> None:
           f"the supervisor :{args.metrics_port}, and "
           + ", ".join(f"{name} :{metrics_port(argv)}" for name, argv in commands
                       if metrics_port(argv)) + " (also /healthz, /readyz)\n", flush=True)
-    stopping = threading.Event()
-
-    def stop(*_):
-        stopping.set()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        keeper.run(stopping)
-    finally:
-        keeper.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:

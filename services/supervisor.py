@@ -17,7 +17,9 @@ the small part of either that the stack needs, and its tests drive it with a fak
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import signal
 import subprocess
 import threading
 import time
@@ -43,6 +45,22 @@ UP = Gauge("lotse_stack_process_up", "1 while the process runs under the supervi
            ["process"])
 
 
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
+
+
+def _die_with_the_supervisor() -> None:
+    """In the child, before exec (Linux): SIGTERM when the supervisor dies, even by SIGKILL,
+    so no orphan keeps its port and a new `lotse stack` can start."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (AttributeError, OSError):  # not Linux: the supervisor's shutdown must do
+        pass
+
+
+def spawn_child(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(argv, preexec_fn=_die_with_the_supervisor)
+
+
 @dataclass
 class Program:
     """One process the supervisor keeps running, and its record."""
@@ -59,7 +77,7 @@ class Supervisor:
     def __init__(self, commands: Sequence[tuple[str, list[str]]], *,
                  delays: Sequence[float] = DEFAULT_DELAYS,
                  max_restarts: int = DEFAULT_MAX_RESTARTS, window: float = WINDOW_SECONDS,
-                 spawn: Callable[[list[str]], object] = subprocess.Popen,
+                 spawn: Callable[[list[str]], object] = spawn_child,
                  clock: Callable[[], float] = time.monotonic):
         if not delays:
             raise ValueError("at least one restart delay")

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from services.cli import metrics_port, stack_commands
 from services.supervisor import Supervisor, parse_replicas
+from tests.conftest import REPO
 
 
 class FakeProc:
@@ -162,3 +163,38 @@ def test_lotse_stack_refuses_a_wrong_replicas_setting_before_starting_anything(
     finally:
         os.umask(umask)
     assert "only relays and workers have replicas" in str(exited.value)
+
+
+def test_a_child_ends_when_its_supervisor_is_killed_outright():
+    """SIGKILL of `lotse stack` itself leaves no orphan holding its port (Linux)."""
+    import signal as signals
+    import subprocess
+    import sys
+    import time as clock
+
+    parent_code = (
+        "import sys, time\n"
+        "from services.supervisor import spawn_child\n"
+        "child = spawn_child([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE,
+                              text=True, cwd=str(REPO))
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signals.SIGKILL)
+    parent.wait()
+
+    def ended() -> bool:
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                return stat.read().split()[2] in ("Z", "X")  # a zombie has ended
+        except FileNotFoundError:
+            return True
+    deadline = clock.monotonic() + 10
+    while not ended() and clock.monotonic() < deadline:
+        clock.sleep(0.05)
+    try:
+        assert ended(), "the child outlived its supervisor"
+    finally:
+        if not ended():
+            os.kill(child, signals.SIGKILL)
