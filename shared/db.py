@@ -51,6 +51,7 @@ JSONDocument = JSON()
 # A pooled connection idle this long is pinged before use; one back sooner is not: a server
 # restart takes seconds, and a ping per transaction cost a busy worker a sixth of its time.
 PING_AFTER_IDLE_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -69,7 +70,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         # SQLite: take the write lock at BEGIN so concurrent writers queue instead of failing
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    engine = create_engine(url, json_serializer=_dumps, **kwargs)
+    # a server that does not answer fails the connect within seconds, not the kernel's minutes
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, json_serializer=_dumps, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")

@@ -212,6 +212,9 @@ def bus_purges(session_factory, outbox: Table, inbox: Table) -> dict[str, Purge]
     }
 
 
+RUN_MAY_TAKE_SECONDS = 3600.0
+
+
 class RetentionScheduler:
     """Applies one service's schedule at start and then every `interval` seconds.
 
@@ -224,6 +227,9 @@ class RetentionScheduler:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            # a run may take long (a backlog after a restore, a lock wait): the liveness
+            # probe hears of it instead of taking the busy loop for a hung one
+            getattr(stop, "beat", lambda within: None)(RUN_MAY_TAKE_SECONDS)
             try:
                 outcomes = self.job(self.clock())
                 done = {o.category: o.count for o in outcomes if o.count}

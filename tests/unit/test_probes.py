@@ -80,6 +80,32 @@ def test_a_crashing_loop_is_restarted_and_counted(loops):
     assert loops.progress["consumer"].crashes == 1 and loops.health()[0]
 
 
+def test_a_long_retention_run_is_not_taken_for_a_hung_loop(loops):
+    """A retention run may take long (a backlog after a restore): it says so first, so the
+    probe does not have the busy worker killed; one that outlasts that is stalled."""
+    from datetime import datetime, timezone
+
+    from shared.retention import RUN_MAY_TAKE_SECONDS, RetentionScheduler
+
+    running, finish = threading.Event(), threading.Event()
+
+    def slow_job(now):
+        running.set()
+        finish.wait()
+        return []
+
+    scheduler = RetentionScheduler("intake", slow_job, lambda: datetime.now(timezone.utc),
+                                   interval=3600)
+    loops.start("retention", scheduler.run)
+    assert running.wait(5)
+    loops.clock.now += runtime.STALL_SECONDS + 60  # busy for longer than the stall limit
+    assert loops.health() == (True, {"retention": "ok"})
+    loops.clock.now += RUN_MAY_TAKE_SECONDS
+    assert loops.health() == (False, {"retention": "stalled"})
+    finish.set()
+    loops.stop.set()
+
+
 def test_readiness_names_the_failing_check():
     def down():
         raise ConnectionRefusedError("no broker")
