@@ -305,10 +305,11 @@ def network_policies() -> list[dict]:
             "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {
                 "k8s-app": "kube-dns"}}}],
             "ports": [{"protocol": "UDP", "port": 53}, tcp(53)]}]),
-        # RabbitMQ (AMQP, AMQPS; the management API for the console) and PostgreSQL, in or
+        # RabbitMQ (AMQP, AMQPS; the management API, plain or TLS, for the console) and
+        # PostgreSQL, in or
         # outside the cluster: production narrows `to` to their addresses (README)
         netpol("lotse-runtime-services", LOTSE_PODS, egress=[{
-            "ports": [tcp(5672), tcp(5671), tcp(15672), tcp(5432)]}]),
+            "ports": [tcp(5672), tcp(5671), tcp(15672), tcp(15671), tcp(5432)]}]),
         # every process reads intake's token revocations (LOTSE_INTAKE_INTERNAL_URL)
         netpol("lotse-to-intake", LOTSE_PODS, egress=[{
             "to": [{"podSelector": {"matchLabels": selector("intake")}}],
