@@ -52,8 +52,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench.tap import Poison
-from services.partner_adapter.notices import partner_notices
-from services.partner_adapter.tables import partner_cases
+from services.partner_adapter.tables import partner_cases, partner_notices
 from services.referral.domain import TERMINAL
 from shared.events.envelope import parse_envelope
 from shared.bus.topology import Topology, topic_matches

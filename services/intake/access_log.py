@@ -14,35 +14,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import Column, Index, Integer, String, Table, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from services.intake.erasure import erased
-from services.intake.tables import intake_referrals, intakes, metadata, persons
+from services.intake.tables import access_log, erased, intake_referrals, intakes, persons
 from shared.auth import Principal
-from shared.db import UTCDateTime
 from shared.erasure import ids_in
 from shared.events.contracts import ACCESS_ACTIONS
 from shared.events.envelope import Envelope
 
 CHANNELS = ("ui", "api")
-
-access_log = Table(
-    "person_access_log", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("partner", String(40)),
-    Column("service", String(40), nullable=False),
-    Column("channel", String(10), nullable=False),
-    Column("action", String(30), nullable=False),
-    Column("person_id", String(36), index=True),
-    Column("intake_id", String(36), index=True),
-    Column("referral_id", String(36), index=True),
-    Column("event_id", String(64)),  # the reporting event, for accesses in other services
-    Index("ix_person_access_log_at", "at"),
-)
 
 
 _INSERT = access_log.insert()  # built once: a recorded intake writes its entry with it

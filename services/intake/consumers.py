@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from services.intake import access_log, erasure, handlers
+from services.intake.tables import erased
 from shared.bus.topology import Subscription
 from shared.erasure import guarded
 
@@ -12,7 +13,7 @@ SUBSCRIPTIONS = guarded((
     Subscription("intake", "note_overdue", ("referral.overdue",), handlers.note_overdue),
     Subscription("intake", "erasure_confirmations", ("person.erased",),
                  erasure.record_confirmation),
-), erasure.erased) + (
+), erased) + (
     # one access event names many people: its handler drops the erased ones' records itself
     Subscription("intake", "record_access", ("personal_data.accessed",),
                  access_log.record_reported_access),

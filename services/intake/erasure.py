@@ -13,41 +13,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.intake import tables as t
 from services.intake.idempotency import forget_intakes
-from shared.db import JSONDocument, UTCDateTime
-from shared.erasure import add_tombstones, all_ids, erased_table, scrub_outbox
+from services.intake.tables import erased, erasure_confirmations, erasure_requests
+from shared.erasure import add_tombstones, all_ids, scrub_outbox
 from shared.events.envelope import Envelope
 
 # The services that must confirm an erasure before it counts as done.
 CONFIRMING_SERVICES = ("intake", "referral", "partner_adapter", "ops")
-
-erasure_requests = Table(
-    "erasure_requests", t.metadata,
-    Column("id", String(36), primary_key=True),
-    # unique: of two erasures of the same person running at once, the second is refused
-    Column("person_id", String(36), nullable=False, index=True, unique=True),
-    Column("subjects", JSONDocument, nullable=False),  # person/intake/referral ids, no data
-    Column("requested_by", String(100), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("requested_at", UTCDateTime, nullable=False),
-    Column("completed_at", UTCDateTime),
-)
-
-erasure_confirmations = Table(
-    "erasure_confirmations", t.metadata,
-    Column("request_id", String(36), ForeignKey("erasure_requests.id"), primary_key=True),
-    Column("service", String(40), primary_key=True),
-    Column("confirmed_at", UTCDateTime, nullable=False),
-    Column("partners_notified", JSONDocument),
-    Index("ix_erasure_confirmations_request", "request_id"),
-)
-
-erased = erased_table(t.metadata, "intake")
 
 
 class AlreadyErased(Exception):

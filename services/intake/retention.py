@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from sqlalchemy import func, select
 
-from services.intake import access_log, tables as t
+from services.intake import tables as t
 from shared.retention import Purge, bus_purges, purge_rows
 from shared.service import ServiceDeps
 
@@ -99,7 +99,7 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
         "intake_records_referred": erase_persons(deps, "intake_records_referred", True, erase),
         "consent_proofs": purge_rows(sf, t.consents, "withdrawn_at",
                                      measured_from="withdrawn_at"),
-        "access_log": purge_rows(sf, access_log.access_log, "at", measured_from="at"),
+        "access_log": purge_rows(sf, t.access_log, "at", measured_from="at"),
         "idempotency_keys": purge_rows(sf, t.intake_idempotency_keys, "created_at",
                                        measured_from="created_at"),
         "login_attempts": purge_rows(sf, t.login_attempts, "at", measured_from="at"),

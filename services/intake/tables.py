@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.erasure import erased_table
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
 
@@ -176,6 +177,62 @@ intake_idempotency_keys = Table(
     Column("body_hash", String(64)),
     Column("intake_id", String(36), index=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+# The per-person access log (access_log.py): ids and actions only, never the data seen.
+access_log = Table(
+    "person_access_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("partner", String(40)),
+    Column("service", String(40), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("person_id", String(36), index=True),
+    Column("intake_id", String(36), index=True),
+    Column("referral_id", String(36), index=True),
+    Column("event_id", String(64)),  # the reporting event, for accesses in other services
+    Index("ix_person_access_log_at", "at"),
+)
+
+# Erasure requests (erasure.py): ids only, no personal data.
+erasure_requests = Table(
+    "erasure_requests", metadata,
+    Column("id", String(36), primary_key=True),
+    # unique: of two erasures of the same person running at once, the second is refused
+    Column("person_id", String(36), nullable=False, index=True, unique=True),
+    Column("subjects", JSONDocument, nullable=False),  # person/intake/referral ids, no data
+    Column("requested_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+)
+
+erasure_confirmations = Table(
+    "erasure_confirmations", metadata,
+    Column("request_id", String(36), ForeignKey("erasure_requests.id"), primary_key=True),
+    Column("service", String(40), primary_key=True),
+    Column("confirmed_at", UTCDateTime, nullable=False),
+    Column("partners_notified", JSONDocument),
+    Index("ix_erasure_confirmations_request", "request_id"),
+)
+
+erased = erased_table(metadata, "intake")  # erasure tombstones (erasure.py)
+
+# Revoked API tokens and UI sessions (token_revocations.py).
+token_revocations = Table(
+    "token_revocations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("jti", String(64)),  # NULL: every token and session of `username` up to revoked_at
+    Column("username", String(60)),  # unknown when an admin revokes a bare jti
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=False),
+    Column("revoked_by", String(60), nullable=False),
+    Index("ix_token_revocations_jti", "jti"),
+    Index("ix_token_revocations_username", "username"),
+    Index("ix_token_revocations_revoked_at", "revoked_at"),
 )
 
 outbox = outbox_table(metadata, "intake")

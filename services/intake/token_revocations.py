@@ -10,27 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Index, Integer, String, Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.intake.tables import metadata
+from services.intake.tables import token_revocations
 from shared.auth import Credential
 from shared.clock import Clock
-from shared.db import UTCDateTime
 from shared.revocations import Revocation, RevocationFeed, RevocationList
-
-token_revocations = Table(
-    "token_revocations", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("jti", String(64)),  # NULL: every token and session of `username` up to revoked_at
-    Column("username", String(60)),  # unknown when an admin revokes a bare jti
-    Column("expires_at", UTCDateTime, nullable=False),
-    Column("revoked_at", UTCDateTime, nullable=False),
-    Column("revoked_by", String(60), nullable=False),
-    Index("ix_token_revocations_jti", "jti"),
-    Index("ix_token_revocations_username", "username"),
-    Index("ix_token_revocations_revoked_at", "revoked_at"),
-)
 
 
 def revoke_credential(session: Session, credential: Credential, revoked_by: str,

@@ -6,6 +6,7 @@ subscribes to still ends in the unrouted queue and raises its alert.
 from __future__ import annotations
 
 from services.ops import erasure, handlers
+from services.ops.tables import erased
 from shared.bus.topology import Subscription
 from shared.erasure import guarded
 from shared.events.contracts import CONTRACTS
@@ -16,4 +17,4 @@ SUBSCRIPTIONS = guarded((
                  handlers.record_in_journal),
     Subscription("ops", "erase_person", ("person.erasure_requested",), erasure.erase_person),
     Subscription("ops", "erase_late_referrals", ("person.erased",), erasure.note_referrals),
-), erasure.erased)
+), erased)

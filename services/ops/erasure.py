@@ -14,32 +14,16 @@ from datetime import datetime
 import logging
 from typing import Iterable, Sequence
 
-from sqlalchemy import Column, String, Table, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from services.ops import tables as t
+from services.ops.tables import erased, erasures
 from shared.clock import Clock, utcnow
-from shared.db import JSONDocument, UTCDateTime
-from shared.erasure import (add_tombstones, all_ids, erased_table, ids_in, is_erased, subjects_of,
-                            truncate_wal)
+from shared.erasure import add_tombstones, all_ids, ids_in, is_erased, subjects_of, truncate_wal
 from shared.events.envelope import Envelope, new_envelope
 from shared.outbox import stage
-
-erased = erased_table(t.metadata, "ops")
-
-# Erasure requests the console has scrubbed for, waiting for a collection of the parking
-# queues before it confirms them.
-erasures = Table(
-    "ops_erasures", t.metadata,
-    Column("request_id", String(36), primary_key=True),
-    Column("person_id", String(36), nullable=False),
-    Column("subjects", JSONDocument, nullable=False),  # ids only
-    Column("correlation_id", String(64), nullable=False),
-    Column("causation_id", String(64), nullable=False),
-    Column("recorded_at", UTCDateTime, nullable=False),
-    Column("confirmed_at", UTCDateTime),
-)
 
 ACTOR = "erasure"
 COMPACT_SECONDS = 60.0  # how long after an erasure the logs are truncated on every round

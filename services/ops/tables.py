@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.erasure import erased_table
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
 
@@ -94,5 +95,19 @@ alerts = Table(
     Column("notified_at", UTCDateTime),
 )
 
+# Erasure requests the console has scrubbed for, waiting for a collection of the parking
+# queues before it confirms them (erasure.py).
+erasures = Table(
+    "ops_erasures", metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("person_id", String(36), nullable=False),
+    Column("subjects", JSONDocument, nullable=False),  # ids only
+    Column("correlation_id", String(64), nullable=False),
+    Column("causation_id", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+)
+
 outbox = outbox_table(metadata, "ops")
 inbox = inbox_table(metadata, "ops")
+erased = erased_table(metadata, "ops")  # erasure tombstones (erasure.py)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from services.partner_adapter import erasure, handlers, notices
+from services.partner_adapter.tables import erased
 from shared.bus.topology import Subscription
 from shared.erasure import guarded
 
@@ -19,4 +20,4 @@ SUBSCRIPTIONS = guarded((
                  erasure.erase_person),
     Subscription("partner_adapter", "erase_late_referrals", ("person.erased",),
                  erasure.erase_late_referrals),
-), erasure.erased)
+), erased)

@@ -16,10 +16,10 @@ from sqlalchemy import String, cast, or_, select, update
 from services.partner_adapter import notices
 from services.partner_adapter import tables as t
 from services.partner_adapter.domain import without_person
-from shared.erasure import add_tombstones, all_ids, confirm, erased_table, scrub_outbox, subjects_of
+from services.partner_adapter.tables import erased
+from shared.erasure import add_tombstones, all_ids, confirm, scrub_outbox, subjects_of
 from shared.events.envelope import Envelope
 
-erased = erased_table(t.metadata, "partner_adapter")
 REASON = "art17_erasure"
 ERASED_HASH = "erased"
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
-from sqlalchemy import (Column, Index, Integer, String, Table, Text, UniqueConstraint, and_,
-                        bindparam, or_, select)
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -29,11 +28,10 @@ from services.partner_adapter.domain import KEY_NAMESPACE, RETRY_DELAYS_SECONDS
 from services.partner_adapter.guards import PartnerGuards
 from services.partner_adapter.partners.base import (PartnerGateway, PartnerRefused,
                                                     PartnerUnavailable)
-from services.partner_adapter.tables import disclosures, metadata
+from services.partner_adapter.tables import disclosures, partner_notices, withdrawn_consents
 from services.partner_adapter.tables import partner_cases as cases
 from shared import metrics
 from shared.clock import utcnow
-from shared.db import UTCDateTime
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -42,38 +40,6 @@ KINDS = ("consent_withdrawn", "erasure")
 # A notice must reach the partner however long it is down: after the last of the usual
 # delays it is tried every RETRY_DELAYS_SECONDS[-1] (three hours) until it arrives.
 NOTICE_DELAYS_SECONDS = RETRY_DELAYS_SECONDS
-
-partner_notices = Table(
-    "partner_notices", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("case_id", String(36), nullable=False),
-    Column("referral_id", String(36), nullable=False, index=True),
-    Column("partner", String(40), nullable=False),
-    Column("partner_case_ref", String(100), nullable=False),
-    Column("kind", String(20), nullable=False),  # consent_withdrawn | erasure
-    Column("reason", String(60), nullable=False),  # a code, never free text about the person
-    Column("occurred_at", UTCDateTime, nullable=False),  # when the withdrawal/erasure happened
-    Column("idempotency_key", String(36), nullable=False, unique=True),
-    Column("status", String(10), nullable=False),  # pending | sent | failed
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("lease_until", UTCDateTime),
-    Column("last_error", Text),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime),
-    UniqueConstraint("case_id", "kind", name="uq_partner_notices_case_kind"),
-    Index("ix_partner_notices_due", "status", "next_attempt_at"),
-)
-
-# Consents the person withdrew, as the intake announced them: a case relying on one is never
-# delivered afterwards, whatever order the events arrive in.
-withdrawn_consents = Table(
-    "withdrawn_consents", metadata,
-    Column("consent_id", String(36), primary_key=True),
-    Column("withdrawn_at", UTCDateTime, nullable=False),
-    Column("recorded_at", UTCDateTime, nullable=False),
-)
 
 
 def consent_basis(consent_id: str) -> str:

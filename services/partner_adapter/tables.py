@@ -5,6 +5,7 @@ from sqlalchemy import (Boolean, Column, Index, Integer, String, Table, Text, Un
                         false)
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.erasure import erased_table
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
 
@@ -74,5 +75,39 @@ disclosures = Table(
     Column("disclosed_at", UTCDateTime, nullable=False),
 )
 
+# Notices to partners that received a person's data (notices.py): consent withdrawn, erasure.
+partner_notices = Table(
+    "partner_notices", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("referral_id", String(36), nullable=False, index=True),
+    Column("partner", String(40), nullable=False),
+    Column("partner_case_ref", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),  # consent_withdrawn | erasure
+    Column("reason", String(60), nullable=False),  # a code, never free text about the person
+    Column("occurred_at", UTCDateTime, nullable=False),  # when the withdrawal/erasure happened
+    Column("idempotency_key", String(36), nullable=False, unique=True),
+    Column("status", String(10), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("case_id", "kind", name="uq_partner_notices_case_kind"),
+    Index("ix_partner_notices_due", "status", "next_attempt_at"),
+)
+
+# Consents the person withdrew, as the intake announced them: a case relying on one is never
+# delivered afterwards, whatever order the events arrive in.
+withdrawn_consents = Table(
+    "withdrawn_consents", metadata,
+    Column("consent_id", String(36), primary_key=True),
+    Column("withdrawn_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
 outbox = outbox_table(metadata, "partner_adapter")
 inbox = inbox_table(metadata, "partner_adapter")
+erased = erased_table(metadata, "partner_adapter")  # erasure tombstones (erasure.py)

@@ -3,27 +3,13 @@ the data): stored once per idempotency key, every delivery counted, so a test se
 notice arrive exactly once."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from services.partner_sandbox.store import stored_under_key
-from services.partner_sandbox.tables import metadata, sandbox_cases
+from services.partner_sandbox.tables import sandbox_cases, sandbox_notices
 from shared.clock import utcnow
-from shared.db import JSONDocument, UTCDateTime
-
-sandbox_notices = Table(
-    "sandbox_notices", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("partner", String(40), nullable=False),
-    Column("case_reference", String(40), nullable=False, index=True),
-    Column("idempotency_key", String(100), nullable=False),
-    Column("kind", String(20), nullable=False),  # consent_withdrawn | erasure
-    Column("body", JSONDocument, nullable=False),  # exactly what arrived
-    Column("deliveries", Integer, nullable=False),  # how often it arrived (retries included)
-    Column("received_at", UTCDateTime, nullable=False),
-    UniqueConstraint("partner", "idempotency_key", name="uq_sandbox_notices_partner_key"),
-)
 
 
 def add_notice(engine: Engine, partner: str, reference: str, key: str, kind: str,

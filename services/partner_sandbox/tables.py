@@ -51,3 +51,17 @@ sandbox_keys = Table(  # a FIT-Connect destination's key pair (a test key, never
     Column("private_jwk", JSONDocument, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Notices the stand-in partner systems received about their cases (notices.py).
+sandbox_notices = Table(
+    "sandbox_notices", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner", String(40), nullable=False),
+    Column("case_reference", String(40), nullable=False, index=True),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),  # consent_withdrawn | erasure
+    Column("body", JSONDocument, nullable=False),  # exactly what arrived
+    Column("deliveries", Integer, nullable=False),  # how often it arrived (retries included)
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner", "idempotency_key", name="uq_sandbox_notices_partner_key"),
+)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from services.referral import erasure, handlers, partner_notices
+from services.referral.tables import erased
 from shared.bus.topology import Subscription
 from shared.erasure import guarded
 
@@ -20,4 +21,4 @@ SUBSCRIPTIONS = guarded((
                  partner_notices.record_partner_notice),
     Subscription("referral", "erase_person", ("person.erasure_requested",),
                  erasure.erase_person),
-), erasure.erased)
+), erased)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 
 from services.referral import tables as t
-from shared.erasure import add_tombstones, all_ids, confirm, erased_table, scrub_outbox, subjects_of
+from services.referral.tables import erased
+from shared.erasure import add_tombstones, all_ids, confirm, scrub_outbox, subjects_of
 from shared.events.envelope import Envelope
-
-erased = erased_table(t.metadata, "referral")
 
 
 def erase_person(envelope: Envelope, uow) -> None:

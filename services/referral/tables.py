@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
+from shared.erasure import erased_table
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
 
@@ -111,6 +112,7 @@ routing_rules = Table(
 
 outbox = outbox_table(metadata, "referral")
 inbox = inbox_table(metadata, "referral")
+erased = erased_table(metadata, "referral")  # erasure tombstones (erasure.py)
 
 routing_rule_versions = Table(
     "routing_rule_versions", metadata,

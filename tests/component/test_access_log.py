@@ -99,12 +99,12 @@ def test_a_recorded_intake_and_its_log_entry_commit_or_roll_back_together(
         m.setattr(UnitOfWork, "commit", fails)
         with pytest.raises(RuntimeError):
             intake_client.post("/api/v1/intakes", json=SMOKE_INTAKE, headers=staff)
-    for table in (intake_tables.intakes, intake_tables.outbox, access_log.access_log):
+    for table in (intake_tables.intakes, intake_tables.outbox, intake_tables.access_log):
         assert rows(intake_deps, table) == [], table.name
 
     answer = intake_client.post("/api/v1/intakes", json=SMOKE_INTAKE, headers=staff)
     assert answer.status_code == 201
-    [entry] = rows(intake_deps, access_log.access_log)
+    [entry] = rows(intake_deps, intake_tables.access_log)
     assert (entry.action, entry.channel, entry.intake_id, entry.person_id) == (
         "created", "api", answer.get_json()["id"], answer.get_json()["person_id"])
 
@@ -268,7 +268,7 @@ def test_an_erased_persons_record_does_not_drop_the_other_records_of_a_reported_
     """One access event lists many people's records: only the erased one's is left out."""
     from datetime import datetime, timezone
 
-    from services.intake.erasure import erased
+    from services.intake.tables import erased
     from shared.erasure import add_tombstones
     from shared.events.envelope import new_envelope
 
@@ -286,9 +286,10 @@ def test_an_erased_persons_record_does_not_drop_the_other_records_of_a_reported_
     record_access = subscription(INTAKE_SUBSCRIPTIONS, "record_access")
     assert deliver(body, record_access, intake_deps.uow).verdict is Verdict.ACK
 
+    log = intake_tables.access_log
     with intake_deps.session_factory() as s:
         logged = [(r.actor, r.person_id) for r in s.execute(
-            select(access_log.access_log).where(access_log.access_log.c.service == "referral"))]
+            select(log).where(log.c.service == "referral"))]
     assert logged == [("stefan", recorded["person_id"])]
 
 

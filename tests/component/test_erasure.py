@@ -510,7 +510,7 @@ def test_an_erasure_racing_another_of_the_same_person_is_refused(intake_deps):
     record(intake_deps, person())
     with intake_deps.session_factory() as s:
         person_id = s.execute(select(intake_tables.intakes.c.person_id)).scalar()
-        s.execute(intake_erasure.erasure_requests.insert().values(
+        s.execute(intake_tables.erasure_requests.insert().values(
             id=str(uuid.uuid4()), person_id=person_id, subjects={"person": [person_id]},
             requested_by="admin", reason="first", requested_at=NOW))
         s.commit()
@@ -520,6 +520,6 @@ def test_an_erasure_racing_another_of_the_same_person_is_refused(intake_deps):
                                     reason="second", now=NOW)
 
     with intake_deps.session_factory() as s:
-        assert [r.reason for r in s.execute(select(intake_erasure.erasure_requests))] == [
+        assert [r.reason for r in s.execute(select(intake_tables.erasure_requests))] == [
             "first"]
         assert s.execute(select(intake_tables.persons.c.id)).scalar() == person_id  # untouched

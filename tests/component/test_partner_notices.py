@@ -22,6 +22,7 @@ from services.partner_adapter import handlers, notices, tables
 from services.partner_adapter.consumers import SUBSCRIPTIONS
 from services.partner_sandbox import notices as sandbox_notices
 from services.partner_sandbox import store
+from services.partner_sandbox import tables as sandbox_tables
 from services.partner_sandbox.systems import NOTICE_FORMATS
 from shared.auth import Principal, issue_token
 from shared.bus.delivery import Verdict, deliver
@@ -400,9 +401,9 @@ def test_a_notice_the_partner_refuses_fails_without_retrying(adapter_deps, sandb
 
 def test_the_notice_tables_match_their_migrations(adapter_deps, sandbox):
     """The models and the migrations (0007 adapter, 0004 sandbox) agree, column by column."""
-    for engine, table in ((adapter_deps.engine, notices.partner_notices),
-                          (adapter_deps.engine, notices.withdrawn_consents),
-                          (sandbox[1], sandbox_notices.sandbox_notices)):
+    for engine, table in ((adapter_deps.engine, tables.partner_notices),
+                          (adapter_deps.engine, tables.withdrawn_consents),
+                          (sandbox[1], sandbox_tables.sandbox_notices)):
         columns = {c["name"]: c["nullable"] for c in sa.inspect(engine).get_columns(table.name)}
         assert columns == {c.name: c.nullable for c in table.columns}, table.name
 

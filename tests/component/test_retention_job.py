@@ -118,7 +118,7 @@ def test_intake_categories_are_applied_as_of_the_injected_now(intake_deps, intak
     run(False)
     assert erased == [(intake_world["old"]["person_id"], "retention", NOW)]
     assert rows(intake_deps, it.consents, it.consents.c.withdrawn_at.is_not(None)) == 1
-    assert rows(intake_deps, access_log.access_log) == 1
+    assert rows(intake_deps, it.access_log) == 1
     assert rows(intake_deps, it.outbox) == 2 and rows(intake_deps, it.inbox) == 1
 
 

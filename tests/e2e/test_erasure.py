@@ -151,7 +151,7 @@ def sandbox_notices(settings) -> list[dict]:
 
 
 def portal_notices(settings) -> list:
-    from services.partner_adapter.notices import partner_notices as t
+    from services.partner_adapter.tables import partner_notices as t
 
     with disposing(make_engine(settings.for_service("partner_adapter").database_url)) as e, \
             e.connect() as conn:

@@ -72,5 +72,5 @@ def test_the_second_of_two_concurrent_erasures_of_a_person_is_refused(
                                     database_url=pg_url).for_service("intake"))
     with deps.session_factory() as s:
         assert s.execute(select(func.count()).select_from(
-            intake_erasure.erasure_requests)).scalar() == 1
+            intake_tables.erasure_requests)).scalar() == 1
     deps.engine.dispose()

@@ -13,8 +13,7 @@ from kombu import Connection
 from bench import invariants
 from bench.invariants import POLL_GRACE, Broker, check, in_flight
 from services import registry
-from services.partner_adapter.notices import partner_notices
-from services.partner_adapter.tables import partner_cases
+from services.partner_adapter.tables import partner_cases, partner_notices
 from shared.bus.topology import build_topology
 from tests.conftest import wait_until
 
