@@ -208,12 +208,19 @@ def test_the_console_on_rabbitmq_traces_the_smoke_intake_and_shows_the_queues(st
     assert all(position[e["causation_id"]] < position[e["event_id"]]
                for e in events if e["causation_id"])
 
-    overview = ops.get(f"{stack.base}/api/v1/ops/overview", timeout=10).json()
-    assert overview["mode"] == "rabbitmq"
-    queues = {q["queue"]: q for s in overview["topology"]["services"] for q in s["queues"]}
     prefix = stack.env["LOTSE_BUS_PREFIX"]
-    referral_queue = queues[f"{prefix}.referral.open_referrals"]
-    assert referral_queue["consumers"] >= 1  # from the management API (not None)
-    assert referral_queue["published_rate"] is not None
+
+    def consumed():
+        """The overview with the referral worker's consumer on its queue: the management
+        API's figures are refreshed every few seconds (a worker restarted by an earlier test
+        appears there a little later)."""
+        answer = ops.get(f"{stack.base}/api/v1/ops/overview", timeout=10).json()
+        queues = {q["queue"]: q for s in answer["topology"]["services"] for q in s["queues"]}
+        queue = queues[f"{prefix}.referral.open_referrals"]
+        return (answer, queue) if queue["consumers"] and queue["consumers"] >= 1 else None
+    overview, referral_queue = wait_until(consumed, timeout=30, interval=1,
+                                          message="the referral queue's consumer shown")
+    assert overview["mode"] == "rabbitmq"
+    assert referral_queue["published_rate"] is not None  # from the management API
     assert set(overview["backlogs"]["outboxes"]) == {"intake", "referral", "partner_adapter",
                                                      "ops"}
