@@ -19,7 +19,8 @@ from pathlib import Path
 from kombu import Connection, Exchange, Producer, Queue
 
 from bench.load import drive
-from bench.stack import BROKER_URL, REPO, free_port
+from bench.ports import free_port
+from bench.stack import BROKER_URL, REPO
 
 BODY = json.dumps({"specversion": "1.0", "type": "bench.message", "source": "bench",
                    "data": {"payload": "x" * 800}}).encode()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from kombu import Connection
 from sqlalchemy.engine import make_url
 
 from services import registry
+from bench.ports import free_port
 from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
 from shared.bus.amqp import declare_topology
 from shared.bus.topology import build_topology
@@ -31,12 +31,6 @@ REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("LOTSE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER_URL = os.environ.get("LOTSE_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "gateway")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Callable
 
 import pytest
 
+from bench.ports import free_port  # noqa: F401 (the tests' import of it)
 from shared.config import Settings
 
 SMOKE_INTAKE = {
@@ -55,10 +55,6 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0,
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def in_ci() -> bool:
