@@ -71,6 +71,12 @@ class UnitOfWork:
         self._staged.append(envelope)
         return envelope
 
+    def publish(self, event: Any) -> Envelope:
+        """Stage a typed event (shared/events: a frozen dataclass per contract version with
+        class attributes `type` and `version`, a `subject` and `data()`)."""
+        return self.emit(event.type, subject=event.subject, data=event.data(),
+                         version=event.version)
+
     def already_processed(self, subscriber: str, event_id: str) -> bool:
         t = self._inbox
         return self.session.execute(select(t.c.event_id).where(

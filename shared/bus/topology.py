@@ -25,13 +25,19 @@ class Subscription:
 
     `wants`, if given, says from the event alone whether the handler would do anything with
     it; an event it would ignore is acked without a transaction (and without an inbox row:
-    a redelivery is ignored the same way)."""
+    a redelivery is ignored the same way).
+
+    Deliveries come in batches (shared/bus/delivery.py): `handler(envelope, uow)` is called
+    for each new event of the batch in one transaction; a subscription that can do set-based
+    work gives `batch_handler(envelopes, uow)` instead, called once per batch with the events
+    not seen before and not about an erased person, in delivery order."""
 
     service: str
     name: str
     event_types: tuple[str, ...]
     handler: Callable[..., None]
     wants: Callable[[Any], bool] | None = None
+    batch_handler: Callable[..., None] | None = None
 
     @property
     def key(self) -> str:
