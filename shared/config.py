@@ -115,7 +115,11 @@ class Settings:
     # kombu's `ssl` option for an amqps:// broker (docs/transport-security.md)
     broker_ssl: Mapping[str, object] | None = None
     worker_threads: int = 8
-    worker_prefetch: int | None = None  # unacked messages per queue; None: 2 x worker_threads
+    worker_prefetch: int | None = None  # unacked messages per queue; None: see `prefetch`
+    # messages of one queue handled in one transaction, and how long a partial batch waits
+    # for more (shared/bus/delivery.py deliver_batch)
+    worker_batch: int = 50
+    worker_linger: float = 0.01
     # the partner adapter's case loop: calls at once, and due cases claimed per query
     case_opener_threads: int = 4
     case_opener_batch: int = 32
@@ -160,7 +164,8 @@ class Settings:
 
     @property
     def prefetch(self) -> int:
-        return self.worker_prefetch or 2 * self.worker_threads
+        # two batches per queue in flight: one handled while the next gathers
+        return self.worker_prefetch or max(2 * self.worker_threads, 2 * self.worker_batch)
 
     @property
     def embedded(self) -> bool:
@@ -209,6 +214,8 @@ class Settings:
             worker_threads=int(env.get("LOTSE_WORKER_THREADS", "8")),
             worker_prefetch=(int(env["LOTSE_WORKER_PREFETCH"])
                              if env.get("LOTSE_WORKER_PREFETCH") else None),
+            worker_batch=max(1, int(env.get("LOTSE_WORKER_BATCH", "50"))),
+            worker_linger=float(env.get("LOTSE_WORKER_LINGER", "0.01")),
             case_opener_threads=int(env.get("LOTSE_CASE_OPENER_THREADS", "4")),
             case_opener_batch=int(env.get("LOTSE_CASE_OPENER_BATCH", "32")),
             case_opener_loops=int(env.get("LOTSE_CASE_OPENER_LOOPS", "2")),

@@ -97,18 +97,32 @@ def concerns_erased(session: Session, table: Table, envelope: Envelope) -> bool:
     return is_erased(session, table, ids_in(envelope.data, envelope.subject))
 
 
+def erased_among(session: Session, table: Table, envelopes: Sequence[Envelope]) -> set[str]:
+    """The ids of the events (of a batch) that concern an erased person, intake or referral:
+    one query for all of them."""
+    pairs = {e.id: ids_in(e.data, e.subject) for e in envelopes
+             if e.type not in ERASURE_EVENTS}
+    wanted = list({p for ps in pairs.values() for p in ps})
+    if not wanted:
+        return set()
+    found = {(r.kind, r.subject_id) for r in session.execute(_which_of(table),
+                                                             {"pairs": wanted})}
+    if not found:
+        return set()
+    return {event_id for event_id, ps in pairs.items() if found.intersection(ps)}
+
+
+@functools.cache
+def _which_of(table: Table):
+    return select(table.c.kind, table.c.subject_id).where(
+        tuple_(table.c.kind, table.c.subject_id).in_(bindparam("pairs", expanding=True)))
+
+
 def guarded(subscriptions: Sequence[Subscription], table: Table) -> tuple[Subscription, ...]:
     """The same subscriptions, each dropping (acking without effect) events about erased
-    persons, intakes or referrals."""
-    def guard(handler):
-        def handle(envelope: Envelope, uow) -> None:
-            if concerns_erased(uow.session, table, envelope):
-                return
-            handler(envelope, uow)
-        handle.__name__ = getattr(handler, "__name__", "handle")
-        handle.__wrapped__ = handler
-        return handle
-    return tuple(replace(s, handler=guard(s.handler)) for s in subscriptions)
+    persons, intakes or referrals: the delivery checks the tombstones (one query per batch,
+    shared/bus/delivery.py) before the handler runs."""
+    return tuple(replace(s, tombstones=table) for s in subscriptions)
 
 
 def scrub_outbox(session: Session, outbox: Table, ids: Iterable[str]) -> int:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -100,6 +100,20 @@ class UnitOfWork:
         return self.session.execute(statement, dict(
             subscriber=subscriber, event_id=event_id, processed_at=self.clock()),
         ).first() is not None
+
+    def first_deliveries(self, subscriber: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark a batch of events processed by this subscriber; returns the ids that were not
+        already. One multi-row insert skipping existing rows, in id order (two batches
+        sharing events then wait for each other instead of deadlocking)."""
+        ids = sorted(set(event_ids))
+        statement = _inbox_insert_skipping_existing(self.session.get_bind().dialect.name,
+                                                    self._inbox)
+        if statement is None or len(ids) == 1:
+            return {i for i in ids if self.first_delivery(subscriber, i)}
+        now = self.clock()
+        rows = self.session.execute(statement, [
+            dict(subscriber=subscriber, event_id=i, processed_at=now) for i in ids])
+        return set(rows.scalars())
 
     def commit(self) -> None:
         stage_all(self.session, self._outbox, self._staged, self.clock())

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 from kombu import Connection, Producer
 from kombu.mixins import ConsumerMixin
 
-from shared.bus.delivery import Outcome, Verdict, deliver
+from shared.bus.delivery import Outcome, Verdict, deliver_batch
 from shared.bus.topology import Subscription, Topology
 from shared.config import Settings
 from shared.events.envelope import CONTENT_TYPE
@@ -137,9 +137,10 @@ class AmqpPublisher:
 class AmqpConsumer(ConsumerMixin):
     """Consumes a service's subscription queues; handlers run in a thread pool.
 
-    The consumer thread only drains, hands messages to the pool and applies verdicts in
-    `on_iteration`, so heartbeats keep flowing while handlers work and acks stay on the
-    channel's own thread. A verdict for a message whose channel died is dropped: the broker
+    The consumer thread only drains, gathers each queue's messages into a batch (up to
+    `worker_batch`, or what arrived within `worker_linger` of the first), hands batches to the
+    pool and applies verdicts in `on_iteration`, so heartbeats keep flowing while handlers work
+    and acks stay on the channel's own thread. A verdict for a message whose channel died is dropped: the broker
     redelivers it and the inbox makes the second delivery harmless. Retries are copies
     published (with confirms) to the delay queue of the attempt, parking is a copy to the
     parking queue with the reason; only then is the original acked.
@@ -163,6 +164,10 @@ class AmqpConsumer(ConsumerMixin):
         self.results: queue.Queue = queue.Queue()
         # per subscription: messages handed to the pool whose verdict is not applied yet
         self.in_flight: dict[str, int] = {sub.key: 0 for sub in self.subscriptions}
+        # per subscription: messages received, not yet handed over, and since when
+        self.gathering: dict[str, list] = {sub.key: [] for sub in self.subscriptions}
+        self.gathering_since: dict[str, float] = {}
+        self.batch, self.linger = max(1, settings.worker_batch), settings.worker_linger
         self._producer_conn: Connection | None = None
         self._wake_r, self._wake_w = os.pipe()  # a handler finished: a verdict to apply
         os.set_blocking(self._wake_r, False)
@@ -185,17 +190,39 @@ class AmqpConsumer(ConsumerMixin):
             log.error("undecodable message from an unknown consumer; requeueing")
             message.requeue()
             return
-        future: Future = Future()
-        future.set_result(Outcome(Verdict.PARK, f"undecodable message: {exc}"))
-        self._apply(sub, message, future)
+        self._apply(sub, message, Outcome(Verdict.PARK, f"undecodable message: {exc}"))
 
     def _received(self, subscription: Subscription, message) -> None:
-        self.in_flight[subscription.key] += 1
-        future = self.pool.submit(deliver, message.body, subscription, self.uow_factory)
-        future.add_done_callback(lambda f: self._finished(subscription, message, f))
+        gathered = self.gathering[subscription.key]
+        if not gathered:
+            self.gathering_since[subscription.key] = time.monotonic()
+        gathered.append(message)
+        if len(gathered) >= self.batch:
+            self._hand_over(subscription)
 
-    def _finished(self, subscription: Subscription, message, future: Future) -> None:
-        self.results.put((subscription, message, future))
+    def _hand_over(self, subscription: Subscription) -> None:
+        messages = self.gathering[subscription.key]
+        self.gathering[subscription.key] = []
+        self.in_flight[subscription.key] += len(messages)
+        future = self.pool.submit(deliver_batch, [m.body for m in messages], subscription,
+                                  self.uow_factory)
+        future.add_done_callback(lambda f: self._finished(subscription, messages, f))
+
+    def _hand_over_lingering(self) -> float:
+        """Hand over the batches whose first message waited `linger`; returns how long until
+        the next one is due (or a large number if nothing is gathering)."""
+        now, due = time.monotonic(), float("inf")
+        for subscription in self.subscriptions:
+            if self.gathering[subscription.key]:
+                left = self.gathering_since[subscription.key] + self.linger - now
+                if left <= 0:
+                    self._hand_over(subscription)
+                else:
+                    due = min(due, left)
+        return due
+
+    def _finished(self, subscription: Subscription, messages: list, future: Future) -> None:
+        self.results.put((subscription, messages, future))
         try:
             os.write(self._wake_w, b"!")
         except (BlockingIOError, OSError):  # pipe full (a wake-up is pending) or closed
@@ -206,11 +233,17 @@ class AmqpConsumer(ConsumerMixin):
             self.should_stop = True
         while True:
             try:
-                subscription, message, future = self.results.get_nowait()
+                subscription, messages, future = self.results.get_nowait()
             except queue.Empty:
                 return
-            self.in_flight[subscription.key] -= 1
-            self._apply(subscription, message, future)
+            self.in_flight[subscription.key] -= len(messages)
+            try:
+                outcomes = future.result()
+            except Exception as exc:
+                outcomes = [Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}")] * len(
+                    messages)
+            for message, outcome in zip(messages, outcomes, strict=True):
+                self._apply(subscription, message, outcome)
 
     def _wait(self, conn, timeout: float) -> bool:
         """Block until the broker sent something (True) or a handler finished or `timeout`
@@ -253,15 +286,16 @@ class AmqpConsumer(ConsumerMixin):
                 if self.should_stop:
                     break
                 self.on_iteration()
+                wait = min(safety_interval, self._hand_over_lingering())
                 started = time.monotonic()
                 try:
-                    if self._wait(conn, safety_interval):
+                    if self._wait(conn, wait):
                         self._read_frame(conn, safety_interval)
                     else:
                         raise socket.timeout()
                 except socket.timeout:
                     elapsed += time.monotonic() - started
-                    if timeout and elapsed >= timeout:
+                    if timeout and elapsed >= timeout and not any(self.gathering.values()):
                         raise
                 except OSError:
                     if not self.should_stop:
@@ -273,11 +307,7 @@ class AmqpConsumer(ConsumerMixin):
                     heartbeat_at = time.monotonic()  # busy or idle, at most twice a second
                     conn.heartbeat_check()
 
-    def _apply(self, subscription: Subscription, message, future: Future) -> None:
-        try:
-            outcome: Outcome = future.result()
-        except Exception as exc:
-            outcome = Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
+    def _apply(self, subscription: Subscription, message, outcome: Outcome) -> None:
         if message.channel is None or message.channel.connection is None:
             return  # stale delivery after a reconnect: the broker has requeued it
         if outcome.verdict is Verdict.ACK:

@@ -10,6 +10,15 @@ with the handler's latency, in shared/metrics.py):
 * RETRY - a transient failure (database unavailable, TransientError): try again later;
 * PARK  - the message can never succeed (malformed, unknown version, a bug): keep it aside
           with the reason, so it never blocks its queue.
+
+`deliver_batch()` does the same for up to a batch of messages of one subscription in one
+transaction: one multi-row inbox insert says which events are new, one query which of them
+concern an erased person, then the handler runs for each new event (or the subscription's
+`batch_handler` once for all), and one commit. Per message, the transport's plumbing (a
+session, BEGIN, inbox insert, tombstone query, COMMIT) cost more than the business logic, so
+batching divides it by the batch size. If anything in the batch fails, the transaction rolls
+back and the messages are delivered again one by one, each in its own transaction, so a
+poison message is parked alone and the others' effects commit.
 """
 from __future__ import annotations
 
@@ -17,13 +26,14 @@ import enum
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shared import metrics
 from shared.bus.topology import Subscription
-from shared.events.envelope import InvalidEvent, parse_envelope
+from shared.erasure import concerns_erased, erased_among
+from shared.events.envelope import Envelope, InvalidEvent, parse_envelope
 from shared.logging import correlation_scope
 
 log = logging.getLogger(__name__)
@@ -48,35 +58,95 @@ class Outcome:
 
 def deliver(body: bytes | str, subscription: Subscription, uow_factory: Callable) -> Outcome:
     """Process one message for one subscription and say what to do with it."""
+    return deliver_batch([body], subscription, uow_factory)[0]
+
+
+def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
+                  uow_factory: Callable) -> list[Outcome]:
+    """Process messages of one subscription together; one outcome per body, in order."""
     started = time.perf_counter()
-    event_type = "invalid"  # malformed or not for this subscriber: one bounded label value
-    try:
-        envelope = parse_envelope(body)
-    except InvalidEvent as exc:
-        log.warning("parking malformed message", extra={"subscription": subscription.key,
-                                                        "reason": str(exc)})
-        outcome = Outcome(Verdict.PARK, str(exc))
-    else:
+    outcomes: list[Outcome | None] = [None] * len(bodies)
+    types = ["invalid"] * len(bodies)  # malformed or not for this subscriber: one bounded label
+    todo: list[tuple[int, Envelope]] = []
+    for i, body in enumerate(bodies):
+        try:
+            envelope = parse_envelope(body)
+        except InvalidEvent as exc:
+            log.warning("parking malformed message", extra={"subscription": subscription.key,
+                                                            "reason": str(exc)})
+            outcomes[i] = Outcome(Verdict.PARK, str(exc))
+            continue
         if envelope.type not in subscription.event_types:
-            outcome = Outcome(Verdict.PARK,
-                              f"{subscription.key} does not handle {envelope.type}", envelope.id)
-        elif subscription.wants is not None and not subscription.wants(envelope):
-            event_type = envelope.type
-            outcome = Outcome(Verdict.ACK, "nothing to do", envelope.id)
+            outcomes[i] = Outcome(Verdict.PARK,
+                                  f"{subscription.key} does not handle {envelope.type}",
+                                  envelope.id)
+            continue
+        types[i] = envelope.type
+        if subscription.wants is not None and not subscription.wants(envelope):
+            outcomes[i] = Outcome(Verdict.ACK, "nothing to do", envelope.id)
         else:
-            event_type = envelope.type
+            todo.append((i, envelope))
+    if len(todo) > 1 or (todo and subscription.batch_handler is not None):
+        try:
+            for i, outcome in _handle_batch(todo, subscription, uow_factory).items():
+                outcomes[i] = outcome
+        except Exception as exc:  # find the message that fails: each on its own
+            log.info("batch failed, delivering its messages one by one",
+                     extra={"subscription": subscription.key, "size": len(todo),
+                            "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
+    for i, envelope in todo:
+        if outcomes[i] is None:
             with correlation_scope(envelope.correlationid):
-                outcome = _handle(envelope, subscription, uow_factory)
-    metrics.observe_delivery(subscription.key, event_type, outcome.verdict.value,
-                             time.perf_counter() - started)
-    return outcome
+                outcomes[i] = _handle(envelope, subscription, uow_factory)
+    share = (time.perf_counter() - started) / max(len(bodies), 1)
+    for outcome, event_type in zip(outcomes, types):
+        metrics.observe_delivery(subscription.key, event_type, outcome.verdict.value, share)
+    return outcomes
 
 
-def _handle(envelope, subscription: Subscription, uow_factory: Callable) -> Outcome:
+def _handle_batch(todo: list[tuple[int, Envelope]], subscription: Subscription,
+                  uow_factory: Callable) -> dict[int, Outcome]:
+    """All of `todo` in one transaction; raises (rolled back) if any part fails."""
+    outcomes: dict[int, Outcome] = {}
+    with uow_factory() as uow:
+        fresh = uow.first_deliveries(subscription.key, [e.id for _, e in todo])
+        new: list[tuple[int, Envelope]] = []
+        for i, envelope in todo:
+            if envelope.id in fresh:
+                fresh.discard(envelope.id)  # the same event twice in one batch: once
+                new.append((i, envelope))
+            else:
+                outcomes[i] = Outcome(Verdict.ACK, "duplicate", envelope.id)
+        if subscription.tombstones is not None and new:
+            erased = erased_among(uow.session, subscription.tombstones, [e for _, e in new])
+            for i, envelope in new:
+                if envelope.id in erased:
+                    outcomes[i] = Outcome(Verdict.ACK, "about an erased person", envelope.id)
+            new = [(i, e) for i, e in new if e.id not in erased]
+        if subscription.batch_handler is not None:
+            if new:
+                subscription.batch_handler([e for _, e in new], uow)
+        else:
+            for _, envelope in new:
+                uow.caused_by(envelope)
+                with correlation_scope(envelope.correlationid):
+                    subscription.handler(envelope, uow)
+        uow.commit()
+    for i, envelope in new:
+        outcomes[i] = Outcome(Verdict.ACK, "", envelope.id)
+    log.info("handled events", extra={"subscription": subscription.key, "count": len(new)})
+    return outcomes
+
+
+def _handle(envelope: Envelope, subscription: Subscription, uow_factory: Callable) -> Outcome:
     try:
         with uow_factory() as uow:
             if not uow.first_delivery(subscription.key, envelope.id):
                 return Outcome(Verdict.ACK, "duplicate", envelope.id)
+            if subscription.tombstones is not None and concerns_erased(
+                    uow.session, subscription.tombstones, envelope):
+                uow.commit()  # the inbox row: a redelivery is a duplicate
+                return Outcome(Verdict.ACK, "about an erased person", envelope.id)
             uow.caused_by(envelope)
             subscription.handler(envelope, uow)
             uow.commit()

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, delete, func,
                         or_, select, update)
 
-from shared.bus.delivery import Outcome, Verdict, deliver
+from shared.bus.delivery import Outcome, Verdict, deliver_batch
 from shared.bus.topology import Subscription, Topology
 from shared.clock import Clock, utcnow
 from shared.db import UTCDateTime, make_engine
@@ -101,6 +101,12 @@ class EmbeddedBroker:
         if queue:
             self.counts[("acked", queue)] += 1
 
+    def ack_all(self, message_ids: Sequence[int], queue: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(bus_messages).where(bus_messages.c.id.in_(message_ids)))
+        if queue:
+            self.counts[("acked", queue)] += len(message_ids)
+
     def retry(self, message_id: int, attempts: int, delay: float, reason: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(bus_messages).where(bus_messages.c.id == message_id).values(
@@ -148,60 +154,75 @@ class EmbeddedBroker:
 
 
 class EmbeddedConsumer:
-    """Runs one service's subscriptions against the embedded bus with a small worker pool."""
+    """Runs one service's subscriptions against the embedded bus with a small worker pool,
+    each claimed queue's messages in batches of up to `batch` (one transaction each)."""
 
     def __init__(self, broker: EmbeddedBroker, subscriptions: Sequence[Subscription],
                  uow_factory: Callable, *, threads: int = 4, max_attempts: int = 6,
-                 lease_seconds: float = 60.0, poll: float = 0.1):
+                 lease_seconds: float = 60.0, poll: float = 0.1, batch: int = 50):
         self.broker, self.uow_factory = broker, uow_factory
         self.topology = broker.topology
         self.by_queue = {self.topology.queue(s): s for s in subscriptions}
         self.threads, self.max_attempts = threads, max_attempts
-        self.lease_seconds, self.poll = lease_seconds, poll
+        self.lease_seconds, self.poll, self.batch = lease_seconds, poll, max(1, batch)
         self.name = f"embedded-consumer-{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event) -> None:
         if not self.by_queue:
             return
-        inflight: set = set()
         self.broker.consumers.update(list(self.by_queue))
         try:
-            self._loop(stop, inflight)
+            self._loop(stop)
         finally:
             self.broker.consumers.subtract(list(self.by_queue))
 
-    def _loop(self, stop: threading.Event, inflight: set) -> None:
+    def _loop(self, stop: threading.Event) -> None:
+        inflight: set = set()  # batches handed to the pool and not finished
         with ThreadPoolExecutor(self.threads, thread_name_prefix="consumer") as pool:
             while not stop.is_set():
                 free = self.threads * 2 - len(inflight)
                 rows = []
                 if free > 0:
                     try:
-                        rows = self.broker.claim(list(self.by_queue), free, self.lease_seconds)
+                        rows = self.broker.claim(list(self.by_queue), free * self.batch,
+                                                 self.lease_seconds)
                     except Exception:
                         log.exception("embedded bus claim failed")
                         stop.wait(1.0)
-                for row in rows:
-                    future = pool.submit(self.process, row)
+                for batch in self.batches(rows):
+                    future = pool.submit(self.process_batch, batch)
                     inflight.add(future)
                     future.add_done_callback(inflight.discard)
                 if not rows:
                     stop.wait(self.poll)
 
+    def batches(self, rows: Sequence) -> list[list]:
+        """Claimed rows per queue (in id order) in slices of at most `batch`."""
+        per_queue: dict[str, list] = {}
+        for row in rows:
+            per_queue.setdefault(row.queue, []).append(row)
+        return [queued[i:i + self.batch] for queued in per_queue.values()
+                for i in range(0, len(queued), self.batch)]
+
     def process(self, row) -> Outcome:
-        subscription = self.by_queue[row.queue]
-        outcome = deliver(row.body, subscription, self.uow_factory)
-        self.broker.counts[("delivered", row.queue)] += 1
-        if outcome.verdict is Verdict.ACK:
-            self.broker.ack(row.id, row.queue)
-        elif outcome.verdict is Verdict.PARK:
-            self.broker.park(row.id, outcome.reason, row.attempts + 1)
-        else:
-            attempts = row.attempts + 1
-            if attempts >= self.max_attempts:
-                self.broker.park(row.id, f"gave up after {attempts} attempts: {outcome.reason}",
-                                 attempts)
-            else:
-                self.broker.retry(row.id, attempts, self.topology.retry_delay(attempts),
-                                  outcome.reason)
-        return outcome
+        return self.process_batch([row])[0]
+
+    def process_batch(self, rows: Sequence) -> list[Outcome]:
+        subscription = self.by_queue[rows[0].queue]
+        outcomes = deliver_batch([r.body for r in rows], subscription, self.uow_factory)
+        self.broker.counts[("delivered", rows[0].queue)] += len(rows)
+        acked = [r.id for r, o in zip(rows, outcomes) if o.verdict is Verdict.ACK]
+        if acked:
+            self.broker.ack_all(acked, rows[0].queue)
+        for row, outcome in zip(rows, outcomes):
+            if outcome.verdict is Verdict.PARK:
+                self.broker.park(row.id, outcome.reason, row.attempts + 1)
+            elif outcome.verdict is Verdict.RETRY:
+                attempts = row.attempts + 1
+                if attempts >= self.max_attempts:
+                    self.broker.park(row.id, f"gave up after {attempts} attempts: "
+                                             f"{outcome.reason}", attempts)
+                else:
+                    self.broker.retry(row.id, attempts, self.topology.retry_delay(attempts),
+                                      outcome.reason)
+        return outcomes

@@ -38,6 +38,9 @@ class Subscription:
     handler: Callable[..., None]
     wants: Callable[[Any], bool] | None = None
     batch_handler: Callable[..., None] | None = None
+    # the service's erasure tombstones (shared/erasure.py `guarded`): events about an erased
+    # person, intake or referral are acked without effect, so they cannot recreate data
+    tombstones: Any = None
 
     @property
     def key(self) -> str:

@@ -316,3 +316,29 @@ def test_a_consumer_run_again_after_a_crash_still_wakes_and_acks(pg_settings):
         thread.join(15)
     assert not thread.is_alive()
     assert queue_size(pg_settings, topology.queue(sub)) == 0  # acked, not requeued
+
+
+def test_a_burst_is_consumed_in_batches_each_message_once(pg_settings):
+    """Up to `worker_batch` messages of a queue go to one handler call (one transaction); a
+    burst of 120 arrives in a few batches, each message exactly once, all acked."""
+    import uuid
+
+    deps = referral_bootstrap(pg_settings.for_service("referral"))
+    sizes, seen = [], []
+
+    def batch(envelopes, uow):
+        sizes.append(len(envelopes))
+        seen.extend(e.id for e in envelopes)
+
+    sub = Subscription("referral", "open_referrals", ("intake.recorded",),
+                       lambda e, u: batch([e], u), batch_handler=batch)
+    settings = replace(pg_settings, worker_batch=50, worker_linger=0.05)
+    topology = build_topology(settings.bus_prefix, [sub], settings.retry_delays)
+    bodies = [intake_recorded(str(uuid.uuid4())) for _ in range(120)]
+    publish(settings, topology, bodies)
+    with ConsumerThread(settings, topology, [sub], deps.uow):
+        wait_until(lambda: len(seen) >= 120, timeout=20, message="every message handled")
+        wait_until(lambda: queue_size(settings, topology.queue(sub)) == 0,
+                   message="every message acked")
+    assert sorted(seen) == sorted(json.loads(b)["id"] for b in bodies)
+    assert max(sizes) == 50 and len(sizes) <= 6
