@@ -219,7 +219,11 @@ class Settings:
             case_opener_threads=int(env.get("LOTSE_CASE_OPENER_THREADS", "4")),
             case_opener_batch=int(env.get("LOTSE_CASE_OPENER_BATCH", "32")),
             case_opener_loops=int(env.get("LOTSE_CASE_OPENER_LOOPS", "2")),
-            partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", f"{gateway}/sandbox"),
+            # distributed: the stand-in systems at their own port, not through the gateway
+            # (a partner's system is not behind Lotse's front door; one hop less per call)
+            partner_base_url=env.get("LOTSE_PARTNER_BASE_URL", (
+                f"http://127.0.0.1:{port_of('partner_sandbox', env)}/sandbox" if broker
+                else f"{gateway}/sandbox")),
             partner_credentials=_partner_credentials(source),
             callback_secrets=_callback_secrets(source),
             callback_url=env.get("LOTSE_CALLBACK_URL", f"{gateway}/api/v1/partner-callbacks"),
