@@ -15,11 +15,11 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events.envelope import InvalidEvent
+from shared.events.vocabulary import (PARTNER_REPORTED, DeadlinePhase, NoticeKind,
+                                      ReferralStatus, values)
 
-REFERRAL_STATUSES = ("draft", "requested", "received", "accepted", "rejected", "cancelled",
-                     "in-progress", "on-hold", "failed", "completed")
-PARTNER_REPORTED_STATUSES = ("accepted", "rejected", "in-progress", "on-hold", "completed",
-                             "cancelled")
+REFERRAL_STATUSES = values(ReferralStatus)
+PARTNER_REPORTED_STATUSES = values(PARTNER_REPORTED)
 
 
 class Contract(Schema):
@@ -221,8 +221,7 @@ class ReferralDeadlineV1(Contract):
     service = fields.String(required=True, allow_none=True)
     partner_case_ref = fields.String(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATUSES))
-    phase = fields.String(required=True, validate=validate.OneOf(("acknowledgement",
-                                                                    "completion")))
+    phase = fields.String(required=True, validate=validate.OneOf(values(DeadlinePhase)))
     due_at = fields.AwareDateTime(required=True)
     noticed_at = fields.AwareDateTime(required=True)
 
@@ -270,8 +269,7 @@ class PartnerCaseNoticeSentV1(Contract):
     referral_id = fields.UUID(required=True)
     partner = fields.String(required=True)
     partner_case_ref = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(("consent_withdrawn",
-                                                                  "erasure")))
+    kind = fields.String(required=True, validate=validate.OneOf(values(NoticeKind)))
     reason = fields.String(required=True)
     occurred_at = fields.AwareDateTime(required=True)
     sent_at = fields.AwareDateTime(required=True)

@@ -1,0 +1,46 @@
+"""Coded values that travel in events, as Enums (str-valued: the wire and the tables keep the
+very same strings, and a member equals its string)."""
+from __future__ import annotations
+
+import enum
+
+
+class ReferralStatus(enum.StrEnum):
+    """FHIR Task status codes (http://hl7.org/fhir/task-status) a referral goes through;
+    "ready" and "entered-in-error" are not used by Lotse."""
+
+    DRAFT = "draft"
+    REQUESTED = "requested"
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    FAILED = "failed"
+    COMPLETED = "completed"
+
+
+# What a partner may report about its case (partner_case.status_reported), in that order.
+PARTNER_REPORTED = (ReferralStatus.ACCEPTED, ReferralStatus.REJECTED,
+                    ReferralStatus.IN_PROGRESS, ReferralStatus.ON_HOLD,
+                    ReferralStatus.COMPLETED, ReferralStatus.CANCELLED)
+
+
+class DeadlinePhase(enum.StrEnum):
+    """Which of a referral's clocks ran: the partner's acknowledgement, or its completion."""
+
+    ACKNOWLEDGEMENT = "acknowledgement"
+    COMPLETION = "completion"
+
+
+class NoticeKind(enum.StrEnum):
+    """What a partner holding the person's data was told."""
+
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    ERASURE = "erasure"
+
+
+def values(members) -> tuple[str, ...]:
+    """The plain strings of some members (a contract's OneOf, a form's choices)."""
+    return tuple(m.value for m in members)
