@@ -1,46 +1,86 @@
 """Referrals, their FHIR Task lifecycle and need routing: plain domain code."""
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable, Sequence
 
-# FHIR Task status codes (http://hl7.org/fhir/task-status); "ready" and "entered-in-error"
-# are not used by Lotse.
-TERMINAL = frozenset({"rejected", "cancelled", "failed", "completed"})
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"requested", "cancelled"}),
-    "requested": frozenset({"received", "accepted", "rejected", "cancelled", "failed",
-                            "on-hold", "in-progress", "completed"}),
-    "received": frozenset({"accepted", "rejected", "cancelled", "failed", "in-progress",
-                           "on-hold", "completed"}),
-    "accepted": frozenset({"in-progress", "on-hold", "completed", "cancelled", "failed"}),
-    "in-progress": frozenset({"on-hold", "completed", "failed", "cancelled"}),
-    "on-hold": frozenset({"requested", "received", "accepted", "in-progress", "completed",
-                          "cancelled", "failed"}),
+from shared.events.model import (HouseholdMemberV2, ReferralOverdueV1, ReferralPersonV1,
+                                 ReferralReminderDueV1, ReferralRequestedV1,
+                                 ReferralStatusChangedV1)
+from shared.events.vocabulary import DeadlinePhase, NoticeKind, ReferralStatus
+
+# FHIR Task status codes (http://hl7.org/fhir/task-status, shared/events/vocabulary.py);
+# "ready" and "entered-in-error" are not used by Lotse.
+_S = ReferralStatus
+TERMINAL = frozenset({_S.REJECTED, _S.CANCELLED, _S.FAILED, _S.COMPLETED})
+TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
+    _S.DRAFT: frozenset({_S.REQUESTED, _S.CANCELLED}),
+    _S.REQUESTED: frozenset({_S.RECEIVED, _S.ACCEPTED, _S.REJECTED, _S.CANCELLED, _S.FAILED,
+                             _S.ON_HOLD, _S.IN_PROGRESS, _S.COMPLETED}),
+    _S.RECEIVED: frozenset({_S.ACCEPTED, _S.REJECTED, _S.CANCELLED, _S.FAILED,
+                            _S.IN_PROGRESS, _S.ON_HOLD, _S.COMPLETED}),
+    _S.ACCEPTED: frozenset({_S.IN_PROGRESS, _S.ON_HOLD, _S.COMPLETED, _S.CANCELLED,
+                            _S.FAILED}),
+    _S.IN_PROGRESS: frozenset({_S.ON_HOLD, _S.COMPLETED, _S.FAILED, _S.CANCELLED}),
+    _S.ON_HOLD: frozenset({_S.REQUESTED, _S.RECEIVED, _S.ACCEPTED, _S.IN_PROGRESS,
+                           _S.COMPLETED, _S.CANCELLED, _S.FAILED}),
     **{s: frozenset() for s in TERMINAL},
 }
 
 
-# Who may set which status: partners report on their case, staff steer, Lotse itself
-# routes, records deliveries and follows consents.
-SET_BY: dict[str, frozenset[str]] = {
-    "partner": frozenset({"received", "accepted", "rejected", "in-progress", "on-hold",
-                          "completed", "cancelled"}),
-    "staff": frozenset({"requested", "on-hold", "cancelled", "completed", "failed"}),
-    "system": frozenset({"requested", "received", "on-hold", "cancelled", "failed"}),
+class Actor(enum.StrEnum):
+    """Who sets a status: partners report on their case, staff steer, Lotse itself routes,
+    records deliveries and follows consents."""
+
+    PARTNER = "partner"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+SET_BY: dict[Actor, frozenset[ReferralStatus]] = {
+    Actor.PARTNER: frozenset({_S.RECEIVED, _S.ACCEPTED, _S.REJECTED, _S.IN_PROGRESS,
+                              _S.ON_HOLD, _S.COMPLETED, _S.CANCELLED}),
+    Actor.STAFF: frozenset({_S.REQUESTED, _S.ON_HOLD, _S.CANCELLED, _S.COMPLETED, _S.FAILED}),
+    Actor.SYSTEM: frozenset({_S.REQUESTED, _S.RECEIVED, _S.ON_HOLD, _S.CANCELLED, _S.FAILED}),
 }
-# Coded reasons (rejected, cancelled, failed, on-hold) and outcomes (completed); free text
-# goes into the note next to them.
-REASONS: dict[str, tuple[str, ...]] = {
-    "rejected": ("not_eligible", "no_capacity", "person_unreachable", "wrong_partner",
-                 "duplicate", "other"),
-    "cancelled": ("consent_withdrawn", "person_withdrew", "duplicate", "created_in_error",
-                  "superseded", "expired", "other"),
-    "failed": ("delivery_failed", "partner_refused_request", "expired", "other"),
-    "on-hold": ("no_matching_rule", "consent_missing", "prerequisite_pending",
-                "waiting_for_person", "partner_paused", "other"),
+
+
+class Reason(enum.StrEnum):
+    """Coded reasons of a referral rejected, cancelled, failed or on hold (REASONS says
+    which status takes which); free text goes into the note next to them."""
+
+    NOT_ELIGIBLE = "not_eligible"
+    NO_CAPACITY = "no_capacity"
+    PERSON_UNREACHABLE = "person_unreachable"
+    WRONG_PARTNER = "wrong_partner"
+    DUPLICATE = "duplicate"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    PERSON_WITHDREW = "person_withdrew"
+    CREATED_IN_ERROR = "created_in_error"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+    DELIVERY_FAILED = "delivery_failed"
+    PARTNER_REFUSED_REQUEST = "partner_refused_request"
+    NO_MATCHING_RULE = "no_matching_rule"
+    CONSENT_MISSING = "consent_missing"
+    PREREQUISITE_PENDING = "prerequisite_pending"
+    WAITING_FOR_PERSON = "waiting_for_person"
+    PARTNER_PAUSED = "partner_paused"
+    OTHER = "other"
+
+
+_R = Reason
+REASONS: dict[ReferralStatus, tuple[Reason, ...]] = {
+    _S.REJECTED: (_R.NOT_ELIGIBLE, _R.NO_CAPACITY, _R.PERSON_UNREACHABLE, _R.WRONG_PARTNER,
+                  _R.DUPLICATE, _R.OTHER),
+    _S.CANCELLED: (_R.CONSENT_WITHDRAWN, _R.PERSON_WITHDREW, _R.DUPLICATE,
+                   _R.CREATED_IN_ERROR, _R.SUPERSEDED, _R.EXPIRED, _R.OTHER),
+    _S.FAILED: (_R.DELIVERY_FAILED, _R.PARTNER_REFUSED_REQUEST, _R.EXPIRED, _R.OTHER),
+    _S.ON_HOLD: (_R.NO_MATCHING_RULE, _R.CONSENT_MISSING, _R.PREREQUISITE_PENDING,
+                 _R.WAITING_FOR_PERSON, _R.PARTNER_PAUSED, _R.OTHER),
 }
 PREREQUISITE_PATIENCE = timedelta(days=5)  # then a waiting referral needs a person
 # What a partner may see of a referral (API and views): the fields its allow-list names (an
@@ -57,8 +97,8 @@ PARTNER_HISTORY_FIELDS = ("status", "previous_status", "changed_at")
 def shown_to_partner(referral: "Referral") -> bool:
     """A partner sees a referral once it was requested from it (it left on a consent or a
     legal basis); one held for a consent or a prerequisite is none of its business yet."""
-    return referral.status == "requested" or any(h.status == "requested"
-                                                 for h in referral.history)
+    return referral.status == _S.REQUESTED or any(h.status == _S.REQUESTED
+                                                  for h in referral.history)
 
 
 def partner_view(referral: "Referral", allow_list) -> dict:
@@ -71,8 +111,27 @@ def partner_view(referral: "Referral", allow_list) -> dict:
     return view
 
 
-OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
-            "application_filed", "place_offered", "case_closed", "other")
+class Outcome(enum.StrEnum):
+    """Coded outcome of a completed referral."""
+
+    COUNSELLING_STARTED = "counselling_started"
+    COURSE_PLACE_OFFERED = "course_place_offered"
+    APPOINTMENT_KEPT = "appointment_kept"
+    APPLICATION_FILED = "application_filed"
+    PLACE_OFFERED = "place_offered"
+    CASE_CLOSED = "case_closed"
+    OTHER = "other"
+
+
+OUTCOMES = tuple(Outcome)
+
+
+class DeadlineOutcome(enum.StrEnum):
+    """What a deadline check did to a referral."""
+
+    EXPIRED = "expired"
+    OVERDUE = "overdue"
+    REMINDED = "reminded"
 
 
 class ReferralError(Exception):
@@ -85,8 +144,8 @@ class TransitionNotAllowed(ReferralError):
         self.current, self.new = current, new
 
 
-def check_transition(current: str, new: str, actor: str, reason: str | None,
-                     outcome: str | None) -> None:
+def check_transition(current: ReferralStatus, new: ReferralStatus, actor: Actor,
+                     reason: str | None, outcome: str | None) -> None:
     """The lifecycle's guard: allowed next status, allowed actor, coded reason or outcome."""
     if new not in TRANSITIONS.get(current, ()):
         raise TransitionNotAllowed(current, new)
@@ -94,7 +153,7 @@ def check_transition(current: str, new: str, actor: str, reason: str | None,
         raise TransitionNotAllowed(current, new, f" (not for {actor})")
     if new in REASONS and reason not in REASONS[new]:
         raise TransitionNotAllowed(current, new, f" without a reason code ({reason!r})")
-    if new == "completed" and outcome not in OUTCOMES:
+    if new == _S.COMPLETED and outcome not in OUTCOMES:
         raise TransitionNotAllowed(current, new, f" without an outcome code ({outcome!r})")
 
 
@@ -254,13 +313,24 @@ def sharing_basis(partner: str, consents: Sequence[dict],
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    status: str
-    previous_status: str | None
-    reason: str | None
+    status: ReferralStatus
+    previous_status: ReferralStatus | None
+    reason: str | None  # a coded Reason, else the note (or what a partner was told)
     changed_by: str
     changed_at: datetime
     note: str | None = None
     outcome: str | None = None
+
+    def __post_init__(self) -> None:  # read back from a table: the statuses as strings
+        object.__setattr__(self, "status", ReferralStatus(self.status))
+        if self.previous_status is not None:
+            object.__setattr__(self, "previous_status", ReferralStatus(self.previous_status))
+
+
+# What a referral announces: its status changes, that it was requested from its partner,
+# that its deadline is near or has passed.
+ReferralEvent = (ReferralStatusChangedV1 | ReferralRequestedV1 | ReferralReminderDueV1
+                 | ReferralOverdueV1)
 
 
 @dataclass
@@ -272,7 +342,8 @@ class Referral:
     partner: str | None
     service: str | None
     routing_reason: str
-    status: str
+    status: ReferralStatus
+    # a coded Reason; referrals from before reasons were coded may hold free text
     reason: str | None
     partner_case_ref: str | None
     version: int
@@ -283,7 +354,7 @@ class Referral:
     consent_id: str | None = None
     legal_basis: str | None = None
     share: dict | None = None
-    outcome: str | None = None
+    outcome: Outcome | None = None
     note: str | None = None
     superseded_by: str | None = None
     waits_for: str | None = None
@@ -295,7 +366,13 @@ class Referral:
     reminded_at: datetime | None = None
     overdue_since: datetime | None = None
     appointment: dict | None = None  # booked by the partner: starts_at, location, bring
-    events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
+    # announced, not yet published: the handler stages them with the change (uow.publish)
+    events: list[ReferralEvent] = field(default_factory=list, compare=False, repr=False)
+
+    def __post_init__(self) -> None:  # read back from a table: the codes as strings
+        self.status = ReferralStatus(self.status)
+        if self.outcome is not None:
+            self.outcome = Outcome(self.outcome)
 
     @classmethod
     def open(cls, *, intake_id: uuid.UUID, intake_reference: str, need: str,
@@ -305,10 +382,12 @@ class Referral:
              waits_for: str | None = None) -> "Referral":
         """A referral for one need: requested from its partner; on hold when no rule fits,
         when nothing (consent or legal basis) allows sharing with that partner, or while the
-        referral it depends on (`waits_for`, a need) has not reached its partner."""
-        held = ("no_matching_rule" if route is None else "consent_missing" if not basis
-                else "prerequisite_pending" if waits_for else None)
-        status = "on-hold" if held else "requested"
+        referral it depends on (`waits_for`, a need) has not reached its partner. It
+        announces either (referral.requested or referral.status_changed)."""
+        held = (Reason.NO_MATCHING_RULE if route is None else
+                Reason.CONSENT_MISSING if not basis else
+                Reason.PREREQUISITE_PENDING if waits_for else None)
+        status = _S.ON_HOLD if held else _S.REQUESTED
         reason = route.reason if route else f"no routing rule fits need {need}"
         referral = cls(id=uuid.uuid4(), intake_id=intake_id, intake_reference=intake_reference,
                        need=need, partner=route.partner if route else None,
@@ -318,68 +397,75 @@ class Referral:
                        consent_id=basis.consent_id if basis else None,
                        legal_basis=basis.legal_basis if basis else None, share=share,
                        waits_for=waits_for, rule_id=route.rule_id if route else None)
-        note = {"consent_missing": f"{reason}; waiting for the person's consent to share with "
-                                   f"{route.partner if route else ''}",
-                "prerequisite_pending": f"{reason}; waits for the {waits_for} referral"
-                }.get(held or "", reason)
+        note = {Reason.CONSENT_MISSING: f"{reason}; waiting for the person's consent to share "
+                                        f"with {route.partner if route else ''}",
+                Reason.PREREQUISITE_PENDING: f"{reason}; waits for the {waits_for} referral"
+                }.get(held, reason)
         referral.history.append(HistoryEntry(status, None, note, by, now))
-        if held:
-            referral.events.append(("referral.status_changed", referral._status_payload(None, by)))
+        referral.events.append(referral._status_changed(None, by) if held
+                               else referral._requested())
         return referral
 
     def resume_with(self, basis: SharingBasis, *, by: str, now: datetime,
-                    prerequisite_met: bool = True) -> bool:
+                    prerequisite_met: bool = True) -> list[ReferralEvent]:
         """A consent arrived for a referral that waited for one: it may leave now, unless it
-        still waits for the referral it depends on."""
-        if self.status != "on-hold" or self.reason != "consent_missing":
-            return False
+        still waits for the referral it depends on. Returns what it announced (nothing: it
+        did not leave)."""
+        if self.status != _S.ON_HOLD or self.reason != Reason.CONSENT_MISSING:
+            return []
         self.consent_id, self.legal_basis = basis.consent_id, basis.legal_basis
         if self.waits_for and not prerequisite_met:
-            self.reason, self.updated_at = "prerequisite_pending", now
-            return False
-        self.change_status("requested", by=by, reason=None,
-                           note=f"sharing allowed by {basis.describe()}", now=now)
-        return True
+            self.reason, self.updated_at = Reason.PREREQUISITE_PENDING, now
+            return []
+        return self.change_status(_S.REQUESTED, by=by, reason=None,
+                                  note=f"sharing allowed by {basis.describe()}", now=now)
 
     def prerequisite_met(self, need: str, basis: SharingBasis | None, *, by: str,
-                         now: datetime) -> bool:
+                         now: datetime) -> list[ReferralEvent]:
         """The referral this one waited for reached its partner: this one may leave now, on
-        the basis that allows sharing at this moment; with none it waits for a consent."""
-        if self.status != "on-hold" or self.reason != "prerequisite_pending" \
+        the basis that allows sharing at this moment; with none it waits for a consent.
+        Returns what it announced (nothing: it did not leave)."""
+        if self.status != _S.ON_HOLD or self.reason != Reason.PREREQUISITE_PENDING \
                 or self.waits_for != need:
-            return False
+            return []
         self.consent_id = basis.consent_id if basis else None
         self.legal_basis = basis.legal_basis if basis else None
         if basis is None:
-            self.reason, self.updated_at = "consent_missing", now
-            return False
-        self.change_status("requested", by=by, reason=None,
-                           note=f"the {need} referral reached its partner", now=now)
-        return True
+            self.reason, self.updated_at = Reason.CONSENT_MISSING, now
+            return []
+        return self.change_status(_S.REQUESTED, by=by, reason=None,
+                                  note=f"the {need} referral reached its partner", now=now)
 
-    def stop_sharing(self, *, by: str, now: datetime) -> bool:
-        """Its consent was withdrawn: an unfinished referral is cancelled."""
+    def stop_sharing(self, *, by: str, now: datetime) -> list[ReferralEvent]:
+        """Its consent was withdrawn: an unfinished referral is cancelled. Returns what it
+        announced (nothing: it had ended already)."""
         if self.status in TERMINAL:
-            return False
-        self.change_status("cancelled", by=by, reason="consent_withdrawn", now=now)
-        return True
+            return []
+        return self.change_status(_S.CANCELLED, by=by, reason=Reason.CONSENT_WITHDRAWN,
+                                  now=now)
 
-    def change_status(self, new: str, *, by: str, reason: str | None, now: datetime,
-                      actor: str = "system", outcome: str | None = None,
-                      note: str | None = None) -> None:
-        """Move along the lifecycle; every change is in the history and announced."""
+    def change_status(self, new: ReferralStatus, *, by: str, reason: str | None,
+                      now: datetime, actor: Actor = Actor.SYSTEM,
+                      outcome: Outcome | None = None,
+                      note: str | None = None) -> list[ReferralEvent]:
+        """Move along the lifecycle; every change is in the history and announced
+        (referral.status_changed; on a move to 'requested', referral.requested before it,
+        which takes the referral to its partner). Returns what it announced."""
         check_transition(self.status, new, actor, reason, outcome)
-        if self.partner is None and new not in ("on-hold", "cancelled", "failed"):
+        if self.partner is None and new not in (_S.ON_HOLD, _S.CANCELLED, _S.FAILED):
             raise TransitionNotAllowed(self.status, new, " before it has a partner")
-        previous, self.status = self.status, new
-        self.reason = reason if new in REASONS or reason else None
-        self.outcome = outcome if new == "completed" else None
+        previous, self.status = self.status, ReferralStatus(new)
+        self.reason = Reason(reason) if new in REASONS else reason or None
+        self.outcome = Outcome(outcome) if new == _S.COMPLETED and outcome else None
         self.note = note
         self.version += 1
         self.updated_at = now
-        self.history.append(HistoryEntry(new, previous, reason if reason else note, by, now,
-                                         note=note, outcome=self.outcome))
-        self.events.append(("referral.status_changed", self._status_payload(previous, by)))
+        self.history.append(HistoryEntry(self.status, previous, reason if reason else note,
+                                         by, now, note=note, outcome=self.outcome))
+        announced: list[ReferralEvent] = [self._requested()] if new == _S.REQUESTED else []
+        announced.append(self._status_changed(previous, by))
+        self.events += announced
+        return announced
 
     # --- deadlines -----------------------------------------------------------------------
     def plan_deadlines(self, policy, calendar, now: datetime) -> None:
@@ -396,49 +482,54 @@ class Referral:
             self.complete_due_at = calendar.add_working_days(now, policy.completion_days)
             self.reminded_at = self.overdue_since = None  # a new phase, a new clock
 
-    def check_deadlines(self, policy, calendar, now: datetime) -> str | None:
-        """Expire, flag overdue or remind; returns what happened (None: nothing due)."""
+    def check_deadlines(self, policy, calendar, now: datetime) -> DeadlineOutcome | None:
+        """Expire, flag overdue or remind (announced: referral.status_changed,
+        referral.overdue, referral.reminder_due); returns what happened (None: nothing
+        due)."""
         from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES
 
         if self.status in ACK_STATUSES and self.expires_at and now >= self.expires_at:
-            self.change_status("cancelled", by="lotse-deadlines", reason="expired", now=now,
-                               note="nobody acknowledged the referral in time")
-            return "expired"
-        phase, due = (("acknowledgement", self.ack_due_at) if self.status in ACK_STATUSES else
-                      ("completion", self.complete_due_at) if self.status in WORK_STATUSES
-                      else (None, None))
-        if due is None:
+            self.change_status(_S.CANCELLED, by="lotse-deadlines", reason=Reason.EXPIRED,
+                               now=now, note="nobody acknowledged the referral in time")
+            return DeadlineOutcome.EXPIRED
+        phase, due = ((DeadlinePhase.ACKNOWLEDGEMENT, self.ack_due_at)
+                      if self.status in ACK_STATUSES else
+                      (DeadlinePhase.COMPLETION, self.complete_due_at)
+                      if self.status in WORK_STATUSES else (None, None))
+        if phase is None or due is None:
             return None
         if now >= due:
             if self.overdue_since is None:
                 self.overdue_since = now
-                self.events.append(("referral.overdue", self._deadline_payload(phase, due, now)))
-                return "overdue"
+                self.events.append(self._deadline(ReferralOverdueV1, phase, due, now))
+                return DeadlineOutcome.OVERDUE
             return None
         remind = policy.remind_days_before if policy else 1
         if self.reminded_at is None and calendar.working_days_between(now, due) <= remind:
             self.reminded_at = now
-            self.events.append(("referral.reminder_due", self._deadline_payload(phase, due, now)))
-            return "reminded"
+            self.events.append(self._deadline(ReferralReminderDueV1, phase, due, now))
+            return DeadlineOutcome.REMINDED
         return None
 
-    def _deadline_payload(self, phase: str, due: datetime, now: datetime) -> dict:
-        return {"referral_id": self.id, "intake_id": self.intake_id, "partner": self.partner,
-                "service": self.service, "partner_case_ref": self.partner_case_ref,
-                "status": self.status, "phase": phase, "due_at": due, "noticed_at": now}
+    def _deadline(self, kind: type[ReferralOverdueV1] | type[ReferralReminderDueV1],
+                  phase: DeadlinePhase, due: datetime,
+                  now: datetime) -> ReferralOverdueV1 | ReferralReminderDueV1:
+        return kind(referral_id=self.id, intake_id=self.intake_id, partner=self.partner,
+                    service=self.service, partner_case_ref=self.partner_case_ref,
+                    status=self.status, phase=phase, due_at=due, noticed_at=now)
 
     def attention(self, now: datetime | None = None) -> str | None:
         """Why staff must act on this referral now (the work queue), or None."""
         if self.superseded_by:
             return None  # another referral took over its need
-        if self.status == "on-hold" and self.reason == "prerequisite_pending":
+        if self.status == _S.ON_HOLD and self.reason == Reason.PREREQUISITE_PENDING:
             waited = (now - self.updated_at) if now else timedelta(0)
             return "on_hold:prerequisite_pending" if waited > PREREQUISITE_PATIENCE else None
-        if self.status == "on-hold":
-            return f"on_hold:{self.reason or 'other'}"
-        if self.status == "failed":
+        if self.status == _S.ON_HOLD:
+            return f"on_hold:{self.reason or Reason.OTHER}"
+        if self.status == _S.FAILED:
             return "delivery_failed"
-        if self.status == "rejected":
+        if self.status == _S.REJECTED:
             return "rejected"
         if self.overdue_since and self.status not in TERMINAL:
             return "overdue"
@@ -447,34 +538,61 @@ class Referral:
     def partner_notified(self, kind: str, case_ref: str, *, by: str, at: datetime) -> None:
         """The partner was told that the consent was withdrawn or that the data must be
         erased: kept in the history (who was told what, when); the status stays."""
-        what = {"consent_withdrawn": "consent withdrawal", "erasure": "erasure"}.get(kind, kind)
+        what = {NoticeKind.CONSENT_WITHDRAWN: "consent withdrawal",
+                NoticeKind.ERASURE: "erasure"}.get(kind, kind)
         self.history.append(HistoryEntry(self.status, self.status, f"partner_notice_{kind}",
                                          by, at, note=f"partner told of the {what} ({case_ref})"))
 
     def record_partner_case(self, case_ref: str, *, by: str, now: datetime,
-                            appointment: dict | None = None) -> None:
+                            appointment: dict | None = None) -> list[ReferralEvent]:
         """The partner opened its case: remember its reference (and the appointment it
-        booked); 'received' if not further yet."""
+        booked); 'received' if not further yet. Returns what it announced."""
         self.partner_case_ref = case_ref
         booked = appointment and appointment != self.appointment
         self.appointment = appointment or self.appointment
-        if self.status == "requested":
-            self.change_status("received", by=by, reason=None, note="case opened at partner",
-                               now=now, actor="partner")
-        else:
-            self.updated_at = now
-            if booked:  # the status moved on already: still tell the intake of the slot
-                self.version += 1
-                self.events.append(("referral.status_changed",
-                                    self._status_payload(self.status, by)))
+        if self.status == _S.REQUESTED:
+            return self.change_status(_S.RECEIVED, by=by, reason=None,
+                                      note="case opened at partner", now=now,
+                                      actor=Actor.PARTNER)
+        self.updated_at = now
+        if not booked:
+            return []
+        # the status moved on already: still tell the intake of the slot
+        self.version += 1
+        announced: list[ReferralEvent] = [self._status_changed(self.status, by)]
+        self.events += announced
+        return announced
 
-    def _status_payload(self, previous: str | None, by: str) -> dict:
-        return {"referral_id": self.id, "intake_id": self.intake_id, "need": self.need,
-                "partner": self.partner, "service": self.service, "status": self.status,
-                "previous_status": previous, "reason": self.reason,
-                "partner_case_ref": self.partner_case_ref, "version": self.version,
-                "changed_at": self.updated_at, "changed_by": by, "outcome": self.outcome,
-                "note": self.note, "appointment": self.appointment}
+    def _status_changed(self, previous: ReferralStatus | None,
+                        by: str) -> ReferralStatusChangedV1:
+        return ReferralStatusChangedV1(
+            referral_id=self.id, intake_id=self.intake_id, need=self.need,
+            partner=self.partner, service=self.service, status=self.status,
+            previous_status=previous, reason=self.reason,
+            partner_case_ref=self.partner_case_ref, referral_version=self.version,
+            changed_at=self.updated_at, changed_by=by, outcome=self.outcome, note=self.note,
+            appointment=self.appointment)
+
+    def _requested(self) -> ReferralRequestedV1:
+        """The referral as its partner (through the partner adapter) receives it: with the
+        data to pass on (`share`), without which it cannot leave."""
+        share = self.share
+        if not share:
+            raise ReferralError(f"referral {self.id} has no data to pass on to its partner")
+        household = share.get("household")
+        return ReferralRequestedV1(
+            referral_id=self.id, intake_id=self.intake_id,
+            intake_reference=self.intake_reference, need=self.need, partner=self.partner,
+            service=self.service, routing_reason=self.routing_reason, status=self.status,
+            referral_version=self.version, requested_at=self.updated_at,
+            residence_status=share["residence_status"],
+            person=ReferralPersonV1.from_wire(share["person"]),
+            consent_method=share["consent_method"],
+            person_id=uuid.UUID(self.person_id) if self.person_id else None,
+            consent_id=uuid.UUID(self.consent_id) if self.consent_id else None,
+            legal_basis=self.legal_basis,
+            household=None if household is None else tuple(
+                HouseholdMemberV2.from_wire(m) for m in household))
 
 
 def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequence[str],
@@ -496,14 +614,14 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequen
     return referrals
 
 
-def coded(new: str, reason: str | None) -> tuple[str | None, str | None]:
+def coded(new: str, reason: str | None) -> tuple[Reason | None, str | None]:
     """A partner's or operator's reason as (code, note): known codes stay, text becomes a note
     under the code 'other'."""
     if new not in REASONS:
         return None, reason
     if reason in REASONS[new]:
-        return reason, None
-    return "other", reason
+        return Reason(reason), None
+    return Reason.OTHER, reason
 
 
 def facts_from(share: dict) -> PersonFacts:

@@ -8,10 +8,15 @@ from typing import Callable
 
 from services.referral import repository
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
-from services.referral.domain import (OUTCOMES, TERMINAL, Referral, Route, SharingBasis,
+from services.referral.domain import (OUTCOMES, TERMINAL, Actor, DeadlineOutcome, Outcome,
+                                     Reason, Referral, Route, SharingBasis,
                                      TransitionNotAllowed, coded, facts_from, follow_up,
                                      open_referrals, route_need, sharing_basis)
 from shared.events.envelope import Envelope
+from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeRecordedV2,
+                                 PartnerCaseFailedV1, PartnerCaseOpenedV1,
+                                 PartnerCaseStatusReportedV1, typed)
+from shared.events.vocabulary import ReferralStatus
 
 log = logging.getLogger(__name__)
 SYSTEM = "lotse-routing"
@@ -46,75 +51,58 @@ def sharing_basis_now(uow, partner: str, person_id: str | None,
                          _once(uow, repository.legal_bases))
 
 
-def _as_v2(envelope: Envelope) -> dict:
-    """intake.recorded v1 (still in flight from older producers) in the v2 shape."""
-    d = envelope.data
-    if envelope.schemaversion >= 2:
-        return d
-    p = d["person"]
-    consents = [{"consent_id": d["intake_id"], "partner": None}] \
-        if d["consent"]["share_with_partners"] else []
-    return {**d, "person_id": None,
-            "person": {**p, "nationalities": [p["nationality"]], "household": []},
-            "residence": {"status": d["residence_status"], "first_issue_date": None},
-            "needs": [{"code": n, "urgency": "normal"} for n in d["needs"]],
-            "consents": [{**c, "method": d["consent"]["method"]} for c in consents]}
+SHARED_PERSON = ("given_name", "family_name", "birth_date", "nationality", "languages")
+CHILDREN = ("child", "grandchild")  # household relations that count as the person's children
+
+
+def _share(intake: IntakeRecordedV2) -> dict:
+    """What a referral keeps of the intake (as JSON values): what its partner receives and
+    the routing facts for re-routing and manual referrals."""
+    person, residence = intake.person.wire(), intake.residence.wire()
+    return {"person": {k: person[k] for k in SHARED_PERSON},
+            "residence_status": residence["status"],
+            "consent_method": next((c.method for c in intake.consents), "none"),
+            "consents": [c.wire() for c in intake.consents],
+            "first_issue_date": residence["first_issue_date"],
+            "nationalities": person["nationalities"],
+            "children_born": [m["birth_date"] for m in person["household"]
+                              if m["relation"] in CHILDREN],
+            "household": person["household"],
+            "district": intake.district}
 
 
 def open_referrals_for_intake(envelope: Envelope, uow) -> None:
-    """One referral per need of a recorded intake, routed by the rule table, leaving only
-    with a consent for its partner or the partner's other legal basis."""
-    d = _as_v2(envelope)
-    if repository.exists_for_intake(uow.session, d["intake_id"]):
+    """One referral per need of a recorded intake (v1 lifted to v2), routed by the rule
+    table, leaving only with a consent for its partner or the partner's other legal basis."""
+    intake: IntakeRecordedV2 = typed(envelope)
+    if repository.exists_for_intake(uow.session, str(intake.intake_id)):
         return  # the intake was already routed (a re-sent event with a new id)
-    person = d["person"]
-    share = {"person": {k: person[k] for k in ("given_name", "family_name", "birth_date",
-                                               "nationality", "languages")},
-             "residence_status": d["residence"]["status"],
-             "consent_method": next((c["method"] for c in d["consents"]), "none"),
-             "consents": d["consents"],
-             "first_issue_date": d["residence"].get("first_issue_date"),
-             "nationalities": list(person.get("nationalities", ())),
-             "children_born": [m["birth_date"] for m in person.get("household", ())
-                               if m["relation"] in ("child", "grandchild")],
-             "household": list(person.get("household", ())),
-             "district": d.get("district")}
-    facts = facts_from(share)
-    repository.record_consents(uow.session, d.get("person_id"), d["consents"])
+    share = _share(intake)
+    person_id = _text(intake.person_id)
+    repository.record_consents(uow.session, person_id, share["consents"])
     referrals = open_referrals(
-        intake_id=uuid.UUID(d["intake_id"]), intake_reference=d["reference"],
-        needs=[n["code"] for n in d["needs"]], facts=facts,
+        intake_id=intake.intake_id, intake_reference=intake.reference,
+        needs=[n.code for n in intake.needs], facts=facts_from(share),
         rules=repository.rules(uow.session), by=SYSTEM, now=envelope.time,
-        consents=repository.consents_in_force(uow.session, d.get("person_id"),
-                                              [c["consent_id"] for c in d["consents"]]),
-        legal_bases=_once(uow, repository.legal_bases), person_id=d.get("person_id"),
-        share=share)
+        consents=repository.consents_in_force(uow.session, person_id,
+                                              [str(c.consent_id) for c in intake.consents]),
+        legal_bases=_once(uow, repository.legal_bases), person_id=person_id, share=share)
     for referral in referrals:
         _plan(uow, referral, envelope.time)
     repository.add_all(uow.session, referrals)
     for referral in referrals:
-        if referral.status == "requested":
-            _emit_requested(uow, referral)
-        _emit_pending(uow, referral)
+        _publish(uow, referral)
 
 
-def _emit_requested(uow, referral: Referral) -> None:
-    share = referral.share
-    uow.emit("referral.requested", subject=f"referral/{referral.id}", data={
-        "referral_id": referral.id, "intake_id": referral.intake_id,
-        "intake_reference": referral.intake_reference, "need": referral.need,
-        "partner": referral.partner, "service": referral.service,
-        "routing_reason": referral.routing_reason, "status": referral.status,
-        "version": referral.version, "requested_at": referral.updated_at,
-        "residence_status": share["residence_status"], "person": share["person"],
-        "consent_method": share["consent_method"], "person_id": referral.person_id,
-        "consent_id": referral.consent_id, "legal_basis": referral.legal_basis,
-        "household": share.get("household")})
+def _text(value: uuid.UUID | None) -> str | None:
+    """An id as the tables keep it."""
+    return None if value is None else str(value)
 
 
-def _emit_pending(uow, referral: Referral) -> None:
-    for event_type, payload in referral.events:
-        uow.emit(event_type, subject=f"referral/{referral.id}", data=payload)
+def _publish(uow, referral: Referral) -> None:
+    """Stage what the referral announced, with its change."""
+    for event in referral.events:
+        uow.publish(event)
     referral.events.clear()
 
 
@@ -128,51 +116,57 @@ def _load(uow, referral_id: str) -> Referral:
 
 def record_case_opened(envelope: Envelope, uow) -> None:
     """The partner has a case for the referral: store its reference, status 'received'."""
-    d = envelope.data
-    referral = _load(uow, d["referral_id"])
+    opened: PartnerCaseOpenedV1 = typed(envelope)
+    referral = _load(uow, str(opened.referral_id))
     before = len(referral.history)
-    referral.record_partner_case(d["partner_case_ref"], by=f"partner:{d['partner']}",
-                                 now=envelope.time, appointment=d.get("appointment"))
+    referral.record_partner_case(opened.partner_case_ref, by=f"partner:{opened.partner}",
+                                 now=envelope.time, appointment=opened.appointment)
     _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
-    _emit_pending(uow, referral)
+    _publish(uow, referral)
     _release_dependents(uow, referral, envelope.time)
 
 
 def apply_partner_report(envelope: Envelope, uow) -> None:
     """A partner's later answer (accepted, rejected, completed...) or a final delivery failure."""
-    d = envelope.data
-    referral = _load(uow, d["referral_id"])
+    report: PartnerCaseStatusReportedV1 | PartnerCaseFailedV1 = typed(envelope)
+    referral = _load(uow, str(report.referral_id))
     before = len(referral.history)
-    new = "failed" if envelope.type == "partner_case.failed" else d["status"]
+    if isinstance(report, PartnerCaseFailedV1):
+        new, case_ref, outcome = ReferralStatus.FAILED, None, None
+        actor, code, note = Actor.SYSTEM, Reason.PARTNER_REFUSED_REQUEST, report.reason
+    else:
+        new, case_ref, actor = report.status, report.partner_case_ref, Actor.PARTNER
+        code, note = coded(new, report.reason)
+        outcome = _outcome(report.outcome) if new == ReferralStatus.COMPLETED else None
     if new == referral.status:
         return
-    if d.get("partner_case_ref") and not referral.partner_case_ref:
-        referral.partner_case_ref = d["partner_case_ref"]
-    if envelope.type == "partner_case.failed":
-        actor, code, note = "system", "partner_refused_request", d.get("reason")
-    else:
-        actor = "partner"
-        code, note = coded(new, d.get("reason"))
-    outcome = (d.get("outcome") if d.get("outcome") in OUTCOMES else "case_closed") \
-        if new == "completed" else None
+    if case_ref and not referral.partner_case_ref:
+        referral.partner_case_ref = case_ref
     try:
-        referral.change_status(new, by=f"partner:{d['partner']}", reason=code, note=note,
+        referral.change_status(new, by=f"partner:{report.partner}", reason=code, note=note,
                                outcome=outcome, actor=actor, now=envelope.time)
     except TransitionNotAllowed as exc:
         # Reports can overtake each other through retries; a stale one changes nothing.
-        log.info("ignoring stale partner report", extra={"referral_id": d["referral_id"],
-                                                         "reason": str(exc)})
+        log.info("ignoring stale partner report",
+                 extra={"referral_id": str(report.referral_id), "reason": str(exc)})
         return
-    if referral.status == "rejected":
+    if referral.status == ReferralStatus.REJECTED:
         _reroute(uow, referral, envelope.time)
     _plan(uow, referral, envelope.time)
     repository.save(uow.session, referral, before)
-    _emit_pending(uow, referral)
+    _publish(uow, referral)
     _release_dependents(uow, referral, envelope.time)
 
 
-REACHED_PARTNER = frozenset({"received", "accepted", "in-progress", "completed"})
+def _outcome(given: str | None) -> Outcome:
+    """A partner's coded outcome of a completion; none, or one Lotse does not know, closes
+    the case."""
+    return Outcome(given) if given in OUTCOMES else Outcome.CASE_CLOSED
+
+
+REACHED_PARTNER = frozenset({ReferralStatus.RECEIVED, ReferralStatus.ACCEPTED,
+                             ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED})
 
 
 def _prerequisite_met(uow, referral: Referral) -> bool:
@@ -193,9 +187,8 @@ def _release_dependents(uow, referral: Referral, now: datetime) -> None:
         if waiting.prerequisite_met(referral.need, basis, by=SYSTEM, now=now):
             _plan(uow, waiting, now)
             repository.save(uow.session, waiting, before)
-            _emit_requested(uow, waiting)
-            _emit_pending(uow, waiting)
-        elif waiting.reason == "consent_missing":  # its consent is gone: it waits for one
+            _publish(uow, waiting)
+        elif waiting.reason == Reason.CONSENT_MISSING:  # its consent is gone: waits for one
             repository.save(uow.session, waiting, before)
 
 
@@ -219,9 +212,7 @@ def _open_follow_up(uow, referral: Referral, route, *, by: str, now: datetime) -
     successor = follow_up(referral, route, basis, by=by, now=now)
     _plan(uow, successor, now)
     repository.add(uow.session, successor)
-    if successor.status == "requested":
-        _emit_requested(uow, successor)
-    _emit_pending(uow, successor)
+    _publish(uow, successor)
     return successor
 
 
@@ -244,12 +235,12 @@ def cancel_referral(referral_id: str, staff: str, reason: str, note: str | None,
         referral = _load(uow, referral_id)
         before = len(referral.history)
         try:
-            referral.change_status("cancelled", by=staff, reason=reason, note=note,
-                                   actor="staff", now=uow.clock())
+            referral.change_status(ReferralStatus.CANCELLED, by=staff, reason=reason,
+                                   note=note, actor=Actor.STAFF, now=uow.clock())
         except TransitionNotAllowed as exc:
             raise ReferralActionError("reason", str(exc)) from None
         repository.save(uow.session, referral, before)
-        _emit_pending(uow, referral)
+        _publish(uow, referral)
         uow.commit()
 
 
@@ -272,14 +263,15 @@ def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
         now = uow.clock()
         before = len(referral.history)
         if referral.status not in TERMINAL:
-            referral.change_status("cancelled", by=staff, reason="superseded", note=note,
-                                   actor="staff", now=now)
+            referral.change_status(ReferralStatus.CANCELLED, by=staff,
+                                   reason=Reason.SUPERSEDED, note=note, actor=Actor.STAFF,
+                                   now=now)
         route = Route(partner, service, "manual",
                       f"{service.upper()}: referred by hand by {staff}"
                       + (f" ({note})" if note else ""))
         successor = _open_follow_up(uow, referral, route, by=staff, now=now)
         repository.save(uow.session, referral, before)
-        _emit_pending(uow, referral)
+        _publish(uow, referral)
         uow.commit()
     return str(successor.id)
 
@@ -287,21 +279,22 @@ def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
 def follow_consents(envelope: Envelope, uow) -> None:
     """A consent given lets waiting referrals leave; a withdrawn one cancels those relying
     on it (cancelling the partner's case itself is the partner adapter's later work)."""
-    d = envelope.data
-    by = f"consent:{d.get('withdrawn_by') or 'given'}"
-    if envelope.type == "consent.withdrawn":
-        repository.record_consent_withdrawal(uow.session, d["consent_id"], d["person_id"],
-                                             d["partner"],
-                                             datetime.fromisoformat(d["withdrawn_at"]))
-        affected = [r for r in repository.relying_on_consent(uow.session, d["consent_id"])
-                    if r.stop_sharing(by=by, now=envelope.time) or False]
+    consent: ConsentGivenV1 | ConsentWithdrawnV1 = typed(envelope)
+    consent_id, person_id = str(consent.consent_id), str(consent.person_id)
+    if isinstance(consent, ConsentWithdrawnV1):
+        by = f"consent:{consent.withdrawn_by or 'given'}"
+        repository.record_consent_withdrawal(uow.session, consent_id, person_id,
+                                             consent.partner, consent.withdrawn_at)
+        affected = [r for r in repository.relying_on_consent(uow.session, consent_id)
+                    if r.stop_sharing(by=by, now=envelope.time)]
     else:
-        repository.record_consents(uow.session, d["person_id"], [d])
-        if repository.consent_withdrawn(uow.session, d["consent_id"]):
+        by = "consent:given"
+        repository.record_consents(uow.session, person_id, [consent.data()])
+        if repository.consent_withdrawn(uow.session, consent_id):
             return  # its withdrawal overtook it: nothing may leave on its strength
-        basis = SharingBasis(consent_id=d["consent_id"])
+        basis = SharingBasis(consent_id=consent_id)
         affected = []
-        for r in repository.waiting_for_consent(uow.session, d["person_id"], d["partner"]):
+        for r in repository.waiting_for_consent(uow.session, person_id, consent.partner):
             if r.resume_with(basis, by=by, now=envelope.time,
                              prerequisite_met=_prerequisite_met(uow, r)):
                 affected.append(r)
@@ -310,16 +303,15 @@ def follow_consents(envelope: Envelope, uow) -> None:
     for referral in affected:
         _plan(uow, referral, envelope.time)
         repository.save(uow.session, referral, len(referral.history) - 1)
-        if referral.status == "requested":
-            _emit_requested(uow, referral)
-        _emit_pending(uow, referral)
+        _publish(uow, referral)
 
 
-def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
+def sweep_deadlines(uow_factory,
+                    now: Callable[[], datetime]) -> dict[DeadlineOutcome, int]:
     """Expire, flag overdue and remind, one referral per transaction (timers live in the
     database, so a restarted scheduler simply sweeps again). Only referrals whose clock may
     call for action are read, so a sweep costs what is due, not every running clock."""
-    counts: dict[str, int] = {}
+    counts: dict[DeadlineOutcome, int] = {}
     with uow_factory() as uow:
         policies = repository.deadline_policies(uow.session)
         remind = max(p.remind_days_before for p in (*policies.values(), DEFAULT_POLICY))
@@ -337,7 +329,7 @@ def sweep_deadlines(uow_factory, now: Callable[[], datetime]) -> dict[str, int]:
             happened = referral.check_deadlines(policy, CALENDAR, now())
             if happened:
                 repository.save(uow.session, referral, before)
-                _emit_pending(uow, referral)
+                _publish(uow, referral)
                 uow.commit()
                 counts[happened] = counts.get(happened, 0) + 1
     return counts
@@ -367,7 +359,6 @@ def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: 
                                  person_id=template.person_id, share=template.share)
         _plan(uow, referral, now)
         repository.add(uow.session, referral)
-        _emit_requested(uow, referral)
-        _emit_pending(uow, referral)
+        _publish(uow, referral)
         uow.commit()
     return str(referral.id)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from services.referral.deadlines import CITY_TIME, DeadlinePolicy, WorkingCalendar
 from services.referral.domain import Referral, Route, SharingBasis
+from shared.events.vocabulary import DeadlinePhase
 
 CAL = WorkingCalendar("NW")
 POLICY = DeadlinePolicy("welfare", "mbe", ack_days=2, completion_days=5, expire_days=4)
@@ -29,11 +30,16 @@ def test_working_days_skip_weekends_and_nrw_public_holidays():
     assert CAL.working_days_between(at("2026-11-20"), at("2026-11-23")) == 1
 
 
+SHARE = {"person": {"given_name": "Amina", "family_name": "Haddad", "birth_date": "1987-03-14",
+                    "nationality": "SY", "languages": ["ar"]},
+         "residence_status": "TEMP_PROTECTION_24", "consent_method": "signed_form"}
+
+
 def referral(now: datetime) -> Referral:
     r = Referral.open(intake_id=uuid.uuid4(), intake_reference="LT-2026-ABCDEF",
                       need="orientation_counselling", now=now, by="routing",
                       route=Route("welfare", "mbe", "orientation-mbe", "MBE"),
-                      basis=SharingBasis(consent_id="c"))
+                      basis=SharingBasis(consent_id=str(uuid.uuid4())), share=SHARE)
     r.plan_deadlines(POLICY, CAL, now)
     r.events.clear()
     return r
@@ -53,8 +59,9 @@ def test_reminder_before_the_due_day_then_overdue_then_nothing_more():
     assert r.check_deadlines(POLICY, CAL, at("2026-11-26")) == "overdue"
     assert r.attention() == "overdue"
     assert r.check_deadlines(POLICY, CAL, at("2026-11-26", 12)) is None
-    assert [e for e, _ in r.events] == ["referral.reminder_due", "referral.overdue"]
-    assert r.events[-1][1]["phase"] == "acknowledgement"
+    assert [e.type for e in r.events] == ["referral.reminder_due", "referral.overdue"]
+    assert r.events[-1].phase is DeadlinePhase.ACKNOWLEDGEMENT
+    assert r.events[-1].due_at == r.ack_due_at
 
 
 def test_an_unacknowledged_referral_expires_with_a_coded_reason():

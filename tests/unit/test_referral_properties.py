@@ -61,11 +61,19 @@ def allowed(before: str, after: str, actor: str, reason, outcome) -> bool:
             and (after != "completed" or outcome in COMPLETION_OUTCOMES))
 
 
+# What a referral passes on to its partner (what the intake recorded).
+SHARE = {"person": {"given_name": "Amina", "family_name": "Haddad", "birth_date": "1987-03-14",
+                    "nationality": "SY", "languages": ["ar", "de"]},
+         "residence_status": "TEMP_PROTECTION_24", "consent_method": "signed_form",
+         "consents": []}
+
+
 def fresh(routed: bool, consent: bool) -> Referral:
     route = Route("welfare", "mbe", "orientation-mbe", "MBE") if routed else None
     return Referral.open(intake_id=uuid.uuid4(), intake_reference="LT-2026-ABCDEF",
                          need="orientation_counselling", route=route, by="routing", now=NOW,
-                         basis=SharingBasis(consent_id="c") if consent else None)
+                         basis=SharingBasis(consent_id=str(uuid.uuid4())) if consent else None,
+                         share=SHARE)
 
 
 def in_status(status: str) -> Referral:
@@ -111,7 +119,8 @@ def test_no_sequence_of_changes_reaches_an_illegal_state(routed, consent, steps)
             assert referral == before, "a refused change must change nothing"
             continue
         assert expected, (before.status, status, actor, reason, outcome)
-        announced += 1
+        announced += 2 if status == "requested" else 1  # requested: it leaves for its partner
+        assert referral.events[-1].status == status
         assert before.status not in ENDED
         if status in NEEDS_A_CODED_REASON:
             assert referral.reason == reason
