@@ -11,13 +11,14 @@ import signal
 import sys
 from pathlib import Path
 
+from services import processes
 from shared.config import (COMPOSE_SECRETS, DEFAULT_PORTS, SERVICES, SecretMissing,
                            Settings, generated_secrets, port_of, secret_value)
 from shared.logging import configure_logging
 from shared.private_files import PRIVATE_UMASK, private_dir
 
 log = logging.getLogger("lotse")
-BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
+BUS_SERVICES = processes.BUS_SERVICES
 METRICS_BASE_PORT = 9101  # `lotse stack`: relays' and workers' /metrics on 9101, 9102, ...
 
 
@@ -154,78 +155,45 @@ def _serve_metrics(args, probes=None) -> None:
 
 def cmd_relay(args) -> None:
     """Publish one service's outbox to RabbitMQ (several relays may run at once)."""
-    from services import registry
-    from shared.bus.amqp import AmqpPublisher
-    from shared.outbox import OutboxRelay
-    from shared.runtime import stop_on_signals
-
-    from shared.probes import ProcessProbes
-    from shared.service import broker_check
-
-    settings = Settings.from_env(args.service)
-    deps = _bootstrap(args.service, settings)
-    _require_broker(settings)
-    relay = OutboxRelay(deps.engine, deps.outbox,
-                        AmqpPublisher(settings, registry.topology(settings)))
-    loops = _loops()
-    stop_on_signals(loops.stop)
-    _serve_metrics(args, ProcessProbes(loops, [("database", deps.ping_database),
-                                               ("bus", broker_check(settings))]))
-    loops.start(f"relay-{args.service}", relay.run)
-    log.info("relay started", extra={"service": args.service})
-    _wait_for_stop(loops)
+    _run_process(processes.RELAY, args)
 
 
 def cmd_worker(args) -> None:
     """Consume one service's subscriptions (and run its background loops)."""
-    from services import registry
-    from shared.bus.amqp import AmqpConsumer
+    _run_process(processes.WORKER, args)
+
+
+def _run_process(kind: str, args) -> None:
+    """One service's loops of one kind (services/processes.py) in this process, until a
+    signal stops them; /metrics, /healthz and /readyz on the metrics port meanwhile."""
+    from shared.probes import ProcessProbes
     from shared.runtime import stop_on_signals
 
-    from shared.probes import ProcessProbes
-    from shared.service import broker_check
-
     settings = Settings.from_env(args.service)
+    wiring, checks = _distributed_wiring(settings)
     loops = _loops()
     stop_on_signals(loops.stop)
-    probes = ProcessProbes(loops)  # ready once its checks are known (below)
-    _serve_metrics(args, probes)
-    if args.service == "partner_sandbox":  # the stand-in partners: no broker
-        from services.partner_sandbox.notifier import PartnerNotifier
+    _serve_metrics(args, ProcessProbes(loops, checks))  # its first answer names the checks
+    processes.start(loops, wiring, kind)
+    log.info(f"{kind} started", extra={"service": args.service})
+    _wait_for_stop(loops)
+
+
+def _distributed_wiring(settings: Settings):
+    """A service's wiring on RabbitMQ, and the readiness checks of a process running it."""
+    transport = processes.Amqp(settings)
+    if not processes.RUNTIMES[settings.service].bus:  # the stand-in partners: no broker
         from shared.db import make_engine, ping
 
         engine = make_engine(settings.database_url)
-        probes.ready_when([("database", lambda: ping(engine))])
-        loops.start("sandbox-notifier", PartnerNotifier(engine, settings).run)
-    else:
-        _require_broker(settings)
-        deps = _bootstrap(args.service, settings)
-        probes.ready_when([("database", deps.ping_database), ("bus", broker_check(settings))])
-        topology = registry.topology(settings)
-        consumer = AmqpConsumer(settings, topology, topology.for_service(args.service), deps.uow)
-        loops.start(f"consumer-{args.service}", consumer.run_until)
-        from services import retention
+        return (processes.Wiring(settings.service, settings, transport, engine),
+                [("database", lambda: ping(engine))])
+    from shared.service import broker_check
 
-        loops.start("retention", retention.scheduler(args.service, deps, settings).run)
-        if args.service == "referral":
-            from services.referral.scheduler import DeadlineScheduler
-
-            loops.start("deadline-scheduler",
-                        DeadlineScheduler(deps, settings.deadline_sweep_seconds).run)
-        if args.service == "partner_adapter":
-            from services.partner_adapter.case_opener import CaseOpener
-            from services.partner_adapter.partners import gateways
-
-            opener = CaseOpener(deps, gateways(settings.partner_base_url,
-                                               settings.partner_credentials))
-            loops.start("case-opener", opener.run)
-        if args.service == "ops":
-            from services.ops.app import console_runtime
-
-            loops.start("ops-console",
-                        console_runtime(settings).loop(deps.engine, settings, os.environ).run)
-    log.info("worker started", extra={"service": args.service})
-    _wait_for_stop(loops)
+    _require_broker(settings)
+    deps = _bootstrap(settings.service, settings)
+    return (processes.Wiring.of(deps, transport),
+            [("database", deps.ping_database), ("bus", broker_check(settings))])
 
 
 def _wait_for_stop(loops) -> None:
@@ -346,8 +314,8 @@ def stack_commands(python: str = sys.executable, replicas: dict[str, int] | None
 
     lotse = [python, "-m", "services.cli"]
     procs = [(f"serve-{s}", lotse + ["serve", s]) for s in (*SERVICES, "gateway")]
-    bus = [("relay", s) for s in BUS_SERVICES] + [("worker", s) for s in (*BUS_SERVICES,
-                                                                          "partner_sandbox")]
+    bus = [(kind, s) for kind in (processes.RELAY, processes.WORKER)
+           for s in processes.services_with(kind)]
     port = metrics_base
     for kind, service in bus:
         for replica in range(1, replicas_of(replicas or {}, kind, service) + 1):
@@ -436,11 +404,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("relay", help="publish a service's outbox to RabbitMQ")
-    p.add_argument("service", choices=BUS_SERVICES)
+    p.add_argument("service", choices=processes.services_with(processes.RELAY))
     _metrics_options(p)
     p.set_defaults(func=cmd_relay)
     p = sub.add_parser("worker", help="consume a service's events and run its loops")
-    p.add_argument("service", choices=(*BUS_SERVICES, "partner_sandbox"))
+    p.add_argument("service", choices=processes.services_with(processes.WORKER))
     _metrics_options(p)
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("stack", help="the distributed stack as local processes")

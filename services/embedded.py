@@ -2,35 +2,29 @@
 
 This is the no-server default (`make run`): every service keeps its own SQLite database,
 events travel through the embedded (database-backed) bus, and the same relays, consumers
-and partner-case loop run as threads. Because this process is the only one using these
-files, leases left by a killed predecessor are released at start, so redelivery is immediate.
+and background loops as in the distributed mode (services/processes.py) run as threads.
+Because this process is the only one using these files, leases left by a killed predecessor
+are released at start, so redelivery is immediate.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable
 
-from services import registry, retention
+from services import processes, registry
 from services.intake.app import create_app as intake_app
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.token_revocations import direct_feed
 from services.ops.app import console_runtime
 from services.ops.app import create_app as ops_app
 from services.ops.bootstrap import bootstrap as ops_bootstrap
-from services.partner_adapter import repository as case_repository
 from services.partner_adapter.app import create_app as partner_adapter_app
 from services.partner_adapter.bootstrap import bootstrap as partner_adapter_bootstrap
-from services.partner_adapter.case_opener import CaseOpener
-from services.partner_adapter.partners import gateways
 from services.partner_sandbox.app import create_app as sandbox_app
-from services.partner_sandbox.notifier import PartnerNotifier
 from services.referral.app import create_app as referral_app
 from services.referral.bootstrap import bootstrap as referral_bootstrap
-from services.referral.scheduler import DeadlineScheduler
-from shared.bus.embedded import EmbeddedBroker, EmbeddedConsumer
+from shared.bus.embedded import EmbeddedBroker
 from shared.config import Settings
-from shared.outbox import OutboxRelay
 from shared.revocations import RevocationList
 from shared.runtime import Loops
 from shared.service import ServiceDeps
@@ -62,29 +56,17 @@ class Network:
     console: object = None  # the operator console's runtime (parking lot, queue figures)
 
     def start_loops(self, loops: Loops, *, threads: int = 4) -> None:
-        s = self.settings
+        """Every service's relay, consumer and background loops (services/processes.py) as
+        threads of this process, on the embedded bus."""
         self.broker.release_leases()
-        for service, deps in self.deps.items():
-            relay = OutboxRelay(deps.engine, deps.outbox, self.broker)
-            relay.wake = deps.relay_wake
-            relay.release_leases()
-            loops.start(f"relay-{service}", relay.run)
-            consumer = EmbeddedConsumer(self.broker, registry.topology(s).for_service(service),
-                                        deps.uow, threads=threads, max_attempts=s.max_attempts)
-            loops.start(f"consumer-{service}", consumer.run)
-        adapter = self.deps["partner_adapter"]
-        case_repository.release_leases(adapter.engine)
-        opener = CaseOpener(adapter, gateways(s.partner_base_url, s.partner_credentials),
-                            threads=threads)
-        loops.start("case-opener", opener.run)
-        loops.start("deadline-scheduler",
-                    DeadlineScheduler(self.deps["referral"], s.deadline_sweep_seconds).run)
-        loops.start("sandbox-notifier", PartnerNotifier(self.sandbox_engine, s).run)
-        ops = self.deps["ops"]
-        loops.start("ops-console", self.console.loop(ops.engine, ops.settings, os.environ).run)
-        for service, deps in self.deps.items():  # daily, and once at start
-            loops.start(f"retention-{service}",
-                        retention.scheduler(service, deps, deps.settings).run)
+        transport = processes.Embedded(self.broker, threads=threads,
+                                       max_attempts=self.settings.max_attempts)
+        wirings = {svc: processes.Wiring.of(deps, transport, self.console)
+                   for svc, deps in self.deps.items()}
+        wirings["partner_sandbox"] = processes.Wiring(
+            "partner_sandbox", self.settings.for_service("partner_sandbox"), transport,
+            self.sandbox_engine)
+        processes.start_network(loops, wirings)
 
 
 def build_network(settings: Settings) -> Network:
