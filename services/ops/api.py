@@ -94,7 +94,7 @@ class Trace(MethodView):
         """Every event of the flows of an intake, referral or event id, in causal order with
         timings, and the current state of each referral."""
         try:
-            return console.trace(engine(), runtime().databases, any_id)
+            return console.trace(engine(), runtime().topology, any_id)
         except console.NothingToTrace as exc:
             abort(404, str(exc))
 
@@ -108,7 +108,8 @@ class Overview(MethodView):
         rt = runtime()
         figures, broker_error = rt.figures.survey()  # the broker down: no figures, an alert
         settings = current_app.extensions["lotse"].settings
-        backlogs = console.backlogs(engine(), rt.databases, figures, broker_error=broker_error)
+        backlogs = console.backlogs(engine(), rt.databases, figures, broker_error=broker_error,
+                                    service_metrics=rt.metrics)
         return {"mode": "embedded" if settings.embedded else "rabbitmq",
                 "topology": console.topology_picture(rt.topology, figures),
                 "backlogs": backlogs,

@@ -99,7 +99,7 @@ def run_trace(args) -> None:
 
     settings, deps, runtime = _console()
     try:
-        trace = console.trace(deps.engine, runtime.databases, args.id)
+        trace = console.trace(deps.engine, runtime.topology, args.id)
     except console.NothingToTrace as exc:
         sys.exit(str(exc))
     if args.json:

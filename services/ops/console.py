@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
-from services.ops import dead_letters, domain, erasure, readings, tables
+from services.ops import dead_letters, domain, erasure, projection, readings, tables
 from shared import metrics
 from shared.bus.parking import ParkingLot
 from shared.bus.topology import Topology
@@ -21,6 +21,7 @@ from shared.config import Settings
 log = logging.getLogger(__name__)
 j = tables.journal
 FILTERS = ("type", "service", "partner", "correlation_id")
+JOURNAL = "ops.journal"
 
 
 def _row(r) -> dict[str, Any]:
@@ -58,8 +59,9 @@ class NothingToTrace(LookupError):
     pass
 
 
-def trace(engine: Engine, db: readings.Databases, any_id: str) -> dict[str, Any]:
-    """Every event of the flows an intake, referral or event id belongs to, in causal order."""
+def trace(engine: Engine, topology: Topology, any_id: str) -> dict[str, Any]:
+    """Every event of the flows an intake, referral or event id belongs to, in causal order,
+    with the handlers that answered each (from the journal alone)."""
     with engine.connect() as conn:
         seeds = conn.execute(select(j).where(or_(
             j.c.event_id == any_id, j.c.intake_id == any_id, j.c.referral_id == any_id,
@@ -82,9 +84,17 @@ def trace(engine: Engine, db: readings.Databases, any_id: str) -> dict[str, Any]
                "correlation_id": r.correlation_id, "intake_id": r.intake_id,
                "referral_id": r.referral_id, "partner": r.partner, "status": r.status,
                "occurred_at": r.occurred_at, "recorded_at": r.recorded_at} for r in rows]
-    result = domain.trace(events, readings.handlings(db, [e["event_id"] for e in events]))
+    result = domain.trace(events, domain.answers(events, subscriber_of(topology)))
     result["query"] = any_id
     return result
+
+
+def subscriber_of(topology: Topology):
+    """(service, event type) -> the subscription of that service handling that type (the
+    journal aside: it takes every type and answers none)."""
+    keys = {(sub.service, event_type): sub.key for sub in topology.subscriptions
+            if sub.key != JOURNAL for event_type in sub.event_types}
+    return lambda service, event_type: keys.get((service, event_type))
 
 
 def charts(engine: Engine, window: str, clock: Clock = utcnow) -> dict[str, Any]:
@@ -131,38 +141,36 @@ def topology_picture(topology: Topology, figures: dict[str, dict]) -> dict[str, 
 
 
 def backlogs(engine: Engine, db: readings.Databases, figures: dict[str, dict],
-             clock: Clock = utcnow, broker_error: str | None = None) -> dict[str, Any]:
-    """The readings alerts are raised from. What could not be reached is named under
+             broker_error: str | None = None,
+             service_metrics: readings.ServiceMetrics | None = None) -> dict[str, Any]:
+    """The readings alerts are raised from: dead letters and overdue referrals from the
+    console's own tables (the latter from the events it journalled), outbox backlogs and
+    partner circuits from the services' metrics. What could not be reached is named under
     `unreachable` ("broker", "database:<service>") and its figures are None, not 0."""
     unreachable: dict[str, str] = {"broker": broker_error} if broker_error else {}
     parked: int | None
+    overdue: int | None
     try:
         with engine.connect() as conn:
             parked = conn.execute(select(func.count()).select_from(tables.dead_letters).where(
                 tables.dead_letters.c.status == "parked")).scalar() or 0
+            overdue = projection.overdue_referrals(conn)
     except Exception as exc:
-        parked, unreachable["database:ops"] = None, readings.why(exc)
+        parked = overdue = None
+        unreachable["database:ops"] = readings.why(exc)
     if parked is not None:  # and those not yet collected from the parking queues
         parked += sum((f.get("parked") or 0) for f in figures.values())
-    outboxes = readings.outboxes(db)
-    for service, outbox in outboxes.items():
-        if "error" in outbox:
-            unreachable[f"database:{service}"] = outbox["error"]
-    try:
-        overdue: int | None = readings.overdue_referrals(db)
-    except Exception as exc:
-        overdue = None
-        unreachable.setdefault("database:referral", readings.why(exc))
-    try:
-        circuits = readings.circuits(db, clock())
-    except Exception as exc:
-        circuits = {}
-        unreachable.setdefault("database:partner_adapter", readings.why(exc))
-    return {"outboxes": outboxes,
+    for service, error in readings.unreachable_databases(db).items():
+        unreachable.setdefault(f"database:{service}", error)
+    samples, unread = (service_metrics or readings.ServiceMetrics()).samples(
+        (readings.OUTBOX_PENDING, readings.OUTBOX_OLDEST, readings.CIRCUIT_OPEN))
+    circuits = readings.circuits(samples)
+    return {"outboxes": readings.outboxes(samples),
             "queues": {q: f.get("ready") for q, f in figures.items()},
             "parked": parked, "overdue_referrals": overdue,
             "circuits": {p: c["state"] for p, c in circuits.items()},
-            "circuit_details": circuits, "unreachable": unreachable}
+            "circuit_details": circuits, "unreachable": unreachable,
+            "metrics_unreadable": unread}
 
 
 def overview_alerts(engine: Engine, current: dict[str, Any], clock: Clock = utcnow
@@ -253,9 +261,11 @@ class ConsoleLoop:
 
     def __init__(self, engine: Engine, settings: Settings, lot: ParkingLot,
                  figures: readings.QueueFigures, databases: readings.Databases,
-                 limits: domain.Thresholds, every: float = 2.0, alerts_every: float = 10.0):
+                 limits: domain.Thresholds, every: float = 2.0, alerts_every: float = 10.0,
+                 service_metrics: readings.ServiceMetrics | None = None):
         self.engine, self.settings, self.lot, self.figures = engine, settings, lot, figures
         self.databases = databases
+        self.service_metrics = service_metrics or readings.ServiceMetrics()
         self.limits, self.every, self.alerts_every = limits, every, alerts_every
         self.compact_until = 0.0  # after an erasure: truncate the write-ahead logs until then
         self.failures: dict[str, str] = {}  # step -> error, since the last alert check
@@ -317,7 +327,8 @@ class ConsoleLoop:
         failures, self.failures = self.failures, {}
         figures, broker_error = self.figures.survey()
         readings_now = backlogs(self.engine, self.databases, figures,
-                                broker_error=broker_error)
+                                broker_error=broker_error,
+                                service_metrics=self.service_metrics)
         unreachable = readings_now["unreachable"]
         metrics.set_console_readings(
             {("broker", ""): "broker" not in unreachable,

@@ -1,14 +1,15 @@
 """What operators see of the event flow: plain rules, no Flask, no bus.
 
 Journal entries keep an event's metadata and a masked copy of its payload; traces put a
-flow's events in causal order with where the time went; alerts compare readings with
-thresholds.
+flow's events in causal order with where the time went; the referral projection keeps what
+the referral service's events said about each referral (its status, partner and passed
+deadlines); alerts compare readings with thresholds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from shared.events.envelope import SOURCE_PREFIX, Envelope
 
@@ -68,10 +69,33 @@ def _short(value: Any, length: int) -> str | None:
 
 @dataclass(frozen=True)
 class Handling:
-    """One subscriber's processing of an event (from that service's inbox)."""
+    """One subscriber's processing of an event: when it committed its first answer."""
 
     subscriber: str
     processed_at: datetime
+
+
+def answers(events: Iterable[dict], subscriber_of: Callable[[str, str], str | None]
+            ) -> dict[str, list[Handling]]:
+    """Who handled which of these events when, as the journal shows it: an event caused by
+    another was committed by the handler of its producer that subscribes to the cause's type
+    (`subscriber_of(service, event_type)`; the producer's name if none does, e.g. a timer
+    that continued the flow), at the time of the first event that handler produced for it.
+    A handler that answered with no event does not appear."""
+    by_id = {e["event_id"]: e for e in events}
+    first: dict[tuple[str, str], datetime] = {}
+    for e in by_id.values():
+        cause = by_id.get(e.get("causation_id"))
+        if cause is None:
+            continue
+        key = (cause["event_id"],
+               subscriber_of(e["service"], cause["type"]) or e["service"])
+        if key not in first or e["occurred_at"] < first[key]:
+            first[key] = e["occurred_at"]
+    found: dict[str, list[Handling]] = {}
+    for (event_id, subscriber), at in sorted(first.items(), key=lambda kv: kv[1]):
+        found.setdefault(event_id, []).append(Handling(subscriber, at))
+    return found
 
 
 def causal_order(events: list[dict]) -> list[dict]:
@@ -144,6 +168,119 @@ def referral_states(events: Iterable[dict]) -> dict[str, dict[str, Any]]:
 
 def _ms(delta) -> float:
     return round(delta.total_seconds() * 1000, 1)
+
+
+# --- the referral projection ----------------------------------------------------------------
+# What the console knows of each referral, from the referral service's events only: ids,
+# codes and times (nothing about the person). Events of one referral may arrive out of order
+# (several consumer threads, retries), so the rules do not depend on it: a status comes with
+# the referral's version (the higher wins; a deadline notice, which has none, only fills in a
+# status not known yet), passed deadlines and the start of the work phase are times (the
+# latest, the earliest). Batches and single events, however grouped, end in the same row.
+
+REFERRAL_EVENTS = ("referral.requested", "referral.status_changed", "referral.reminder_due",
+                   "referral.overdue")
+# the statuses the referral service counts as open for "overdue" (draft and terminal are not)
+OPEN_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")
+# the completion phase (services/referral/deadlines.py): entering it the first time starts a
+# new clock, so an acknowledgement deadline passed before no longer counts
+WORK_STATUSES = ("accepted", "in-progress")
+
+
+@dataclass(frozen=True)
+class ReferralFacts:
+    """What events told about one referral (a projection row without its bookkeeping)."""
+
+    referral_id: str
+    partner: str | None = None
+    status: str | None = None
+    version: int | None = None  # the referral's version of `status`; None: a deadline notice's
+    status_at: datetime | None = None
+    work_since: datetime | None = None  # first entry into the completion phase
+    ack_overdue_since: datetime | None = None  # latest notice: acknowledgement overdue
+    completion_overdue_since: datetime | None = None  # latest notice: completion overdue
+
+    @property
+    def overdue(self) -> bool:
+        """Open and past a deadline of the phase it is in (as the referral service's
+        `overdue_since`; the same condition as projection.overdue_condition in SQL)."""
+        if self.status not in OPEN_STATUSES:
+            return False
+        if self.completion_overdue_since is not None:
+            return True
+        return self.ack_overdue_since is not None and (
+            self.work_since is None or self.ack_overdue_since > self.work_since)
+
+
+def referral_facts(envelope: Envelope) -> ReferralFacts | None:
+    """What one event says about its referral (None: not a referral event)."""
+    if envelope.type not in REFERRAL_EVENTS:
+        return None
+    d = envelope.data
+    if not d.get("referral_id"):
+        return None
+    at = _time(d.get("changed_at") or d.get("requested_at") or d.get("noticed_at"),
+               envelope.time)
+    facts = ReferralFacts(str(d["referral_id"]), partner=_short(d.get("partner"), 40),
+                          status=_short(d.get("status"), 30), status_at=at)
+    if envelope.type in ("referral.requested", "referral.status_changed"):
+        version = d.get("version")
+        facts = replace(facts, version=version if isinstance(version, int) else None,
+                        work_since=at if facts.status in WORK_STATUSES else None)
+    elif envelope.type == "referral.overdue":
+        phase = "completion_overdue_since" if d.get("phase") == "completion" \
+            else "ack_overdue_since"
+        facts = replace(facts, **{phase: at})
+    return facts
+
+
+def _time(value: Any, default: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return default
+    return moment if moment.tzinfo is not None else default
+
+
+def takes_status(old: ReferralFacts, new: ReferralFacts) -> bool:
+    """Does the newer fact's status replace the known one? A higher version does; a
+    deadline notice (no version) only fills in a status not known yet."""
+    return new.status is not None and (old.status is None or (
+        new.version is not None and (old.version is None or new.version > old.version)))
+
+
+def merged(old: ReferralFacts | None, new: ReferralFacts) -> ReferralFacts:
+    """Two facts about one referral as one (projection.apply_referral_facts does the same
+    in SQL)."""
+    if old is None:
+        return new
+    source = new if takes_status(old, new) else old
+    return ReferralFacts(
+        old.referral_id, partner=source.partner, status=source.status,
+        version=source.version, status_at=source.status_at,
+        work_since=_earliest(old.work_since, new.work_since),
+        ack_overdue_since=_latest(old.ack_overdue_since, new.ack_overdue_since),
+        completion_overdue_since=_latest(old.completion_overdue_since,
+                                         new.completion_overdue_since))
+
+
+def fold(facts: Iterable[ReferralFacts | None]) -> dict[str, ReferralFacts]:
+    """Facts in delivery order, one per referral."""
+    out: dict[str, ReferralFacts] = {}
+    for f in facts:
+        if f is not None:
+            out[f.referral_id] = merged(out.get(f.referral_id), f)
+    return out
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return a if b is None else b if a is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return a if b is None else b if a is None else max(a, b)
 
 
 # --- alerts -------------------------------------------------------------------------------

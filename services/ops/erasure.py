@@ -1,11 +1,12 @@
 """Erasure (Art. 17) in the operator console: the journal's payloads and the dead letters.
 
 The journal keeps an erased person's events as metadata (type, ids, times: the flow stays
-traceable) with the payload dropped; dead letters about the person are deleted, each
-deletion audited. A parked message may still sit in a parking queue when the request
-arrives, so the console confirms only after its loop collected the parking queues once more
-(`settle`, called after every collect): collection drops messages about erased persons
-(`about_erased`), and `settle` scrubs once more what arrived in between.
+traceable) with the payload dropped; the referral projection's rows of the person's
+referrals are deleted; dead letters about the person are deleted, each deletion audited.
+A parked message may still sit in a parking queue when the request arrives, so the console
+confirms only after its loop collected the parking queues once more (`settle`, called after
+every collect): collection drops messages about erased persons (`about_erased`), and
+`settle` scrubs once more what arrived in between (a journal batch committed meanwhile).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from services.ops import projection
 from services.ops import tables as t
 from services.ops.tables import erased, erasures
 from shared.clock import Clock, utcnow
@@ -56,8 +58,9 @@ def note_referrals(envelope: Envelope, uow) -> None:
 
 
 def scrub(conn: Connection, subjects: dict, request_id: str, now: datetime) -> int:
-    """Drop the journal payloads and delete the dead letters about these ids, blanking the
-    details of the audit entries about them; returns how many dead letters went."""
+    """Drop the journal payloads, the referral projection's rows and the dead letters about
+    these ids, blanking the details of the audit entries about them; returns how many dead
+    letters went."""
     ids = all_ids(subjects)
     if not ids:
         return 0
@@ -65,6 +68,9 @@ def scrub(conn: Connection, subjects: dict, request_id: str, now: datetime) -> i
     conn.execute(update(j).where(or_(
         j.c.intake_id.in_(ids), j.c.referral_id.in_(ids),
         *[j.c.subject.endswith(f"/{i}") for i in ids])).values(data={}))
+    # ids and codes only, but an erased referral no longer counts anywhere (the referral
+    # service deleted it too)
+    projection.forget_referrals(conn, [str(i) for i in subjects.get("referral", ())])
     dl = t.dead_letters
     doomed = conn.execute(select(dl.c.id).where(or_(
         *[dl.c.body.contains(i, autoescape=True) for i in ids]))).all()

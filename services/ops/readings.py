@@ -1,40 +1,44 @@
-"""What the console reads from the rest of the network, read-only.
+"""What the console reads from the rest of the network, read-only, without its tables.
 
-The operator's view needs every service's outbox backlog and inbox (who processed an event
-when), the referral deadlines, the partner circuits and the broker's queues. Each service
-keeps its own tables; the console reads them through each service's own table definitions
-and never writes them. Queue figures come from RabbitMQ's management API, or from the
-embedded bus's own counters.
+The console's figures about the referrals come from the events it journals (projection.py).
+Figures about a service's own machinery come from what the service exports: each relay's
+outbox backlog and each case opener's partner circuits as Prometheus metrics
+(shared/metrics.py), read from this process's registry (embedded mode: every relay and the
+case opener run here) and from the `/metrics` of the processes LOTSE_OPS_METRICS_URLS names
+(distributed: the relays' and the partner adapter worker's metrics ports, or Prometheus's
+`/federate`). Queue figures come from RabbitMQ's management API, or from the embedded bus's
+own counters. Of the other services' databases the console only asks whether they answer
+(`SELECT 1`, for the alert `database_unreachable`).
 """
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 from urllib.parse import quote, urlsplit
 
 import requests
-from sqlalchemy import and_, func, select
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from services.ops.domain import Handling
+from shared import metrics
 from shared.bus.topology import Topology
 from shared.config import Settings
-from shared.outbox import outbox_stats
 from shared.db import make_engine
 
 BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
-
-
-def _tables(service: str):
-    return __import__(f"services.{service}.tables", fromlist=["outbox"])
+OUTBOX_PENDING = "lotse_outbox_pending"
+OUTBOX_OLDEST = "lotse_outbox_oldest_pending_seconds"
+CIRCUIT_OPEN = "lotse_partner_circuit_open"
+METRICS_URLS = "LOTSE_OPS_METRICS_URLS"
 
 
 class Databases:
-    """Read-only handles on each bus service's database, one engine per database (in
-    embedded mode the services' own engines; distributed, usually one shared database)."""
+    """Handles on each bus service's database, one engine per database (in embedded mode the
+    services' own engines; distributed, usually one shared database): only to ask whether it
+    answers, and to truncate an SQLite write-ahead log after an erasure (erasure.compact)."""
 
     def __init__(self, settings: Settings, engines: dict[str, Engine] | None = None):
         self.settings, self._by_service = settings, dict(engines or {})
@@ -49,32 +53,17 @@ class Databases:
         return self._by_service[service]
 
 
-def outboxes(db: Databases) -> dict[str, dict]:
-    out = {}
+def unreachable_databases(db: Databases) -> dict[str, str]:
+    """The bus services whose database does not answer `SELECT 1`, with why (a connectivity
+    probe: no table of theirs is read)."""
+    down = {}
     for service in BUS_SERVICES:
         try:
-            out[service] = outbox_stats(db(service), _tables(service).outbox)
+            with db(service).connect() as conn:
+                conn.execute(text("SELECT 1"))
         except Exception as exc:  # a service's database being down is itself worth showing
-            out[service] = {"error": why(exc)}
-    return out
-
-
-def handlings(db: Databases, event_ids: Iterable[str]) -> dict[str, list[Handling]]:
-    """Who processed these events when, from every service's inbox."""
-    ids = list(event_ids)
-    found: dict[str, list[Handling]] = {}
-    if not ids:
-        return found
-    for service in BUS_SERVICES:
-        inbox = _tables(service).inbox
-        with db(service).connect() as conn:
-            for chunk in range(0, len(ids), 500):
-                for r in conn.execute(select(inbox).where(
-                        inbox.c.event_id.in_(ids[chunk:chunk + 500]))):
-                    if r.subscriber != "ops.journal":
-                        found.setdefault(r.event_id, []).append(
-                            Handling(r.subscriber, r.processed_at))
-    return found
+            down[service] = why(exc)
+    return down
 
 
 def why(exc: BaseException) -> str:
@@ -82,33 +71,68 @@ def why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
-def overdue_referrals(db: Databases) -> int:
-    """Open referrals past their deadline (raises when the referral database is down)."""
-    from services.referral.tables import referrals as r
-
-    with db("referral").connect() as conn:
-        return conn.execute(select(func.count()).select_from(r).where(and_(
-            r.c.overdue_since.is_not(None),
-            r.c.status.in_(("requested", "received", "accepted", "in-progress",
-                            "on-hold"))))).scalar() or 0
+Sample = tuple[str, Mapping[str, str], float]  # name, labels, value
 
 
-def circuits(db: Databases, now) -> dict[str, dict[str, Any]]:
-    """The worst state per partner among case openers that reported within a minute."""
-    from services.partner_adapter.tables import partner_circuits as c
+@dataclass
+class ServiceMetrics:
+    """The Prometheus samples the console reads: this process's own (`local`) and those of
+    the `/metrics` (or Prometheus `/federate`) addresses in `urls`."""
 
-    rank = {"closed": 0, "half-open": 1, "open": 2}
-    out: dict[str, dict[str, Any]] = {}
-    with db("partner_adapter").connect() as conn:  # raises when that database is down
-        rows = conn.execute(select(c).where(
-            c.c.updated_at >= now - timedelta(minutes=1))).all()
-    for row in rows:
-        seen = out.get(row.partner)
-        if seen is None or rank.get(row.state, 0) > rank.get(seen["state"], 0):
-            out[row.partner] = {"state": row.state, "failures": row.failures,
-                                "open_until": row.open_until.isoformat()
-                                if row.open_until else None}
+    urls: tuple[str, ...] = ()
+    local: bool = True
+    timeout: float = 2.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "ServiceMetrics":
+        """LOTSE_OPS_METRICS_URLS: addresses separated by commas or spaces."""
+        raw = environ.get(METRICS_URLS, "")
+        return cls(tuple(u for u in raw.replace(",", " ").split() if u))
+
+    def samples(self, names: Iterable[str]) -> tuple[list[Sample], dict[str, str]]:
+        """The samples of these metrics, and why an address could not be read."""
+        wanted, found, errors = set(names), [], {}
+        if self.local:
+            for family in metrics.registry().collect():
+                found += [(s.name, s.labels, s.value) for s in family.samples
+                          if s.name in wanted]
+        for url in self.urls:
+            try:
+                answer = requests.get(url, timeout=self.timeout)
+                answer.raise_for_status()
+                found += [(s.name, s.labels, s.value) for family
+                          in text_string_to_metric_families(answer.text)
+                          for s in family.samples if s.name in wanted]
+            except Exception as exc:  # one process down: the others' figures still count
+                errors[url] = why(exc)
+        return found, errors
+
+
+def _largest(samples: list[Sample], name: str, label: str) -> dict[str, float]:
+    """Per value of `label`, the largest sample (several relays or case openers of one
+    service each report the same table, or their own breakers: the worst counts)."""
+    out: dict[str, float] = {}
+    for sample_name, labels, value in samples:
+        key = labels.get(label)
+        if sample_name == name and key is not None:
+            out[key] = max(value, out.get(key, value))
     return out
+
+
+def outboxes(samples: list[Sample]) -> dict[str, dict[str, Any]]:
+    """Per bus service, its outbox backlog as its relay last sampled it; None when no relay
+    of it reported (not 0: unknown)."""
+    pending = _largest(samples, OUTBOX_PENDING, "service")
+    oldest = _largest(samples, OUTBOX_OLDEST, "service")
+    return {s: {"pending": int(pending[s]) if s in pending else None,
+                "oldest_pending_seconds": oldest.get(s)} for s in BUS_SERVICES}
+
+
+def circuits(samples: list[Sample]) -> dict[str, dict[str, Any]]:
+    """The worst state per partner among the case openers that reported."""
+    return {partner: {"state": "open" if value >= 1 else "half-open" if value > 0
+                      else "closed"}
+            for partner, value in sorted(_largest(samples, CIRCUIT_OPEN, "partner").items())}
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Tables owned by the operator console: the event journal, dead letters and the audit trail."""
+"""Tables owned by the operator console: the event journal, the referral projection, dead
+letters and the audit trail."""
 from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
@@ -29,6 +30,23 @@ journal = Table(
     Column("recorded_at", UTCDateTime, nullable=False),  # arrival at the console's queue
     Column("data", JSONDocument, nullable=False),  # personal data masked
     Index("ix_ops_journal_recorded", "recorded_at"),
+)
+
+# What the referral service's events said about each referral (domain.ReferralFacts), kept by
+# the journal's handler: the console counts overdue referrals from it, never from the
+# referral service's tables. Ids, codes and times only; erasure deletes an erased referral's row.
+referrals = Table(
+    "ops_referrals", metadata,
+    Column("referral_id", String(36), primary_key=True),
+    Column("partner", String(40)),
+    Column("status", String(30)),
+    Column("version", Integer),  # the referral's version of `status` (None: from a notice)
+    Column("status_at", UTCDateTime),
+    Column("work_since", UTCDateTime),  # first entry into the completion phase
+    Column("ack_overdue_since", UTCDateTime),
+    Column("completion_overdue_since", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),  # when an event last changed the row
+    Index("ix_ops_referrals_status", "status"),
 )
 
 # Messages a consumer gave up on, collected from the parking queues so they can be

@@ -30,7 +30,7 @@ def trace():
     result, error = None, None
     if any_id:
         try:
-            result = console.trace(_engine(), current_app.extensions["ops_console"].databases,
+            result = console.trace(_engine(), current_app.extensions["ops_console"].topology,
                                    any_id)
         except console.NothingToTrace as exc:
             error = str(exc)

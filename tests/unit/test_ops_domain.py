@@ -64,3 +64,76 @@ def test_alerts_are_raised_at_their_thresholds():
     keys = {a.key for a in domain.evaluate(readings, limits)}
     assert keys == {"outbox_lag:intake", "consumer_lag:lotse.referral.open_referrals",
                     "open_circuits"}
+
+
+def test_who_answered_an_event_comes_from_the_events_it_caused():
+    events = [event("a", type="intake.recorded"),
+              event("b", "a", 40, type="referral.requested", service="referral"),
+              event("b2", "a", 55, type="referral.requested", service="referral"),
+              event("c", "b", 90, type="partner_case.opened", service="partner_adapter"),
+              event("t", "a", 70, type="referral.overdue", service="timer")]
+    subscribers = {("referral", "intake.recorded"): "referral.open_referrals",
+                   ("partner_adapter", "referral.requested"): "partner_adapter.request_case"}
+    found = domain.answers(events, lambda s, t: subscribers.get((s, t)))
+    assert found["a"] == [Handling("referral.open_referrals", T0 + timedelta(milliseconds=40)),
+                          Handling("timer", T0 + timedelta(milliseconds=70))]
+    assert found["b"] == [Handling("partner_adapter.request_case",
+                                   T0 + timedelta(milliseconds=90))]
+    assert "c" not in found  # answered by nobody (or by handlers that emit nothing)
+
+
+R = "5b0c51a4-56a5-4a47-9d5f-0d3b1c1f2c11"
+
+
+def facts(**kw):
+    return domain.ReferralFacts(R, **kw)
+
+
+def test_a_higher_version_wins_a_notice_only_fills_in_a_status():
+    requested = facts(status="requested", version=1, partner="welfare", status_at=T0)
+    accepted = facts(status="accepted", version=2, partner="welfare",
+                     status_at=T0 + timedelta(hours=1), work_since=T0 + timedelta(hours=1))
+    notice = facts(status="received", partner="welfare", status_at=T0 + timedelta(hours=2),
+                   ack_overdue_since=T0 + timedelta(hours=2))
+    assert domain.merged(accepted, requested).status == "accepted"
+    assert domain.merged(requested, accepted).status == "accepted"
+    assert domain.merged(accepted, notice).status == "accepted"
+    assert domain.merged(notice, requested).status == "requested"  # versioned beats a notice
+    first = domain.merged(None, notice)
+    assert (first.status, first.version) == ("received", None)
+    everything = [requested, accepted, notice]
+    for order in (everything, everything[::-1], [notice, requested, accepted]):
+        folded = domain.fold(order)[R]
+        assert (folded.status, folded.work_since, folded.ack_overdue_since) == (
+            "accepted", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+
+
+def test_overdue_as_the_referral_service_counts_it():
+    h = lambda n: T0 + timedelta(hours=n)  # noqa: E731
+    assert facts(status="requested", ack_overdue_since=h(1)).overdue
+    assert facts(status="on-hold", ack_overdue_since=h(1)).overdue
+    # entering the completion phase starts a new clock
+    assert not facts(status="accepted", ack_overdue_since=h(1), work_since=h(2)).overdue
+    # back to acknowledgement after that, and late again
+    assert facts(status="requested", ack_overdue_since=h(3), work_since=h(2)).overdue
+    assert facts(status="in-progress", completion_overdue_since=h(5), work_since=h(2)).overdue
+    assert not facts(status="completed", completion_overdue_since=h(5)).overdue
+    assert not facts(status="requested").overdue
+
+
+def test_referral_facts_read_the_referral_events_and_nothing_else():
+    from shared.events.envelope import Envelope
+
+    overdue = Envelope("referral.overdue", "/lotse/referral", f"referral/{R}", {
+        "referral_id": R, "status": "accepted", "partner": "welfare", "phase": "completion",
+        "noticed_at": "2026-11-21T10:00:00+00:00", "due_at": "2026-11-21T09:00:00+00:00"})
+    f = domain.referral_facts(overdue)
+    assert (f.status, f.version, f.completion_overdue_since, f.ack_overdue_since) == (
+        "accepted", None, datetime(2026, 11, 21, 10, tzinfo=timezone.utc), None)
+    changed = Envelope("referral.status_changed", "/lotse/referral", f"referral/{R}", {
+        "referral_id": R, "status": "in-progress", "version": 4, "partner": "welfare",
+        "changed_at": "2026-11-21T11:00:00+00:00"})
+    assert domain.referral_facts(changed).work_since == datetime(2026, 11, 21, 11,
+                                                                 tzinfo=timezone.utc)
+    assert domain.referral_facts(Envelope("intake.recorded", "/lotse/intake", "intake/1",
+                                          {"intake_id": "1"})) is None
