@@ -7,6 +7,7 @@ key or an opened one, never a lost request or a second case.
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import uuid
@@ -15,7 +16,24 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any, Iterable
 
-FINAL_PARTNER_STATUSES = ("completed", "rejected", "cancelled")
+from shared.events.model import (PartnerCaseFailedV1, PartnerCaseOpenedV1,
+                                 PartnerCaseStatusReportedV1)
+from shared.events.vocabulary import ReferralStatus
+
+
+class CaseStatus(enum.StrEnum):
+    """Where a case stands in Lotse: waiting to be delivered, opened at the partner, failed
+    for good, or cancelled before it was delivered."""
+
+    PENDING = "pending"
+    OPENED = "opened"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# The partner's answers after which it answers no more (its statuses are FHIR Task codes).
+FINAL_PARTNER_STATUSES = (ReferralStatus.COMPLETED, ReferralStatus.REJECTED,
+                          ReferralStatus.CANCELLED)
 # The channel of partners without a system: they read the case in Lotse's partner portal,
 # so its payload is the only copy they get while they work on the case.
 PORTAL_CHANNEL = "partner_portal"
@@ -92,7 +110,7 @@ def shows_person(case: "PartnerCase", consent_withdrawn: bool) -> bool:
     """May a partner-facing view show the person on this case? Only once delivered (the
     consent was checked at that moment), while that consent still stands, and while the
     case still holds them (not trimmed by retention, not erased)."""
-    return (case.status == "opened" and not consent_withdrawn
+    return (case.status == CaseStatus.OPENED and not consent_withdrawn
             and bool(case.request.get("person")))
 
 
@@ -125,6 +143,10 @@ class Disclosure:
                    hashlib.sha256(canonical.encode()).hexdigest(), case.basis, now)
 
 
+# What a case announces: opened at the partner, failed for good, the partner's later status.
+PartnerCaseEvent = PartnerCaseOpenedV1 | PartnerCaseFailedV1 | PartnerCaseStatusReportedV1
+
+
 @dataclass
 class PartnerCase:
     id: uuid.UUID
@@ -133,9 +155,9 @@ class PartnerCase:
     service: str
     idempotency_key: str
     request: dict[str, Any]
-    status: str  # pending | opened | failed
+    status: CaseStatus
     partner_case_ref: str | None
-    partner_status: str | None
+    partner_status: ReferralStatus | None  # what the partner last reported
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
@@ -153,7 +175,13 @@ class PartnerCase:
     # the referral's flow: (correlation id, id of the referral.requested event), so events
     # emitted later by the case loop continue the same trace
     flow: tuple[str, str] | None = None
-    events: list[tuple[str, dict]] = field(default_factory=list, compare=False, repr=False)
+    # announced, not yet published: the handler stages them with the change (uow.publish)
+    events: list[PartnerCaseEvent] = field(default_factory=list, compare=False, repr=False)
+
+    def __post_init__(self) -> None:  # read back from a table: the codes as strings
+        self.status = CaseStatus(self.status)
+        if self.partner_status is not None:
+            self.partner_status = ReferralStatus(self.partner_status)
 
     @classmethod
     def requested(cls, *, referral_id: uuid.UUID, partner: str, service: str,
@@ -162,21 +190,25 @@ class PartnerCase:
                   flow: tuple[str, str] | None = None) -> "PartnerCase":
         return cls(id=uuid.uuid4(), referral_id=referral_id, partner=partner, service=service,
                    idempotency_key=idempotency_key(partner, referral_id), request=request,
-                   status="pending", partner_case_ref=None, partner_status=None, attempts=0,
-                   next_attempt_at=now, last_error=None, created_at=now, updated_at=now,
+                   status=CaseStatus.PENDING, partner_case_ref=None, partner_status=None,
+                   attempts=0, next_attempt_at=now, last_error=None, created_at=now, updated_at=now,
                    basis=basis, flow=flow)
 
     def opened(self, case_ref: str, now: datetime,
-               appointment: dict[str, Any] | None = None) -> None:
-        if self.status != "pending":
-            return
-        self.status, self.partner_case_ref, self.updated_at = "opened", case_ref, now
+               appointment: dict[str, Any] | None = None) -> list[PartnerCaseEvent]:
+        """The partner has the case (and booked this appointment): announced once; returns
+        what it announced."""
+        if self.status != CaseStatus.PENDING:
+            return []
+        self.status, self.partner_case_ref, self.updated_at = CaseStatus.OPENED, case_ref, now
         self.last_error, self.answer_lost, self.appointment = None, False, appointment
-        opened = {"case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
-                  "partner_case_ref": case_ref, "opened_at": now}
-        if appointment:
-            opened["appointment"] = appointment
-        self.events.append(("partner_case.opened", opened))
+        return self._announce(PartnerCaseOpenedV1(
+            case_id=self.id, referral_id=self.referral_id, partner=self.partner,
+            partner_case_ref=case_ref, opened_at=now, appointment=appointment or None))
+
+    def _announce(self, *events: PartnerCaseEvent) -> list[PartnerCaseEvent]:
+        self.events += events
+        return list(events)
 
     @property
     def erased(self) -> bool:
@@ -184,46 +216,49 @@ class PartnerCase:
         return bool(self.request.get("erased"))
 
     def opened_after_cancel(self, case_ref: str, now: datetime,
-                            appointment: dict[str, Any] | None = None) -> None:
+                            appointment: dict[str, Any] | None = None) -> list[PartnerCaseEvent]:
         """Lotse cancelled the pending case while the partner's call was under way, and the
         partner opened it: the partner holds the data, so the case is recorded as opened
-        and then withdrawn at the partner like any open case."""
-        if self.status != "cancelled" or self.partner_case_ref is not None:
-            return
-        self.status = "pending"
-        self.opened(case_ref, now, appointment=appointment)
+        and then withdrawn at the partner like any open case. Returns what it announced."""
+        if self.status != CaseStatus.CANCELLED or self.partner_case_ref is not None:
+            return []
+        self.status = CaseStatus.PENDING
+        announced = self.opened(case_ref, now, appointment=appointment)
         self.cancel_requested(now)
+        return announced
 
     def attempt_failed(self, error: str, now: datetime, *, answer_lost: bool = False,
-                       max_attempts: int | None = None) -> None:
+                       max_attempts: int | None = None) -> list[PartnerCaseEvent]:
         """The partner was down or slow: try again later with the same idempotency key
         (after looking the case up, if the request may have reached it); after the last
-        allowed attempt the delivery fails for good and staff take over."""
+        allowed attempt the delivery fails for good and staff take over (announced)."""
         self.attempts += 1
         self.last_error, self.updated_at = error[:1000], now
         self.answer_lost = self.answer_lost or answer_lost
         if max_attempts is not None and self.attempts >= max_attempts:
-            self.refused(f"partner unavailable after {self.attempts} attempts: {error}", now,
-                         counted=True)
-            return
+            return self.refused(f"partner unavailable after {self.attempts} attempts: {error}",
+                                now, counted=True)
         self.next_attempt_at = now + backoff(self.attempts)
+        return []
 
     def deferred(self, until: datetime, why: str, now: datetime) -> None:
         """Not tried now (circuit open, rate limit): no attempt is used up."""
         self.next_attempt_at, self.last_error, self.updated_at = until, why[:1000], now
 
-    def refused(self, error: str, now: datetime, counted: bool = False) -> None:
-        """The partner rejected the request itself (e.g. validation): retrying cannot help."""
+    def refused(self, error: str, now: datetime,
+                counted: bool = False) -> list[PartnerCaseEvent]:
+        """The partner rejected the request itself (e.g. validation): retrying cannot help.
+        Returns what it announced."""
         if not counted:
             self.attempts += 1
-        self.status, self.last_error, self.updated_at = "failed", error[:1000], now
-        self.events.append(("partner_case.failed", {
-            "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
-            "reason": error[:500], "failed_at": now}))
+        self.status, self.last_error, self.updated_at = CaseStatus.FAILED, error[:1000], now
+        return self._announce(PartnerCaseFailedV1(
+            case_id=self.id, referral_id=self.referral_id, partner=self.partner,
+            reason=error[:500], failed_at=now))
 
     def reminder_requested(self, now: datetime) -> bool:
         """The referral's deadline is near: remind the partner (once the case is open)."""
-        if self.status != "opened" or self.reminder_due_at is not None:
+        if self.status != CaseStatus.OPENED or self.reminder_due_at is not None:
             return False
         self.reminder_due_at = now
         return True
@@ -243,10 +278,10 @@ class PartnerCase:
     def cancel_requested(self, now: datetime) -> bool:
         """Lotse cancelled the referral: a pending case is not opened any more, an opened
         one is withdrawn at the partner (sent by the case loop)."""
-        if self.status == "pending":
-            self.status, self.updated_at = "cancelled", now
+        if self.status == CaseStatus.PENDING:
+            self.status, self.updated_at = CaseStatus.CANCELLED, now
             return True
-        if self.status != "opened" or self.cancel_due_at or self.cancelled_at:
+        if self.status != CaseStatus.OPENED or self.cancel_due_at or self.cancelled_at:
             return False
         self.cancel_due_at = now
         return True
@@ -279,16 +314,19 @@ class PartnerCase:
     def answerable(self) -> bool:
         """Can the partner still answer in the portal? Not once Lotse withdrew the case or
         the partner's answer was final."""
-        return (self.status == "opened" and not (self.cancel_due_at or self.cancelled_at)
+        return (self.status == CaseStatus.OPENED
+                and not (self.cancel_due_at or self.cancelled_at)
                 and self.partner_status not in FINAL_PARTNER_STATUSES)
 
     def reported(self, status: str, reason: str | None, case_ref: str, now: datetime,
-                 outcome: str | None = None) -> None:
-        """The partner told us (callback) where its case stands."""
-        if self.status == "pending":
-            self.opened(case_ref, now)  # its answer overtook our own record of the opening
-        self.partner_status, self.updated_at = status, now
-        self.events.append(("partner_case.status_reported", {
-            "case_id": self.id, "referral_id": self.referral_id, "partner": self.partner,
-            "partner_case_ref": self.partner_case_ref or case_ref, "status": status,
-            "reason": reason, "reported_at": now, "outcome": outcome}))
+                 outcome: str | None = None) -> list[PartnerCaseEvent]:
+        """The partner told us (callback, portal, status read) where its case stands.
+        Returns what it announced."""
+        announced = []
+        if self.status == CaseStatus.PENDING:  # its answer overtook our record of the opening
+            announced = self.opened(case_ref, now)
+        self.partner_status, self.updated_at = ReferralStatus(status), now
+        return announced + self._announce(PartnerCaseStatusReportedV1(
+            case_id=self.id, referral_id=self.referral_id, partner=self.partner,
+            partner_case_ref=self.partner_case_ref or case_ref, status=self.partner_status,
+            reason=reason, reported_at=now, outcome=outcome))

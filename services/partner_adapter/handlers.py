@@ -4,23 +4,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
 from services.partner_adapter import erasure, notices, repository
-from services.partner_adapter.domain import (Disclosure, PartnerCase, backoff, holds_person,
-                                             minimise)
+from services.partner_adapter.domain import (CaseStatus, Disclosure, PartnerCase, backoff,
+                                             holds_person, minimise)
+from services.partner_adapter.outcomes import (AnswerOutcome, DeliveryOutcome, ReadOutcome,
+                                               SendOutcome)
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
                                                     PartnerRefused, PartnerUnavailable, Receipt)
 from services.partner_adapter.guards import PartnerGuards
 from shared import metrics
 from shared.clock import utcnow
-from shared.events.contracts import PARTNER_REPORTED_STATUSES
-from shared.partners import DIRECTORY, PartnerConfig
 from shared.events.envelope import Envelope
+from shared.events.model import (ReferralReminderDueV1, ReferralRequestedV1,
+                                 ReferralStatusChangedV1, typed)
+from shared.events.vocabulary import PARTNER_REPORTED, NoticeKind, ReferralStatus
+from shared.partners import DIRECTORY, PartnerConfig
 from shared.logging import current_correlation_id
 
 log = logging.getLogger(__name__)
@@ -34,26 +37,27 @@ def request_partner_case(envelope: Envelope, uow,
     No partner call happens here: the message is acked as soon as the pending case is
     committed, so a slow or down partner never holds a message unacked.
     """
-    d = envelope.data
-    if repository.for_referral(uow.session, d["partner"], d["referral_id"]):
+    requested: ReferralRequestedV1 = typed(envelope)
+    if repository.for_referral(uow.session, requested.partner, str(requested.referral_id)):
         return
-    config = directory.get(d["partner"])
+    config = directory.get(requested.partner)
     if config is None:  # routed to a partner the directory does not know: a bug, park it
-        raise LookupError(f"partner {d['partner']!r} is not in the partner directory")
-    request = minimise(d, config.allow_list)
-    basis = (f"consent {d['consent_id']}" if d.get("consent_id")
-             else d.get("legal_basis") or f"consent ({d['consent_method']})")
+        raise LookupError(f"partner {requested.partner!r} is not in the partner directory")
+    request = minimise(requested.data(), config.allow_list)
+    basis = (f"consent {requested.consent_id}" if requested.consent_id
+             else requested.legal_basis or f"consent ({requested.consent_method})")
     repository.add(uow.session, PartnerCase.requested(
-        referral_id=uuid.UUID(d["referral_id"]), partner=d["partner"], service=d["service"],
-        request=request, now=uow.clock(), basis=basis,
+        referral_id=requested.referral_id, partner=requested.partner,
+        service=requested.service, request=request, now=uow.clock(), basis=basis,
         flow=(envelope.correlationid, envelope.id)))
 
 
-def _emit(uow, case: PartnerCase) -> None:
+def _publish(uow, case: PartnerCase) -> None:
+    """Stage what the case announced, with its change."""
     # each case continues its own flow: one unit of work may record a batch of cases
     uow.continues(*(case.flow or (current_correlation_id(), None)))
-    for event_type, payload in case.events:
-        uow.emit(event_type, subject=f"partner_case/{case.id}", data=payload)
+    for event in case.events:
+        uow.publish(event)
     case.events.clear()
 
 
@@ -70,15 +74,16 @@ def _deliver(case: PartnerCase, gateway: PartnerGateway | None) -> tuple[Receipt
     return gateway.open_case(case.request, case.idempotency_key), payload
 
 
-def _defer(case_id: str, uow_factory: Callable, until: datetime, why: str) -> str:
+def _defer(case_id: str, uow_factory: Callable, until: datetime,
+           why: str) -> DeliveryOutcome:
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
-        if case is None or case.status != "pending":
-            return "not pending"
+        if case is None or case.status != CaseStatus.PENDING:
+            return DeliveryOutcome.NOT_PENDING
         case.deferred(until, why, uow.clock())
         repository.save(uow.session, case)
         uow.commit()
-    return "deferred"
+    return DeliveryOutcome.DEFERRED
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class _Call:
     """How one partner call went, recorded afterwards (see open_partner_cases)."""
 
     sent: PartnerCase
-    outcome: str  # opened | retry | refused
+    outcome: DeliveryOutcome  # opened | retry | refused
     receipt: Receipt | None = None
     payload: dict | None = None
     error: str = ""
@@ -98,7 +103,7 @@ def open_partner_case(case_id: str, uow_factory: Callable,
                       directory: Mapping[str, PartnerConfig] = DIRECTORY,
                       guards: PartnerGuards | None = None,
                       clock: Callable[[], datetime] = utcnow,
-                      poll_seconds: float | None = None) -> str:
+                      poll_seconds: float | None = None) -> DeliveryOutcome:
     """Call the partner for one pending case, outside any DB transaction, then record it:
     opened (with what the partner received), retry later, or failed for good."""
     return open_partner_cases([case_id], uow_factory, gateways, directory, guards, clock,
@@ -111,7 +116,7 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
                        guards: PartnerGuards | None = None,
                        clock: Callable[[], datetime] = utcnow,
                        poll_seconds: float | None = None, pool: Executor | None = None,
-                       lease_until: datetime | None = None) -> dict[str, str]:
+                       lease_until: datetime | None = None) -> dict[str, DeliveryOutcome]:
     """Open a batch of pending cases: read them (and withdrawn consents) in one transaction,
     call each partner outside any transaction (on `pool`'s threads, else one after another),
     and record each answer as soon as its call ends, together with the answers that ended
@@ -127,23 +132,23 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
     with uow_factory() as uow:
         cases = repository.get_many(uow.session, case_ids)
         withdrawn = notices.withdrawn_bases(uow.session, [c.basis for c in cases.values()])
-    due = [c for c in cases.values() if c.status == "pending"]
+    due = [c for c in cases.values() if c.status == CaseStatus.PENDING]
 
-    def attempt(case: PartnerCase) -> _Call | str:
+    def attempt(case: PartnerCase) -> _Call | DeliveryOutcome:
         try:
             start_by = None if lease_until is None else (
                 lease_until - longest_call(directory[case.partner])
                 - timedelta(seconds=RECORDING_SECONDS))
             if start_by is not None and clock() > start_by:
-                return "later"
+                return DeliveryOutcome.LATER
             return _attempt(case, uow_factory, gateways, directory, guards, clock,
                             withdrawn=case.basis in withdrawn
                             or _withdrawn_now(case, uow_factory), start_by=start_by)
         except Exception:  # the lease lapses and the case is tried again
             log.exception("opening partner case failed", extra={"case_id": str(case.id)})
-            return "error"
+            return DeliveryOutcome.ERROR
 
-    results = {case_id: "not pending" for case_id in case_ids}
+    results = {case_id: DeliveryOutcome.NOT_PENDING for case_id in case_ids}
     running = {(pool.submit if pool else _done)(attempt, case): case for case in due}
     while running:
         ended, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -154,7 +159,7 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
                 calls.append(answer)
             else:
                 results[str(case.id)] = answer
-                if answer == "later":
+                if answer == DeliveryOutcome.LATER:
                     later.append(str(case.id))
         results.update(_record_calls(calls, uow_factory, directory, poll_seconds))
         if later:
@@ -213,7 +218,7 @@ def _withdrawn_now(case: PartnerCase, uow_factory: Callable) -> bool:
 def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, PartnerGateway],
              directory: Mapping[str, PartnerConfig], guards: PartnerGuards | None,
              clock: Callable[[], datetime], withdrawn: bool,
-             start_by: datetime | None = None) -> _Call | str:
+             start_by: datetime | None = None) -> _Call | DeliveryOutcome:
     """Call the partner for one pending case, unless it must not be sent now or, after the
     reads before it (which may wait for a connection), could no longer end in its lease."""
     config, gateway = directory[case.partner], gateways.get(case.partner)
@@ -222,22 +227,22 @@ def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, Pa
     if withdrawn:  # checked again right before sending: nothing leaves on a withdrawn consent
         return _withhold(case, uow_factory, gateway, config, clock)
     if start_by is not None and clock() > start_by:
-        return "later"
+        return DeliveryOutcome.LATER
     wait = guards.before(case.partner, clock()) if guards and gateway else None
     if wait is not None:
         return _defer(str(case.id), uow_factory, *wait)
-    lost, outcome, error, started = False, "retry", "", time.perf_counter()
+    lost, outcome, error, started = False, DeliveryOutcome.RETRY, "", time.perf_counter()
     receipt = payload = None
     try:
         receipt, payload = _deliver(case, gateway)
-        outcome = "opened"
+        outcome = DeliveryOutcome.OPENED
     except PartnerUnavailable as exc:
         error, lost = str(exc), isinstance(exc, PartnerAnswerLost)
     except PartnerRefused as exc:
-        outcome, error = "refused", str(exc)
+        outcome, error = DeliveryOutcome.REFUSED, str(exc)
     finally:  # also after a bug in a gateway: a half-open breaker must not stay on trial
         if guards and gateway:
-            guards.after(case.partner, outcome != "retry", clock())
+            guards.after(case.partner, outcome != DeliveryOutcome.RETRY, clock())
         if gateway is not None:  # portal partners: no call was made
             metrics.observe_partner_call(case.partner, outcome, time.perf_counter() - started)
     return _Call(case, outcome, receipt, payload, error, lost)
@@ -245,7 +250,7 @@ def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, Pa
 
 def _record_calls(calls: list[_Call], uow_factory: Callable,
                   directory: Mapping[str, PartnerConfig],
-                  poll_seconds: float | None) -> dict[str, str]:
+                  poll_seconds: float | None) -> dict[str, DeliveryOutcome]:
     """Record the partners' answers in one transaction (row locks taken in id order). Should
     that fail, each answer is recorded on its own, so one case cannot hold back the others;
     one that cannot be recorded is "error"."""
@@ -264,7 +269,7 @@ def _record_calls(calls: list[_Call], uow_factory: Callable,
         if len(calls) == 1:  # the lease lapses; the retry finds the partner's case by its key
             log.exception("recording the partner's answer failed",
                           extra={"case_id": str(calls[0].sent.id)})
-            return {str(calls[0].sent.id): "error"}
+            return {str(calls[0].sent.id): DeliveryOutcome.ERROR}
         log.warning("recording a batch of partner answers failed; one by one now",
                     exc_info=True)
     results = {}
@@ -274,16 +279,17 @@ def _record_calls(calls: list[_Call], uow_factory: Callable,
 
 
 def _record(uow, case: PartnerCase | None, call: _Call, config: PartnerConfig,
-            poll_seconds: float | None) -> str:
+            poll_seconds: float | None) -> DeliveryOutcome:
     """Record one partner's answer on the locked case (the caller commits)."""
     outcome = call.outcome
     if case is None:
-        return "not pending"
-    if outcome == "opened" and (case.status == "cancelled" or case.erased):
+        return DeliveryOutcome.NOT_PENDING
+    if outcome == DeliveryOutcome.OPENED and (case.status == CaseStatus.CANCELLED
+                                              or case.erased):
         return _opened_after_cancel(uow, case, call.sent, call.receipt, call.payload, config)
-    if case.status != "pending":
-        return "not pending"  # a callback recorded the opening meanwhile
-    if outcome == "opened":
+    if case.status != CaseStatus.PENDING:
+        return DeliveryOutcome.NOT_PENDING  # a callback recorded the opening meanwhile
+    if outcome == DeliveryOutcome.OPENED:
         case.opened(call.receipt.reference, uow.clock(), appointment=call.receipt.appointment)
         if config.inbound == "poll":
             case.poll_after(poll_seconds or config.poll_seconds, uow.clock())
@@ -292,13 +298,14 @@ def _record(uow, case: PartnerCase | None, call: _Call, config: PartnerConfig,
         repository.save(uow.session, case)
         notices.after_delivery(uow, case)  # a withdrawal that arrived during the call
     else:
-        if outcome == "retry":
+        if outcome == DeliveryOutcome.RETRY:
             log.warning("partner unavailable, will retry",
                         extra={"partner": case.partner, "case_id": str(case.id),
                                "reason": call.error, "answer_lost": call.lost})
             case.attempt_failed(call.error, uow.clock(), answer_lost=call.lost,
                                 max_attempts=config.max_attempts)
-            outcome = "failed" if case.status == "failed" else outcome
+            if case.status == CaseStatus.FAILED:
+                outcome = DeliveryOutcome.FAILED
         else:
             log.error("partner refused case", extra={"partner": case.partner,
                                                      "case_id": str(case.id),
@@ -307,7 +314,7 @@ def _record(uow, case: PartnerCase | None, call: _Call, config: PartnerConfig,
         repository.save(uow.session, case)
     if case.erased:  # nothing about an erased person is published again
         case.events.clear()
-    _emit(uow, case)
+    _publish(uow, case)
     return outcome
 
 
@@ -318,7 +325,7 @@ def _held_by_partner(case: PartnerCase, gateway: PartnerGateway | None) -> Recei
 
 
 def _look_up_erased(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway | None,
-                    config: PartnerConfig, clock: Callable[[], datetime]) -> str:
+                    config: PartnerConfig, clock: Callable[[], datetime]) -> DeliveryOutcome:
     """The person was erased while an attempt's answer was lost: the partner is asked
     whether it holds the case. If it does, the delivery is recorded and the partner gets
     the erasure notice; if not, the case ends cancelled. Nothing is sent either way."""
@@ -334,17 +341,17 @@ def _look_up_erased(case: PartnerCase, uow_factory: Callable, gateway: PartnerGa
             outcome = _opened_after_cancel(uow, case, sent, found, {}, config)
             uow.commit()
             return outcome
-        if case.status != "pending":
-            return "not pending"
+        if case.status != CaseStatus.PENDING:
+            return DeliveryOutcome.NOT_PENDING
         case.cancel_requested(uow.clock())
         case.last_error = "erased: the partner holds no case"
         repository.save(uow.session, case)
         uow.commit()
-    return "withheld"
+    return DeliveryOutcome.WITHHELD
 
 
 def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway | None,
-              config: PartnerConfig, clock: Callable[[], datetime]) -> str:
+              config: PartnerConfig, clock: Callable[[], datetime]) -> DeliveryOutcome:
     """The consent the case relies on was withdrawn before it was delivered: nothing is sent
     and the case ends cancelled (the referral service cancels the referral itself on the same
     withdrawal, so no event of ours races with it). An earlier attempt may have reached the
@@ -359,13 +366,13 @@ def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway 
     sent = case
     with uow_factory() as uow:
         case = repository.get(uow.session, str(case.id))
-        if case.status != "pending":
-            if found is not None and case.status == "cancelled":
+        if case.status != CaseStatus.PENDING:
+            if found is not None and case.status == CaseStatus.CANCELLED:
                 outcome = _opened_after_cancel(uow, case, sent, found,
                                                gateway.payload(sent.request), config)
                 uow.commit()
                 return outcome
-            return "not pending"
+            return DeliveryOutcome.NOT_PENDING
         if found is None:
             case.cancel_requested(uow.clock())
             case.last_error = "consent_withdrawn: nothing was sent to the partner"
@@ -373,30 +380,31 @@ def _withhold(case: PartnerCase, uow_factory: Callable, gateway: PartnerGateway 
             uow.commit()
             log.info("consent withdrawn before delivery; nothing sent",
                      extra={"partner": case.partner, "case_id": str(case.id)})
-            return "withheld"
+            return DeliveryOutcome.WITHHELD
         case.opened(found.reference, uow.clock(), appointment=found.appointment)
         repository.add_disclosure(uow.session, Disclosure.of(
             case, config.channel, config.allow_list, gateway.payload(case.request),
             uow.clock()))
         repository.save(uow.session, case)
         notices.after_delivery(uow, case)
-        _emit(uow, case)
+        _publish(uow, case)
         uow.commit()
-    return "opened"
+    return DeliveryOutcome.OPENED
 
 
 def _opened_after_cancel(uow, case: PartnerCase, sent: PartnerCase, receipt: Receipt,
-                        payload: dict, config: PartnerConfig) -> str:
+                        payload: dict, config: PartnerConfig) -> DeliveryOutcome:
     """The case was cancelled while the partner's call was under way (a withdrawn consent, a
     cancelled referral, an erasure) and the partner opened it anyway: it holds the data, so
     the delivery is recorded (reference, disclosure of what was `sent`) and the partner is
     told: an erasure notice if the person was erased meanwhile, otherwise the case is
     withdrawn like any open one (and a withdrawn consent's notice queued). The caller
     commits."""
-    if case.partner_case_ref is not None or case.status not in ("cancelled", "pending"):
-        return "not pending"
+    if case.partner_case_ref is not None or case.status not in (CaseStatus.CANCELLED,
+                                                                  CaseStatus.PENDING):
+        return DeliveryOutcome.NOT_PENDING
     erased_at = erasure.erased_referral_at(uow.session, str(case.referral_id))
-    if case.status == "cancelled":
+    if case.status == CaseStatus.CANCELLED:
         case.opened_after_cancel(receipt.reference, uow.clock(),
                                  appointment=receipt.appointment)
     else:  # pending, scrubbed by an erasure (see erasure.erase_cases)
@@ -412,18 +420,19 @@ def _opened_after_cancel(uow, case: PartnerCase, sent: PartnerCase, receipt: Rec
     repository.add_disclosure(uow.session, disclosure)
     repository.save(uow.session, case)
     if erased_at is not None or case.erased:
-        notices.queue_notices(uow, kind="erasure", referral_ids=[str(case.referral_id)],
+        notices.queue_notices(uow, kind=NoticeKind.ERASURE, referral_ids=[str(case.referral_id)],
                               reason=erasure.REASON, now=erased_at or uow.clock())
     else:
         notices.after_delivery(uow, case)
-        _emit(uow, case)
+        _publish(uow, case)
     log.warning("the partner holds a case cancelled or erased meanwhile; it is told",
                 extra={"partner": case.partner, "case_id": str(case.id),
                        "erased": erased_at is not None})
-    return "opened"
+    return DeliveryOutcome.OPENED
 
 
-def record_partner_report(partner: str, report: dict, uow, signature: str = "") -> str:
+def record_partner_report(partner: str, report: dict, uow,
+                          signature: str = "") -> AnswerOutcome:
     """Apply a signed status callback once; returns recorded, duplicate, replayed or
     unknown_case. The very same signed request seen again is a replay (refused); a partner
     re-sending an event signs it anew and gets `duplicate`."""
@@ -432,43 +441,43 @@ def record_partner_report(partner: str, report: dict, uow, signature: str = "") 
     signed = hashlib.sha256(signature.encode()).hexdigest()
     with uow:
         if signature and uow.already_processed(seen, signed):
-            return "replayed"
+            return AnswerOutcome.REPLAYED
         if signature:
             uow.mark_processed(seen, signed)
         if uow.already_processed(subscriber, report["event_id"]):
             uow.commit()
-            return "duplicate"
+            return AnswerOutcome.DUPLICATE
         case = repository.by_reference(uow.session, partner, report.get("case_reference"),
                                        report.get("client_reference"))
         if case is None:
-            return "unknown_case"
+            return AnswerOutcome.UNKNOWN_CASE
         uow.mark_processed(subscriber, report["event_id"])
         case.reported(report["status"], report.get("reason"), report["case_reference"],
                       uow.clock(), outcome=report.get("outcome"))
         repository.save(uow.session, case)
-        _emit(uow, case)
+        _publish(uow, case)
         uow.commit()
-    return "recorded"
+    return AnswerOutcome.RECORDED
 
 
 def poll_partner_case(case_id: str, uow_factory: Callable,
                       gateways: Mapping[str, PartnerGateway],
                       directory: Mapping[str, PartnerConfig] = DIRECTORY,
-                      poll_seconds: float | None = None) -> str:
+                      poll_seconds: float | None = None) -> ReadOutcome | AnswerOutcome:
     """Read where an open case stands at a partner without webhooks; a changed status is
     recorded exactly like a signed callback (once, then partner_case.status_reported)."""
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
     if case is None or case.next_poll_at is None or case.partner not in gateways:
-        return "nothing due"
+        return ReadOutcome.NOTHING_DUE
     interval = poll_seconds or directory[case.partner].poll_seconds
     try:
         state = gateways[case.partner].case_status(case.partner_case_ref)
         error = None
     except (PartnerUnavailable, PartnerRefused) as exc:
         state, error = None, str(exc)
-    result = "unchanged"
-    if state and state["status"] in PARTNER_REPORTED_STATUSES and \
+    result: ReadOutcome | AnswerOutcome = ReadOutcome.UNCHANGED
+    if state and state["status"] in PARTNER_REPORTED and \
             state["status"] != case.partner_status:
         result = record_partner_report(case.partner, {
             "event_id": case.status_event_id(state["status"], state.get("changed_at")),
@@ -483,19 +492,19 @@ def poll_partner_case(case_id: str, uow_factory: Callable,
         case.poll_after(interval, uow.clock())
         repository.save(uow.session, case)
         uow.commit()
-    return "failed" if error else result
+    return ReadOutcome.FAILED if error else result
 
 
 def request_reminder(envelope: Envelope, uow) -> None:
     """A referral's deadline is near: the partner gets a reminder (sent by the case loop)."""
-    d = envelope.data
-    case = repository.for_referral(uow.session, d["partner"], d["referral_id"])
+    due: ReferralReminderDueV1 = typed(envelope)
+    case = repository.for_referral(uow.session, due.partner, str(due.referral_id))
     if case is not None and case.reminder_requested(uow.clock()):
         repository.save(uow.session, case)
 
 
 def send_reminder(case_id: str, uow_factory: Callable,
-                  gateways: Mapping[str, PartnerGateway]) -> str:
+                  gateways: Mapping[str, PartnerGateway]) -> SendOutcome:
     """Deliver one due reminder, outside any DB transaction, then record it."""
     return _tell_partner(
         case_id, uow_factory, lambda c: c.reminder_due_at,
@@ -506,12 +515,12 @@ def send_reminder(case_id: str, uow_factory: Callable,
 
 
 def _tell_partner(case_id: str, uow_factory: Callable, due: Callable, send: Callable,
-                  done: Callable, failed: Callable) -> str:
+                  done: Callable, failed: Callable) -> SendOutcome:
     """Send one message about an open case to its partner; record success or retry later."""
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
     if case is None or due(case) is None:
-        return "nothing due"
+        return SendOutcome.NOTHING_DUE
     try:
         send(case)
         error = None
@@ -525,29 +534,29 @@ def _tell_partner(case_id: str, uow_factory: Callable, due: Callable, send: Call
             failed(case, error, uow.clock())
         repository.save(uow.session, case)
         uow.commit()
-    return "sent" if error is None else "retry"
+    return SendOutcome.SENT if error is None else SendOutcome.RETRY
 
 
 def cancelled_in_lotse(envelope: Envelope) -> bool:
     """Is this status change a cancellation made in Lotse (by staff, a withdrawn consent or
     expiry) of a routed referral? Partners' own answers need no echo."""
-    d = envelope.data
-    return d["status"] == "cancelled" and bool(d.get("partner")) and \
-        not d["changed_by"].startswith("partner:")
+    changed: ReferralStatusChangedV1 = typed(envelope)
+    return changed.status == ReferralStatus.CANCELLED and bool(changed.partner) and \
+        not changed.changed_by.startswith("partner:")
 
 
 def follow_referral(envelope: Envelope, uow) -> None:
     """A referral cancelled in Lotse is withdrawn at the partner (cancelled_in_lotse)."""
     if not cancelled_in_lotse(envelope):
         return
-    d = envelope.data
-    case = repository.for_referral(uow.session, d["partner"], d["referral_id"])
+    changed: ReferralStatusChangedV1 = typed(envelope)
+    case = repository.for_referral(uow.session, changed.partner, str(changed.referral_id))
     if case is not None and case.cancel_requested(uow.clock()):
         repository.save(uow.session, case)
 
 
 def send_cancellation(case_id: str, uow_factory: Callable,
-                      gateways: Mapping[str, PartnerGateway]) -> str:
+                      gateways: Mapping[str, PartnerGateway]) -> SendOutcome:
     """Deliver one due cancellation, outside any DB transaction, then record it."""
     return _tell_partner(
         case_id, uow_factory, lambda c: c.cancel_due_at,
@@ -557,19 +566,19 @@ def send_cancellation(case_id: str, uow_factory: Callable,
 
 
 def record_portal_report(partner: str, case_id: str, status: str, reason: str | None,
-                         outcome: str | None, uow) -> str:
+                         outcome: str | None, uow) -> AnswerOutcome:
     """A partner without a case API answers in the partner portal (accepted, rejected ...).
     Returns recorded, not_found (unknown or another partner's case) or closed (withdrawn by
     Lotse, or already answered for good)."""
     with uow:
         case = repository.get(uow.session, case_id)
-        if case is None or case.partner != partner or case.status not in ("opened",
-                                                                           "cancelled"):
-            return "not_found"
+        if case is None or case.partner != partner or \
+                case.status not in (CaseStatus.OPENED, CaseStatus.CANCELLED):
+            return AnswerOutcome.NOT_FOUND
         if not case.answerable or notices.closes_case(uow.session, case_id):
-            return "closed"
+            return AnswerOutcome.CLOSED
         case.reported(status, reason, case.partner_case_ref, uow.clock(), outcome=outcome)
         repository.save(uow.session, case)
-        _emit(uow, case)
+        _publish(uow, case)
         uow.commit()
-    return "recorded"
+    return AnswerOutcome.RECORDED

@@ -4,7 +4,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from services.partner_adapter.domain import PartnerCase, idempotency_key
+from services.partner_adapter.domain import CaseStatus, PartnerCase, idempotency_key
+from shared.events.model import PartnerCaseFailedV1
+from shared.events.vocabulary import ReferralStatus
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
@@ -43,20 +45,27 @@ def test_the_default_attempts_outlast_an_outage_of_an_hour_not_just_minutes():
 
 def test_a_refusal_fails_the_case_for_good_and_says_so():
     c = case()
-    c.refused("HTTP 422: missing field", NOW)
-    assert c.status == "failed"
-    assert c.events[-1][0] == "partner_case.failed"
+    announced = c.refused("HTTP 422: missing field", NOW)
+    assert c.status is CaseStatus.FAILED and c.status == "failed"
+    assert announced == c.events
+    assert isinstance(announced[0], PartnerCaseFailedV1)
+    assert announced[0].reason == "HTTP 422: missing field" and announced[0].case_id == c.id
 
 
 def test_opening_twice_announces_once():
     c = case()
-    c.opened("JC-1", NOW)
-    c.opened("JC-1", NOW)
-    assert [e for e, _ in c.events] == ["partner_case.opened"]
+    assert c.opened("JC-1", NOW)
+    assert c.opened("JC-1", NOW) == []
+    assert [e.type for e in c.events] == ["partner_case.opened"]
+    assert c.events[0].subject == f"partner_case/{c.id}"
 
 
 def test_a_report_that_overtakes_the_opening_opens_the_case_first():
     c = case()
-    c.reported("accepted", None, "JC-9", NOW)
+    announced = c.reported("accepted", None, "JC-9", NOW)
     assert c.status == "opened" and c.partner_case_ref == "JC-9"
-    assert [e for e, _ in c.events] == ["partner_case.opened", "partner_case.status_reported"]
+    assert [e.type for e in announced] == ["partner_case.opened",
+                                           "partner_case.status_reported"]
+    assert announced == c.events
+    assert c.partner_status is ReferralStatus.ACCEPTED
+    assert announced[-1].status is ReferralStatus.ACCEPTED
