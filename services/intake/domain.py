@@ -15,6 +15,10 @@ from typing import Sequence
 
 import idna
 
+from shared.events.model import (ConsentGivenV1, ConsentV2, ConsentWithdrawnV1,
+                                 HouseholdMemberV2, IntakeRecordedV2, NeedV2, PersonV2,
+                                 ReferralRequestedV1, ReferralStatusChangedV1, ResidenceV2)
+from shared.events.vocabulary import ReferralStatus
 from shared.reference import districts_for_postcode
 
 URGENCIES = ("low", "normal", "high", "urgent")
@@ -183,14 +187,31 @@ class Consent:
     def valid(self) -> bool:
         return self.share_with_partners and self.withdrawn_at is None
 
-    def withdraw(self, *, by: str, reason: str | None, now: datetime) -> dict:
-        """Withdrawal works from now on (earlier processing stays lawful, Art. 7(3) GDPR)."""
+    def withdraw(self, *, person_id: uuid.UUID | str, by: str, reason: str | None,
+                 now: datetime) -> ConsentWithdrawnV1:
+        """Withdrawal works from now on (earlier processing stays lawful, Art. 7(3) GDPR);
+        returns its announcement (consent.withdrawn: referrals relying on it stop)."""
         if self.withdrawn_at is not None:
             raise IntakeError("consent", "this consent was already withdrawn")
         self.withdrawn_at, self.withdrawn_by, self.withdrawal_reason = now, by, reason
-        return {"type": "consent.withdrawn", "payload": {
-            "consent_id": self.id, "partner": self.partner, "withdrawn_at": now,
-            "withdrawn_by": by, "reason": reason}}
+        return ConsentWithdrawnV1(consent_id=_uuid(self.id), person_id=_uuid(person_id),
+                                  partner=self.partner, withdrawn_at=now, withdrawn_by=by,
+                                  reason=reason)
+
+    def given_to(self, person_id: uuid.UUID | str) -> ConsentGivenV1:
+        """The announcement of this consent, given (and recorded) after the consultation:
+        referrals waiting for it may leave (consent.given)."""
+        if self.given_at is None:
+            raise IntakeError("consent", "a consent is announced once it was given")
+        return ConsentGivenV1(consent_id=_uuid(self.id), person_id=_uuid(person_id),
+                              partner=self.partner, method=self.method,
+                              language=self.language, purpose=self.purpose,
+                              given_at=self.given_at)
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """An id as events carry it (records read back from a table hold strings)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def normalise_needs(needs: Sequence[str | Need]) -> tuple[Need, ...]:
@@ -217,7 +238,8 @@ class Intake:
     channel: str = "in_person"
     arrival_date: date | None = None
     notes: str | None = None
-    events: list[dict] = field(default_factory=list, compare=False, repr=False)
+    # announced, not yet published: the handler stages them with the intake (uow.publish)
+    events: list[IntakeRecordedV2] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def record(cls, *, person: Person, residence_status: str, site: str,
@@ -240,35 +262,35 @@ class Intake:
                      consent=consent, recorded_by=recorded_by, recorded_at=now,
                      residence=residence or Residence(residence_status), need_details=details,
                      consents=given, channel=channel, arrival_date=arrival_date, notes=notes)
-        intake.events.append({"type": "intake.recorded", "version": 2,
-                              "payload": intake.as_event()})
+        intake.events.append(intake.recorded())
         return intake
 
-    def as_event(self) -> dict:
-        """What downstream services need: routing facts, needs, consents, household."""
+    def recorded(self) -> IntakeRecordedV2:
+        """Its announcement, with what downstream services need: routing facts, needs,
+        valid consents, household (intake.recorded)."""
         p, r = self.person, self.residence or Residence(self.residence_status)
-        return {
-            "intake_id": self.id, "person_id": self.person_id, "reference": self.reference,
-            "recorded_at": self.recorded_at, "recorded_by": self.recorded_by, "site": self.site,
-            "channel": self.channel,
-            "person": {"given_name": p.given_name, "family_name": p.family_name,
-                       "birth_date": p.birth_date, "nationality": p.nationality,
-                       "nationalities": list(p.all_nationalities),
-                       "languages": list(p.languages), "preferred_language": p.main_language,
-                       "interpreter": p.interpreter,
-                       "household": [{"relation": m.relation, "birth_date": m.birth_date}
-                                     for m in p.household]},
-            "residence": {"status": r.status, "legal_basis": r.legal_basis,
-                          "document_type": r.document_type, "valid_until": r.valid_until,
-                          "first_issue_date": r.first_issue_date},
-            "arrival_date": self.arrival_date,
-            "district": p.contact.address.district if p.contact.address else None,
-            "needs": [{"code": n.code, "urgency": n.urgency} for n in self.need_details],
-            "consents": [{"consent_id": c.id, "partner": c.partner, "method": c.method,
-                          "language": c.language, "purpose": c.purpose,
-                          "information_version": c.information_version}
-                         for c in self.consents if c.valid],
-        }
+        return IntakeRecordedV2(
+            intake_id=_uuid(self.id), person_id=_uuid(self.person_id),
+            reference=self.reference, recorded_at=self.recorded_at,
+            recorded_by=self.recorded_by, site=self.site, channel=self.channel,
+            person=PersonV2(given_name=p.given_name, family_name=p.family_name,
+                            birth_date=p.birth_date, nationality=p.nationality,
+                            nationalities=p.all_nationalities, languages=tuple(p.languages),
+                            preferred_language=p.main_language, interpreter=p.interpreter,
+                            household=tuple(HouseholdMemberV2(relation=m.relation,
+                                                              birth_date=m.birth_date)
+                                            for m in p.household)),
+            residence=ResidenceV2(status=r.status, legal_basis=r.legal_basis,
+                                  document_type=r.document_type, valid_until=r.valid_until,
+                                  first_issue_date=r.first_issue_date),
+            arrival_date=self.arrival_date,
+            district=p.contact.address.district if p.contact.address else None,
+            needs=tuple(NeedV2(code=n.code, urgency=n.urgency) for n in self.need_details),
+            consents=tuple(ConsentV2(consent_id=_uuid(c.id), partner=c.partner,
+                                     method=c.method, language=c.language,
+                                     purpose=c.purpose,
+                                     information_version=c.information_version)
+                           for c in self.consents if c.valid))
 
 
 def _check(person: Person, codes: tuple[str, ...], consents: Sequence[Consent],
@@ -313,13 +335,31 @@ class ReferralView:
     need: str
     partner: str | None
     service: str | None
-    status: str
-    reason: str | None
+    status: ReferralStatus
+    reason: str | None  # a coded reason, else the routing reason
     partner_case_ref: str | None
     version: int
     updated_at: datetime
     overdue_since: datetime | None = None
     appointment: dict | None = None  # booked by the partner (registration office)
+
+    def __post_init__(self) -> None:  # read back from a table: the status as a string
+        object.__setattr__(self, "status", ReferralStatus(self.status))
+
+    @classmethod
+    def learnt_from(cls, event: ReferralRequestedV1 | ReferralStatusChangedV1,
+                    at: datetime) -> "ReferralView":
+        """The referral as this event (of `at`) shows it: a request names its routing
+        reason, a status change its coded reason, case reference and appointment."""
+        if isinstance(event, ReferralRequestedV1):
+            reason, case_ref, appointment = event.routing_reason, None, None
+        else:
+            reason, case_ref = event.reason, event.partner_case_ref
+            appointment = event.appointment
+        return cls(referral_id=event.referral_id, intake_id=event.intake_id, need=event.need,
+                   partner=event.partner, service=event.service, status=event.status,
+                   reason=reason or None, partner_case_ref=case_ref,
+                   version=event.referral_version, updated_at=at, appointment=appointment)
 
 
 def newer(current: ReferralView | None, incoming: ReferralView) -> bool:

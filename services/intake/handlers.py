@@ -10,6 +10,8 @@ from services.intake import access_log, idempotency, matching, repository
 from services.intake.domain import (Consent, Intake, IntakeError, Need, Person, ReferralView,
                                     Residence, newer)
 from shared.events.envelope import Envelope
+from shared.events.model import (ReferralOverdueV1, ReferralRequestedV1,
+                                 ReferralStatusChangedV1, typed)
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,8 @@ def record_intake(cmd: RecordIntake, uow, now: Callable[[], datetime],
                 "changed" if existing else "created", intake.recorded_at,
                 intake_id=str(intake.id), person_id=str(intake.person_id))])
         for event in intake.events:
-            uow.emit(event["type"], subject=f"intake/{intake.id}", data=event["payload"],
-                     version=event["version"])
+            uow.publish(event)
+        intake.events.clear()
         if key:
             idempotency.attach(uow.session, key, str(intake.id))
         uow.commit()
@@ -108,10 +110,7 @@ def give_consent(person_id: uuid.UUID, consent: Consent, staff: str, uow,
             raise IntakeError("share_with_partners", "a consent must allow sharing")
         consent = replace(consent, given_at=now(), recorded_by=staff)
         repository.add_consent(uow.session, person.id, None, consent)
-        uow.emit("consent.given", subject=f"person/{person.id}", data={
-            "consent_id": consent.id, "person_id": person.id, "partner": consent.partner,
-            "method": consent.method, "language": consent.language,
-            "purpose": consent.purpose, "given_at": consent.given_at})
+        uow.publish(consent.given_to(person.id))
         uow.commit()
     return consent.id
 
@@ -128,10 +127,9 @@ def withdraw_consent(consent_id: uuid.UUID, staff: str, reason: str | None, uow,
         withdrawn = [consent] + [c for _, c in repository.consents_of(uow.session, person_id)
                                  if c.derived_from == consent.id and c.withdrawn_at is None]
         for item in withdrawn:
-            event = item.withdraw(by=staff, reason=reason, now=now())
+            event = item.withdraw(person_id=person_id, by=staff, reason=reason, now=now())
             repository.save_withdrawal(uow.session, item)
-            uow.emit(event["type"], subject=f"person/{person_id}",
-                     data={**event["payload"], "person_id": person_id})
+            uow.publish(event)
         uow.commit()
 
 
@@ -183,18 +181,13 @@ def undo_merge(merge_id: str, staff: str, uow, now: Callable[[], datetime]) -> N
 def track_referral(envelope: Envelope, uow) -> None:
     """Keep the intake's view of its referrals current (status, partner, case reference);
     a coarse consent becomes a recorded consent for each partner a need was routed to."""
-    d = envelope.data
-    incoming = ReferralView(
-        referral_id=uuid.UUID(d["referral_id"]), intake_id=uuid.UUID(d["intake_id"]),
-        need=d["need"], partner=d.get("partner"), service=d.get("service"), status=d["status"],
-        reason=d.get("reason") or d.get("routing_reason"),
-        partner_case_ref=d.get("partner_case_ref"), version=d["version"],
-        updated_at=envelope.time, appointment=d.get("appointment"))
+    event: ReferralRequestedV1 | ReferralStatusChangedV1 = typed(envelope)
+    incoming = ReferralView.learnt_from(event, envelope.time)
     current = repository.get_referral_view(uow.session, str(incoming.referral_id))
     if newer(current, incoming):
         repository.save_referral_view(uow.session, incoming, exists=current is not None)
-    if envelope.type == "referral.requested" and d.get("consent_id"):
-        _materialise_consent(uow, d["consent_id"], d["partner"], envelope.time)
+    if isinstance(event, ReferralRequestedV1) and event.consent_id:
+        _materialise_consent(uow, str(event.consent_id), event.partner, envelope.time)
 
 
 def _materialise_consent(uow, consent_id: str, partner: str, now: datetime) -> None:
@@ -211,5 +204,6 @@ def _materialise_consent(uow, consent_id: str, partner: str, now: datetime) -> N
 
 def note_overdue(envelope: Envelope, uow) -> None:
     """Show staff that a referral of this intake is overdue (until its status moves on)."""
-    repository.mark_referral_overdue(uow.session, envelope.data["referral_id"],
-                                     envelope.data["noticed_at"])
+    overdue: ReferralOverdueV1 = typed(envelope)
+    repository.mark_referral_overdue(uow.session, str(overdue.referral_id),
+                                     overdue.noticed_at.isoformat())

@@ -6,7 +6,9 @@ from datetime import date, datetime, timezone
 import pytest
 
 from services.intake.domain import (Consent, HouseholdMember, Intake, IntakeError, Need, Person,
-                                    name_problem)
+                                    ReferralView, name_problem, newer)
+from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, ReferralRequestedV1,
+                                 ReferralStatusChangedV1)
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 OLENA = Person("Olena", "Kovalenko", date(1987, 3, 14), "UA", ("uk", "ru"))
@@ -22,12 +24,15 @@ def record(**kw):
 
 def test_a_recorded_intake_announces_itself_with_routing_facts_and_consents():
     intake = record(needs=(Need("living_costs", "urgent"),))
-    event = intake.events[0]
-    assert (event["type"], event["version"]) == ("intake.recorded", 2)
+    [event] = intake.events
+    assert (event.type, event.version, event.subject) == ("intake.recorded", 2,
+                                                          f"intake/{intake.id}")
     assert intake.reference.startswith("LT-2026-")
-    payload = event["payload"]
+    assert (event.person_id, event.person.birth_date) == (intake.person_id, OLENA.birth_date)
+    payload = event.data()
     assert payload["needs"] == [{"code": "living_costs", "urgency": "urgent"}]
     assert [c["partner"] for c in payload["consents"]] == [None]
+    assert payload["person"]["languages"] == ["uk", "ru"]
 
 
 def test_the_coarse_consent_is_kept_as_a_consent_for_the_routed_partners():
@@ -52,15 +57,28 @@ def test_a_partner_named_twice_in_the_consents_is_refused():
 def test_without_consent_the_intake_is_kept_and_no_consent_is_recorded():
     intake = record(consent=Consent(False, "verbal_with_witness", "uk"))
     assert intake.consents == ()
-    assert intake.events[0]["payload"]["consents"] == []
+    assert intake.events[0].consents == ()
 
 
 def test_a_withdrawal_is_an_event_and_cannot_happen_twice():
-    consent = record().consents[0]
-    event = consent.withdraw(by="staff", reason="asked to", now=NOW)
-    assert event["type"] == "consent.withdrawn" and not consent.valid
+    intake = record()
+    consent = intake.consents[0]
+    event = consent.withdraw(person_id=intake.person_id, by="staff", reason="asked to", now=NOW)
+    assert isinstance(event, ConsentWithdrawnV1) and not consent.valid
+    assert (event.consent_id, event.person_id, event.withdrawn_at) == (consent.id,
+                                                                      intake.person_id, NOW)
+    assert event.subject == f"person/{intake.person_id}"
     with pytest.raises(IntakeError):
-        consent.withdraw(by="staff", reason=None, now=NOW)
+        consent.withdraw(person_id=intake.person_id, by="staff", reason=None, now=NOW)
+
+
+def test_a_consent_given_later_is_announced_for_its_person():
+    intake = record()
+    event = intake.consents[0].given_to(str(intake.person_id))
+    assert isinstance(event, ConsentGivenV1)
+    assert (event.person_id, event.given_at, event.partner) == (intake.person_id, NOW, None)
+    with pytest.raises(IntakeError):
+        COARSE.given_to(intake.person_id)  # not given yet: nothing to announce
 
 
 @pytest.mark.parametrize("changes, field", [
@@ -113,3 +131,28 @@ def test_names_of_any_script_with_their_marks_and_joiners_pass(name):
 ])
 def test_control_invisible_and_blank_names_are_refused_saying_why(name, problem):
     assert problem in (name_problem(name) or "")
+
+
+
+REFERRAL = {"referral_id": "0d7f8c1e-6a43-4a59-9d2a-5f0a4b6c2e11",
+            "intake_id": "5b2a1f3e-0c5d-4d4e-8e9f-1a2b3c4d5e6f", "need": "living_costs",
+            "partner": "jobcenter", "service": "sgb2"}
+
+
+def test_the_intake_learns_a_referral_from_its_request_then_its_status_changes():
+    requested = ReferralRequestedV1.from_data({
+        **REFERRAL, "intake_reference": "LT-2026-ABCDEF", "routing_reason": "SGB II: age 39",
+        "status": "requested", "version": 1, "requested_at": "2026-11-21T09:00:00+00:00",
+        "residence_status": "TEMP_PROTECTION_24", "consent_method": "signed_form",
+        "person": {"given_name": "Olena", "family_name": "Kovalenko",
+                   "birth_date": "1987-03-14", "nationality": "UA", "languages": ["uk"]}})
+    seen = ReferralView.learnt_from(requested, NOW)
+    assert (seen.status, seen.reason, seen.version) == ("requested", "SGB II: age 39", 1)
+    assert seen.referral_id == requested.referral_id and seen.partner_case_ref is None
+    changed = ReferralStatusChangedV1.from_data({
+        **REFERRAL, "status": "received", "previous_status": "requested", "reason": None,
+        "partner_case_ref": "JC-1", "version": 2, "changed_at": "2026-11-21T10:00:00+00:00",
+        "changed_by": "partner:jobcenter"})
+    later = ReferralView.learnt_from(changed, NOW)
+    assert (later.status, later.reason, later.partner_case_ref) == ("received", None, "JC-1")
+    assert newer(seen, later) and not newer(later, seen)
