@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kombu import Connection, Exchange, Producer, Queue
 
+from bench.halt import signals_deferred
 from bench.load import drive
 from bench.ports import free_port
 from bench.stack import BROKER_URL, REPO
@@ -55,38 +56,44 @@ def kombu_baseline(count: int = 20_000, window: int = 256, prefetch: int = 200) 
                     except TimeoutError:
                         continue
 
-    with Connection(BROKER_URL) as conn:
-        channel = conn.channel()
-        queue(channel).declare()
-        reader = threading.Thread(target=consume, daemon=True)
-        reader.start()
-        time.sleep(0.5)  # the consumer is attached before the clock starts
-        channel.confirm_select()
-        unsettled: set[int] = set()
+    reader = threading.Thread(target=consume, daemon=True)
+    try:
+        with Connection(BROKER_URL) as conn:
+            channel = conn.channel()
+            queue(channel).declare()
+            reader.start()
+            time.sleep(0.5)  # the consumer is attached before the clock starts
+            channel.confirm_select()
+            unsettled: set[int] = set()
 
-        def settle(tag, multiple=False):
-            if multiple:
-                unsettled.difference_update({s for s in unsettled if s <= tag})
-            else:
-                unsettled.discard(tag)
+            def settle(tag, multiple=False):
+                if multiple:
+                    unsettled.difference_update({s for s in unsettled if s <= tag})
+                else:
+                    unsettled.discard(tag)
 
-        channel.events["basic_ack"].add(settle)
-        channel.events["basic_nack"].add(settle)
-        producer = Producer(channel, auto_declare=False)
-        start = time.perf_counter()
-        seq = 0
-        while seq < count:
-            for _ in range(min(window, count - seq)):
-                producer.publish(BODY, routing_key=name, delivery_mode=2, retry=False,
-                                 content_type="application/json")
-                seq += 1
-                unsettled.add(seq)
-            while unsettled:
-                conn.drain_events(timeout=30)
-        published = time.perf_counter()
-        consumed.wait(300)
-        reader.join(5)
-        channel.queue_delete(name)
+            channel.events["basic_ack"].add(settle)
+            channel.events["basic_nack"].add(settle)
+            producer = Producer(channel, auto_declare=False)
+            start = time.perf_counter()
+            seq = 0
+            while seq < count:
+                for _ in range(min(window, count - seq)):
+                    producer.publish(BODY, routing_key=name, delivery_mode=2, retry=False,
+                                     content_type="application/json")
+                    seq += 1
+                    unsettled.add(seq)
+                while unsettled:
+                    conn.drain_events(timeout=30)
+            published = time.perf_counter()
+            consumed.wait(300)
+    finally:
+        # also when interrupted: the durable queue would stay on the machine's broker
+        consumed.set()  # ends the consumer's loop
+        if reader.is_alive():
+            reader.join(5)
+        with signals_deferred(), Connection(BROKER_URL) as conn:
+            conn.channel().queue_delete(name)
     end = times.get("consumed", time.perf_counter())
     return {"messages": count, "window": window, "prefetch": prefetch,
             "confirmed_publish_per_second": round(count / (published - start)),
@@ -117,8 +124,9 @@ def insert_row():
 
 
 def bare_flask_baseline(db_url: str, workdir: Path, workers: int, seconds: float,
-                        clients: int, people) -> dict:
-    """Requests per second of one INSERT behind Flask and gunicorn (the intake's settings)."""
+                        clients: int, people, stop: threading.Event | None = None) -> dict:
+    """Requests per second of one INSERT behind Flask and gunicorn (the intake's settings);
+    `stop` ends the load early."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
@@ -149,8 +157,12 @@ def bare_flask_baseline(db_url: str, workdir: Path, workers: int, seconds: float
                     raise RuntimeError("the bare Flask app did not start") from None
                 time.sleep(0.2)
         result = drive(f"http://127.0.0.1:{port}/rows", people, token=None, clients=clients,
-                       seconds=seconds)
+                       seconds=seconds, stop=stop)
     finally:
         proc.terminate()
-        proc.wait(15)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     return result.summary()

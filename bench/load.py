@@ -57,11 +57,12 @@ def token_for(base: str, username: str = "staff", password: str = "demo") -> str
 
 def drive(url: str, people, *, token: str | None, clients: int, count: int | None = None,
           seconds: float | None = None, rate: float | None = None,
-          keep_ids: bool = False) -> LoadResult:
+          keep_ids: bool = False, stop: threading.Event | None = None) -> LoadResult:
     """Post `people.intake()` bodies to `url` from `clients` threads until `count` requests
     were sent or `seconds` passed; with `rate`, requests are offered at that many per second
     (open loop: a slow answer does not slow the offer down, up to the pool of clients).
-    `keep_ids` keeps the id of every intake the API accepted (201) in `accepted`."""
+    `keep_ids` keeps the id of every intake the API accepted (201) in `accepted`. Setting
+    `stop` ends the run: no request is sent after it, those under way are awaited."""
     assert count or seconds, "bound the run by a count or by seconds"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = session(clients)
@@ -69,12 +70,13 @@ def drive(url: str, people, *, token: str | None, clients: int, count: int | Non
     issued = [0]
     result = LoadResult(started=time.perf_counter())
     stop_at = result.started + seconds if seconds else None
+    stop = stop or threading.Event()
 
     def next_slot() -> float | None:
         """When this client may send its next request, or None when the run is over."""
         with lock:
             n = issued[0]
-            if count is not None and n >= count:
+            if stop.is_set() or (count is not None and n >= count):
                 return None
             slot = result.started + n / rate if rate else time.perf_counter()
             if stop_at is not None and slot >= stop_at:
@@ -87,9 +89,8 @@ def drive(url: str, people, *, token: str | None, clients: int, count: int | Non
             slot = next_slot()
             if slot is None:
                 return
-            delay = slot - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+            if stop.wait(max(slot - time.perf_counter(), 0.0)):
+                return
             with lock:
                 body = people.intake()
             begun = time.perf_counter()

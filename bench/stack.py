@@ -21,6 +21,7 @@ from kombu import Connection
 from sqlalchemy.engine import make_url
 
 from services import registry
+from bench.halt import signals_deferred
 from bench.ports import free_port
 from services.cli import metrics_port, migrate_all, seed_demo, stack_commands
 from shared.bus.amqp import declare_topology
@@ -42,7 +43,7 @@ def fresh_database(prefix: str = "lotse_bench", admin: str = PG_ADMIN):
         url = make_url(admin).set(drivername="postgresql+psycopg", database=name)
         yield name, url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with signals_deferred(), psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -161,29 +162,58 @@ class Stack:
                 usage.peak_rss_mb = max(usage.peak_rss_mb, rss)
 
     def cpu_times(self) -> dict[str, float]:
-        """User+system CPU seconds of each process tree so far."""
+        """User+system CPU seconds of each process tree so far, with the children it has
+        reaped (a gunicorn worker that was replaced)."""
         out = {}
         for name in self.procs:
             total = 0.0
             for p in self._tree(name):
                 try:
                     t = p.cpu_times()
-                    total += t.user + t.system
+                    total += t.user + t.system + t.children_user + t.children_system
                 except psutil.NoSuchProcess:
                     continue
             out[name] = total
         return out
 
-    def stop(self) -> None:
+    def exited(self) -> dict[str, int]:
+        """The processes no longer running, with their exit codes (negative: the signal)."""
+        return {name: code for name, proc in list(self.procs.items())
+                if (code := proc.poll()) is not None}
+
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        """The last lines a process wrote: its log goes with the run's directory."""
+        try:
+            text = (self.workdir / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, grace: float = 3.0) -> None:
+        """SIGTERM to every process, then SIGKILL to whatever of their trees is left after
+        `grace` seconds in all. Short: nothing of a benchmark's stack outlives it (its database
+        and queues are deleted next), and Ctrl-C must not wait for each graceful shutdown."""
         self._stop.set()
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
+        # only the running: an exited one's pid may name another process by now
+        running = [name for name, proc in self.procs.items() if proc.poll() is None]
+        # taken before the roots exit: gunicorn's workers are found through their master
+        trees = [p for name in running for p in self._tree(name)]
+        for name in running:
+            self.procs[name].terminate()
+        self.resume(running)  # a paused process acts on SIGTERM only once continued
+        deadline = time.monotonic() + grace
         for proc in self.procs.values():
             try:
-                proc.wait(20)
+                proc.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+        for p in trees:
+            try:
+                p.kill()  # psutil checks the pid still names the same process
+            except psutil.NoSuchProcess:
+                pass
+        for proc in self.procs.values():
+            proc.wait()
 
 
 def lifted_partner_limits(workdir: Path, per_minute: int = 100_000) -> Path:
@@ -220,14 +250,15 @@ def running_stack(workdir: Path, workers: int = 2, extra_env: dict[str, str] | N
                **(extra_env or {})}
         settings = Settings.from_env("intake", env)
         migrate_all(settings)
-        declare_topology(settings, registry.topology(settings))
-        seed_demo(settings)
         stack = Stack(workdir, env)
         try:
+            declare_topology(settings, registry.topology(settings))
+            seed_demo(settings)
             stack.start(workers)
             stack.db_url = db_url
             stack.settings = settings
             yield stack
         finally:
-            stack.stop()
-            delete_bus_objects(settings)
+            with signals_deferred():
+                stack.stop()
+                delete_bus_objects(settings)  # RabbitMQ deletes what is not there without error
