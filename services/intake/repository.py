@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.intake import tables as t
 from services.intake.domain import (Address, Consent, Contact, HouseholdMember, Intake, Need,
                                     OtherName, Person, ReferralView, Residence)
+from shared.db import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,15 @@ def _insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """All rows in one statement (executemany): one round trip, not one per row."""
     if rows:
         session.execute(_INSERTS[table], rows)
+
+
+ROWS_PER_STATEMENT = 500  # far below SQLite's and PostgreSQL's bound-parameter limits
+
+
+def _chunks(items: Sequence, size: int = ROWS_PER_STATEMENT):
+    """A batch's rows or ids in statements of at most `size` (one for a worker's batch)."""
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
 
 
 def get_person(session: Session, person_id: str) -> PersonRecord | None:
@@ -220,13 +230,27 @@ def add_consent(session: Session, person_id: uuid.UUID, intake_id: uuid.UUID | N
 
 def add_consents(session: Session, person_id: uuid.UUID, intake_id: uuid.UUID | None,
                  consents: Iterable[Consent]) -> None:
-    _insert_rows(session, t.consents, [dict(
+    _insert_rows(session, t.consents, [_consent_row(person_id, intake_id, c) for c in consents])
+
+
+def add_consents_of_persons(session: Session,
+                            consents: Iterable[tuple[uuid.UUID | str, Consent]]) -> None:
+    """(person id, consent) pairs of any persons, no intake: one multi-row insert (per
+    ROWS_PER_STATEMENT), in consent id order."""
+    rows = sorted((_consent_row(person_id, None, c) for person_id, c in consents),
+                  key=lambda row: row["id"])
+    for chunk in _chunks(rows):
+        session.execute(t.consents.insert().values(chunk))
+
+
+def _consent_row(person_id: uuid.UUID | str, intake_id: uuid.UUID | None, c: Consent) -> dict:
+    return dict(
         id=str(c.id), person_id=str(person_id),
         intake_id=str(intake_id) if intake_id else None, partner=c.partner,
         purpose=c.purpose, method=c.method, language=c.language,
         information_version=c.information_version, given_at=c.given_at,
         recorded_by=c.recorded_by,
-        derived_from=str(c.derived_from) if c.derived_from else None) for c in consents])
+        derived_from=str(c.derived_from) if c.derived_from else None)
 
 
 def _consent(r) -> Consent:
@@ -248,6 +272,33 @@ def consents_of(session: Session, person_id: str) -> list[tuple[str | None, Cons
 def get_consent(session: Session, consent_id: str) -> tuple[str, Consent] | None:
     row = session.execute(select(t.consents).where(t.consents.c.id == consent_id)).first()
     return (row.person_id, _consent(row)) if row else None
+
+
+def coarse_consents(session: Session, consent_ids: Iterable[str],
+                    ) -> dict[str, tuple[str, Consent]]:
+    """Those of these consents that are for the routed partners (partner NULL), as
+    {id: (person id, consent)}: one SELECT, its rows locked (FOR UPDATE on PostgreSQL) in id
+    order, so two batches copying the same consent take turns."""
+    c = t.consents.c
+    found: dict[str, tuple[str, Consent]] = {}
+    for chunk in _chunks(sorted(set(consent_ids))):
+        for r in session.execute(select(t.consents).where(c.id.in_(chunk), c.partner.is_(None))
+                                 .order_by(c.id).with_for_update()):
+            found[r.id] = (r.person_id, _consent(r))
+    return found
+
+
+def consents_derived_from(session: Session, person_ids: Iterable[str],
+                          consent_ids: Iterable[str]) -> list[tuple[str, Consent]]:
+    """(person id, consent) of these persons' consents copied from one of `consent_ids`
+    (withdrawn ones too): one SELECT, through the index on the person."""
+    persons, sources = sorted(set(person_ids)), sorted(set(consent_ids))
+    if not persons or not sources:
+        return []
+    c = t.consents.c
+    rows = session.execute(select(t.consents).where(c.person_id.in_(persons),
+                                                    c.derived_from.in_(sources))).all()
+    return [(r.person_id, _consent(r)) for r in rows]
 
 
 def save_withdrawal(session: Session, consent: Consent) -> None:
@@ -314,12 +365,61 @@ def get_referral_view(session: Session, referral_id: str) -> ReferralView | None
     return _referral(row) if row else None
 
 
+def referral_views(session: Session, referral_ids: Iterable[str]) -> dict[str, ReferralView]:
+    """The stored views of these referrals, by referral id: one SELECT (per
+    ROWS_PER_STATEMENT ids)."""
+    r = t.intake_referrals
+    found: dict[str, ReferralView] = {}
+    for chunk in _chunks(sorted(set(referral_ids))):
+        for row in session.execute(select(r).where(r.c.referral_id.in_(chunk))):
+            found[row.referral_id] = _referral(row)
+    return found
+
+
+_VIEW_COLUMNS = ("intake_id", "need", "partner", "service", "status", "reason",
+                 "partner_case_ref", "version", "updated_at", "overdue_since", "appointment")
+
+
+def _view_values(view: ReferralView) -> dict:
+    """The columns a view's event sets (a new status ends an overdue mark)."""
+    return dict(intake_id=str(view.intake_id), need=view.need, partner=view.partner,
+                service=view.service, status=view.status, reason=view.reason,
+                partner_case_ref=view.partner_case_ref, version=view.version,
+                updated_at=view.updated_at, overdue_since=None, appointment=view.appointment)
+
+
+# Built once (executemany): a stored view takes a view of a higher version only, as
+# domain.newer says, checked again by the database against the row as it is when written.
+_UPDATE_VIEW = (update(t.intake_referrals)
+                .where(t.intake_referrals.c.referral_id == bindparam("v_referral_id"),
+                       t.intake_referrals.c.version < bindparam("v_version"))
+                .values({c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}))
+
+
+def save_referral_views(session: Session, new: Sequence[ReferralView],
+                        stored: Sequence[ReferralView]) -> None:
+    """Insert views not stored yet (one multi-row statement per ROWS_PER_STATEMENT) and
+    update stored ones (one executemany), each in referral id order. Both write a view only
+    over a lower version (domain.newer, in SQL): a batch racing another one over the same
+    referral keeps the higher version, and an insert meeting a row inserted meanwhile
+    updates it instead of failing."""
+    r = t.intake_referrals
+    for chunk in _chunks(sorted(new, key=lambda v: str(v.referral_id))):
+        insert = upsert_insert(session, r).values(
+            [{"referral_id": str(v.referral_id), **_view_values(v)} for v in chunk])
+        session.execute(insert.on_conflict_do_update(
+            index_elements=[r.c.referral_id],
+            set_={c: insert.excluded[c] for c in _VIEW_COLUMNS},
+            where=r.c.version < insert.excluded.version))
+    if stored:
+        session.execute(_UPDATE_VIEW, [
+            {"v_referral_id": str(v.referral_id),
+             **{f"v_{c}": value for c, value in _view_values(v).items()}}
+            for v in sorted(stored, key=lambda v: str(v.referral_id))])
+
+
 def save_referral_view(session: Session, view: ReferralView, exists: bool) -> None:
-    values = dict(intake_id=str(view.intake_id), need=view.need, partner=view.partner,
-                  service=view.service, status=view.status, reason=view.reason,
-                  partner_case_ref=view.partner_case_ref, version=view.version,
-                  updated_at=view.updated_at, overdue_since=None,
-                  appointment=view.appointment)
+    values = _view_values(view)
     if exists:
         session.execute(t.intake_referrals.update()
                         .where(t.intake_referrals.c.referral_id == str(view.referral_id))
