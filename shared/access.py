@@ -8,29 +8,34 @@ files each record under its person. The event names ids and actions only, never 
 from __future__ import annotations
 
 from typing import Iterable
+from uuid import UUID
 
 from shared.auth import Principal
+from shared.uow import UnitOfWork
+
+AccessedRecord = dict[str, str | None]  # person_id, intake_id, referral_id (None: not seen)
 
 
-def accessed_records(person_id=None, intake_id=None, referral_id=None) -> dict:
+def accessed_records(person_id: UUID | str | None = None, intake_id: UUID | str | None = None,
+                     referral_id: UUID | str | None = None) -> AccessedRecord:
     return {"person_id": str(person_id) if person_id else None,
             "intake_id": str(intake_id) if intake_id else None,
             "referral_id": str(referral_id) if referral_id else None}
 
 
-def report_access(uow, principal: Principal, service: str, action: str, channel: str,
-                  records: Iterable[dict]) -> int:
+def report_access(uow: UnitOfWork, principal: Principal, service: str, action: str,
+                  channel: str, records: Iterable[AccessedRecord]) -> int:
     """Stage and commit one `personal_data.accessed` event naming every record seen.
 
     Returns how many records were reported (none: nothing is published)."""
-    records = [r for r in records if any(r.values())]
-    if not records:
+    seen = [r for r in records if any(r.values())]
+    if not seen:
         return 0
     with uow:
-        for start in range(0, len(records), 500):  # the contract's limit per event
+        for start in range(0, len(seen), 500):  # the contract's limit per event
             uow.emit("personal_data.accessed", subject=f"access/{principal.username}", data={
                 "actor": principal.username, "role": principal.role,
                 "partner": principal.partner, "service": service, "action": action,
-                "channel": channel, "at": uow.clock(), "records": records[start:start + 500]})
+                "channel": channel, "at": uow.clock(), "records": seen[start:start + 500]})
         uow.commit()
-    return len(records)
+    return len(seen)

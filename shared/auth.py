@@ -17,14 +17,16 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import wraps
-from typing import Callable, Protocol
+from typing import Callable, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlencode
 
-from flask import Flask, abort, current_app, g, jsonify, redirect, request, session
+from flask import Flask, Response, abort, current_app, g, jsonify, redirect, request, session
+from flask.typing import ResponseReturnValue
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response as BaseResponse
 
 from shared.clock import utcnow
 from shared.config import Settings
@@ -35,6 +37,11 @@ SERVICE_TOKEN_TTL = 60  # a service credential is minted per call: short-lived i
 INTERNAL_PREFIX = "/internal/"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 USERNAME_MAX = 60  # the shortest column a username is written to (token_revocations)
+
+Secret = str | bytes  # a signing key (Flask's app.secret_key may be either)
+JsonRefusal = tuple[Response, int]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -100,13 +107,13 @@ def new_credential(principal: Principal, ttl: int = TOKEN_MAX_AGE,
     return Credential(principal, secrets.token_urlsafe(16), issued, issued + ttl)
 
 
-def _serializer(secret: str, salt: str) -> URLSafeSerializer:
+def _serializer(secret: Secret, salt: str) -> URLSafeSerializer:
     if not secret:
         raise ValueError("no signing secret configured")
     return URLSafeSerializer(secret, salt=salt)
 
 
-def sign_credential(secret: str, credential: Credential) -> str:
+def sign_credential(secret: Secret, credential: Credential) -> str:
     return _serializer(secret, "lotse-api-token").dumps(
         {**asdict(credential.principal), "jti": credential.jti, "iat": credential.issued_at,
          "exp": credential.expires_at})
@@ -118,7 +125,7 @@ def issue_token(secret: str, principal: Principal, *, ttl: int = TOKEN_MAX_AGE,
     return sign_credential(secret, new_credential(principal, ttl, now))
 
 
-def read_credential(secret: str, token: str, now: datetime | None = None) -> Credential | None:
+def read_credential(secret: Secret, token: str, now: datetime | None = None) -> Credential | None:
     """The token's credential; None if forged, malformed or expired at `now`."""
     try:
         data = dict(_serializer(secret, "lotse-api-token").loads(token))
@@ -149,7 +156,7 @@ def issue_service_token(secret: str, service: str, *, ttl: int = SERVICE_TOKEN_T
          "exp": issued + ttl})
 
 
-def read_service_token(secret: str, token: str, now: datetime | None = None) -> str | None:
+def read_service_token(secret: Secret, token: str, now: datetime | None = None) -> str | None:
     """The calling service's name; None if forged, malformed or expired."""
     try:
         data = _serializer(secret, "lotse-service-token").loads(token)
@@ -161,7 +168,8 @@ def read_service_token(secret: str, token: str, now: datetime | None = None) -> 
 
 def request_time() -> datetime:
     """Now, by the service's injectable clock when it has one (tests move it)."""
-    clock = getattr(current_app.extensions.get("lotse"), "clock", None) or utcnow
+    clock: Callable[[], datetime] = getattr(current_app.extensions.get("lotse"), "clock",
+                                            None) or utcnow
     return clock()
 
 
@@ -178,7 +186,7 @@ def init_auth(app: Flask, login_url: str, settings: Settings | None = None) -> N
     app.extensions["lotse_revocations"] = revocation_list_for(settings) if settings else None
 
     @app.before_request
-    def load_principal():
+    def load_principal() -> ResponseReturnValue | None:
         g.principal, g.credential, g.service, g.via_token = None, None, None, False
         if request.path.startswith(INTERNAL_PREFIX):
             return _authenticate_service(app)
@@ -208,15 +216,16 @@ def init_auth(app: Flask, login_url: str, settings: Settings | None = None) -> N
         return None
 
     @app.context_processor
-    def inject_principal() -> dict:
-        return {"principal": g.get("principal")}
+    def inject_principal() -> dict[str, Principal | None]:
+        return {"principal": current_principal()}
 
 
 def _credential_from_token(app: Flask, token: str, now: datetime) -> Credential | None:
-    credential = read_credential(app.secret_key, token, now)
+    secret = app.secret_key or ""  # none set: _serializer refuses, as for an empty one
+    credential = read_credential(secret, token, now)
     if credential is None:
         g.auth_problem = "invalid"
-        if _validly_signed(app.secret_key, token):
+        if _validly_signed(secret, token):
             g.auth_problem = "expired"  # ours and well-formed, so only its time is up
         elif app.extensions["lotse_service_secret"] and read_service_token(
                 app.extensions["lotse_service_secret"], token, now):
@@ -224,7 +233,7 @@ def _credential_from_token(app: Flask, token: str, now: datetime) -> Credential 
     return credential
 
 
-def _validly_signed(secret: str, token: str) -> bool:
+def _validly_signed(secret: Secret, token: str) -> bool:
     try:
         _serializer(secret, "lotse-api-token").loads(token)
         return True
@@ -253,7 +262,7 @@ def _revoked(app: Flask, credential: Credential, now: datetime) -> bool:
     return check is not None and check.is_revoked(credential, now)
 
 
-def _authenticate_service(app: Flask):
+def _authenticate_service(app: Flask) -> JsonRefusal | None:
     """/internal/ routes: a service credential and nothing else (no user token, no session)."""
     header = request.headers.get("Authorization", "")
     secret = app.extensions["lotse_service_secret"]
@@ -265,7 +274,7 @@ def _authenticate_service(app: Flask):
     return None
 
 
-def _refuse_cookie_api_write_without_csrf(app: Flask):
+def _refuse_cookie_api_write_without_csrf(app: Flask) -> JsonRefusal | None:
     """A page of another site in the same browser could make the browser send our session
     cookie with a write to the API (a form post, or fetch with credentials). So an unsafe
     API request that the cookie authenticates must carry the page's CSRF token in the
@@ -304,7 +313,7 @@ AUTH_PROBLEMS = {
 }
 
 
-def _refuse_anonymous(app: Flask):
+def _refuse_anonymous(app: Flask) -> JsonRefusal | BaseResponse:
     if request.path.startswith("/api/") or not request.accept_mimetypes.accept_html:
         return unauthorized_json(AUTH_PROBLEMS.get(
             g.get("auth_problem"), "a valid bearer token is required (POST /api/v1/auth/token)"))
@@ -313,17 +322,20 @@ def _refuse_anonymous(app: Flask):
 
 
 def current_principal() -> Principal | None:
-    return g.get("principal")
+    principal: Principal | None = g.get("principal")  # set by load_principal only
+    return principal
 
 
 def current_credential() -> Credential | None:
     """The token or session of this request (its jti is what logging out revokes)."""
-    return g.get("credential")
+    credential: Credential | None = g.get("credential")  # set by load_principal only
+    return credential
 
 
 def current_service() -> str | None:
     """The calling Lotse service on an /internal/ route."""
-    return g.get("service")
+    service: str | None = g.get("service")  # set by load_principal only
+    return service
 
 
 def log_in(principal: Principal) -> Credential:
@@ -343,11 +355,11 @@ def log_out() -> None:
     session.clear()
 
 
-def api_roles(*roles: str) -> Callable:
+def api_roles(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """API guard: 401 without a valid token, 403 with the wrong role."""
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             principal = current_principal()
             if principal is None:
                 abort(401, "a valid bearer token is required (POST /api/v1/auth/token)")
@@ -358,11 +370,11 @@ def api_roles(*roles: str) -> Callable:
     return decorator
 
 
-def ui_roles(*roles: str) -> Callable:
+def ui_roles(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | BaseResponse]]:
     """UI guard: to the login form without a session, 403 page with the wrong role."""
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: Callable[P, R]) -> Callable[P, R | BaseResponse]:
         @wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | BaseResponse:
             principal = current_principal()
             if principal is None:
                 login = current_app.config["LOTSE_LOGIN_URL"]
@@ -374,5 +386,5 @@ def ui_roles(*roles: str) -> Callable:
     return decorator
 
 
-def unauthorized_json(message: str):
+def unauthorized_json(message: str) -> JsonRefusal:
     return jsonify(code=401, status="Unauthorized", message=message), 401

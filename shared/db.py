@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 from shared.private_files import touch_private
@@ -28,20 +32,21 @@ def service_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC (portable to SQLite), always hands back aware UTC datetimes."""
 
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None,
+                             dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
@@ -54,7 +59,7 @@ PING_AFTER_IDLE_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 10
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned for its backend: WAL and a busy timeout on SQLite; on servers, a ping
     before using a connection idle PING_AFTER_IDLE_SECONDS or longer. A failed ping recycles
     the whole pool; a connection back sooner is used as it is, and should the server have
@@ -76,11 +81,12 @@ def make_engine(url: str, **kwargs) -> Engine:
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
-    def _note_use(_dbapi_conn, record) -> None:
+    def _note_use(_dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["used_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    def _ping_if_idle(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry,
+                      _proxy: PoolProxiedConnection) -> None:
         if time.monotonic() - record.info.get("used_at", 0.0) < PING_AFTER_IDLE_SECONDS:
             return
         try:
@@ -91,11 +97,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
-def _dumps(value) -> str:
+def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" listener issue BEGIN
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -108,10 +114,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 # INSERT with ON CONFLICT, for the two dialects Lotse runs on (PostgreSQL, SQLite)
-UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+UpsertInsert = postgresql.Insert | sqlite.Insert
+UPSERT_INSERTS: dict[str, Callable[[Table], UpsertInsert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def upsert_insert(session: Session, table: Table):
+def upsert_insert(session: Session, table: Table) -> UpsertInsert:
     """An INSERT of `table` that can say ON CONFLICT DO NOTHING / DO UPDATE (both dialects)."""
     return UPSERT_INSERTS[session.get_bind().dialect.name](table)
 

@@ -25,9 +25,10 @@ def new_correlation_id() -> str:
 
 @contextlib.contextmanager
 def correlation_scope(correlation_id: str | None) -> Iterator[str]:
-    token = _correlation.set(correlation_id or new_correlation_id())
+    scoped = correlation_id or new_correlation_id()
+    token = _correlation.set(scoped)
     try:
-        yield _correlation.get()
+        yield scoped
     finally:
         _correlation.reset(token)
 

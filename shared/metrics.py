@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from typing import Mapping, Protocol
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, start_http_server)
@@ -111,14 +113,15 @@ def set_outbox_pending(service: str, pending: int, oldest_seconds: float = 0.0) 
 CIRCUIT_VALUES = {"closed": 0.0, "half-open": 0.5, "open": 1.0}
 
 
-def set_circuit_states(states: dict) -> None:
+def set_circuit_states(states: Mapping[str, str | tuple[str, int, datetime | None]]) -> None:
     """partner -> (state, ...) as the case opener's breakers report them."""
     for partner, state in states.items():
         name = state[0] if isinstance(state, tuple) else state
         PARTNER_CIRCUIT_OPEN.labels(partner).set(CIRCUIT_VALUES.get(name, 0.0))
 
 
-def set_console_readings(reachable: dict, parked: int | None, overdue: int | None) -> None:
+def set_console_readings(reachable: Mapping[tuple[str, str], bool], parked: int | None,
+                         overdue: int | None) -> None:
     """The operator console's last check: reachable {("broker", ""): True, ("database",
     "referral"): False, ...}, parked messages and overdue referrals (None: not known)."""
     for (dependency, service), up in reachable.items():
@@ -159,7 +162,7 @@ def registry() -> CollectorRegistry:
     from prometheus_client import multiprocess as mp
 
     collected = CollectorRegistry()
-    mp.MultiProcessCollector(collected)
+    mp.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]  # untyped in the library
     return collected
 
 
@@ -168,7 +171,7 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry()), CONTENT_TYPE
 
 
-def start_metrics_server(port: int, host: str = "127.0.0.1"):
+def start_metrics_server(port: int, host: str = "127.0.0.1") -> WSGIServer | None:
     """Serve /metrics on a port of its own (relays and workers have no HTTP app); 0 = off."""
     if not port:
         return None
@@ -176,9 +179,13 @@ def start_metrics_server(port: int, host: str = "127.0.0.1"):
     return server
 
 
-def worker_exited(_server, worker) -> None:
+class _Worker(Protocol):
+    pid: int  # a gunicorn worker, as far as this hook needs it
+
+
+def worker_exited(_server: object, worker: _Worker) -> None:
     """gunicorn `child_exit` hook: a dead worker's live gauges no longer count."""
     if multiprocess():
         from prometheus_client import multiprocess as mp
 
-        mp.mark_process_dead(worker.pid)
+        mp.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # untyped in the library

@@ -10,6 +10,8 @@ from shared.db import make_engine
 def run(service: str, metadata: MetaData) -> None:
     """Run migrations online with a version table of the service's own."""
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:  # shared/db.py's migrate sets it; an alembic.ini must name it
+        raise RuntimeError(f"{service} migrations: no sqlalchemy.url configured")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata,

@@ -11,12 +11,15 @@ no login. Configuration: shared/config.py OidcSettings, docs/security.md.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from flask import Flask
 
 from shared.auth import ROLES, USERNAME_MAX, Principal
 from shared.config import PARTNERS, OidcSettings
+
+if TYPE_CHECKING:  # authlib is imported only where OIDC is configured
+    from authlib.integrations.flask_client import FlaskOAuth2App
 
 
 class OidcRefused(Exception):
@@ -65,20 +68,22 @@ def _lotse_role(value: Any, prefix: str) -> str:
     return roles.pop()
 
 
-def oidc_client(app: Flask, oidc: OidcSettings):
+def oidc_client(app: Flask, oidc: OidcSettings) -> FlaskOAuth2App:
     """authlib's client for the provider, registered on the app (metadata and JWKS are
     fetched on first use and cached)."""
     from authlib.integrations.flask_client import OAuth
 
     oauth = OAuth(app)
-    return oauth.register(
+    # authlib's stubs leave OAuth.register untyped; for an OAuth 2 provider it builds this
+    client: FlaskOAuth2App = oauth.register(  # type: ignore[no-untyped-call]
         "oidc", client_id=oidc.client_id, client_secret=oidc.client_secret,
         server_metadata_url=oidc.discovery_url,
         client_kwargs={"scope": oidc.scope, "code_challenge_method": "S256",
                        "default_timeout": 10})
+    return client
 
 
-def id_token_checks(oidc: OidcSettings) -> dict:
+def id_token_checks(oidc: OidcSettings) -> dict[str, dict[str, Any]]:
     """Claims options for authlib: issuer and audience must be ours (and present)."""
     return {"iss": {"essential": True, "values": [oidc.issuer]},
             "aud": {"essential": True, "values": [oidc.client_id]}}

@@ -1,7 +1,7 @@
 """Each service's own figures for operators: outbox backlog and its queues' depths."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select
 
 from shared.auth import api_roles
@@ -20,12 +20,14 @@ def queue_depths(settings: Settings, names: list[str]) -> dict[str, int | None]:
         _metadata.create_all(engine)
         t = bus_messages
         with engine.connect() as conn:
-            ready = dict(conn.execute(select(t.c.queue, func.count())
-                                      .where(t.c.status == "ready", t.c.queue.in_(names))
-                                      .group_by(t.c.queue)).all())
-            parked = dict(conn.execute(select(t.c.queue, func.count())
-                                       .where(t.c.status == "parked")
-                                       .group_by(t.c.queue)).all())
+            ready: dict[str, int] = dict(conn.execute(
+                select(t.c.queue, func.count())
+                .where(t.c.status == "ready", t.c.queue.in_(names))
+                .group_by(t.c.queue)).all())
+            parked: dict[str, int] = dict(conn.execute(
+                select(t.c.queue, func.count())
+                .where(t.c.status == "parked")
+                .group_by(t.c.queue)).all())
         return {n: (parked.get(n[:-len(".parked")], 0) if n.endswith(".parked")
                     else ready.get(n, 0)) for n in names}
     from shared.bus.amqp import amqp_connection
@@ -48,7 +50,7 @@ def ops_blueprint(deps: ServiceDeps, topology: Topology) -> Blueprint:
 
     @bp.get("/flow")
     @api_roles("operator")
-    def flow():
+    def flow() -> Response:
         """Outbox backlog and per-subscription queue depths of this service."""
         subs = topology.for_service(service)
         names = [topology.queue(s) for s in subs] + [topology.parking_queue(s) for s in subs]

@@ -16,16 +16,18 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, and_,
                         bindparam, func, or_, select, update)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.clock import Clock, utcnow
 from shared.db import UTCDateTime, is_postgres
 from shared.events.envelope import Envelope
+from shared.runtime import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,14 @@ def outbox_table(metadata: MetaData, service: str) -> Table:
     )
 
 
-def stage(connection, table: Table, envelope: Envelope, now) -> None:
+def stage(connection: Connection | Session, table: Table, envelope: Envelope,
+          now: datetime) -> None:
     """Add an envelope to the outbox inside the caller's transaction."""
     stage_all(connection, table, [envelope], now)
 
 
-def stage_all(connection, table: Table, envelopes: Sequence[Envelope], now) -> None:
+def stage_all(connection: Connection | Session, table: Table, envelopes: Sequence[Envelope],
+              now: datetime) -> None:
     """Add envelopes to the outbox inside the caller's transaction, in one statement."""
     if envelopes:
         connection.execute(table.insert(), [dict(
@@ -115,7 +119,7 @@ class OutboxRelay:
                            .values(status="sent", sent_at=bindparam("now"), lease_until=None,
                                    last_error=None))
 
-    def claim(self) -> list:
+    def claim(self) -> list[Row[Any]]:
         now = self.clock()
         with self.engine.begin() as conn:
             rows = conn.execute(self._claim, {"now": now, "until": now + self.lease}).all()
@@ -141,7 +145,7 @@ class OutboxRelay:
         self._settle(rows, confirmed, error)
         return len(rows), sum(confirmed)
 
-    def _settle(self, rows, confirmed: list[bool], error: str) -> None:
+    def _settle(self, rows: Sequence[Row[Any]], confirmed: list[bool], error: str) -> None:
         t, now = self.table, self.clock()
         sent = [r.id for r, ok in zip(rows, confirmed, strict=True) if ok]
         failed = [r for r, ok in zip(rows, confirmed, strict=True) if not ok]
@@ -174,7 +178,7 @@ class OutboxRelay:
             conn.execute(update(self.table).where(self.table.c.lease_until.is_not(None))
                          .values(lease_until=None, lease_owner=None))
 
-    def run(self, stop: threading.Event, idle: float = 0.2, linger: float = 0.01) -> None:
+    def run(self, stop: StopSignal, idle: float = 0.2, linger: float = 0.01) -> None:
         """Relay until stopped. A full batch is followed by the next at once; after a partial
         one the relay lingers `linger` seconds, so rows committed meanwhile travel together
         (fewer claims and settles per event, for a few milliseconds of latency); with
@@ -205,11 +209,11 @@ def _age(moment: datetime | None, now: datetime) -> float:
     return max(0.0, (now - moment).total_seconds())
 
 
-def outbox_stats(engine: Engine, table: Table, clock: Callable = utcnow) -> dict:
+def outbox_stats(engine: Engine, table: Table, clock: Clock = utcnow) -> dict[str, float]:
     """Operator view of an outbox: counts per status and the age of the oldest pending row."""
     with engine.connect() as conn:
-        counts = dict(conn.execute(select(table.c.status, func.count()).group_by(table.c.status))
-                      .all())
+        counts: dict[str, int] = dict(conn.execute(
+            select(table.c.status, func.count()).group_by(table.c.status)).all())
         oldest = conn.execute(select(func.min(table.c.created_at))
                               .where(table.c.status == "pending")).scalar()
     if oldest is not None and oldest.tzinfo is None:

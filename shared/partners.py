@@ -86,7 +86,7 @@ class _Entry(Schema):
                                         validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$"))
 
     @validates_schema
-    def _reachable(self, data, **kwargs):
+    def _reachable(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data["kind"] != "portal" and not data.get("endpoint"):
             raise ValidationError("a partner with a system needs an endpoint", "endpoint")
         if data["inbound"] == "poll" and data["kind"] == "portal":

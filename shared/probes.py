@@ -15,20 +15,24 @@ import logging
 import socket
 import threading
 from socketserver import ThreadingMixIn
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from shared import metrics
+from shared.runtime import Loops
 
 log = logging.getLogger(__name__)
 Check = Callable[[], None]
+Report = dict[str, Any]  # the JSON body of a probe's answer
 
 
 class ProcessProbes:
     """What the probes report: the process's loops and its readiness checks (set once the
     process has built them; until then it is starting)."""
 
-    def __init__(self, loops=None, checks: Iterable[tuple[str, Check]] | None = None):
+    def __init__(self, loops: Loops | None = None,
+                 checks: Iterable[tuple[str, Check]] | None = None):
         self.loops = loops
         self.checks: list[tuple[str, Check]] | None = list(checks) if checks is not None \
             else None
@@ -36,16 +40,17 @@ class ProcessProbes:
     def ready_when(self, checks: Iterable[tuple[str, Check]]) -> None:
         self.checks = list(checks)
 
-    def liveness(self) -> tuple[int, dict]:
+    def liveness(self) -> tuple[int, Report]:
         if self.loops is None:
             return 200, {"status": "ok", "loops": {}}
         ok, states = self.loops.health()
         return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "loops": states}
 
-    def readiness(self) -> tuple[int, dict]:
+    def readiness(self) -> tuple[int, Report]:
         if self.checks is None:
             return 503, {"status": "unavailable", "checks": {"process": "starting"}}
-        results, ok = {}, True
+        results: dict[str, str] = {}
+        ok = True
         for name, check in self.checks:
             try:
                 check()
@@ -55,8 +60,8 @@ class ProcessProbes:
         return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "checks": results}
 
 
-def wsgi_app(probes: ProcessProbes):
-    def app(environ, start_response):
+def wsgi_app(probes: ProcessProbes) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in ("/healthz", "/readyz"):
             status, body = probes.liveness() if path == "/healthz" else probes.readiness()
@@ -81,7 +86,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *_args) -> None:  # probes every few seconds: no access log
+    def log_message(self, format: str, *args: Any) -> None:  # probes come often: no access log
         pass
 
 
@@ -89,8 +94,10 @@ def start_probe_server(port: int, host: str, probes: ProcessProbes) -> WSGIServe
     """Serve /metrics, /healthz and /readyz on `port` from a daemon thread (an IPv4 or IPv6
     `host`: 0.0.0.0 or :: in a container)."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    server_class = type("ProbeServer", (_Server,), {"address_family": family})
-    server = make_server(host, port, wsgi_app(probes), server_class,
-                         handler_class=_QuietHandler)
+
+    class ProbeServer(_Server):
+        address_family = family
+
+    server = make_server(host, port, wsgi_app(probes), ProbeServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
     return server

@@ -59,7 +59,8 @@ def build_record(processing_path: Path | str | None = None,
         raise ProcessingConfigError(f"processing purposes {source}: missing {exc}") from None
 
 
-def _periods(owner: str, keys: list[str], schedule: dict[str, RetentionRule]) -> list[dict]:
+def _periods(owner: str, keys: list[str],
+             schedule: dict[str, RetentionRule]) -> list[dict[str, Any]]:
     unknown = [k for k in keys if k not in schedule]
     if unknown:
         raise ProcessingConfigError(f"purpose {owner}: retention_categories: {unknown[0]} is "
@@ -67,13 +68,13 @@ def _periods(owner: str, keys: list[str], schedule: dict[str, RetentionRule]) ->
     return [_period(k, schedule[k]) for k in keys]
 
 
-def _period(key: str, rule: RetentionRule) -> dict:
+def _period(key: str, rule: RetentionRule) -> dict[str, Any]:
     return {"category": key, "covers": rule.covers, "keep_for_days": rule.keep_for_days,
             "measured_from": rule.measured_from, "action": rule.action,
             "legal_reason": rule.legal_reason}
 
 
-def _purpose(p: dict, schedule: dict[str, RetentionRule]) -> dict:
+def _purpose(p: dict[str, Any], schedule: dict[str, RetentionRule]) -> dict[str, Any]:
     return {"code": p["code"], "name": p["name"], "description": p["description"],
             "legal_basis": p["legal_basis"], "data_subjects": p["data_subjects"],
             "data_categories": p["data_categories"],
@@ -81,8 +82,8 @@ def _purpose(p: dict, schedule: dict[str, RetentionRule]) -> dict:
             "retention": _periods(p["code"], p["retention_categories"], schedule)}
 
 
-def _referral_purpose(partner: PartnerConfig, referral: dict,
-                      schedule: dict[str, RetentionRule]) -> dict:
+def _referral_purpose(partner: PartnerConfig, referral: dict[str, Any],
+                      schedule: dict[str, RetentionRule]) -> dict[str, Any]:
     channel = ("Lotse's partner portal" if not partner.has_system
                else f"the partner's system ({partner.kind}, {partner.channel}, {partner.format})")
     return {"code": f"referral_{partner.code}", "name": f"Referral to {partner.name}",
@@ -96,7 +97,7 @@ def _referral_purpose(partner: PartnerConfig, referral: dict,
                                   schedule)}
 
 
-def render_json(record: dict) -> str:
+def render_json(record: dict[str, Any]) -> str:
     return json.dumps(record, indent=2, ensure_ascii=False)
 
 
@@ -112,7 +113,7 @@ def _items(values: list[str]) -> str:
     return "; ".join(values) if values else "none"
 
 
-def render_markdown(record: dict) -> str:
+def render_markdown(record: dict[str, Any]) -> str:
     c = record["controller"]
     out = [
         f"# {record['title']}", "",

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from sqlalchemy import Column, Select, Table, delete, func, select
+from sqlalchemy import Column, ColumnElement, Select, Table, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared.clock import Clock
 from shared.defaults import read_text, resource
+from shared.runtime import StopSignal
 
 DEFAULT_FILE = resource("retention.json")  # shipped in the package
 ACTIONS = ("delete", "anonymise")
@@ -167,8 +168,9 @@ def render_table(outcomes: Iterable[Outcome]) -> str:
 
 # --- the purges every bus service shares -----------------------------------------------------
 
-def purge_rows(session_factory, table: Table, column: str, *, measured_from: str,
-               where: Callable[[Table], Iterable] = lambda t: ()) -> Purge:
+def purge_rows(session_factory: sessionmaker[Session], table: Table, column: str, *,
+               measured_from: str,
+               where: Callable[[Table], Iterable[ColumnElement[bool]]] = lambda t: ()) -> Purge:
     """Delete the rows of `table` whose `column` lies before the cut-off (and `where`)."""
     def apply(cutoff: datetime, now: datetime, dry_run: bool) -> int:
         conditions = [table.c[column] < cutoff, *where(table)]
@@ -176,15 +178,16 @@ def purge_rows(session_factory, table: Table, column: str, *, measured_from: str
             if dry_run:
                 return session.execute(select(func.count()).select_from(table)
                                        .where(*conditions)).scalar_one()
-            count = session.execute(delete(table).where(*conditions)).rowcount or 0
+            # on the session's connection: a Core DML result, which has the rowcount
+            count = session.connection().execute(delete(table).where(*conditions)).rowcount
             session.commit()
             return count
     return Purge(measured_from, "delete", apply)
 
 
-def purge_with_dependents(session_factory, due: Callable[[datetime], Select],
-                          keys: Sequence[Column], *, measured_from: str,
-                          chunk: int = 500) -> Purge:
+def purge_with_dependents(session_factory: sessionmaker[Session],
+                          due: Callable[[datetime], Select[Any]], keys: Sequence[Column[Any]],
+                          *, measured_from: str, chunk: int = 500) -> Purge:
     """Delete the rows whose ids `due(cutoff)` selects, with the rows that depend on them:
     `keys` are the columns holding those ids, children first, the parent's key last; in
     chunks, so a long list of ids never makes one huge IN clause."""
@@ -202,7 +205,8 @@ def purge_with_dependents(session_factory, due: Callable[[datetime], Select],
     return Purge(measured_from, "delete", apply)
 
 
-def bus_purges(session_factory, outbox: Table, inbox: Table) -> dict[str, Purge]:
+def bus_purges(session_factory: sessionmaker[Session], outbox: Table,
+               inbox: Table) -> dict[str, Purge]:
     """Sent outbox rows and inbox marks: kept only as long as redeliveries and traces need."""
     return {
         "outbox_sent": purge_rows(session_factory, outbox, "sent_at", measured_from="sent_at",
@@ -225,7 +229,7 @@ class RetentionScheduler:
                  interval: float):
         self.service, self.job, self.clock, self.interval = service, job, clock, interval
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopSignal) -> None:
         while not stop.is_set():
             # a run may take long (a backlog after a restore, a lock wait): the liveness
             # probe hears of it instead of taking the busy loop for a hung one

@@ -17,12 +17,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import requests
 
 from shared.auth import Credential, issue_service_token
 from shared.clock import utcnow
+from shared.config import Settings
 
 log = logging.getLogger("lotse.auth")
 
@@ -48,13 +49,13 @@ class Revocation:
         return (self.username == credential.principal.username
                 and credential.issued_at <= self.revoked_at.timestamp())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str | None]:
         return {"jti": self.jti, "username": self.username,
                 "revoked_at": self.revoked_at.isoformat(),
                 "expires_at": self.expires_at.isoformat()}
 
     @classmethod
-    def from_json(cls, item: dict) -> "Revocation":
+    def from_json(cls, item: Mapping[str, Any]) -> "Revocation":
         return cls(item.get("jti"), item.get("username"),
                    datetime.fromisoformat(item["revoked_at"]),
                    datetime.fromisoformat(item["expires_at"]))
@@ -146,7 +147,7 @@ class IntakeRevocationFeed:
         return [Revocation.from_json(item) for item in answer.json()["items"]]
 
 
-def revocation_list_for(settings) -> RevocationList | None:
+def revocation_list_for(settings: Settings) -> RevocationList | None:
     """The default for a service's app: intake reads its own table (it installs that copy
     itself); every other service a copy fed over HTTP. The embedded network replaces the
     feed with a direct read of intake's table (services/embedded.py)."""

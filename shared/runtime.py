@@ -6,10 +6,23 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from types import FrameType
+from typing import Callable, Protocol
 
 log = logging.getLogger(__name__)
 STALL_SECONDS = 120.0  # a loop not back at its stop event this long after it said: stalled
+
+
+class StopSignal(Protocol):
+    """What a loop may do with its stop event: a `threading.Event`, or in a `Loops` thread
+    the `LoopProgress` standing for it (which is no Event: it cannot be cleared)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+Loop = Callable[[StopSignal], None]  # what `Loops.start` runs: until its stop signal is set
 
 
 class LoopProgress:
@@ -56,7 +69,7 @@ class Loops:
     progress: dict[str, LoopProgress] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
 
-    def start(self, name: str, target: Callable[[threading.Event], None]) -> None:
+    def start(self, name: str, target: Loop) -> None:
         progress = self.progress[name] = LoopProgress(name, self.stop, self.clock)
 
         def guarded() -> None:
@@ -91,7 +104,7 @@ class Loops:
 
 def stop_on_signals(stop: threading.Event) -> None:
     """SIGINT (Ctrl-C) and SIGTERM stop the process's loops cleanly."""
-    def handler(signum, _frame):
+    def handler(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", extra={"signal": signum})
         stop.set()
 

@@ -61,7 +61,10 @@ def encrypt(plaintext: bytes, key: RSAKey) -> str:
 
 
 def decrypt(token: str, key: RSAKey) -> bytes:
-    return jwe.decrypt_compact(token, key, registry=REGISTRY).plaintext
+    plaintext = jwe.decrypt_compact(token, key, registry=REGISTRY).plaintext
+    if plaintext is None:  # joserfc sets it on every successful decryption
+        raise ValueError("the JWE decrypted to no plaintext")
+    return plaintext
 
 
 def canonical(document: dict[str, Any]) -> bytes:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
@@ -39,7 +40,7 @@ def make_deps(settings: Settings, outbox: Table, inbox: Table,
     return ServiceDeps(settings, engine, make_session_factory(engine), outbox, inbox, clock)
 
 
-def broker_check(settings: Settings):
+def broker_check(settings: Settings) -> Callable[[], None]:
     """Readiness check of the bus: RabbitMQ answers, or the embedded bus store is reachable."""
     def check() -> None:
         if settings.embedded:

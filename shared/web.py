@@ -7,15 +7,16 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, Response, abort, g, jsonify, redirect, render_template,
                    request, send_from_directory, session)
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import ChoiceLoader, FileSystemLoader
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from shared import metrics
 from shared.clock import city_time
@@ -37,9 +38,9 @@ class FieldError(Exception):
         self.field, self.message = field, message
 
 
-def field_errors(field: str, message: str) -> dict:
+def field_errors(field: str, message: str) -> dict[str, Any]:
     """'person.birth_date' -> {"person": {"birth_date": [message]}} (marshmallow's shape)."""
-    tree: dict = {}
+    tree: dict[str, Any] = {}
     node = tree
     parts = field.split(".")
     for part in parts[:-1]:
@@ -67,7 +68,10 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
             "bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}]},
     )
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(SHARED_TEMPLATES)])
+    loaders: list[BaseLoader] = [FileSystemLoader(SHARED_TEMPLATES)]
+    if app.jinja_loader is not None:  # the service's own templates come first
+        loaders.insert(0, app.jinja_loader)
+    app.jinja_loader = ChoiceLoader(loaders)
     app.jinja_env.globals["service_urls"] = dict(settings.service_urls)
     app.jinja_env.filters["city_time"] = city_time
     init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login",
@@ -102,7 +106,7 @@ def init_i18n(app: Flask) -> None:
     bp = Blueprint("ui_language", __name__)
 
     @bp.get("/ui-language/<lang>")
-    def switch(lang: str):
+    def switch(lang: str) -> BaseResponse:
         if lang in UI_LANGUAGES:
             session["ui_lang"] = lang
         back = request.referrer or "/"
@@ -117,7 +121,7 @@ def init_i18n(app: Flask) -> None:
 def ui_language() -> str:
     """The staff member's choice, else the browser's preference, else German."""
     chosen = session.get("ui_lang")
-    if chosen in UI_LANGUAGES:
+    if isinstance(chosen, str) and chosen in UI_LANGUAGES:
         return chosen
     return request.accept_languages.best_match(list(UI_LANGUAGES)) or "de"
 
@@ -128,14 +132,21 @@ def swagger_ui_assets(spec_prefix: str) -> Blueprint:
     bp = Blueprint("swagger_ui_assets", __name__)
 
     @bp.get(f"{spec_prefix}/swagger-ui/<path:filename>")
-    def asset(filename: str):
+    def asset(filename: str) -> Response:
         return send_from_directory(swagger_ui_path, filename)
 
     return bp
 
 
-def build_service_app(import_name: str, settings: Settings, deps, *, title: str,
-                      spec_prefix: str, api_blueprints: Iterable, blueprints: Iterable) -> Flask:
+class AppDeps(Protocol):
+    """What the app skeleton needs of a bus service's deps (shared/service.py ServiceDeps)."""
+
+    def ping_database(self) -> None: ...
+
+
+def build_service_app(import_name: str, settings: Settings, deps: AppDeps, *, title: str,
+                      spec_prefix: str, api_blueprints: Iterable[Blueprint],
+                      blueprints: Iterable[Blueprint]) -> Flask:
     """A bus service's app: JSON APIs (bearer tokens, no CSRF), UI and ops blueprints."""
     from shared.service import broker_check
 
@@ -151,7 +162,7 @@ def build_service_app(import_name: str, settings: Settings, deps, *, title: str,
     return app
 
 
-def exempt_from_csrf(app: Flask, blueprint) -> None:
+def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     """JSON APIs authenticate with bearer tokens, not cookies, so CSRF does not apply."""
     app.extensions["csrf"].exempt(blueprint)
 
@@ -166,12 +177,13 @@ def health_blueprint(readiness: Iterable[tuple[str, Callable[[], None]]],
     notes = list(informative)
 
     @bp.get("/healthz")
-    def healthz():
+    def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @bp.get("/readyz")
-    def readyz():
-        results, ok = {}, True
+    def readyz() -> tuple[Response, int]:
+        results: dict[str, str] = {}
+        ok = True
         for name, check in checks:
             try:
                 check()
@@ -195,21 +207,22 @@ def _wants_json() -> bool:
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(FieldError)
-    def field_error(exc: FieldError):
+    def field_error(exc: FieldError) -> tuple[Response, int]:
         return jsonify(code=422, status="Unprocessable Entity", message=exc.message,
                        errors={"json": field_errors(exc.field, exc.message)}), 422
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
+    def http_error(exc: HTTPException) -> tuple[Response | str, int]:
+        code = exc.code or 500  # Flask hands only exceptions with a code to this handler
         if _wants_json():
-            body = {"code": exc.code, "status": exc.name}
+            body: dict[str, Any] = {"code": code, "status": exc.name}
             data = getattr(exc, "data", None) or {}
             if "messages" in data:
                 body["errors"] = data["messages"]
             elif exc.description:
                 body["message"] = exc.description
-            return jsonify(body), exc.code
-        return render_template("error.html", error=exc), exc.code
+            return jsonify(body), code
+        return render_template("error.html", error=exc), code
 
 
 MAX_JSON_DEPTH = 32  # far above any Lotse document, far below Python's recursion limit
@@ -302,7 +315,7 @@ def add_metrics_route(app: Flask) -> None:
     bp = Blueprint("metrics", __name__)
 
     @bp.get("/metrics")
-    def metrics_page():
+    def metrics_page() -> Response:
         body, content_type = metrics.render()
         return Response(body, content_type=content_type)
 
@@ -322,7 +335,7 @@ def _register_correlation(app: Flask, service: str) -> None:
         set_correlation_id(g.correlation_id)
 
     @app.after_request
-    def tag_response(response):
+    def tag_response(response: Response) -> Response:
         response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
         if request.path not in UNTIMED:
             seconds = time.monotonic() - g.get("started", time.monotonic())
