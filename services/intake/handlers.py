@@ -7,11 +7,9 @@ from datetime import date, datetime
 from typing import Callable
 
 from services.intake import access_log, idempotency, matching, repository
-from services.intake.domain import (Consent, Intake, IntakeError, Need, Person, ReferralView,
-                                    Residence, newer)
+from services.intake.domain import Consent, Intake, IntakeError, Need, Person, Residence
 from shared.events.envelope import Envelope
-from shared.events.model import (ReferralOverdueV1, ReferralRequestedV1,
-                                 ReferralStatusChangedV1, typed)
+from shared.events.model import ReferralOverdueV1, typed
 
 
 @dataclass(frozen=True)
@@ -176,30 +174,6 @@ def undo_merge(merge_id: str, staff: str, uow, now: Callable[[], datetime]) -> N
         repository.set_merged_into(uow.session, merge.merged_id, None)
         repository.mark_merge_undone(uow.session, merge_id, staff, now())
         uow.commit()
-
-
-def track_referral(envelope: Envelope, uow) -> None:
-    """Keep the intake's view of its referrals current (status, partner, case reference);
-    a coarse consent becomes a recorded consent for each partner a need was routed to."""
-    event: ReferralRequestedV1 | ReferralStatusChangedV1 = typed(envelope)
-    incoming = ReferralView.learnt_from(event, envelope.time)
-    current = repository.get_referral_view(uow.session, str(incoming.referral_id))
-    if newer(current, incoming):
-        repository.save_referral_view(uow.session, incoming, exists=current is not None)
-    if isinstance(event, ReferralRequestedV1) and event.consent_id:
-        _materialise_consent(uow, str(event.consent_id), event.partner, envelope.time)
-
-
-def _materialise_consent(uow, consent_id: str, partner: str, now: datetime) -> None:
-    found = repository.get_consent(uow.session, consent_id)
-    if found is None or found[1].partner is not None:
-        return  # an explicit per-partner consent needs no copy
-    person_id, coarse = found
-    if any(c.derived_from == coarse.id and c.partner == partner
-           for _, c in repository.consents_of(uow.session, person_id)):
-        return
-    repository.add_consent(uow.session, uuid.UUID(person_id), None, replace(
-        coarse, id=uuid.uuid4(), partner=partner, derived_from=coarse.id))
 
 
 def note_overdue(envelope: Envelope, uow) -> None:

@@ -359,12 +359,6 @@ def _referral(r) -> ReferralView:
                         r.updated_at, r.overdue_since, r.appointment)
 
 
-def get_referral_view(session: Session, referral_id: str) -> ReferralView | None:
-    row = session.execute(select(t.intake_referrals)
-                          .where(t.intake_referrals.c.referral_id == referral_id)).first()
-    return _referral(row) if row else None
-
-
 def referral_views(session: Session, referral_ids: Iterable[str]) -> dict[str, ReferralView]:
     """The stored views of these referrals, by referral id: one SELECT (per
     ROWS_PER_STATEMENT ids)."""
@@ -416,17 +410,6 @@ def save_referral_views(session: Session, new: Sequence[ReferralView],
             {"v_referral_id": str(v.referral_id),
              **{f"v_{c}": value for c, value in _view_values(v).items()}}
             for v in sorted(stored, key=lambda v: str(v.referral_id))])
-
-
-def save_referral_view(session: Session, view: ReferralView, exists: bool) -> None:
-    values = _view_values(view)
-    if exists:
-        session.execute(t.intake_referrals.update()
-                        .where(t.intake_referrals.c.referral_id == str(view.referral_id))
-                        .values(**values))
-    else:
-        session.execute(t.intake_referrals.insert().values(referral_id=str(view.referral_id),
-                                                           **values))
 
 
 def mark_referral_overdue(session: Session, referral_id: str, at: str) -> None:

@@ -93,9 +93,9 @@ def seed(deps) -> None:
         repository.add_consents(uow.session, uuid.UUID(OTHER), None,
                                 [consent(OTHERS_COARSE, None)])
         stored = Referral("stored before")
-        repository.save_referral_view(uow.session, ReferralView(
+        repository.save_referral_views(uow.session, new=[ReferralView(
             uuid.UUID(stored.id), uuid.UUID(stored.intake_id), stored.need, "welfare", "sgb2",
-            "accepted", None, "C-0", 2, at(-5)), exists=False)
+            "accepted", None, "C-0", 2, at(-5))], stored=[])
         repository.mark_referral_overdue(uow.session, stored.id, at(-1).isoformat())
         uow.commit()
 
@@ -275,10 +275,10 @@ def test_a_batch_of_fifty_takes_six_statements(intake_deps):
     seed(intake_deps)
     events = [parse_envelope(b) for b in fifty_events()]
     with intake_deps.uow() as uow:  # 10 referrals known before (version 1)
-        for requested in events[:20:2]:
-            repository.save_referral_view(uow.session, ReferralView(
-                uuid.UUID(requested.data["referral_id"]), uuid.UUID(uid("intake")),
-                "living_costs", None, None, "requested", None, None, 1, at(0)), exists=False)
+        repository.save_referral_views(uow.session, new=[ReferralView(
+            uuid.UUID(requested.data["referral_id"]), uuid.UUID(uid("intake")), "living_costs",
+            None, None, "requested", None, None, 1, at(0)) for requested in events[:20:2]],
+            stored=[])
         uow.commit()
     statements = Statements(intake_deps.engine)
     with intake_deps.uow() as uow:
