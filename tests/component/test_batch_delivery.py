@@ -30,7 +30,8 @@ def open_referrals(envelope, uow):
                        "service": "referral", "erased_at": uow.clock()})
 
 
-OPEN = replace(SUBSCRIPTIONS[0], handler=open_referrals)
+# per event only: the subscription's own batch handler would bypass the stand-in
+OPEN = replace(SUBSCRIPTIONS[0], handler=open_referrals, batch_handler=None)
 
 
 def intakes(n: int) -> list[str]:
