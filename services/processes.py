@@ -16,12 +16,13 @@ killed predecessor can be released at start).
 from __future__ import annotations
 
 import os
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ClassVar, Protocol
 
 from shared.config import Settings
+from shared.runtime import Loop as Target  # what a `Loops` thread runs
+from shared.runtime import Loops
 
 if TYPE_CHECKING:  # not at import: `lotse serve` must set up multiprocess metrics first
     from sqlalchemy.engine import Engine
@@ -29,11 +30,9 @@ if TYPE_CHECKING:  # not at import: `lotse serve` must set up multiprocess metri
     from services.ops.app import ConsoleRuntime
     from shared.bus.embedded import EmbeddedBroker
     from shared.outbox import Publisher
-    from shared.runtime import Loops
     from shared.service import ServiceDeps
 
 RELAY, WORKER = "relay", "worker"  # the `lotse` commands that run a service's loops
-Target = Callable[[threading.Event], None]  # what shared/runtime.py's Loops runs
 
 
 class Transport(Protocol):
