@@ -2,21 +2,44 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared.clock import Clock, utcnow
 from shared.db import UPSERT_INSERTS
 from shared.events.envelope import Envelope, new_envelope
+from shared.events.typed import TypedEvent
 from shared.logging import current_correlation_id
 from shared.outbox import stage_all
 
 
+class UnitOfWorkLike(Protocol):
+    """What a handler does with its unit of work: `UnitOfWork`, or in tests one without a
+    database (tests/fakes.py's FakeUnitOfWork). The caller opens and closes it."""
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def emit(self, event_type: str, subject: str, data: dict[str, Any],
+             version: int = 1) -> Envelope: ...
+
+    def publish(self, event: TypedEvent) -> Envelope: ...
+
+    def caused_by(self, envelope: Envelope) -> None: ...
+
+    def continues(self, correlation_id: str, causation_id: str) -> None: ...
+
+    def commit(self) -> None: ...
+
 
 @functools.cache
-def _inbox_insert_skipping_existing(dialect: str, inbox: Table):
+def _inbox_insert_skipping_existing(dialect: str, inbox: Table) -> ReturningInsert[Any] | None:
     """Built once per inbox (see first_delivery); None where the dialect has no such insert."""
     if dialect not in UPSERT_INSERTS:
         return None
@@ -32,21 +55,29 @@ class UnitOfWork:
                  on_commit: Callable[[], None] | None = None):
         self._session_factory, self._outbox, self._inbox = session_factory, outbox, inbox
         self.producer, self.clock, self._on_commit = producer, clock, on_commit
-        self.session: Session | None = None
+        self._session: Session | None = None  # none until `with uow:` opens one
         self._staged: list[Envelope] = []
         self._cause: Envelope | None = None
         self._flow: tuple[str, str] | None = None
 
-    def __enter__(self) -> "UnitOfWork":
-        self.session = self._session_factory()
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
         self._staged, self._cause, self._flow = [], None, None
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        session = self.session
         try:
-            self.session.rollback()
+            session.rollback()
         finally:
-            self.session.close()
+            session.close()
+
+    @property
+    def session(self) -> Session:
+        """The session `with uow:` opened (RuntimeError before the block has opened one)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        return self._session
 
     def caused_by(self, envelope: Envelope) -> None:
         """Events emitted from now on continue this event's correlation and name it as cause."""
@@ -60,6 +91,8 @@ class UnitOfWork:
 
     def emit(self, event_type: str, subject: str, data: dict[str, Any],
              version: int = 1) -> Envelope:
+        correlation: str | None
+        causation: str | None
         if self._cause:
             correlation, causation = self._cause.correlationid, self._cause.id
         elif self._flow:
@@ -71,7 +104,7 @@ class UnitOfWork:
         self._staged.append(envelope)
         return envelope
 
-    def publish(self, event: Any) -> Envelope:
+    def publish(self, event: TypedEvent) -> Envelope:
         """Stage a typed event (shared/events: a frozen dataclass per contract version with
         class attributes `type` and `version`, a `subject` and `data()`)."""
         return self.emit(event.type, subject=event.subject, data=event.data(),

@@ -1,8 +1,16 @@
-"""Fakes for our own ports (not mocks): partner gateways and a recording publisher."""
+"""Fakes for our own ports (not mocks): partner gateways, a recording publisher and a unit of
+work without outbox and inbox."""
 from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerRefused,
                                                     PartnerUnavailable, Receipt)
+from shared.clock import Clock, utcnow
+from shared.events.envelope import Envelope, new_envelope
+from shared.events.typed import TypedEvent
 
 
 class FakePartnerGateway:
@@ -64,3 +72,61 @@ class RecordingPublisher:
 
     def close(self) -> None:
         pass
+
+
+class FakeUnitOfWork:
+    """A unit of work for handler tests (shared.uow.UnitOfWorkLike): events are staged as
+    UnitOfWork stages them (checked against their contract, with the same correlation and
+    causation) and `published` once committed; `session` is the one given, if the handler
+    reads or writes rows, and is committed and rolled back with the fake."""
+
+    def __init__(self, session: Session | None = None, clock: Clock = utcnow,
+                 producer: str = "test"):
+        self._session, self.clock, self.producer = session, clock, producer
+        self.staged: list[Envelope] = []
+        self.published: list[Envelope] = []
+        self.committed = False
+        self._cause: Envelope | None = None
+        self._flow: tuple[str, str] | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise AssertionError("the handler uses the database: give FakeUnitOfWork a session")
+        return self._session
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self.staged, self._cause, self._flow = [], None, None
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.staged = []  # not committed: rolled back
+        if self._session is not None:
+            self._session.rollback()
+
+    def caused_by(self, envelope: Envelope) -> None:
+        self._cause = envelope
+
+    def continues(self, correlation_id: str, causation_id: str) -> None:
+        if self._cause is None:
+            self._flow = (correlation_id, causation_id)
+
+    def emit(self, event_type: str, subject: str, data: dict[str, Any],
+             version: int = 1) -> Envelope:
+        correlation, causation = ((self._cause.correlationid, self._cause.id) if self._cause
+                                  else self._flow or (None, None))
+        envelope = new_envelope(event_type, version, self.producer, subject, data,
+                                correlation_id=correlation, causation_id=causation)
+        self.staged.append(envelope)
+        return envelope
+
+    def publish(self, event: TypedEvent) -> Envelope:
+        return self.emit(event.type, subject=event.subject, data=event.data(),
+                         version=event.version)
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()
+        self.published += self.staged
+        self.staged = []
+        self.committed = True
