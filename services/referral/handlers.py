@@ -1,12 +1,21 @@
-"""Referral use cases, driven by intake, consent and partner-case events."""
+"""Referral use cases, driven by intake, consent and partner-case events.
+
+The bus handlers of the busiest queues (intakes recorded, partner cases opened, partner
+reports) take a batch of events in one transaction with a constant number of statements
+(`open_referrals_for_intakes`, `record_cases_opened`, `apply_partner_reports`); their
+per-event forms, used when a failed batch is retried message by message, are the same code
+with a batch of one, so both end in the same rows and outgoing events.
+"""
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from services.referral import repository
+from services.referral.batch import ReferralBatch
+from services.referral.consents import ConsentBook
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
 from services.referral.domain import (OUTCOMES, TERMINAL, Actor, DeadlineOutcome, Outcome,
                                      Reason, Referral, Route, SharingBasis,
@@ -17,6 +26,7 @@ from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeRecor
                                  PartnerCaseFailedV1, PartnerCaseOpenedV1,
                                  PartnerCaseStatusReportedV1, typed)
 from shared.events.vocabulary import ReferralStatus
+from shared.logging import correlation_scope
 
 log = logging.getLogger(__name__)
 SYSTEM = "lotse-routing"
@@ -40,14 +50,16 @@ def _plan(uow, referral: Referral, now) -> None:
     referral.plan_deadlines(policy or DEFAULT_POLICY, CALENDAR, now)
 
 
-def sharing_basis_now(uow, partner: str, person_id: str | None,
-                      share: dict | None) -> SharingBasis | None:
+def sharing_basis_now(uow, partner: str, person_id: str | None, share: dict | None,
+                      consents: ConsentBook | None = None) -> SharingBasis | None:
     """The one consent check of every path that lets a referral leave (routing, re-routing,
     re-assigning, referring by hand, a prerequisite met): the partner's legal basis, or a
     consent of the person as the consents stand at this moment (a withdrawal counts at once,
-    whatever the intake was recorded with). None: the referral waits, nothing leaves."""
+    whatever the intake was recorded with). None: the referral waits, nothing leaves.
+    `consents`: a batch's reading of them (read from the table if not given)."""
     recorded = [c["consent_id"] for c in (share or {}).get("consents", ())]
-    return sharing_basis(partner, repository.consents_in_force(uow.session, person_id, recorded),
+    book = consents or ConsentBook(uow.session)
+    return sharing_basis(partner, book.in_force(person_id, recorded),
                          _once(uow, repository.legal_bases))
 
 
@@ -74,24 +86,47 @@ def _share(intake: IntakeRecordedV2) -> dict:
 def open_referrals_for_intake(envelope: Envelope, uow) -> None:
     """One referral per need of a recorded intake (v1 lifted to v2), routed by the rule
     table, leaving only with a consent for its partner or the partner's other legal basis."""
-    intake: IntakeRecordedV2 = typed(envelope)
-    if repository.exists_for_intake(uow.session, str(intake.intake_id)):
-        return  # the intake was already routed (a re-sent event with a new id)
+    open_referrals_for_intakes([envelope], uow)
+
+
+def open_referrals_for_intakes(envelopes: Sequence[Envelope], uow) -> None:
+    """open_referrals_for_intake for a batch of recorded intakes, in delivery order, with one
+    statement each for: the intakes routed already, the consents of the batch's people, the
+    routing table, the consents recorded, the referrals, their history."""
+    intakes: list[tuple[Envelope, IntakeRecordedV2]] = [(e, typed(e)) for e in envelopes]
+    routed = repository.intakes_with_referrals(uow.session,
+                                               [str(i.intake_id) for _, i in intakes])
+    consents = ConsentBook(uow.session)
+    consents.cover([_text(i.person_id) for _, i in intakes],
+                   [c.consent_id for _, i in intakes for c in i.consents])
+    opened: list[Referral] = []
+    for envelope, intake in intakes:
+        if str(intake.intake_id) in routed:
+            continue  # the intake was already routed (a re-sent event with a new id)
+        routed.add(str(intake.intake_id))
+        uow.caused_by(envelope)
+        referrals = _route(uow, intake, consents, envelope.time)
+        for referral in referrals:
+            _publish(uow, referral)
+        opened += referrals
+    consents.write()
+    repository.add_all(uow.session, opened)
+
+
+def _route(uow, intake: IntakeRecordedV2, consents: ConsentBook,
+           now: datetime) -> list[Referral]:
     share = _share(intake)
     person_id = _text(intake.person_id)
-    repository.record_consents(uow.session, person_id, share["consents"])
+    consents.record(person_id, share["consents"])
     referrals = open_referrals(
         intake_id=intake.intake_id, intake_reference=intake.reference,
         needs=[n.code for n in intake.needs], facts=facts_from(share),
-        rules=repository.rules(uow.session), by=SYSTEM, now=envelope.time,
-        consents=repository.consents_in_force(uow.session, person_id,
-                                              [str(c.consent_id) for c in intake.consents]),
+        rules=_once(uow, repository.rules), by=SYSTEM, now=now,
+        consents=consents.in_force(person_id, [c.consent_id for c in intake.consents]),
         legal_bases=_once(uow, repository.legal_bases), person_id=person_id, share=share)
     for referral in referrals:
-        _plan(uow, referral, envelope.time)
-    repository.add_all(uow.session, referrals)
-    for referral in referrals:
-        _publish(uow, referral)
+        _plan(uow, referral, now)
+    return referrals
 
 
 def _text(value: uuid.UUID | None) -> str | None:
@@ -116,22 +151,47 @@ def _load(uow, referral_id: str) -> Referral:
 
 def record_case_opened(envelope: Envelope, uow) -> None:
     """The partner has a case for the referral: store its reference, status 'received'."""
-    opened: PartnerCaseOpenedV1 = typed(envelope)
-    referral = _load(uow, str(opened.referral_id))
-    before = len(referral.history)
-    referral.record_partner_case(opened.partner_case_ref, by=f"partner:{opened.partner}",
-                                 now=envelope.time, appointment=opened.appointment)
-    _plan(uow, referral, envelope.time)
-    repository.save(uow.session, referral, before)
-    _publish(uow, referral)
-    _release_dependents(uow, referral, envelope.time)
+    record_cases_opened([envelope], uow)
+
+
+def record_cases_opened(envelopes: Sequence[Envelope], uow) -> None:
+    """record_case_opened for a batch, in delivery order (batch.py: the referrals locked
+    and read, then written, together)."""
+    events: list[tuple[Envelope, PartnerCaseOpenedV1]] = [(e, typed(e)) for e in envelopes]
+    batch = ReferralBatch.locking(uow.session, [str(o.referral_id) for _, o in events])
+    for envelope, opened in events:
+        uow.caused_by(envelope)
+        referral = batch.get(str(opened.referral_id))
+        referral.record_partner_case(opened.partner_case_ref, by=f"partner:{opened.partner}",
+                                     now=envelope.time, appointment=opened.appointment)
+        _plan(uow, referral, envelope.time)
+        batch.changed(referral)
+        _publish(uow, referral)
+        _release_dependents(uow, batch, referral, envelope.time)
+    batch.write()
 
 
 def apply_partner_report(envelope: Envelope, uow) -> None:
     """A partner's later answer (accepted, rejected, completed...) or a final delivery failure."""
-    report: PartnerCaseStatusReportedV1 | PartnerCaseFailedV1 = typed(envelope)
-    referral = _load(uow, str(report.referral_id))
-    before = len(referral.history)
+    apply_partner_reports([envelope], uow)
+
+
+def apply_partner_reports(envelopes: Sequence[Envelope], uow) -> None:
+    """apply_partner_report for a batch, in delivery order (as record_cases_opened)."""
+    reports: list[tuple[Envelope, PartnerCaseStatusReportedV1 | PartnerCaseFailedV1]] = [
+        (e, typed(e)) for e in envelopes]
+    batch = ReferralBatch.locking(uow.session, [str(r.referral_id) for _, r in reports])
+    for envelope, report in reports:
+        uow.caused_by(envelope)
+        with correlation_scope(envelope.correlationid):
+            _apply_report(uow, batch, report, envelope.time)
+    batch.write()
+
+
+def _apply_report(uow, batch: ReferralBatch,
+                  report: PartnerCaseStatusReportedV1 | PartnerCaseFailedV1,
+                  now: datetime) -> None:
+    referral = batch.get(str(report.referral_id))
     if isinstance(report, PartnerCaseFailedV1):
         new, case_ref, outcome = ReferralStatus.FAILED, None, None
         actor, code, note = Actor.SYSTEM, Reason.PARTNER_REFUSED_REQUEST, report.reason
@@ -141,22 +201,25 @@ def apply_partner_report(envelope: Envelope, uow) -> None:
         outcome = _outcome(report.outcome) if new == ReferralStatus.COMPLETED else None
     if new == referral.status:
         return
+    known_ref = referral.partner_case_ref
     if case_ref and not referral.partner_case_ref:
         referral.partner_case_ref = case_ref
     try:
         referral.change_status(new, by=f"partner:{report.partner}", reason=code, note=note,
-                               outcome=outcome, actor=actor, now=envelope.time)
+                               outcome=outcome, actor=actor, now=now)
     except TransitionNotAllowed as exc:
-        # Reports can overtake each other through retries; a stale one changes nothing.
+        # Reports can overtake each other through retries; a stale one changes nothing (the
+        # batch's later events see the referral as it was).
+        referral.partner_case_ref = known_ref
         log.info("ignoring stale partner report",
                  extra={"referral_id": str(report.referral_id), "reason": str(exc)})
         return
     if referral.status == ReferralStatus.REJECTED:
-        _reroute(uow, referral, envelope.time)
-    _plan(uow, referral, envelope.time)
-    repository.save(uow.session, referral, before)
+        _reroute(uow, batch, referral, now)
+    _plan(uow, referral, now)
+    batch.changed(referral)
     _publish(uow, referral)
-    _release_dependents(uow, referral, envelope.time)
+    _release_dependents(uow, batch, referral, now)
 
 
 def _outcome(given: str | None) -> Outcome:
@@ -176,42 +239,46 @@ def _prerequisite_met(uow, referral: Referral) -> bool:
                for r in repository.find(uow.session, str(referral.intake_id)))
 
 
-def _release_dependents(uow, referral: Referral, now: datetime) -> None:
+def _release_dependents(uow, batch: ReferralBatch, referral: Referral,
+                        now: datetime) -> None:
     """Referrals waiting for this one's need may leave once it reached its partner."""
     if referral.status not in REACHED_PARTNER:
         return
-    for waiting in repository.waiting_for(uow.session, str(referral.intake_id),
-                                          referral.need):
-        before = len(waiting.history)
-        basis = sharing_basis_now(uow, waiting.partner, waiting.person_id, waiting.share)
+    for waiting in batch.waiting_for(referral):
+        basis = sharing_basis_now(uow, waiting.partner, waiting.person_id, waiting.share,
+                                  batch.consents)
         if waiting.prerequisite_met(referral.need, basis, by=SYSTEM, now=now):
             _plan(uow, waiting, now)
-            repository.save(uow.session, waiting, before)
+            batch.changed(waiting)
             _publish(uow, waiting)
         elif waiting.reason == Reason.CONSENT_MISSING:  # its consent is gone: waits for one
-            repository.save(uow.session, waiting, before)
+            batch.changed(waiting)
 
 
-def _reroute(uow, referral: Referral, now: datetime) -> None:
+def _reroute(uow, batch: ReferralBatch, referral: Referral, now: datetime) -> None:
     """After a rejection, the next eligible partner service gets the need; with none left the
     rejected referral stays in the staff work queue."""
     if not referral.share:
         return
     route = route_need(referral.need, facts_from(referral.share),
-                       repository.rules(uow.session), now.date(),
-                       exclude=repository.tried_for_need(uow.session,
-                                                         str(referral.intake_id),
-                                                         referral.need))
+                       _once(uow, repository.rules), now.date(),
+                       exclude=batch.tried_for_need(referral))
     if route is None:
         return
-    _open_follow_up(uow, referral, route, by=SYSTEM, now=now)
+    _open_follow_up(uow, referral, route, by=SYSTEM, now=now, batch=batch)
 
 
-def _open_follow_up(uow, referral: Referral, route, *, by: str, now: datetime) -> Referral:
-    basis = sharing_basis_now(uow, route.partner, referral.person_id, referral.share)
+def _open_follow_up(uow, referral: Referral, route, *, by: str, now: datetime,
+                    batch: ReferralBatch | None = None) -> Referral:
+    """The referral taking over from `referral` (inserted now, or with the batch's)."""
+    basis = sharing_basis_now(uow, route.partner, referral.person_id, referral.share,
+                              batch.consents if batch else None)
     successor = follow_up(referral, route, basis, by=by, now=now)
     _plan(uow, successor, now)
-    repository.add(uow.session, successor)
+    if batch is None:
+        repository.add(uow.session, successor)
+    else:
+        batch.add(successor)
     _publish(uow, successor)
     return successor
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
+from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.referral import tables as t
+from services.referral.consents import ConsentBook
 from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES, DeadlinePolicy
 from services.referral.domain import HistoryEntry, Referral, RoutingRule
 from shared.db import upsert_insert
@@ -52,10 +54,20 @@ _r = t.referrals
 _UPDATE = _r.update().where(_r.c.id == bindparam("referral_id"))
 _BY_ID = select(_r).where(_r.c.id == bindparam("referral_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
-_ANY_OF_INTAKE = select(_r.c.id).where(_r.c.intake_id == bindparam("intake_id")).limit(1)
-_WAITING_FOR = select(_r.c.id).where(_r.c.intake_id == bindparam("intake_id"),
-                                     _r.c.waits_for == bindparam("need"),
-                                     _r.c.status == "on-hold")
+_OF_INTAKES = select(_r.c.intake_id).where(
+    _r.c.intake_id.in_(bindparam("intake_ids", expanding=True))).distinct()
+# Rows a batch changes are locked in id order, in one statement, so two batches touching
+# the same referrals wait for each other instead of deadlocking.
+_LOCK = select(_r).where(_r.c.id.in_(bindparam("ids", expanding=True))) \
+    .order_by(_r.c.id).with_for_update()
+# (the intake_id condition on its own lets the database use the intake index)
+_WAITING_FOR_ANY = select(_r).where(
+    _r.c.status == "on-hold", _r.c.intake_id.in_(bindparam("intake_ids", expanding=True)),
+    tuple_(_r.c.intake_id, _r.c.waits_for).in_(bindparam("pairs", expanding=True))) \
+    .order_by(_r.c.id).with_for_update()
+_TRIED = select(_r.c.intake_id, _r.c.need, _r.c.partner, _r.c.service).where(
+    _r.c.partner.is_not(None), _r.c.intake_id.in_(bindparam("intake_ids", expanding=True)),
+    tuple_(_r.c.intake_id, _r.c.need).in_(bindparam("pairs", expanding=True)))
 
 
 def add(session: Session, ref: Referral) -> None:
@@ -72,6 +84,20 @@ def add_all(session: Session, refs: list[Referral]) -> None:
 def save(session: Session, ref: Referral, history_before: int) -> None:
     session.execute(_UPDATE, {"referral_id": str(ref.id), **_values(ref)})
     _add_history(session, [(ref, h) for h in ref.history[history_before:]])
+
+
+def write(session: Session, new: Sequence[Referral],
+          changed: Sequence[tuple[Referral, int]]) -> None:
+    """New referrals, changed ones (with the length of their history when read) and the
+    history of both, in at most three statements however many: one multi-row insert, one
+    executemany update in id order, one multi-row history insert."""
+    if new:
+        session.execute(t.referrals.insert(), [{"id": str(r.id), **_values(r)} for r in new])
+    changed = sorted(changed, key=lambda c: str(c[0].id))
+    if changed:
+        session.execute(_UPDATE, [{"referral_id": str(r.id), **_values(r)} for r, _ in changed])
+    _add_history(session, [(r, h) for r in new for h in r.history]
+                 + [(r, h) for r, before in changed for h in r.history[before:]])
 
 
 def _add_history(session: Session, entries: list[tuple[Referral, HistoryEntry]]) -> None:
@@ -122,8 +148,45 @@ def get(session: Session, referral_id: str, for_update: bool = False,
     return _referral(row, _history(session, [referral_id])[referral_id] if history else [])
 
 
-def exists_for_intake(session: Session, intake_id: str) -> bool:
-    return session.execute(_ANY_OF_INTAKE, {"intake_id": intake_id}).first() is not None
+def intakes_with_referrals(session: Session, intake_ids: Iterable[str]) -> set[str]:
+    """Which of these intakes were routed already (one statement for a batch)."""
+    ids = sorted(set(intake_ids))
+    if not ids:
+        return set()
+    return set(session.execute(_OF_INTAKES, {"intake_ids": ids}).scalars())
+
+
+def lock(session: Session, referral_ids: Iterable[str]) -> dict[str, Referral]:
+    """Referrals to change, by id, locked in id order in one statement; like `get` with
+    `history=False`, their history holds only the entries added from now on."""
+    ids = sorted(set(referral_ids))
+    if not ids:
+        return {}
+    return {row.id: _referral(row, []) for row in session.execute(_LOCK, {"ids": ids})}
+
+
+def waiting_for_any(session: Session,
+                    pairs: Iterable[tuple[str, str]]) -> dict[str, Referral]:
+    """Referrals on hold until the need of their intake (an (intake id, need) pair) reaches
+    its partner, locked in id order in one statement; histories as in `lock`."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    rows = session.execute(_WAITING_FOR_ANY, {"intake_ids": sorted({i for i, _ in pairs}),
+                                              "pairs": pairs})
+    return {row.id: _referral(row, []) for row in rows}
+
+
+def tried_for_needs(session: Session, pairs: Iterable[tuple[str, str]]
+                    ) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Per (intake id, need): the partner services it was already referred to."""
+    pairs = sorted(set(pairs))
+    tried: dict[tuple[str, str], set[tuple[str, str]]] = {p: set() for p in pairs}
+    if pairs:
+        for row in session.execute(_TRIED, {"intake_ids": sorted({i for i, _ in pairs}),
+                                            "pairs": pairs}):
+            tried[(row.intake_id, row.need)].add((row.partner, row.service))
+    return tried
 
 
 def find(session: Session, intake_id: str | None = None, status: str | None = None,
@@ -172,16 +235,7 @@ def consents_in_force(session: Session, person_id: str | None,
                       consent_ids=()) -> list[dict]:
     """The person's consents not withdrawn, as they stand now (`consent_ids`: those an intake
     without a person id was recorded with)."""
-    c = t.consents
-    which = [c.c.consent_id.in_([str(i) for i in consent_ids])] if consent_ids else []
-    if person_id:
-        which.append(c.c.person_id == str(person_id))
-    if not which:
-        return []
-    rows = session.execute(select(c.c.consent_id, c.c.partner)
-                           .where(or_(*which), c.c.withdrawn_at.is_(None))
-                           .order_by(c.c.consent_id)).all()
-    return [{"consent_id": r.consent_id, "partner": r.partner} for r in rows]
+    return ConsentBook(session).in_force(person_id, consent_ids)
 
 
 def relying_on_consent(session: Session, consent_id: str) -> list[Referral]:
@@ -234,20 +288,6 @@ def needing_attention(session: Session, now: datetime,
         r.c.status.in_(("on-hold", "failed", "rejected")) | r.c.overdue_since.is_not(None))
         .order_by(r.c.updated_at).limit(limit)).all()
     return [ref for ref in (get(session, row.id) for row in rows) if ref.attention(now)]
-
-
-def waiting_for(session: Session, intake_id: str, need: str) -> list[Referral]:
-    """Referrals of the intake on hold until its `need` referral reaches its partner."""
-    rows = session.execute(_WAITING_FOR, {"intake_id": intake_id, "need": need}).all()
-    return [get(session, row.id, for_update=True, history=False) for row in rows]
-
-
-def tried_for_need(session: Session, intake_id: str, need: str) -> frozenset[tuple[str, str]]:
-    """Partner services this intake's need was already referred to."""
-    r = t.referrals
-    rows = session.execute(select(r.c.partner, r.c.service).where(
-        r.c.intake_id == intake_id, r.c.need == need, r.c.partner.is_not(None))).all()
-    return frozenset((row.partner, row.service) for row in rows)
 
 
 def partners(session: Session) -> list:

@@ -117,11 +117,11 @@ def test_a_poison_message_is_parked_fixed_replayed_from_the_console_and_has_one_
     """The referral service cannot route (its rules table is broken): the intake's event is
     retried, then parked. The operator fixes the cause and replays it: three referrals."""
     client, ops = LotseClient(network), operator(network)
-    real = referral_repository.exists_for_intake
+    real = referral_repository.intakes_with_referrals
 
     def broken(*args, **kwargs):
         raise TransientError("routing rules unavailable")
-    monkeypatch.setattr(referral_repository, "exists_for_intake", broken)
+    monkeypatch.setattr(referral_repository, "intakes_with_referrals", broken)
     intake = client.post_intake(copy.deepcopy(SMOKE_INTAKE))
 
     def parked():
@@ -136,7 +136,7 @@ def test_a_poison_message_is_parked_fixed_replayed_from_the_console_and_has_one_
     assert letter["payload_masked"] and letter["payload"]["data"]["person"]["family_name"] == "•••"
     assert client.intake(intake["id"])["referrals"] == []
 
-    monkeypatch.setattr(referral_repository, "exists_for_intake", real)  # the fix
+    monkeypatch.setattr(referral_repository, "intakes_with_referrals", real)  # the fix
     r = ops.post(f"{network}/api/v1/ops/dead-letters/{letter['id']}/replay", timeout=10)
     assert r.status_code == 200 and r.json()["status"] == "replayed"
     client.wait_referred(intake["id"], 3, timeout=15)
