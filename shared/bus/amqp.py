@@ -17,22 +17,28 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from kombu import Connection, Producer
+from kombu.connection import Connection
+from kombu.message import Message
+from kombu.messaging import Consumer as KombuConsumer
+from kombu.messaging import Producer
 from kombu.mixins import ConsumerMixin
 
-from shared.bus.delivery import Outcome, Verdict, deliver_batch
+from shared.bus.delivery import Outcome, UnitOfWorkFactory, Verdict, deliver_batch
 from shared.bus.topology import Subscription, Topology
 from shared.config import Settings
 from shared.events.envelope import CONTENT_TYPE
 from shared.outbox import OutgoingMessage
+from shared.runtime import StopSignal
 
 log = logging.getLogger(__name__)
 
 RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 1, "interval_max": 5}
 ATTEMPTS_HEADER = "x-lotse-attempts"
 REASON_HEADER = "x-lotse-reason"
+# a batch back from the handler pool: its subscription, its messages, their outcomes' future
+Finished = tuple[Subscription, list[Message], Future[list[Outcome]]]
 
 
 def amqp_connection(settings: Settings, *, heartbeat: int | None = None,
@@ -67,13 +73,13 @@ class AmqpPublisher:
     def __init__(self, settings: Settings, topology: Topology):
         self.settings, self.topology = settings, topology
         self._conn: Connection | None = None
-        self._channel = None
+        self._channel: Any = None  # the transport's channel (kombu types none)
         self._seq = 0
         self._unsettled: set[int] = set()
         self._acked: set[int] = set()
 
-    def _ensure(self):
-        if self._channel is None:
+    def _ensure(self) -> tuple[Connection, Any]:
+        if self._conn is None or self._channel is None:
             conn = amqp_connection(self.settings)
             conn.ensure_connection(max_retries=3)
             channel = conn.channel()
@@ -82,7 +88,7 @@ class AmqpPublisher:
             channel.events["basic_ack"].add(partial(self._settle, True))
             channel.events["basic_nack"].add(partial(self._settle, False))
             self._conn, self._channel, self._seq = conn, channel, 0
-        return self._channel
+        return self._conn, self._channel
 
     def _settle(self, ok: bool, delivery_tag: int, multiple: bool = False) -> None:
         done = {s for s in self._unsettled if s <= delivery_tag} if multiple else {delivery_tag}
@@ -92,10 +98,10 @@ class AmqpPublisher:
 
     def publish_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]:
         try:
-            channel = self._ensure()
+            conn, channel = self._ensure()
             producer = Producer(channel, exchange=self.topology.kombu_exchange(),
                                 auto_declare=False)
-            seqs = []
+            seqs: list[int] = []
             self._acked.clear()
             for m in messages:
                 producer.publish(m.body.encode("utf-8"), routing_key=m.routing_key,
@@ -111,7 +117,7 @@ class AmqpPublisher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError("publisher confirms timed out")
-                self._conn.drain_events(timeout=remaining)
+                conn.drain_events(timeout=remaining)
             return [s in self._acked for s in seqs]
         except Exception:
             self.close()  # drop the connection and any late confirms with it
@@ -140,10 +146,10 @@ class AmqpConsumer(ConsumerMixin):
     The consumer thread only drains, gathers each queue's messages into a batch (up to
     `worker_batch`, or what arrived within `worker_linger` of the first), hands batches to the
     pool and applies verdicts in `on_iteration`, so heartbeats keep flowing while handlers work
-    and acks stay on the channel's own thread. A verdict for a message whose channel died is dropped: the broker
-    redelivers it and the inbox makes the second delivery harmless. Retries are copies
-    published (with confirms) to the delay queue of the attempt, parking is a copy to the
-    parking queue with the reason; only then is the original acked.
+    and acks stay on the channel's own thread. A verdict for a message whose channel died is
+    dropped: the broker redelivers it and the inbox makes the second delivery harmless.
+    Retries are copies published (with confirms) to the delay queue of the attempt, parking
+    is a copy to the parking queue with the reason; only then is the original acked.
 
     The loop waits on the broker's socket and on a wake-up pipe a handler writes to when it
     finishes, so a verdict is applied at once: while every prefetched message of a queue is
@@ -153,19 +159,19 @@ class AmqpConsumer(ConsumerMixin):
     """
 
     def __init__(self, settings: Settings, topology: Topology,
-                 subscriptions: Sequence[Subscription], uow_factory: Callable,
-                 stop: threading.Event | None = None):
+                 subscriptions: Sequence[Subscription], uow_factory: UnitOfWorkFactory,
+                 stop: StopSignal | None = None):
         self.settings, self.topology = settings, topology
         self.subscriptions, self.uow_factory = tuple(subscriptions), uow_factory
         self.connection = amqp_connection(settings)
         self.connect_max_retries = None  # a worker waits for the broker as long as it takes
-        self.stop_event = stop or threading.Event()
+        self.stop_event: StopSignal = threading.Event() if stop is None else stop
         self.pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="handler")
-        self.results: queue.Queue = queue.Queue()
+        self.results: queue.Queue[Finished] = queue.Queue()
         # per subscription: messages handed to the pool whose verdict is not applied yet
         self.in_flight: dict[str, int] = {sub.key: 0 for sub in self.subscriptions}
         # per subscription: messages received, not yet handed over, and since when
-        self.gathering: dict[str, list] = {sub.key: [] for sub in self.subscriptions}
+        self.gathering: dict[str, list[Message]] = {sub.key: [] for sub in self.subscriptions}
         self.gathering_since: dict[str, float] = {}
         self.batch, self.linger = max(1, settings.worker_batch), settings.worker_linger
         self._producer_conn: Connection | None = None
@@ -173,7 +179,8 @@ class AmqpConsumer(ConsumerMixin):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
 
-    def get_consumers(self, Consumer, channel):
+    def get_consumers(self, Consumer: Callable[..., KombuConsumer],
+                      channel: Any) -> list[KombuConsumer]:
         self.topology.declare(channel)
         return [Consumer(queues=[self.topology.kombu_queue(self.topology.queue(sub))],
                          on_message=partial(self._received, sub),
@@ -182,7 +189,7 @@ class AmqpConsumer(ConsumerMixin):
                          tag_prefix=f"{sub.key}|")
                 for sub in self.subscriptions]
 
-    def on_decode_error(self, message, exc) -> None:
+    def on_decode_error(self, message: Message, exc: Exception) -> None:
         """kombu's default acks and drops an undecodable message; park it instead."""
         key = (message.delivery_info.get("consumer_tag") or "").split("|")[0]
         sub = next((s for s in self.subscriptions if s.key == key), None)
@@ -192,7 +199,7 @@ class AmqpConsumer(ConsumerMixin):
             return
         self._apply(sub, message, Outcome(Verdict.PARK, f"undecodable message: {exc}"))
 
-    def _received(self, subscription: Subscription, message) -> None:
+    def _received(self, subscription: Subscription, message: Message) -> None:
         gathered = self.gathering[subscription.key]
         if not gathered:
             self.gathering_since[subscription.key] = time.monotonic()
@@ -221,7 +228,8 @@ class AmqpConsumer(ConsumerMixin):
                     due = min(due, left)
         return due
 
-    def _finished(self, subscription: Subscription, messages: list, future: Future) -> None:
+    def _finished(self, subscription: Subscription, messages: list[Message],
+                  future: Future[list[Outcome]]) -> None:
         self.results.put((subscription, messages, future))
         try:
             os.write(self._wake_w, b"!")
@@ -245,7 +253,7 @@ class AmqpConsumer(ConsumerMixin):
             for message, outcome in zip(messages, outcomes, strict=True):
                 self._apply(subscription, message, outcome)
 
-    def _wait(self, conn, timeout: float) -> bool:
+    def _wait(self, conn: Connection, timeout: float) -> bool:
         """Block until the broker sent something (True) or a handler finished or `timeout`
         passed (False). poll, not select: a busy process may hold fds beyond select's 1024."""
         transport = getattr(conn.connection, "transport", None)
@@ -268,7 +276,7 @@ class AmqpConsumer(ConsumerMixin):
         return sock.fileno() in ready  # readable, or hung up: reading tells which
 
     @staticmethod
-    def _read_frame(conn, timeout: float) -> None:
+    def _read_frame(conn: Connection, timeout: float) -> None:
         """One frame, not a whole method: py-amqp's drain_events reads on until a method is
         complete, so a heartbeat frame would keep it from watching the pipe for a second."""
         read = getattr(conn.connection, "blocking_read", None)
@@ -277,7 +285,8 @@ class AmqpConsumer(ConsumerMixin):
         else:
             read(timeout)
 
-    def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
+    def consume(self, limit: int | None = None, timeout: float | None = None,
+                safety_interval: float = 1, **kwargs: Any) -> Iterator[None]:
         """kombu's ConsumerMixin.consume, waking also when a handler finishes (see the class
         docstring)."""
         elapsed, heartbeat_at = 0.0, time.monotonic()
@@ -307,7 +316,7 @@ class AmqpConsumer(ConsumerMixin):
                     heartbeat_at = time.monotonic()  # busy or idle, at most twice a second
                     conn.heartbeat_check()
 
-    def _apply(self, subscription: Subscription, message, outcome: Outcome) -> None:
+    def _apply(self, subscription: Subscription, message: Message, outcome: Outcome) -> None:
         if message.channel is None or message.channel.connection is None:
             return  # stale delivery after a reconnect: the broker has requeued it
         if outcome.verdict is Verdict.ACK:
@@ -331,7 +340,7 @@ class AmqpConsumer(ConsumerMixin):
             return
         message.ack()
 
-    def _forward(self, message, queue_name: str, headers: dict) -> None:
+    def _forward(self, message: Message, queue_name: str, headers: dict[str, Any]) -> None:
         if self._producer_conn is None:
             # Own connection for publishing (flow control must not stall our acks); no
             # heartbeats because nobody services it between publishes, confirms instead.
@@ -349,7 +358,7 @@ class AmqpConsumer(ConsumerMixin):
             self._producer_conn = None
             raise
 
-    def on_consume_end(self, connection, channel) -> None:
+    def on_consume_end(self, connection: Connection, channel: Any) -> None:
         self.pool.shutdown(wait=True)
         while not self.results.empty():  # apply verdicts of work finished during shutdown
             self.on_iteration()
@@ -358,18 +367,18 @@ class AmqpConsumer(ConsumerMixin):
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
 
-    def on_connection_error(self, exc, interval) -> None:
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
         """Waiting for the broker is this loop at work: the liveness probe must not restart a
         worker whose broker is down (its readiness probe says that)."""
         beat = getattr(self.stop_event, "beat", None)  # shared/runtime.py's LoopProgress
         if beat is not None:
             beat(interval)
-        super().on_connection_error(exc, interval)
+        super().on_connection_error(exc, interval)  # type: ignore[no-untyped-call]  # kombu: untyped
 
-    def run_until(self, stop: threading.Event) -> None:
+    def run_until(self, stop: StopSignal) -> None:
         self.stop_event = stop
         try:
-            self.run()
+            self.run()  # type: ignore[no-untyped-call]  # kombu: untyped
         finally:
             if self._producer_conn is not None:
                 self._producer_conn.release()

@@ -35,6 +35,7 @@ from shared.bus.topology import Subscription
 from shared.erasure import concerns_erased, erased_among
 from shared.events.envelope import Envelope, InvalidEvent, parse_envelope
 from shared.logging import correlation_scope
+from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,20 @@ class Outcome:
     event_id: str | None = None
 
 
-def deliver(body: bytes | str, subscription: Subscription, uow_factory: Callable) -> Outcome:
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def deliver(body: bytes | str, subscription: Subscription,
+            uow_factory: UnitOfWorkFactory) -> Outcome:
     """Process one message for one subscription and say what to do with it."""
     return deliver_batch([body], subscription, uow_factory)[0]
 
 
 def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
-                  uow_factory: Callable) -> list[Outcome]:
+                  uow_factory: UnitOfWorkFactory) -> list[Outcome]:
     """Process messages of one subscription together; one outcome per body, in order."""
     started = time.perf_counter()
-    outcomes: list[Outcome | None] = [None] * len(bodies)
+    outcomes: dict[int, Outcome] = {}  # by the body's index, each body's once settled
     types = ["invalid"] * len(bodies)  # malformed or not for this subscriber: one bounded label
     todo: list[tuple[int, Envelope]] = []
     for i, body in enumerate(bodies):
@@ -88,24 +93,24 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
             todo.append((i, envelope))
     if len(todo) > 1 or (todo and subscription.batch_handler is not None):
         try:
-            for i, outcome in _handle_batch(todo, subscription, uow_factory).items():
-                outcomes[i] = outcome
+            outcomes.update(_handle_batch(todo, subscription, uow_factory))
         except Exception as exc:  # find the message that fails: each on its own
             log.info("batch failed, delivering its messages one by one",
                      extra={"subscription": subscription.key, "size": len(todo),
                             "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
     for i, envelope in todo:
-        if outcomes[i] is None:
+        if i not in outcomes:
             with correlation_scope(envelope.correlationid):
                 outcomes[i] = _handle(envelope, subscription, uow_factory)
+    settled = [outcomes[i] for i in range(len(bodies))]
     share = (time.perf_counter() - started) / max(len(bodies), 1)
-    for outcome, event_type in zip(outcomes, types):
+    for outcome, event_type in zip(settled, types, strict=True):
         metrics.observe_delivery(subscription.key, event_type, outcome.verdict.value, share)
-    return outcomes
+    return settled
 
 
 def _handle_batch(todo: list[tuple[int, Envelope]], subscription: Subscription,
-                  uow_factory: Callable) -> dict[int, Outcome]:
+                  uow_factory: UnitOfWorkFactory) -> dict[int, Outcome]:
     """All of `todo` in one transaction; raises (rolled back) if any part fails."""
     outcomes: dict[int, Outcome] = {}
     with uow_factory() as uow:
@@ -138,7 +143,8 @@ def _handle_batch(todo: list[tuple[int, Envelope]], subscription: Subscription,
     return outcomes
 
 
-def _handle(envelope: Envelope, subscription: Subscription, uow_factory: Callable) -> Outcome:
+def _handle(envelope: Envelope, subscription: Subscription,
+            uow_factory: UnitOfWorkFactory) -> Outcome:
     try:
         with uow_factory() as uow:
             if not uow.first_delivery(subscription.key, envelope.id):
@@ -174,6 +180,7 @@ def _handle(envelope: Envelope, subscription: Subscription, uow_factory: Callabl
     return Outcome(Verdict.ACK, "", envelope.id)
 
 
-def _processed(subscription: Subscription, event_id: str, uow_factory: Callable) -> bool:
+def _processed(subscription: Subscription, event_id: str,
+               uow_factory: UnitOfWorkFactory) -> bool:
     with uow_factory() as uow:
         return uow.already_processed(subscription.key, event_id)

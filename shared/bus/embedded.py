@@ -14,18 +14,20 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, delete, func,
                         or_, select, update)
+from sqlalchemy.engine import Row
 
-from shared.bus.delivery import Outcome, Verdict, deliver_batch
+from shared.bus.delivery import Outcome, UnitOfWorkFactory, Verdict, deliver_batch
 from shared.bus.topology import Subscription, Topology
 from shared.clock import Clock, utcnow
 from shared.db import UTCDateTime, make_engine
 from shared.outbox import OutgoingMessage
+from shared.runtime import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,12 @@ class EmbeddedBroker:
         self.published = threading.Event()
         # Lotse's own counters for the operator console (RabbitMQ has its management API):
         # messages in per queue, and deliveries settled per queue.
-        self.counts: Counter = Counter()
-        self.consumers: Counter = Counter()  # consumer loops running per queue
+        self.counts: Counter[tuple[str, str]] = Counter()  # by (what happened, queue)
+        self.consumers: Counter[str] = Counter()  # consumer loops running per queue
 
     def publish_batch(self, messages: Sequence[OutgoingMessage]) -> list[bool]:
         now = self.clock()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for m in messages:
             for queue in self.topology.routes(m.routing_key) or [self.topology.unrouted]:
                 rows.append(dict(queue=queue, event_id=m.event_id, routing_key=m.routing_key,
@@ -83,7 +85,8 @@ class EmbeddedBroker:
     def close(self) -> None:
         pass
 
-    def claim(self, queues: Sequence[str], limit: int, lease_seconds: float = 60.0) -> list:
+    def claim(self, queues: Sequence[str], limit: int,
+              lease_seconds: float = 60.0) -> list[Row[Any]]:
         t, now = bus_messages, self.clock()
         ids = (select(t.c.id).where(t.c.queue.in_(queues), t.c.status == "ready",
                                     t.c.available_at <= now,
@@ -114,7 +117,7 @@ class EmbeddedBroker:
                 available_at=self.clock() + timedelta(seconds=delay)))
 
     def park(self, message_id: int, reason: str, attempts: int | None = None) -> None:
-        values = dict(status="parked", lease_until=None, reason=reason)
+        values: dict[str, Any] = dict(status="parked", lease_until=None, reason=reason)
         if attempts is not None:
             values["attempts"] = attempts
         with self.engine.begin() as conn:
@@ -144,13 +147,13 @@ class EmbeddedBroker:
             out.setdefault(queue, {"ready": 0, "parked": 0})[status] = count
         return out
 
-    def parked(self, queue: str | None = None) -> list:
+    def parked(self, queue: str | None = None) -> list[Row[Any]]:
         t = bus_messages
         query = select(t).where(t.c.status == "parked").order_by(t.c.id)
         if queue:
             query = query.where(t.c.queue == queue)
         with self.engine.connect() as conn:
-            return conn.execute(query).all()
+            return list(conn.execute(query).all())
 
 
 class EmbeddedConsumer:
@@ -158,7 +161,7 @@ class EmbeddedConsumer:
     each claimed queue's messages in batches of up to `batch` (one transaction each)."""
 
     def __init__(self, broker: EmbeddedBroker, subscriptions: Sequence[Subscription],
-                 uow_factory: Callable, *, threads: int = 4, max_attempts: int = 6,
+                 uow_factory: UnitOfWorkFactory, *, threads: int = 4, max_attempts: int = 6,
                  lease_seconds: float = 60.0, poll: float = 0.1, batch: int = 50):
         self.broker, self.uow_factory = broker, uow_factory
         self.topology = broker.topology
@@ -167,7 +170,7 @@ class EmbeddedConsumer:
         self.lease_seconds, self.poll, self.batch = lease_seconds, poll, max(1, batch)
         self.name = f"embedded-consumer-{uuid.uuid4().hex[:8]}"
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopSignal) -> None:
         if not self.by_queue:
             return
         self.broker.consumers.update(list(self.by_queue))
@@ -176,12 +179,12 @@ class EmbeddedConsumer:
         finally:
             self.broker.consumers.subtract(list(self.by_queue))
 
-    def _loop(self, stop: threading.Event) -> None:
-        inflight: set = set()  # batches handed to the pool and not finished
+    def _loop(self, stop: StopSignal) -> None:
+        inflight: set[Future[list[Outcome]]] = set()  # batches handed over, not finished
         with ThreadPoolExecutor(self.threads, thread_name_prefix="consumer") as pool:
             while not stop.is_set():
                 free = self.threads * 2 - len(inflight)
-                rows = []
+                rows: list[Row[Any]] = []
                 if free > 0:
                     try:
                         rows = self.broker.claim(list(self.by_queue), free * self.batch,
@@ -196,25 +199,25 @@ class EmbeddedConsumer:
                 if not rows:
                     stop.wait(self.poll)
 
-    def batches(self, rows: Sequence) -> list[list]:
+    def batches(self, rows: Sequence[Row[Any]]) -> list[list[Row[Any]]]:
         """Claimed rows per queue (in id order) in slices of at most `batch`."""
-        per_queue: dict[str, list] = {}
+        per_queue: dict[str, list[Row[Any]]] = {}
         for row in rows:
             per_queue.setdefault(row.queue, []).append(row)
         return [queued[i:i + self.batch] for queued in per_queue.values()
                 for i in range(0, len(queued), self.batch)]
 
-    def process(self, row) -> Outcome:
+    def process(self, row: Row[Any]) -> Outcome:
         return self.process_batch([row])[0]
 
-    def process_batch(self, rows: Sequence) -> list[Outcome]:
+    def process_batch(self, rows: Sequence[Row[Any]]) -> list[Outcome]:
         subscription = self.by_queue[rows[0].queue]
         outcomes = deliver_batch([r.body for r in rows], subscription, self.uow_factory)
         self.broker.counts[("delivered", rows[0].queue)] += len(rows)
-        acked = [r.id for r, o in zip(rows, outcomes) if o.verdict is Verdict.ACK]
+        acked = [r.id for r, o in zip(rows, outcomes, strict=True) if o.verdict is Verdict.ACK]
         if acked:
             self.broker.ack_all(acked, rows[0].queue)
-        for row, outcome in zip(rows, outcomes):
+        for row, outcome in zip(rows, outcomes, strict=True):
             if outcome.verdict is Verdict.PARK:
                 self.broker.park(row.id, outcome.reason, row.attempts + 1)
             elif outcome.verdict is Verdict.RETRY:

@@ -14,10 +14,15 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from shared.bus.topology import Topology
 from shared.config import Settings
+
+if TYPE_CHECKING:  # for annotations only: each transport is imported where it is used
+    from kombu.connection import Connection
+
+    from shared.bus.embedded import EmbeddedBroker
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ def _digest(text: str) -> str:
 class EmbeddedParkingLot:
     """Parked rows of the embedded bus store."""
 
-    def __init__(self, broker):
+    def __init__(self, broker: EmbeddedBroker):
         self.broker = broker
 
     def collect(self, store: Store, limit: int = 200) -> int:
@@ -107,11 +112,12 @@ class AmqpParkingLot:
 
     def __init__(self, settings: Settings, topology: Topology):
         self.settings, self.topology = settings, topology
-        self._producer_conn = None  # one confirm connection for all requeues, reopened on error
+        # one confirm connection for all requeues, reopened on error
+        self._producer_conn: Connection | None = None
         self._lock = threading.Lock()
 
     def collect(self, store: Store, limit: int = 200) -> int:
-        from kombu import Queue
+        from kombu.entity import Queue
 
         from shared.bus.amqp import ATTEMPTS_HEADER, REASON_HEADER, amqp_connection
 
@@ -124,7 +130,7 @@ class AmqpParkingLot:
                 queue = Queue(name, durable=True,
                               queue_arguments=self.topology._args(name))(channel)
                 queue.declare()  # idempotent: a missing queue must not stop the others
-                fetched = []
+                fetched: list[Any] = []  # kombu Messages
                 while len(fetched) < limit:
                     message = queue.get(no_ack=False, accept=None)
                     if message is None:
@@ -152,28 +158,30 @@ class AmqpParkingLot:
         return total
 
     def requeue(self, message: ParkedMessage) -> None:
-        from kombu import Producer
+        from kombu.messaging import Producer
 
-        from shared.bus.amqp import CONTENT_TYPE, RETRY_POLICY, amqp_connection
+        from shared.bus.amqp import RETRY_POLICY, amqp_connection
+        from shared.events.envelope import CONTENT_TYPE
 
         with self._lock:
             if self._producer_conn is None:
                 self._producer_conn = amqp_connection(self.settings, heartbeat=0,
                                                       confirm=True)
+            conn = self._producer_conn
             try:
-                Producer(self._producer_conn).publish(
+                Producer(conn).publish(
                     message.body.encode("utf-8"), exchange="", routing_key=message.queue,
                     content_type=CONTENT_TYPE, content_encoding="utf-8",
                     message_id=message.event_id, type=message.event_type, delivery_mode=2,
                     retry=True, retry_policy=RETRY_POLICY, timestamp=int(time.time()),
                     confirm_timeout=self.settings.confirm_timeout)
             except Exception:
-                self._producer_conn.release()
+                conn.release()
                 self._producer_conn = None
                 raise
 
 
-def _death_reason(headers: dict) -> str:
+def _death_reason(headers: dict[str, Any]) -> str:
     deaths = headers.get("x-death") or []
     if deaths:
         d = deaths[0]
@@ -182,7 +190,8 @@ def _death_reason(headers: dict) -> str:
     return "parked without a reason"
 
 
-def parking_lot(settings: Settings, topology: Topology, broker=None) -> ParkingLot:
+def parking_lot(settings: Settings, topology: Topology,
+                broker: EmbeddedBroker | None = None) -> ParkingLot:
     if settings.embedded:
         if broker is None:
             from shared.bus.embedded import EmbeddedBroker

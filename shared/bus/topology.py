@@ -14,7 +14,10 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+if TYPE_CHECKING:  # for annotations only: kombu is imported where it is used
+    from kombu.entity import Exchange, Queue
 
 DELIVERY_LIMIT = 20  # crash loops (redelivered without our verdict) end in the parking queue
 
@@ -139,21 +142,22 @@ class Topology:
                                  "routing_key": event_type})
         return bindings
 
-    def kombu_exchange(self):
-        from kombu import Exchange
+    def kombu_exchange(self) -> Exchange:
+        from kombu.entity import Exchange
 
         spec = self.exchange_specs()[0]
         return Exchange(spec["name"], type="topic", durable=True, arguments=spec["arguments"])
 
-    def kombu_queue(self, name: str):
-        from kombu import Queue
+    def kombu_queue(self, name: str) -> Queue:
+        from kombu.entity import Queue
 
         spec = next(s for s in self.queue_specs() if s["name"] == name)
         return Queue(name, durable=True, queue_arguments=spec["arguments"], no_declare=False)
 
-    def declare(self, channel) -> None:
-        """Declare exchanges, queues and bindings; safe to repeat on every start."""
-        from kombu import Exchange, Queue
+    def declare(self, channel: Any) -> None:
+        """Declare exchanges, queues and bindings on a channel of the transport (kombu types
+        none); safe to repeat on every start."""
+        from kombu.entity import Exchange, Queue
 
         for spec in self.exchange_specs():
             Exchange(spec["name"], type=spec["type"], durable=True,
