@@ -1,6 +1,8 @@
 """The event catalogue (docs/events.md), generated from the contracts so it cannot drift."""
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields
 
 from shared.bus.topology import Topology
@@ -12,7 +14,7 @@ _TYPES = {fields.UUID: "uuid", fields.AwareDateTime: "date-time (RFC 3339, with 
           fields.String: "string", fields.Dict: "object", fields.List: "array"}
 
 
-def _type(field: fields.Field) -> str:
+def _type(field: fields.Field[Any]) -> str:
     if isinstance(field, fields.Nested):
         return "object (see below)"
     if isinstance(field, fields.List):

@@ -315,7 +315,7 @@ class AccessedRecordV1(Contract):
     referral_id = fields.UUID(load_default=None, allow_none=True)
 
     @validates_schema
-    def _some_id(self, data, **kwargs):
+    def _some_id(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not any(data.get(k) for k in ("person_id", "intake_id", "referral_id")):
             raise ValidationError("name a person, intake or referral id", "person_id")
 
@@ -395,7 +395,7 @@ def validate_payload(event_type: str, version: int, data: dict[str, Any]) -> dic
 def dump_payload(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
     """Serialise an outgoing payload and check it, so a poison event never enters the bus."""
     schema = _schema(event_type, version)
-    wire = _jsonable(data)
+    wire: dict[str, Any] = _jsonable(data)
     errors = schema.validate(wire)
     if errors:
         raise ValueError(f"{event_type} v{version} payload breaks its contract: {errors}")

@@ -18,7 +18,7 @@ SOURCE_PREFIX = "/lotse/"
 class InvalidEvent(Exception):
     """A message that can never be processed: bad JSON, bad envelope or unknown contract."""
 
-    def __init__(self, reason: str, errors: dict | None = None):
+    def __init__(self, reason: str, errors: dict[str, Any] | list[Any] | None = None):
         detail = f": {json.dumps(errors, sort_keys=True)}" if errors else ""
         super().__init__(reason + detail)
         self.errors = errors or {}

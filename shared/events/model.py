@@ -13,18 +13,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from shared.events import contracts as c
 from shared.events.envelope import Envelope, InvalidEvent
 from shared.events.typed import Part, TypedEvent
 from shared.events.vocabulary import DeadlinePhase, NoticeKind, ReferralStatus
 
-event = dataclass(frozen=True, kw_only=True)  # every typed event and part of one
+_T = TypeVar("_T")
 
 
-def _referral_version() -> Any:
-    return field(metadata={"wire": "version"})
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
+def event(cls: type[_T]) -> type[_T]:
+    """Every typed event and part of one: a frozen dataclass with keyword-only fields."""
+    return dataclass(frozen=True, kw_only=True)(cls)
 
 
 # --- intake.recorded ---------------------------------------------------------------------
@@ -212,7 +214,7 @@ class ReferralRequestedV1(TypedEvent):
     service: str
     routing_reason: str
     status: ReferralStatus
-    referral_version: int = _referral_version()
+    referral_version: int = field(metadata={"wire": "version"})
     requested_at: datetime
     residence_status: str
     person: ReferralPersonV1
@@ -240,7 +242,7 @@ class ReferralStatusChangedV1(TypedEvent):
     previous_status: str | None  # a ReferralStatus, but the contract does not say so
     reason: str | None
     partner_case_ref: str | None
-    referral_version: int = _referral_version()
+    referral_version: int = field(metadata={"wire": "version"})
     changed_at: datetime
     changed_by: str
     outcome: str | None = None

@@ -3,6 +3,7 @@ very same strings, and a member equals its string)."""
 from __future__ import annotations
 
 import enum
+from typing import Iterable
 
 
 class ReferralStatus(enum.StrEnum):
@@ -41,6 +42,6 @@ class NoticeKind(enum.StrEnum):
     ERASURE = "erasure"
 
 
-def values(members) -> tuple[str, ...]:
+def values(members: Iterable[enum.StrEnum]) -> tuple[str, ...]:
     """The plain strings of some members (a contract's OneOf, a form's choices)."""
     return tuple(m.value for m in members)
