@@ -6,7 +6,7 @@ import secrets
 import ssl
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.partners import DIRECTORY, PartnerConfig
@@ -347,7 +347,7 @@ def _with_database_tls(url: str, env: Mapping[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode({**given, **query})))
 
 
-def _broker_tls(url: str | None, env: Mapping[str, str]) -> dict | None:
+def _broker_tls(url: str | None, env: Mapping[str, str]) -> dict[str, Any] | None:
     """kombu's `ssl` option: TLS for an amqps:// URL, always verifying the broker's certificate
     (against LOTSE_BROKER_SSL_CA, else the system's CAs) and host name; a client certificate
     from LOTSE_BROKER_SSL_CERT and _KEY."""

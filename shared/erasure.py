@@ -15,13 +15,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (Column, MetaData, PrimaryKeyConstraint, String, Table, bindparam,
-                        delete, or_, select, tuple_)
+from sqlalchemy import (Column, MetaData, PrimaryKeyConstraint, Select, String, Table,
+                        bindparam, delete, or_, select, tuple_)
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared.bus.topology import Subscription
 from shared.db import UTCDateTime
 from shared.events.envelope import Envelope
+from shared.uow import UnitOfWorkLike
 
 ERASURE_EVENTS = ("person.erasure_requested", "person.erased")
 SUBJECT_KEYS = {"person_id": "person", "intake_id": "intake", "referral_id": "referral"}
@@ -84,7 +86,7 @@ def is_erased(session: Session, table: Table, pairs: Sequence[tuple[str, str]]) 
 
 
 @functools.cache
-def _any_of(table: Table):
+def _any_of(table: Table) -> Select[Any]:
     """Built once: asked for every event a subscriber receives, a statement built anew each
     time would cost SQLAlchemy more than the database's own work."""
     return select(table.c.subject_id).where(tuple_(table.c.kind, table.c.subject_id).in_(
@@ -113,7 +115,7 @@ def erased_among(session: Session, table: Table, envelopes: Sequence[Envelope]) 
 
 
 @functools.cache
-def _which_of(table: Table):
+def _which_of(table: Table) -> Select[Any]:
     return select(table.c.kind, table.c.subject_id).where(
         tuple_(table.c.kind, table.c.subject_id).in_(bindparam("pairs", expanding=True)))
 
@@ -131,7 +133,8 @@ def scrub_outbox(session: Session, outbox: Table, ids: Iterable[str]) -> int:
     ids = [str(i) for i in ids if i]
     if not ids:
         return 0
-    result = session.execute(delete(outbox).where(
+    # on the session's connection: a Core DML result, which has the rowcount
+    result = session.connection().execute(delete(outbox).where(
         outbox.c.event_type.not_in(ERASURE_EVENTS),
         or_(*[outbox.c.body.contains(i, autoescape=True) for i in ids])))
     return result.rowcount or 0
@@ -141,14 +144,15 @@ def all_ids(subjects: dict[str, Iterable[str]]) -> list[str]:
     return list(dict.fromkeys(str(i) for ids in subjects.values() for i in ids))
 
 
-def confirm(uow, erasure: dict[str, Any], service: str, now: datetime, **extra: Any) -> None:
+def confirm(uow: UnitOfWorkLike, erasure: dict[str, Any], service: str, now: datetime,
+            **extra: Any) -> None:
     """Answer an erasure request: this service holds nothing more about the person."""
     uow.emit("person.erased", subject=f"person/{erasure['person_id']}", data={
         "request_id": erasure["request_id"], "person_id": erasure["person_id"],
         "service": service, "erased_at": now, **extra})
 
 
-def truncate_wal(engine) -> None:
+def truncate_wal(engine: Engine) -> None:
     """SQLite keeps the page images of deleted rows in its write-ahead log until the next
     checkpoint; after an erasure, checkpoint and truncate it so no copy stays on disk (the
     main file's freed pages are already zeroed by `secure_delete`, see shared/db.py)."""
