@@ -68,7 +68,7 @@ def pick(request: dict[str, Any], path: str) -> Any:
     return node
 
 
-def put_path(target: dict, path: str, value: Any) -> None:
+def put_path(target: dict[str, Any], path: str, value: Any) -> None:
     """Set a dotted path ('persons.0.family_name'): digits index into lists."""
     parts = path.split(".")
     node: Any = target
