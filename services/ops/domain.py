@@ -8,7 +8,7 @@ deadlines); alerts compare readings with thresholds.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from shared.events.envelope import SOURCE_PREFIX, Envelope
@@ -75,7 +75,7 @@ class Handling:
     processed_at: datetime
 
 
-def answers(events: Iterable[dict], subscriber_of: Callable[[str, str], str | None]
+def answers(events: Iterable[dict[str, Any]], subscriber_of: Callable[[str, str], str | None]
             ) -> dict[str, list[Handling]]:
     """Who handled which of these events when, as the journal shows it: an event caused by
     another was committed by the handler of its producer that subscribes to the cause's type
@@ -98,14 +98,14 @@ def answers(events: Iterable[dict], subscriber_of: Callable[[str, str], str | No
     return found
 
 
-def causal_order(events: list[dict]) -> list[dict]:
+def causal_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parents before children; siblings (and unrelated roots) by the time they occurred."""
     by_id = {e["event_id"]: e for e in events}
-    children: dict[str | None, list[dict]] = {}
+    children: dict[str | None, list[dict[str, Any]]] = {}
     for e in events:
         parent = e.get("causation_id") if e.get("causation_id") in by_id else None
         children.setdefault(parent, []).append(e)
-    ordered: list[dict] = []
+    ordered: list[dict[str, Any]] = []
     stack = sorted(children.get(None, []), key=_when, reverse=True)
     while stack:
         event = stack.pop()
@@ -114,11 +114,12 @@ def causal_order(events: list[dict]) -> list[dict]:
     return ordered
 
 
-def _when(event: dict) -> tuple:
+def _when(event: dict[str, Any]) -> tuple[datetime, str]:
     return (event["occurred_at"], event["event_id"])
 
 
-def trace(events: list[dict], handled: Mapping[str, Iterable[Handling]]) -> dict[str, Any]:
+def trace(events: list[dict[str, Any]],
+          handled: Mapping[str, Iterable[Handling]]) -> dict[str, Any]:
     """A flow's events in causal order, each with where the time went:
     `after_cause_ms` from its cause's commit to its own (queueing, handling, commit),
     `to_bus_ms` from its commit to its arrival on the bus (outbox relay and broker),
@@ -154,7 +155,7 @@ def trace(events: list[dict], handled: Mapping[str, Iterable[Handling]]) -> dict
             "duration_ms": _ms(end - start)}
 
 
-def referral_states(events: Iterable[dict]) -> dict[str, dict[str, Any]]:
+def referral_states(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The latest known status of each referral in these events."""
     states: dict[str, dict[str, Any]] = {}
     for e in sorted(events, key=_when):
@@ -166,7 +167,7 @@ def referral_states(events: Iterable[dict]) -> dict[str, dict[str, Any]]:
     return states
 
 
-def _ms(delta) -> float:
+def _ms(delta: timedelta) -> float:
     return round(delta.total_seconds() * 1000, 1)
 
 
@@ -227,10 +228,10 @@ def referral_facts(envelope: Envelope) -> ReferralFacts | None:
         version = d.get("version")
         facts = replace(facts, version=version if isinstance(version, int) else None,
                         work_since=at if facts.status in WORK_STATUSES else None)
+    elif envelope.type == "referral.overdue" and d.get("phase") == "completion":
+        facts = replace(facts, completion_overdue_since=at)
     elif envelope.type == "referral.overdue":
-        phase = "completion_overdue_since" if d.get("phase") == "completion" \
-            else "ack_overdue_since"
-        facts = replace(facts, **{phase: at})
+        facts = replace(facts, ack_overdue_since=at)
     return facts
 
 
