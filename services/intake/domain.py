@@ -11,7 +11,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 import idna
 
@@ -341,7 +341,7 @@ class ReferralView:
     version: int
     updated_at: datetime
     overdue_since: datetime | None = None
-    appointment: dict | None = None  # booked by the partner (registration office)
+    appointment: dict[str, Any] | None = None  # booked by the partner (registration office)
 
     def __post_init__(self) -> None:  # read back from a table: the status as a string
         object.__setattr__(self, "status", ReferralStatus(self.status))
@@ -351,6 +351,9 @@ class ReferralView:
                     at: datetime) -> "ReferralView":
         """The referral as this event (of `at`) shows it: a request names its routing
         reason, a status change its coded reason, case reference and appointment."""
+        reason: str | None
+        case_ref: str | None
+        appointment: dict[str, Any] | None
         if isinstance(event, ReferralRequestedV1):
             reason, case_ref, appointment = event.routing_reason, None, None
         else:
