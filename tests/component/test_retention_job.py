@@ -256,6 +256,14 @@ def ops_rows(deps) -> None:
         for age in (1096, 1094):
             s.execute(ot.audit.insert().values(at=days_ago(age), actor="op", action="replay",
                                                target="d0"))
+        for referral, status, age in (("ended-long-ago", "completed", 91),
+                                      ("ended-lately", "rejected", 89),
+                                      ("only-notices-long-ago", None, 91),
+                                      ("open-and-overdue", "in-progress", 400)):
+            s.execute(ot.referrals.insert().values(
+                referral_id=referral, partner="welfare", status=status, status_at=days_ago(age),
+                completion_overdue_since=days_ago(age) if status == "in-progress" else None,
+                updated_at=days_ago(age)))
         s.commit()
     bus_rows(deps, ot.outbox, ot.inbox)
 
@@ -264,12 +272,30 @@ def test_the_console_keeps_its_journal_and_settled_dead_letters_for_a_while(sett
                                                                             ops_deps):
     ops_rows(ops_deps)
     run = retention.job("ops", ops_deps, settings.for_service("ops"))
-    check_runs(lambda dry: run(NOW, dry), {"journal": 1, "settled_dead_letters": 1,
-                                           "ops_audit": 1, "outbox_sent": 1, "inbox": 1})
+    check_runs(lambda dry: run(NOW, dry), {"journal": 1, "referral_projection": 2,
+                                           "settled_dead_letters": 1, "ops_audit": 1,
+                                           "outbox_sent": 1, "inbox": 1})
     with ops_deps.session_factory() as s:
         assert set(s.execute(select(ot.dead_letters.c.status)).scalars()) == {"discarded",
                                                                              "parked"}
         assert list(s.execute(select(ot.journal.c.event_id)).scalars()) == ["j1"]
+
+
+def test_a_referrals_projection_goes_with_its_events_unless_it_is_still_open(settings,
+                                                                            ops_deps):
+    """As long as the journal's events (90 days after the last one); an open referral's row
+    stays however old, so the console still counts it overdue."""
+    from services.ops.projection import overdue_referrals
+
+    ops_rows(ops_deps)
+    schedule = {(r.service, r.category): r for r in SCHEDULE}
+    assert schedule["ops", "referral_projection"].keep_for_days == \
+        schedule["ops", "journal"].keep_for_days
+    retention.job("ops", ops_deps, settings.for_service("ops"))(NOW)
+    with ops_deps.session_factory() as s:
+        assert set(s.execute(select(ot.referrals.c.referral_id)).scalars()) == {
+            "ended-lately", "open-and-overdue"}
+        assert overdue_referrals(s.connection()) == 1
 
 
 def test_the_workers_scheduler_applies_the_schedule_with_the_services_clock(settings,
