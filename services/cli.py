@@ -159,7 +159,8 @@ def cmd_relay(args) -> None:
 
 
 def cmd_worker(args) -> None:
-    """Consume one service's subscriptions (and run its background loops)."""
+    """Consume one service's subscriptions (and run its background loops; with
+    --skip-once-loops not those that run once per deployment)."""
     _run_process(processes.WORKER, args)
 
 
@@ -174,8 +175,10 @@ def _run_process(kind: str, args) -> None:
     loops = _loops()
     stop_on_signals(loops.stop)
     _serve_metrics(args, ProcessProbes(loops, checks))  # its first answer names the checks
-    processes.start(loops, wiring, kind)
-    log.info(f"{kind} started", extra={"service": args.service})
+    skip_once = getattr(args, "skip_once_loops", False)
+    processes.start(loops, wiring, kind, skip_once=skip_once)
+    log.info(f"{kind} started", extra={"service": args.service,
+                                       "once_loops": "skipped" if skip_once else "run"})
     _wait_for_stop(loops)
 
 
@@ -309,7 +312,8 @@ def stack_commands(python: str = sys.executable, replicas: dict[str, int] | None
     """Every process of the distributed stack, as (name, argv). Relays and workers run
     `replicas` times each (services/supervisor.py's parse_replicas; once by default): the
     first is named e.g. "worker-referral", the others "worker-referral-2", ...; each gets
-    its own metrics port, counting up from `metrics_base`."""
+    its own metrics port, counting up from `metrics_base`. Replicas 2..N leave out the loops
+    that run once per deployment (`--skip-once-loops`: the ops worker's console)."""
     from services.supervisor import replicas_of
 
     lotse = [python, "-m", "services.cli"]
@@ -320,9 +324,29 @@ def stack_commands(python: str = sys.executable, replicas: dict[str, int] | None
     for kind, service in bus:
         for replica in range(1, replicas_of(replicas or {}, kind, service) + 1):
             name = f"{kind}-{service}" + (f"-{replica}" if replica > 1 else "")
-            procs.append((name, lotse + [kind, service, "--metrics-port", str(port)]))
+            argv = lotse + [kind, service, "--metrics-port", str(port)]
+            if replica > 1 and processes.has_once_loops(kind, service):
+                argv.append("--skip-once-loops")
+            procs.append((name, argv))
             port += 1
     return procs
+
+
+def stack_environment(commands: list[tuple[str, list[str]]]) -> dict[str, dict[str, str]]:
+    """What `lotse stack` adds to its processes' environment, by name: the ops server's and
+    ops workers' LOTSE_OPS_METRICS_URLS, the /metrics of every process of `commands` whose
+    figures the console shows (processes.console_sources: the relays' outbox backlogs, the
+    partner adapter worker's circuits), replicas included."""
+    from services.ops.readings import METRICS_URLS
+
+    def process(argv: list[str]) -> tuple[str, str]:
+        return argv[3], argv[4]  # after "python -m services.cli"
+
+    sources = set(processes.console_sources())
+    urls = [f"http://127.0.0.1:{metrics_port(argv)}/metrics" for _, argv in commands
+            if process(argv) in sources and metrics_port(argv)]
+    return {name: {METRICS_URLS: ",".join(urls)} for name, argv in commands
+            if process(argv) in (("serve", "ops"), (processes.WORKER, "ops"))}
 
 
 def metrics_port(argv: list[str]) -> int | None:
@@ -356,7 +380,8 @@ def cmd_stack(args) -> None:
     if args.demo:
         seed_demo(settings)
     commands = stack_commands(replicas=replicas, metrics_base=args.metrics_base_port)
-    keeper = supervisor.Supervisor(commands, delays=delays, max_restarts=max_restarts)
+    keeper = supervisor.Supervisor(commands, env=stack_environment(commands), delays=delays,
+                                   max_restarts=max_restarts)
     if args.metrics_port:
         try:
             start_metrics_server(args.metrics_port)
@@ -410,6 +435,10 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("worker", help="consume a service's events and run its loops")
     p.add_argument("service", choices=processes.services_with(processes.WORKER))
     _metrics_options(p)
+    p.add_argument("--skip-once-loops", action="store_true",
+                   help="leave out the loops that run once per deployment (the ops "
+                        "console's, the sandbox's notifier): for a replica other than the "
+                        "first (`lotse stack` adds it)")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("stack", help="the distributed stack as local processes")
     p.add_argument("--demo", action="store_true")

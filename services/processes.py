@@ -114,10 +114,14 @@ class Loop:
     name: str  # as probes, logs and metrics name it in a process of its own
     process: str  # RELAY or WORKER
     build: Callable[[Wiring], Target]
-    # meant to run once per deployment, where each replica of its process would run it
-    # again. Only stated here: the supervisor refuses replicas of the sandbox's worker, but
-    # the ops worker's replicas (`lotse stack --replicas worker:ops=2`) each run the console
+    # runs once per deployment: of a process's replicas only the first runs it (`lotse
+    # stack` starts the others with `--skip-once-loops`), and a process that runs nothing
+    # else has no replicas (`replicable`)
     once: bool = False
+    # the metrics of this loop the operator console shows (services/ops/readings.py parses
+    # them): distributed, read from the /metrics of the processes running it
+    # (LOTSE_OPS_METRICS_URLS, `console_sources`)
+    console_metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,10 +187,14 @@ def _sandbox_notifier(w: Wiring) -> Target:
     return PartnerNotifier(w.engine, w.settings).run
 
 
+OUTBOX_METRICS = ("lotse_outbox_pending", "lotse_outbox_oldest_pending_seconds")
+CIRCUIT_METRICS = ("lotse_partner_circuit_open",)
+
+
 def _bus_loops(service: str) -> tuple[Loop, ...]:
     """Every bus service's: its relay, its consumer, and its retention schedule (daily, and
     once at start)."""
-    return (Loop(f"relay-{service}", RELAY, _relay),
+    return (Loop(f"relay-{service}", RELAY, _relay, console_metrics=OUTBOX_METRICS),
             Loop(f"consumer-{service}", WORKER, _consumer),
             Loop("retention", WORKER, _retention))
 
@@ -196,7 +204,8 @@ RUNTIMES: dict[str, ServiceRuntime] = {r.service: r for r in (
     ServiceRuntime("referral", (*_bus_loops("referral"),
                                 Loop("deadline-scheduler", WORKER, _deadline_scheduler))),
     ServiceRuntime("partner_adapter", (*_bus_loops("partner_adapter"),
-                                       Loop("case-opener", WORKER, _case_opener))),
+                                       Loop("case-opener", WORKER, _case_opener,
+                                            console_metrics=CIRCUIT_METRICS))),
     ServiceRuntime("ops", (*_bus_loops("ops"),
                            Loop("ops-console", WORKER, _ops_console, once=True))),
     ServiceRuntime("partner_sandbox", (Loop("sandbox-notifier", WORKER, _sandbox_notifier,
@@ -210,6 +219,32 @@ def services_with(process: str) -> tuple[str, ...]:
     return tuple(s for s, runtime in RUNTIMES.items() if runtime.loops_of(process))
 
 
+def replicable(process: str, service: str) -> bool:
+    """Whether a service's relay or worker may run as several processes: not when every
+    loop it runs is a once-loop (its replicas 2..N would run nothing)."""
+    return any(not loop.once for loop in RUNTIMES[service].loops_of(process))
+
+
+def has_once_loops(process: str, service: str) -> bool:
+    """Whether a replica other than the first must be told to leave loops out."""
+    return any(loop.once for loop in RUNTIMES[service].loops_of(process))
+
+
+def console_sources() -> tuple[tuple[str, str], ...]:
+    """(process kind, service) of the processes whose /metrics the operator console reads
+    when distributed: every relay (outbox backlogs) and the partner adapter's worker (its
+    case opener's circuits)."""
+    return tuple((kind, s) for kind in (RELAY, WORKER) for s in services_with(kind)
+                 if any(loop.console_metrics for loop in RUNTIMES[s].loops_of(kind)))
+
+
+def console_metrics() -> tuple[str, ...]:
+    """Every metric the console reads from those processes (a Prometheus /federate's
+    `match[]`)."""
+    return tuple(dict.fromkeys(name for runtime in RUNTIMES.values()
+                               for loop in runtime.loops for name in loop.console_metrics))
+
+
 def one_process_names(services: list[str] | tuple[str, ...]) -> dict[tuple[str, str], str]:
     """(service, declared name) -> the loop's name in one process running all these services:
     a name several of them declare (each bus service has its "retention") gets the service
@@ -219,10 +254,12 @@ def one_process_names(services: list[str] | tuple[str, ...]) -> dict[tuple[str, 
             for s in services for loop in RUNTIMES[s].loops}
 
 
-def start(loops: Loops, wiring: Wiring, process: str) -> None:
-    """One service's loops of one process kind, each built and started in turn."""
+def start(loops: Loops, wiring: Wiring, process: str, skip_once: bool = False) -> None:
+    """One service's loops of one process kind, each built and started in turn; with
+    `skip_once`, not those that run once per deployment (a replica other than the first)."""
     for loop in RUNTIMES[wiring.service].loops_of(process):
-        loops.start(loop.name, loop.build(wiring))
+        if not (skip_once and loop.once):
+            loops.start(loop.name, loop.build(wiring))
 
 
 def start_network(loops: Loops, wirings: dict[str, Wiring]) -> None:

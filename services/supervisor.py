@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from prometheus_client import Counter, Gauge
+
+from services import processes
 
 log = logging.getLogger("lotse.stack")
 
@@ -57,8 +60,10 @@ def _die_with_the_supervisor() -> None:
         pass
 
 
-def spawn_child(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, preexec_fn=_die_with_the_supervisor)
+def spawn_child(argv: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """`env`: added to the supervisor's own environment."""
+    return subprocess.Popen(argv, preexec_fn=_die_with_the_supervisor,
+                            env={**os.environ, **env} if env else None)
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Program:
     """One process the supervisor keeps running, and its record."""
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to the supervisor's
     proc: object = None  # subprocess.Popen (or a test's stand-in)
     restarts: deque = field(default_factory=deque)  # monotonic times of recent restarts
     due: float | None = None  # when to start it again, after it exited
@@ -75,13 +81,16 @@ class Program:
 
 class Supervisor:
     def __init__(self, commands: Sequence[tuple[str, list[str]]], *,
+                 env: Mapping[str, Mapping[str, str]] | None = None,
                  delays: Sequence[float] = DEFAULT_DELAYS,
                  max_restarts: int = DEFAULT_MAX_RESTARTS, window: float = WINDOW_SECONDS,
-                 spawn: Callable[[list[str]], object] = spawn_child,
+                 spawn: Callable[[list[str], Mapping[str, str]], object] = spawn_child,
                  clock: Callable[[], float] = time.monotonic):
+        """`env`: per program name, what to add to its environment."""
         if not delays:
             raise ValueError("at least one restart delay")
-        self.programs = [Program(name, list(argv)) for name, argv in commands]
+        self.programs = [Program(name, list(argv), dict((env or {}).get(name, {})))
+                         for name, argv in commands]
         self.delays, self.max_restarts, self.window = tuple(delays), max_restarts, window
         self.spawn, self.clock = spawn, clock
         for program in self.programs:  # every series there from the start (alert rules)
@@ -94,7 +103,7 @@ class Supervisor:
             self._launch(program)
 
     def _launch(self, program: Program) -> None:
-        program.proc, program.due = self.spawn(program.argv), None
+        program.proc, program.due = self.spawn(program.argv, program.env), None
         UP.labels(program.name).set(1)
 
     def poll(self) -> None:
@@ -168,12 +177,14 @@ def parse_replicas(text: str) -> dict[str, int]:
         if not sep or not count.strip().isdigit() or int(count) < 1:
             raise ValueError(f"replicas: {item!r} is not KIND[:SERVICE]=N (N ≥ 1)")
         kind, _, service = key.partition(":")
-        if kind not in ("relay", "worker"):
+        if kind not in (processes.RELAY, processes.WORKER):
             raise ValueError(f"replicas: {key!r}: only relays and workers have replicas "
                              "(an HTTP server scales with --workers)")
-        if service == "partner_sandbox" and int(count) > 1:
-            raise ValueError("replicas: the sandbox's worker (the stand-in partners' "
-                             "notifier) runs once")
+        if service and service not in processes.services_with(kind):
+            raise ValueError(f"replicas: {key!r}: there is no such {kind}")
+        if service and int(count) > 1 and not processes.replicable(kind, service):
+            raise ValueError(f"replicas: {key!r}: every loop of it runs once per deployment "
+                             "(services/processes.py): it has no replicas")
         replicas[key] = int(count)
     return replicas
 
@@ -181,6 +192,6 @@ def parse_replicas(text: str) -> dict[str, int]:
 def replicas_of(replicas: dict[str, int], kind: str, service: str) -> int:
     if f"{kind}:{service}" in replicas:
         return replicas[f"{kind}:{service}"]
-    if service == "partner_sandbox":  # "worker=2" means the bus workers
+    if not processes.replicable(kind, service):  # "worker=2": the workers that can have them
         return 1
     return replicas.get(kind, 1)

@@ -21,7 +21,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # run from a checkout: the repo's packages
 
-from services import registry  # noqa: E402
+from services import processes, registry  # noqa: E402
 from shared import partners as partner_defaults, retention as retention_defaults  # noqa: E402
 from shared.bus.topology import build_topology  # noqa: E402
 from shared.config import DEFAULT_PORTS, secret_names  # noqa: E402
@@ -39,6 +39,7 @@ URL_SECRETS = ("LOTSE_BROKER_URL", "LOTSE_DATABASE_URL")
 # While a partner's callback secret is rotated, the old one stays valid (docs/security.md).
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_PORT = 9090  # its /federate: the operator console's figures (production overlay)
 # most replicas of each worker kind KEDA may start, and queued messages per replica
 WORKER_MAX = {"intake": 4, "referral": 6, "partner_adapter": 6, "ops": 2}
 QUEUE_LENGTH_PER_REPLICA = "50"
@@ -293,6 +294,9 @@ def from_namespace(namespace: str) -> dict:
 
 
 LOTSE_PODS = {"matchLabels": {"app.kubernetes.io/part-of": "lotse"}}
+# the processes that run the operator console: its server (the overview) and its worker (alerts)
+OPS_PODS = {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                  "values": ["ops", "worker-ops"]}]}
 
 
 def network_policies() -> list[dict]:
@@ -330,6 +334,11 @@ def network_policies() -> list[dict]:
         netpol("lotse-metrics", LOTSE_PODS, ingress=[{
             "from": [from_namespace(MONITORING_NAMESPACE)],
             "ports": [tcp("http"), tcp("metrics")]}]),
+        # the operator console (server and worker) reads the relays' and case openers'
+        # figures from Prometheus's /federate (LOTSE_OPS_METRICS_URLS)
+        netpol("ops-to-prometheus", OPS_PODS, egress=[{
+            "to": [from_namespace(MONITORING_NAMESPACE)],
+            "ports": [tcp(PROMETHEUS_PORT)]}]),
     ]
     for service in servers:
         name = k8s_name(service)
@@ -422,6 +431,38 @@ def sandbox() -> list[dict]:
     return [*docs, *worker, *policies]
 
 
+def console_sources() -> dict[str, str]:
+    """The Deployments whose /metrics the operator console reads (services/processes.py),
+    with their kind (relay, worker)."""
+    return {f"{kind}-{k8s_name(service)}": kind for kind, service in processes.console_sources()}
+
+
+def ops_metrics() -> list[dict]:
+    """Demo, without Prometheus: a Service per Deployment the console reads its figures
+    from, named like it (LOTSE_OPS_METRICS_URLS in the demo's kustomization), and the
+    policies that let the console's pods reach their metrics port. A Service answers from
+    one of its pods: with several worker-partner-adapter pods the circuits shown are one
+    pod's (read Prometheus's /federate instead, as the production overlay does)."""
+    tcp = {"protocol": "TCP", "port": "metrics"}
+    sources = console_sources()
+    docs: list[dict] = [
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": name, "labels": labels(name, kind)},
+         "spec": {"selector": selector(name),
+                  "ports": [{"name": "metrics", "port": METRICS_PORT,
+                             "targetPort": "metrics", "protocol": "TCP"}]}}
+        for name, kind in sources.items()]
+    pods = {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                  "values": list(sources)}]}
+    docs += [
+        netpol("ops-to-metrics", OPS_PODS,
+               egress=[{"to": [{"podSelector": pods}], "ports": [tcp]}]),
+        netpol("metrics-from-ops", pods,
+               ingress=[{"from": [{"podSelector": OPS_PODS}], "ports": [tcp]}]),
+    ]
+    return docs
+
+
 def seed_demo_job() -> dict:
     """The demo accounts (password "demo"); retried until the migration Job has run."""
     job = migrate_job()
@@ -463,6 +504,7 @@ def outputs() -> dict[Path, str]:
            (RABBITMQ_DIR / name).read_text(encoding="utf-8")
            for name in ("rabbitmq.conf", "enabled_plugins")},
         HERE / "overlays" / "demo" / "seed-demo-job.yaml": dump([seed_demo_job()]),
+        HERE / "overlays" / "demo" / "ops-metrics.yaml": dump(ops_metrics()),
     }
 
 

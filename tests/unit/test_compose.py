@@ -3,9 +3,12 @@ value, and the stand-in partner systems only with `--profile demo`."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import yaml
 
+from services import processes
+from services.ops.readings import ServiceMetrics
 from shared.config import COMPOSE_SECRETS, PUBLISHED_DEMO_SECRETS, secret_names
 from tests.conftest import REPO
 
@@ -92,3 +95,23 @@ def test_only_the_gateway_is_trusted_to_name_the_client():
     network = ipaddress.ip_network(interpolated(subnet["subnet"], {}))
     assert ipaddress.ip_address(trusted) in network
     assert ipaddress.ip_address(trusted) != next(network.hosts())  # the bridge's address
+
+
+def test_the_console_reads_every_relays_and_the_case_openers_metrics():
+    """The ops server and worker show outbox backlogs and partner circuits from the /metrics
+    of the processes services/processes.py names (LOTSE_OPS_METRICS_URLS): each a container
+    of this file serving them on that port to the other containers."""
+    services = COMPOSE["services"]
+    expected = {f"{kind}-{service}" for kind, service in processes.console_sources()}
+    for name in ("ops", "worker-ops"):
+        assert services[name]["command"][1:3] in (["serve", "ops"], ["worker", "ops"])
+        urls = ServiceMetrics.from_environ(services[name]["environment"]).urls
+        parts = [urlsplit(url) for url in urls]
+        assert {p.hostname for p in parts} == expected, name
+        assert len(urls) == len(expected)
+        for part in parts:
+            source = services[part.hostname]
+            assert source["command"][1:3] == part.hostname.split("-", 1), part.hostname
+            assert (part.scheme, part.path) == ("http", "/metrics")
+            assert str(part.port) == source["environment"]["LOTSE_METRICS_PORT"]
+            assert source["environment"]["LOTSE_METRICS_HOST"] == "0.0.0.0"

@@ -15,12 +15,14 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 
-from services import registry
+from services import processes, registry
 from services.cli import cmd_secrets
+from services.ops import readings
 from shared import partners as partner_defaults, retention as retention_defaults
 from shared.bus.topology import build_topology
 from shared.config import COMPOSE_SECRETS, DEFAULT_PORTS, secret_names
@@ -413,17 +415,18 @@ def test_keda_scales_each_worker_on_its_queues(overlay):
         assert {t["metadata"]["hostFromEnv"] for t in triggers} <= env
 
 
+def selects(selector: dict, labels: dict) -> bool:
+    ok = selector.get("matchLabels", {}).items() <= labels.items()
+    for e in selector.get("matchExpressions", []):
+        inside = labels.get(e["key"]) in e["values"]
+        ok = ok and (inside if e["operator"] == "In" else not inside)
+    return ok
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_prometheus_finds_every_process(overlay):
     """Monitors select by label, so every replica a HPA or KEDA starts is scraped."""
     docs = rendered(overlay)
-
-    def selects(selector: dict, labels: dict) -> bool:
-        ok = selector.get("matchLabels", {}).items() <= labels.items()
-        for e in selector.get("matchExpressions", []):
-            inside = labels.get(e["key"]) in e["values"]
-            ok = ok and (inside if e["operator"] == "In" else not inside)
-        return ok
 
     services = of_kind(docs, "ServiceMonitor")
     pods = of_kind(docs, "PodMonitor")
@@ -469,3 +472,75 @@ def test_network_policies_deny_by_default(overlay):
     https = [name for name, spec in policies.items() for rule in spec.get("egress", [])
              if {"protocol": "TCP", "port": 443} in rule.get("ports", [])]
     assert https == ["partner-adapter-to-partners"]
+
+
+def pod_labels(docs, name: str) -> dict:
+    return named(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+
+
+def allowed(docs, direction: str, pod: dict, port: tuple, *, peer: dict | None = None,
+            namespace: str | None = None) -> bool:
+    """Whether a NetworkPolicy selecting the pod (labels) lets it talk to a peer pod of the
+    namespace (labels) or to another namespace, on the port (its number or name)."""
+    key = {"egress": "to", "ingress": "from"}[direction]
+    for policy in of_kind(docs, "NetworkPolicy"):
+        spec = policy["spec"]
+        if not selects(spec["podSelector"], pod):
+            continue
+        for rule in spec.get(direction, []):
+            if not any(p["port"] in port for p in rule.get("ports", [])):
+                continue
+            for other in rule.get(key, []):
+                if peer is not None and "namespaceSelector" not in other and \
+                        selects(other.get("podSelector", {}), peer):
+                    return True
+                if namespace is not None and "podSelector" not in other and \
+                        other["namespaceSelector"]["matchLabels"][
+                            "kubernetes.io/metadata.name"] == namespace:
+                    return True
+    return False
+
+
+CONSOLE_PODS = ("ops", "worker-ops")  # its server (overview) and worker (alerts)
+
+
+def test_production_points_the_console_at_prometheus_federate():
+    """Relays and workers run as several pods: the console reads the series it parses
+    (services/ops/readings.py) from Prometheus, which scrapes them all."""
+    docs = rendered("production")
+    (url,) = readings.ServiceMetrics.from_environ(config(docs)).urls
+    part = urlsplit(url)
+    assert part.path == "/federate"
+    assert set(parse_qs(part.query)["match[]"]) == set(processes.console_metrics()) == {
+        readings.OUTBOX_PENDING, readings.OUTBOX_OLDEST, readings.CIRCUIT_OPEN}
+    service, namespace = part.hostname.split(".")[:2]
+    assert namespace == generate.MONITORING_NAMESPACE
+    for name in CONSOLE_PODS:
+        assert allowed(docs, "egress", pod_labels(docs, name), (part.port,),
+                       namespace=namespace), name
+
+
+def test_the_demo_console_reads_the_metrics_ports_without_prometheus():
+    """Each address is a Service on the metrics port of a Deployment whose figures the
+    console shows (every relay, the partner adapter's worker), reachable from its pods."""
+    docs = rendered("demo")
+    urls = readings.ServiceMetrics.from_environ(config(docs)).urls
+    sources = set()
+    for url in urls:
+        part = urlsplit(url)
+        assert part.path == "/metrics"
+        svc = named(docs, "Service", part.hostname)
+        (port,) = svc["spec"]["ports"]
+        assert (port["port"], port["targetPort"]) == (part.port, "metrics")
+        (deployment,) = [d for d in filter(is_lotse, of_kind(docs, "Deployment"))
+                         if selects({"matchLabels": svc["spec"]["selector"]},
+                                    d["spec"]["template"]["metadata"]["labels"])]
+        c = lotse_container(deployment)
+        assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": part.port}
+        sources.add(tuple(c["command"][1:3]))
+        for name in CONSOLE_PODS:
+            console, source = pod_labels(docs, name), pod_labels(
+                docs, deployment["metadata"]["name"])
+            assert allowed(docs, "egress", console, ("metrics", part.port), peer=source)
+            assert allowed(docs, "ingress", source, ("metrics", part.port), peer=console)
+    assert sources == set(processes.console_sources())

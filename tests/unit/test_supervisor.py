@@ -9,14 +9,15 @@ import os
 import pytest
 from prometheus_client import REGISTRY
 
+from services import processes
 from services.cli import metrics_port, stack_commands
-from services.supervisor import Supervisor, parse_replicas
+from services.supervisor import Supervisor, parse_replicas, replicas_of
 from tests.conftest import REPO
 
 
 class FakeProc:
-    def __init__(self, argv, pid):
-        self.argv, self.pid, self.returncode = argv, pid, None
+    def __init__(self, argv, pid, env=None):
+        self.argv, self.pid, self.returncode, self.env = argv, pid, None, env
 
     def poll(self):
         return self.returncode
@@ -32,8 +33,8 @@ class Harness:
                               clock=lambda: self.now, **options)
         self.sup.start()
 
-    def spawn(self, argv):
-        proc = FakeProc(argv, len(self.spawned) + 1)
+    def spawn(self, argv, env):
+        proc = FakeProc(argv, len(self.spawned) + 1, env)
         self.spawned.append(proc)
         return proc
 
@@ -114,10 +115,41 @@ def test_replicas_setting():
     assert parse_replicas("worker:referral=2, relay:intake=3,") == {
         "worker:referral": 2, "relay:intake": 3}
     assert parse_replicas("relay=2,worker=2") == {"relay": 2, "worker": 2}
+    assert parse_replicas("worker:partner_sandbox=1") == {"worker:partner_sandbox": 1}
     for bad in ("worker:referral", "serve:intake=2", "worker=0", "relay=x",
-                "worker:partner_sandbox=2"):
+                "relay:partner_sandbox=2", "worker:nobody=2"):
         with pytest.raises(ValueError):
             parse_replicas(bad)
+
+
+def test_a_process_that_runs_only_once_loops_has_no_replicas():
+    """The sandbox's worker runs only its notifier, declared to run once per deployment
+    (services/processes.py): the rule comes from that declaration."""
+    assert [loop.once for loop in processes.RUNTIMES["partner_sandbox"].loops] == [True]
+    assert not processes.replicable(processes.WORKER, "partner_sandbox")
+    assert processes.replicable(processes.WORKER, "ops")  # its console runs once, the rest not
+    with pytest.raises(ValueError, match="runs once per deployment"):
+        parse_replicas("worker:partner_sandbox=2")
+    assert replicas_of(parse_replicas("worker=3"), processes.WORKER, "partner_sandbox") == 1
+    assert replicas_of(parse_replicas("worker=3"), processes.WORKER, "ops") == 3
+
+
+def test_only_the_first_replica_of_a_worker_runs_its_once_loops():
+    commands = dict(stack_commands("py", replicas=parse_replicas("worker=3,relay=2")))
+    assert "--skip-once-loops" not in commands["worker-ops"]
+    assert commands["worker-ops-2"][-1] == commands["worker-ops-3"][-1] == "--skip-once-loops"
+    # nothing to leave out: the other replicas' command lines are the first's
+    assert not [name for name, argv in commands.items()
+                if "--skip-once-loops" in argv and not name.startswith("worker-ops-")]
+
+
+def test_the_supervisor_starts_a_process_with_its_own_additions_to_the_environment():
+    h = Harness(names=("worker-e", "serve-e"), env={"serve-e": {"LOTSE_X": "1"}})
+    assert h.proc("serve-e").env == {"LOTSE_X": "1"} and h.proc("worker-e").env == {}
+    h.proc("serve-e").die()
+    h.advance(0.1)
+    h.advance(1)
+    assert h.proc("serve-e").env == {"LOTSE_X": "1"}  # and again after a restart
 
 
 def test_replicas_run_under_names_and_metrics_ports_of_their_own():
