@@ -5,12 +5,15 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Container, Iterable, Mapping, Sequence
 
 from shared.events.model import (HouseholdMemberV2, ReferralOverdueV1, ReferralPersonV1,
                                  ReferralReminderDueV1, ReferralRequestedV1,
                                  ReferralStatusChangedV1)
 from shared.events.vocabulary import DeadlinePhase, NoticeKind, ReferralStatus
+
+if TYPE_CHECKING:  # for annotations only: the methods import it where they use it
+    from services.referral.deadlines import DeadlinePolicy, WorkingCalendar
 
 # FHIR Task status codes (http://hl7.org/fhir/task-status, shared/events/vocabulary.py);
 # "ready" and "entered-in-error" are not used by Lotse.
@@ -101,7 +104,7 @@ def shown_to_partner(referral: "Referral") -> bool:
                                                   for h in referral.history)
 
 
-def partner_view(referral: "Referral", allow_list) -> dict:
+def partner_view(referral: Referral, allow_list: Container[str]) -> dict[str, Any]:
     """A referral as its partner may see it: built from the partner's allow-list."""
     view = {attribute: getattr(referral, attribute)
             for entry, attribute in PARTNER_ALLOWED_ATTRIBUTES.items() if entry in allow_list}
@@ -256,7 +259,7 @@ class RoutingRule:
                          else f"age {age} ≥ {low}")
         if self.residence_statuses is not None:
             parts.append(f"status {facts.residence_status}")
-        if dated:
+        if dated and issued is not None:  # (dated and none issued: no match, above)
             parts.append(f"first issued {issued.isoformat()}")
         condition = ", ".join(parts) or "no conditions"
         return f"{self.service.upper()}: {condition} ({self.citation})"
@@ -297,7 +300,7 @@ class SharingBasis:
         return f"legal basis: {self.legal_basis}"
 
 
-def sharing_basis(partner: str, consents: Sequence[dict],
+def sharing_basis(partner: str, consents: Sequence[Mapping[str, Any]],
                   legal_bases: dict[str, str | None]) -> SharingBasis | None:
     """The partner's configured legal basis if it has one (consent is then not the basis,
     and withdrawing one does not stop a duty), else a consent for this partner, else a coarse
@@ -353,7 +356,7 @@ class Referral:
     person_id: str | None = None
     consent_id: str | None = None
     legal_basis: str | None = None
-    share: dict | None = None
+    share: dict[str, Any] | None = None
     outcome: Outcome | None = None
     note: str | None = None
     superseded_by: str | None = None
@@ -365,7 +368,7 @@ class Referral:
     expires_at: datetime | None = None
     reminded_at: datetime | None = None
     overdue_since: datetime | None = None
-    appointment: dict | None = None  # booked by the partner: starts_at, location, bring
+    appointment: dict[str, Any] | None = None  # booked by the partner: starts_at, location, bring
     # announced, not yet published: the handler stages them with the change (uow.publish)
     events: list[ReferralEvent] = field(default_factory=list, compare=False, repr=False)
 
@@ -378,8 +381,8 @@ class Referral:
     def open(cls, *, intake_id: uuid.UUID, intake_reference: str, need: str,
              route: Route | None, by: str, now: datetime,
              basis: SharingBasis | None = None,
-             person_id: str | None = None, share: dict | None = None,
-             waits_for: str | None = None) -> "Referral":
+             person_id: str | None = None, share: dict[str, Any] | None = None,
+             waits_for: str | None = None) -> Referral:
         """A referral for one need: requested from its partner; on hold when no rule fits,
         when nothing (consent or legal basis) allows sharing with that partner, or while the
         referral it depends on (`waits_for`, a need) has not reached its partner. It
@@ -397,10 +400,10 @@ class Referral:
                        consent_id=basis.consent_id if basis else None,
                        legal_basis=basis.legal_basis if basis else None, share=share,
                        waits_for=waits_for, rule_id=route.rule_id if route else None)
-        note = {Reason.CONSENT_MISSING: f"{reason}; waiting for the person's consent to share "
-                                        f"with {route.partner if route else ''}",
-                Reason.PREREQUISITE_PENDING: f"{reason}; waits for the {waits_for} referral"
-                }.get(held, reason)
+        notes = {Reason.CONSENT_MISSING: f"{reason}; waiting for the person's consent to "
+                                         f"share with {route.partner if route else ''}",
+                 Reason.PREREQUISITE_PENDING: f"{reason}; waits for the {waits_for} referral"}
+        note = notes.get(held, reason) if held else reason
         referral.history.append(HistoryEntry(status, None, note, by, now))
         referral.events.append(referral._status_changed(None, by) if held
                                else referral._requested())
@@ -455,7 +458,8 @@ class Referral:
         if self.partner is None and new not in (_S.ON_HOLD, _S.CANCELLED, _S.FAILED):
             raise TransitionNotAllowed(self.status, new, " before it has a partner")
         previous, self.status = self.status, ReferralStatus(new)
-        self.reason = Reason(reason) if new in REASONS else reason or None
+        # (to a status in REASONS, check_transition let only one of its codes through)
+        self.reason = Reason(reason) if new in REASONS and reason else reason or None
         self.outcome = Outcome(outcome) if new == _S.COMPLETED and outcome else None
         self.note = note
         self.version += 1
@@ -468,7 +472,8 @@ class Referral:
         return announced
 
     # --- deadlines -----------------------------------------------------------------------
-    def plan_deadlines(self, policy, calendar, now: datetime) -> None:
+    def plan_deadlines(self, policy: DeadlinePolicy | None, calendar: WorkingCalendar,
+                       now: datetime) -> None:
         """Due times for the phase the referral is in (acknowledgement, then completion)."""
         from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES
 
@@ -482,7 +487,8 @@ class Referral:
             self.complete_due_at = calendar.add_working_days(now, policy.completion_days)
             self.reminded_at = self.overdue_since = None  # a new phase, a new clock
 
-    def check_deadlines(self, policy, calendar, now: datetime) -> DeadlineOutcome | None:
+    def check_deadlines(self, policy: DeadlinePolicy | None, calendar: WorkingCalendar,
+                        now: datetime) -> DeadlineOutcome | None:
         """Expire, flag overdue or remind (announced: referral.status_changed,
         referral.overdue, referral.reminder_due); returns what happened (None: nothing
         due)."""
@@ -538,13 +544,14 @@ class Referral:
     def partner_notified(self, kind: str, case_ref: str, *, by: str, at: datetime) -> None:
         """The partner was told that the consent was withdrawn or that the data must be
         erased: kept in the history (who was told what, when); the status stays."""
-        what = {NoticeKind.CONSENT_WITHDRAWN: "consent withdrawal",
-                NoticeKind.ERASURE: "erasure"}.get(kind, kind)
+        told: dict[str, str] = {NoticeKind.CONSENT_WITHDRAWN: "consent withdrawal",
+                                NoticeKind.ERASURE: "erasure"}
+        what = told.get(kind, kind)
         self.history.append(HistoryEntry(self.status, self.status, f"partner_notice_{kind}",
                                          by, at, note=f"partner told of the {what} ({case_ref})"))
 
     def record_partner_case(self, case_ref: str, *, by: str, now: datetime,
-                            appointment: dict | None = None) -> list[ReferralEvent]:
+                            appointment: dict[str, Any] | None = None) -> list[ReferralEvent]:
         """The partner opened its case: remember its reference (and the appointment it
         booked); 'received' if not further yet. Returns what it announced."""
         self.partner_case_ref = case_ref
@@ -576,14 +583,16 @@ class Referral:
     def _requested(self) -> ReferralRequestedV1:
         """The referral as its partner (through the partner adapter) receives it: with the
         data to pass on (`share`), without which it cannot leave."""
-        share = self.share
+        share, partner, service = self.share, self.partner, self.service
         if not share:
             raise ReferralError(f"referral {self.id} has no data to pass on to its partner")
+        if partner is None or service is None:  # routed referrals have both
+            raise ReferralError(f"referral {self.id} has no partner service to go to")
         household = share.get("household")
         return ReferralRequestedV1(
             referral_id=self.id, intake_id=self.intake_id,
-            intake_reference=self.intake_reference, need=self.need, partner=self.partner,
-            service=self.service, routing_reason=self.routing_reason, status=self.status,
+            intake_reference=self.intake_reference, need=self.need, partner=partner,
+            service=service, routing_reason=self.routing_reason, status=self.status,
             referral_version=self.version, requested_at=self.updated_at,
             residence_status=share["residence_status"],
             person=ReferralPersonV1.from_wire(share["person"]),
@@ -597,8 +606,10 @@ class Referral:
 
 def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequence[str],
                    facts: PersonFacts, rules: Sequence[RoutingRule], by: str, now: datetime,
-                   consents: Sequence[dict] = (), legal_bases: dict | None = None,
-                   person_id: str | None = None, share: dict | None = None) -> list[Referral]:
+                   consents: Sequence[Mapping[str, Any]] = (),
+                   legal_bases: dict[str, str | None] | None = None,
+                   person_id: str | None = None,
+                   share: dict[str, Any] | None = None) -> list[Referral]:
     """One referral per need, each routed by the rules in force on the intake's day and
     leaving only with a consent for its partner or the partner's other legal basis."""
     routes = {need: route_need(need, facts, rules, now.date()) for need in needs}
@@ -619,12 +630,12 @@ def coded(new: str, reason: str | None) -> tuple[Reason | None, str | None]:
     under the code 'other'."""
     if new not in REASONS:
         return None, reason
-    if reason in REASONS[new]:
+    if reason in REASONS[ReferralStatus(new)]:
         return Reason(reason), None
     return Reason.OTHER, reason
 
 
-def facts_from(share: dict) -> PersonFacts:
+def facts_from(share: Mapping[str, Any]) -> PersonFacts:
     """The routing facts a referral keeps (for re-routing and manual referrals)."""
     person = share["person"]
     issued = share.get("first_issue_date")
