@@ -3,12 +3,13 @@
 Every event of the catalogue reaches `ops.journal` (consumers.py). Its handlers write the
 journal rows and fold the referral service's events into `ops_referrals` (domain.py's
 ReferralFacts rules); the overview and the alerts count overdue referrals from there, so the
-console reads no other service's tables. A batch is one multi-row insert into the journal and
-one multi-row upsert of the projection, its merge done by the database (the same rules as
+console reads no other service's tables. A batch is one executemany insert into the journal and
+one executemany upsert of the projection (sent as multi-row statements), its merge done by the database (the same rules as
 domain.merged), so concurrent batches touching one referral need no lock and lose nothing.
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -18,37 +19,50 @@ from sqlalchemy.orm import Session
 
 from services.ops import domain
 from services.ops.tables import journal, referrals
-from shared.db import upsert_insert
-
-ROWS_PER_STATEMENT = 500  # far below SQLite's and PostgreSQL's bound-parameter limits
+from shared.db import UPSERT_INSERTS
 
 
-def _chunks(rows: Sequence[dict], size: int = ROWS_PER_STATEMENT):
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+ROWS_PER_STATEMENT = 500  # ids per IN list: far below the databases' bound-parameter limits
+
+
+@functools.cache
+def _journal_insert(dialect: str):
+    """Built once per dialect and run as an executemany (SQLAlchemy sends the rows as
+    multi-row INSERTs itself): a statement with its VALUES rendered per batch cost more to
+    compile, and psycopg to convert, than the database took to run it."""
+    return (UPSERT_INSERTS[dialect](journal)
+            .on_conflict_do_nothing(index_elements=[journal.c.event_id]))
+
+
+@functools.cache
+def _referral_upsert(dialect: str):
+    statement = UPSERT_INSERTS[dialect](referrals)
+    return statement.on_conflict_do_update(index_elements=[referrals.c.referral_id],
+                                           set_=_merge(statement.excluded))
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def append_to_journal(session: Session, entries: Sequence[dict]) -> None:
-    """Journal rows in one statement (per 500); an event journalled before (an inbox row
-    purged, then replayed) is skipped, not an error."""
-    for chunk in _chunks(entries):
-        session.execute(upsert_insert(session, journal).values(list(chunk))
-                        .on_conflict_do_nothing(index_elements=[journal.c.event_id]))
+    """Journal rows in one executemany; an event journalled before (an inbox row purged,
+    then replayed) is skipped, not an error."""
+    if entries:
+        session.execute(_journal_insert(_dialect(session)), list(entries))
 
 
 def apply_referral_facts(session: Session, facts: Iterable[domain.ReferralFacts],
                          now: datetime) -> None:
-    """Fold facts (one per referral, domain.fold) into the projection: one upsert per 500,
-    in referral id order (concurrent batches lock rows in the same order)."""
+    """Fold facts (one per referral, domain.fold) into the projection: one executemany
+    upsert, in referral id order (concurrent batches lock rows in the same order)."""
     rows = [{"referral_id": f.referral_id, "partner": f.partner, "status": f.status,
              "version": f.version, "status_at": f.status_at, "work_since": f.work_since,
              "ack_overdue_since": f.ack_overdue_since,
              "completion_overdue_since": f.completion_overdue_since, "updated_at": now}
             for f in sorted(facts, key=lambda f: f.referral_id)]
-    for chunk in _chunks(rows):
-        statement = upsert_insert(session, referrals).values(list(chunk))
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[referrals.c.referral_id], set_=_merge(statement.excluded)))
+    if rows:
+        session.execute(_referral_upsert(_dialect(session)), rows)
 
 
 def _merge(new) -> dict:
