@@ -2,6 +2,7 @@
 intake tables' shape."""
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.intake import tables as t
 from services.intake.domain import (Address, Consent, Contact, HouseholdMember, Intake, Need,
                                     OtherName, Person, ReferralView, Residence)
-from shared.db import upsert_insert
+from shared.db import UPSERT_INSERTS
 
 
 @dataclass(frozen=True)
@@ -239,8 +240,8 @@ def add_consents_of_persons(session: Session,
     ROWS_PER_STATEMENT), in consent id order."""
     rows = sorted((_consent_row(person_id, None, c) for person_id, c in consents),
                   key=lambda row: row["id"])
-    for chunk in _chunks(rows):
-        session.execute(t.consents.insert().values(chunk))
+    if rows:  # an executemany: SQLAlchemy sends it as multi-row INSERTs, compiled once
+        session.execute(t.consents.insert(), rows)
 
 
 def _consent_row(person_id: uuid.UUID | str, intake_id: uuid.UUID | None, c: Consent) -> dict:
@@ -390,6 +391,17 @@ _UPDATE_VIEW = (update(t.intake_referrals)
                 .values({c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}))
 
 
+@functools.cache
+def _insert_views(dialect: str):
+    """Built once per dialect, run as an executemany (sent as multi-row INSERTs): VALUES
+    rendered per batch cost more to compile and convert than the database's work."""
+    r = t.intake_referrals
+    insert = UPSERT_INSERTS[dialect](r)
+    return insert.on_conflict_do_update(
+        index_elements=[r.c.referral_id], set_={c: insert.excluded[c] for c in _VIEW_COLUMNS},
+        where=r.c.version < insert.excluded.version)
+
+
 def save_referral_views(session: Session, new: Sequence[ReferralView],
                         stored: Sequence[ReferralView]) -> None:
     """Insert views not stored yet (one multi-row statement per ROWS_PER_STATEMENT) and
@@ -397,14 +409,10 @@ def save_referral_views(session: Session, new: Sequence[ReferralView],
     over a lower version (domain.newer, in SQL): a batch racing another one over the same
     referral keeps the higher version, and an insert meeting a row inserted meanwhile
     updates it instead of failing."""
-    r = t.intake_referrals
-    for chunk in _chunks(sorted(new, key=lambda v: str(v.referral_id))):
-        insert = upsert_insert(session, r).values(
-            [{"referral_id": str(v.referral_id), **_view_values(v)} for v in chunk])
-        session.execute(insert.on_conflict_do_update(
-            index_elements=[r.c.referral_id],
-            set_={c: insert.excluded[c] for c in _VIEW_COLUMNS},
-            where=r.c.version < insert.excluded.version))
+    if new:
+        session.execute(_insert_views(session.get_bind().dialect.name), [
+            {"referral_id": str(v.referral_id), **_view_values(v)}
+            for v in sorted(new, key=lambda v: str(v.referral_id))])
     if stored:
         session.execute(_UPDATE_VIEW, [
             {"v_referral_id": str(v.referral_id),

@@ -3,9 +3,10 @@
 Every event of the catalogue reaches `ops.journal` (consumers.py). Its handlers write the
 journal rows and fold the referral service's events into `ops_referrals` (domain.py's
 ReferralFacts rules); the overview and the alerts count overdue referrals from there, so the
-console reads no other service's tables. A batch is one executemany insert into the journal and
-one executemany upsert of the projection (sent as multi-row statements), its merge done by the database (the same rules as
-domain.merged), so concurrent batches touching one referral need no lock and lose nothing.
+console reads no other service's tables. A batch is one executemany insert into the journal
+and one executemany upsert of the projection (sent as multi-row statements), its merge done
+by the database (the same rules as domain.merged), so concurrent batches touching one
+referral need no lock and lose nothing.
 """
 from __future__ import annotations
 
