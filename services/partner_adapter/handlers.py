@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
-from services.partner_adapter import erasure, notices, repository
+from services.partner_adapter import case_requests, erasure, notices, repository
 from services.partner_adapter.domain import (CaseStatus, Disclosure, PartnerCase, backoff,
-                                             holds_person, minimise)
+                                             holds_person)
 from services.partner_adapter.outcomes import (AnswerOutcome, DeliveryOutcome, ReadOutcome,
                                                SendOutcome)
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
@@ -20,8 +20,7 @@ from services.partner_adapter.guards import PartnerGuards
 from shared import metrics
 from shared.clock import utcnow
 from shared.events.envelope import Envelope
-from shared.events.model import (ReferralReminderDueV1, ReferralRequestedV1,
-                                 ReferralStatusChangedV1, typed)
+from shared.events.model import ReferralReminderDueV1, ReferralStatusChangedV1, typed
 from shared.events.vocabulary import PARTNER_REPORTED, NoticeKind, ReferralStatus
 from shared.partners import DIRECTORY, PartnerConfig
 from shared.logging import current_correlation_id
@@ -32,24 +31,9 @@ log = logging.getLogger(__name__)
 def request_partner_case(envelope: Envelope, uow,
                          directory: Mapping[str, PartnerConfig] = DIRECTORY) -> None:
     """Record that the partner owes us a case for this referral (at most one per referral),
-    keeping only what the partner's allow-list names.
-
-    No partner call happens here: the message is acked as soon as the pending case is
-    committed, so a slow or down partner never holds a message unacked.
-    """
-    requested: ReferralRequestedV1 = typed(envelope)
-    if repository.for_referral(uow.session, requested.partner, str(requested.referral_id)):
-        return
-    config = directory.get(requested.partner)
-    if config is None:  # routed to a partner the directory does not know: a bug, park it
-        raise LookupError(f"partner {requested.partner!r} is not in the partner directory")
-    request = minimise(requested.data(), config.allow_list)
-    basis = (f"consent {requested.consent_id}" if requested.consent_id
-             else requested.legal_basis or f"consent ({requested.consent_method})")
-    repository.add(uow.session, PartnerCase.requested(
-        referral_id=requested.referral_id, partner=requested.partner,
-        service=requested.service, request=request, now=uow.clock(), basis=basis,
-        flow=(envelope.correlationid, envelope.id)))
+    keeping only what the partner's allow-list names: a batch of one (case_requests.py, the
+    batch handler; this one serves a failed batch retried message by message)."""
+    case_requests.request_partner_cases([envelope], uow, directory)
 
 
 def _publish(uow, case: PartnerCase) -> None:
