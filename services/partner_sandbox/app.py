@@ -15,10 +15,11 @@ from flask_babel import gettext as _
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from jsonschema import Draft202012Validator, FormatChecker
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from services.partner_sandbox import erasure, notices, store
 from services.partner_sandbox.systems import (DESTINATION, NOTICE_FORMATS, SYSTEMS,
-                                              WBS_REQUIRED)
+                                              WBS_REQUIRED, PartnerSystem)
 from shared import secure_submission as crypto
 from shared.auth import allow_anonymous, current_principal, ui_roles
 from shared.config import Settings
@@ -95,14 +96,47 @@ def _schema_errors(schema: str, payload: dict) -> dict[str, list[str]]:
 
 
 def _create(partner: str):
-    """Create a case idempotently, after playing the configured failure mode."""
+    """Create a case idempotently, after playing the configured failure mode. A well-formed
+    request with a new key to a working partner system (most of them) is stored in one
+    statement that reads the behaviour too; anything else takes the long way: behaviour,
+    refusal, slowness, the case (or the one stored under the key), timeout."""
     system = _system(partner)
     _require_key(partner)
+    key = request.headers.get("Idempotency-Key")
+    payload = request.get_json(silent=True)
+    refusal = _refusal(system, key, payload)
+    status = "announced" if system.protocol == "fit_connect" else "new"
+    if refusal is None:
+        case = store.create_case_when_ok(engine(), partner, key, payload, status)
+        if case is not None:
+            return _case_answer(system, case, True, payload)
     mode = store.behaviour(engine(), partner, settings().sandbox_auto_accept_seconds)
     if mode["mode"] == "fail":
         abort(503, f"{system.name} is down (sandbox failure mode)")
-    key = _idempotency_key()
-    payload = _json_object()
+    if isinstance(refusal, HTTPException):
+        raise refusal
+    if refusal is not None:
+        return refusal
+    if mode["mode"] == "slow":
+        time.sleep(mode["delay_seconds"])
+    case, created = store.create_case(engine(), partner, key, payload, status)
+    if mode["mode"] == "timeout" and system.protocol != "fit_connect":
+        # The case exists but the answer never arrives in time: the caller must retry with
+        # the same key and get this same case back.
+        time.sleep(mode["delay_seconds"] or 15)
+        abort(504, "gateway timeout (sandbox failure mode)")
+    return _case_answer(system, case, created, payload)
+
+
+def _refusal(system: PartnerSystem, key: str | None,
+             payload: object) -> HTTPException | tuple | None:
+    """Why the partner system refuses this case request (400: no idempotency key or no JSON
+    object; 422: required fields missing or the published schema not met), None: it is well
+    formed. Answered only after the failure mode: a system that is down refuses nothing."""
+    if not key:
+        return BadRequest("Idempotency-Key header is required")
+    if not isinstance(payload, dict):
+        return BadRequest("JSON body required")
     missing = [f for f in system.required if not payload.get(f)]
     if missing:
         return jsonify(code=422, errors={f: ["required"] for f in missing}), 422
@@ -110,18 +144,13 @@ def _create(partner: str):
         errors = _schema_errors(system.schema, payload)
         if errors:
             return jsonify(code=422, errors=errors), 422
-    if mode["mode"] == "slow":
-        time.sleep(mode["delay_seconds"])
+    return None
+
+
+def _case_answer(system: PartnerSystem, case: dict, created: bool, payload: dict):
     if system.protocol == "fit_connect":  # announced now, the encrypted data follow (PUT)
-        case, created = store.create_case(engine(), partner, key, payload, "announced")
         return jsonify({"submissionId": case["reference"], "caseId": case["reference"],
                         "destinationId": payload["destinationId"]}), 201 if created else 200
-    case, created = store.create_case(engine(), partner, key, payload)
-    if mode["mode"] == "timeout":
-        # The case exists but the answer never arrives in time: the caller must retry with
-        # the same key and get this same case back.
-        time.sleep(mode["delay_seconds"] or 15)
-        abort(504, "gateway timeout (sandbox failure mode)")
     answer = {system.reference_field: case["reference"], "status": case["status"],
               "created": created}
     if case.get("appointment"):
