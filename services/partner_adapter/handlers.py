@@ -5,7 +5,7 @@ import hashlib
 import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
@@ -72,14 +72,16 @@ def _defer(case_id: str, uow_factory: Callable, until: datetime,
 
 @dataclass(frozen=True)
 class _Call:
-    """How one partner call went, recorded afterwards (see open_partner_cases)."""
+    """How one attempt went (a partner call, or none if deferred), recorded afterwards
+    (see open_partner_cases)."""
 
     sent: PartnerCase
-    outcome: DeliveryOutcome  # opened | retry | refused
+    outcome: DeliveryOutcome  # opened | retry | refused | deferred (not called)
     receipt: Receipt | None = None
     payload: dict | None = None
-    error: str = ""
+    error: str = ""  # the partner's error, or why the call was deferred
     lost: bool = False  # the partner may hold the case: look it up before the next attempt
+    until: datetime | None = None  # deferred until then (circuit open, rate limit)
 
 
 def open_partner_case(case_id: str, uow_factory: Callable,
@@ -101,10 +103,12 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
                        clock: Callable[[], datetime] = utcnow,
                        poll_seconds: float | None = None, pool: Executor | None = None,
                        lease_until: datetime | None = None) -> dict[str, DeliveryOutcome]:
-    """Open a batch of pending cases: read them (and withdrawn consents) in one transaction,
-    call each partner outside any transaction (on `pool`'s threads, else one after another),
-    and record each answer as soon as its call ends, together with the answers that ended
-    meanwhile (one transaction per group): no answer waits for the batch's slowest call.
+    """Open a batch of pending cases: read them and the withdrawals of their consents in one
+    transaction (two statements), call each partner outside any transaction (on `pool`'s
+    threads, else one after another), the consent checked again right before each call (one
+    statement), and record each answer as soon as its call ends, together with the answers
+    that ended meanwhile (one transaction per group, a constant number of statements: see
+    _record_calls): no answer waits for the batch's slowest call.
 
     With `lease_until` (when the batch's leases end), a call starts only if it ends, however
     long it takes (longest_call), RECORDING_SECONDS before then, so no call outlasts its
@@ -116,6 +120,7 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
     with uow_factory() as uow:
         cases = repository.get_many(uow.session, case_ids)
         withdrawn = notices.withdrawn_bases(uow.session, [c.basis for c in cases.values()])
+        withdrawn_now = notices.consent_check(uow.session.get_bind())
     due = [c for c in cases.values() if c.status == CaseStatus.PENDING]
 
     def attempt(case: PartnerCase) -> _Call | DeliveryOutcome:
@@ -125,9 +130,11 @@ def open_partner_cases(case_ids: Sequence[str], uow_factory: Callable,
                 - timedelta(seconds=RECORDING_SECONDS))
             if start_by is not None and clock() > start_by:
                 return DeliveryOutcome.LATER
+            # the consent checked again right before the call, not only when the round
+            # read the withdrawals: a round's calls may start most of a lease after that
             return _attempt(case, uow_factory, gateways, directory, guards, clock,
                             withdrawn=case.basis in withdrawn
-                            or _withdrawn_now(case, uow_factory), start_by=start_by)
+                            or withdrawn_now(case.basis), start_by=start_by)
         except Exception:  # the lease lapses and the case is tried again
             log.exception("opening partner case failed", extra={"case_id": str(case.id)})
             return DeliveryOutcome.ERROR
@@ -190,15 +197,6 @@ def _give_up_leases(case_ids: list[str], uow_factory: Callable,
                     exc_info=True)
 
 
-def _withdrawn_now(case: PartnerCase, uow_factory: Callable) -> bool:
-    """The consent checked again right before this case's call: a round's calls may start
-    most of a lease after the round read the withdrawals."""
-    if not notices.relies_on_consent(case.basis):
-        return False
-    with uow_factory() as uow:
-        return bool(notices.withdrawn_bases(uow.session, [case.basis]))
-
-
 def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, PartnerGateway],
              directory: Mapping[str, PartnerConfig], guards: PartnerGuards | None,
              clock: Callable[[], datetime], withdrawn: bool,
@@ -213,8 +211,9 @@ def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, Pa
     if start_by is not None and clock() > start_by:
         return DeliveryOutcome.LATER
     wait = guards.before(case.partner, clock()) if guards and gateway else None
-    if wait is not None:
-        return _defer(str(case.id), uow_factory, *wait)
+    if wait is not None:  # recorded with the answers that end meanwhile
+        until, why = wait
+        return _Call(case, DeliveryOutcome.DEFERRED, error=why, until=until)
     lost, outcome, error, started = False, DeliveryOutcome.RETRY, "", time.perf_counter()
     receipt = payload = None
     try:
@@ -235,18 +234,26 @@ def _attempt(case: PartnerCase, uow_factory: Callable, gateways: Mapping[str, Pa
 def _record_calls(calls: list[_Call], uow_factory: Callable,
                   directory: Mapping[str, PartnerConfig],
                   poll_seconds: float | None) -> dict[str, DeliveryOutcome]:
-    """Record the partners' answers in one transaction (row locks taken in id order). Should
-    that fail, each answer is recorded on its own, so one case cannot hold back the others;
-    one that cannot be recorded is "error"."""
+    """Record the partners' answers in one transaction, in a constant number of statements
+    however many: the cases locked (in id order, one statement), then, once every answer is
+    applied to its case, one executemany update of the cases (ending their leases), one
+    insert of what the partners received, one read of the withdrawals of the delivered
+    cases' consents (after the lock: see notices._lock_cases) and one outbox insert at the
+    commit. Rare answers (a case cancelled or erased during its call) write their own rows.
+    Should that fail, each answer is recorded on its own, so one case cannot hold back the
+    others; one that cannot be recorded is "error"."""
     if not calls:
         return {}
     try:
         with uow_factory() as uow:
             cases = repository.get_many(uow.session, [str(c.sent.id) for c in calls],
                                         lock=True)
+            answers = _Answers()
             results = {str(c.sent.id): _record(uow, cases.get(str(c.sent.id)), c,
-                                               directory[c.sent.partner], poll_seconds)
+                                               directory[c.sent.partner], poll_seconds,
+                                               answers)
                        for c in calls}
+            answers.write(uow)
             uow.commit()
         return results
     except Exception:
@@ -262,9 +269,27 @@ def _record_calls(calls: list[_Call], uow_factory: Callable,
     return results
 
 
+@dataclass
+class _Answers:
+    """What the answers recorded together write (_record_calls), in the calls' order."""
+
+    changed: list[PartnerCase] = field(default_factory=list)
+    disclosed: list[Disclosure] = field(default_factory=list)
+    delivered: list[PartnerCase] = field(default_factory=list)
+
+    def write(self, uow) -> None:
+        repository.save_many(uow.session, self.changed)
+        repository.add_disclosures(uow.session, self.disclosed)
+        # a withdrawal that arrived during the calls: read after the cases are saved
+        notices.after_deliveries(uow, self.delivered)
+        for case in self.changed:
+            _publish(uow, case)
+
+
 def _record(uow, case: PartnerCase | None, call: _Call, config: PartnerConfig,
-            poll_seconds: float | None) -> DeliveryOutcome:
-    """Record one partner's answer on the locked case (the caller commits)."""
+            poll_seconds: float | None, answers: _Answers) -> DeliveryOutcome:
+    """Apply one partner's answer to its locked case; what to write goes to `answers` (the
+    caller writes and commits)."""
     outcome = call.outcome
     if case is None:
         return DeliveryOutcome.NOT_PENDING
@@ -277,28 +302,27 @@ def _record(uow, case: PartnerCase | None, call: _Call, config: PartnerConfig,
         case.opened(call.receipt.reference, uow.clock(), appointment=call.receipt.appointment)
         if config.inbound == "poll":
             case.poll_after(poll_seconds or config.poll_seconds, uow.clock())
-        repository.add_disclosure(uow.session, Disclosure.of(
-            case, config.channel, config.allow_list, call.payload, uow.clock()))
-        repository.save(uow.session, case)
-        notices.after_delivery(uow, case)  # a withdrawal that arrived during the call
+        answers.disclosed.append(Disclosure.of(case, config.channel, config.allow_list,
+                                               call.payload, uow.clock()))
+        answers.delivered.append(case)
+    elif outcome == DeliveryOutcome.DEFERRED:  # not called: no attempt used up
+        case.deferred(call.until, call.error, uow.clock())
+    elif outcome == DeliveryOutcome.RETRY:
+        log.warning("partner unavailable, will retry",
+                    extra={"partner": case.partner, "case_id": str(case.id),
+                           "reason": call.error, "answer_lost": call.lost})
+        case.attempt_failed(call.error, uow.clock(), answer_lost=call.lost,
+                            max_attempts=config.max_attempts)
+        if case.status == CaseStatus.FAILED:
+            outcome = DeliveryOutcome.FAILED
     else:
-        if outcome == DeliveryOutcome.RETRY:
-            log.warning("partner unavailable, will retry",
-                        extra={"partner": case.partner, "case_id": str(case.id),
-                               "reason": call.error, "answer_lost": call.lost})
-            case.attempt_failed(call.error, uow.clock(), answer_lost=call.lost,
-                                max_attempts=config.max_attempts)
-            if case.status == CaseStatus.FAILED:
-                outcome = DeliveryOutcome.FAILED
-        else:
-            log.error("partner refused case", extra={"partner": case.partner,
-                                                     "case_id": str(case.id),
-                                                     "reason": call.error})
-            case.refused(call.error, uow.clock())
-        repository.save(uow.session, case)
+        log.error("partner refused case", extra={"partner": case.partner,
+                                                 "case_id": str(case.id),
+                                                 "reason": call.error})
+        case.refused(call.error, uow.clock())
     if case.erased:  # nothing about an erased person is published again
         case.events.clear()
-    _publish(uow, case)
+    answers.changed.append(case)
     return outcome
 
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Engine
@@ -32,6 +32,7 @@ from services.partner_adapter.tables import disclosures, partner_notices, withdr
 from services.partner_adapter.tables import partner_cases as cases
 from shared import metrics
 from shared.clock import utcnow
+from shared.db import is_postgres
 from shared.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -271,33 +272,71 @@ def is_withdrawn(session: Session, consent_id: str | None) -> bool:
         withdrawn_consents.c.consent_id == str(consent_id))).first() is not None
 
 
+# built once, with the consent ids as parameters: the case loop asks for every round, every
+# call and every group of answers recorded
+_WITHDRAWN_AMONG = select(withdrawn_consents.c.consent_id, withdrawn_consents.c.withdrawn_at) \
+    .where(withdrawn_consents.c.consent_id.in_(bindparam("consent_ids", expanding=True)))
+_WITHDRAWN = select(withdrawn_consents.c.consent_id).where(
+    withdrawn_consents.c.consent_id == bindparam("consent_id"))
+
+
+def _withdrawn_among(session: Session, consent_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each of these consents was withdrawn, for those withdrawn (one statement)."""
+    ids = sorted(set(consent_ids))
+    if not ids:
+        return {}
+    return {r.consent_id: r.withdrawn_at
+            for r in session.execute(_WITHDRAWN_AMONG, {"consent_ids": ids})}
+
+
 def withdrawn_bases(session: Session, bases: Iterable[str | None]) -> set[str]:
     """Those of these cases' bases whose consent was withdrawn (never a statutory basis:
     withdrawing a consent does not stop a duty)."""
     consents = {c: b for b in bases if b and (c := relies_on_consent(b))}
-    if not consents:
-        return set()
-    rows = session.execute(select(withdrawn_consents.c.consent_id).where(
-        withdrawn_consents.c.consent_id.in_(list(consents)))).all()
-    return {consents[r.consent_id] for r in rows}
+    return {consents[c] for c in _withdrawn_among(session, consents)}
 
 
-# built once: asked for every case delivered
-_WITHDRAWN_AT = select(withdrawn_consents.c.withdrawn_at).where(
-    withdrawn_consents.c.consent_id == bindparam("consent_id"))
+def consent_check(engine: Engine) -> Callable[[str | None], bool]:
+    """The check before each partner call (handlers.open_partner_cases): is the consent a
+    basis relies on withdrawn, as the database says right now? One statement on a
+    connection of its own, without a session or unit of work; on PostgreSQL in autocommit,
+    one round trip instead of BEGIN, SELECT and ROLLBACK (a lone statement is a transaction
+    of its own, reading what was committed before it, as a transaction's first statement
+    would). Not on SQLite, whose engine takes the write lock at every BEGIN (shared/db.py)."""
+    lone = engine.execution_options(isolation_level="AUTOCOMMIT") if is_postgres(engine) \
+        else engine
+
+    def withdrawn_now(basis: str | None) -> bool:
+        consent_id = relies_on_consent(basis)
+        if consent_id is None:
+            return False
+        with lone.connect() as conn:
+            return conn.execute(_WITHDRAWN, {"consent_id": consent_id}).first() is not None
+
+    return withdrawn_now
 
 
 def after_delivery(uow, case) -> int:
     """A case was just recorded as delivered: if its consent was withdrawn meanwhile (the
     withdrawal's own handler could not see this delivery yet), the partner is told now.
     Call after saving the case, in the same unit of work."""
-    consent_id = relies_on_consent(case.basis)
-    row = uow.session.execute(_WITHDRAWN_AT, {"consent_id": consent_id}).first() \
-        if consent_id else None
-    if row is None:
-        return 0
-    return queue_notices(uow, kind="consent_withdrawn", referral_ids=[str(case.referral_id)],
-                         reason="consent_withdrawn", now=row.withdrawn_at)
+    return after_deliveries(uow, [case])
+
+
+def after_deliveries(uow, delivered: Sequence) -> int:
+    """after_delivery for cases recorded as delivered together: their consents' withdrawals
+    read in one statement, a notice queued for each case whose consent was withdrawn.
+    Returns how many notices were queued."""
+    consent_ids = {str(c.id): cid for c in delivered if (cid := relies_on_consent(c.basis))}
+    withdrawn = _withdrawn_among(uow.session, consent_ids.values())
+    queued = 0
+    for case in delivered:
+        at = withdrawn.get(consent_ids.get(str(case.id), ""))
+        if at is not None:
+            queued += queue_notices(uow, kind="consent_withdrawn",
+                                    referral_ids=[str(case.referral_id)],
+                                    reason="consent_withdrawn", now=at)
+    return queued
 
 
 def follow_consent_withdrawal(envelope: Envelope, uow) -> None:

@@ -49,10 +49,16 @@ def _case(row) -> PartnerCase:
 
 
 def add_disclosure(session: Session, d: Disclosure) -> None:
-    session.execute(disclosures.insert(), dict(
-        case_id=str(d.case_id), referral_id=str(d.referral_id), partner=d.partner,
-        channel=d.channel, fields=list(d.fields), payload_sha256=d.payload_sha256,
-        basis=d.basis, disclosed_at=d.disclosed_at))
+    add_disclosures(session, [d])
+
+
+def add_disclosures(session: Session, ds: Sequence[Disclosure]) -> None:
+    """Record what partners received, in one statement however many."""
+    if ds:
+        session.execute(_ADD_DISCLOSURE, [dict(
+            case_id=str(d.case_id), referral_id=str(d.referral_id), partner=d.partner,
+            channel=d.channel, fields=list(d.fields), payload_sha256=d.payload_sha256,
+            basis=d.basis, disclosed_at=d.disclosed_at) for d in ds])
 
 
 def disclosures_of(session: Session, referral_id: str) -> list:
@@ -73,6 +79,7 @@ _FOR_REFERRAL = select(t).where(t.c.partner == bindparam("partner"),
 _REQUESTED = select(t.c.partner, t.c.referral_id).where(
     t.c.partner.in_(bindparam("partners", expanding=True)),
     tuple_(t.c.partner, t.c.referral_id).in_(bindparam("pairs", expanding=True)))
+_ADD_DISCLOSURE = disclosures.insert()
 
 
 @functools.cache
@@ -111,7 +118,15 @@ def requested(session: Session, pairs: Iterable[tuple[str, str]]) -> set[tuple[s
 
 
 def save(session: Session, case: PartnerCase) -> None:
-    session.execute(_UPDATE, {"case_id": str(case.id), "lease_until": None, **_values(case)})
+    save_many(session, [case])
+
+
+def save_many(session: Session, cases: Sequence[PartnerCase]) -> None:
+    """Store changed cases and end their leases, in one statement (an executemany), in id
+    order."""
+    if cases:
+        session.execute(_UPDATE, [{"case_id": str(c.id), "lease_until": None, **_values(c)}
+                                  for c in sorted(cases, key=lambda c: str(c.id))])
 
 
 def get(session: Session, case_id: str) -> PartnerCase | None:

@@ -149,10 +149,10 @@ def test_one_case_failing_to_be_recorded_does_not_hold_back_the_others(adapter_d
     [broken, *_] = [str(c.id) for c in cases(adapter_deps)]
     record = handlers._record
 
-    def record_but_one(uow, case, call, config, poll_seconds):
+    def record_but_one(uow, case, call, *rest):
         if case is not None and str(case.id) == broken:
             raise RuntimeError("a bug in recording one case")
-        return record(uow, case, call, config, poll_seconds)
+        return record(uow, case, call, *rest)
 
     monkeypatch.setattr(handlers, "_record", record_but_one)
     gateway = FakePartnerGateway()

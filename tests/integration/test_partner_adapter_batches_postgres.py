@@ -1,23 +1,26 @@
 """The partner adapter in batches on PostgreSQL: referral.requested one by one, in batches
-and delivered leave the same rows as on SQLite, in as few statements; batches of requests
-racing each other over the same referrals make one case per referral, without failing a
-batch."""
+and delivered, and a case opener round case by case, together and on a pool, leave the same
+rows and events as on SQLite, in as few statements; batches of requests racing each other
+over the same referrals make one case per referral, without failing a batch."""
 from __future__ import annotations
 
 import logging
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 
+from services.partner_adapter import handlers, repository
 from services.partner_adapter.bootstrap import bootstrap
 from shared.bus.delivery import Verdict, deliver_batch
 from shared.db import migrate
 from tests.conftest import embedded_settings
 from tests.integration.conftest import fresh_database
-from tests.partner_adapter_batches import (REQUEST, Statements, clear, feed, fixed_id,
-                                           referral_id, request, requests, seed_requests,
+from tests.partner_adapter_batches import (EXPECTED_OUTCOMES, REQUEST, Partners, Statements,
+                                           clear, feed, fixed_id, open_round, referral_id,
+                                           request, requests, seed_requests, seed_round,
                                            snapshot, still)
 
 pytestmark = pytest.mark.integration
@@ -67,6 +70,48 @@ def test_fifty_requests_take_four_statements_with_their_delivery(tmp_path):
             assert {o.verdict for o in outcomes} == {Verdict.ACK}
             # the inbox, the tombstones, the cases there, the new cases
             assert statements.seen == ["INSERT", "SELECT", "SELECT", "INSERT"]
+        finally:
+            deps.engine.dispose()
+
+
+def test_a_round_leaves_the_same_rows_as_on_sqlite(tmp_path):
+    lite = on_sqlite(tmp_path)
+    ids = seed_round(lite)
+    assert open_round(lite, ids, Partners(lite), together=False) == EXPECTED_OUTCOMES
+    expected = snapshot(lite)
+    lite.engine.dispose()
+    with fresh_database("lotse_adapter", services=(SERVICE,)) as url:
+        deps = on_postgres(tmp_path, url)
+        try:
+            for mode in ("case by case", "together", "on a pool"):
+                clear(deps)
+                ids = seed_round(deps)
+                with ThreadPoolExecutor(4) as pool:
+                    outcomes = open_round(deps, ids, Partners(deps),
+                                          together=mode != "case by case",
+                                          pool=pool if mode == "on a pool" else None)
+                assert outcomes == EXPECTED_OUTCOMES, mode
+                assert snapshot(deps) == expected, mode
+        finally:
+            deps.engine.dispose()
+
+
+def test_a_round_of_32_takes_as_few_statements_as_on_sqlite(tmp_path):
+    with fresh_database("lotse_adapter", services=(SERVICE,)) as url:
+        deps = on_postgres(tmp_path, url)
+        try:
+            feed(deps, [request(f"busy {i}", consent=f"busy {i}") for i in range(32)],
+                 batch=32)
+            with deps.session_factory() as s:
+                ids = [str(c.id) for c in repository.listing(s)]
+            partners = Partners(deps)
+            partners.labels.update({referral_id(f"busy {i}"): "opens" for i in range(32)})
+            statements = Statements(deps.engine)
+            outcomes = handlers.open_partner_cases(ids, deps.uow, partners.gateways(),
+                                                   clock=deps.clock)
+            assert set(outcomes.values()) == {"opened"} and len(outcomes) == 32
+            assert statements.seen == ["SELECT", "SELECT", *["SELECT"] * 32,
+                                       "SELECT", "UPDATE", "INSERT", "SELECT", "INSERT"]
         finally:
             deps.engine.dispose()
 
