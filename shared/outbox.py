@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, Sequence
 
 from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, and_,
-                        bindparam, func, or_, select, update)
+                        bindparam, func, or_, select, text, update)
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import Session
 
@@ -182,7 +182,13 @@ class OutboxRelay:
         """Relay until stopped. A full batch is followed by the next at once; after a partial
         one the relay lingers `linger` seconds, so rows committed meanwhile travel together
         (fewer claims and settles per event, for a few milliseconds of latency); with
-        nothing pending it sleeps `idle` seconds or until woken."""
+        nothing pending it sleeps `idle` seconds or until woken: by a commit in this process
+        (`wake`, set by the unit of work), or on PostgreSQL by any process's commit
+        (listen_for_commits)."""
+        if is_postgres(self.engine):
+            threading.Thread(target=listen_for_commits,
+                             args=(self.engine, self.table, self.wake, stop),
+                             name=f"{self.service}-commit-listener", daemon=True).start()
         while not stop.is_set():
             try:
                 claimed, _ = self._relay_batch()
@@ -198,6 +204,54 @@ class OutboxRelay:
             elif claimed < self.batch_size:
                 stop.wait(linger)
         self.publisher.close()
+
+
+def commit_channel(table: Table) -> str:
+    """The PostgreSQL notification channel that says events were committed to `table`."""
+    return f"{table.name}_committed"
+
+
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
+def notify_committed(session: Session, table: Table) -> None:
+    """Within the transaction staging events (PostgreSQL only): its commit wakes the relays
+    of this outbox at once, in whatever process they run (NOTIFY is sent at commit, never
+    for a rollback; several in one transaction arrive as one)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_NOTIFY, {"channel": commit_channel(table)})
+
+
+def listen_for_commits(engine: Engine, table: Table, wake: threading.Event,
+                       stop: StopSignal, timeout: float = 1.0) -> None:
+    """Set `wake` whenever events are committed to `table` (PostgreSQL LISTEN), until
+    stopped; after a lost connection it listens again a second later. Without it a relay in
+    a process of its own would notice new rows only on its next poll (`idle`), and each
+    hop of a flow would wait for that."""
+    while not stop.is_set():
+        raw = None
+        try:
+            raw = engine.raw_connection()
+            conn = raw.driver_connection  # psycopg's own connection
+            raw.detach()  # autocommit and LISTEN: not for the pool's other users
+            if conn is None:
+                raise RuntimeError("no driver connection")
+            conn.autocommit = True
+            conn.execute(f'LISTEN "{commit_channel(table)}"')
+            wake.set()  # whatever was committed before we listened
+            while not stop.is_set():
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    wake.set()
+        except Exception as exc:
+            log.warning("relay cannot listen for commits; polling meanwhile",
+                        extra={"reason": str(exc)[:300]})
+            stop.wait(1.0)
+        finally:
+            if raw is not None:
+                try:
+                    raw.close()  # detached: closes the connection itself
+                except Exception:
+                    pass
 
 
 def _age(moment: datetime | None, now: datetime) -> float:
