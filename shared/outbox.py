@@ -62,12 +62,14 @@ def stage(connection: Connection | Session, table: Table, envelope: Envelope,
 
 def stage_all(connection: Connection | Session, table: Table, envelopes: Sequence[Envelope],
               now: datetime) -> None:
-    """Add envelopes to the outbox inside the caller's transaction, in one statement."""
+    """Add envelopes to the outbox inside the caller's transaction, in one statement; its
+    commit wakes the outbox's relays (notify_committed)."""
     if envelopes:
         connection.execute(table.insert(), [dict(
             event_id=e.id, event_type=e.type, routing_key=e.routing_key,
             correlation_id=e.correlationid, body=e.to_json(), status="pending", attempts=0,
             next_attempt_at=now, created_at=now) for e in envelopes])
+        notify_committed(connection, table)
 
 
 @dataclass(frozen=True)
@@ -178,13 +180,18 @@ class OutboxRelay:
             conn.execute(update(self.table).where(self.table.c.lease_until.is_not(None))
                          .values(lease_until=None, lease_owner=None))
 
-    def run(self, stop: StopSignal, idle: float = 0.2, linger: float = 0.01) -> None:
+    def run(self, stop: StopSignal, idle: float = 1.0, linger: float = 0.01,
+            gather: float = 0.1) -> None:
         """Relay until stopped. A full batch is followed by the next at once; after a partial
         one the relay lingers `linger` seconds, so rows committed meanwhile travel together
         (fewer claims and settles per event, for a few milliseconds of latency); with
         nothing pending it sleeps `idle` seconds or until woken: by a commit in this process
         (`wake`, set by the unit of work), or on PostgreSQL by any process's commit
-        (listen_for_commits)."""
+        (listen_for_commits). Woken, it waits `gather` seconds more: events a moment apart
+        then travel (and are consumed) as one batch; relaying each at once made every hop
+        of a flow a batch of one, which cost the consumers more CPU per event than the
+        latency it saved (make bench at 20 intakes/s: p50 462 ms polling every 0.2 s,
+        1,069 ms with relays and case opener woken at every commit)."""
         if is_postgres(self.engine):
             threading.Thread(target=listen_for_commits,
                              args=(self.engine, self.table, self.wake, stop),
@@ -199,7 +206,8 @@ class OutboxRelay:
                 claimed = 0
                 stop.wait(1.0)
             if not claimed:
-                self.wake.wait(idle)
+                if self.wake.wait(idle):
+                    stop.wait(gather)
                 self.wake.clear()
             elif claimed < self.batch_size:
                 stop.wait(linger)
@@ -214,12 +222,13 @@ def commit_channel(table: Table) -> str:
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 
-def notify_committed(session: Session, table: Table) -> None:
+def notify_committed(connection: Connection | Session, table: Table) -> None:
     """Within the transaction staging events (PostgreSQL only): its commit wakes the relays
-    of this outbox at once, in whatever process they run (NOTIFY is sent at commit, never
-    for a rollback; several in one transaction arrive as one)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_NOTIFY, {"channel": commit_channel(table)})
+    of this outbox, in whatever process they run (NOTIFY is sent at commit, never for a
+    rollback; several in one transaction arrive as one)."""
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(_NOTIFY, {"channel": commit_channel(table)})
 
 
 def listen_for_commits(engine: Engine, table: Table, wake: threading.Event,

@@ -24,18 +24,11 @@ class ServiceDeps:
     inbox: Table
     clock: Clock = utcnow
     relay_wake: threading.Event = field(default_factory=threading.Event)
-    # a commit in this process: background loops waiting for new work (the case opener for
-    # the cases a consumer just recorded) look at once instead of at their next poll
-    work_wake: threading.Event = field(default_factory=threading.Event)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.outbox, self.inbox,
                           producer=self.settings.service, clock=self.clock,
-                          on_commit=self._committed)
-
-    def _committed(self) -> None:
-        self.relay_wake.set()
-        self.work_wake.set()
+                          on_commit=self.relay_wake.set)
 
     def ping_database(self) -> None:
         ping(self.engine)

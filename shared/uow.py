@@ -13,7 +13,7 @@ from shared.db import UPSERT_INSERTS
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.typed import TypedEvent
 from shared.logging import current_correlation_id
-from shared.outbox import notify_committed, stage_all
+from shared.outbox import stage_all
 
 
 class UnitOfWorkLike(Protocol):
@@ -149,9 +149,7 @@ class UnitOfWork:
         return set(rows.scalars())
 
     def commit(self) -> None:
-        if self._staged:
-            stage_all(self.session, self._outbox, self._staged, self.clock())
-            notify_committed(self.session, self._outbox)
+        stage_all(self.session, self._outbox, self._staged, self.clock())
         self.session.commit()
         self._staged = []
         if self._on_commit:

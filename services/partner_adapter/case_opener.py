@@ -161,13 +161,8 @@ class CaseOpener:
             except Exception:
                 log.exception("case opener loop error", extra={"loop": loop})
                 busy = 0
-            if not busy:  # until the next poll, or a commit in this process (new cases)
-                woken = getattr(self.deps, "work_wake", None)
-                if woken is None:
-                    stop.wait(self.poll)
-                else:
-                    woken.wait(self.poll)
-                    woken.clear()
+            if not busy:
+                stop.wait(self.poll)
 
     def report_circuits(self) -> None:
         """The breakers' states: to Prometheus first (it alerts even while the database is
