@@ -83,7 +83,8 @@ class Embedded:
 
         return EmbeddedConsumer(self.broker, self.broker.topology.for_service(service),
                                 deps.uow, threads=self.threads,
-                                max_attempts=self.max_attempts).run
+                                max_attempts=self.max_attempts,
+                                batch=deps.settings.worker_batch).run
 
 
 @dataclass

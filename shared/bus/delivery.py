@@ -87,17 +87,33 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
                                   envelope.id)
             continue
         types[i] = envelope.type
-        if subscription.wants is not None and not subscription.wants(envelope):
-            outcomes[i] = Outcome(Verdict.ACK, "nothing to do", envelope.id)
-        else:
+        try:
+            wanted = subscription.wants is None or subscription.wants(envelope)
+        except Exception as exc:  # a bug, or a payload it cannot read: this message only
+            log.exception("wants() failed; parking", extra={"event_id": envelope.id,
+                                                            "subscription": subscription.key})
+            outcomes[i] = Outcome(Verdict.PARK, f"{type(exc).__name__}: {str(exc)[:300]}",
+                                  envelope.id)
+            continue
+        if wanted:
             todo.append((i, envelope))
+        else:
+            outcomes[i] = Outcome(Verdict.ACK, "nothing to do", envelope.id)
     if len(todo) > 1 or (todo and subscription.batch_handler is not None):
         try:
             outcomes.update(_handle_batch(todo, subscription, uow_factory))
-        except Exception as exc:  # find the message that fails: each on its own
-            log.info("batch failed, delivering its messages one by one",
-                     extra={"subscription": subscription.key, "size": len(todo),
-                            "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
+        except Exception as exc:
+            if _database_unreachable(exc):  # one by one, each would wait for it again
+                log.warning("database unreachable; the batch will be retried",
+                            extra={"subscription": subscription.key, "size": len(todo),
+                                   "reason": str(exc)[:300]})
+                outcomes.update({i: Outcome(Verdict.RETRY, f"{type(exc).__name__}: "
+                                                           f"{str(exc)[:300]}", e.id)
+                                 for i, e in todo})
+            else:  # find the message that fails: each on its own
+                log.info("batch failed, delivering its messages one by one",
+                         extra={"subscription": subscription.key, "size": len(todo),
+                                "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
     for i, envelope in todo:
         if i not in outcomes:
             with correlation_scope(envelope.correlationid):
@@ -107,6 +123,18 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
     for outcome, event_type in zip(settled, types, strict=True):
         metrics.observe_delivery(subscription.key, event_type, outcome.verdict.value, share)
     return settled
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """A lost or refused database connection (not a deadlock, a constraint or a bug, which
+    the one-by-one retry sorts out): no message of the batch can succeed now."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    # SQLite's "database is locked" passes with the transaction: one by one is fine there
+    return (sqlstate is None and "locked" not in str(exc)) or str(sqlstate).startswith("08")
 
 
 def _handle_batch(todo: list[tuple[int, Envelope]], subscription: Subscription,

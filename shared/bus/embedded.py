@@ -199,6 +199,15 @@ class EmbeddedConsumer:
                 if not rows:
                     stop.wait(self.poll)
 
+    @staticmethod
+    def _failed(future: "Future[list[Outcome]]") -> None:
+        """A batch whose verdicts could not be applied (the bus store unreachable): its rows'
+        leases lapse and they are delivered again (the inbox makes that harmless)."""
+        exc = future.exception()
+        if exc is not None:
+            log.error("embedded delivery failed; its messages come again when their lease "
+                      "lapses", exc_info=exc)
+
     def batches(self, rows: Sequence[Row[Any]]) -> list[list[Row[Any]]]:
         """Claimed rows per queue (in id order) in slices of at most `batch`."""
         per_queue: dict[str, list[Row[Any]]] = {}

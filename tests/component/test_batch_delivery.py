@@ -159,3 +159,32 @@ def test_the_embedded_consumer_hands_a_queue_its_messages_in_batches(referral_de
     assert sizes == [50, 50, 20]
     with broker.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(bus_messages)).scalar_one() == 0
+
+
+def test_with_the_database_unreachable_a_batch_is_retried_whole_not_one_by_one(referral_deps):
+    """Each of the 50 would wait for the database again: one attempt, every message RETRY."""
+    from sqlalchemy.exc import OperationalError
+
+    attempts = []
+
+    def unreachable():
+        attempts.append(1)
+        raise OperationalError("connect", {}, ConnectionRefusedError("connection refused"))
+
+    outcomes = deliver_batch(intakes(5), OPEN, unreachable)
+    assert [o.verdict for o in outcomes] == [Verdict.RETRY] * 5
+    assert len(attempts) == 1
+
+
+def test_a_wants_that_fails_parks_its_message_only(referral_deps):
+    bodies = intakes(3)
+    doomed = json.loads(bodies[1])["id"]
+
+    def wants(envelope):
+        if envelope.id == doomed:
+            raise KeyError("partner")
+        return True
+
+    outcomes = deliver_batch(bodies, replace(OPEN, wants=wants), referral_deps.uow)
+    assert [o.verdict for o in outcomes] == [Verdict.ACK, Verdict.PARK, Verdict.ACK]
+    assert "KeyError" in outcomes[1].reason
