@@ -15,7 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from shared.bus import embedded as embedded_bus
-from shared.bus.delivery import deliver
+from shared.bus.delivery import deliver_batch
 from tests.conftest import SMOKE_INTAKE
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
@@ -64,11 +64,11 @@ def test_an_intake_appears_in_the_live_flow_and_queue_depth_rises_and_falls(
     # (so no transaction is held open), the queue fills; let go, it drains
     release = threading.Event()
 
-    def held(body, subscription, uow_factory):
+    def held(bodies, subscription, uow_factory):
         if subscription.key == "referral.open_referrals":
             release.wait(30)
-        return deliver(body, subscription, uow_factory)
-    monkeypatch.setattr(embedded_bus, "deliver", held)
+        return deliver_batch(bodies, subscription, uow_factory)
+    monkeypatch.setattr(embedded_bus, "deliver_batch", held)
     try:
         for _ in range(3):
             client.post_intake(copy.deepcopy(SMOKE_INTAKE))
