@@ -1,6 +1,8 @@
 """What happens to one delivered message, whatever transport brought it.
 
-`deliver()` decodes and validates the envelope, then runs the subscription's handler inside
+`deliver()` decodes the envelope and reads its payload as the typed event of its contract
+(values of another type are refused; the contract as a whole was checked by the producer,
+docs/architecture.md §5), then runs the subscription's handler inside
 a unit of work whose inbox row commits together with the handler's effects. It returns a
 verdict; the transport carries it out (ack, delayed retry, or parking) only afterwards, so
 no message is acknowledged before its effect is committed (every verdict is also counted,
@@ -34,6 +36,7 @@ from shared import metrics
 from shared.bus.topology import Subscription
 from shared.erasure import concerns_erased, erased_among
 from shared.events.envelope import Envelope, InvalidEvent, parse_envelope
+from shared.events.model import typed
 from shared.logging import correlation_scope
 from shared.uow import UnitOfWork
 
@@ -76,6 +79,7 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
     for i, body in enumerate(bodies):
         try:
             envelope = parse_envelope(body)
+            typed(envelope)  # its values' types, before any transaction (kept for the handler)
         except InvalidEvent as exc:
             log.warning("parking malformed message", extra={"subscription": subscription.key,
                                                             "reason": str(exc)})

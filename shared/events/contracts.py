@@ -382,6 +382,26 @@ def _schema(event_type: str, version: int) -> Contract:
         raise InvalidEvent(f"unknown event type/version {event_type} v{version}") from None
 
 
+@functools.cache
+def _field_names(event_type: str, version: int) -> tuple[frozenset[str], frozenset[str]]:
+    """(every field, the required fields) of a contract, by their names on the wire."""
+    declared = _schema(event_type, version).fields.items()
+    return (frozenset(f.data_key or name for name, f in declared),
+            frozenset(f.data_key or name for name, f in declared if f.required))
+
+
+def check_field_names(event_type: str, version: int, data: dict[str, Any]) -> None:
+    """A received payload names its contract's required fields and no other (its values
+    are checked as typed events read them); InvalidEvent names what is wrong."""
+    if (event_type, version) not in CONTRACTS:
+        raise InvalidEvent(f"unknown event type/version {event_type} v{version}")
+    known, required = _field_names(event_type, version)
+    errors = {name: ["Unknown field."] for name in data.keys() - known}
+    errors.update({name: ["Missing data for required field."] for name in required - data.keys()})
+    if errors:
+        raise InvalidEvent(f"invalid {event_type} v{version} payload", errors)
+
+
 def validate_payload(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
     """Load a received payload; InvalidEvent names the offending fields."""
     schema = _schema(event_type, version)

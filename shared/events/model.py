@@ -430,7 +430,10 @@ CONTRACT_OF: dict[type[TypedEvent], type[c.Contract]] = {
 
 def typed(envelope: Envelope) -> Any:
     """The envelope's event as the dataclass of its type's newest version (older versions
-    upcast); InvalidEvent for a type or version the catalogue does not know."""
+    upcast); InvalidEvent for a type or version the catalogue does not know, or a payload
+    value of another type than its field's. Read once per envelope."""
+    if envelope._event is not None:
+        return envelope._event
     cls = EVENT_CLASSES.get((envelope.type, envelope.schemaversion))
     if cls is None:
         raise InvalidEvent(f"unknown event type/version {envelope.type} "
@@ -438,4 +441,5 @@ def typed(envelope: Envelope) -> Any:
     found: Any = cls.from_envelope(envelope)
     while not isinstance(found, NEWEST[envelope.type]):
         found = found.upcast()
+    object.__setattr__(envelope, "_event", found)  # frozen, but this is a cache of its data
     return found

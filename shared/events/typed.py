@@ -4,8 +4,11 @@ of their payload contract, field by field, by their type hints.
 An event class (shared/events/model.py) names its contract's type and version as class
 attributes, has a `subject` and writes its payload with `data()`; `UnitOfWork.publish`
 stages it, and the contract checks it there, as it leaves (new_envelope). An incoming
-envelope was checked against its contract as it entered (parse_envelope), so
-`from_envelope` only converts; `from_data` checks first, for payloads from anywhere else.
+envelope was checked as it entered (parse_envelope: its attributes, a known contract, the
+payload's field names); `from_envelope` converts each field by its type hint and refuses a
+value of another type (InvalidEvent), so a handler reading typed events meets no payload its
+contract would refuse in shape. `from_data` checks the whole contract first, for payloads
+from anywhere else (the contract proper runs once per event, at its producer).
 """
 from __future__ import annotations
 
@@ -24,6 +27,15 @@ Convert = Callable[[Any], Any]
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _exactly(kind: type) -> Convert:
+    """A JSON scalar read as is, if it is of the hinted type (a bool is no int here)."""
+    def read(value: Any) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InvalidEvent(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+    return read
 
 
 def _as_uuid(value: Any) -> uuid.UUID:
@@ -85,7 +97,7 @@ def _converters(hint: Any) -> tuple[Convert, Convert]:
         if hint is date:
             return _as_date, date.isoformat
         if hint in (str, int, bool):
-            return _same, _same
+            return _exactly(hint), _same
     raise TypeError(f"no JSON reading for {hint!r}")
 
 
@@ -117,9 +129,20 @@ class Part:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Self:
         """Built from JSON values (or values already typed); optional fields left out take
-        their defaults. No contract check: see `TypedEvent.from_data`."""
-        return cls(**{f.attribute: f.read(data[f.wire]) for f in cls._plan()
-                      if f.required or f.wire in data})
+        their defaults. Each value must be of its hinted type (InvalidEvent names the field);
+        the contract's other rules are checked by `TypedEvent.from_data`."""
+        if not isinstance(data, Mapping):
+            raise InvalidEvent(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        values = {}
+        for f in cls._plan():
+            if f.required or f.wire in data:
+                try:
+                    values[f.attribute] = f.read(data[f.wire])
+                except KeyError:
+                    raise InvalidEvent(f"{cls.__name__}.{f.wire}: missing") from None
+                except (TypeError, ValueError, InvalidEvent) as exc:
+                    raise InvalidEvent(f"{cls.__name__}.{f.wire}: {exc}") from None
+        return cls(**values)
 
     def wire(self) -> dict[str, Any]:
         """The JSON values, named as in the contract."""
@@ -142,8 +165,9 @@ class TypedEvent(Part):
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> Self:
-        """This event from an envelope of its type and version, whose payload was checked
-        against the contract when the envelope was parsed or built."""
+        """This event from an envelope of its type and version (its field names checked when
+        it was parsed, its whole contract when it was built); InvalidEvent names a value
+        that is missing or of another type."""
         if (envelope.type, envelope.schemaversion) != (cls.type, cls.version):
             raise InvalidEvent(f"{cls.__name__} is {cls.type} v{cls.version}, not "
                                f"{envelope.type} v{envelope.schemaversion}")

@@ -105,6 +105,24 @@ def test_a_poison_message_is_parked_alone_and_the_rest_of_its_batch_commits(refe
     assert rows(referral_deps, tables.inbox) == 4  # the poison message's mark rolled back
 
 
+def test_a_payload_value_of_another_type_is_parked_alone_naming_its_field(referral_deps):
+    """Consumers check the payload's field names and each value's type as they read it as a
+    typed event, not the whole contract (that runs once, at the producer): a value of another
+    type parks its message before the batch's transaction, and nothing of it is stored."""
+    good = intakes(3)
+    bad = json.loads(intake_recorded(str(uuid.uuid4())))
+    bad["data"]["person"]["birth_date"] = 19860412
+    routing = SUBSCRIPTIONS[0]  # the real set-based handler
+    outcomes = deliver_batch([good[0], json.dumps(bad), *good[1:]], routing, referral_deps.uow)
+    assert [o.verdict for o in outcomes] == [Verdict.ACK, Verdict.PARK, Verdict.ACK, Verdict.ACK]
+    assert "birth_date" in outcomes[1].reason
+    with referral_deps.session_factory() as s:
+        intakes_referred = set(s.execute(select(tables.referrals.c.intake_id)).scalars())
+    assert {str(i) for i in intakes_referred} == {json.loads(b)["data"]["intake_id"]
+                                                  for b in good}
+    assert rows(referral_deps, tables.inbox) == 3
+
+
 def test_events_about_an_erased_person_are_dropped_with_one_query_per_batch(referral_deps):
     bodies = intakes(6)
     erased_intake = json.loads(bodies[2])["data"]["intake_id"]

@@ -7,6 +7,7 @@ import pytest
 
 from shared.events.contracts import CATALOGUE
 from shared.events.envelope import InvalidEvent, new_envelope, parse_envelope
+from shared.events.model import ReferralStatusChangedV1
 
 STATUS = {"referral_id": "0d7f8c1e-6a43-4a59-9d2a-5f0a4b6c2e11",
           "intake_id": "5b2a1f3e-0c5d-4d4e-8e9f-1a2b3c4d5e6f", "need": "living_costs",
@@ -41,6 +42,41 @@ def test_an_unknown_payload_field_is_refused_and_named():
     wire["data"]["extra"] = "x"
     with pytest.raises(InvalidEvent, match="extra"):
         parse_envelope(json.dumps(wire))
+
+
+def test_a_missing_payload_field_is_refused_and_named():
+    wire = envelope()
+    del wire["data"]["partner"]
+    with pytest.raises(InvalidEvent, match="partner"):
+        parse_envelope(json.dumps(wire))
+
+
+@pytest.mark.parametrize("attribute, value", [
+    ("specversion", "0.3"), ("id", ""), ("id", "x" * 65), ("type", "Referral-Changed"),
+    ("time", "yesterday"), ("time", "2026-11-21T09:00:00"), ("schemaversion", "1"),
+    ("schemaversion", 0), ("schemaversion", True), ("correlationid", None), ("data", []),
+    ("subject", 7), ("datacontenttype", "text/xml"), ("causationid", 5)])
+def test_an_envelope_attribute_out_of_its_rules_is_refused_and_named(attribute, value):
+    with pytest.raises(InvalidEvent, match=attribute):
+        parse_envelope(json.dumps(envelope(**{attribute: value})))
+
+
+def test_a_missing_envelope_attribute_is_refused_and_named():
+    wire = envelope()
+    del wire["time"]
+    with pytest.raises(InvalidEvent, match="time"):
+        parse_envelope(json.dumps(wire))
+
+
+def test_a_payload_value_of_another_type_is_refused_where_it_is_read_and_named():
+    wire = envelope()
+    wire["data"]["version"] = "2"
+    received = parse_envelope(json.dumps(wire))  # names only: values are checked as read
+    with pytest.raises(InvalidEvent, match="version: expected int"):
+        ReferralStatusChangedV1.from_envelope(received)
+    wire["data"]["version"], wire["data"]["status"] = 2, "lost"
+    with pytest.raises(InvalidEvent, match="status"):
+        ReferralStatusChangedV1.from_envelope(parse_envelope(json.dumps(wire)))
 
 
 def test_an_unknown_schema_version_is_refused():
