@@ -178,6 +178,45 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+class PensionAge(enum.StrEnum):
+    """A rule condition on the statutory pension age (§ 7a SGB II, § 41 (2) SGB XII)."""
+
+    BELOW = "below"  # SGB II: up to the end of the month the person reaches it
+    REACHED = "reached"  # SGB XII basic income in old age: from the month after
+
+
+def pension_age(birth_date: date) -> tuple[int, int]:
+    """The statutory pension age by birth year, as (years, months): § 7a SGB II (the same
+    table as § 41 (2) SGB XII). 65 for those born before 1947, then one month more per
+    birth year to 66 for 1958, two months more per year to 67 from the 1964 cohort."""
+    year = birth_date.year
+    if year < 1947:
+        return 65, 0
+    if year <= 1958:
+        return (65, year - 1946) if year < 1958 else (66, 0)
+    if year <= 1963:
+        return 66, 2 * (year - 1958)
+    return 67, 0
+
+
+def _plus_months(day: date, months: int) -> date:
+    """The same day so many months later (the month's last day if it has no such day)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def pension_age_reached_on(birth_date: date) -> date:
+    """The first day at or over the pension age. The limit is reached "mit Ablauf des
+    Monats", at the end of the month in which the person completes it; an age is completed
+    on the day before the birthday (§ 187 (2), § 188 (2) BGB), so someone born on the 1st
+    reaches it a month earlier than someone born on the 2nd."""
+    years, months = pension_age(birth_date)
+    completed = _plus_months(birth_date, 12 * years + months) - timedelta(days=1)
+    return _plus_months(completed.replace(day=1), 1)
+
+
 @dataclass(frozen=True)
 class RoutingRule:
     """One row of the routing table: if need and conditions hold, refer to partner/service."""
@@ -201,6 +240,7 @@ class RoutingRule:
     languages: tuple[str, ...] | None = None  # the partner offers counselling in these
     child_under: int | None = None  # the household has a child younger than this
     districts: tuple[str, ...] | None = None  # the address lies in one of these districts
+    pension_age: PensionAge | None = None  # below or at the statutory pension age
 
     def _household_and_origin(self, facts: PersonFacts, day: date) -> str | None:
         """'' when no such condition is set, its explanation when met, None when not met."""
@@ -252,6 +292,14 @@ class RoutingRule:
         if condition is None:
             return None
         parts = [condition] if condition else []
+        if self.pension_age is not None:
+            reached = day >= pension_age_reached_on(facts.birth_date)
+            if reached != (self.pension_age is PensionAge.REACHED):
+                return None
+            years, months = pension_age(facts.birth_date)
+            limit = f"{years} years" + (f" {months} months" if months else "")
+            parts.append(f"pension age ({limit} for {facts.birth_date.year}) "
+                         + ("reached" if reached else "not reached"))
         if self.min_age is not None or self.max_age is not None:
             low = self.min_age if self.min_age is not None else 0
             high = f"{self.max_age - 1}" if self.max_age is not None else "+"

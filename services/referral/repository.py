@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services.referral import tables as t
 from services.referral.consents import ConsentBook
 from services.referral.deadlines import ACK_STATUSES, WORK_STATUSES, DeadlinePolicy
-from services.referral.domain import HistoryEntry, Referral, RoutingRule
+from services.referral.domain import HistoryEntry, PensionAge, Referral, RoutingRule
 from shared.db import upsert_insert
 
 
@@ -29,7 +29,9 @@ def rules(session: Session) -> list[RoutingRule]:
                         nationality_group=r.nationality_group,
                         languages=tuple(r.languages) if r.languages else None,
                         child_under=r.child_under,
-                        districts=tuple(r.districts) if r.districts else None) for r in rows]
+                        districts=tuple(r.districts) if r.districts else None,
+                        pension_age=PensionAge(r.pension_age) if r.pension_age else None)
+            for r in rows]
 
 
 def _values(ref: Referral) -> dict:
@@ -305,7 +307,8 @@ def save_rule(session: Session, rule: RoutingRule, exists: bool) -> None:
                   nationality_group=rule.nationality_group,
                   languages=list(rule.languages) if rule.languages else None,
                   child_under=rule.child_under,
-                  districts=list(rule.districts) if rule.districts else None)
+                  districts=list(rule.districts) if rule.districts else None,
+                  pension_age=rule.pension_age.value if rule.pension_age else None)
     if exists:
         session.execute(t.routing_rules.update().where(t.routing_rules.c.id == rule.id)
                         .values(**values))

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Callable, Sequence
 
 from services.referral import repository
-from services.referral.domain import PersonFacts, RoutingRule, route_need
+from services.referral.domain import PensionAge, PersonFacts, RoutingRule, route_need
 
 
 class RuleError(Exception):
@@ -92,5 +92,7 @@ def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:
                        nationality_group=data.get("nationality_group"),
                        languages=tuple(data["languages"]) if data.get("languages") else None,
                        child_under=data.get("child_under"),
-                       districts=tuple(data["districts"]) if data.get("districts") else None)
+                       districts=tuple(data["districts"]) if data.get("districts") else None,
+                       pension_age=PensionAge(data["pension_age"])
+                       if data.get("pension_age") else None)
     return replace(rule)

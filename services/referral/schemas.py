@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.referral.domain import REASONS
+from services.referral.domain import REASONS, PensionAge
 from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES, codes
 from shared.clock import utcnow
 from shared.events.contracts import REFERRAL_STATUSES
+from shared.events.vocabulary import values
 
 
 class HistoryOutSchema(Schema):
@@ -99,6 +100,7 @@ class RoutingRuleOutSchema(Schema):
     languages = fields.List(fields.String(), allow_none=True)
     child_under = fields.Integer(allow_none=True)
     districts = fields.List(fields.String(), allow_none=True)
+    pension_age = fields.String(allow_none=True)
     requires_need = fields.String(allow_none=True)
     need = fields.String()
     partner = fields.String()
@@ -195,6 +197,10 @@ class RoutingRuleInSchema(Schema):
                             load_default=None, allow_none=True,
                             metadata={"description": "the address lies in one of these city "
                                       "districts (none: anywhere)"})
+    pension_age = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(values(PensionAge)),
+        metadata={"description": "below: up to the statutory pension age by birth year "
+                  "(§ 7a SGB II); reached: from the month after (§ 41 (2) SGB XII)"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
                          metadata={"description": "why the change (kept with the version)"})
 

@@ -108,6 +108,7 @@ routing_rules = Table(
     Column("languages", JSONDocument),
     Column("child_under", Integer),
     Column("districts", JSONDocument),
+    Column("pension_age", String(10)),  # domain.PensionAge
 )
 
 outbox = outbox_table(metadata, "referral")

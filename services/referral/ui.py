@@ -169,7 +169,8 @@ def edit_rule(rule_id):
                                               "min_age", "max_age", "valid_from", "valid_to",
                                               "citation", "requires_need", "note",
                                               "first_issued_from", "first_issued_until",
-                                              "nationality_group", "child_under")}
+                                              "nationality_group", "child_under",
+                                              "pension_age")}
         raw["residence_statuses"] = f.getlist("residence_statuses") or None
         raw["languages"] = _codes(f.get("languages")) or None
         raw["districts"] = f.getlist("districts") or None

@@ -32,7 +32,7 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     assert client.delete("/api/v1/routing-rules/kita-test?note=pilot over",
                          headers=admin).status_code == 204
     versions = client.get("/api/v1/routing-rules/versions", headers=admin).get_json()["items"]
-    assert [v["version"] for v in versions] == [5, 4, 3, 2, 1]  # 1, 2: seed migrations
+    assert [v["version"] for v in versions] == [6, 5, 4, 3, 2, 1]  # 1-3: seed migrations
     assert versions[0]["note"] == "pilot over" and versions[-1]["changed_by"] == "seed"
 
 
@@ -46,11 +46,22 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     ({"residence_statuses": ["REFUGEE"]}, "residence_statuses"),
     ({"requires_need": "kita_place"}, "requires_need"),
     ({"districts": ["kreuzviertel"]}, "districts"),
+    ({"pension_age": "67"}, "pension_age"),
 ])
 def test_a_bad_rule_is_refused_naming_the_field(client, settings, change, field):
     r = client.post("/api/v1/routing-rules", json={**NEW, **change},
                     headers=auth(settings, "admin"))
     assert r.status_code == 422 and field in r.get_json()["errors"]["json"], r.get_json()
+
+
+def test_a_rule_can_ask_for_the_statutory_pension_age(client, settings):
+    admin = auth(settings, "admin")
+    rule = {**NEW, "id": "old-age-test", "need": "living_costs", "min_age": None,
+            "max_age": None, "pension_age": "reached", "citation": "§ 41 Abs. 2 SGB XII"}
+    r = client.post("/api/v1/routing-rules", json=rule, headers=admin)
+    assert r.status_code == 201 and r.get_json()["pension_age"] == "reached"
+    listed = client.get("/api/v1/routing-rules", headers=admin).get_json()["items"]
+    assert {x["id"]: x["pension_age"] for x in listed}["old-age-test"] == "reached"
 
 
 def test_only_admins_edit_rules(client, settings):
@@ -134,4 +145,4 @@ def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_d
     with referral_deps.session_factory() as s:
         refs = {r.partner: r for r in repository.find(s)}
     assert refs["welfare"].rule_id == "orientation-mbe"
-    assert refs["welfare"].rules_version == 2  # the seed table after migration 0013
+    assert refs["welfare"].rules_version == 3  # the seed table after migration 0017

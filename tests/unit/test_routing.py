@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from services.referral.domain import PersonFacts, RoutingRule, age_on, route_need
+from services.referral.domain import (PersonFacts, RoutingRule, age_on, pension_age,
+                                     pension_age_reached_on, route_need)
 from tests.conftest import REPO
 
 
@@ -223,3 +224,53 @@ def test_a_rule_can_serve_some_districts_only(district, fits):
                         "test", districts=("eving", "hoerde"))
     person = facts("1990-01-01", district=district)
     assert (route_need("local_integration", person, [office], DAY) is not None) == fits
+
+
+@pytest.mark.parametrize("year, limit", [
+    (1946, (65, 0)), (1947, (65, 1)), (1952, (65, 6)), (1957, (65, 11)), (1958, (66, 0)),
+    (1959, (66, 2)), (1960, (66, 4)), (1961, (66, 6)), (1962, (66, 8)), (1963, (66, 10)),
+    (1964, (67, 0)), (1990, (67, 0))])
+def test_the_statutory_pension_age_by_birth_year(year, limit):
+    # § 7a SGB II's table (the same as § 41 (2) SGB XII)
+    assert pension_age(date(year, 7, 15)) == limit
+
+
+@pytest.mark.parametrize("birth, reached", [
+    ("1946-12-31", "2012-01-01"),  # 65: completed 30 Dec 2011, reached with its month's end
+    ("1947-01-15", "2012-03-01"),  # 65 and 1 month
+    ("1958-06-01", "2024-06-01"),  # born on the 1st: completes the age a day early, in May
+    ("1958-06-02", "2024-07-01"),
+    ("1960-03-10", "2026-08-01"),  # 66 and 4 months
+    ("1963-12-31", "2030-11-01"),  # 66 and 10 months
+    ("1964-01-01", "2031-01-01"),  # 67 from the 1964 cohort
+    ("1964-02-29", "2031-03-01"),  # a leap-day birthday in a common year
+])
+def test_the_pension_age_is_reached_from_the_month_after_it_is_completed(birth, reached):
+    assert pension_age_reached_on(date.fromisoformat(birth)) == date.fromisoformat(reached)
+
+
+@pytest.mark.parametrize("birth", ["1947-01-15", "1958-06-01", "1958-06-02", "1959-09-30",
+                                   "1960-03-10", "1961-04-01", "1962-11-20", "1963-05-20",
+                                   "1964-01-01"])
+def test_living_costs_move_from_the_jobcenter_to_the_sozialamt_at_the_pension_age(
+        birth, table):
+    born = date.fromisoformat(birth)
+    reached = pension_age_reached_on(born)
+    person = facts(birth, "REFUGEE_RECOGNISED")
+    for day, service in ((reached - timedelta(days=31), "sgb2"),
+                         (reached - timedelta(days=1), "sgb2"), (reached, "sgb12"),
+                         (reached + timedelta(days=31), "sgb12")):
+        route = route_need("living_costs", person, table, day)
+        assert route.service == service, (birth, day, route)
+
+
+def test_born_in_1960_and_66_years_9_months_old_belongs_to_the_sozialamt(table):
+    # a fixed 67 sent this person to the Jobcenter
+    route = route_need("living_costs", facts("1960-01-10", "REFUGEE_RECOGNISED"), table,
+                       date(2026, 10, 12))
+    assert (route.partner, route.service) == ("sozialamt", "sgb12")
+    assert "pension age (66 years 4 months for 1960) reached" in route.reason
+    assert "§ 41 Abs. 2 SGB XII" in route.reason
+    younger = route_need("living_costs", facts("1964-03-01", "REFUGEE_RECOGNISED"), table,
+                         date(2031, 1, 15))  # 66 years 10 months, born 1964: not yet
+    assert younger.service == "sgb2" and "§ 7a SGB II" in younger.reason
