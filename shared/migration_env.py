@@ -1,8 +1,11 @@
 """The Alembic environment every service's migrations/env.py delegates to."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from alembic import context
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData, Table, select
 
 from shared.db import make_engine
 
@@ -21,3 +24,15 @@ def run(service: str, metadata: MetaData) -> None:
             context.run_migrations()
         connection.commit()
     engine.dispose()
+
+
+def json_rows(connection: Connection, table_name: str,
+              order_by: str = "id") -> list[dict[str, Any]]:
+    """A table's rows as JSON values, as a data migration finds them (reflected, not the
+    service's models of today): dates as ISO text, JSON columns decoded (SQLite hands them
+    back as text). For migrations that keep a snapshot of what they changed."""
+    table = Table(table_name, MetaData(), autoload_with=connection)
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else
+                 json.loads(v) if isinstance(v, str) and v[:1] == "[" else v)
+             for k, v in row.items()}
+            for row in connection.execute(select(table).order_by(table.c[order_by])).mappings()]

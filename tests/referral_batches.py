@@ -65,7 +65,7 @@ def withdrawal(label: str, name: str, person: str) -> str:
 
 
 def intake(label: str, intake_name: str, person: str, consents: list[dict],
-           needs=NEEDS) -> str:
+           needs=NEEDS, status: str = "TEMP_PROTECTION_24") -> str:
     intake_id = fixed_id(f"intake:{intake_name}")
     person_id = PERSONS.get(person) or fixed_id(f"person:{person}")
     data = {
@@ -76,7 +76,7 @@ def intake(label: str, intake_name: str, person: str, consents: list[dict],
                    "birth_date": "1987-03-14", "nationality": "UA", "nationalities": ["UA"],
                    "languages": ["uk"], "preferred_language": "uk", "interpreter": "none",
                    "household": [{"relation": "child", "birth_date": "2021-06-01"}]},
-        "residence": {"status": "TEMP_PROTECTION_24", "legal_basis": None,
+        "residence": {"status": status, "legal_basis": None,
                       "document_type": None, "valid_until": None,
                       "first_issue_date": "2022-04-01"},
         "arrival_date": None,
@@ -110,8 +110,9 @@ def intakes() -> list[str]:
         intake_v1("i4", "i4"),
         intake("i5", "i5", "marta", [consent("c3", None)]),  # withdrawn already
         intake("i6", "i6", "olena", []),  # her consent of the first intake still counts
+        # entitled to an integration course (§ 44 (1) AufenthG): the course provider
         intake("i7", "i7", "leo", [consent("c4", "course_provider"), consent("c5", None)],
-               needs=("language_course",)),
+               needs=("language_course",), status="REFUGEE_RECOGNISED"),
     ]
 
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 
 from flask import abort, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.referral import handlers, repository, rules
-from services.referral.domain import partner_view, shown_to_partner
+from services.referral.domain import RoutingRule, partner_view, shown_to_partner
 from services.referral.schemas import (CancelSchema, ManualReferralSchema,
                                        PartnerReferralSchema, PreviewInSchema, PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
@@ -163,8 +164,9 @@ class RoutingRules(MethodView):
     def get(self):
         """The routing rules with their conditions, effective dates and legal citations."""
         with deps().session_factory() as s:
-            return {"items": [asdict(r) for r in sorted(repository.rules(s),
-                                                        key=lambda r: (r.need, r.priority))]}
+            table = sorted(repository.rules(s), key=lambda r: (r.need, r.priority))
+        today = deps().clock().date()
+        return {"items": [_rule_out(r, today) for r in table]}
 
     @api_roles("admin")
     @rules_blp.arguments(RoutingRuleInSchema)
@@ -207,7 +209,12 @@ def _save_rule(data: dict, rule_id: str, create: bool):
         abort(404, "no rule with this id")
     except rules.RuleError as exc:
         raise FieldError(exc.field, exc.message) from None
-    return asdict(rule)
+    return _rule_out(rule, d.clock().date())
+
+
+def _rule_out(rule: RoutingRule, today: date) -> dict:
+    """A rule as the API shows it, with its standing today computed from its dates."""
+    return {**asdict(rule), "standing": rule.standing_on(today)}
 
 
 @rules_blp.route("/versions")

@@ -178,6 +178,14 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+class RuleStanding(enum.StrEnum):
+    """A routing rule on a given day, computed from its validity dates."""
+
+    IN_FORCE = "in_force"
+    NOT_YET = "not_yet"  # valid from a later day
+    ENDED = "ended"  # valid until an earlier day
+
+
 class PensionAge(enum.StrEnum):
     """A rule condition on the statutory pension age (§ 7a SGB II, § 41 (2) SGB XII)."""
 
@@ -269,8 +277,16 @@ class RoutingRule:
         return ", ".join(parts)
 
     def effective_on(self, day: date) -> bool:
-        return ((self.valid_from is None or self.valid_from <= day)
-                and (self.valid_to is None or day <= self.valid_to))
+        return self.standing_on(day) is RuleStanding.IN_FORCE
+
+    def standing_on(self, day: date) -> RuleStanding:
+        """Whether the rule is in force on a day, from its dates alone (a citation never
+        says so: "planned from 1 July 2026" would still say it after that day)."""
+        if self.valid_from is not None and day < self.valid_from:
+            return RuleStanding.NOT_YET
+        if self.valid_to is not None and day > self.valid_to:
+            return RuleStanding.ENDED
+        return RuleStanding.IN_FORCE
 
     def explain(self, facts: PersonFacts, day: date) -> str | None:
         """Why this rule applies ("JMD: age 19 within 12–26"), or None if it does not."""

@@ -1,6 +1,7 @@
 """Editing the routing table (admins) and previewing where an intake would go."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Callable, Sequence
@@ -30,6 +31,17 @@ def check_rule(rule: RoutingRule, partners: Sequence[str]) -> None:
     if rule.first_issued_from and rule.first_issued_until and \
             rule.first_issued_from > rule.first_issued_until:
         raise RuleError("first_issued_until", "lies before first_issued_from")
+    if "§" not in rule.citation and "Art." not in rule.citation:
+        raise RuleError("citation", "name the paragraph the rule applies (law, §, Abs., Satz)")
+    standing_words = _STANDING_WORDS.findall(rule.citation)
+    if standing_words:
+        raise RuleError("citation", f"says whether the rule is in force ({standing_words[0]!r}):"
+                                    " give valid_from / valid_to instead; the table shows it")
+
+
+# words that state whether a rule is in force, which only its dates may say
+_STANDING_WORDS = re.compile(r"⚠|\b(?:planned|geplant|suspended|ausgesetzt|in force|in Kraft"
+                             r"|not yet|noch nicht|expired|abgelaufen)\b", re.IGNORECASE)
 
 
 def save_rule(rule: RoutingRule, staff: str, note: str | None, uow,

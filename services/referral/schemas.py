@@ -94,6 +94,8 @@ class ReferralQuerySchema(Schema):
 
 class RoutingRuleOutSchema(Schema):
     id = fields.String()
+    standing = fields.String(metadata={"description": "today, from valid_from / valid_to: "
+                                       "in_force, not_yet or ended"})
     first_issued_from = fields.Date(allow_none=True)
     first_issued_until = fields.Date(allow_none=True)
     nationality_group = fields.String(allow_none=True)

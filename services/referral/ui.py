@@ -148,6 +148,7 @@ def routing_rules():
         table = sorted(repository.rules(s), key=lambda r: (r.need, r.priority, r.id))
         versions = repository.rule_versions(s)[:10]
     return render_template("referral/rules.html", rules=table, versions=versions,
+                           today=deps().clock().date(),
                            results=results, errors=errors, form=form, needs=NEEDS,
                            statuses=RESIDENCE_STATUSES, districts=DISTRICTS)
 

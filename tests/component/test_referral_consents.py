@@ -20,7 +20,7 @@ PERSON = str(uuid.uuid4())
 NEEDS = ("address_registration", "living_costs", "orientation_counselling")
 
 
-def intake_v2(consents: list[dict], needs=NEEDS) -> str:
+def intake_v2(consents: list[dict], needs=NEEDS, status: str = "TEMP_PROTECTION_24") -> str:
     intake_id = str(uuid.uuid4())
     data = {
         "intake_id": intake_id, "person_id": PERSON, "reference": "LT-2026-ABCDEF",
@@ -30,7 +30,7 @@ def intake_v2(consents: list[dict], needs=NEEDS) -> str:
                    "birth_date": "1987-03-14", "nationality": "UA", "nationalities": ["UA"],
                    "languages": ["uk"], "preferred_language": "uk", "interpreter": "none",
                    "household": [{"relation": "child", "birth_date": "2021-06-01"}]},
-        "residence": {"status": "TEMP_PROTECTION_24", "legal_basis": None,
+        "residence": {"status": status, "legal_basis": None,
                       "document_type": None, "valid_until": None,
                       "first_issue_date": "2022-04-01"},
         "arrival_date": None,
@@ -186,7 +186,9 @@ def test_a_re_assignment_after_the_withdrawal_is_refused(referral_deps):
 
 def test_a_re_route_after_a_rejection_checks_the_consents_in_force(referral_deps):
     course, coarse = consent("course_provider"), consent(None)
-    deliver(intake_v2([course, coarse], needs=("language_course",)), OPEN, referral_deps.uow)
+    # entitled to an integration course (§ 44 (1) AufenthG): the course provider first
+    deliver(intake_v2([course, coarse], needs=("language_course",), status="REFUGEE_RECOGNISED"),
+            OPEN, referral_deps.uow)
     withdraw(referral_deps, coarse)  # the course provider's own consent still stands
     first = by_partner(referral_deps)["course_provider"]
     assert first.status == "requested" and first.consent_id == course["consent_id"]

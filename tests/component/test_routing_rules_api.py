@@ -32,7 +32,7 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     assert client.delete("/api/v1/routing-rules/kita-test?note=pilot over",
                          headers=admin).status_code == 204
     versions = client.get("/api/v1/routing-rules/versions", headers=admin).get_json()["items"]
-    assert [v["version"] for v in versions] == [6, 5, 4, 3, 2, 1]  # 1-3: seed migrations
+    assert [v["version"] for v in versions] == [7, 6, 5, 4, 3, 2, 1]  # 1-4: seed migrations
     assert versions[0]["note"] == "pilot over" and versions[-1]["changed_by"] == "seed"
 
 
@@ -47,6 +47,8 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     ({"requires_need": "kita_place"}, "requires_need"),
     ({"districts": ["kreuzviertel"]}, "districts"),
     ({"pension_age": "67"}, "pension_age"),
+    ({"citation": "Kita help"}, "citation"),  # no paragraph
+    ({"citation": "§ 24 SGB VIII (planned from 2027)"}, "citation"),  # its dates say that
 ])
 def test_a_bad_rule_is_refused_naming_the_field(client, settings, change, field):
     r = client.post("/api/v1/routing-rules", json={**NEW, **change},
@@ -62,6 +64,14 @@ def test_a_rule_can_ask_for_the_statutory_pension_age(client, settings):
     assert r.status_code == 201 and r.get_json()["pension_age"] == "reached"
     listed = client.get("/api/v1/routing-rules", headers=admin).get_json()["items"]
     assert {x["id"]: x["pension_age"] for x in listed}["old-age-test"] == "reached"
+
+
+def test_each_rule_shows_whether_it_is_in_force_today_from_its_dates(client, settings):
+    listed = client.get("/api/v1/routing-rules", headers=auth(settings, "staff")).get_json()
+    standing = {r["id"]: r["standing"] for r in listed["items"]}
+    assert set(standing.values()) <= {"in_force", "not_yet", "ended"}
+    assert standing["language-course-admission"] == "ended"  # valid until 8 February 2026
+    assert standing["living-costs-asylblg-temp-protection-2025"] == "in_force"  # 1 July 2026
 
 
 def test_only_admins_edit_rules(client, settings):
@@ -145,4 +155,4 @@ def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_d
     with referral_deps.session_factory() as s:
         refs = {r.partner: r for r in repository.find(s)}
     assert refs["welfare"].rule_id == "orientation-mbe"
-    assert refs["welfare"].rules_version == 3  # the seed table after migration 0017
+    assert refs["welfare"].rules_version == 4  # the seed table after migration 0018

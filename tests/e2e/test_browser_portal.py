@@ -5,9 +5,10 @@ Portal partners have no case system of their own: Lotse opens a hand-over case f
 (reference `HO-...`) and they answer in Lotse's partner portal at `/partner/cases`. Two
 portal partners get cases here, from two intakes sent through the API:
 
-- A = course_provider: the language course need of the smoke intake (Olena Kovalenko);
-- B = health_insurer: the health insurance need of the same intake (a § 24 holder is insured
-  by statutory health insurance, not by the Sozialamt) and of a second person's intake.
+- A = course_provider: the language course need of the smoke intake (Olena Kovalenko, here
+  a recognised refugee: entitled to an integration course under § 44 (1) AufenthG);
+- B = health_insurer: the health insurance need of the same intake (insured by statutory
+  health insurance, not by the Sozialamt) and of a second person's intake (a § 24 holder).
 
 Partner A's user must see its one case and nothing of B's, must not be able to answer B's
 case by posting to its report URL, and accepts its own case in the form; staff then load the
@@ -35,7 +36,8 @@ A, A_NEED, A_SERVICE = "course_provider", "language_course", "integration_course
 B, B_NEED, B_SERVICE = "health_insurer", "health_insurance", "gkv"
 STAFF_SEES_IT_WITHIN = 5  # seconds the staff referral page may take to show the answer
 
-BOTH_NEEDS = {**SMOKE_INTAKE, "needs": [A_NEED, B_NEED]}
+BOTH_NEEDS = {**SMOKE_INTAKE, "needs": [A_NEED, B_NEED],
+              "residence_status": "REFUGEE_RECOGNISED"}
 OTHER_PERSON = {**SMOKE_INTAKE, "needs": [B_NEED],
                 "person": {"given_name": "Taras", "family_name": "Melnyk",
                            "birth_date": "1980-05-05", "nationality": "UA",

@@ -72,6 +72,8 @@ def intake_of(p: dict) -> dict:
     payload = copy.deepcopy(SMOKE_INTAKE)
     payload["person"] = p
     payload["needs"] = [*payload["needs"], "language_course"]
+    # entitled to an integration course (§ 44 (1) AufenthG): the course provider's portal
+    payload["residence_status"] = "REFUGEE_RECOGNISED"
     return payload
 
 

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.referral.domain import (PersonFacts, RoutingRule, age_on, pension_age,
+from services.referral.domain import (PersonFacts, RoutingRule, RuleStanding, age_on,
+                                     pension_age,
                                      pension_age_reached_on, route_need)
 from tests.conftest import REPO
 
@@ -274,3 +275,53 @@ def test_born_in_1960_and_66_years_9_months_old_belongs_to_the_sozialamt(table):
     younger = route_need("living_costs", facts("1964-03-01", "REFUGEE_RECOGNISED"), table,
                          date(2031, 1, 15))  # 66 years 10 months, born 1964: not yet
     assert younger.service == "sgb2" and "§ 7a SGB II" in younger.reason
+
+
+def test_every_rule_cites_its_paragraph_and_leaves_its_standing_to_its_dates(table):
+    from services.referral.rules import check_rule
+
+    partners = sorted({rule.partner for rule in table})
+    for rule in table:
+        check_rule(rule, partners)  # RuleError: no paragraph, or "planned", "suspended" …
+
+
+@pytest.mark.parametrize("citation", [
+    "Kita help for families", "⚠ § 1 AsylbLG (planned from 1 July 2026)",
+    "§ 44 Abs. 4 AufenthG: admissions suspended in 2026", "§ 24 SGB VIII, in Kraft ab 2027"])
+def test_a_citation_without_a_paragraph_or_saying_its_standing_is_refused(citation):
+    from services.referral.rules import RuleError, check_rule
+
+    rule = RoutingRule(id="x", need="kita_place", partner="jugendamt", service="kita",
+                       priority=10, citation=citation)
+    with pytest.raises(RuleError) as refused:
+        check_rule(rule, ["jugendamt"])
+    assert refused.value.field == "citation"
+
+
+def test_a_rules_standing_is_computed_from_its_dates():
+    rule = RoutingRule(id="x", need="living_costs", partner="sozialamt", service="asylblg",
+                       priority=5, citation="§ 1 AsylbLG", valid_from=date(2026, 7, 1),
+                       valid_to=date(2027, 3, 4))
+    assert [rule.standing_on(date.fromisoformat(d)) for d in
+            ("2026-06-30", "2026-07-01", "2027-03-04", "2027-03-05")] == [
+        RuleStanding.NOT_YET, RuleStanding.IN_FORCE, RuleStanding.IN_FORCE, RuleStanding.ENDED]
+
+
+@pytest.mark.parametrize("birth, status, day, partner, service, cited", [
+    # § 44 (1) entitlement: the course provider, whatever the day
+    ("1990-01-01", "REFUGEE_RECOGNISED", "2026-11-21", "course_provider", "integration_course",
+     "§ 44 Abs. 1"),
+    ("1960-01-01", "DE_SPAETAUSSIEDLER", "2026-11-21", "course_provider", "integration_course",
+     "§ 9 Abs. 1 BVFG"),
+    # § 44 (4) admission on request: until the BAMF's stop of 9 February 2026
+    ("1990-01-01", "TEMP_PROTECTION_24", "2026-02-08", "course_provider", "integration_course",
+     "§ 44 Abs. 4"),
+    ("1990-01-01", "TEMP_PROTECTION_24", "2026-02-09", "welfare", "mbe", "§ 45"),
+    ("2004-01-01", "EU_FREE_MOVEMENT", "2026-02-09", "welfare", "jmd", "§ 45"),
+    ("1990-01-01", "DULDUNG", "2026-11-21", "welfare", "mbe", "§ 45"),
+])
+def test_the_integration_course_by_entitlement_and_admission_on_request(
+        birth, status, day, partner, service, cited, table):
+    route = route_need("language_course", facts(birth, status), table, date.fromisoformat(day))
+    assert (route.partner, route.service) == (partner, service), route
+    assert cited in route.reason

@@ -9,11 +9,12 @@ condition, and their citations the paragraphs. The routing table is kept as a ne
 Revision ID: 0017
 Revises: 0016
 """
-import json
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from alembic import op
+
+from shared.migration_env import json_rows
 
 revision = "0017"
 down_revision = "0016"
@@ -50,10 +51,7 @@ def upgrade() -> None:
     rules = sa.Table("routing_rules", sa.MetaData(), autoload_with=bind)
     for rule_id, (values, _old) in CHANGED.items():
         bind.execute(rules.update().where(rules.c.id == rule_id).values(**values))
-    snapshot = [{k: (v.isoformat() if hasattr(v, "isoformat") else
-                     json.loads(v) if isinstance(v, str) and v[:1] == "[" else v)
-                 for k, v in row.items()}
-                for row in bind.execute(sa.select(rules).order_by(rules.c.id)).mappings()]
+    snapshot = json_rows(bind, "routing_rules")
     versions = sa.Table("routing_rule_versions", sa.MetaData(), autoload_with=bind)
     bind.execute(versions.insert().values(
         changed_by="seed", changed_at=datetime.now(timezone.utc), rules=snapshot,
