@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -49,12 +49,22 @@ class _Auth(Schema):
                                validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$"))
 
 
+class _Service(Schema):
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{2,60}$"))
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+
+
 class _Entry(Schema):
     class Meta:
         unknown = RAISE
 
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    # what the partner offers: the services routing rules and referrals may name
+    services = fields.List(fields.Nested(_Service), load_default=list)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     channel = fields.String(required=True, validate=validate.Length(min=2, max=40))
     format = fields.String(required=True, validate=validate.Length(min=2, max=40))
@@ -112,6 +122,12 @@ class _Directory(Schema):
 
 
 @dataclass(frozen=True)
+class PartnerService:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
 class PartnerConfig:
     code: str
     name: str
@@ -133,6 +149,7 @@ class PartnerConfig:
     inbound: str = "webhook"
     poll_seconds: float = 300.0
     callback_secret_env: str | None = None
+    services: tuple[PartnerService, ...] = ()
 
     @property
     def has_system(self) -> bool:
@@ -163,10 +180,22 @@ def load_directory(path: Path | str | None = None) -> dict[str, PartnerConfig]:
         if entry["code"] in out:
             raise PartnerConfigError(f"partner directory {source}: {entry['code']} twice")
         auth = entry.pop("auth")
+        services = tuple(PartnerService(**s) for s in entry.pop("services"))
+        if len({s.code for s in services}) != len(services):
+            raise PartnerConfigError(f"partner directory {source}: {entry['code']} names a "
+                                     "service twice")
         out[entry["code"]] = PartnerConfig(**{**entry, "allow_list": tuple(entry["allow_list"])},
+                                           services=services,
                                            auth_scheme=auth["scheme"],
                                            secret_env=auth.get("secret_env"))
     return out
 
 
 DIRECTORY = load_directory()
+
+
+def services_by_partner(directory: Mapping[str, PartnerConfig] | None = None,
+                        ) -> dict[str, tuple[str, ...]]:
+    """The service codes each partner of the directory offers."""
+    return {code: tuple(s.code for s in p.services)
+            for code, p in (DIRECTORY if directory is None else directory).items()}

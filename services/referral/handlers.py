@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from services.referral import repository
+from shared.partners import services_by_partner
 from services.referral.batch import ReferralBatch
 from services.referral.consents import ConsentBook
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
@@ -323,6 +324,7 @@ def reassign_referral(referral_id: str, partner: str, service: str, staff: str,
                                                   f"referral {referral.superseded_by}")
         if partner not in repository.legal_bases(uow.session):
             raise ReferralActionError("partner", f"unknown partner {partner}")
+        _check_offered(partner, service)
         if not referral.share:
             raise ReferralActionError("referral", "this referral has no data to pass on")
         if sharing_basis_now(uow, partner, referral.person_id, referral.share) is None:
@@ -402,6 +404,14 @@ def sweep_deadlines(uow_factory,
     return counts
 
 
+def _check_offered(partner: str, service: str) -> None:
+    """A referral by hand names a service its partner offers (the partner directory)."""
+    offered = services_by_partner().get(partner, ())
+    if service not in offered:
+        raise ReferralActionError("service", f"{partner} offers no service {service!r}; "
+                                             f"known: {', '.join(offered) or 'none'}")
+
+
 def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: str,
                   note: str | None, uow) -> str:
     """A new referral staff make by hand for an intake (any need, any partner), if a consent
@@ -413,6 +423,7 @@ def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: 
         bases = repository.legal_bases(uow.session)
         if partner not in bases:
             raise ReferralActionError("partner", f"unknown partner {partner}")
+        _check_offered(partner, service)
         template = known[0]
         basis = sharing_basis_now(uow, partner, template.person_id, template.share)
         if basis is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from services.referral import repository
 from services.referral.domain import PensionAge, PersonFacts, RoutingRule, route_need
+from shared.partners import services_by_partner
 
 
 class RuleError(Exception):
@@ -18,10 +19,16 @@ class RuleError(Exception):
         self.field, self.message = field, message
 
 
-def check_rule(rule: RoutingRule, partners: Sequence[str]) -> None:
-    """Rules across fields; the schema has already checked each field on its own."""
+def check_rule(rule: RoutingRule, partners: Sequence[str],
+               services: Mapping[str, Sequence[str]]) -> None:
+    """Rules across fields; the schema has already checked each field on its own. `partners`
+    are the referral service's, `services` what each offers (the partner directory)."""
     if rule.partner not in partners:
         raise RuleError("partner", f"unknown partner; known: {', '.join(sorted(partners))}")
+    offered = services.get(rule.partner, ())
+    if rule.service not in offered:
+        raise RuleError("service", f"{rule.partner} offers no service {rule.service!r}; "
+                                   f"known: {', '.join(offered) or 'none in the directory'}")
     if rule.min_age is not None and rule.max_age is not None and rule.min_age >= rule.max_age:
         raise RuleError("max_age", "must be greater than min_age (it is exclusive)")
     if rule.valid_from and rule.valid_to and rule.valid_from > rule.valid_to:
@@ -53,7 +60,7 @@ def save_rule(rule: RoutingRule, staff: str, note: str | None, uow,
             raise RuleError("id", "a rule with this id exists already")
         if not create and rule.id not in current:
             raise LookupError(rule.id)
-        check_rule(rule, list(repository.legal_bases(uow.session)))
+        check_rule(rule, list(repository.legal_bases(uow.session)), services_by_partner())
         repository.save_rule(uow.session, rule, exists=not create)
         version = repository.add_rule_version(uow.session, staff, now(), note)
         uow.commit()

@@ -15,6 +15,7 @@ from services.referral.schemas import (CancelSchema, ManualReferralSchema, Previ
 from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
+from shared.partners import DIRECTORY
 from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES
 from shared.events.contracts import REFERRAL_STATUSES
 
@@ -163,6 +164,7 @@ def edit_rule(rule_id):
         partners = [p.code for p in repository.partners(s)]
     if rule_id and current is None:
         abort(404)
+    offered = {code: p.services for code, p in DIRECTORY.items()}  # by the partner directory
     errors: dict = {}
     if request.method == "POST":
         f = request.form
@@ -190,4 +192,7 @@ def edit_rule(rule_id):
             errors = {exc.field: [exc.message]}
     return render_template("referral/rule_edit.html", rule=current, errors=errors,
                            form=request.form, needs=NEEDS, statuses=RESIDENCE_STATUSES,
-                           districts=DISTRICTS, partners=partners), 422 if errors else 200
+                           districts=DISTRICTS, partners=partners,
+                           services=offered,
+                           offered_codes={s.code for p in partners for s in offered.get(p, ())}), \
+        422 if errors else 200

@@ -6,7 +6,7 @@ import pytest
 from services.referral.app import create_app
 from shared.auth import Principal, issue_token
 
-NEW = {"id": "kita-test", "need": "kita_place", "partner": "welfare", "service": "kita_help",
+NEW = {"id": "kita-test", "need": "kita_place", "partner": "jugendamt", "service": "kita_portal",
        "priority": 10, "min_age": 0, "max_age": 7, "citation": "§ 24 SGB VIII",
        "note": "pilot with the youth office"}
 
@@ -47,6 +47,8 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     ({"requires_need": "kita_place"}, "requires_need"),
     ({"districts": ["kreuzviertel"]}, "districts"),
     ({"pension_age": "67"}, "pension_age"),
+    ({"service": "no_such_service"}, "service"),  # not in the partner directory
+    ({"partner": "welfare"}, "service"),  # welfare offers no kita_portal
     ({"citation": "Kita help"}, "citation"),  # no paragraph
     ({"citation": "§ 24 SGB VIII (planned from 2027)"}, "citation"),  # its dates say that
 ])
@@ -58,7 +60,8 @@ def test_a_bad_rule_is_refused_naming_the_field(client, settings, change, field)
 
 def test_a_rule_can_ask_for_the_statutory_pension_age(client, settings):
     admin = auth(settings, "admin")
-    rule = {**NEW, "id": "old-age-test", "need": "living_costs", "min_age": None,
+    rule = {**NEW, "id": "old-age-test", "need": "living_costs", "partner": "sozialamt",
+            "service": "sgb12", "min_age": None,
             "max_age": None, "pension_age": "reached", "citation": "§ 41 Abs. 2 SGB XII"}
     r = client.post("/api/v1/routing-rules", json=rule, headers=admin)
     assert r.status_code == 201 and r.get_json()["pension_age"] == "reached"
@@ -119,16 +122,39 @@ def test_the_rule_pages_render(client, settings):
     admin = auth(settings, "admin")
     page = client.get("/routing-rules", headers=admin)
     assert page.status_code == 200 and b"orientation-mbe" in page.data
-    assert client.get("/routing-rules/orientation-mbe/edit", headers=admin).status_code == 200
+    edit = client.get("/routing-rules/orientation-mbe/edit", headers=admin)
+    assert edit.status_code == 200
+    # the service is picked from what the partner directory says each partner offers
+    assert '<option value="mbe" selected>' in edit.get_data(as_text=True)
+    assert '<option value="kita_portal"' in edit.get_data(as_text=True)
     assert client.get("/routing-rules/new", headers=admin).status_code == 200
 
 
-def test_admins_edit_a_rule_through_the_form_and_see_field_errors(settings, referral_deps):
+@pytest.fixture
+def form_client(settings, referral_deps):
+    """The referral UI without CSRF tokens (tested elsewhere), and an admin's headers."""
     app = create_app(settings.for_service("referral"), referral_deps)
     app.config["WTF_CSRF_ENABLED"] = False
-    client, admin = app.test_client(), auth(settings, "admin")
-    form = {"need": "orientation_counselling", "partner": "welfare", "service": "mbe",
+    return app.test_client(), auth(settings, "admin")
+
+
+MBE_FORM = {"need": "orientation_counselling", "partner": "welfare", "service": "mbe",
             "priority": "15", "min_age": "27", "citation": "§ 45 AufenthG", "note": "test"}
+
+
+def test_a_service_the_partner_does_not_offer_is_refused_in_the_form(form_client):
+    client, admin = form_client
+    bad = client.post("/routing-rules/orientation-mbe/edit", headers=admin,
+                      data={**MBE_FORM, "service": "sgb2"})
+    assert bad.status_code == 422
+    assert 'data-field="service"' in bad.get_data(as_text=True)
+    listed = client.get("/api/v1/routing-rules", headers=admin).get_json()["items"]
+    assert {r["id"]: r["service"] for r in listed}["orientation-mbe"] == "mbe"  # unchanged
+
+
+def test_admins_edit_a_rule_through_the_form_and_see_field_errors(form_client):
+    client, admin = form_client
+    form = MBE_FORM
     bad = client.post("/routing-rules/orientation-mbe/edit", headers=admin,
                       data={**form, "min_age": "30", "max_age": "20"})
     assert bad.status_code == 422 and b'data-field="max_age"' in bad.data

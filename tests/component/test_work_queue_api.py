@@ -98,6 +98,10 @@ def test_staff_refer_a_need_by_hand_with_the_consent_check(client, staff, referr
     unknown = client.post("/api/v1/referrals", headers=staff, json={
         "intake_id": intake_id, "need": "housing", "partner": "police", "service": "x_y"})
     assert unknown.status_code == 422 and "partner" in unknown.get_json()["errors"]["json"]
+    not_offered = client.post("/api/v1/referrals", headers=staff, json={
+        "intake_id": intake_id, "need": "housing", "partner": "wohnungsamt", "service": "sgb2"})
+    assert not_offered.status_code == 422, not_offered.get_json()
+    assert "service" in not_offered.get_json()["errors"]["json"]
 
 
 def test_without_consent_a_manual_referral_is_refused(client, staff, referral_deps):

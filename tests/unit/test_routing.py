@@ -279,10 +279,11 @@ def test_born_in_1960_and_66_years_9_months_old_belongs_to_the_sozialamt(table):
 
 def test_every_rule_cites_its_paragraph_and_leaves_its_standing_to_its_dates(table):
     from services.referral.rules import check_rule
+    from shared.partners import services_by_partner
 
     partners = sorted({rule.partner for rule in table})
-    for rule in table:
-        check_rule(rule, partners)  # RuleError: no paragraph, or "planned", "suspended" …
+    for rule in table:  # RuleError: a service the partner does not offer, no paragraph, …
+        check_rule(rule, partners, services_by_partner())
 
 
 @pytest.mark.parametrize("citation", [
@@ -291,10 +292,10 @@ def test_every_rule_cites_its_paragraph_and_leaves_its_standing_to_its_dates(tab
 def test_a_citation_without_a_paragraph_or_saying_its_standing_is_refused(citation):
     from services.referral.rules import RuleError, check_rule
 
-    rule = RoutingRule(id="x", need="kita_place", partner="jugendamt", service="kita",
+    rule = RoutingRule(id="x", need="kita_place", partner="jugendamt", service="kita_portal",
                        priority=10, citation=citation)
     with pytest.raises(RuleError) as refused:
-        check_rule(rule, ["jugendamt"])
+        check_rule(rule, ["jugendamt"], {"jugendamt": ["kita_portal"]})
     assert refused.value.field == "citation"
 
 
