@@ -110,21 +110,6 @@ def _second_association() -> list[RoutingRule]:
 SECOND_ASSOCIATION = _second_association()
 
 
-@pytest.fixture(scope="module")
-def table(tmp_path_factory) -> list[RoutingRule]:
-    """The routing table exactly as the referral service's migrations leave it."""
-    from services.referral import repository
-    from shared.db import make_engine, make_session_factory, migrate
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('rules') / 'referral.db'}"
-    migrate("referral", url)
-    engine = make_engine(url)
-    with make_session_factory(engine)() as session:
-        rules = repository.rules(session)
-    engine.dispose()
-    return rules
-
-
 
 @pytest.mark.parametrize("need, birth, status, partner, service", [
     # one case per row of domain.md §3
