@@ -13,6 +13,7 @@ from services.referral.domain import RoutingRule, partner_view, shown_to_partner
 from services.referral.schemas import (CancelSchema, ManualReferralSchema,
                                        PartnerReferralSchema, PreviewInSchema, PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
+                                       ReplayQuerySchema, ReplaySchema,
                                        ReferralQuerySchema, RoutingRuleInSchema,
                                        RoutingRuleListSchema, RoutingRuleOutSchema,
                                        RuleVersionListSchema, WorkQueueQuerySchema)
@@ -225,6 +226,24 @@ class RuleVersions(MethodView):
         """Every version of the routing table: who changed it, when and why."""
         with deps().session_factory() as s:
             return {"items": [dict(v._mapping) for v in repository.rule_versions(s)]}
+
+
+@rules_blp.route("/replay")
+class Replay(MethodView):
+    @api_roles("admin")
+    @rules_blp.arguments(RoutingRuleInSchema)
+    @rules_blp.arguments(ReplayQuerySchema, location="query")
+    @rules_blp.response(200, ReplaySchema)
+    def post(self, data, query):
+        """Before saving a rule (new, or changed: the same id): the latest intakes' needs
+        replayed against today's table and against it with this rule; the routes that would
+        change. Nothing is saved."""
+        rule = rules.rule_from(data, data.get("id") or "new-rule")
+        try:
+            return rules.replay(deps().session_factory, rule, deps().clock().date(),
+                                query["intakes"])
+        except rules.RuleError as exc:
+            raise FieldError(exc.field, exc.message) from None
 
 
 @rules_blp.route("/preview")

@@ -699,6 +699,35 @@ def coded(new: str, reason: str | None) -> tuple[Reason | None, str | None]:
     return Reason.OTHER, reason
 
 
+@dataclass(frozen=True)
+class RouteChange:
+    """Where a recorded intake's need would go under the edited rules, where it goes now."""
+
+    intake_reference: str
+    need: str
+    before: Route | None
+    after: Route | None
+
+
+def route_changes(cases: Iterable[tuple[str, str, PersonFacts]],
+                  current: Sequence[RoutingRule], edited: Sequence[RoutingRule],
+                  day: date) -> list[RouteChange]:
+    """Replay (intake reference, need, facts) against both tables on one day: the needs whose
+    partner or service would change (on hold counts as a destination)."""
+    changes = []
+    for reference, need, facts in cases:
+        before, after = route_need(need, facts, current, day), route_need(need, facts, edited, day)
+        where = [(r.partner, r.service) if r else None for r in (before, after)]
+        if where[0] != where[1]:
+            changes.append(RouteChange(reference, need, before, after))
+    return changes
+
+
+def with_rule(rules: Sequence[RoutingRule], rule: RoutingRule) -> list[RoutingRule]:
+    """The table with `rule` added, or replacing the rule of its id."""
+    return [r for r in rules if r.id != rule.id] + [rule]
+
+
 def facts_from(share: Mapping[str, Any]) -> PersonFacts:
     """The routing facts a referral keeps (for re-routing and manual referrals)."""
     person = share["person"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
@@ -348,3 +348,27 @@ def rule_versions(session: Session) -> list:
 def current_rules_version(session: Session) -> int | None:
     v = t.routing_rule_versions
     return session.execute(select(func.max(v.c.version))).scalar()
+
+
+def recent_routed_needs(session: Session, intakes: int) -> list[tuple[Any, str, str, dict]]:
+    """(intake id, intake reference, need, routing facts) of the latest `intakes` intakes whose data
+    are still held (erased ones have none), one row per intake and need."""
+    r = t.referrals
+    rows = session.execute(select(r.c.intake_id, r.c.intake_reference, r.c.need, r.c.share)
+                           .where(r.c.share.is_not(None))
+                           .order_by(r.c.created_at.desc(), r.c.need)
+                           .limit(intakes * 12)).all()  # a dozen needs an intake at most
+    seen_intakes: dict[Any, None] = {}
+    out, pairs = [], set()
+    for row in rows:
+        if not row.share:  # erased meanwhile (a JSON null)
+            continue
+        if row.intake_id not in seen_intakes:
+            if len(seen_intakes) == intakes:
+                continue
+            seen_intakes[row.intake_id] = None
+        if (row.intake_id, row.need) not in pairs:
+            pairs.add((row.intake_id, row.need))
+            out.append((row.intake_id, row.intake_reference, row.need, row.share))
+    return out
+

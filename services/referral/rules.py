@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Callable, Mapping, Sequence
 
 from services.referral import repository
-from services.referral.domain import PensionAge, PersonFacts, RoutingRule, route_need
+from services.referral.domain import (PensionAge, PersonFacts, Route, RoutingRule, facts_from,
+                                     route_changes, route_need, with_rule)
 from shared.partners import services_by_partner
 
 
@@ -95,6 +96,27 @@ def preview(session_factory, request: dict, today: date) -> list[dict]:
                     "reason": route.reason if route else "no rule fits: on hold for staff",
                     "requires_need": route.requires_need if route else None})
     return out
+
+
+def replay(session_factory, rule: RoutingRule, today: date, intakes: int = 200) -> dict:
+    """Before saving: the latest intakes' needs replayed against the rules in force today and
+    against the table with this rule added or changed; which routes would change."""
+    with session_factory() as s:
+        check_rule(rule, list(repository.legal_bases(s)), services_by_partner())
+        current = repository.rules(s)
+        cases = repository.recent_routed_needs(s, intakes)
+    changes = route_changes(((ref, need, facts_from(share)) for _, ref, need, share in cases),
+                            current, with_rule(current, rule), today)
+    return {"replayed_intakes": len({intake for intake, *_ in cases}),
+            "replayed_needs": len(cases),
+            "changes": [{"intake_reference": c.intake_reference, "need": c.need,
+                         "before": _where(c.before), "after": _where(c.after)}
+                        for c in changes]}
+
+
+def _where(route: Route | None) -> dict | None:
+    return None if route is None else {"partner": route.partner, "service": route.service,
+                                       "rule_id": route.rule_id}
 
 
 def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:

@@ -256,3 +256,32 @@ class PreviewRouteSchema(Schema):
 
 class PreviewSchema(Schema):
     items = fields.List(fields.Nested(PreviewRouteSchema))
+
+
+class ReplayQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    intakes = fields.Integer(load_default=200, validate=validate.Range(min=1, max=2000),
+                             metadata={"description": "how many of the latest intakes"})
+
+
+class ReplayRouteSchema(Schema):
+    partner = fields.String()
+    service = fields.String()
+    rule_id = fields.String()
+
+
+class ReplayChangeSchema(Schema):
+    intake_reference = fields.String()
+    need = fields.String()
+    before = fields.Nested(ReplayRouteSchema, allow_none=True,
+                           metadata={"description": "null: on hold, no rule fits"})
+    after = fields.Nested(ReplayRouteSchema, allow_none=True)
+
+
+class ReplaySchema(Schema):
+    replayed_intakes = fields.Integer()
+    replayed_needs = fields.Integer()
+    changes = fields.List(fields.Nested(ReplayChangeSchema))
+

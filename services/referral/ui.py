@@ -182,6 +182,11 @@ def edit_rule(rule_id):
         try:
             data = RoutingRuleInSchema().load({k: v for k, v in raw.items() if v is not None})
             d = deps()
+            if f.get("action") == "replay":  # show what would change; save nothing
+                replayed = rules.replay(d.session_factory,
+                                        rules.rule_from(data, rule_id or data.get("id")
+                                                        or "new-rule"), d.clock().date())
+                return _rule_form(current, errors, partners, offered, replayed)
             rules.save_rule(rules.rule_from(data, rule_id), current_principal().username,
                             data.get("note"), d.uow(), d.clock, create=rule_id is None)
             flash(_("Rule saved; the routing table has a new version."))
@@ -190,9 +195,13 @@ def edit_rule(rule_id):
             errors = exc.messages
         except rules.RuleError as exc:
             errors = {exc.field: [exc.message]}
+    return _rule_form(current, errors, partners, offered)
+
+
+def _rule_form(current, errors: dict, partners: list[str], offered: dict,
+               replayed: dict | None = None):
     return render_template("referral/rule_edit.html", rule=current, errors=errors,
                            form=request.form, needs=NEEDS, statuses=RESIDENCE_STATUSES,
-                           districts=DISTRICTS, partners=partners,
-                           services=offered,
-                           offered_codes={s.code for p in partners for s in offered.get(p, ())}), \
-        422 if errors else 200
+                           districts=DISTRICTS, partners=partners, services=offered,
+                           offered_codes={s.code for p in partners for s in offered.get(p, ())},
+                           replayed=replayed), 422 if errors else 200

@@ -107,6 +107,7 @@ MATRIX = {
     ("referral", "POST", "/api/v1/referrals/<uuid:referral_id>/reassign"): {'staff', 'admin'},
     ("referral", "POST", "/api/v1/routing-rules"): {'admin'},
     ("referral", "POST", "/api/v1/routing-rules/preview"): {'staff', 'operator', 'admin'},
+    ("referral", "POST", "/api/v1/routing-rules/replay"): {'admin'},
     ("referral", "POST", "/referrals/<uuid:referral_id>/cancel"): {'staff', 'admin'},
     ("referral", "POST", "/referrals/<uuid:referral_id>/reassign"): {'staff', 'admin'},
     ("referral", "POST", "/referrals/manual"): {'staff', 'admin'},

@@ -182,3 +182,65 @@ def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_d
         refs = {r.partner: r for r in repository.find(s)}
     assert refs["welfare"].rule_id == "orientation-mbe"
     assert refs["welfare"].rules_version == 4  # the seed table after migration 0018
+
+
+@pytest.fixture
+def recorded_intakes(referral_deps):
+    """Two intakes routed by today's table (an adult: orientation counselling at the MBE)."""
+    from services.referral.consumers import SUBSCRIPTIONS
+    from shared.bus.delivery import deliver
+    from tests.component.test_partner_reports import CONSENT
+    from tests.component.test_referral_consents import intake_v2
+
+    for _ in range(2):
+        deliver(intake_v2(CONSENT), SUBSCRIPTIONS[0], referral_deps.uow)
+
+
+MBE_RULE = {"need": "orientation_counselling", "partner": "welfare", "service": "mbe",
+            "priority": 10, "min_age": 27, "citation": "§ 45 Satz 1 AufenthG"}
+
+
+def test_replaying_a_changed_rule_shows_the_routes_it_would_change_and_saves_nothing(
+        client, settings, recorded_intakes):
+    admin = auth(settings, "admin")
+    versions = client.get("/api/v1/routing-rules/versions", headers=admin).get_json()["items"]
+    changed = {**MBE_RULE, "id": "orientation-mbe", "service": "mbe_diakonie"}
+    r = client.post("/api/v1/routing-rules/replay?intakes=50", json=changed, headers=admin)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert (body["replayed_intakes"], body["replayed_needs"]) == (2, 6)
+    assert [(c["need"], c["before"]["service"], c["after"]["service"])
+            for c in body["changes"]] == [("orientation_counselling", "mbe", "mbe_diakonie")] * 2
+    # a rule for people from 40 leaves a 39-year-old to the next rule, the second association
+    older = client.post("/api/v1/routing-rules/replay", headers=admin,
+                        json={**MBE_RULE, "id": "orientation-mbe", "min_age": 40}).get_json()
+    assert {c["after"]["rule_id"] for c in older["changes"]} == {"orientation-mbe-2"}
+    unchanged = client.post("/api/v1/routing-rules/replay", headers=admin,
+                            json={**MBE_RULE, "id": "orientation-mbe"}).get_json()
+    assert unchanged["changes"] == []
+    listed = client.get("/api/v1/routing-rules", headers=admin).get_json()["items"]
+    assert {r["id"]: r["service"] for r in listed}["orientation-mbe"] == "mbe"
+    assert client.get("/api/v1/routing-rules/versions",
+                      headers=admin).get_json()["items"] == versions
+
+
+def test_a_replayed_rule_is_checked_like_a_saved_one(client, settings):
+    r = client.post("/api/v1/routing-rules/replay", headers=auth(settings, "admin"),
+                    json={**MBE_RULE, "service": "sgb2"})
+    assert r.status_code == 422 and "service" in r.get_json()["errors"]["json"]
+    staff = client.post("/api/v1/routing-rules/replay", headers=auth(settings, "staff"),
+                        json=MBE_RULE)
+    assert staff.status_code == 403
+
+
+def test_the_editor_previews_what_a_change_would_do_before_saving(form_client,
+                                                                    recorded_intakes):
+    client, admin = form_client
+    page = client.post("/routing-rules/orientation-mbe/edit", headers=admin,
+                       data={**MBE_FORM, "priority": "10", "service": "mbe_diakonie",
+                             "action": "replay"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="replay"' in text
+    assert "welfare / mbe_diakonie" in text and "welfare / mbe" in text
+    listed = client.get("/api/v1/routing-rules", headers=admin).get_json()["items"]
+    assert {r["id"]: r["service"] for r in listed}["orientation-mbe"] == "mbe"  # not saved
