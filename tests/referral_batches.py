@@ -136,7 +136,7 @@ def by_hand(deps) -> None:
     uow = UnitOfWork(deps.session_factory, t.outbox, t.inbox, "referral", clock=lambda: at)
     with correlation_scope(fixed_id("flow:by-hand")):
         handlers.refer_by_hand(fixed_id("intake:i6"), "orientation_counselling", "welfare",
-                               "mbe_hand", "sam", None, uow)
+                               "jmd_diakonie", "sam", None, uow)
 
 
 def opened(label: str, referral: dict, case_ref: str, appointment: dict | None = None) -> str:
@@ -210,7 +210,7 @@ def partner_reports(deps) -> list[str]:
         reported("r12", ref("i4", "address_registration"), "in-progress"),
         reported("r13", current(deps, "i6", "orientation_counselling", "mbe"), "rejected",
                  "no_capacity"),  # to mbe_diakonie, the next rule
-        reported("r14", current(deps, "i6", "orientation_counselling", "mbe_hand"),
+        reported("r14", current(deps, "i6", "orientation_counselling", "jmd_diakonie"),
                  "rejected", "no_capacity"),  # mbe_diakonie was taken just now: none left
     ]
 

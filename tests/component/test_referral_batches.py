@@ -99,7 +99,7 @@ def test_the_scenario_covers_what_a_batch_could_get_wrong(morning):
         == "consent_missing"  # withdrawn before the intake came
     held = referral(snap, "i6", "living_costs", "sgb2")
     assert statuses(snap, held) == ["on-hold", "requested", "on-hold", "requested"]
-    assert referral(snap, "i6", "orientation_counselling", "mbe_hand")["superseded_by"] is None
+    assert referral(snap, "i6", "orientation_counselling", "jmd_diakonie")["superseded_by"] is None
     assert referral(snap, "i7", "language_course", "mbe")["reason"] == "consent_missing"
     counselling = referral(snap, "i1", "orientation_counselling", "mbe")
     assert statuses(snap, counselling) == ["requested", "received", "accepted", "completed"]
