@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Container, Iterable, Mapping, Sequence
 
@@ -351,6 +351,24 @@ def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
     return None
 
 
+def route_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingRule],
+                        day: date, exclude: frozenset[tuple[str, str]] = frozenset(),
+                        ) -> Route | None:
+    """The need's route for the person; a need no rule fits for them but fits exactly one of
+    the household's children is that child's (a parent asking for their 8-year-old's school
+    place), with the rules looking at the child's age. Two children fitting: staff decide."""
+    route = route_need(need, facts, rules, day, exclude)
+    if route is not None:
+        return route
+    fits = [(born, found) for born in sorted(set(facts.children_born))
+            if (found := route_need(need, replace(facts, birth_date=born), rules, day,
+                                    exclude)) is not None]
+    if len(fits) != 1:
+        return None
+    born, found = fits[0]
+    return replace(found, reason=f"for the child born {born.isoformat()}: {found.reason}")
+
+
 @dataclass(frozen=True)
 class SharingBasis:
     """Why the person's data may go to the partner: a consent, or another legal basis."""
@@ -676,7 +694,7 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequen
                    share: dict[str, Any] | None = None) -> list[Referral]:
     """One referral per need, each routed by the rules in force on the intake's day and
     leaving only with a consent for its partner or the partner's other legal basis."""
-    routes = {need: route_need(need, facts, rules, now.date()) for need in needs}
+    routes = {need: route_for_household(need, facts, rules, now.date()) for need in needs}
     referrals = []
     for need, route in routes.items():
         basis = sharing_basis(route.partner, consents, legal_bases or {}) if route else None
@@ -716,7 +734,8 @@ def route_changes(cases: Iterable[tuple[str, str, PersonFacts]],
     partner or service would change (on hold counts as a destination)."""
     changes = []
     for reference, need, facts in cases:
-        before, after = route_need(need, facts, current, day), route_need(need, facts, edited, day)
+        before = route_for_household(need, facts, current, day)
+        after = route_for_household(need, facts, edited, day)
         where = [(r.partner, r.service) if r else None for r in (before, after)]
         if where[0] != where[1]:
             changes.append(RouteChange(reference, need, before, after))

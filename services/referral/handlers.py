@@ -21,7 +21,7 @@ from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
 from services.referral.domain import (OUTCOMES, TERMINAL, Actor, DeadlineOutcome, Outcome,
                                      Reason, Referral, Route, SharingBasis,
                                      TransitionNotAllowed, coded, facts_from, follow_up,
-                                     open_referrals, route_need, sharing_basis)
+                                     open_referrals, route_for_household, sharing_basis)
 from shared.events.envelope import Envelope
 from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeRecordedV2,
                                  PartnerCaseFailedV1, PartnerCaseOpenedV1,
@@ -261,7 +261,7 @@ def _reroute(uow, batch: ReferralBatch, referral: Referral, now: datetime) -> No
     rejected referral stays in the staff work queue."""
     if not referral.share:
         return
-    route = route_need(referral.need, facts_from(referral.share),
+    route = route_for_household(referral.need, facts_from(referral.share),
                        _once(uow, repository.rules), now.date(),
                        exclude=batch.tried_for_need(referral))
     if route is None:

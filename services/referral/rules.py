@@ -8,7 +8,7 @@ from typing import Callable, Mapping, Sequence
 
 from services.referral import repository
 from services.referral.domain import (PensionAge, PersonFacts, Route, RoutingRule, facts_from,
-                                     route_changes, route_need, with_rule)
+                                     route_changes, route_for_household, with_rule)
 from shared.partners import services_by_partner
 
 
@@ -89,7 +89,7 @@ def preview(session_factory, request: dict, today: date) -> list[dict]:
         rules = repository.rules(s)
     out = []
     for need in needs:
-        route = route_need(need, facts, rules, day)
+        route = route_for_household(need, facts, rules, day)
         out.append({"need": need, "partner": route.partner if route else None,
                     "service": route.service if route else None,
                     "rule_id": route.rule_id if route else None,

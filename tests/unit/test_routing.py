@@ -311,3 +311,20 @@ def test_the_integration_course_by_entitlement_and_admission_on_request(
     route = route_need("language_course", facts(birth, status), table, date.fromisoformat(day))
     assert (route.partner, route.service) == (partner, service), route
     assert cited in route.reason
+
+
+def test_an_intake_asking_a_school_place_for_the_only_school_age_child_routes_it(table):
+    from datetime import datetime, timezone
+    import uuid
+
+    from services.referral.domain import open_referrals
+
+    parent = PersonFacts(date(1986, 3, 3), "UA", "TEMP_PROTECTION_24", ("uk",),
+                         children_born=(date(2018, 4, 1), date(2025, 1, 1)))
+    [school] = open_referrals(intake_id=uuid.uuid4(), intake_reference="LT-2026-SCHOOL",
+                              needs=["school_place"], facts=parent, rules=table, by="staff",
+                              now=datetime(2026, 11, 21, 9, tzinfo=timezone.utc))
+    # (no consent given here: it waits for one, at the child's school placement office)
+    assert (school.partner, school.service, school.reason) == ("dlzb", "school_placement",
+                                                               "consent_missing")
+    assert school.routing_reason.startswith("for the child born 2018-04-01: ")

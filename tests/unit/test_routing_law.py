@@ -3,8 +3,8 @@ against the routing table as the migrations leave it, on the day each case is se
 
 Each row names the paragraph it checks; the route's reason must cite it. `None` means no rule
 may send the person anywhere: the referral waits on hold for staff. (Classes of issue 19 not
-built yet, the purpose of residence and time since arrival, needs of household members and
-facts asked for, get their rows when they are.)
+built yet, the purpose of residence and time since arrival, a need naming its household
+member and facts asked for, get their rows when they are.)
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import date
 
 import pytest
 
-from services.referral.domain import PersonFacts, route_need
+from services.referral.domain import PersonFacts, route_for_household
 
 BEFORE_24_CHANGE, AFTER_24_CHANGE = date(2026, 6, 30), date(2026, 7, 1)
 TODAY = date(2026, 11, 21)
@@ -172,6 +172,15 @@ CASES = [
          ("dlzb", "school_placement"), "§ 34 Abs. 1, 6 SchulG NRW"),
     Case("no school placement at 40", "school_place", "1986-03-03", "WORK", None, "",
          nationality="IN"),
+    # a need belongs to a person: a parent asking for their only school-age child's place
+    Case("school place for the 8-year-old of a parent", "school_place", "1986-03-03",
+         "TEMP_PROTECTION_24", ("dlzb", "school_placement"), "for the child born 2018-04-01",
+         children=("2018-04-01", "2025-01-01")),
+    Case("two school-age children: staff ask whose", "school_place", "1986-03-03",
+         "TEMP_PROTECTION_24", None, "", children=("2018-04-01", "2015-02-02")),
+    Case("youth counselling for a parent's 15-year-old", "youth_counselling", "1980-01-01",
+         "REFUGEE_RECOGNISED", ("welfare", "jmd"), "for the child born 2011-05-05",
+         nationality="SY", children=("2011-05-05",)),
     # §§ 4, 6 AsylbLG against § 5 (1) SGB V
     Case("treatment voucher with a Gestattung", "health_insurance", "1995-01-01",
          "ASYLUM_PENDING", ("sozialamt", "health_voucher"), "§§ 4, 6 AsylbLG",
@@ -205,7 +214,7 @@ def test_the_law_routes_each_case(case: Case, table):
                         if case.first_issued else None,
                         children_born=tuple(date.fromisoformat(c) for c in case.children),
                         district=case.district)
-    route = route_need(case.need, facts, table, case.day)
+    route = route_for_household(case.need, facts, table, case.day)
     if case.expected is None:
         assert route is None, route
         return
