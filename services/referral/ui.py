@@ -15,7 +15,7 @@ from services.referral.schemas import (CancelSchema, ManualReferralSchema, Previ
 from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
-from shared.partners import DIRECTORY
+from shared.partners import DIRECTORY, services_by_partner
 from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES
 from shared.events.contracts import REFERRAL_STATUSES
 
@@ -38,12 +38,20 @@ def referral_list():
                            statuses=REFERRAL_STATUSES)
 
 
+def _targets(session) -> list[tuple[str, str]]:
+    """(partner, service) staff may refer to by hand: what each partner of this service
+    offers in the partner directory (the same list the referral's check uses)."""
+    offered = services_by_partner()
+    return sorted((p.code, service) for p in repository.partners(session)
+                  for service in offered.get(p.code, ()))
+
+
 @bp.get("/referrals/<uuid:referral_id>")
 @ui_roles("staff", "operator")
 def referral_detail(referral_id):
     with deps().session_factory() as s:
         referral = repository.get(s, str(referral_id))
-        services = sorted({(r.partner, r.service) for r in repository.rules(s)})
+        services = _targets(s)
     if referral is None:
         abort(404)
     report_access(deps().uow(), current_principal(), "referral", "viewed", "ui",
@@ -80,7 +88,7 @@ def queue():
     except ValidationError:
         abort(400)
     with deps().session_factory() as s:
-        services = sorted({(r.partner, r.service) for r in repository.rules(s)})
+        services = _targets(s)
         partners = sorted({p for p, _ in services})
     return render_template("referral/queue.html", items=work_queue(deps().session_factory,
                                                                    **query),

@@ -126,3 +126,14 @@ def test_staff_refer_by_hand_from_the_referral_page(settings, referral_deps, sta
     assert r.status_code == 302 and "/referrals/" in r.headers["Location"]
     with referral_deps.session_factory() as s:
         assert any(x.partner == "wohnungsamt" for x in repository.find(s))
+
+
+def test_staff_refer_by_hand_to_what_the_directory_offers_even_without_a_rule(
+        client, staff, settings, referral_deps):
+    admin = {"Authorization": "Bearer " + issue_token(settings.secret_key,
+                                                      Principal("ada", "admin"))}
+    assert client.delete("/api/v1/routing-rules/child-benefit", headers=admin).status_code == 204
+    deliver(intake_v2([]), OPEN, referral_deps.uow)
+    page = client.get("/work-queue", headers=staff).get_data(as_text=True)
+    assert 'value="familienkasse/kindergeld"' in page  # offered, though no rule names it
+    assert 'value="welfare/sgb2"' not in page
