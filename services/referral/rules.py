@@ -55,6 +55,8 @@ _STANDING_WORDS = re.compile(r"⚠|\b(?:planned|geplant|suspended|ausgesetzt|in 
 def save_rule(rule: RoutingRule, staff: str, note: str | None, uow,
               now: Callable[[], datetime], create: bool) -> int:
     """Create or change a rule; the routing table's new state is kept as a version."""
+    if create and not rule.id:
+        raise RuleError("id", "a new rule needs an id")
     with uow:
         current = {r.id: r for r in repository.rules(uow.session)}
         if create and rule.id in current:

@@ -152,6 +152,12 @@ def test_a_service_the_partner_does_not_offer_is_refused_in_the_form(form_client
     assert {r["id"]: r["service"] for r in listed}["orientation-mbe"] == "mbe"  # unchanged
 
 
+def test_a_new_rule_without_an_id_is_refused_in_the_form_not_a_server_error(form_client):
+    client, admin = form_client
+    r = client.post("/routing-rules/new", headers=admin, data={**MBE_FORM, "action": "save"})
+    assert r.status_code == 422 and 'data-field="id"' in r.get_data(as_text=True)
+
+
 def test_admins_edit_a_rule_through_the_form_and_see_field_errors(form_client):
     client, admin = form_client
     form = MBE_FORM
