@@ -351,18 +351,24 @@ def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
     return None
 
 
+YOUNG_UNTIL = 27  # JMD serves up to the 27th birthday, the oldest of the services for the young
+
+
 def route_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingRule],
                         day: date, exclude: frozenset[tuple[str, str]] = frozenset(),
                         ) -> Route | None:
     """The need's route for the person; a need no rule fits for them but fits exactly one of
     the household's children is that child's (a parent asking for their 8-year-old's school
-    place), with the rules looking at the child's age. Two children fitting: staff decide."""
+    place), with the rules looking at the child's age. Two children fitting: staff decide.
+    Only children under 27 (the services for young people end there): a grown-up child's
+    living costs are not what a parent asks for."""
     route = route_need(need, facts, rules, day, exclude)
     if route is not None:
         return route
     fits = [(born, found) for born in sorted(set(facts.children_born))
-            if (found := route_need(need, replace(facts, birth_date=born), rules, day,
-                                    exclude)) is not None]
+            if age_on(born, day) < YOUNG_UNTIL
+            and (found := route_need(need, replace(facts, birth_date=born), rules, day,
+                                     exclude)) is not None]
     if len(fits) != 1:
         return None
     born, found = fits[0]

@@ -328,3 +328,20 @@ def test_an_intake_asking_a_school_place_for_the_only_school_age_child_routes_it
     assert (school.partner, school.service, school.reason) == ("dlzb", "school_placement",
                                                                "consent_missing")
     assert school.routing_reason.startswith("for the child born 2018-04-01: ")
+
+
+def test_a_need_goes_to_a_child_only_if_the_child_is_young(table):
+    from services.referral.domain import route_for_household
+
+    # a rule only a 30-year-old would meet (made up: no seed rule is like it)
+    thirties = RoutingRule(id="x", need="housing", partner="wohnungsamt", service="wbs",
+                           priority=1, citation="§ 1 X", min_age=28, max_age=35)
+    parent = PersonFacts(date(1960, 1, 1), "SY", "REFUGEE_RECOGNISED", ("ar",),
+                         children_born=(date(1996, 1, 1),))
+    assert route_for_household("housing", parent, [thirties], DAY) is None
+    young = PersonFacts(date(1960, 1, 1), "SY", "REFUGEE_RECOGNISED", ("ar",),
+                        children_born=(date(2000, 1, 1),))  # 26
+    youth = RoutingRule(id="y", need="housing", partner="wohnungsamt", service="wbs",
+                        priority=1, citation="§ 1 X", min_age=20, max_age=27)
+    assert route_for_household("housing", young, [youth], DAY).reason.startswith(
+        "for the child born 2000-01-01")
