@@ -238,7 +238,7 @@ class Replay(MethodView):
         """Before saving a rule (new, or changed: the same id): the latest intakes' needs
         replayed against today's table and against it with this rule; the routes that would
         change. Nothing is saved."""
-        rule = rules.rule_from(data, data.get("id") or "new-rule")
+        rule = rules.replayed_rule(data)
         try:
             return rules.replay(deps().session_factory, rule, deps().clock().date(),
                                 query["intakes"])

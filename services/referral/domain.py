@@ -351,6 +351,16 @@ def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
     return None
 
 
+def unoffered_service(partner: str, service: str,
+                      offered: Mapping[str, Sequence[str]]) -> str | None:
+    """Why a rule or a referral by hand may not name this service of this partner (what
+    each partner offers: the partner directory), or None when it may."""
+    services = offered.get(partner, ())
+    if service in services:
+        return None
+    return f"{partner} offers no service {service!r}; known: {', '.join(services) or 'none'}"
+
+
 YOUNG_UNTIL = 27  # JMD serves up to the 27th birthday, the oldest of the services for the young
 
 

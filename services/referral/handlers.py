@@ -14,15 +14,16 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from services.referral import repository
-from shared.partners import services_by_partner
 from services.referral.batch import ReferralBatch
 from services.referral.consents import ConsentBook
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
 from services.referral.domain import (OUTCOMES, TERMINAL, Actor, DeadlineOutcome, Outcome,
                                      Reason, Referral, Route, SharingBasis,
                                      TransitionNotAllowed, coded, facts_from, follow_up,
-                                     open_referrals, route_for_household, sharing_basis)
+                                     open_referrals, route_for_household, sharing_basis,
+                                     unoffered_service)
 from shared.events.envelope import Envelope
+from shared.partners import services_by_partner
 from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeRecordedV2,
                                  PartnerCaseFailedV1, PartnerCaseOpenedV1,
                                  PartnerCaseStatusReportedV1, typed)
@@ -406,10 +407,9 @@ def sweep_deadlines(uow_factory,
 
 def _check_offered(partner: str, service: str) -> None:
     """A referral by hand names a service its partner offers (the partner directory)."""
-    offered = services_by_partner().get(partner, ())
-    if service not in offered:
-        raise ReferralActionError("service", f"{partner} offers no service {service!r}; "
-                                             f"known: {', '.join(offered) or 'none'}")
+    refused = unoffered_service(partner, service, services_by_partner())
+    if refused:
+        raise ReferralActionError("service", refused)
 
 
 def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: str,

@@ -351,14 +351,14 @@ def current_rules_version(session: Session) -> int | None:
 
 
 def recent_routed_needs(session: Session, intakes: int) -> list[tuple[Any, str, str, dict]]:
-    """(intake id, intake reference, need, routing facts) of the latest `intakes` intakes whose data
-    are still held (erased ones have none), one row per intake and need."""
+    """(intake id, intake reference, need, routing facts) of the latest `intakes` intakes whose
+    data are still held (erased ones have none), one row per intake and need."""
     r = t.referrals
     rows = session.execute(select(r.c.intake_id, r.c.intake_reference, r.c.need, r.c.share)
                            .where(r.c.share.is_not(None))
                            .order_by(r.c.created_at.desc(), r.c.need)
                            .limit(intakes * 12)).all()  # a dozen needs an intake at most
-    seen_intakes: dict[Any, None] = {}
+    seen_intakes: set[Any] = set()
     out, pairs = [], set()
     for row in rows:
         if not row.share:  # erased meanwhile (a JSON null)
@@ -366,7 +366,7 @@ def recent_routed_needs(session: Session, intakes: int) -> list[tuple[Any, str, 
         if row.intake_id not in seen_intakes:
             if len(seen_intakes) == intakes:
                 continue
-            seen_intakes[row.intake_id] = None
+            seen_intakes.add(row.intake_id)
         if (row.intake_id, row.need) not in pairs:
             pairs.add((row.intake_id, row.need))
             out.append((row.intake_id, row.intake_reference, row.need, row.share))

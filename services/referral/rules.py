@@ -8,7 +8,8 @@ from typing import Callable, Mapping, Sequence
 
 from services.referral import repository
 from services.referral.domain import (PensionAge, PersonFacts, Route, RoutingRule, facts_from,
-                                     route_changes, route_for_household, with_rule)
+                                     route_changes, route_for_household, unoffered_service,
+                                     with_rule)
 from shared.partners import services_by_partner
 
 
@@ -26,10 +27,9 @@ def check_rule(rule: RoutingRule, partners: Sequence[str],
     are the referral service's, `services` what each offers (the partner directory)."""
     if rule.partner not in partners:
         raise RuleError("partner", f"unknown partner; known: {', '.join(sorted(partners))}")
-    offered = services.get(rule.partner, ())
-    if rule.service not in offered:
-        raise RuleError("service", f"{rule.partner} offers no service {rule.service!r}; "
-                                   f"known: {', '.join(offered) or 'none in the directory'}")
+    refused = unoffered_service(rule.partner, rule.service, services)
+    if refused:
+        raise RuleError("service", refused)
     if rule.min_age is not None and rule.max_age is not None and rule.min_age >= rule.max_age:
         raise RuleError("max_age", "must be greater than min_age (it is exclusive)")
     if rule.valid_from and rule.valid_to and rule.valid_from > rule.valid_to:
@@ -119,6 +119,11 @@ def replay(session_factory, rule: RoutingRule, today: date, intakes: int = 200) 
 def _where(route: Route | None) -> dict | None:
     return None if route is None else {"partner": route.partner, "service": route.service,
                                        "rule_id": route.rule_id}
+
+
+def replayed_rule(data: dict, rule_id: str | None = None) -> RoutingRule:
+    """The rule an admin is trying out: the edited one, or a new one (its id, if given)."""
+    return rule_from(data, rule_id or data.get("id") or "new-rule")
 
 
 def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:

@@ -191,9 +191,8 @@ def edit_rule(rule_id):
             data = RoutingRuleInSchema().load({k: v for k, v in raw.items() if v is not None})
             d = deps()
             if f.get("action") == "replay":  # show what would change; save nothing
-                replayed = rules.replay(d.session_factory,
-                                        rules.rule_from(data, rule_id or data.get("id")
-                                                        or "new-rule"), d.clock().date())
+                replayed = rules.replay(d.session_factory, rules.replayed_rule(data, rule_id),
+                                        d.clock().date())
                 return _rule_form(current, errors, partners, offered, replayed)
             rules.save_rule(rules.rule_from(data, rule_id), current_principal().username,
                             data.get("note"), d.uow(), d.clock, create=rule_id is None)
