@@ -13,6 +13,13 @@ from datetime import datetime
 
 from sqlalchemy import create_engine, text
 
+from services.referral import consumers as referral_consumers
+
+
+# the referral service's consumer of intake.recorded: its inbox row says the intake was routed
+ROUTING_SUBSCRIBER = next(s.key for s in referral_consumers.SUBSCRIPTIONS
+                          if "intake.recorded" in s.event_types)
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -60,11 +67,16 @@ def drained(db_url: str, since: datetime, until: datetime) -> tuple[int, int, bo
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
+            # the subscriber named: the inbox's primary key (subscriber, event_id) answers
+            # the join; by event_id alone it read the whole inbox every poll (~1 s of the
+            # database's CPU every 2 s, taken from the stack being measured)
             recorded, routed = conn.execute(text(
                 "SELECT count(*), count(r.event_id) FROM intake_outbox i "
-                "LEFT JOIN referral_inbox r ON r.event_id = i.event_id "
+                "LEFT JOIN referral_inbox r ON r.subscriber = :subscriber "
+                "AND r.event_id = i.event_id "
                 "WHERE i.event_type = 'intake.recorded' AND i.created_at >= :s "
-                "AND i.created_at < :u"), {"s": since, "u": until}).one()
+                "AND i.created_at < :u"),
+                {"s": since, "u": until, "subscriber": ROUTING_SUBSCRIBER}).one()
     finally:
         engine.dispose()
     return (sum(f.requested for f in flows),

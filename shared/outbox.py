@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.clock import Clock, utcnow
-from shared.db import UTCDateTime, is_postgres
+from shared.db import UTCDateTime, is_postgres, scan_queue_by_index
 from shared.events.envelope import Envelope
 from shared.runtime import StopSignal
 
@@ -124,6 +124,7 @@ class OutboxRelay:
     def claim(self) -> list[Row[Any]]:
         now = self.clock()
         with self.engine.begin() as conn:
+            scan_queue_by_index(conn)
             rows = conn.execute(self._claim, {"now": now, "until": now + self.lease}).all()
         return sorted(rows, key=lambda r: r.id)
 

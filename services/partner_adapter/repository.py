@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from services.partner_adapter.domain import FINAL_PARTNER_STATUSES, Disclosure, PartnerCase
 from services.partner_adapter.tables import disclosures, partner_circuits
 from services.partner_adapter.tables import partner_cases as t
-from shared.db import UPSERT_INSERTS, UpsertInsert, is_postgres
+from shared.db import UPSERT_INSERTS, UpsertInsert, is_postgres, scan_queue_by_index
 
 
 def _values(case: PartnerCase) -> dict:
@@ -186,6 +186,7 @@ def lease(engine: Engine, table: Table, waiting, order_by, now: datetime, limit:
     if is_postgres(engine):
         due = due.with_for_update(skip_locked=True)
     with engine.begin() as conn:
+        scan_queue_by_index(conn)
         rows = conn.execute(update(table).where(table.c.id.in_(due))
                             .values(lease_until=now + timedelta(seconds=lease_seconds))
                             .returning(table.c.id)).all()
