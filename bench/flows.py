@@ -113,19 +113,25 @@ def opened_per_second(flows: list[Flow], start: datetime) -> dict[int, int]:
 
 
 def referrals_per_partner(db_url: str, since: datetime, until: datetime) -> dict[str, int]:
-    """How many referrals of the window went to each partner (from referral.requested)."""
+    """How many referrals of the window went to each partner (from referral.requested). The
+    window's flows are looked up by their correlation ids (a join of the two outboxes on
+    correlation_id took the database ~20 s after a surge)."""
     engine = create_engine(db_url)
+    counts: dict[str, int] = {}
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT r.body::json -> 'data' ->> 'partner', count(*) FROM referral_outbox r "
-                "JOIN intake_outbox i ON i.correlation_id = r.correlation_id "
-                "AND i.event_type = 'intake.recorded' "
-                "WHERE r.event_type = 'referral.requested' AND i.created_at >= :s "
-                "AND i.created_at < :u GROUP BY 1"), {"s": since, "u": until}).all()
+            ids = [row[0] for row in conn.execute(text(
+                "SELECT correlation_id FROM intake_outbox WHERE event_type = 'intake.recorded' "
+                "AND created_at >= :s AND created_at < :u"), {"s": since, "u": until})]
+            for start in range(0, len(ids), 5000):
+                for partner, n in conn.execute(text(
+                        "SELECT body::json -> 'data' ->> 'partner', count(*) FROM referral_outbox "
+                        "WHERE event_type = 'referral.requested' AND correlation_id = ANY(:ids) "
+                        "GROUP BY 1"), {"ids": ids[start:start + 5000]}):
+                    counts[partner] = counts.get(partner, 0) + n
     finally:
         engine.dispose()
-    return {partner: n for partner, n in rows}
+    return counts
 
 
 def partner_limit_bound(per_partner: dict[str, int]) -> dict:
