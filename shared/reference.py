@@ -69,6 +69,19 @@ RESIDENCE_STATUSES = (
     Code("UNKNOWN_UNDOCUMENTED", "Ungeklärt / ohne Papiere", "Unclear / undocumented"),
 )
 
+# Why the person is in Germany, as far as benefits law asks (§ 7 Abs. 1 Satz 2 SGB II and
+# § 23 Abs. 3 SGB XII exclude those whose right of residence comes from job-seeking alone,
+# and those not working in their first three months).
+RESIDENCE_PURPOSES = (
+    Code("work", "Arbeit (Arbeitnehmer/in)", "Work (employed)"),
+    Code("self_employment", "Selbständige Tätigkeit", "Self-employment"),
+    Code("job_seeking", "Arbeitsuche", "Looking for work"),
+    Code("family", "Familie (Nachzug, Angehörige)", "Family (joining or accompanying)"),
+    Code("study", "Studium / Ausbildung", "Study / training"),
+    Code("protection", "Schutz (Flucht, humanitär)", "Protection (refuge, humanitarian)"),
+    Code("other", "Sonstiges / ohne Erwerbstätigkeit", "Other / not working"),
+)
+
 SITES = (
     Code("infopoint", "Infopoint", "Info point"),
     Code("centre", "Servicezentrum", "Service centre"),

@@ -156,6 +156,7 @@ class Residence:
     document_type: str | None = None
     valid_until: date | None = None
     first_issue_date: date | None = None
+    purpose: str | None = None  # shared.reference.RESIDENCE_PURPOSES
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ class Intake:
                                             for m in p.household)),
             residence=ResidenceV2(status=r.status, legal_basis=r.legal_basis,
                                   document_type=r.document_type, valid_until=r.valid_until,
-                                  first_issue_date=r.first_issue_date),
+                                  first_issue_date=r.first_issue_date, purpose=r.purpose),
             arrival_date=self.arrival_date,
             district=p.contact.address.district if p.contact.address else None,
             needs=tuple(NeedV2(code=n.code, urgency=n.urgency) for n in self.need_details),

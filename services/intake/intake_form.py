@@ -54,6 +54,7 @@ def form_to_payload(form) -> dict:
             person["household"].append(row)
     residence = {f: _opt(form, f) for f in ("legal_basis", "document_type", "valid_until",
                                              "first_issue_date")}
+    residence["purpose"] = _opt(form, "residence_purpose")
     payload = {
         "person": person, "residence_status": form.get("residence_status", ""),
         "residence": residence, "arrival_date": _opt(form, "arrival_date"),

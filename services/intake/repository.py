@@ -177,7 +177,7 @@ def add_intake(session: Session, intake: Intake) -> None:
         recorded_at=intake.recorded_at, channel=intake.channel, notes=intake.notes,
         arrival_date=intake.arrival_date, legal_basis=r.legal_basis,
         document_type=r.document_type, valid_until=r.valid_until,
-        first_issue_date=r.first_issue_date)])
+        first_issue_date=r.first_issue_date, residence_purpose=r.purpose)])
 
 
 def _intake(row, person: Person | None = None) -> Intake:
@@ -192,7 +192,7 @@ def _intake(row, person: Person | None = None) -> Intake:
         consent=Consent(row.consent_share, row.consent_method, row.consent_language),
         recorded_by=row.recorded_by, recorded_at=row.recorded_at,
         residence=Residence(row.residence_status, row.legal_basis, row.document_type,
-                            row.valid_until, row.first_issue_date),
+                            row.valid_until, row.first_issue_date, row.residence_purpose),
         need_details=details, channel=row.channel, arrival_date=row.arrival_date,
         notes=row.notes)
 

@@ -8,8 +8,9 @@ from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, valida
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, name_problem)
 from shared.config import PARTNERS
-from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, RESIDENCE_STATUSES, SITES,
-                              codes, districts_for_postcode, is_country, is_language)
+from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, RESIDENCE_PURPOSES,
+                              RESIDENCE_STATUSES, SITES, codes, districts_for_postcode,
+                              is_country, is_language)
 
 
 class StrictSchema(Schema):
@@ -132,6 +133,10 @@ class ResidenceSchema(StrictSchema):
     document_type = _text(60, required=False, metadata={"example": "eAT"})
     valid_until = fields.Date(load_default=None, allow_none=True)
     first_issue_date = fields.Date(load_default=None, allow_none=True)
+    purpose = fields.String(load_default=None, allow_none=True,
+                            validate=_one_of(RESIDENCE_PURPOSES), metadata={
+                                "description": "why the person is in Germany, as benefits law "
+                                               "asks (job-seeking alone excludes SGB II)"})
 
 
 class NeedSchema(StrictSchema):

@@ -74,6 +74,7 @@ intakes = Table(
     Column("document_type", String(60)),
     Column("valid_until", Date),
     Column("first_issue_date", Date),
+    Column("residence_purpose", String(30)),
     Column("need_details", JSONDocument),
     Column("reference", String(20), nullable=False, unique=True),
     Column("given_name", String(200), nullable=False),

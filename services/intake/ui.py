@@ -24,8 +24,8 @@ from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
 from shared.config import PARTNERS
 from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, POSTCODE_DISTRICTS,
-                              RESIDENCE_STATUSES, SITES)
-from shared.web import FieldError
+                              RESIDENCE_PURPOSES, RESIDENCE_STATUSES, SITES)
+from shared.web import FieldError, ui_language
 
 bp = Blueprint("intake_ui", __name__, template_folder="templates")
 
@@ -146,7 +146,9 @@ def intake_new():
             errors = {exc.field: _(exc.message)}
     return render_template(
         "intake/new.html", form=form, errors=errors, consent_error=consent_errors(errors),
-        needs=NEEDS, statuses=RESIDENCE_STATUSES, sites=SITES, methods=CONSENT_METHODS,
+        needs=NEEDS, needs_labels={n.code: n.label(ui_language()) for n in NEEDS},
+        statuses=RESIDENCE_STATUSES, purposes=RESIDENCE_PURPOSES, sites=SITES,
+        methods=CONSENT_METHODS,
         relations=RELATIONS, interpreter=INTERPRETER, channels=CHANNELS,
         contact_channels=CONTACT_CHANNELS, urgencies=URGENCIES, partners=PARTNERS,
         rows=range(_household_rows(form)), today=date.today().isoformat(),

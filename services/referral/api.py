@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.referral import handlers, repository, rules
-from services.referral.domain import RoutingRule, partner_view, shown_to_partner
-from services.referral.schemas import (CancelSchema, ManualReferralSchema,
-                                       PartnerReferralSchema, PreviewInSchema, PreviewSchema,
+from services.referral.domain import RoutingRule, facts_read, partner_view, shown_to_partner
+from services.referral.schemas import (CancelSchema, FactsReadQuerySchema, FactsReadSchema,
+                                       ManualReferralSchema, PartnerReferralSchema, PreviewInSchema, PreviewSchema,
                                        ReassignSchema, ReferralListSchema, ReferralOutSchema,
                                        ReplayQuerySchema, ReplaySchema,
                                        ReferralQuerySchema, RoutingRuleInSchema,
@@ -244,6 +244,23 @@ class Replay(MethodView):
                                 query["intakes"])
         except rules.RuleError as exc:
             raise FieldError(exc.field, exc.message) from None
+
+
+@rules_blp.route("/facts-read")
+class FactsRead(MethodView):
+    @api_roles("staff", "operator")
+    @rules_blp.arguments(FactsReadQuerySchema, location="query")
+    @rules_blp.response(200, FactsReadSchema)
+    def get(self, query):
+        """The facts an intake may leave unrecorded (first_issue_date, arrival_date,
+        residence_purpose) that today's rules read for these needs and this residence
+        status, with the needs reading each: the intake form asks for them, since a rule
+        deciding on a fact not recorded holds the referral ("fact missing")."""
+        with deps().session_factory() as s:
+            table = repository.rules(s)
+        read = facts_read(query["need"], query["residence_status"], table,
+                          deps().clock().date())
+        return {"items": [{"fact": str(fact), "needs": needs} for fact, needs in read.items()]}
 
 
 @rules_blp.route("/preview")

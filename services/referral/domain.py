@@ -68,6 +68,7 @@ class Reason(enum.StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     PARTNER_REFUSED_REQUEST = "partner_refused_request"
     NO_MATCHING_RULE = "no_matching_rule"
+    FACT_MISSING = "fact_missing"  # the deciding rule reads a fact the intake did not record
     CONSENT_MISSING = "consent_missing"
     PREREQUISITE_PENDING = "prerequisite_pending"
     WAITING_FOR_PERSON = "waiting_for_person"
@@ -82,7 +83,7 @@ REASONS: dict[ReferralStatus, tuple[Reason, ...]] = {
     _S.CANCELLED: (_R.CONSENT_WITHDRAWN, _R.PERSON_WITHDREW, _R.DUPLICATE,
                    _R.CREATED_IN_ERROR, _R.SUPERSEDED, _R.EXPIRED, _R.OTHER),
     _S.FAILED: (_R.DELIVERY_FAILED, _R.PARTNER_REFUSED_REQUEST, _R.EXPIRED, _R.OTHER),
-    _S.ON_HOLD: (_R.NO_MATCHING_RULE, _R.CONSENT_MISSING, _R.PREREQUISITE_PENDING,
+    _S.ON_HOLD: (_R.NO_MATCHING_RULE, _R.FACT_MISSING, _R.CONSENT_MISSING, _R.PREREQUISITE_PENDING,
                  _R.WAITING_FOR_PERSON, _R.PARTNER_PAUSED, _R.OTHER),
 }
 PREREQUISITE_PATIENCE = timedelta(days=5)  # then a waiting referral needs a person
@@ -172,6 +173,31 @@ class PersonFacts:
     nationalities: tuple[str, ...] = ()
     children_born: tuple[date, ...] = ()  # the household's children (Kita, school)
     district: str | None = None  # city district of the address (district offices)
+    arrival_date: date | None = None  # in Germany (benefit exclusions of the first months)
+    residence_purpose: str | None = None  # shared.reference.RESIDENCE_PURPOSES
+
+
+class Fact(enum.StrEnum):
+    """Facts a rule may read that an intake need not have recorded: a rule deciding on one
+    that is missing holds the referral ("fact missing") rather than guessing."""
+
+    FIRST_ISSUE_DATE = "first_issue_date"
+    ARRIVAL_DATE = "arrival_date"
+    RESIDENCE_PURPOSE = "residence_purpose"
+
+
+@dataclass(frozen=True)
+class FactsMissing:
+    """The rule that would decide a need reads facts the intake did not record."""
+
+    rule_id: str
+    facts: tuple[Fact, ...]
+    citation: str
+
+    @property
+    def reason(self) -> str:
+        return (f"fact missing: {', '.join(self.facts)} (decides by {self.rule_id}: "
+                f"{self.citation})")
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -249,6 +275,8 @@ class RoutingRule:
     child_under: int | None = None  # the household has a child younger than this
     districts: tuple[str, ...] | None = None  # the address lies in one of these districts
     pension_age: PensionAge | None = None  # below or at the statutory pension age
+    purposes: tuple[str, ...] | None = None  # the purpose of residence is one of these
+    arrived_within_months: int | None = None  # arrived in Germany less than N months ago
 
     def _household_and_origin(self, facts: PersonFacts, day: date) -> str | None:
         """'' when no such condition is set, its explanation when met, None when not met."""
@@ -288,8 +316,22 @@ class RoutingRule:
             return RuleStanding.ENDED
         return RuleStanding.IN_FORCE
 
+    def facts_read(self) -> tuple[Fact, ...]:
+        """The facts an intake may leave unrecorded that this rule's conditions read."""
+        return tuple(fact for fact, read in (
+            (Fact.FIRST_ISSUE_DATE, self.first_issued_from or self.first_issued_until),
+            (Fact.ARRIVAL_DATE, self.arrived_within_months is not None),
+            (Fact.RESIDENCE_PURPOSE, self.purposes is not None)) if read)
+
     def explain(self, facts: PersonFacts, day: date) -> str | None:
-        """Why this rule applies ("JMD: age 19 within 12–26"), or None if it does not."""
+        """Why this rule applies ("JMD: age 19 within 12–26"), or None if it does not (nor
+        when it would read a fact not recorded)."""
+        verdict = self.assess(facts, day)
+        return verdict if isinstance(verdict, str) else None
+
+    def assess(self, facts: PersonFacts, day: date) -> str | FactsMissing | None:
+        """Why this rule applies; None if a recorded fact rules it out; FactsMissing if every
+        recorded fact fits but it reads one that was not recorded (it cannot say)."""
         age = age_on(facts.birth_date, day)
         if self.min_age is not None and age < self.min_age:
             return None
@@ -298,12 +340,26 @@ class RoutingRule:
         if self.residence_statuses is not None and facts.residence_status not in \
                 self.residence_statuses:
             return None
+        missing: list[Fact] = []
         dated = self.first_issued_from or self.first_issued_until
         issued = facts.first_issue_date
-        if dated and (issued is None
-                      or (self.first_issued_from and issued < self.first_issued_from)
-                      or (self.first_issued_until and issued > self.first_issued_until)):
+        if dated and issued is None:
+            missing.append(Fact.FIRST_ISSUE_DATE)
+        elif issued is not None and (
+                (self.first_issued_from and issued < self.first_issued_from)
+                or (self.first_issued_until and issued > self.first_issued_until)):
             return None
+        arrived = facts.arrival_date
+        if self.arrived_within_months is not None:
+            if arrived is None:
+                missing.append(Fact.ARRIVAL_DATE)
+            elif day >= _plus_months(arrived, self.arrived_within_months):
+                return None
+        if self.purposes is not None:
+            if facts.residence_purpose is None:
+                missing.append(Fact.RESIDENCE_PURPOSE)
+            elif facts.residence_purpose not in self.purposes:
+                return None
         condition = self._household_and_origin(facts, day)
         if condition is None:
             return None
@@ -316,6 +372,8 @@ class RoutingRule:
             limit = f"{years} years" + (f" {months} months" if months else "")
             parts.append(f"pension age ({limit} for {facts.birth_date.year}) "
                          + ("reached" if reached else "not reached"))
+        if missing:
+            return FactsMissing(self.id, tuple(missing), self.citation)
         if self.min_age is not None or self.max_age is not None:
             low = self.min_age if self.min_age is not None else 0
             high = f"{self.max_age - 1}" if self.max_age is not None else "+"
@@ -323,8 +381,13 @@ class RoutingRule:
                          else f"age {age} ≥ {low}")
         if self.residence_statuses is not None:
             parts.append(f"status {facts.residence_status}")
-        if dated and issued is not None:  # (dated and none issued: no match, above)
+        if dated and issued is not None:
             parts.append(f"first issued {issued.isoformat()}")
+        if self.purposes is not None:
+            parts.append(f"purpose {facts.residence_purpose}")
+        if self.arrived_within_months is not None and arrived is not None:
+            parts.append(f"arrived {arrived.isoformat()}, within "
+                         f"{self.arrived_within_months} months")
         condition = ", ".join(parts) or "no conditions"
         return f"{self.service.upper()}: {condition} ({self.citation})"
 
@@ -338,17 +401,44 @@ class Route:
     requires_need: str | None = None
 
 
-def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
-               day: date, exclude: frozenset[tuple[str, str]] = frozenset()) -> Route | None:
+def decide_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule], day: date,
+                exclude: frozenset[tuple[str, str]] = frozenset(),
+                ) -> Route | FactsMissing | None:
     """The highest-priority effective rule for this need that the person meets, skipping
-    partner services already tried (a rejection moves on to the next one)."""
+    partner services already tried (a rejection moves on to the next one); FactsMissing when
+    that rule reads a fact the intake did not record (no lower rule is guessed instead)."""
     for rule in sorted((r for r in rules if r.need == need and r.effective_on(day)
                         and (r.partner, r.service) not in exclude),
                        key=lambda r: (r.priority, r.id)):
-        reason = rule.explain(facts, day)
-        if reason:
-            return Route(rule.partner, rule.service, rule.id, reason, rule.requires_need)
+        verdict = rule.assess(facts, day)
+        if isinstance(verdict, FactsMissing):
+            return verdict
+        if verdict:
+            return Route(rule.partner, rule.service, rule.id, verdict, rule.requires_need)
     return None
+
+
+def route_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule],
+               day: date, exclude: frozenset[tuple[str, str]] = frozenset()) -> Route | None:
+    """decide_need, where a missing fact counts as no route."""
+    decided = decide_need(need, facts, rules, day, exclude)
+    return decided if isinstance(decided, Route) else None
+
+
+def facts_read(needs: Iterable[str], residence_status: str, rules: Iterable[RoutingRule],
+               day: date) -> dict[Fact, list[str]]:
+    """Which facts an intake may leave unrecorded the rules in force on `day` read for these
+    needs of a person of this status, and for which needs: what the intake form asks for
+    (a missing one would hold the referral)."""
+    wanted, read = set(needs), dict[Fact, list[str]]()
+    for rule in rules:
+        if rule.need in wanted and rule.effective_on(day) and (
+                rule.residence_statuses is None or residence_status in rule.residence_statuses):
+            for fact in rule.facts_read():
+                read.setdefault(fact, [])
+                if rule.need not in read[fact]:
+                    read[fact].append(rule.need)
+    return read
 
 
 def unoffered_service(partner: str, service: str,
@@ -367,14 +457,22 @@ YOUNG_UNTIL = 27  # JMD serves up to the 27th birthday, the oldest of the servic
 def route_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingRule],
                         day: date, exclude: frozenset[tuple[str, str]] = frozenset(),
                         ) -> Route | None:
+    """decide_for_household, where a missing fact counts as no route."""
+    decided = decide_for_household(need, facts, rules, day, exclude)
+    return decided if isinstance(decided, Route) else None
+
+
+def decide_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingRule],
+                         day: date, exclude: frozenset[tuple[str, str]] = frozenset(),
+                         ) -> Route | FactsMissing | None:
     """The need's route for the person; a need no rule fits for them but fits exactly one of
     the household's children is that child's (a parent asking for their 8-year-old's school
     place), with the rules looking at the child's age. Two children fitting: staff decide.
     Only children under 27 (the services for young people end there): a grown-up child's
-    living costs are not what a parent asks for."""
-    route = route_need(need, facts, rules, day, exclude)
-    if route is not None:
-        return route
+    living costs are not what a parent asks for. A fact missing for the person is asked for."""
+    decided = decide_need(need, facts, rules, day, exclude)
+    if decided is not None:
+        return decided
     fits = [(born, found) for born in sorted(set(facts.children_born))
             if age_on(born, day) < YOUNG_UNTIL
             and (found := route_need(need, replace(facts, birth_date=born), rules, day,
@@ -477,19 +575,24 @@ class Referral:
 
     @classmethod
     def open(cls, *, intake_id: uuid.UUID, intake_reference: str, need: str,
-             route: Route | None, by: str, now: datetime,
+             route: Route | FactsMissing | None, by: str, now: datetime,
              basis: SharingBasis | None = None,
              person_id: str | None = None, share: dict[str, Any] | None = None,
              waits_for: str | None = None) -> Referral:
         """A referral for one need: requested from its partner; on hold when no rule fits,
-        when nothing (consent or legal basis) allows sharing with that partner, or while the
-        referral it depends on (`waits_for`, a need) has not reached its partner. It
-        announces either (referral.requested or referral.status_changed)."""
-        held = (Reason.NO_MATCHING_RULE if route is None else
+        when the deciding rule reads a fact not recorded, when nothing (consent or legal
+        basis) allows sharing with that partner, or while the referral it depends on
+        (`waits_for`, a need) has not reached its partner. It announces either
+        (referral.requested or referral.status_changed)."""
+        missing = route if isinstance(route, FactsMissing) else None
+        route = route if isinstance(route, Route) else None
+        held = (Reason.FACT_MISSING if missing else
+                Reason.NO_MATCHING_RULE if route is None else
                 Reason.CONSENT_MISSING if not basis else
                 Reason.PREREQUISITE_PENDING if waits_for else None)
         status = _S.ON_HOLD if held else _S.REQUESTED
-        reason = route.reason if route else f"no routing rule fits need {need}"
+        reason = (missing.reason if missing else route.reason if route
+                  else f"no routing rule fits need {need}")
         referral = cls(id=uuid.uuid4(), intake_id=intake_id, intake_reference=intake_reference,
                        need=need, partner=route.partner if route else None,
                        service=route.service if route else None, routing_reason=reason,
@@ -710,13 +813,14 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequen
                    share: dict[str, Any] | None = None) -> list[Referral]:
     """One referral per need, each routed by the rules in force on the intake's day and
     leaving only with a consent for its partner or the partner's other legal basis."""
-    routes = {need: route_for_household(need, facts, rules, now.date()) for need in needs}
+    routes = {need: decide_for_household(need, facts, rules, now.date()) for need in needs}
     referrals = []
     for need, route in routes.items():
-        basis = sharing_basis(route.partner, consents, legal_bases or {}) if route else None
+        routed = route if isinstance(route, Route) else None
+        basis = sharing_basis(routed.partner, consents, legal_bases or {}) if routed else None
         # a prerequisite counts only if this intake refers that need somewhere too
-        waits_for = route.requires_need if route and routes.get(route.requires_need or "") \
-            else None
+        waits_for = (routed.requires_need if routed
+                     and isinstance(routes.get(routed.requires_need or ""), Route) else None)
         referrals.append(Referral.open(intake_id=intake_id, intake_reference=intake_reference,
                                        need=need, route=route, by=by, now=now, basis=basis,
                                        person_id=person_id, share=share, waits_for=waits_for))
@@ -739,8 +843,8 @@ class RouteChange:
 
     intake_reference: str
     need: str
-    before: Route | None
-    after: Route | None
+    before: Route | FactsMissing | None
+    after: Route | FactsMissing | None
 
 
 def route_changes(cases: Iterable[tuple[str, str, PersonFacts]],
@@ -750,12 +854,22 @@ def route_changes(cases: Iterable[tuple[str, str, PersonFacts]],
     partner or service would change (on hold counts as a destination)."""
     changes = []
     for reference, need, facts in cases:
-        before = route_for_household(need, facts, current, day)
-        after = route_for_household(need, facts, edited, day)
-        where = [(r.partner, r.service) if r else None for r in (before, after)]
+        before = decide_for_household(need, facts, current, day)
+        after = decide_for_household(need, facts, edited, day)
+        where = [destination(r) for r in (before, after)]
         if where[0] != where[1]:
             changes.append(RouteChange(reference, need, before, after))
     return changes
+
+
+def destination(decided: Route | FactsMissing | None) -> tuple[str, ...] | None:
+    """Where a need goes: (partner, service), ("fact_missing", fact, ...), or None (on hold,
+    no rule fits)."""
+    if isinstance(decided, Route):
+        return decided.partner, decided.service
+    if isinstance(decided, FactsMissing):
+        return (Reason.FACT_MISSING.value, *decided.facts)
+    return None
 
 
 def with_rule(rules: Sequence[RoutingRule], rule: RoutingRule) -> list[RoutingRule]:
@@ -766,13 +880,14 @@ def with_rule(rules: Sequence[RoutingRule], rule: RoutingRule) -> list[RoutingRu
 def facts_from(share: Mapping[str, Any]) -> PersonFacts:
     """The routing facts a referral keeps (for re-routing and manual referrals)."""
     person = share["person"]
-    issued = share.get("first_issue_date")
+    issued, arrived = share.get("first_issue_date"), share.get("arrival_date")
     return PersonFacts(date.fromisoformat(person["birth_date"]), person["nationality"],
                        share["residence_status"], tuple(person["languages"]),
                        date.fromisoformat(issued) if issued else None,
                        tuple(share.get("nationalities", ())),
                        tuple(date.fromisoformat(b) for b in share.get("children_born", ())),
-                       share.get("district"))
+                       share.get("district"), date.fromisoformat(arrived) if arrived else None,
+                       share.get("residence_purpose"))
 
 
 def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | None, *,

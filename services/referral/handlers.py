@@ -78,6 +78,8 @@ def _share(intake: IntakeRecordedV2) -> dict:
             "consent_method": next((c.method for c in intake.consents), "none"),
             "consents": [c.wire() for c in intake.consents],
             "first_issue_date": residence["first_issue_date"],
+            "residence_purpose": residence.get("purpose"),
+            "arrival_date": intake.arrival_date.isoformat() if intake.arrival_date else None,
             "nationalities": person["nationalities"],
             "children_born": [m["birth_date"] for m in person["household"]
                               if m["relation"] in CHILDREN],

@@ -30,7 +30,9 @@ def rules(session: Session) -> list[RoutingRule]:
                         languages=tuple(r.languages) if r.languages else None,
                         child_under=r.child_under,
                         districts=tuple(r.districts) if r.districts else None,
-                        pension_age=PensionAge(r.pension_age) if r.pension_age else None)
+                        pension_age=PensionAge(r.pension_age) if r.pension_age else None,
+                        purposes=tuple(r.purposes) if r.purposes else None,
+                        arrived_within_months=r.arrived_within_months)
             for r in rows]
 
 
@@ -308,7 +310,9 @@ def save_rule(session: Session, rule: RoutingRule, exists: bool) -> None:
                   languages=list(rule.languages) if rule.languages else None,
                   child_under=rule.child_under,
                   districts=list(rule.districts) if rule.districts else None,
-                  pension_age=rule.pension_age.value if rule.pension_age else None)
+                  pension_age=rule.pension_age.value if rule.pension_age else None,
+                  purposes=list(rule.purposes) if rule.purposes else None,
+                  arrived_within_months=rule.arrived_within_months)
     if exists:
         session.execute(t.routing_rules.update().where(t.routing_rules.c.id == rule.id)
                         .values(**values))

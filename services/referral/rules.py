@@ -7,9 +7,9 @@ from datetime import date, datetime
 from typing import Callable, Mapping, Sequence
 
 from services.referral import repository
-from services.referral.domain import (PensionAge, PersonFacts, Route, RoutingRule, facts_from,
-                                     route_changes, route_for_household, unoffered_service,
-                                     with_rule)
+from services.referral.domain import (FactsMissing, PensionAge, PersonFacts, Route,
+                                     RoutingRule, decide_for_household, facts_from,
+                                     route_changes, unoffered_service, with_rule)
 from shared.partners import services_by_partner
 
 
@@ -85,18 +85,22 @@ def preview(session_factory, request: dict, today: date) -> list[dict]:
     facts = PersonFacts(request["birth_date"], request["nationality"],
                         request["residence_status"], tuple(request["languages"]),
                         request["first_issue_date"], tuple(request["nationalities"]),
-                        tuple(request["children_born"]), request["district"])
+                        tuple(request["children_born"]), request["district"],
+                        request["arrival_date"], request["residence_purpose"])
     needs, day = request["needs"], request["on_date"] or today
     with session_factory() as s:
         rules = repository.rules(s)
     out = []
     for need in needs:
-        route = route_for_household(need, facts, rules, day)
+        decided = decide_for_household(need, facts, rules, day)
+        route = decided if isinstance(decided, Route) else None
+        missing = decided if isinstance(decided, FactsMissing) else None
         out.append({"need": need, "partner": route.partner if route else None,
                     "service": route.service if route else None,
-                    "rule_id": route.rule_id if route else None,
-                    "reason": route.reason if route else "no rule fits: on hold for staff",
-                    "requires_need": route.requires_need if route else None})
+                    "rule_id": decided.rule_id if decided else None,
+                    "reason": decided.reason if decided else "no rule fits: on hold for staff",
+                    "requires_need": route.requires_need if route else None,
+                    "facts_missing": [str(f) for f in missing.facts] if missing else []})
     return out
 
 
@@ -116,9 +120,12 @@ def replay(session_factory, rule: RoutingRule, today: date, intakes: int = 200) 
                         for c in changes]}
 
 
-def _where(route: Route | None) -> dict | None:
-    return None if route is None else {"partner": route.partner, "service": route.service,
-                                       "rule_id": route.rule_id}
+def _where(decided: Route | FactsMissing | None) -> dict | None:
+    if isinstance(decided, FactsMissing):  # on hold until the facts are recorded
+        return {"partner": None, "service": None, "rule_id": decided.rule_id,
+                "facts_missing": [str(f) for f in decided.facts]}
+    return None if decided is None else {"partner": decided.partner, "service": decided.service,
+                                         "rule_id": decided.rule_id}
 
 
 def replayed_rule(data: dict, rule_id: str | None = None) -> RoutingRule:
@@ -142,5 +149,7 @@ def rule_from(data: dict, rule_id: str | None = None) -> RoutingRule:
                        child_under=data.get("child_under"),
                        districts=tuple(data["districts"]) if data.get("districts") else None,
                        pension_age=PensionAge(data["pension_age"])
-                       if data.get("pension_age") else None)
+                       if data.get("pension_age") else None,
+                       purposes=tuple(data["purposes"]) if data.get("purposes") else None,
+                       arrived_within_months=data.get("arrived_within_months"))
     return replace(rule)

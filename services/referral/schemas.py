@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.referral.domain import REASONS, PensionAge
-from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES, codes
+from shared.reference import DISTRICTS, NEEDS, RESIDENCE_PURPOSES, RESIDENCE_STATUSES, codes
 from shared.clock import utcnow
 from shared.events.contracts import REFERRAL_STATUSES
 from shared.events.vocabulary import values
@@ -103,6 +103,8 @@ class RoutingRuleOutSchema(Schema):
     child_under = fields.Integer(allow_none=True)
     districts = fields.List(fields.String(), allow_none=True)
     pension_age = fields.String(allow_none=True)
+    purposes = fields.List(fields.String(), allow_none=True)
+    arrived_within_months = fields.Integer(allow_none=True)
     requires_need = fields.String(allow_none=True)
     need = fields.String()
     partner = fields.String()
@@ -203,6 +205,14 @@ class RoutingRuleInSchema(Schema):
         load_default=None, allow_none=True, validate=validate.OneOf(values(PensionAge)),
         metadata={"description": "below: up to the statutory pension age by birth year "
                   "(§ 7a SGB II); reached: from the month after (§ 41 (2) SGB XII)"})
+    purposes = fields.List(fields.String(validate=validate.OneOf(codes(RESIDENCE_PURPOSES))),
+                           load_default=None, allow_none=True, metadata={
+                               "description": "the purpose of residence is one of these (not "
+                               "recorded: the referral waits, 'fact missing')"})
+    arrived_within_months = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=120),
+        metadata={"description": "arrived in Germany less than this many months before the "
+                  "intake's day (§ 7 Abs. 1 Satz 2 Nr. 1 SGB II: three)"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
                          metadata={"description": "why the change (kept with the version)"})
 
@@ -237,12 +247,36 @@ class PreviewInSchema(Schema):
                                           "children"})
     district = fields.String(load_default=None, allow_none=True,
                              validate=validate.OneOf(codes(DISTRICTS)))
+    arrival_date = fields.Date(load_default=None, allow_none=True)
+    residence_purpose = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.OneOf(codes(RESIDENCE_PURPOSES)))
     on_date = fields.Date(load_default=None, metadata={"description": "default: today"})
 
     @validates_schema
     def _born_before(self, data, **kwargs):
         if data.get("on_date") and data["birth_date"] > data["on_date"]:
             raise ValidationError("Born after the day asked about.", "birth_date")
+
+
+class FactsReadQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    need = fields.List(fields.String(validate=validate.OneOf(codes(NEEDS))), required=True,
+                       validate=validate.Length(min=1))
+    residence_status = fields.String(required=True, validate=validate.OneOf(
+        codes(RESIDENCE_STATUSES)))
+
+
+class FactReadSchema(Schema):
+    fact = fields.String(metadata={"description": "first_issue_date, arrival_date or "
+                                   "residence_purpose"})
+    needs = fields.List(fields.String(), metadata={"description": "the needs whose rules "
+                                                   "read it"})
+
+
+class FactsReadSchema(Schema):
+    items = fields.List(fields.Nested(FactReadSchema))
 
 
 class PreviewRouteSchema(Schema):
@@ -252,6 +286,9 @@ class PreviewRouteSchema(Schema):
     rule_id = fields.String(allow_none=True)
     reason = fields.String()
     requires_need = fields.String(allow_none=True)
+    facts_missing = fields.List(fields.String(), metadata={
+        "description": "facts the deciding rule reads that were not given: the referral would "
+                       "wait on hold until they are recorded"})
 
 
 class PreviewSchema(Schema):
@@ -267,9 +304,11 @@ class ReplayQuerySchema(Schema):
 
 
 class ReplayRouteSchema(Schema):
-    partner = fields.String()
-    service = fields.String()
+    partner = fields.String(allow_none=True)
+    service = fields.String(allow_none=True)
     rule_id = fields.String()
+    facts_missing = fields.List(fields.String(), metadata={
+        "description": "on hold: the deciding rule reads facts the intake did not record"})
 
 
 class ReplayChangeSchema(Schema):

@@ -109,6 +109,8 @@ routing_rules = Table(
     Column("child_under", Integer),
     Column("districts", JSONDocument),
     Column("pension_age", String(10)),  # domain.PensionAge
+    Column("purposes", JSONDocument),  # the purpose of residence is one of these
+    Column("arrived_within_months", Integer),  # arrived in Germany less than N months ago
 )
 
 outbox = outbox_table(metadata, "referral")

@@ -16,7 +16,7 @@ from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
 from shared.partners import DIRECTORY, services_by_partner
-from shared.reference import DISTRICTS, NEEDS, RESIDENCE_STATUSES
+from shared.reference import DISTRICTS, NEEDS, RESIDENCE_PURPOSES, RESIDENCE_STATUSES
 from shared.events.contracts import REFERRAL_STATUSES
 
 bp = Blueprint("referral_ui", __name__, template_folder="templates")
@@ -149,7 +149,9 @@ def routing_rules():
                 "needs": form.getlist("needs"), "on_date": form.get("on_date") or None,
                 "first_issue_date": form.get("first_issue_date") or None,
                 "children_born": [b for b in (form.get("child_born"),) if b],
-                "district": form.get("district") or None})
+                "district": form.get("district") or None,
+                "arrival_date": form.get("arrival_date") or None,
+                "residence_purpose": form.get("residence_purpose") or None})
             results = rules.preview(deps().session_factory, data, utcnow().date())
         except ValidationError as exc:
             errors = exc.messages
@@ -159,7 +161,8 @@ def routing_rules():
     return render_template("referral/rules.html", rules=table, versions=versions,
                            today=deps().clock().date(),
                            results=results, errors=errors, form=form, needs=NEEDS,
-                           statuses=RESIDENCE_STATUSES, districts=DISTRICTS)
+                           statuses=RESIDENCE_STATUSES, districts=DISTRICTS,
+                           purposes=RESIDENCE_PURPOSES)
 
 
 @bp.route("/routing-rules/<rule_id>/edit", methods=["GET", "POST"])
@@ -181,10 +184,11 @@ def edit_rule(rule_id):
                                               "citation", "requires_need", "note",
                                               "first_issued_from", "first_issued_until",
                                               "nationality_group", "child_under",
-                                              "pension_age")}
+                                              "pension_age", "arrived_within_months")}
         raw["residence_statuses"] = f.getlist("residence_statuses") or None
         raw["languages"] = _codes(f.get("languages")) or None
         raw["districts"] = f.getlist("districts") or None
+        raw["purposes"] = f.getlist("purposes") or None
         if rule_id:
             raw.pop("id")
         try:
@@ -209,6 +213,7 @@ def _rule_form(current, errors: dict, partners: list[str], offered: dict,
                replayed: dict | None = None):
     return render_template("referral/rule_edit.html", rule=current, errors=errors,
                            form=request.form, needs=NEEDS, statuses=RESIDENCE_STATUSES,
-                           districts=DISTRICTS, partners=partners, services=offered,
+                           districts=DISTRICTS, purposes=RESIDENCE_PURPOSES,
+                           partners=partners, services=offered,
                            offered_codes={s.code for p in partners for s in offered.get(p, ())},
                            replayed=replayed), 422 if errors else 200

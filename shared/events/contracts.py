@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events.envelope import InvalidEvent
+from shared.reference import RESIDENCE_PURPOSES, codes
 from shared.events.vocabulary import (PARTNER_REPORTED, DeadlinePhase, NoticeKind,
                                       ReferralStatus, values)
 
@@ -79,6 +80,11 @@ class ResidenceV2(Contract):
     document_type = fields.String(required=True, allow_none=True)
     valid_until = fields.Date(required=True, allow_none=True)
     first_issue_date = fields.Date(required=True, allow_none=True)
+    # optional addition within v2 (issue 19): benefits law asks why the person is here
+    purpose = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(
+        codes(RESIDENCE_PURPOSES)), metadata={
+        "description": "purpose of residence (shared.reference.RESIDENCE_PURPOSES); null: "
+                       "not recorded"})
 
 
 class NeedV2(Contract):

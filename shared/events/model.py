@@ -72,6 +72,7 @@ class ResidenceV2(Part):
     document_type: str | None
     valid_until: date | None
     first_issue_date: date | None
+    purpose: str | None = None  # added within v2: absent in events recorded before
 
 
 @event

@@ -94,6 +94,7 @@ MATRIX = {
     ("referral", "GET", "/api/v1/referrals/<uuid:referral_id>"):
         {'staff', 'partner', 'operator', 'admin'},
     ("referral", "GET", "/api/v1/routing-rules"): {'staff', 'operator', 'admin'},
+    ("referral", "GET", "/api/v1/routing-rules/facts-read"): {'staff', 'operator', 'admin'},
     ("referral", "GET", "/api/v1/routing-rules/versions"): {'staff', 'operator', 'admin'},
     ("referral", "GET", "/api/v1/work-queue"): {'staff', 'operator', 'admin'},
     ("referral", "GET", "/referrals"): {'staff', 'operator', 'admin'},
@@ -259,11 +260,11 @@ def test_a_partner_user_never_reads_another_partners_referral(settings, referral
         return {"Authorization": "Bearer " + issue_token(app.secret_key, principal)}
     staff_view = client.get("/api/v1/referrals", headers=as_(ROLES["staff"])).get_json()
     by_partner = {r["partner"]: r["id"] for r in staff_view["items"]}
-    assert {"welfare", "jobcenter"} <= set(by_partner)
+    assert {"welfare", "registration"} <= set(by_partner)
     welfare = as_(ROLES["partner"])
     assert client.get(f"/api/v1/referrals/{by_partner['welfare']}",
                       headers=welfare).status_code == 200
-    other = client.get(f"/api/v1/referrals/{by_partner['jobcenter']}", headers=welfare)
+    other = client.get(f"/api/v1/referrals/{by_partner['registration']}", headers=welfare)
     assert other.status_code == 404
     assert other.get_json()["message"] == client.get(
         "/api/v1/referrals/00000000-0000-0000-0000-000000000000",

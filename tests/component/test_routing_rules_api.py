@@ -32,7 +32,7 @@ def test_an_admin_adds_changes_and_removes_a_rule_and_each_change_is_a_version(
     assert client.delete("/api/v1/routing-rules/kita-test?note=pilot over",
                          headers=admin).status_code == 204
     versions = client.get("/api/v1/routing-rules/versions", headers=admin).get_json()["items"]
-    assert [v["version"] for v in versions] == [7, 6, 5, 4, 3, 2, 1]  # 1-4: seed migrations
+    assert [v["version"] for v in versions] == [8, 7, 6, 5, 4, 3, 2, 1]  # 1-5: seed migrations
     assert versions[0]["note"] == "pilot over" and versions[-1]["changed_by"] == "seed"
 
 
@@ -91,8 +91,35 @@ def test_the_preview_says_where_an_intake_would_go_and_why(client, settings):
     items = {i["need"]: i for i in r.get_json()["items"]}
     assert items["orientation_counselling"]["service"] == "jmd"
     assert "age 19 within 12–26" in items["orientation_counselling"]["reason"]
-    assert items["living_costs"]["requires_need"] == "address_registration"
+    # since 1 July 2026 the § 24 permit's first-issue date decides SGB II or AsylbLG
+    assert items["living_costs"]["partner"] is None
+    assert items["living_costs"]["facts_missing"] == ["first_issue_date"]
+    assert items["living_costs"]["reason"].startswith("fact missing: first_issue_date")
     assert items["kita_place"]["partner"] is None  # no child in the household
+    r = client.post("/api/v1/routing-rules/preview", headers=auth(settings, "staff"), json={
+        "birth_date": "2007-05-01", "residence_status": "TEMP_PROTECTION_24",
+        "first_issue_date": "2022-04-01", "needs": ["living_costs"], "on_date": "2026-11-21"})
+    (living,) = r.get_json()["items"]
+    assert (living["partner"], living["requires_need"]) == ("jobcenter", "address_registration")
+
+
+def test_the_intake_form_learns_which_facts_the_rules_read(client, settings):
+    """What the form asks for, by need and status: a § 24 holder's living costs depend on the
+    permit's first-issue date; an EU citizen's on the purpose and the arrival (§ 7 Abs. 1
+    Satz 2 SGB II); a German's on none of them."""
+    def read(status, *needs):
+        r = client.get("/api/v1/routing-rules/facts-read", headers=auth(settings, "staff"),
+                       query_string=[("residence_status", status)] + [("need", n) for n in needs])
+        assert r.status_code == 200, r.get_json()
+        return {i["fact"]: i["needs"] for i in r.get_json()["items"]}
+    assert read("TEMP_PROTECTION_24", "living_costs", "orientation_counselling") == {
+        "first_issue_date": ["living_costs"]}
+    assert read("EU_FREE_MOVEMENT", "living_costs") == {
+        "residence_purpose": ["living_costs"], "arrival_date": ["living_costs"]}
+    assert read("DE_CITIZEN", "living_costs", "address_registration") == {}
+    r = client.get("/api/v1/routing-rules/facts-read?residence_status=MARS&need=living_costs",
+                   headers=auth(settings, "staff"))
+    assert r.status_code == 422 and "residence_status" in str(r.get_json())
 
 
 def test_the_preview_weighs_household_and_district(client, settings):
@@ -187,7 +214,7 @@ def test_a_referral_records_the_rule_and_table_version_that_routed_it(referral_d
     with referral_deps.session_factory() as s:
         refs = {r.partner: r for r in repository.find(s)}
     assert refs["welfare"].rule_id == "orientation-mbe"
-    assert refs["welfare"].rules_version == 4  # the seed table after migration 0018
+    assert refs["welfare"].rules_version == 5  # the seed table after migration 0019
 
 
 @pytest.fixture

@@ -35,7 +35,9 @@ def test_per_event_and_in_batches_the_rows_and_events_are_the_same(tmp_path):
             scenario.run(deps, batch, poison=poison)
             snapshots[name] = scenario.snapshot(deps)
     alone = snapshots.pop("per-event")
-    assert len(alone["referrals"]) == 21 and len(alone["outbox"]) == 50
+    # the v1 intake's living costs wait for the § 24 permit's first-issue date (v1 has none):
+    # on hold once, never requested
+    assert len(alone["referrals"]) == 21 and len(alone["outbox"]) == 48
     for name, snap in snapshots.items():
         for part in ("referrals", "history", "outbox", "consents", "inbox"):
             assert snap[part] == alone[part], (name, part)

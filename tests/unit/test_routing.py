@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.referral.domain import (PersonFacts, RoutingRule, RuleStanding, age_on,
-                                     pension_age,
+from services.referral.domain import (Fact, FactsMissing, PersonFacts, RoutingRule,
+                                     RuleStanding, age_on, decide_need, pension_age,
                                      pension_age_reached_on, route_need)
 from tests.conftest import REPO
 
@@ -25,9 +25,13 @@ RULES = seed_rules()
 DAY = date(2026, 11, 21)
 
 
+# a § 24 permit first issued before April 2025 (SGB II, not AsylbLG: the date decides)
+ISSUED = date(2022, 4, 1)
+
+
 def facts(birth: str, status: str = "TEMP_PROTECTION_24", nationality: str = "UA",
-          district: str | None = "innenstadt_nord"):
-    return PersonFacts(date.fromisoformat(birth), nationality, status, ("uk",),
+          district: str | None = "innenstadt_nord", issued: date | None = ISSUED):
+    return PersonFacts(date.fromisoformat(birth), nationality, status, ("uk",), issued,
                        district=district)
 
 
@@ -170,12 +174,24 @@ def test_the_jobcenter_rule_requires_the_address_registration_first(table):
     (date(2025, 5, 1), date(2026, 11, 21), "sozialamt"),   # after 31 March 2025, law applies
     (date(2025, 3, 31), date(2026, 11, 21), "jobcenter"),  # earlier permits stay in SGB II
     (date(2025, 5, 1), date(2026, 6, 30), "jobcenter"),    # before the law applies
-    (None, date(2026, 11, 21), "jobcenter"),               # unknown: the general § 24 rule
+    (None, date(2026, 6, 30), "jobcenter"),                # before it, the date decides nothing
 ])
 def test_temporary_protection_living_costs_follow_the_first_issue_date(first_issued, day,
                                                                       partner, table):
     person = PersonFacts(date(1987, 3, 14), "UA", "TEMP_PROTECTION_24", ("uk",), first_issued)
     assert route_need("living_costs", person, table, day).partner == partner
+
+
+def test_an_unknown_first_issue_date_is_asked_for_not_assumed(table):
+    """Since 1 July 2026 the first-issue date of a § 24 permit decides SGB II or AsylbLG: a
+    referral without it waits, naming the fact and the rule that needs it (issue 19, class 4)."""
+    person = PersonFacts(date(1987, 3, 14), "UA", "TEMP_PROTECTION_24", ("uk",))
+    decided = decide_need("living_costs", person, table, date(2026, 11, 21))
+    assert isinstance(decided, FactsMissing)
+    assert decided.facts == (Fact.FIRST_ISSUE_DATE,)
+    assert decided.rule_id == "living-costs-asylblg-temp-protection-2025"
+    assert "fact missing: first_issue_date" in decided.reason and "AsylbLG" in decided.reason
+    assert route_need("living_costs", person, table, date(2026, 11, 21)) is None
 
 
 def test_a_kita_place_needs_a_young_child_in_the_household(table):

@@ -2,9 +2,10 @@
 against the routing table as the migrations leave it, on the day each case is set.
 
 Each row names the paragraph it checks; the route's reason must cite it. `None` means no rule
-may send the person anywhere: the referral waits on hold for staff. (Classes of issue 19 not
-built yet, the purpose of residence and time since arrival, a need naming its household
-member and facts asked for, get their rows when they are.)
+may send the person anywhere: the referral waits on hold for staff; ("fact_missing", fact)
+means the rule that decides reads a fact the intake did not record: the referral waits for it
+(its reason names the fact and cites the rule). (A need naming its household member, issue 19
+class 2, gets its rows when it is built.)
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from services.referral.domain import PersonFacts, route_for_household
+from services.referral.domain import PersonFacts, decide_for_household, destination
 
 BEFORE_24_CHANGE, AFTER_24_CHANGE = date(2026, 6, 30), date(2026, 7, 1)
 TODAY = date(2026, 11, 21)
@@ -32,6 +33,8 @@ class Case:
     first_issued: str | None = None
     children: tuple[str, ...] = ()
     district: str | None = "innenstadt_nord"
+    arrived: str | None = None
+    purpose: str | None = None
 
 
 CASES = [
@@ -104,6 +107,47 @@ CASES = [
          day=AFTER_24_CHANGE, first_issued="2025-04-01"),
     Case("§ 24 first issued 2022, long after the change", "living_costs", "1987-03-14",
          "TEMP_PROTECTION_24", ("jobcenter", "sgb2"), "§ 74 SGB II", first_issued="2022-04-01"),
+    Case("§ 24 first issue date not recorded, after the change", "living_costs",
+         "1987-03-14", "TEMP_PROTECTION_24", ("fact_missing", "first_issue_date"),
+         "§ 1 Abs. 1 AsylbLG", day=AFTER_24_CHANGE),
+    Case("§ 24 first issue date not recorded, before the change", "living_costs",
+         "1987-03-14", "TEMP_PROTECTION_24", ("jobcenter", "sgb2"), "§ 74 SGB II",
+         day=BEFORE_24_CHANGE),
+    # § 7 Abs. 1 Satz 2 SGB II, § 23 Abs. 3 SGB XII: EU citizens excluded by purpose and time
+    Case("EU citizen looking for work", "living_costs", "1988-08-08", "EU_FREE_MOVEMENT",
+         ("welfare", "mbe"), "§ 7 Abs. 1 Satz 2 Nr. 2 Buchst. b SGB II", nationality="RO",
+         arrived="2024-01-10", purpose="job_seeking"),
+    Case("EU citizen, 22, looking for work", "living_costs", "2004-08-08", "EU_FREE_MOVEMENT",
+         ("welfare", "jmd"), "§ 23 Abs. 3 Satz 1 Nr. 2 SGB XII", nationality="BG",
+         arrived="2025-01-10", purpose="job_seeking"),
+    Case("EU worker", "living_costs", "1988-08-08", "EU_FREE_MOVEMENT", ("jobcenter", "sgb2"),
+         "§ 7 Abs. 1 Satz 1 Nr. 1 SGB II", nationality="RO", arrived="2026-10-01",
+         purpose="work"),
+    Case("EU self-employed in the first month", "living_costs", "1988-08-08",
+         "EU_FREE_MOVEMENT", ("jobcenter", "sgb2"), "§ 7a SGB II", nationality="PL",
+         arrived="2026-11-01", purpose="self_employment"),
+    Case("EU citizen not working, second month", "living_costs", "1988-08-08",
+         "EU_FREE_MOVEMENT", ("welfare", "mbe"), "§ 7 Abs. 1 Satz 2 Nr. 1 SGB II",
+         nationality="RO", arrived="2026-09-22", purpose="other"),
+    Case("EU citizen not working, three months passed", "living_costs", "1988-08-08",
+         "EU_FREE_MOVEMENT", ("jobcenter", "sgb2"), "§ 7 Abs. 1 Satz 1 Nr. 1 SGB II",
+         nationality="RO", arrived="2026-08-21", purpose="other"),
+    Case("EU citizen not working, last day of the three months", "living_costs", "1988-08-08",
+         "EU_FREE_MOVEMENT", ("welfare", "mbe"), "§ 23 Abs. 3 Satz 1 Nr. 1 SGB XII",
+         nationality="RO", arrived="2026-08-22", purpose="other"),
+    Case("EU family member joining a worker", "living_costs", "1990-01-01",
+         "EU_FAMILY_3RD", ("jobcenter", "sgb2"), "§ 7 Abs. 1 Satz 1 Nr. 1 SGB II",
+         nationality="MD", arrived="2026-11-01", purpose="family"),
+    Case("EU citizen, purpose not recorded", "living_costs", "1988-08-08", "EU_FREE_MOVEMENT",
+         ("fact_missing", "residence_purpose"), "§ 7 Abs. 1 Satz 2 Nr. 2", nationality="RO",
+         arrived="2024-01-10"),
+    Case("EU citizen not working, arrival not recorded", "living_costs", "1988-08-08",
+         "EU_FREE_MOVEMENT", ("fact_missing", "arrival_date"), "§ 7 Abs. 1 Satz 2 Nr. 1",
+         nationality="RO", purpose="other"),
+    Case("recognised refugee in the first month: humanitarian titles are not excluded",
+         "living_costs", "1996-01-01", "REFUGEE_RECOGNISED", ("jobcenter", "sgb2"),
+         "§ 7 Abs. 1 Satz 1 Nr. 1 SGB II", nationality="SY", arrived="2026-11-01",
+         purpose="protection"),
     # § 1 (1) AsylbLG: Gestattung, arrival certificate, Duldung
     Case("asylum seeker with a Gestattung", "living_costs", "1995-01-01", "ASYLUM_PENDING",
          ("sozialamt", "asylblg"), "§ 1 Abs. 1 Nr. 1, 1a, 4, 5 AsylbLG", nationality="SY"),
@@ -213,14 +257,16 @@ def test_the_law_routes_each_case(case: Case, table):
                         first_issue_date=date.fromisoformat(case.first_issued)
                         if case.first_issued else None,
                         children_born=tuple(date.fromisoformat(c) for c in case.children),
-                        district=case.district)
-    route = route_for_household(case.need, facts, table, case.day)
+                        district=case.district,
+                        arrival_date=date.fromisoformat(case.arrived) if case.arrived else None,
+                        residence_purpose=case.purpose)
+    decided = decide_for_household(case.need, facts, table, case.day)
     if case.expected is None:
-        assert route is None, route
+        assert decided is None, decided
         return
-    assert route is not None, "no rule"
-    assert (route.partner, route.service) == case.expected, route
-    assert case.cites in route.reason, route.reason
+    assert decided is not None, "no rule"
+    assert destination(decided) == case.expected, decided
+    assert case.cites in decided.reason, decided.reason
 
 
 def test_the_table_has_at_least_sixty_cases_each_with_its_citation():
