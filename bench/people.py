@@ -34,12 +34,17 @@ GIVEN = ("Olena", "Andrii", "Iryna", "Mykola", "Oksana", "Dmytro", "Yusuf", "Ami
 FAMILY = ("Kovalenko", "Shevchenko", "Bondarenko", "Tkachenko", "Haddad", "Al-Masri",
           "Rahimi", "Yilmaz", "Popescu", "Dimitrov", "Nowak", "Kidane", "Hassan", "Melnyk")
 
+EU_PURPOSES = [("work", 60), ("job_seeking", 25), ("family", 10), ("other", 5)]
+
 
 class People:
     """An endless, seeded stream of intake requests in the public API's shape."""
 
     def __init__(self, seed: int = 2022):
         self.random = random.Random(seed)
+        # the residence facts from a stream of their own: the people, their needs and their
+        # order stay those of runs before these facts were added (issue 19)
+        self.facts = random.Random(seed + 1)
 
     def _pick(self, weighted):
         items, weights = zip(*[(item[:-1], item[-1]) for item in weighted], strict=True)
@@ -54,7 +59,15 @@ class People:
             (need,) = self._pick(NEEDS)
             if need not in needs:
                 needs.append(need)
+        residence: dict = {}
+        arrived = date(2026, 1, 1) - timedelta(days=self.facts.randint(30, 4 * 365))
+        if status == "TEMP_PROTECTION_24":  # the first-issue date decides SGB II or AsylbLG
+            residence["first_issue_date"] = (arrived + timedelta(days=20)).isoformat()
+        if status == "EU_FREE_MOVEMENT":  # the purpose decides whether SGB II excludes
+            items, weights = zip(*EU_PURPOSES, strict=True)
+            residence["purpose"] = self.facts.choices(items, weights)[0]
         return {
+            "residence": residence, "arrival_date": arrived.isoformat(),
             "person": {"given_name": self.random.choice(GIVEN),
                        "family_name": self.random.choice(FAMILY),
                        "birth_date": (date(2026, 1, 1) - timedelta(days=age_days)).isoformat(),

@@ -21,12 +21,22 @@ SMOKE_INTAKE = {
     "needs": ["address_registration", "living_costs", "orientation_counselling"],
     "consent": {"share_with_partners": True, "method": "signed_form", "language": "uk"},
 }
+# Olena as the README's smoke request records her, plus the first-issue date of her § 24
+# permit: since 1 July 2026 that date decides Jobcenter (SGB II) or Sozialamt (AsylbLG), so
+# without it her living-costs referral waits ("fact missing"); with it each need reaches a
+# partner. Tests that follow the three partners' channels post this one.
+OLENA = {**copy.deepcopy(SMOKE_INTAKE), "residence": {"first_issue_date": "2022-03-20"}}
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def smoke_intake() -> dict:
     return copy.deepcopy(SMOKE_INTAKE)
+
+
+@pytest.fixture
+def olena_intake() -> dict:
+    return copy.deepcopy(OLENA)
 
 
 def embedded_settings(data_dir: Path, env: dict | None = None, **overrides) -> Settings:

@@ -353,7 +353,9 @@ class RoutingRule:
         if self.arrived_within_months is not None:
             if arrived is None:
                 missing.append(Fact.ARRIVAL_DATE)
-            elif day >= _plus_months(arrived, self.arrived_within_months):
+            # the arrival day is the first day (§ 26 SGB X, § 187 Abs. 2 BGB): N months
+            # end the day before the same date N months on, or the month's last day
+            elif day > _plus_months(arrived - timedelta(days=1), self.arrived_within_months):
                 return None
         if self.purposes is not None:
             if facts.residence_purpose is None:
@@ -600,7 +602,8 @@ class Referral:
                        created_at=now, updated_at=now, person_id=person_id,
                        consent_id=basis.consent_id if basis else None,
                        legal_basis=basis.legal_basis if basis else None, share=share,
-                       waits_for=waits_for, rule_id=route.rule_id if route else None)
+                       waits_for=waits_for,
+                       rule_id=route.rule_id if route else missing.rule_id if missing else None)
         notes = {Reason.CONSENT_MISSING: f"{reason}; waiting for the person's consent to "
                                          f"share with {route.partner if route else ''}",
                  Reason.PREREQUISITE_PENDING: f"{reason}; waits for the {waits_for} referral"}

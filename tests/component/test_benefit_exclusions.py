@@ -70,7 +70,8 @@ def test_a_worker_goes_to_the_jobcenter_and_a_missing_purpose_is_asked_for(
     waiting = _routed(intake_deps, referral_deps, intake["id"])
     assert (waiting.status, waiting.reason, waiting.partner) == ("on-hold", "fact_missing",
                                                                  None)
-    assert waiting.routing_reason.startswith("fact missing: residence_purpose")
+    # job-seeking alone excludes for the first five years: both facts decide
+    assert waiting.routing_reason.startswith("fact missing: arrival_date, residence_purpose")
 
 
 def test_an_unknown_purpose_is_refused_naming_the_field_and_nothing_is_stored(

@@ -35,7 +35,8 @@ def test_an_intake_event_opens_one_referral_per_need_and_announces_them(referral
     assert rows(referral_deps, tables.referrals) == 3
     with referral_deps.session_factory() as s:
         types = [r.event_type for r in s.execute(select(tables.outbox)).all()]
-    # the Jobcenter referral waits for the registration one (announced as on-hold)
+    # the living-costs referral waits (announced as on-hold): a v1 event has no first-issue
+    # date, which decides a § 24 holder's SGB II or AsylbLG
     assert sorted(types) == ["referral.requested"] * 2 + ["referral.status_changed"]
 
 

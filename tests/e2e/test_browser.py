@@ -28,7 +28,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as expected
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.conftest import REPO, SMOKE_INTAKE, in_ci
+from tests.conftest import REPO, OLENA, in_ci
 from tests.e2e.client import LotseClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -205,12 +205,16 @@ def tick_consent(typist: Typist, *scopes: str, method: str = "signed_form") -> N
 
 
 def record_new_intake(browser: WebDriver, base: str, person: dict, needs: tuple[str, ...],
-                      scopes: tuple[str, ...] = ()) -> tuple[str, str]:
-    """A new person's intake through the form; returns (person page URL, intake reference)."""
+                      scopes: tuple[str, ...] = (),
+                      first_issued: str | None = None) -> tuple[str, str]:
+    """A new person's intake through the form (with the residence document's first-issue
+    date, if given); returns (person page URL, intake reference)."""
     browser.get(f"{base}/intakes/new")
     typist = Typist(browser)
     fill_person(typist, person)
     tick_needs(typist, *needs)
+    if first_issued:
+        typist.date("#first_issue_date", first_issued)
     if scopes:
         tick_consent(typist, *scopes)
     submit(browser)
@@ -279,7 +283,7 @@ def consent_row(browser: WebDriver, partner: str) -> WebElement:
 
 def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_record(
         network, browser, capsys):
-    earlier = LotseClient(network).post_intake(SMOKE_INTAKE)
+    earlier = LotseClient(network).post_intake(OLENA)
     person_id = earlier["person_id"]
     log_in(browser, network, "staff")
 
@@ -338,6 +342,13 @@ def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_reco
     add_household_member(typist, 2, "Maksym", "Kovalenko", "child", "2019-04-20")
     tick_needs(typist, "address_registration", "living_costs", "orientation_counselling",
                living_costs="high")
+    # the form asks for what the routing rules read: since 1 July 2026 a § 24 holder's
+    # living costs go by the permit's first-issue date (without it the referral would wait)
+    hint = wait_for(browser, lambda b: b.find_element(By.ID, "asks-first_issue_date").text,
+                    "the form asks for the first-issue date")
+    assert "Lebensunterhalt" in hint or "living costs" in hint, hint
+    assert browser.find_element(By.ID, "asks-arrival_date").text == ""
+    typist.date("#first_issue_date", "2022-03-20")
     tick_consent(typist, "welfare", "jobcenter", method="signed_form")
     typist.type("#consent_version", "2026-01")
     typist.submit_with_ctrl_enter()
@@ -404,7 +415,7 @@ def intake_total(client: LotseClient) -> int:
 def test_a_household_member_born_in_the_future_is_shown_inline_and_nothing_is_recorded(
         network, browser):
     client = LotseClient(network)
-    client.post_intake(SMOKE_INTAKE)
+    client.post_intake(OLENA)
     before = intake_total(client)
     future = (date.today() + timedelta(days=30)).isoformat()
 
@@ -444,8 +455,8 @@ def test_an_invalid_nationality_is_shown_next_to_the_field_and_the_input_is_kept
     log_in(browser, network, "staff")
     browser.get(f"{network}/intakes/new")
     typist = Typist(browser)
-    fill_person(typist, {**SMOKE_INTAKE["person"], "nationality": "Ukraine"})
-    tick_needs(typist, *SMOKE_INTAKE["needs"])
+    fill_person(typist, {**OLENA["person"], "nationality": "Ukraine"})
+    tick_needs(typist, *OLENA["needs"])
     tick_consent(typist, "routed")
     submit(browser)
 
@@ -458,7 +469,7 @@ def test_an_invalid_nationality_is_shown_next_to_the_field_and_the_input_is_kept
     assert browser.find_element(By.ID, "nationality").get_attribute("value") == "Ukraine"
     checked = {e.get_attribute("value")
                for e in browser.find_elements(By.CSS_SELECTOR, "input[name=needs]:checked")}
-    assert checked == set(SMOKE_INTAKE["needs"])
+    assert checked == set(OLENA["needs"])
 
 
 # -- consents on the person page -------------------------------------------------------------
@@ -491,7 +502,8 @@ def test_withdrawing_a_consent_cancels_the_referrals_that_relied_on_it(network, 
     log_in(browser, network, "staff")
     url, reference = record_new_intake(browser, network, NEW_PERSON,
                                        needs=("orientation_counselling", "living_costs"),
-                                       scopes=("welfare", "jobcenter"))
+                                       scopes=("welfare", "jobcenter"),
+                                       first_issued=OLENA["residence"]["first_issue_date"])
     wait_for_referrals(browser, url, reference, all_received(2),
                        "welfare and jobcenter referrals received")
 
@@ -517,7 +529,7 @@ def test_withdrawing_a_consent_cancels_the_referrals_that_relied_on_it(network, 
 # -- finding a person ------------------------------------------------------------------------
 
 def test_a_person_is_found_by_a_cyrillic_name_and_by_the_intake_reference(network, browser):
-    intake = LotseClient(network).post_intake(SMOKE_INTAKE)
+    intake = LotseClient(network).post_intake(OLENA)
     log_in(browser, network, "staff")
 
     def search(query: str) -> list[str]:
@@ -565,8 +577,9 @@ def test_staff_records_an_intake_and_watches_its_referrals_arrive(network, brows
     browser.find_element(By.LINK_TEXT, "New intake").click()
     wait_for(browser, lambda b: b.find_elements(By.ID, "given_name"), "the intake form")
     typist = Typist(browser)
-    fill_person(typist, SMOKE_INTAKE["person"])
-    tick_needs(typist, *SMOKE_INTAKE["needs"])
+    fill_person(typist, OLENA["person"])
+    tick_needs(typist, *OLENA["needs"])
+    typist.date("#first_issue_date", OLENA["residence"]["first_issue_date"])
     tick_consent(typist, "routed")
     submit(browser)
 
@@ -611,7 +624,7 @@ def test_the_intake_list_needs_a_login_and_only_the_right_password_opens_it(netw
 
 def test_a_partner_sees_only_its_own_cases(network, browser):
     client = LotseClient(network)
-    intake = client.post_intake(SMOKE_INTAKE)
+    intake = client.post_intake(OLENA)
     refs = client.wait_referred(intake["id"], 3, timeout=WAIT_SECONDS)
     [welfare_ref] = [r["partner_case_ref"] for r in refs if r["partner"] == "welfare"]
     assert re.fullmatch(r"WF-\d{4}-[0-9A-F]+", welfare_ref)

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 
 from shared.bus import embedded as embedded_bus
 from shared.bus.delivery import deliver_batch
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
 from tests.e2e.test_browser import log_in, wait_for
@@ -54,7 +54,7 @@ def test_an_intake_appears_in_the_live_flow_and_queue_depth_rises_and_falls(
              "the live stream connected")
 
     # 1. live flow: the intake's event shows within two seconds of the API's answer
-    intake = client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+    intake = client.post_intake(copy.deepcopy(OLENA))
     posted = time.monotonic()
     wait_for(browser, lambda b: live_rows(b, "intake.recorded", intake["id"]),
              "the intake in the live flow", timeout=LIVE_WITHIN)
@@ -71,7 +71,7 @@ def test_an_intake_appears_in_the_live_flow_and_queue_depth_rises_and_falls(
     monkeypatch.setattr(embedded_bus, "deliver_batch", held)
     try:
         for _ in range(3):
-            client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+            client.post_intake(copy.deepcopy(OLENA))
         wait_for(browser, lambda b: waiting_in(b, QUEUE) >= 3,
                  "the referral queue's depth rising on the picture")
     finally:

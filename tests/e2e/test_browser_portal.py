@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
 from tests.e2e.test_browser import WAIT_SECONDS, flash, log_in, submit, wait_for
@@ -36,9 +36,9 @@ A, A_NEED, A_SERVICE = "course_provider", "language_course", "integration_course
 B, B_NEED, B_SERVICE = "health_insurer", "health_insurance", "gkv"
 STAFF_SEES_IT_WITHIN = 5  # seconds the staff referral page may take to show the answer
 
-BOTH_NEEDS = {**SMOKE_INTAKE, "needs": [A_NEED, B_NEED],
+BOTH_NEEDS = {**OLENA, "needs": [A_NEED, B_NEED],
               "residence_status": "REFUGEE_RECOGNISED"}
-OTHER_PERSON = {**SMOKE_INTAKE, "needs": [B_NEED],
+OTHER_PERSON = {**OLENA, "needs": [B_NEED],
                 "person": {"given_name": "Taras", "family_name": "Melnyk",
                            "birth_date": "1980-05-05", "nationality": "UA",
                            "languages": ["uk"]}}

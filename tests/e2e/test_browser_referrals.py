@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
 from tests.e2e.test_browser import flash, log_in, submit, wait_for
@@ -118,7 +118,7 @@ def test_a_twice_rejected_referral_is_rerouted_then_reassigned_from_the_work_que
         network, browser):
     client = LotseClient(network)
     client.set_partner("welfare", "ok", auto_accept_seconds=None)
-    intake = client.post_intake(SMOKE_INTAKE)
+    intake = client.post_intake(OLENA)
     reference = intake["reference"]
     mbe = wait_for(browser, api_referral(client, intake["id"], "mbe",
                                          lambda r: r["partner_case_ref"]),
@@ -217,7 +217,7 @@ def test_a_twice_rejected_referral_is_rerouted_then_reassigned_from_the_work_que
 def test_staff_cancel_a_referral_and_the_partner_case_is_withdrawn(network, browser):
     client = LotseClient(network)
     client.set_partner("welfare", "ok", auto_accept_seconds=None)
-    intake = client.post_intake(SMOKE_INTAKE)
+    intake = client.post_intake(OLENA)
     mbe = wait_for(browser, api_referral(client, intake["id"], "mbe",
                                          lambda r: r["partner_case_ref"]),
                    "the MBE referral's case opened at welfare")
@@ -246,8 +246,8 @@ def test_staff_cancel_a_referral_and_the_partner_case_is_withdrawn(network, brow
 
 def test_a_partner_without_a_case_api_answers_in_the_partner_portal(browser, network):
     client = LotseClient(network)
-    kita = {**SMOKE_INTAKE, "needs": ["kita_place"],
-            "person": {**SMOKE_INTAKE["person"], "household": [
+    kita = {**OLENA, "needs": ["kita_place"],
+            "person": {**OLENA["person"], "household": [
                 {"given_name": "Maria", "family_name": "Kovalenko", "relation": "child",
                  "birth_date": "2023-01-01"}]}}
     intake = client.post_intake(kita)

@@ -15,7 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from shared.clock import CITY_TIME
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
 from tests.e2e.test_browser import log_in, wait_for
@@ -26,7 +26,7 @@ browser = test_browser.browser
 
 def test_the_booked_slot_shows_on_the_person_page_with_a_prefilled_form(network, browser):
     client = LotseClient(network)
-    intake = copy.deepcopy(SMOKE_INTAKE)
+    intake = copy.deepcopy(OLENA)
     intake["needs"] = ["address_registration"]
     intake["person"]["contact"] = {"address": {"street": "Mallinckrodtstraße 1",
                                                "postcode": "44145", "city": "Dortmund"}}
@@ -60,7 +60,7 @@ def test_the_booked_slot_shows_on_the_person_page_with_a_prefilled_form(network,
 
 def test_a_form_for_a_referral_without_an_appointment_is_not_found(network, browser):
     client = LotseClient(network)
-    posted = client.post_intake(SMOKE_INTAKE)
+    posted = client.post_intake(OLENA)
     refs = client.wait_referred(posted["id"], 3, timeout=15)
     welfare = next(r for r in refs if r["partner"] == "welfare")
     log_in(browser, network, "staff")

@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import SMOKE_INTAKE
+from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
 from tests.e2e.test_browser import flash, log_in, submit, wait_for
@@ -36,7 +36,7 @@ def rule_service(client: LotseClient, base: str) -> str:
 
 def test_an_admin_previews_a_rule_change_then_saves_it(network, browser):
     staff = LotseClient(network)
-    intake = staff.post_intake(copy.deepcopy(SMOKE_INTAKE))
+    intake = staff.post_intake(copy.deepcopy(OLENA))
     staff.wait_referred(intake["id"], 3)
     log_in(browser, network, "admin")
     browser.get(f"{network}/routing-rules/{RULE}/edit")

@@ -19,9 +19,9 @@ def sandbox_notices(client: LotseClient, partner: str) -> list[dict]:
 
 
 def test_a_withdrawn_consent_reaches_the_partners_that_accepted_within_seconds(
-        network, smoke_intake):
+        network, olena_intake):
     client = LotseClient(network)
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     wait_until(lambda: len(refs := client.intake(intake["id"])["referrals"]) == 3
                and all(r["status"] == "accepted" for r in refs),
                timeout=20, message="accepted by all partners")
@@ -44,8 +44,8 @@ def test_a_withdrawn_consent_reaches_the_partners_that_accepted_within_seconds(
         assert notice["case_reference"] == by_partner[partner]["partner_case_ref"]
         sent = json.dumps(notice["body"])
         assert by_partner[partner]["id"] in sent
-        for value in (smoke_intake["person"]["family_name"],
-                      smoke_intake["person"]["birth_date"]):
+        for value in (olena_intake["person"]["family_name"],
+                      olena_intake["person"]["birth_date"]):
             assert value not in sent
     # staff see on the referral who was told what, when
     wait_until(lambda: any(h["reason"] == "partner_notice_consent_withdrawn"

@@ -74,19 +74,19 @@ def stack(tmp_path_factory):
             delete_bus_objects(BROKER_URL, prefix, extra_delays=(DELAYS,))
 
 
-def test_the_smoke_request_reaches_three_partners_within_ten_seconds(stack, smoke_intake):
+def test_the_smoke_request_reaches_three_partners_within_ten_seconds(stack, olena_intake):
     client = LotseClient(stack.base)
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     refs = client.wait_referred(intake["id"], 3, timeout=10)
     assert {r["partner"] for r in refs} == {"registration", "jobcenter", "welfare"}
 
 
 def test_a_partner_answering_5xx_is_retried_and_ends_with_exactly_one_case(stack,
-                                                                           smoke_intake):
+                                                                           olena_intake):
     client = LotseClient(stack.base)
     before = len(client.sandbox_cases("jobcenter"))
     client.set_partner("jobcenter", "fail")
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     wait_until(lambda: any(c["status"] == "pending" and c["attempts"]
                            for c in partner_cases(client)), timeout=10,
                message="a failed attempt at the Jobcenter")
@@ -104,9 +104,9 @@ def partner_cases(client) -> list[dict]:
     return r.json()["items"]
 
 
-def test_kill_9_of_workers_mid_flow_loses_and_duplicates_nothing(stack, smoke_intake):
+def test_kill_9_of_workers_mid_flow_loses_and_duplicates_nothing(stack, olena_intake):
     client = LotseClient(stack.base)
-    ids = [client.post_intake(smoke_intake)["id"] for _ in range(10)]
+    ids = [client.post_intake(olena_intake)["id"] for _ in range(10)]
     for name in ("worker-partner_adapter", "worker-referral"):
         kill_hard(stack.procs[name])
     for name in ("worker-partner_adapter", "worker-referral"):
@@ -136,9 +136,9 @@ def total(samples, name: str, **labels) -> float:
                and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
-def test_every_process_serves_prometheus_metrics(stack, smoke_intake):
+def test_every_process_serves_prometheus_metrics(stack, olena_intake):
     client = LotseClient(stack.base)
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     client.wait_referred(intake["id"], 3, timeout=20)
     for name in HTTP:
         port = stack.env[f"LOTSE_{name.upper()}_PORT"]
@@ -186,12 +186,12 @@ def test_every_process_serves_prometheus_metrics(stack, smoke_intake):
 
 
 def test_the_console_on_rabbitmq_traces_the_smoke_intake_and_shows_the_queues(stack,
-                                                                              smoke_intake):
+                                                                              olena_intake):
     """The operator console in the distributed stack: its own worker journals every event
     from RabbitMQ, traces the smoke intake across the services, and reads queue figures from
     RabbitMQ's management API."""
     client, ops = LotseClient(stack.base), LotseClient(stack.base, username="operator").http
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     client.wait_referred(intake["id"], 3, timeout=20)
 
     def traced():

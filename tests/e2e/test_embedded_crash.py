@@ -24,7 +24,7 @@ def cases_at_partners(tmp_path) -> int:
     return db.execute("SELECT count(*) FROM sandbox_cases").fetchone()[0]
 
 
-def test_kill_9_during_processing_loses_and_duplicates_nothing(tmp_path, smoke_intake):
+def test_kill_9_during_processing_loses_and_duplicates_nothing(tmp_path, olena_intake):
     port = free_port()
     env = {"LOTSE_DATA_DIR": str(tmp_path / "var"), "PORT": str(port),
            "LOTSE_LOG_FORMAT": "text", "LOTSE_SANDBOX_AUTO_ACCEPT": "",
@@ -34,7 +34,7 @@ def test_kill_9_during_processing_loses_and_duplicates_nothing(tmp_path, smoke_i
     try:
         wait_ready(base + "/healthz", proc)
         client = LotseClient(base)
-        ids = [client.post_intake(smoke_intake)["id"] for _ in range(INTAKES)]
+        ids = [client.post_intake(olena_intake)["id"] for _ in range(INTAKES)]
         # some, not all, work has happened: the flow is mid-way when the process dies
         wait_until(lambda: client.sandbox_stats(), timeout=10, message="first partner case")
         kill_hard(proc)

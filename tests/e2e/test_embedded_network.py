@@ -9,9 +9,32 @@ from tests.e2e.client import LotseClient
 pytestmark = pytest.mark.e2e
 
 
-def test_the_smoke_request_reaches_three_partners_within_ten_seconds(network, smoke_intake):
+def test_the_smoke_request_refers_and_asks_for_the_fact_its_living_costs_need(network,
+                                                                             smoke_intake):
+    """The README's request as it stands: registration and counselling reach their partners;
+    living costs wait on hold, naming the fact that decides (the § 24 permit's first-issue
+    date: Jobcenter or Sozialamt since 1 July 2026) and the paragraph."""
     client = LotseClient(network)
     intake = client.post_intake(smoke_intake)
+    by_need = {}
+
+    def settled():
+        by_need.update({r["need"]: r for r in client.referrals(intake["id"])})
+        return (len(by_need) == 3 and by_need["living_costs"]["status"] == "on-hold"
+                and all(by_need[n]["partner_case_ref"]
+                        for n in ("address_registration", "orientation_counselling")))
+    wait_until(settled, timeout=10, message="two referrals received, one on hold")
+    waiting = by_need["living_costs"]
+    assert (waiting["partner"], waiting["reason"]) == (None, "fact_missing"), waiting
+    assert waiting["routing_reason"].startswith("fact missing: first_issue_date"), waiting
+    assert "AsylbLG" in waiting["routing_reason"]
+    assert by_need["orientation_counselling"]["service"] == "mbe"
+
+
+def test_olena_with_her_permit_date_reaches_three_partners_within_ten_seconds(network,
+                                                                            olena_intake):
+    client = LotseClient(network)
+    intake = client.post_intake(olena_intake)
     refs = client.wait_referred(intake["id"], 3, timeout=10)
     assert {r["partner"] for r in refs} == {"registration", "jobcenter", "welfare"}
     assert {r["service"] for r in refs} >= {"mbe"}
@@ -22,19 +45,19 @@ def test_the_smoke_request_reaches_three_partners_within_ten_seconds(network, sm
     assert first == {"registration": "requested", "welfare": "requested", "jobcenter": "on-hold"}
 
 
-def test_partner_answers_flow_back_to_the_intake(network, smoke_intake):
+def test_partner_answers_flow_back_to_the_intake(network, olena_intake):
     client = LotseClient(network)
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     wait_until(lambda: all(r["status"] == "accepted"
                            for r in client.intake(intake["id"])["referrals"])
                and len(client.intake(intake["id"])["referrals"]) == 3,
                timeout=15, message="accepted by all partners")
 
 
-def test_a_partner_down_is_retried_and_ends_with_exactly_one_case(network, smoke_intake):
+def test_a_partner_down_is_retried_and_ends_with_exactly_one_case(network, olena_intake):
     client = LotseClient(network)
     client.set_partner("jobcenter", "fail")
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     wait_until(lambda: client.sandbox_stats().get("welfare"), message="other partners served")
     client.set_partner("jobcenter", "ok")
     client.wait_referred(intake["id"], 3, timeout=15)
@@ -43,11 +66,11 @@ def test_a_partner_down_is_retried_and_ends_with_exactly_one_case(network, smoke
 
 
 def test_a_timeout_after_the_partner_stored_the_case_does_not_duplicate_it(network,
-                                                                         smoke_intake):
+                                                                         olena_intake):
     client = LotseClient(network)
     # longer than the adapter's read timeout; no status callback that could reveal the case
     client.set_partner("welfare", "timeout", delay=11, auto_accept_seconds=None)
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     wait_until(lambda: client.sandbox_cases("welfare"), timeout=10, message="case stored")
     client.set_partner("welfare", "ok", auto_accept_seconds=None)
     client.wait_referred(intake["id"], 3, timeout=25)
@@ -55,31 +78,31 @@ def test_a_timeout_after_the_partner_stored_the_case_does_not_duplicate_it(netwo
     assert case["posts"] == 1  # the lost answer was resolved by a lookup, not a second post
 
 
-def test_an_unroutable_need_is_on_hold_and_visible(network, smoke_intake):
+def test_an_unroutable_need_is_on_hold_and_visible(network, olena_intake):
     client = LotseClient(network)
-    smoke_intake["needs"] = ["school_place"]  # 39 years old: past the DLZB's 6-25
-    intake = client.post_intake(smoke_intake)
+    olena_intake["needs"] = ["school_place"]  # 39 years old: past the DLZB's 6-25
+    intake = client.post_intake(olena_intake)
     [ref] = wait_until(lambda: client.intake(intake["id"])["referrals"], message="referral")
     assert ref["status"] == "on-hold" and ref["reason"] == "no_matching_rule"
 
 
-def test_a_partner_without_a_case_api_gets_the_referral_in_the_portal(network, smoke_intake):
+def test_a_partner_without_a_case_api_gets_the_referral_in_the_portal(network, olena_intake):
     client = LotseClient(network)
-    smoke_intake["needs"] = ["kita_place"]
-    smoke_intake["person"]["household"] = [{"given_name": "Maria", "family_name": "Kovalenko",
+    olena_intake["needs"] = ["kita_place"]
+    olena_intake["person"]["household"] = [{"given_name": "Maria", "family_name": "Kovalenko",
                                             "relation": "child", "birth_date": "2023-01-01"}]
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     [ref] = client.wait_referred(intake["id"], 1, timeout=10)
     assert ref["partner"] == "jugendamt" and ref["partner_case_ref"].startswith("HO-")
 
 
-def test_the_district_of_the_address_reaches_the_district_office(network, smoke_intake):
+def test_the_district_of_the_address_reaches_the_district_office(network, olena_intake):
     client = LotseClient(network)
-    smoke_intake["needs"] = ["local_integration"]
-    smoke_intake["residence_status"] = "SUBSIDIARY_PROTECTION"
-    smoke_intake["person"]["contact"] = {"address": {
+    olena_intake["needs"] = ["local_integration"]
+    olena_intake["residence_status"] = "SUBSIDIARY_PROTECTION"
+    olena_intake["person"]["contact"] = {"address": {
         "street": "Mallinckrodtstraße 1", "postcode": "44145", "city": "Dortmund"}}
-    intake = client.post_intake(smoke_intake)
+    intake = client.post_intake(olena_intake)
     [ref] = client.wait_referred(intake["id"], 1, timeout=10)
     assert ref["partner"] == "lokal_willkommen"
     [routed] = client.referrals(intake["id"])

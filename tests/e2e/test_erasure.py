@@ -24,7 +24,7 @@ from services import registry
 from shared.bus.embedded import bus_messages
 from shared.clock import utcnow
 from shared.db import make_engine
-from tests.conftest import SMOKE_INTAKE, embedded_settings, wait_until
+from tests.conftest import OLENA, embedded_settings, wait_until
 from tests.e2e.client import LotseClient
 from tests.e2e.test_distributed_stack import stack  # noqa: F401  (the processes' fixture)
 
@@ -69,7 +69,7 @@ def needles(p: dict) -> list[str]:
 
 
 def intake_of(p: dict) -> dict:
-    payload = copy.deepcopy(SMOKE_INTAKE)
+    payload = copy.deepcopy(OLENA)
     payload["person"] = p
     payload["needs"] = [*payload["needs"], "language_course"]
     # entitled to an integration course (§ 44 (1) AufenthG): the course provider's portal

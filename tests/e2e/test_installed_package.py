@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SMOKE_INTAKE, free_port
+from tests.conftest import OLENA, REPO, free_port
 from tests.e2e.client import LotseClient
 from tests.e2e.processes import stop, wait_ready
 
@@ -100,7 +100,7 @@ def test_installed_lotse_migrates_runs_and_refers_the_smoke_intake(built, tmp_pa
     try:
         wait_ready(f"{base}/healthz", proc, timeout=180)
         client = LotseClient(base)
-        intake = client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+        intake = client.post_intake(copy.deepcopy(OLENA))
         referrals = client.wait_referred(intake["id"], 3, timeout=120)
     except BaseException:
         stop(proc)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import SMOKE_INTAKE, free_port, wait_until
+from tests.conftest import OLENA, free_port, wait_until
 from tests.e2e.client import LotseClient
 from tests.e2e.processes import lotse, stop, wait_ready
 
@@ -74,8 +74,8 @@ def personal_values() -> list[str]:
 
 
 def intake_of(person: dict) -> dict:
-    return {**SMOKE_INTAKE, "person": person,
-            "consent": {**SMOKE_INTAKE["consent"], "language": person["languages"][0]}}
+    return {**OLENA, "person": person,
+            "consent": {**OLENA["consent"], "language": person["languages"][0]}}
 
 
 def ui_session(base: str, username: str,

@@ -22,7 +22,7 @@ from shared.bus.embedded import EmbeddedBroker, bus_messages
 from shared.clock import utcnow
 from shared.db import make_engine
 from shared.events.envelope import new_envelope
-from tests.conftest import SMOKE_INTAKE, embedded_settings, wait_until
+from tests.conftest import OLENA, embedded_settings, wait_until
 from tests.e2e.client import LotseClient
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +61,7 @@ def disposing(engine):
 def test_the_smoke_intakes_trace_lists_every_event_across_the_services_in_causal_order(
         network, tmp_path):
     client, ops = LotseClient(network), operator(network)
-    intake = client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+    intake = client.post_intake(copy.deepcopy(OLENA))
     client.wait_referred(intake["id"], 3, timeout=15)
 
     def complete():
@@ -122,7 +122,7 @@ def test_a_poison_message_is_parked_fixed_replayed_from_the_console_and_has_one_
     def broken(*args, **kwargs):
         raise TransientError("routing rules unavailable")
     monkeypatch.setattr(referral_repository, "intakes_with_referrals", broken)
-    intake = client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+    intake = client.post_intake(copy.deepcopy(OLENA))
 
     def parked():
         items = ops.get(f"{network}/api/v1/ops/dead-letters",
@@ -152,7 +152,7 @@ def test_the_same_event_replayed_twice_has_its_effect_once(network, tmp_path):
     """Replays are at least once (a crash between requeue and mark repeats one): the
     consumer's inbox turns the second copy into a no-op."""
     client = LotseClient(network)
-    intake = client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+    intake = client.post_intake(copy.deepcopy(OLENA))
     client.wait_referred(intake["id"], 3, timeout=15)
     settings = settings_of(network, tmp_path)
     broker = EmbeddedBroker(settings.bus_url, registry.topology(settings))

@@ -30,24 +30,24 @@ def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: value}
 
 
-def test_each_partner_system_receives_exactly_its_allow_listed_fields(network, smoke_intake):
+def test_each_partner_system_receives_exactly_its_allow_listed_fields(network, olena_intake):
     client = LotseClient(network)
-    smoke_intake["person"]["household"] = [
+    olena_intake["person"]["household"] = [
         {"given_name": "Andrii", "family_name": "Kovalenko", "relation": "spouse",
          "birth_date": "1985-01-02"},
         {"given_name": "Maria", "family_name": "Kovalenko", "relation": "child",
          "birth_date": "2021-06-01"}]
-    smoke_intake["needs"].append("housing")  # a WBS: the Wohnungsamt's FIT-Connect channel
-    intake = client.post_intake(smoke_intake)
+    olena_intake["needs"].append("housing")  # a WBS: the Wohnungsamt's FIT-Connect channel
+    intake = client.post_intake(olena_intake)
     client.wait_referred(intake["id"], 4, timeout=20)
     ours_by_partner = {}
     for ref in client.referrals(intake["id"]):
         ours_by_partner[ref["partner"]] = {
             "referral_id": ref["id"], "intake_reference": intake["reference"],
-            "need": ref["need"], "service": ref["service"], "person": smoke_intake["person"],
-            "residence_status": smoke_intake["residence_status"],
+            "need": ref["need"], "service": ref["service"], "person": olena_intake["person"],
+            "residence_status": olena_intake["residence_status"],
             "household": [{"relation": m["relation"], "birth_date": m["birth_date"]}
-                          for m in smoke_intake["person"]["household"]]}
+                          for m in olena_intake["person"]["household"]]}
     assert set(ours_by_partner) == set(API_PARTNERS)
     for partner, ours in ours_by_partner.items():
         [case] = client.sandbox_cases(partner, client_reference=ours["referral_id"])

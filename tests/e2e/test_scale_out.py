@@ -18,7 +18,7 @@ FLOW = ("intake", "referral", "partner_adapter")  # the services whose outboxes 
 
 
 @pytest.mark.timeout(480)
-def test_two_replicas_of_every_relay_and_worker_share_the_work(tmp_path, smoke_intake):
+def test_two_replicas_of_every_relay_and_worker_share_the_work(tmp_path, olena_intake):
     with supervised_stack(tmp_path, replicas="relay=2,worker=2") as stack:
         pairs = {f"{k}-{s}": (f"{k}-{s}", f"{k}-{s}-2")
                  for k in ("relay", "worker") for s in BUS_SERVICES}
@@ -27,7 +27,7 @@ def test_two_replicas_of_every_relay_and_worker_share_the_work(tmp_path, smoke_i
         client = LotseClient(stack.base)
         ids = []
         for _ in range(INTAKES):  # spread over a few seconds: every relay polls many times
-            ids.append(client.post_intake(smoke_intake)["id"])
+            ids.append(client.post_intake(olena_intake)["id"])
             time.sleep(0.1)
         for intake_id in ids:
             client.wait_referred(intake_id, 3, timeout=60)

@@ -42,18 +42,18 @@ class ApiPoller(threading.Thread):
 
 
 @pytest.mark.timeout(420)
-def test_a_killed_worker_and_relay_come_back_and_nothing_is_lost(tmp_path, smoke_intake):
+def test_a_killed_worker_and_relay_come_back_and_nothing_is_lost(tmp_path, olena_intake):
     with supervised_stack(tmp_path) as stack:
         client = LotseClient(stack.base)
         poller = ApiPoller(LotseClient(stack.base))
         poller.start()
-        ids = [client.post_intake(smoke_intake)["id"] for _ in range(5)]
+        ids = [client.post_intake(olena_intake)["id"] for _ in range(5)]
         old = {name: stack.pid_of(name) for name in KILLED}
         assert all(old.values()), old
         for name in KILLED:
             os.kill(old[name], signal.SIGKILL)
         killed_at = time.monotonic()
-        ids += [client.post_intake(smoke_intake)["id"] for _ in range(5)]  # while they are down
+        ids += [client.post_intake(olena_intake)["id"] for _ in range(5)]  # while they are down
 
         def back():
             return all(stack.pid_of(name) not in (None, old[name])
@@ -62,7 +62,7 @@ def test_a_killed_worker_and_relay_come_back_and_nothing_is_lost(tmp_path, smoke
         wait_until(back, timeout=15, interval=0.2,
                    message=f"{', '.join(KILLED)} started again and serving its probes")
         recovered = time.monotonic() - killed_at
-        ids += [client.post_intake(smoke_intake)["id"] for _ in range(5)]
+        ids += [client.post_intake(olena_intake)["id"] for _ in range(5)]
         # the killed relay's leased rows wait out their lease (30 s) before another claims them
         for intake_id in ids:
             client.wait_referred(intake_id, 3, timeout=120)

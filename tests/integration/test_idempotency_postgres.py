@@ -12,7 +12,7 @@ from services.intake.accounts import save_account
 from services.intake.app import create_app
 from services.intake.bootstrap import bootstrap
 from tests.component.conftest import post_twice_at_once, token
-from tests.conftest import SMOKE_INTAKE, embedded_settings
+from tests.conftest import OLENA, embedded_settings
 from tests.integration.conftest import fresh_database
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def test_two_requests_with_the_same_key_at_once_record_one_intake(intake_app, mo
     app, deps = intake_app
     staff = token(app.test_client(), "staff", "pw-staff-long-enough")
     first, second = post_twice_at_once(app, {**staff, "Idempotency-Key": "pg-at-once"},
-                                       SMOKE_INTAKE, monkeypatch)
+                                       OLENA, monkeypatch)
     assert first.status_code == second.status_code == 201, (first.get_json(),
                                                             second.get_json())
     assert first.get_json() == second.get_json()
@@ -48,8 +48,8 @@ def test_two_requests_with_the_same_key_at_once_record_one_intake(intake_app, mo
 def test_the_same_key_with_another_body_at_once_is_a_conflict(intake_app, monkeypatch):
     app, deps = intake_app
     staff = token(app.test_client(), "staff", "pw-staff-long-enough")
-    other = {**SMOKE_INTAKE, "needs": ["living_costs"]}
-    bodies = iter([SMOKE_INTAKE, other])
+    other = {**OLENA, "needs": ["living_costs"]}
+    bodies = iter([OLENA, other])
     client_post = app.test_client().__class__.post
 
     def one_body_each(self, *args, **kwargs):
@@ -57,7 +57,7 @@ def test_the_same_key_with_another_body_at_once_is_a_conflict(intake_app, monkey
 
     monkeypatch.setattr(app.test_client().__class__, "post", one_body_each)
     first, second = post_twice_at_once(app, {**staff, "Idempotency-Key": "pg-clash"},
-                                       SMOKE_INTAKE, monkeypatch)
+                                       OLENA, monkeypatch)
     assert (first.status_code, second.status_code) == (201, 409)
     with deps.session_factory() as s:
         assert s.execute(select(func.count()).select_from(tables.intakes)).scalar() == 1

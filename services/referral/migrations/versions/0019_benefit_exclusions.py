@@ -8,7 +8,8 @@ to the Jobcenter. Two rule conditions are added: `purposes` (the purpose of resi
 of these) and `arrived_within_months`; and four rules ahead of the SGB II rule send the
 excluded EU citizens' living-costs need to migration counselling (MBE from 27, JMD below),
 which advises on bridging benefits and work. Humanitarian titles (Kapitel 2 Abschnitt 5
-AufenthG) are not excluded (§ 7 Abs. 1 Satz 3 SGB II); family members joining a worker are
+AufenthG) are not excluded (§ 7 Abs. 1 Satz 3 SGB II), nor job-seekers after five years of
+residence (Satz 4; the arrival date stands in for it); family members joining a worker are
 not either, so `family` is not among the first months' purposes. A rule reading a purpose or
 an arrival date the intake did not record holds the referral ("fact missing").
 
@@ -33,17 +34,19 @@ EU = ["EU_FREE_MOVEMENT", "EU_FAMILY_3RD"]
 COUNSELLING = "; migration counselling (§ 45 Satz 1 AufenthG) advises on bridging benefits"
 JOB_SEEKING = ("§ 7 Abs. 1 Satz 2 Nr. 2 Buchst. b SGB II, § 23 Abs. 3 Satz 1 Nr. 2 SGB XII: a "
                "right of residence from job-seeking alone excludes SGB II and social "
-               "assistance (bridging benefits: § 23 Abs. 3 Satz 3 SGB XII)" + COUNSELLING)
+               "assistance (bridging benefits: § 23 Abs. 3 Satz 3 SGB XII), for the first five "
+               "years of residence (§ 7 Abs. 1 Satz 4 SGB II; the arrival date stands in for "
+               "the start of habitual residence)" + COUNSELLING)
 FIRST_MONTHS = ("§ 7 Abs. 1 Satz 2 Nr. 1 SGB II, § 23 Abs. 3 Satz 1 Nr. 1 SGB XII: no benefits "
                 "in the first three months of residence for those neither employed nor "
                 "self-employed (nor keeping that status, § 2 Abs. 3 FreizügG/EU)" + COUNSELLING)
 RULES = [
     dict(id="living-costs-job-seeking-mbe", need="living_costs", partner="welfare",
          service="mbe", priority=8, min_age=27, residence_statuses=EU,
-         purposes=["job_seeking"], citation=JOB_SEEKING),
+         purposes=["job_seeking"], arrived_within_months=60, citation=JOB_SEEKING),
     dict(id="living-costs-job-seeking-jmd", need="living_costs", partner="welfare",
          service="jmd", priority=8, min_age=15, max_age=27, residence_statuses=EU,
-         purposes=["job_seeking"], citation=JOB_SEEKING),
+         purposes=["job_seeking"], arrived_within_months=60, citation=JOB_SEEKING),
     dict(id="living-costs-first-months-mbe", need="living_costs", partner="welfare",
          service="mbe", priority=9, min_age=27, residence_statuses=EU,
          purposes=["study", "other"], arrived_within_months=3, citation=FIRST_MONTHS),
@@ -59,7 +62,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("arrived_within_months", sa.Integer()))
     bind = op.get_bind()
     rules = sa.Table("routing_rules", sa.MetaData(), autoload_with=bind)
-    blank = dict(max_age=None, arrived_within_months=None)  # one shape for executemany
+    blank = dict(max_age=None)  # one shape for executemany
     bind.execute(rules.insert(), [{**blank, **rule} for rule in RULES])
     snapshot = json_rows(bind, "routing_rules")
     versions = sa.Table("routing_rule_versions", sa.MetaData(), autoload_with=bind)
