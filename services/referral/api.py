@@ -11,12 +11,13 @@ from flask_smorest import Blueprint
 from services.referral import handlers, repository, rules
 from services.referral.domain import RoutingRule, facts_read, partner_view, shown_to_partner
 from services.referral.schemas import (CancelSchema, FactsReadQuerySchema, FactsReadSchema,
-                                       ManualReferralSchema, PartnerReferralSchema, PreviewInSchema, PreviewSchema,
-                                       ReassignSchema, ReferralListSchema, ReferralOutSchema,
-                                       ReplayQuerySchema, ReplaySchema,
-                                       ReferralQuerySchema, RoutingRuleInSchema,
-                                       RoutingRuleListSchema, RoutingRuleOutSchema,
-                                       RuleVersionListSchema, WorkQueueQuerySchema)
+                                       ManualReferralSchema, PartnerReferralSchema,
+                                       PreviewInSchema, PreviewSchema, ReassignSchema,
+                                       ReferralListSchema, ReferralOutSchema,
+                                       ReferralQuerySchema, ReplayQuerySchema, ReplaySchema,
+                                       RoutingRuleInSchema, RoutingRuleListSchema,
+                                       RoutingRuleOutSchema, RuleVersionListSchema,
+                                       WorkQueueQuerySchema)
 from shared.access import accessed_records, report_access
 from shared.auth import api_roles, current_principal
 from shared.clock import utcnow

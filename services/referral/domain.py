@@ -323,15 +323,10 @@ class RoutingRule:
             (Fact.ARRIVAL_DATE, self.arrived_within_months is not None),
             (Fact.RESIDENCE_PURPOSE, self.purposes is not None)) if read)
 
-    def explain(self, facts: PersonFacts, day: date) -> str | None:
-        """Why this rule applies ("JMD: age 19 within 12–26"), or None if it does not (nor
-        when it would read a fact not recorded)."""
-        verdict = self.assess(facts, day)
-        return verdict if isinstance(verdict, str) else None
-
     def assess(self, facts: PersonFacts, day: date) -> str | FactsMissing | None:
-        """Why this rule applies; None if a recorded fact rules it out; FactsMissing if every
-        recorded fact fits but it reads one that was not recorded (it cannot say)."""
+        """Why this rule applies ("JMD: age 19 within 12–26"); None if a recorded fact rules
+        it out; FactsMissing if every recorded fact fits but it reads one that was not
+        recorded (it cannot say)."""
         age = age_on(facts.birth_date, day)
         if self.min_age is not None and age < self.min_age:
             return None
@@ -437,9 +432,9 @@ def facts_read(needs: Iterable[str], residence_status: str, rules: Iterable[Rout
         if rule.need in wanted and rule.effective_on(day) and (
                 rule.residence_statuses is None or residence_status in rule.residence_statuses):
             for fact in rule.facts_read():
-                read.setdefault(fact, [])
-                if rule.need not in read[fact]:
-                    read[fact].append(rule.need)
+                needs_reading = read.setdefault(fact, [])
+                if rule.need not in needs_reading:
+                    needs_reading.append(rule.need)
     return read
 
 
