@@ -32,6 +32,7 @@ SHAREABLE_FIELDS = (
     "referral_id", "intake_reference", "need", "service",
     "person.given_name", "person.family_name", "person.birth_date", "person.nationality",
     "person.languages", "residence_status", "household",
+    "for_person",  # the household member a referral is for (a child's school place)
 )
 
 

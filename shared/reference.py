@@ -82,6 +82,10 @@ RESIDENCE_PURPOSES = (
     Code("other", "Sonstiges / ohne Erwerbstätigkeit", "Other / not working"),
 )
 
+# Household relations that count as the person's children: a parent asks for their needs
+# (a school or Kita place), so routing may find such a need theirs.
+CHILD_RELATIONS = ("child", "grandchild")
+
 SITES = (
     Code("infopoint", "Infopoint", "Info point"),
     Code("centre", "Servicezentrum", "Service centre"),

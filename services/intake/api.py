@@ -67,7 +67,8 @@ def command_from(data: dict, staff: str, person_id=None) -> handlers.RecordIntak
     return handlers.RecordIntake(
         person=_person(data["person"]), residence_status=data["residence_status"],
         site=data["site"], staff=staff,
-        needs=tuple(Need(n["code"], n["urgency"], n.get("note")) for n in data["needs"]),
+        needs=tuple(Need(n["code"], n["urgency"], n.get("note"), n.get("for_member"))
+                    for n in data["needs"]),
         consent=_consent(data["consent"]) if data.get("consent") else None,
         person_id=person_id or data.get("person_id"),
         residence=Residence(data["residence_status"], **residence),

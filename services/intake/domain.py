@@ -16,10 +16,10 @@ from typing import Any, Sequence
 import idna
 
 from shared.events.model import (ConsentGivenV1, ConsentV2, ConsentWithdrawnV1,
-                                 HouseholdMemberV2, IntakeRecordedV2, NeedV2, PersonV2,
+                                 IntakeHouseholdMemberV2, IntakeRecordedV2, NeedV2, PersonV2,
                                  ReferralRequestedV1, ReferralStatusChangedV1, ResidenceV2)
 from shared.events.vocabulary import ReferralStatus
-from shared.reference import districts_for_postcode
+from shared.reference import CHILD_RELATIONS, districts_for_postcode
 
 URGENCIES = ("low", "normal", "high", "urgent")
 INTERPRETER = ("none", "on_site", "video")
@@ -45,6 +45,8 @@ NAME_INVISIBLE = _l("Contains an invisible character (zero-width or text-directi
 NAME_UNASSIGNED = _l("Contains a character that belongs to no script (unassigned or "
                      "private use).")
 BORN_TOO_EARLY = _l("lies before 1900-01-01")
+NO_SUCH_MEMBER = _l("names no member of the household (counted from 0)")
+NEED_TWICE = _l("lists a need twice for the same person")
 _CONTROLS = {"Cc", "Zl", "Zp"}  # line and paragraph separators break a line too
 _UNASSIGNED = {"Cn", "Co", "Cs"}
 _JOINERS = "\u200c\u200d"  # ZWNJ, ZWJ
@@ -164,6 +166,7 @@ class Need:
     code: str
     urgency: str = "normal"
     note: str | None = None
+    for_member: int | None = None  # the household member it is for (index); None: the person
 
 
 @dataclass
@@ -252,7 +255,7 @@ class Intake:
         """Record a consultation; referrals follow by event, each needing a valid consent."""
         details = normalise_needs(needs)
         codes = tuple(n.code for n in details)
-        _check(person, codes, consents, arrival_date, now)
+        _check(person, details, consents, arrival_date, now)
         consent = consent or Consent(False, "digital", person.main_language or "de")
         given = tuple(replace(c, given_at=c.given_at or now, recorded_by=recorded_by)
                       for c in ((consent, *consents) if consent.share_with_partners
@@ -266,6 +269,17 @@ class Intake:
         intake.events.append(intake.recorded())
         return intake
 
+    def _member(self, index: int, member: HouseholdMember) -> IntakeHouseholdMemberV2:
+        """A household member as the event carries them: named only where a need may be
+        theirs (a need names them, or they are a child), so that a partner learns whom a
+        case is for; the others' names stay here (minimisation)."""
+        named = member.relation in CHILD_RELATIONS or any(
+            n.for_member == index for n in self.need_details)
+        return IntakeHouseholdMemberV2(
+            relation=member.relation, birth_date=member.birth_date,
+            given_name=member.given_name if named else None,
+            family_name=member.family_name if named else None)
+
     def recorded(self) -> IntakeRecordedV2:
         """Its announcement, with what downstream services need: routing facts, needs,
         valid consents, household (intake.recorded)."""
@@ -278,15 +292,15 @@ class Intake:
                             birth_date=p.birth_date, nationality=p.nationality,
                             nationalities=p.all_nationalities, languages=tuple(p.languages),
                             preferred_language=p.main_language, interpreter=p.interpreter,
-                            household=tuple(HouseholdMemberV2(relation=m.relation,
-                                                              birth_date=m.birth_date)
-                                            for m in p.household)),
+                            household=tuple(self._member(i, m)
+                                            for i, m in enumerate(p.household))),
             residence=ResidenceV2(status=r.status, legal_basis=r.legal_basis,
                                   document_type=r.document_type, valid_until=r.valid_until,
                                   first_issue_date=r.first_issue_date, purpose=r.purpose),
             arrival_date=self.arrival_date,
             district=p.contact.address.district if p.contact.address else None,
-            needs=tuple(NeedV2(code=n.code, urgency=n.urgency) for n in self.need_details),
+            needs=tuple(NeedV2(code=n.code, urgency=n.urgency, for_member=n.for_member)
+                        for n in self.need_details),
             consents=tuple(ConsentV2(consent_id=_uuid(c.id), partner=c.partner,
                                      method=c.method, language=c.language,
                                      purpose=c.purpose,
@@ -294,7 +308,7 @@ class Intake:
                            for c in self.consents if c.valid))
 
 
-def _check(person: Person, codes: tuple[str, ...], consents: Sequence[Consent],
+def _check(person: Person, needs: Sequence[Need], consents: Sequence[Consent],
            arrival_date: date | None, now: datetime) -> None:
     today = now.date()
     if person.birth_date > today:
@@ -310,8 +324,12 @@ def _check(person: Person, codes: tuple[str, ...], consents: Sequence[Consent],
             raise IntakeError(f"person.household.{i}.birth_date", "lies in the future")
         if member.birth_date < EARLIEST_BIRTH_DATE:
             raise IntakeError(f"person.household.{i}.birth_date", BORN_TOO_EARLY)
-    if len(set(codes)) != len(codes):
-        raise IntakeError("needs", "lists a need twice")
+    for i, need in enumerate(needs):
+        if need.for_member is not None and need.for_member >= len(person.household):
+            raise IntakeError(f"needs.{i}.for_member", NO_SUCH_MEMBER)
+    # the same need twice only for different people (two children's school places)
+    if len({(n.code, n.for_member) for n in needs}) != len(needs):
+        raise IntakeError("needs", NEED_TWICE)
     partners = [c.partner for c in consents]
     if len(set(partners)) != len(partners):
         raise IntakeError("consents", "lists a partner twice")
@@ -343,6 +361,7 @@ class ReferralView:
     updated_at: datetime
     overdue_since: datetime | None = None
     appointment: dict[str, Any] | None = None  # booked by the partner (registration office)
+    for_member: int | None = None  # the household member it is for (index); None: the person
 
     def __post_init__(self) -> None:  # read back from a table: the status as a string
         object.__setattr__(self, "status", ReferralStatus(self.status))
@@ -363,7 +382,8 @@ class ReferralView:
         return cls(referral_id=event.referral_id, intake_id=event.intake_id, need=event.need,
                    partner=event.partner, service=event.service, status=event.status,
                    reason=reason or None, partner_case_ref=case_ref,
-                   version=event.referral_version, updated_at=at, appointment=appointment)
+                   version=event.referral_version, updated_at=at, appointment=appointment,
+                   for_member=event.for_member)
 
 
 def newer(current: ReferralView | None, incoming: ReferralView) -> bool:

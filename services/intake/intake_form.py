@@ -1,8 +1,9 @@
 """The staff intake form: its fields turned into the API's request shape, errors flattened.
 
 One form serves the counter at speed: a flat list of named inputs (household rows as
-hh-<n>-<field>, needs with urgency-<code>), so it works without JavaScript and the API's
-validation (and its field names) applies unchanged.
+hh-<n>-<field>, needs with urgency-<code> and for-<code>, the household row the need is for),
+so it works without JavaScript and the API's validation (and its field names) applies
+unchanged.
 """
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ def _list(text: str, upper: bool = False) -> list[str]:
 def _opt(form: Mapping, name: str) -> str | None:
     value = (form.get(name) or "").strip()
     return value or None
+
+
+def _for_member(row: str | None, members: dict[str, int], household: list) -> dict:
+    """The household member a need is for, as the API counts them; a blank row chosen
+    counts past the household, so the API names the need's field ("names no member")."""
+    if row is None:
+        return {}
+    return {"for_member": members.get(row, len(household))}
 
 
 def form_to_payload(form) -> dict:
@@ -47,10 +56,12 @@ def form_to_payload(form) -> dict:
                               "city": form.get("city", ""),
                               "district": _opt(form, "district")}
     person["contact"] = contact
+    members: dict[str, int] = {}  # form row -> index in the household sent (blank rows out)
     for i in range(MAX_HOUSEHOLD):
         row = {f: form.get(f"hh-{i}-{f}", "").strip()
                for f in ("given_name", "family_name", "relation", "birth_date")}
         if any(row.values()):
+            members[str(i)] = len(person["household"])
             person["household"].append(row)
     residence = {f: _opt(form, f) for f in ("legal_basis", "document_type", "valid_until",
                                              "first_issue_date")}
@@ -61,7 +72,9 @@ def form_to_payload(form) -> dict:
         "site": form.get("site", ""), "channel": form.get("channel") or "in_person",
         "notes": _opt(form, "notes"),
         "needs": [{"code": code, "urgency": form.get(f"urgency-{code}") or "normal",
-                   "note": _opt(form, f"note-{code}")} for code in form.getlist("needs")],
+                   "note": _opt(form, f"note-{code}"),
+                   **_for_member(_opt(form, f"for-{code}"), members, person["household"])}
+                  for code in form.getlist("needs")],
         "consent": None, "consents": [],
     }
     if _opt(form, "person_id"):

@@ -170,8 +170,8 @@ def add_intake(session: Session, intake: Intake) -> None:
         given_name=p.given_name, family_name=p.family_name, birth_date=p.birth_date,
         nationality=p.nationality, languages=list(p.languages),
         residence_status=intake.residence_status, site=intake.site, needs=list(intake.needs),
-        need_details=[{"code": n.code, "urgency": n.urgency, "note": n.note}
-                      for n in intake.need_details],
+        need_details=[{"code": n.code, "urgency": n.urgency, "note": n.note,
+                       "for_member": n.for_member} for n in intake.need_details],
         consent_share=coarse.share_with_partners, consent_method=coarse.method,
         consent_language=coarse.language, recorded_by=intake.recorded_by,
         recorded_at=intake.recorded_at, channel=intake.channel, notes=intake.notes,
@@ -181,7 +181,8 @@ def add_intake(session: Session, intake: Intake) -> None:
 
 
 def _intake(row, person: Person | None = None) -> Intake:
-    details = tuple(Need(n["code"], n.get("urgency", "normal"), n.get("note"))
+    details = tuple(Need(n["code"], n.get("urgency", "normal"), n.get("note"),
+                         n.get("for_member"))
                     for n in (row.need_details or [{"code": c} for c in row.needs]))
     return Intake(
         id=uuid.UUID(row.id), reference=row.reference,
@@ -357,7 +358,7 @@ def referrals_for(session: Session, intake_ids: list[str]) -> dict[str, list[Ref
 def _referral(r) -> ReferralView:
     return ReferralView(uuid.UUID(r.referral_id), uuid.UUID(r.intake_id), r.need, r.partner,
                         r.service, r.status, r.reason, r.partner_case_ref, r.version,
-                        r.updated_at, r.overdue_since, r.appointment)
+                        r.updated_at, r.overdue_since, r.appointment, r.for_member)
 
 
 def referral_views(session: Session, referral_ids: Iterable[str]) -> dict[str, ReferralView]:
@@ -372,7 +373,8 @@ def referral_views(session: Session, referral_ids: Iterable[str]) -> dict[str, R
 
 
 _VIEW_COLUMNS = ("intake_id", "need", "partner", "service", "status", "reason",
-                 "partner_case_ref", "version", "updated_at", "overdue_since", "appointment")
+                 "partner_case_ref", "version", "updated_at", "overdue_since", "appointment",
+                 "for_member")
 
 
 def _view_values(view: ReferralView) -> dict:
@@ -380,7 +382,8 @@ def _view_values(view: ReferralView) -> dict:
     return dict(intake_id=str(view.intake_id), need=view.need, partner=view.partner,
                 service=view.service, status=view.status, reason=view.reason,
                 partner_case_ref=view.partner_case_ref, version=view.version,
-                updated_at=view.updated_at, overdue_since=None, appointment=view.appointment)
+                updated_at=view.updated_at, overdue_since=None, appointment=view.appointment,
+                for_member=view.for_member)
 
 
 # Built once (executemany): a stored view takes a view of a higher version only, as

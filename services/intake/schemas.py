@@ -143,6 +143,11 @@ class NeedSchema(StrictSchema):
     code = fields.String(required=True, validate=_one_of(NEEDS))
     urgency = fields.String(load_default="normal", validate=_one_of(URGENCIES))
     note = _text(500, required=False)
+    for_member = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                validate=validate.Range(min=0, max=19), metadata={
+        "description": "the household member the need is for: their index in "
+                       "person.household, counted from 0 (a child's school place). Omitted: "
+                       "the person, or the one household child the need fits"})
 
 
 # Schemas on the intake's hot path are built once: an instance (with its nested schemas) can
@@ -267,12 +272,17 @@ class ReferralOutSchema(Schema):
     overdue_since = fields.AwareDateTime(allow_none=True)
     appointment = fields.Dict(allow_none=True, metadata={
         "description": "booked by the partner: starts_at, location, bring (documents)"})
+    for_member = fields.Integer(allow_none=True, metadata={
+        "description": "the household member it is for (index in person.household); null: "
+                       "the person"})
 
 
 class NeedOutSchema(Schema):
     code = fields.String()
     urgency = fields.String()
     note = fields.String(allow_none=True)
+    for_member = fields.Integer(allow_none=True, metadata={
+        "description": "index in the person's household; null: the person"})
 
 
 class IntakeOutSchema(Schema):

@@ -139,6 +139,7 @@ intake_referrals = Table(
     Column("version", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("overdue_since", UTCDateTime),
+    Column("for_member", Integer),  # index in the person's household; NULL: the person
 )
 
 accounts = Table(

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Container, Iterable, Mapping, Sequence
 
-from shared.events.model import (HouseholdMemberV2, ReferralOverdueV1, ReferralPersonV1,
-                                 ReferralReminderDueV1, ReferralRequestedV1,
+from shared.events.model import (HouseholdMemberV2, ReferralMemberV1, ReferralOverdueV1,
+                                 ReferralPersonV1, ReferralReminderDueV1, ReferralRequestedV1,
                                  ReferralStatusChangedV1)
 from shared.events.vocabulary import DeadlinePhase, NoticeKind, ReferralStatus
+from shared.reference import CHILD_RELATIONS
 
 if TYPE_CHECKING:  # for annotations only: the methods import it where they use it
     from services.referral.deadlines import DeadlinePolicy, WorkingCalendar
@@ -161,6 +162,9 @@ def check_transition(current: ReferralStatus, new: ReferralStatus, actor: Actor,
         raise TransitionNotAllowed(current, new, f" without an outcome code ({outcome!r})")
 
 
+CHILDREN = CHILD_RELATIONS  # household relations that count as the person's children
+
+
 @dataclass(frozen=True)
 class PersonFacts:
     """What routing may look at; the person's name is not among it."""
@@ -175,6 +179,23 @@ class PersonFacts:
     district: str | None = None  # city district of the address (district offices)
     arrival_date: date | None = None  # in Germany (benefit exclusions of the first months)
     residence_purpose: str | None = None  # shared.reference.RESIDENCE_PURPOSES
+    # the household as the intake listed it, (relation, birth date): a need may be a member's
+    household: tuple[tuple[str, date], ...] = ()
+
+    def __post_init__(self) -> None:
+        # facts given with the children's birth dates only (older referrals, the rule
+        # editor's preview): the household is those children, in that order
+        if self.children_born and not self.household:
+            object.__setattr__(self, "household",
+                               tuple((CHILDREN[0], born) for born in self.children_born))
+
+    def of_member(self, index: int) -> PersonFacts:
+        """The facts routing reads for a need of household member `index`: their age, the
+        household's residence and address (a member's own status is not recorded); a child
+        is the one child a household condition looks at (a Kita place for this child)."""
+        relation, born = self.household[index]
+        return replace(self, birth_date=born, household=(),
+                       children_born=(born,) if relation in CHILDREN else ())
 
 
 class Fact(enum.StrEnum):
@@ -396,6 +417,15 @@ class Route:
     rule_id: str
     reason: str
     requires_need: str | None = None
+    for_member: int | None = None  # the household member the need is for; None: the person
+
+
+@dataclass(frozen=True)
+class Need:
+    """A need as the intake recorded it: for the person, or for one household member."""
+
+    code: str
+    for_member: int | None = None  # index in the intake's household
 
 
 def decide_need(need: str, facts: PersonFacts, rules: Iterable[RoutingRule], day: date,
@@ -453,31 +483,46 @@ YOUNG_UNTIL = 27  # JMD serves up to the 27th birthday, the oldest of the servic
 
 def route_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingRule],
                         day: date, exclude: frozenset[tuple[str, str]] = frozenset(),
-                        ) -> Route | None:
+                        for_member: int | None = None) -> Route | None:
     """decide_for_household, where a missing fact counts as no route."""
-    decided = decide_for_household(need, facts, rules, day, exclude)
+    decided = decide_for_household(need, facts, rules, day, exclude, for_member)
     return decided if isinstance(decided, Route) else None
 
 
 def decide_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingRule],
                          day: date, exclude: frozenset[tuple[str, str]] = frozenset(),
-                         ) -> Route | FactsMissing | None:
-    """The need's route for the person; a need no rule fits for them but fits exactly one of
-    the household's children is that child's (a parent asking for their 8-year-old's school
-    place), with the rules looking at the child's age. Two children fitting: staff decide.
+                         for_member: int | None = None) -> Route | FactsMissing | None:
+    """The need's route for whom it is: the household member the intake named
+    (`for_member`), with the rules looking at that member's age; else the person; else, when
+    no rule fits the person but exactly one of the household's children, that child (a
+    parent asking for their 8-year-old's school place). Two children fitting: staff decide.
     Only children under 27 (the services for young people end there): a grown-up child's
-    living costs are not what a parent asks for. A fact missing for the person is asked for."""
+    living costs are not what a parent asks for. A fact missing is asked for."""
+    if for_member is not None:
+        if for_member >= len(facts.household):
+            return None  # the intake named no such member: staff decide
+        decided = decide_need(need, facts.of_member(for_member), rules, day, exclude)
+        return _for(decided, for_member, facts)
     decided = decide_need(need, facts, rules, day, exclude)
     if decided is not None:
         return decided
-    fits = [(born, found) for born in sorted(set(facts.children_born))
-            if age_on(born, day) < YOUNG_UNTIL
-            and (found := route_need(need, replace(facts, birth_date=born), rules, day,
-                                     exclude)) is not None]
+    fits = [(i, found) for i, (relation, born) in enumerate(facts.household)
+            if relation in CHILDREN and age_on(born, day) < YOUNG_UNTIL
+            and (found := route_need(need, facts.of_member(i), rules, day, exclude))]
     if len(fits) != 1:
         return None
-    born, found = fits[0]
-    return replace(found, reason=f"for the child born {born.isoformat()}: {found.reason}")
+    index, found = fits[0]
+    return _for(found, index, facts)
+
+
+def _for(decided: Route | FactsMissing | None, index: int,
+         facts: PersonFacts) -> Route | FactsMissing | None:
+    """A member's route says whose it is (and why: their relation and age decided)."""
+    if not isinstance(decided, Route):
+        return decided
+    relation, born = facts.household[index]
+    return replace(decided, for_member=index,
+                   reason=f"for the {relation} born {born.isoformat()}: {decided.reason}")
 
 
 @dataclass(frozen=True)
@@ -562,6 +607,7 @@ class Referral:
     reminded_at: datetime | None = None
     overdue_since: datetime | None = None
     appointment: dict[str, Any] | None = None  # booked by the partner: starts_at, location, bring
+    for_member: int | None = None  # the household member it is for (index); None: the person
     # announced, not yet published: the handler stages them with the change (uow.publish)
     events: list[ReferralEvent] = field(default_factory=list, compare=False, repr=False)
 
@@ -575,12 +621,13 @@ class Referral:
              route: Route | FactsMissing | None, by: str, now: datetime,
              basis: SharingBasis | None = None,
              person_id: str | None = None, share: dict[str, Any] | None = None,
-             waits_for: str | None = None) -> Referral:
+             waits_for: str | None = None, for_member: int | None = None) -> Referral:
         """A referral for one need: requested from its partner; on hold when no rule fits,
         when the deciding rule reads a fact not recorded, when nothing (consent or legal
         basis) allows sharing with that partner, or while the referral it depends on
-        (`waits_for`, a need) has not reached its partner. It announces either
-        (referral.requested or referral.status_changed)."""
+        (`waits_for`, a need) has not reached its partner. It is for the household member
+        the route found or the intake named (`for_member`), else the person. It announces
+        either (referral.requested or referral.status_changed)."""
         missing = route if isinstance(route, FactsMissing) else None
         route = route if isinstance(route, Route) else None
         held = (Reason.FACT_MISSING if missing else
@@ -598,7 +645,9 @@ class Referral:
                        consent_id=basis.consent_id if basis else None,
                        legal_basis=basis.legal_basis if basis else None, share=share,
                        waits_for=waits_for,
-                       rule_id=route.rule_id if route else missing.rule_id if missing else None)
+                       rule_id=route.rule_id if route else missing.rule_id if missing else None,
+                       for_member=route.for_member if route and route.for_member is not None
+                       else for_member)
         notes = {Reason.CONSENT_MISSING: f"{reason}; waiting for the person's consent to "
                                          f"share with {route.partner if route else ''}",
                  Reason.PREREQUISITE_PENDING: f"{reason}; waits for the {waits_for} referral"}
@@ -777,7 +826,7 @@ class Referral:
             previous_status=previous, reason=self.reason,
             partner_case_ref=self.partner_case_ref, referral_version=self.version,
             changed_at=self.updated_at, changed_by=by, outcome=self.outcome, note=self.note,
-            appointment=self.appointment)
+            appointment=self.appointment, for_member=self.for_member)
 
     def _requested(self) -> ReferralRequestedV1:
         """The referral as its partner (through the partner adapter) receives it: with the
@@ -800,28 +849,47 @@ class Referral:
             consent_id=uuid.UUID(self.consent_id) if self.consent_id else None,
             legal_basis=self.legal_basis,
             household=None if household is None else tuple(
-                HouseholdMemberV2.from_wire(m) for m in household))
+                HouseholdMemberV2.from_wire(m) for m in household),
+            for_member=self.for_member, for_person=self.for_person())
+
+    def for_person(self) -> ReferralMemberV1 | None:
+        """Who the referral is for when it is a household member's: what its partner needs
+        to know of them (None: the person, or a member the kept data does not name)."""
+        members = (self.share or {}).get("household") or ()
+        if self.for_member is None or self.for_member >= len(members):
+            return None
+        member = members[self.for_member]
+        return ReferralMemberV1(relation=member["relation"],
+                                given_name=member.get("given_name"),
+                                family_name=member.get("family_name"),
+                                birth_date=date.fromisoformat(member["birth_date"]))
 
 
-def open_referrals(*, intake_id: uuid.UUID, intake_reference: str, needs: Sequence[str],
+def open_referrals(*, intake_id: uuid.UUID, intake_reference: str,
+                   needs: Sequence[str | Need],
                    facts: PersonFacts, rules: Sequence[RoutingRule], by: str, now: datetime,
                    consents: Sequence[Mapping[str, Any]] = (),
                    legal_bases: dict[str, str | None] | None = None,
                    person_id: str | None = None,
                    share: dict[str, Any] | None = None) -> list[Referral]:
-    """One referral per need, each routed by the rules in force on the intake's day and
-    leaving only with a consent for its partner or the partner's other legal basis."""
-    routes = {need: decide_for_household(need, facts, rules, now.date()) for need in needs}
+    """One referral per need (a need for a household member is theirs), each routed by the
+    rules in force on the intake's day and leaving only with a consent for its partner or
+    the partner's other legal basis."""
+    wanted = [n if isinstance(n, Need) else Need(n) for n in needs]
+    routes = [(need, decide_for_household(need.code, facts, rules, now.date(),
+                                          for_member=need.for_member)) for need in wanted]
+    routed_needs = {need.code for need, route in routes if isinstance(route, Route)}
     referrals = []
-    for need, route in routes.items():
+    for need, route in routes:
         routed = route if isinstance(route, Route) else None
         basis = sharing_basis(routed.partner, consents, legal_bases or {}) if routed else None
         # a prerequisite counts only if this intake refers that need somewhere too
-        waits_for = (routed.requires_need if routed
-                     and isinstance(routes.get(routed.requires_need or ""), Route) else None)
+        waits_for = (routed.requires_need if routed and routed.requires_need in routed_needs
+                     else None)
         referrals.append(Referral.open(intake_id=intake_id, intake_reference=intake_reference,
-                                       need=need, route=route, by=by, now=now, basis=basis,
-                                       person_id=person_id, share=share, waits_for=waits_for))
+                                       need=need.code, route=route, by=by, now=now,
+                                       basis=basis, person_id=person_id, share=share,
+                                       waits_for=waits_for, for_member=need.for_member))
     return referrals
 
 
@@ -885,7 +953,9 @@ def facts_from(share: Mapping[str, Any]) -> PersonFacts:
                        tuple(share.get("nationalities", ())),
                        tuple(date.fromisoformat(b) for b in share.get("children_born", ())),
                        share.get("district"), date.fromisoformat(arrived) if arrived else None,
-                       share.get("residence_purpose"))
+                       share.get("residence_purpose"),
+                       tuple((m["relation"], date.fromisoformat(m["birth_date"]))
+                             for m in share.get("household") or ()))
 
 
 def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | None, *,
@@ -895,6 +965,7 @@ def follow_up(previous: Referral, route: Route | None, basis: SharingBasis | Non
     successor = Referral.open(intake_id=previous.intake_id,
                               intake_reference=previous.intake_reference, need=previous.need,
                               route=route, by=by, now=now, basis=basis,
-                              person_id=previous.person_id, share=previous.share)
+                              person_id=previous.person_id, share=previous.share,
+                              for_member=previous.for_member)
     previous.superseded_by = str(successor.id)
     return successor

@@ -17,8 +17,8 @@ from services.referral import repository
 from services.referral.batch import ReferralBatch
 from services.referral.consents import ConsentBook
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
-from services.referral.domain import (OUTCOMES, TERMINAL, Actor, DeadlineOutcome, Outcome,
-                                     Reason, Referral, Route, SharingBasis,
+from services.referral.domain import (CHILDREN, OUTCOMES, TERMINAL, Actor, DeadlineOutcome,
+                                     Need, Outcome, Reason, Referral, Route, SharingBasis,
                                      TransitionNotAllowed, coded, facts_from, follow_up,
                                      open_referrals, route_for_household, sharing_basis,
                                      unoffered_service)
@@ -66,7 +66,6 @@ def sharing_basis_now(uow, partner: str, person_id: str | None, share: dict | No
 
 
 SHARED_PERSON = ("given_name", "family_name", "birth_date", "nationality", "languages")
-CHILDREN = ("child", "grandchild")  # household relations that count as the person's children
 
 
 def _share(intake: IntakeRecordedV2) -> dict:
@@ -124,7 +123,7 @@ def _route(uow, intake: IntakeRecordedV2, consents: ConsentBook,
     consents.record(person_id, share["consents"])
     referrals = open_referrals(
         intake_id=intake.intake_id, intake_reference=intake.reference,
-        needs=[n.code for n in intake.needs], facts=facts_from(share),
+        needs=[Need(n.code, n.for_member) for n in intake.needs], facts=facts_from(share),
         rules=_once(uow, repository.rules), by=SYSTEM, now=now,
         consents=consents.in_force(person_id, [c.consent_id for c in intake.consents]),
         legal_bases=_once(uow, repository.legal_bases), person_id=person_id, share=share)
@@ -265,8 +264,9 @@ def _reroute(uow, batch: ReferralBatch, referral: Referral, now: datetime) -> No
     if not referral.share:
         return
     route = route_for_household(referral.need, facts_from(referral.share),
-                       _once(uow, repository.rules), now.date(),
-                       exclude=batch.tried_for_need(referral))
+                                _once(uow, repository.rules), now.date(),
+                                exclude=batch.tried_for_need(referral),
+                                for_member=referral.for_member)
     if route is None:
         return
     _open_follow_up(uow, referral, route, by=SYSTEM, now=now, batch=batch)

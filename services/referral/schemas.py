@@ -46,9 +46,18 @@ class ReferralOutSchema(Schema):
     overdue_since = fields.AwareDateTime(allow_none=True)
     attention = fields.Method("_attention", allow_none=True)
     history = fields.List(fields.Nested(HistoryOutSchema))
+    for_member = fields.Integer(allow_none=True, metadata={
+        "description": "the household member it is for: index in the intake's "
+                       "person.household; null: the person"})
+    for_person = fields.Method("_for_person", allow_none=True, metadata={
+        "description": "that member: relation, given_name, family_name, birth_date"})
 
     def _attention(self, referral):
         return referral.attention(utcnow()) if hasattr(referral, "attention") else None
+
+    def _for_person(self, referral):
+        member = referral.for_person() if hasattr(referral, "for_person") else None
+        return None if member is None else member.wire()
 
 
 class ReferralListSchema(Schema):

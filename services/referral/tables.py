@@ -42,6 +42,7 @@ referrals = Table(
     Column("expires_at", UTCDateTime),
     Column("reminded_at", UTCDateTime),
     Column("overdue_since", UTCDateTime),
+    Column("for_member", Integer),  # index in the intake's household; NULL: the person
     Index("ix_referrals_status", "status", "updated_at"),
     Index("ix_referrals_due", "status", "ack_due_at", "complete_due_at"),
 )

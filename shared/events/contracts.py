@@ -61,6 +61,13 @@ class HouseholdMemberV2(Contract):
     birth_date = fields.Date(required=True)
 
 
+class IntakeHouseholdMemberV2(HouseholdMemberV2):
+    # optional additions within v2 (issue 19): a need may be a household member's (a child's
+    # school place), and its partner must know whom the case is for
+    given_name = fields.String(load_default=None, allow_none=True)
+    family_name = fields.String(load_default=None, allow_none=True)
+
+
 class PersonV2(Contract):
     given_name = fields.String(required=True)
     family_name = fields.String(required=True)
@@ -71,7 +78,7 @@ class PersonV2(Contract):
     preferred_language = fields.String(required=True, allow_none=True)
     interpreter = fields.String(required=True, validate=validate.OneOf(
         ("none", "on_site", "video")))
-    household = fields.List(fields.Nested(HouseholdMemberV2), required=True)
+    household = fields.List(fields.Nested(IntakeHouseholdMemberV2), required=True)
 
 
 class ResidenceV2(Contract):
@@ -91,6 +98,11 @@ class NeedV2(Contract):
     code = fields.String(required=True)
     urgency = fields.String(required=True, validate=validate.OneOf(
         ("low", "normal", "high", "urgent")))
+    # optional addition within v2 (issue 19)
+    for_member = fields.Integer(load_default=None, allow_none=True,
+                                validate=validate.Range(min=0), metadata={
+        "description": "the household member the need is for (index in person.household); "
+                       "null: the person, or the one household child the need fits"})
 
 
 class ConsentV2(Contract):
@@ -161,6 +173,15 @@ class ReferralPersonV1(Contract):
     languages = fields.List(fields.String(), required=True)
 
 
+class ReferralMemberV1(Contract):
+    """The household member a referral is for (a child's school place)."""
+
+    relation = fields.String(required=True)
+    given_name = fields.String(required=True, allow_none=True)
+    family_name = fields.String(required=True, allow_none=True)
+    birth_date = fields.Date(required=True)
+
+
 class ReferralRequestedV1(Contract):
     """A referral was routed to a partner service and should become a case there."""
 
@@ -185,6 +206,11 @@ class ReferralRequestedV1(Contract):
     # partners whose case covers it (the Jobcenter's benefit household)
     household = fields.List(fields.Nested(HouseholdMemberV2), load_default=None,
                             allow_none=True)
+    # optional additions within v1 (issue 19): the household member the referral is for
+    for_member = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "index in the intake's person.household; null: the person"})
+    for_person = fields.Nested(ReferralMemberV1, load_default=None, allow_none=True, metadata={
+        "description": "who the case is for when it is a household member's"})
 
 
 class Appointment(Contract):
@@ -216,6 +242,9 @@ class ReferralStatusChangedV1(Contract):
     note = fields.String(load_default=None, allow_none=True)
     # optional addition within v1 (issue 5): the appointment the partner booked
     appointment = fields.Nested(Appointment, load_default=None, allow_none=True)
+    # optional addition within v1 (issue 19): the household member the referral is for
+    for_member = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "index in the intake's person.household; null: the person"})
 
 
 class ReferralDeadlineV1(Contract):

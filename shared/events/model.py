@@ -53,6 +53,12 @@ class HouseholdMemberV2(Part):
 
 
 @event
+class IntakeHouseholdMemberV2(HouseholdMemberV2):
+    given_name: str | None = None  # added within v2: absent in events recorded before
+    family_name: str | None = None
+
+
+@event
 class PersonV2(Part):
     given_name: str
     family_name: str
@@ -62,7 +68,7 @@ class PersonV2(Part):
     languages: tuple[str, ...]
     preferred_language: str | None
     interpreter: str
-    household: tuple[HouseholdMemberV2, ...]
+    household: tuple[IntakeHouseholdMemberV2, ...]
 
 
 @event
@@ -79,6 +85,7 @@ class ResidenceV2(Part):
 class NeedV2(Part):
     code: str
     urgency: str
+    for_member: int | None = None  # added within v2: an index in person.household
 
 
 @event
@@ -204,6 +211,14 @@ class ReferralPersonV1(Part):
 
 
 @event
+class ReferralMemberV1(Part):
+    relation: str
+    given_name: str | None
+    family_name: str | None
+    birth_date: date
+
+
+@event
 class ReferralRequestedV1(TypedEvent):
     type: ClassVar[str] = "referral.requested"
     version: ClassVar[int] = 1
@@ -224,6 +239,8 @@ class ReferralRequestedV1(TypedEvent):
     consent_id: uuid.UUID | None = None
     legal_basis: str | None = None
     household: tuple[HouseholdMemberV2, ...] | None = None
+    for_member: int | None = None
+    for_person: ReferralMemberV1 | None = None
 
     @property
     def subject(self) -> str:
@@ -249,6 +266,7 @@ class ReferralStatusChangedV1(TypedEvent):
     outcome: str | None = None
     note: str | None = None
     appointment: dict[str, Any] | None = None
+    for_member: int | None = None
 
     @property
     def subject(self) -> str:

@@ -30,7 +30,10 @@ from tests.fakes import FakePartnerGateway
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 # A routing reason as the rules write it: the person's facts in words
 REASON = "SGB II: age 39 in 15..67, residence TEMP_PROTECTION_24, nationality group UA"
-HOUSEHOLD = [{"relation": "child", "birth_date": "2019-02-03"}]
+HOUSEHOLD = [{"relation": "spouse", "birth_date": "1985-01-02", "given_name": "Andrii",
+              "family_name": "Kovalenko"},
+             {"relation": "child", "birth_date": "2019-02-03", "given_name": "Taras",
+              "family_name": "Kovalenko"}]
 SHARE = {"person": copy.deepcopy(SMOKE_INTAKE["person"]), "household": HOUSEHOLD,
          "residence_status": "TEMP_PROTECTION_24", "consent_method": "signed_form"}
 # referral API: allow-list entry -> its name in the answer; the rest is workflow
@@ -44,8 +47,8 @@ CASE_NAMES = {"referral_id": "referral_id", "service": "service"}
 CASE_WORKFLOW = {"id", "partner", "status", "partner_case_ref", "partner_status", "attempts",
                  "last_error", "created_at", "updated_at"}
 # shareable fields whose values are distinctive enough to look for in a page
-DISTINCT = {"residence_status": "TEMP_PROTECTION_24", "household": "2019-02-03",
-            "person.birth_date": SMOKE_INTAKE["person"]["birth_date"]}
+DISTINCT = {"residence_status": "TEMP_PROTECTION_24", "household": "1985-01-02",
+            "person.birth_date": SMOKE_INTAKE["person"]["birth_date"], "for_person": "Taras"}
 
 
 def as_partner(app, partner: str):
@@ -65,7 +68,7 @@ def a_referral_for(referral_deps, partner: str) -> Referral:
         intake_id=uuid.uuid4(), intake_reference="LT-2026-VIEWS", need="living_costs",
         route=Route(partner, "some_service", "rule-1", REASON), by="stefan.staff", now=NOW,
         basis=SharingBasis(consent_id=str(uuid.uuid4())), person_id=str(uuid.uuid4()),
-        share={**SHARE, "consents": []})
+        share={**SHARE, "consents": []}, for_member=1)  # the child's need
     with referral_deps.session_factory() as s:
         repository.add(s, referral)
         s.commit()
@@ -73,12 +76,8 @@ def a_referral_for(referral_deps, partner: str) -> Referral:
 
 
 def a_delivered_case_for(adapter_deps, referral: Referral) -> None:
-    data = {"referral_id": str(referral.id), "intake_id": str(referral.intake_id),
-            "intake_reference": referral.intake_reference, "need": referral.need,
-            "partner": referral.partner, "service": referral.service,
-            "routing_reason": REASON, "status": "requested", "version": 1,
-            "requested_at": NOW.isoformat(), "person_id": referral.person_id,
-            "consent_id": referral.consent_id, "legal_basis": None, **SHARE}
+    [requested] = referral.events  # referral.requested, as the referral service sends it
+    data = requested.data()
     request = next(s for s in ADAPTER_SUBS if s.name == "request_partner_case")
     body = new_envelope("referral.requested", 1, "referral", "r", data).to_json()
     assert deliver(body, request, adapter_deps.uow).verdict is Verdict.ACK
@@ -122,6 +121,9 @@ def test_every_partner_facing_answer_holds_only_allow_listed_fields_and_the_work
     for field, value in DISTINCT.items():
         if field not in DIRECTORY[partner].allow_list:
             assert value not in html, (partner, field)
+    if "for_person" in DIRECTORY[partner].allow_list:  # whom the case is for
+        assert "Taras" in html, partner
+    assert "Andrii" not in html  # a member no referral is for is never named
 
 
 def test_a_referral_held_for_a_consent_is_not_shown_to_its_partner(settings, referral_deps):

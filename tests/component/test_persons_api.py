@@ -64,14 +64,17 @@ def test_a_complete_intake_is_stored_with_person_household_needs_and_consents(
     assert person["person"]["other_names"][0]["given_name"] == "Олена"
     assert sorted(c["partner"] for c in person["consents"]) == ["jobcenter", "welfare"]
     assert person["consultations"][0]["need_details"][0] == {
-        "code": "kita_place", "urgency": "high", "note": "both parents work"}
+        "code": "kita_place", "urgency": "high", "note": "both parents work",
+        "for_member": None}
     with intake_deps.session_factory() as s:
         event = json.loads(s.execute(select(tables.outbox.c.body)).scalar_one())
     assert event["schemaversion"] == 2
     assert event["data"]["residence"]["first_issue_date"] == "2022-04-01"
     assert [m["relation"] for m in event["data"]["person"]["household"]] == [
         "spouse", "child", "child"]
-    assert "given_name" not in event["data"]["person"]["household"][0]  # minimisation
+    # minimisation: named only where a need may be theirs (the children)
+    assert [m["given_name"] for m in event["data"]["person"]["household"]] == [
+        None, "Maria", "Ivan"]
 
 
 @pytest.mark.parametrize("postcode, chosen, district", [
@@ -219,6 +222,15 @@ BAD = [
     (lambda b: put(b, ("person", "household", 0, "relation"), "cousin"),
      ("person", "household", 0, "relation")),
     (lambda b: put(b, ("site",), "street"), ("site",)),
+    # a need for a household member: a member the household has, once per member
+    (lambda b: put(b, ("needs",), [{"code": "school_place", "for_member": 3}]),
+     ("needs", 0, "for_member")),
+    (lambda b: put(b, ("needs",), [{"code": "school_place", "for_member": "2"}]),
+     ("needs", 0)),
+    (lambda b: put(b, ("needs",), [{"code": "school_place", "for_member": -1}]),
+     ("needs", 0)),
+    (lambda b: put(b, ("needs",), [{"code": "school_place", "for_member": 2}] * 2),
+     ("needs",)),
     # oversized strings
     (lambda b: put(b, ("person", "given_name"), "x" * 201), ("person", "given_name")),
     (lambda b: put(b, ("notes",), "x" * 2001), ("notes",)),
@@ -348,6 +360,38 @@ def test_names_in_any_script_with_marks_joiners_apostrophes_and_hyphens_are_kept
     assert person["other_names"] == COMPLETE["person"]["other_names"]
     assert [(m["given_name"], m["family_name"]) for m in person["household"]] == [
         ("Zoë-Anne", "O\u2019Brien"), ("Nguyễn Thị", "Ðorđe")]
+
+
+def test_the_form_records_a_need_for_the_household_member_chosen(intake_client, intake_deps,
+                                                                staff):
+    """Each need's "for whom" names a household row; blank rows are left out of the
+    household, so the row number becomes the member's place in it."""
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False  # the view is under test
+    form = {"given_name": "Olena", "family_name": "Kovalenko", "birth_date": "1987-03-14",
+            "nationality": "UA", "languages": "uk", "residence_status": "TEMP_PROTECTION_24",
+            "site": "infopoint", "needs": ["school_place", "living_costs"],
+            "for-school_place": "2", "for-living_costs": "",
+            "consent_scope": "routed", "consent_method": "signed_form",
+            "consent_language": "uk",
+            "hh-0-given_name": "Andrii", "hh-0-family_name": "Kovalenko",
+            "hh-0-relation": "spouse", "hh-0-birth_date": "1985-01-02",
+            "hh-2-given_name": "Ivan", "hh-2-family_name": "Kovalenko",
+            "hh-2-relation": "child", "hh-2-birth_date": "2015-09-09"}
+    page = intake_client.get("/intakes/new", headers=staff).get_data(as_text=True)
+    assert 'name="for-school_place"' in page and "Für wen" in page
+    form["for-school_place"] = "1"  # a blank row: refused next to the need, nothing stored
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code == 422
+    assert ('data-field="needs.0.for_member">nennt kein Haushaltsmitglied'
+            in r.get_data(as_text=True))
+    assert rows(intake_deps, tables.intakes) == 0
+    form["for-school_place"] = "2"
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code in (302, 303), r.get_data(as_text=True)[:2000]
+    with intake_deps.session_factory() as s:
+        details = s.execute(select(tables.intakes.c.need_details)).scalar_one()
+    assert [(n["code"], n["for_member"]) for n in details] == [("school_place", 1),
+                                                               ("living_costs", None)]
 
 
 def test_the_form_refuses_an_invisible_name_in_german_next_to_the_field(intake_client,

@@ -107,3 +107,33 @@ def test_the_district_of_the_address_reaches_the_district_office(network, olena_
     assert ref["partner"] == "lokal_willkommen"
     [routed] = client.referrals(intake["id"])
     assert "lives in innenstadt_nord" in routed["routing_reason"]
+
+
+def test_two_childrens_school_places_reach_the_school_office_each_naming_the_child(
+        network, olena_intake):
+    """A need may name the household member it is for (issue 19, class 2): the rules look at
+    that child's age, the referral and the partner's case say whom it is for."""
+    client = LotseClient(network)
+    olena_intake["person"]["household"] = [
+        {"given_name": "Andrii", "family_name": "Kovalenko", "relation": "spouse",
+         "birth_date": "1985-01-02"},
+        {"given_name": "Ivan", "family_name": "Kovalenko", "relation": "child",
+         "birth_date": "2015-09-09"},
+        {"given_name": "Sofia", "family_name": "Kovalenko", "relation": "child",
+         "birth_date": "2012-02-01"}]
+    olena_intake["needs"] = [{"code": "school_place", "for_member": 1},
+                             {"code": "school_place", "for_member": 2}]
+    olena_intake["consent"] = {"share_with_partners": True, "method": "signed_form",
+                               "language": "uk"}
+    intake = client.post_intake(olena_intake)
+    refs = client.wait_referred(intake["id"], 2, timeout=10)
+    assert {r["partner"] for r in refs} == {"dlzb"}
+    routed = sorted(client.referrals(intake["id"]), key=lambda r: r["for_member"])
+    assert [(r["for_member"], r["for_person"]["given_name"]) for r in routed] == [
+        (1, "Ivan"), (2, "Sofia")]
+    assert routed[1]["routing_reason"].startswith("for the child born 2012-02-01: ")
+    # the school office's portal names the child of each case; the spouse nowhere
+    page = LotseClient(network, "dlzb").http.get(f"{network}/partner/cases", timeout=10).text
+    assert "Ivan Kovalenko</bdi> (child, 2015-09-09)" in page
+    assert "Sofia Kovalenko</bdi> (child, 2012-02-01)" in page
+    assert "Andrii" not in page

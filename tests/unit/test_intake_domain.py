@@ -30,9 +30,23 @@ def test_a_recorded_intake_announces_itself_with_routing_facts_and_consents():
     assert intake.reference.startswith("LT-2026-")
     assert (event.person_id, event.person.birth_date) == (intake.person_id, OLENA.birth_date)
     payload = event.data()
-    assert payload["needs"] == [{"code": "living_costs", "urgency": "urgent"}]
+    assert payload["needs"] == [{"code": "living_costs", "urgency": "urgent",
+                                 "for_member": None}]
     assert [c["partner"] for c in payload["consents"]] == [None]
     assert payload["person"]["languages"] == ["uk", "ru"]
+
+
+def test_a_need_for_a_household_member_names_them_and_the_event_carries_their_name():
+    family = Person("Olena", "Koval", date(1987, 3, 14), "UA", ("uk",), household=(
+        HouseholdMember("Taras", "Koval", "child", date(2018, 4, 1)),
+        HouseholdMember("Mila", "Koval", "child", date(2020, 6, 1))))
+    intake = record(person=family, needs=(Need("school_place", for_member=0),
+                                          Need("school_place", for_member=1)))
+    payload = intake.events[0].data()
+    assert [(n["code"], n["for_member"]) for n in payload["needs"]] == [
+        ("school_place", 0), ("school_place", 1)]
+    assert [(m["given_name"], m["relation"]) for m in payload["person"]["household"]] == [
+        ("Taras", "child"), ("Mila", "child")]
 
 
 def test_the_coarse_consent_is_kept_as_a_consent_for_the_routed_partners():
@@ -94,6 +108,15 @@ def test_a_consent_given_later_is_announced_for_its_person():
     (dict(person=Person("A", "B", date(1899, 12, 31), "UA", ("uk",))), "person.birth_date"),
     (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), household=(
         HouseholdMember("C", "B", "parent", date(1, 1, 1)),))), "person.household.0.birth_date"),
+    (dict(needs=(Need("school_place", for_member=0),)), "needs.0.for_member"),
+    (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), household=(
+        HouseholdMember("C", "B", "child", date(2018, 1, 1)),)),
+          needs=(Need("living_costs"), Need("school_place", for_member=1))),
+     "needs.1.for_member"),
+    (dict(person=Person("A", "B", date(1990, 1, 1), "UA", ("uk",), household=(
+        HouseholdMember("C", "B", "child", date(2018, 1, 1)),)),
+          needs=(Need("school_place", for_member=0), Need("school_place", for_member=0))),
+     "needs"),
 ])
 def test_impossible_facts_are_refused_naming_the_field(changes, field):
     with pytest.raises(IntakeError) as exc:

@@ -361,3 +361,85 @@ def test_a_need_goes_to_a_child_only_if_the_child_is_young(table):
                         priority=1, citation="§ 1 X", min_age=20, max_age=27)
     assert route_for_household("housing", young, [youth], DAY).reason.startswith(
         "for the child born 2000-01-01")
+
+
+# --- needs of household members (issue 19, class 2) ---------------------------------------
+FAMILY = PersonFacts(date(1986, 3, 3), "UA", "TEMP_PROTECTION_24", ("uk",),
+                     first_issue_date=ISSUED, district="innenstadt_nord",
+                     household=(("spouse", date(1985, 1, 1)), ("child", date(2018, 4, 1)),
+                                ("child", date(2010, 2, 1)), ("child", date(2023, 6, 1))))
+
+
+def test_a_need_naming_a_household_member_is_routed_by_that_members_age(table):
+    from services.referral.domain import decide_for_household
+
+    school = decide_for_household("school_place", FAMILY, table, DAY, for_member=2)
+    assert (school.partner, school.service, school.for_member) == ("dlzb", "school_placement",
+                                                                   2)
+    assert school.reason.startswith("for the child born 2010-02-01: ")
+    # the youngest (3) is no school child: no rule fits them, staff decide; nothing is guessed
+    assert decide_for_household("school_place", FAMILY, table, DAY, for_member=3) is None
+    kita = decide_for_household("kita_place", FAMILY, table, DAY, for_member=3)
+    assert (kita.partner, kita.for_member) == ("jugendamt", 3)
+    # an index the household does not have: staff decide
+    assert decide_for_household("school_place", FAMILY, table, DAY, for_member=9) is None
+
+
+def test_a_need_naming_no_one_goes_to_the_one_child_it_fits_and_says_which(table):
+    from services.referral.domain import decide_for_household
+
+    # two school-age children: which one is not guessed
+    assert decide_for_household("school_place", FAMILY, table, DAY) is None
+    one_child = PersonFacts(date(1986, 3, 3), "UA", "TEMP_PROTECTION_24", ("uk",),
+                            household=(("spouse", date(1985, 1, 1)),
+                                       ("child", date(2018, 4, 1))))
+    school = decide_for_household("school_place", one_child, table, DAY)
+    assert (school.partner, school.for_member) == ("dlzb", 1)
+    # the person's own need stays theirs
+    counselling = decide_for_household("orientation_counselling", one_child, table, DAY)
+    assert counselling.for_member is None
+
+
+def test_a_referral_for_a_member_tells_its_partner_whom_it_is_for(table):
+    from datetime import datetime, timezone
+    import uuid
+
+    from services.referral.domain import Need, open_referrals
+
+    share = {"person": {"given_name": "Olena", "family_name": "Koval",
+                        "birth_date": "1986-03-03", "nationality": "UA", "languages": ["uk"]},
+             "residence_status": "TEMP_PROTECTION_24", "consent_method": "signed_form",
+             "household": [{"relation": "spouse", "birth_date": "1985-01-01",
+                            "given_name": "Petro", "family_name": "Koval"},
+                           {"relation": "child", "birth_date": "2018-04-01",
+                            "given_name": "Taras", "family_name": "Koval"},
+                           {"relation": "child", "birth_date": "2010-02-01",
+                            "given_name": "Mila", "family_name": "Koval"}]}
+    consent = {"consent_id": str(uuid.uuid4()), "partner": None}
+    first, second = open_referrals(
+        intake_id=uuid.uuid4(), intake_reference="LT-2026-FAMILY",
+        needs=[Need("school_place", 1), Need("school_place", 2)], facts=FAMILY, rules=table,
+        by="staff", now=datetime(2026, 11, 21, 9, tzinfo=timezone.utc), consents=[consent],
+        share=share)
+    assert [(r.status, r.for_member) for r in (first, second)] == [("requested", 1),
+                                                                  ("requested", 2)]
+    [event] = second.events
+    assert event.for_member == 2
+    assert (event.for_person.given_name, event.for_person.relation,
+            event.for_person.birth_date) == ("Mila", "child", date(2010, 2, 1))
+    # the household goes on without names (the Jobcenter's benefit household reads it)
+    assert all("given_name" not in m for m in event.data()["household"])
+
+
+def test_a_held_need_for_a_member_still_says_whom_it_is_for(table):
+    from datetime import datetime, timezone
+    import uuid
+
+    from services.referral.domain import Need, open_referrals
+
+    [held] = open_referrals(intake_id=uuid.uuid4(), intake_reference="LT-2026-HELD",
+                            needs=[Need("school_place", 3)], facts=FAMILY, rules=table,
+                            by="staff", now=datetime(2026, 11, 21, 9, tzinfo=timezone.utc))
+    assert (held.status, held.reason, held.for_member) == ("on-hold", "no_matching_rule", 3)
+    [event] = held.events
+    assert event.for_member == 3

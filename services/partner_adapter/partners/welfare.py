@@ -14,4 +14,7 @@ class WelfareCaseSystemGateway(HttpPartnerGateway):
               "person.given_name": "client.first_name", "person.family_name": "client.last_name",
               "person.birth_date": "client.date_of_birth", "person.languages": "client.languages",
               "person.nationality": "client.nationality",
-              "residence_status": "client.residence_category"}
+              "residence_status": "client.residence_category",
+              # a young household member's own counselling (JMD): the client is the parent
+              # who came; the case is the member's
+              "for_person": "beneficiary"}
