@@ -15,7 +15,8 @@ from services.intake.person_schemas import (ConsentListSchema, MatchListSchema,
                                             PersonListSchema, PersonRecordSchema,
                                             PersonSearchQuerySchema, WithdrawSchema)
 from services.intake.schemas import (CONSULTATION_IN, INTAKE_IN, IdempotencyHeaderSchema,
-                                     IntakeOutSchema, IntakePageSchema, PageQuerySchema,
+                                     IntakeFactsInSchema, IntakeOutSchema, IntakePageSchema,
+                                     PageQuerySchema,
                                      PartnerConsentOutSchema, PartnerConsentSchema,
                                      TokenRequestSchema, TokenSchema)
 from services.intake.token_api import password_login, throttled_answer
@@ -142,6 +143,33 @@ class IntakeById(MethodView):
             abort(404, "no intake with this id")
         note_access("viewed", "api", intake_ids=[intake_id])
         return body
+
+
+@blp.route("/<uuid:intake_id>/facts")
+class IntakeFacts(MethodView):
+    @api_roles("staff")
+    @blp.arguments(IntakeFactsInSchema)
+    @blp.response(200, IntakeOutSchema)
+    @blp.alt_response(404, description="No intake with this id")
+    @blp.alt_response(422, description="A fact recorded already, or an impossible one; "
+                                        "`errors.json` names the field")
+    def post(self, facts, intake_id):
+        """Record routing facts the consultation left out (the first-issue date, the purpose
+        of stay, the arrival date): referrals waiting on hold for a missing fact are routed
+        again by event."""
+        add_facts(intake_id, facts, "api")
+        return queries.intake_detail(deps().session_factory, str(intake_id))
+
+
+def add_facts(intake_id, facts: dict, channel: str) -> None:
+    """Shared by the API and the intake page."""
+    d = deps()
+    try:
+        _field_errors(handlers.add_facts, str(intake_id), facts,
+                      current_principal().username, d.uow(), d.clock)
+    except LookupError:
+        abort(404, "no intake with this id")
+    note_access("changed", channel, intake_ids=[intake_id])
 
 
 @persons_blp.route("")

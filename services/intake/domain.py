@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import idna
 
 from shared.events.model import (ConsentGivenV1, ConsentV2, ConsentWithdrawnV1,
-                                 IntakeHouseholdMemberV2, IntakeRecordedV2, NeedV2, PersonV2,
+                                 IntakeFactsAddedV1, IntakeHouseholdMemberV2,
+                                 IntakeRecordedV2, NeedV2, PersonV2,
                                  ReferralRequestedV1, ReferralStatusChangedV1, ResidenceV2)
 from shared.events.vocabulary import ReferralStatus
 from shared.reference import CHILD_RELATIONS, districts_for_postcode
@@ -47,6 +48,7 @@ NAME_UNASSIGNED = _l("Contains a character that belongs to no script (unassigned
 BORN_TOO_EARLY = _l("lies before 1900-01-01")
 NO_SUCH_MEMBER = _l("names no member of the household (counted from 0)")
 NEED_TWICE = _l("lists a need twice for the same person")
+FACT_RECORDED = _l("is recorded already; a new consultation records a change")
 _CONTROLS = {"Cc", "Zl", "Zp"}  # line and paragraph separators break a line too
 _UNASSIGNED = {"Cn", "Co", "Cs"}
 _JOINERS = "\u200c\u200d"  # ZWNJ, ZWJ
@@ -268,6 +270,37 @@ class Intake:
                      consents=given, channel=channel, arrival_date=arrival_date, notes=notes)
         intake.events.append(intake.recorded())
         return intake
+
+    def add_facts(self, *, first_issue_date: date | None = None,
+                  arrival_date: date | None = None, purpose: str | None = None, by: str,
+                  now: datetime) -> IntakeFactsAddedV1:
+        """Routing facts the consultation left out, recorded later (a referral waits on hold
+        for one): each only while it is not recorded (a change of a recorded fact is a new
+        consultation's), and announced, so that what waited for it is routed."""
+        residence = self.residence or Residence(self.residence_status)
+        given = {"residence.first_issue_date": first_issue_date,
+                 "arrival_date": arrival_date, "residence.purpose": purpose}
+        recorded = {"residence.first_issue_date": residence.first_issue_date,
+                    "arrival_date": self.arrival_date, "residence.purpose": residence.purpose}
+        if all(v is None for v in given.values()):
+            raise IntakeError("facts", "names no fact to add")
+        for name, value in given.items():
+            if value is not None and recorded[name] is not None:
+                raise IntakeError(name, FACT_RECORDED)
+        today = now.date()
+        if first_issue_date and first_issue_date > today:
+            raise IntakeError("residence.first_issue_date", "lies in the future")
+        if arrival_date and arrival_date > today:
+            raise IntakeError("arrival_date", "lies in the future")
+        if arrival_date and arrival_date < self.person.birth_date:
+            raise IntakeError("arrival_date", "lies before the date of birth")
+        self.residence = replace(
+            residence, first_issue_date=first_issue_date or residence.first_issue_date,
+            purpose=purpose or residence.purpose)
+        self.arrival_date = arrival_date or self.arrival_date
+        return IntakeFactsAddedV1(intake_id=_uuid(self.id), person_id=_uuid(self.person_id),
+                                  first_issue_date=first_issue_date, arrival_date=arrival_date,
+                                  residence_purpose=purpose, recorded_at=now, recorded_by=by)
 
     def _member(self, index: int, member: HouseholdMember) -> IntakeHouseholdMemberV2:
         """A household member as the event carries them: named only where a need may be

@@ -99,6 +99,24 @@ def _recorded_before(uow, intake_id: str, accessor: access_log.Accessor | None,
     return intake
 
 
+def add_facts(intake_id: str, facts: dict, staff: str, uow,
+              now: Callable[[], datetime]) -> Intake:
+    """Record routing facts a consultation left out (`facts`: first_issue_date,
+    arrival_date, purpose); the referrals that waited for one are routed by event."""
+    with uow:
+        intake = repository.get_intake(uow.session, intake_id)
+        if intake is None:
+            raise LookupError("no intake with this id")
+        if not intake.needs:
+            raise IntakeError("needs", "the consultation recorded no needs: nothing waits "
+                                       "for a fact")
+        event = intake.add_facts(**facts, by=staff, now=now())
+        repository.save_facts(uow.session, intake)
+        uow.publish(event)
+        uow.commit()
+    return intake
+
+
 def give_consent(person_id: uuid.UUID, consent: Consent, staff: str, uow,
                  now: Callable[[], datetime]) -> uuid.UUID:
     """Record a consent given after the consultation; on-hold referrals may then leave."""

@@ -180,6 +180,14 @@ def add_intake(session: Session, intake: Intake) -> None:
         first_issue_date=r.first_issue_date, residence_purpose=r.purpose)])
 
 
+def save_facts(session: Session, intake: Intake) -> None:
+    """The routing facts recorded after the consultation."""
+    r = intake.residence or Residence(intake.residence_status)
+    session.execute(update(t.intakes).where(t.intakes.c.id == str(intake.id)).values(
+        first_issue_date=r.first_issue_date, arrival_date=intake.arrival_date,
+        residence_purpose=r.purpose))
+
+
 def _intake(row, person: Person | None = None) -> Intake:
     details = tuple(Need(n["code"], n.get("urgency", "normal"), n.get("note"),
                          n.get("for_member"))

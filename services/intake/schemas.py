@@ -2,7 +2,7 @@
 has a maximum length, every code is checked against its list)."""
 from __future__ import annotations
 
-from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, validate,
+from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate,
                          validates_schema)
 
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
@@ -137,6 +137,33 @@ class ResidenceSchema(StrictSchema):
                             validate=_one_of(RESIDENCE_PURPOSES), metadata={
                                 "description": "why the person is in Germany, as benefits law "
                                                "asks (job-seeking alone excludes SGB II)"})
+
+
+class FactsResidenceSchema(StrictSchema):
+    first_issue_date = fields.Date(load_default=None, allow_none=True)
+    purpose = fields.String(load_default=None, allow_none=True,
+                            validate=_one_of(RESIDENCE_PURPOSES))
+
+
+class IntakeFactsInSchema(StrictSchema):
+    """Routing facts the consultation left out, named as in an intake; at least one. A fact
+    recorded already is not changed here (a new consultation records a change)."""
+
+    residence = fields.Nested(FactsResidenceSchema, load_default=dict)
+    arrival_date = fields.Date(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _some_fact(self, data, **kwargs):
+        residence = data.get("residence") or {}
+        if data.get("arrival_date") is None and not any(residence.values()):
+            raise ValidationError("Give at least one fact: residence.first_issue_date, "
+                                  "residence.purpose or arrival_date.")
+
+    @post_load
+    def _as_facts(self, data, **kwargs):
+        residence = data.get("residence") or {}
+        return {"first_issue_date": residence.get("first_issue_date"),
+                "purpose": residence.get("purpose"), "arrival_date": data.get("arrival_date")}
 
 
 class NeedSchema(StrictSchema):

@@ -12,12 +12,13 @@ from marshmallow import ValidationError
 
 from services.intake import accounts, handlers, queries, repository
 from services.intake.api import _consent, record
+from services.intake.api import add_facts as api_add_facts
 from services.intake.data_protection import note_access, note_listed_intakes
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, IntakeError)
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          flatten_errors, form_to_payload)
-from services.intake.schemas import (INTAKE_IN, MAX_PAGE, PageQuerySchema,
+from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
 from shared.auth import current_principal, log_in, log_out, ui_roles
@@ -123,7 +124,8 @@ def intake_detail(intake_id):
     if data is None:
         return render_template("error.html", error=_NotFound()), 404
     note_access("viewed", "ui", intake_ids=[intake_id])
-    return render_template("intake/detail.html", intake=data)
+    return render_template("intake/detail.html", intake=data, purposes=RESIDENCE_PURPOSES,
+                           today=utcnow().astimezone(CITY_TIME).date().isoformat())
 
 
 @bp.route("/intakes/new", methods=["GET", "POST"])
@@ -272,6 +274,26 @@ def withdraw(person_id, consent_id):
     note_access("consent_withdrawn", "ui", person_ids=[person_id])
     flash(_("Consent withdrawn; referrals relying on it are being cancelled."))
     return redirect(url_for(".person_page", person_id=person_id))
+
+
+@bp.post("/intakes/<uuid:intake_id>/facts")
+@ui_roles("staff")
+def add_facts(intake_id):
+    """The facts a held referral waits for, recorded from the intake's page."""
+    form = request.form
+    try:
+        facts = IntakeFactsInSchema().load({
+            "residence": {"first_issue_date": form.get("first_issue_date") or None,
+                          "purpose": form.get("residence_purpose") or None},
+            "arrival_date": form.get("arrival_date") or None})
+        api_add_facts(intake_id, facts, "ui")
+        flash(_("Facts recorded; referrals waiting for them are routed again."))
+    except ValidationError as exc:
+        flash(_("Facts not recorded:") + " " + "; ".join(
+            f"{k}: {v}" for k, v in flatten_errors(exc.messages, translate=_).items()))
+    except FieldError as exc:
+        flash(_("Facts not recorded:") + f" {exc.field}: {_(exc.message)}")
+    return redirect(url_for(".intake_detail", intake_id=intake_id))
 
 
 @bp.post("/persons/<uuid:person_id>/consents")

@@ -24,4 +24,6 @@ SUBSCRIPTIONS = guarded((
                  partner_notices.record_partner_notice),
     Subscription("referral", "erase_person", ("person.erasure_requested",),
                  erasure.erase_person),
+    Subscription("referral", "route_with_added_facts", ("intake.facts_added",),
+                 handlers.route_with_added_facts),
 ), erased)

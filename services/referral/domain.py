@@ -87,6 +87,10 @@ REASONS: dict[ReferralStatus, tuple[Reason, ...]] = {
     _S.ON_HOLD: (_R.NO_MATCHING_RULE, _R.FACT_MISSING, _R.CONSENT_MISSING, _R.PREREQUISITE_PENDING,
                  _R.WAITING_FOR_PERSON, _R.PARTNER_PAUSED, _R.OTHER),
 }
+# Holds only routing decides: a partner's case was routed, and a partner's "fact missing"
+# would be lifted by routing once the intake's fact is added, so they count as 'other'. (A
+# partner may hold a case for a consent or a prerequisite: those release it as for routing.)
+ROUTING_HOLDS = frozenset({_R.NO_MATCHING_RULE, _R.FACT_MISSING})
 PREREQUISITE_PATIENCE = timedelta(days=5)  # then a waiting referral needs a person
 # What a partner may see of a referral (API and views): the fields its allow-list names (an
 # allow-list entry -> the referral's attribute carrying it) and the case's workflow, never the
@@ -671,6 +675,47 @@ class Referral:
         return self.change_status(_S.REQUESTED, by=by, reason=None,
                                   note=f"sharing allowed by {basis.describe()}", now=now)
 
+    def decide_again(self, decided: Route | FactsMissing | None,
+                     basis: SharingBasis | None, *, prerequisite_pending: bool, by: str,
+                     now: datetime) -> list[ReferralEvent]:
+        """Held for a missing fact, decided again once facts were added: it leaves for the
+        partner the rules now name if something allows sharing and the referral its rule
+        waits for has reached its partner (`prerequisite_pending` says it has not), or it
+        stays on hold with the reason that holds it now (another fact missing, no rule
+        fits, consent missing, prerequisite pending), announced either way. Returns what it
+        announced (nothing: it was not waiting for a fact)."""
+        if self.status != _S.ON_HOLD or self.reason != Reason.FACT_MISSING \
+                or self.superseded_by:
+            return []
+        route = decided if isinstance(decided, Route) else None
+        missing = decided if isinstance(decided, FactsMissing) else None
+        if missing and missing.reason == self.routing_reason:
+            return []  # the same fact still missing: nothing changed
+        self.partner = route.partner if route else None
+        self.service = route.service if route else None
+        self.rule_id = route.rule_id if route else missing.rule_id if missing else None
+        self.routing_reason = (missing.reason if missing else route.reason if route
+                               else f"no routing rule fits need {self.need}")
+        if route and route.for_member is not None:
+            self.for_member = route.for_member
+        self.consent_id = basis.consent_id if basis else None
+        self.legal_basis = basis.legal_basis if basis else None
+        self.waits_for = route.requires_need if route and prerequisite_pending else None
+        held = (Reason.FACT_MISSING if missing else
+                Reason.NO_MATCHING_RULE if route is None else
+                Reason.CONSENT_MISSING if not basis else
+                Reason.PREREQUISITE_PENDING if self.waits_for else None)
+        note = f"facts added: {self.routing_reason}"
+        if held is None:
+            return self.change_status(_S.REQUESTED, by=by, reason=None, note=note, now=now)
+        # still on hold, for another reason now: a change staff and the intake must see
+        self.reason, self.note, self.updated_at = held, note, now
+        self.version += 1
+        self.history.append(HistoryEntry(_S.ON_HOLD, _S.ON_HOLD, held, by, now, note=note))
+        announced: list[ReferralEvent] = [self._status_changed(_S.ON_HOLD, by)]
+        self.events += announced
+        return announced
+
     def prerequisite_met(self, need: str, basis: SharingBasis | None, *, by: str,
                          now: datetime) -> list[ReferralEvent]:
         """The referral this one waited for reached its partner: this one may leave now, on
@@ -894,11 +939,11 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str,
 
 
 def coded(new: str, reason: str | None) -> tuple[Reason | None, str | None]:
-    """A partner's or operator's reason as (code, note): known codes stay, text becomes a note
-    under the code 'other'."""
+    """A partner's or operator's reason as (code, note): known codes stay, text and the holds
+    only routing sets become a note under the code 'other'."""
     if new not in REASONS:
         return None, reason
-    if reason in REASONS[ReferralStatus(new)]:
+    if reason in REASONS[ReferralStatus(new)] and reason not in ROUTING_HOLDS:
         return Reason(reason), None
     return Reason.OTHER, reason
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Callable, Sequence
 
 from services.referral import repository
@@ -19,13 +19,14 @@ from services.referral.consents import ConsentBook
 from services.referral.deadlines import DEFAULT_POLICY, WorkingCalendar
 from services.referral.domain import (CHILDREN, OUTCOMES, TERMINAL, Actor, DeadlineOutcome,
                                      Need, Outcome, Reason, Referral, Route, SharingBasis,
-                                     TransitionNotAllowed, coded, facts_from, follow_up,
-                                     open_referrals, route_for_household, sharing_basis,
-                                     unoffered_service)
+                                     TransitionNotAllowed, coded, decide_for_household,
+                                     facts_from, follow_up, open_referrals,
+                                     route_for_household, sharing_basis, unoffered_service)
+from shared.bus.delivery import TransientError
 from shared.events.envelope import Envelope
 from shared.partners import services_by_partner
-from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeRecordedV2,
-                                 PartnerCaseFailedV1, PartnerCaseOpenedV1,
+from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeFactsAddedV1,
+                                 IntakeRecordedV2, PartnerCaseFailedV1, PartnerCaseOpenedV1,
                                  PartnerCaseStatusReportedV1, typed)
 from shared.events.vocabulary import ReferralStatus
 from shared.logging import correlation_scope
@@ -84,6 +85,51 @@ def _share(intake: IntakeRecordedV2) -> dict:
                               if m["relation"] in CHILDREN],
             "household": person["household"],
             "district": intake.district}
+
+
+def route_with_added_facts(envelope: Envelope, uow) -> None:
+    """Facts the consultation left out were recorded: each referral of the intake keeps them
+    (re-routing after a rejection reads them), and those held for a missing fact are
+    decided again: to their partner now, or on hold for what holds them now."""
+    added: IntakeFactsAddedV1 = typed(envelope)
+    referrals = repository.lock_of_intake(uow.session, str(added.intake_id))
+    if not referrals:  # intake.recorded travels on another queue: it may not be routed yet
+        raise TransientError(f"intake {added.intake_id} has no referrals yet")
+    uow.caused_by(envelope)
+    now = envelope.time
+    for referral in referrals:
+        if referral.share:
+            referral.share = _with_facts(referral.share, added)
+        if referral.share and referral.status == ReferralStatus.ON_HOLD \
+                and referral.reason == Reason.FACT_MISSING:
+            decided = decide_for_household(referral.need, facts_from(referral.share),
+                                           _once(uow, repository.rules), now.date(),
+                                           for_member=referral.for_member)
+            route = decided if isinstance(decided, Route) else None
+            basis = (sharing_basis_now(uow, route.partner, referral.person_id, referral.share)
+                     if route else None)
+            pending = bool(route and route.requires_need
+                           and _prerequisite_pending(referrals, route.requires_need))
+            if referral.decide_again(decided, basis, prerequisite_pending=pending, by=SYSTEM,
+                                     now=now):
+                _plan(uow, referral, now)  # the due times of where it stands now
+        repository.save(uow.session, referral, 0)
+        _publish(uow, referral)
+
+
+def _with_facts(share: dict, added: IntakeFactsAddedV1) -> dict:
+    """The referral's kept facts with those added (a fact is added only where none was)."""
+    facts = {"first_issue_date": added.first_issue_date, "arrival_date": added.arrival_date,
+             "residence_purpose": added.residence_purpose}
+    return {**share, **{k: v.isoformat() if isinstance(v, date) else v
+                        for k, v in facts.items() if v is not None}}
+
+
+def _prerequisite_pending(referrals: Sequence[Referral], need: str) -> bool:
+    """Does a referral of the intake for `need` still have to reach its partner? (A need the
+    intake did not refer anywhere is no prerequisite.)"""
+    return any(r.need == need and r.partner is not None and r.status not in REACHED_PARTNER
+               and not r.superseded_by for r in referrals)
 
 
 def open_referrals_for_intake(envelope: Envelope, uow) -> None:

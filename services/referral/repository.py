@@ -169,6 +169,14 @@ def lock(session: Session, referral_ids: Iterable[str]) -> dict[str, Referral]:
     return {row.id: _referral(row, []) for row in session.execute(_LOCK, {"ids": ids})}
 
 
+def lock_of_intake(session: Session, intake_id: str) -> list[Referral]:
+    """An intake's referrals to change, locked in id order; like `lock`, their history holds
+    only the entries added from now on."""
+    rows = session.execute(select(_r).where(_r.c.intake_id == intake_id)
+                           .order_by(_r.c.id).with_for_update())
+    return [_referral(row, []) for row in rows]
+
+
 def waiting_for_any(session: Session,
                     pairs: Iterable[tuple[str, str]]) -> dict[str, Referral]:
     """Referrals on hold until the need of their intake (an (intake id, need) pair) reaches

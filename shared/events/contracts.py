@@ -140,6 +140,20 @@ class IntakeRecordedV2(Contract):
                        "outside the city or unclear"})
 
 
+class IntakeFactsAddedV1(Contract):
+    """Staff recorded routing facts a consultation had left out (a referral waits on hold for
+    one, "fact missing"); each fact is given once, null: not part of this addition."""
+
+    intake_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    first_issue_date = fields.Date(required=True, allow_none=True)
+    arrival_date = fields.Date(required=True, allow_none=True)
+    residence_purpose = fields.String(required=True, allow_none=True, validate=validate.OneOf(
+        codes(RESIDENCE_PURPOSES)))
+    recorded_at = fields.AwareDateTime(required=True)
+    recorded_by = fields.String(required=True)
+
+
 class ConsentWithdrawnV1(Contract):
     """The person withdrew a consent; nothing more may be shared on its strength."""
 
@@ -383,6 +397,7 @@ class ContractEntry:
 CATALOGUE: tuple[ContractEntry, ...] = (
     ContractEntry("intake.recorded", 1, IntakeRecordedV1, "intake", ("referral",)),
     ContractEntry("intake.recorded", 2, IntakeRecordedV2, "intake", ("referral",)),
+    ContractEntry("intake.facts_added", 1, IntakeFactsAddedV1, "intake", ("referral",)),
     ContractEntry("consent.given", 1, ConsentGivenV1, "intake", ("referral",)),
     ContractEntry("consent.withdrawn", 1, ConsentWithdrawnV1, "intake",
                   ("referral", "partner_adapter")),

@@ -124,6 +124,23 @@ class IntakeRecordedV2(TypedEvent):
 
 
 @event
+class IntakeFactsAddedV1(TypedEvent):
+    type: ClassVar[str] = "intake.facts_added"
+    version: ClassVar[int] = 1
+    intake_id: uuid.UUID
+    person_id: uuid.UUID
+    first_issue_date: date | None
+    arrival_date: date | None
+    residence_purpose: str | None
+    recorded_at: datetime
+    recorded_by: str
+
+    @property
+    def subject(self) -> str:
+        return f"intake/{self.intake_id}"
+
+
+@event
 class IntakeRecordedV1(TypedEvent):
     type: ClassVar[str] = "intake.recorded"
     version: ClassVar[int] = 1
@@ -433,7 +450,8 @@ class PersonErasedV1(TypedEvent):
 # --- the catalogue, typed ----------------------------------------------------------------
 EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
     (cls.type, cls.version): cls for cls in (
-        IntakeRecordedV1, IntakeRecordedV2, ConsentGivenV1, ConsentWithdrawnV1,
+        IntakeRecordedV1, IntakeRecordedV2, IntakeFactsAddedV1, ConsentGivenV1,
+        ConsentWithdrawnV1,
         ReferralRequestedV1, ReferralStatusChangedV1, ReferralReminderDueV1,
         ReferralOverdueV1, PartnerCaseOpenedV1, PartnerCaseStatusReportedV1,
         PartnerCaseFailedV1, PartnerCaseNoticeSentV1, PersonalDataAccessedV1,

@@ -96,3 +96,25 @@ def test_upgrading_the_referral_service_keeps_only_the_consents_known_to_stand(t
         [("c-welfare", "p", "welfare", None)]
     command.downgrade(cfg, "0015")
     engine.dispose()
+
+
+def test_a_downgrade_refuses_to_drop_conditions_an_admin_rule_relies_on(tmp_path):
+    """Dropping `purposes` would turn an admin's exclusion rule into one that routes
+    everybody: the downgrade stops, naming the rule, until it is changed or deleted."""
+    import pytest
+
+    url = f"sqlite:///{tmp_path / 'referral.db'}"
+    cfg = alembic(url, "referral")
+    command.upgrade(cfg, "head")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO routing_rules (id, need, partner, service, priority, citation, "
+            "purposes) VALUES ('admin-students', 'living_costs', 'welfare', 'mbe', 1, "
+            "'§ 7 Abs. 1 Satz 2 Nr. 1 SGB II', '[\"study\"]')"))
+    with pytest.raises(RuntimeError, match="admin-students"):
+        command.downgrade(cfg, "0018")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM routing_rules WHERE id = 'admin-students'"))
+    command.downgrade(cfg, "0018")
+    engine.dispose()

@@ -227,3 +227,45 @@ def report_of(referral, status: str, reason: str) -> str:
             "reason": reason, "reported_at": "2026-11-21T10:00:00+00:00", "outcome": None}
     return new_envelope("partner_case.status_reported", 1, "partner_adapter", "c",
                         data).to_json()
+
+
+def facts_added(intake_id: str, **facts) -> str:
+    data = {"intake_id": intake_id, "person_id": PERSON, "first_issue_date": None,
+            "arrival_date": None, "residence_purpose": None,
+            "recorded_at": "2026-11-21T10:00:00+00:00", "recorded_by": "staff", **facts}
+    return new_envelope("intake.facts_added", 1, "intake", f"intake/{intake_id}",
+                        data).to_json()
+
+
+def test_facts_added_before_the_intake_is_routed_wait_for_it(referral_deps):
+    """intake.facts_added and intake.recorded travel on different queues: facts for an
+    intake with no referrals yet are retried, not dropped."""
+    facts = next(s for s in SUBSCRIPTIONS if s.name == "route_with_added_facts")
+    result = deliver(facts_added(str(uuid.uuid4()), first_issue_date="2022-03-20"), facts,
+                     referral_deps.uow)
+    assert result.verdict is Verdict.RETRY
+
+
+def test_facts_added_route_the_referral_held_for_them_and_are_kept(referral_deps):
+    facts = next(s for s in SUBSCRIPTIONS if s.name == "route_with_added_facts")
+    body = json.loads(intake_v2([{"consent_id": str(uuid.uuid4()), "partner": None,
+                                  "method": "signed_form", "language": "uk",
+                                  "purpose": "referral", "information_version": None}],
+                                needs=("living_costs",)))
+    body["data"]["residence"]["first_issue_date"] = None
+    assert deliver(json.dumps(body), OPEN, referral_deps.uow).verdict is Verdict.ACK
+    [held] = by_partner(referral_deps).values()
+    assert (held.status, held.reason) == ("on-hold", "fact_missing")
+    intake_id = body["data"]["intake_id"]
+    assert deliver(facts_added(intake_id, arrival_date="2022-03-10"), facts,
+                   referral_deps.uow).verdict is Verdict.ACK
+    [still] = by_partner(referral_deps).values()  # another fact: still waiting for it
+    assert (still.status, still.reason, still.share["arrival_date"]) == (
+        "on-hold", "fact_missing", "2022-03-10")
+    assert deliver(facts_added(intake_id, first_issue_date="2022-03-20"), facts,
+                   referral_deps.uow).verdict is Verdict.ACK
+    routed = by_partner(referral_deps)["jobcenter"]
+    assert (routed.status, routed.service, routed.share["first_issue_date"]) == (
+        "requested", "sgb2", "2022-03-20")
+    assert routed.ack_due_at is not None  # its deadlines run from now
+    assert "jobcenter" in requested_partners(referral_deps)

@@ -50,6 +50,8 @@ MATRIX = {
     ("intake", "GET", "/api/v1/auth/throttling"): {'admin'},
     ("intake", "GET", "/internal/v1/token-revocations"): {SERVICE},
     ("intake", "POST", "/api/v1/intakes"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/intakes/<uuid:intake_id>/facts"): {'staff', 'admin'},
+    ("intake", "POST", "/intakes/<uuid:intake_id>/facts"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/merges/<merge_id>/undo"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
     ("intake", "POST", "/api/v1/persons/<uuid:person_id>/consultations"): {'staff', 'admin'},

@@ -662,3 +662,24 @@ def test_the_api_docs_page_renders_the_openapi_document(browser, network):
     wait_for(browser, lambda b: b.find_elements(
         By.XPATH, "//*[contains(@class,'opblock-summary-path') and "
                   "contains(., '/api/v1/persons/matches')]"), "the persons endpoints listed")
+
+
+def test_a_referral_waiting_for_a_fact_is_routed_once_staff_record_it(network, browser):
+    """The living costs of a § 24 permit holder wait for the permit's first-issue date;
+    staff follow the person page's link to the consultation and record it there."""
+    log_in(browser, network, "staff")
+    url, reference = record_new_intake(browser, network, NEW_PERSON, needs=("living_costs",),
+                                       scopes=("routed",))
+    [held] = wait_for_referrals(browser, url, reference,
+                                lambda rows: len(rows) == 1 and rows[0]["status"] == "on-hold",
+                                "the living costs referral on hold")
+    assert held["reason"] == "fact_missing"
+    browser.find_element(By.CSS_SELECTOR, "#referrals a.add-facts").click()
+    wait_for(browser, lambda b: b.find_elements(By.ID, "missing-facts"),
+             "the consultation's form for the missing facts")
+    Typist(browser).date("#first_issue_date", "2022-03-20")
+    submit(browser, browser.find_element(By.XPATH, "//button[.='Record facts']"))
+    assert flash(browser).startswith("Facts recorded")
+    [moved] = wait_for_referrals(browser, url, reference, all_received(1),
+                                 "the living costs referral at the Jobcenter")
+    assert moved["partner"] == "jobcenter"

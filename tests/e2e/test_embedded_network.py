@@ -137,3 +137,36 @@ def test_two_childrens_school_places_reach_the_school_office_each_naming_the_chi
     assert "Ivan Kovalenko</bdi> (child, 2015-09-09)" in page
     assert "Sofia Kovalenko</bdi> (child, 2012-02-01)" in page
     assert "Andrii" not in page
+
+
+def test_a_fact_recorded_later_routes_the_referral_that_waited_for_it(network, smoke_intake):
+    """The smoke request's living costs wait for the § 24 permit's first-issue date (issue
+    19, class 4). Recorded afterwards, it routes the waiting referral: a permit first
+    issued before 1 April 2025 is the Jobcenter's (SGB II). A fact recorded already is
+    not changed here; the answer names the field."""
+    client = LotseClient(network)
+    intake = client.post_intake(smoke_intake)
+    facts = f"{network}/api/v1/intakes/{intake['id']}/facts"
+
+    def held():
+        return [r for r in client.referrals(intake["id"])
+                if r["need"] == "living_costs" and r["reason"] == "fact_missing"]
+    wait_until(held, timeout=10, message="living costs on hold for a fact")
+    r = client.http.post(facts, json={}, timeout=10)
+    assert r.status_code == 422 and "at least one fact" in r.text
+    r = client.http.post(facts, json={"residence": {"first_issue_date": "2022-03-20"}},
+                         timeout=10)
+    assert r.status_code == 200, r.text
+    client.wait_referred(intake["id"], 3, timeout=15)  # all three at their partners now
+    living = next(x for x in client.referrals(intake["id"]) if x["need"] == "living_costs")
+    assert (living["partner"], living["service"]) == ("jobcenter", "sgb2"), living
+    # held for the fact, then (perhaps after waiting for the registration) requested
+    statuses = [h["status"] for h in living["history"]]
+    assert statuses[0] == "on-hold" and "requested" in statuses, statuses
+    shown = next(x for x in client.intake(intake["id"])["referrals"]
+                 if x["need"] == "living_costs")
+    assert shown["partner"] == "jobcenter"  # the intake's view learnt it too
+    r = client.http.post(facts, json={"residence": {"first_issue_date": "2022-04-01"}},
+                         timeout=10)
+    assert r.status_code == 422
+    assert r.json()["errors"]["json"]["residence"]["first_issue_date"], r.text

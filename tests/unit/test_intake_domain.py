@@ -179,3 +179,19 @@ def test_the_intake_learns_a_referral_from_its_request_then_its_status_changes()
     later = ReferralView.learnt_from(changed, NOW)
     assert (later.status, later.reason, later.partner_case_ref) == ("received", None, "JC-1")
     assert newer(seen, later) and not newer(later, seen)
+
+
+def test_facts_left_out_are_added_once_and_announced():
+    intake = record()
+    event = intake.add_facts(first_issue_date=date(2022, 3, 20), by="staff", now=NOW)
+    assert (event.type, event.first_issue_date, event.arrival_date) == (
+        "intake.facts_added", date(2022, 3, 20), None)
+    assert intake.residence.first_issue_date == date(2022, 3, 20)
+    with pytest.raises(IntakeError) as exc:  # a change is a new consultation's
+        intake.add_facts(first_issue_date=date(2022, 4, 1), by="staff", now=NOW)
+    assert exc.value.field == "residence.first_issue_date"
+    for facts, field in [({}, "facts"), ({"arrival_date": date(2030, 1, 1)}, "arrival_date"),
+                         ({"arrival_date": date(1950, 1, 1)}, "arrival_date")]:
+        with pytest.raises(IntakeError) as exc:
+            intake.add_facts(**facts, by="staff", now=NOW)
+        assert exc.value.field == field

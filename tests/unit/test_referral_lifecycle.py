@@ -156,3 +156,6 @@ def test_free_text_reasons_become_other_with_a_note():
                                                               "no German course this term")
     assert coded("rejected", "no_capacity") == (Reason.NO_CAPACITY, None)
     assert coded("accepted", "gladly") == (None, "gladly")
+    # a hold routing sets and lifts is not a partner's to report: routing would lift it
+    assert coded("on-hold", "fact_missing") == ("other", "fact_missing")
+    assert coded("on-hold", "partner_paused") == (Reason.PARTNER_PAUSED, None)

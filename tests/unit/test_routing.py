@@ -443,3 +443,34 @@ def test_a_held_need_for_a_member_still_says_whom_it_is_for(table):
     assert (held.status, held.reason, held.for_member) == ("on-hold", "no_matching_rule", 3)
     [event] = held.events
     assert event.for_member == 3
+
+
+def test_a_referral_held_for_a_fact_is_decided_again_once_facts_are_added(table):
+    from datetime import datetime, timezone
+    import uuid
+
+    from services.referral.domain import Referral, Route, SharingBasis, decide_for_household
+
+    now = datetime(2026, 11, 21, 9, tzinfo=timezone.utc)
+    unknown = facts("1987-03-14", issued=None)
+    missing = decide_for_household("living_costs", unknown, table, DAY)
+    assert isinstance(missing, FactsMissing)
+    held = Referral.open(intake_id=uuid.uuid4(), intake_reference="LT-2026-FACTS",
+                         need="living_costs", route=missing, by="routing", now=now,
+                         share={"person": {}})
+    held.events.clear()
+    # the same fact still missing: nothing to announce
+    assert held.decide_again(missing, None, prerequisite_pending=False, by="routing",
+                             now=now) == []
+    known = decide_for_household("living_costs", facts("1987-03-14"), table, DAY)
+    assert isinstance(known, Route) and known.partner == "jobcenter"
+    # routed now, but nothing allows sharing yet: on hold for a consent, announced
+    [changed] = held.decide_again(known, None, prerequisite_pending=False, by="routing",
+                                  now=now)
+    assert (held.status, held.reason, held.partner) == ("on-hold", "consent_missing",
+                                                        "jobcenter")
+    assert (changed.status, changed.reason, changed.referral_version) == (
+        "on-hold", "consent_missing", 2)
+    # no longer waiting for a fact: a second addition leaves it alone
+    assert held.decide_again(known, SharingBasis(consent_id="c"), prerequisite_pending=False,
+                             by="routing", now=now) == []

@@ -75,6 +75,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     rules = sa.Table("routing_rules", sa.MetaData(), autoload_with=bind)
+    seeded = {r["id"] for r in RULES}
+    # a rule an admin wrote with these conditions would lose them and send people the law
+    # excludes to the Jobcenter: the downgrade stops until they are changed or deleted
+    using = [row.id for row in bind.execute(sa.select(
+        rules.c.id, rules.c.purposes, rules.c.arrived_within_months))
+        if row.id not in seeded and (row.purposes or row.arrived_within_months)]
+    if using:
+        raise RuntimeError(f"routing rules {', '.join(sorted(using))} use purposes or "
+                           "arrived_within_months, which this downgrade drops: change or "
+                           "delete them first")
     bind.execute(rules.delete().where(rules.c.id.in_([r["id"] for r in RULES])))
     versions = sa.Table("routing_rule_versions", sa.MetaData(), autoload_with=bind)
     bind.execute(versions.delete().where(versions.c.changed_by == "seed")
