@@ -81,6 +81,11 @@ PARTNER_CALL_SECONDS = Histogram(
 PARTNER_CALL_ERRORS = Counter(
     "lotse_partner_call_errors", "Partner calls that did not open the case (retry or refused)",
     ["partner"])
+PARTNER_ANSWERS_REFUSED = Counter(
+    "lotse_partner_answers_refused",
+    "Partner answers the referral lifecycle refused: told to the partner (partner_adapter), or "
+    "refused by the referral after the partner adapter took them (referral: the two disagree)",
+    ["partner", "service"])
 HTTP_REQUESTS = Counter(
     "lotse_http_requests", "HTTP requests answered by a service", ["service", "method", "status"])
 HTTP_SECONDS = Histogram(

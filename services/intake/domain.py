@@ -48,6 +48,7 @@ NAME_UNASSIGNED = _l("Contains a character that belongs to no script (unassigned
 BORN_TOO_EARLY = _l("lies before 1900-01-01")
 NO_SUCH_MEMBER = _l("names no member of the household (counted from 0)")
 NEED_TWICE = _l("lists a need twice for the same person")
+NAME_THE_MEMBER = _l("say whom it is for: the same need names a household member")
 FACT_RECORDED = _l("is recorded already; a new consultation records a change")
 _CONTROLS = {"Cc", "Zl", "Zp"}  # line and paragraph separators break a line too
 _UNASSIGNED = {"Cn", "Co", "Cs"}
@@ -363,6 +364,10 @@ def _check(person: Person, needs: Sequence[Need], consents: Sequence[Consent],
     # the same need twice only for different people (two children's school places)
     if len({(n.code, n.for_member) for n in needs}) != len(needs):
         raise IntakeError("needs", NEED_TWICE)
+    for i, need in enumerate(needs):  # an unnamed one would go to the one child it fits
+        if need.for_member is None and any(n.code == need.code and n.for_member is not None
+                                           for n in needs):
+            raise IntakeError(f"needs.{i}.for_member", NAME_THE_MEMBER)
     partners = [c.partner for c in consents]
     if len(set(partners)) != len(partners):
         raise IntakeError("consents", "lists a partner twice")

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Callable
 
 from services.intake import access_log, idempotency, matching, repository
-from services.intake.domain import Consent, Intake, IntakeError, Need, Person, Residence
+from services.intake.domain import (FACT_RECORDED, Consent, Intake, IntakeError, Need, Person,
+                                    Residence)
 from shared.events.envelope import Envelope
 from shared.events.model import ReferralOverdueV1, typed
 
@@ -99,6 +100,10 @@ def _recorded_before(uow, intake_id: str, accessor: access_log.Accessor | None,
     return intake
 
 
+FACT_FIELDS = {"first_issue_date": "residence.first_issue_date",
+               "arrival_date": "arrival_date", "purpose": "residence.purpose"}
+
+
 def add_facts(intake_id: str, facts: dict, staff: str, uow,
               now: Callable[[], datetime]) -> Intake:
     """Record routing facts a consultation left out (`facts`: first_issue_date,
@@ -111,7 +116,9 @@ def add_facts(intake_id: str, facts: dict, staff: str, uow,
             raise IntakeError("needs", "the consultation recorded no needs: nothing waits "
                                        "for a fact")
         event = intake.add_facts(**facts, by=staff, now=now())
-        repository.save_facts(uow.session, intake)
+        if not repository.save_facts(uow.session, intake_id, facts):  # added meanwhile
+            field = next(name for name, value in facts.items() if value is not None)
+            raise IntakeError(FACT_FIELDS[field], FACT_RECORDED)
         uow.publish(event)
         uow.commit()
     return intake

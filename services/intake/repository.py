@@ -180,12 +180,19 @@ def add_intake(session: Session, intake: Intake) -> None:
         first_issue_date=r.first_issue_date, residence_purpose=r.purpose)])
 
 
-def save_facts(session: Session, intake: Intake) -> None:
-    """The routing facts recorded after the consultation."""
-    r = intake.residence or Residence(intake.residence_status)
-    session.execute(update(t.intakes).where(t.intakes.c.id == str(intake.id)).values(
-        first_issue_date=r.first_issue_date, arrival_date=intake.arrival_date,
-        residence_purpose=r.purpose))
+def save_facts(session: Session, intake_id: str, facts: dict) -> bool:
+    """Routing facts recorded after the consultation: each only where none was (two staff
+    adding different facts at once both keep theirs; the same fact twice: the first wins).
+    False: one of them was recorded meanwhile."""
+    c = t.intakes.c
+    columns = {"first_issue_date": c.first_issue_date, "arrival_date": c.arrival_date,
+               "purpose": c.residence_purpose}
+    given = {name: value for name, value in facts.items() if value is not None}
+    changed = session.execute(
+        update(t.intakes).where(c.id == intake_id,
+                                *(columns[name].is_(None) for name in given))
+        .values({columns[name]: value for name, value in given.items()})).rowcount
+    return changed == 1
 
 
 def _intake(row, person: Person | None = None) -> Intake:

@@ -78,7 +78,9 @@ class PartnerCases(MethodView):
 class PartnerCallback(MethodView):
     @callbacks.response(200, CallbackResultSchema)
     @callbacks.alt_response(401, description="Missing, stale or wrong signature")
-    @callbacks.alt_response(409, description="The same signed request again (replay)")
+    @callbacks.alt_response(409, description="The same signed request again (replay), or an "
+                                             "answer the referral lifecycle refuses after the "
+                                             "case's last answer (the message says why)")
     @callbacks.alt_response(404, description="No case with this reference (yet): retry later")
     def post(self, partner):
         """A partner reports the status of one of its cases. Authenticated by an HMAC-SHA512
@@ -99,8 +101,11 @@ class PartnerCallback(MethodView):
             report = PartnerReportSchema().load(request.get_json(force=True, silent=True) or {})
         except ValidationError as exc:
             abort(422, str(exc.messages))
-        result = handlers.record_partner_report(partner, report, deps().uow(),
-                                                request.headers[SIGNATURE_HEADER])
+        try:
+            result = handlers.record_partner_report(partner, report, deps().uow(),
+                                                    request.headers[SIGNATURE_HEADER])
+        except handlers.AnswerRefused as exc:  # told, not recorded: the partner must know
+            abort(409, f"answer refused: {exc}")
         if result == "replayed":
             log.warning("replayed partner callback refused",
                         extra={"partner": partner, "event_id": report["event_id"]})

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from shared.events.model import (PartnerCaseFailedV1, PartnerCaseOpenedV1,
                                  PartnerCaseStatusReportedV1)
-from shared.events.vocabulary import ReferralStatus
+from shared.events.vocabulary import PARTNER_ANSWERS_AFTER, ReferralStatus
 
 
 class CaseStatus(enum.StrEnum):
@@ -34,6 +34,27 @@ class CaseStatus(enum.StrEnum):
 # The partner's answers after which it answers no more (its statuses are FHIR Task codes).
 FINAL_PARTNER_STATUSES = (ReferralStatus.COMPLETED, ReferralStatus.REJECTED,
                           ReferralStatus.CANCELLED)
+
+
+def answers_open(previous: ReferralStatus | None) -> tuple[ReferralStatus, ...]:
+    """The answers a partner may give after its last one (shared.events.vocabulary)."""
+    return PARTNER_ANSWERS_AFTER.get(previous, ())
+
+
+def answer_refused(previous: ReferralStatus | None, status: str,
+                   outcome: str | None) -> str | None:
+    """Why the referral lifecycle refuses this answer of a partner, or None: it must follow
+    its last answer (the same answer again changes nothing and is taken), and only a
+    completion has an outcome."""
+    if status != previous and status not in answers_open(previous):
+        allowed = ", ".join(answers_open(previous)) or "none (the case is closed)"
+        return (f"a case answered '{previous or 'nothing yet'}' cannot be answered "
+                f"'{status}'; possible: {allowed}")
+    if outcome and status != ReferralStatus.COMPLETED:
+        return f"an outcome belongs to a completion, not to '{status}'"
+    return None
+
+
 # The channel of partners without a system: they read the case in Lotse's partner portal,
 # so its payload is the only copy they get while they work on the case.
 PORTAL_CHANNEL = "partner_portal"

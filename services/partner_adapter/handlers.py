@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
 from services.partner_adapter import case_requests, erasure, notices, repository
-from services.partner_adapter.domain import (CaseStatus, Disclosure, PartnerCase, backoff,
-                                             holds_person)
+from services.partner_adapter.domain import (CaseStatus, Disclosure, PartnerCase,
+                                             answer_refused, backoff, holds_person)
 from services.partner_adapter.outcomes import (AnswerOutcome, DeliveryOutcome, ReadOutcome,
                                                SendOutcome)
 from services.partner_adapter.partners.base import (PartnerAnswerLost, PartnerGateway,
@@ -459,6 +459,7 @@ def record_partner_report(partner: str, report: dict, uow,
                                        report.get("client_reference"))
         if case is None:
             return AnswerOutcome.UNKNOWN_CASE
+        _check_answer(case, report["status"], report.get("outcome"))
         uow.mark_processed(subscriber, report["event_id"])
         case.reported(report["status"], report.get("reason"), report["case_reference"],
                       uow.clock(), outcome=report.get("outcome"))
@@ -487,11 +488,14 @@ def poll_partner_case(case_id: str, uow_factory: Callable,
     result: ReadOutcome | AnswerOutcome = ReadOutcome.UNCHANGED
     if state and state["status"] in PARTNER_REPORTED and \
             state["status"] != case.partner_status:
-        result = record_partner_report(case.partner, {
-            "event_id": case.status_event_id(state["status"], state.get("changed_at")),
-            "case_reference": case.partner_case_ref, "client_reference": str(case.referral_id),
-            "status": state["status"], "reason": state.get("reason"),
-            "outcome": state.get("outcome")}, uow_factory())
+        try:
+            result = record_partner_report(case.partner, {
+                "event_id": case.status_event_id(state["status"], state.get("changed_at")),
+                "case_reference": case.partner_case_ref,
+                "client_reference": str(case.referral_id), "status": state["status"],
+                "reason": state.get("reason"), "outcome": state.get("outcome")}, uow_factory())
+        except AnswerRefused:
+            result = AnswerOutcome.REFUSED
     with uow_factory() as uow:
         case = repository.get(uow.session, case_id)
         if error:
@@ -573,6 +577,20 @@ def send_cancellation(case_id: str, uow_factory: Callable,
         PartnerCase.cancellation_sent, PartnerCase.cancellation_failed)
 
 
+class AnswerRefused(Exception):
+    """A partner's answer the referral lifecycle does not allow after its last one; the
+    message says why (the partner is told, nothing is recorded)."""
+
+
+def _check_answer(case: PartnerCase, status: str, outcome: str | None) -> None:
+    refused = answer_refused(case.partner_status, status, outcome)
+    if refused:
+        metrics.PARTNER_ANSWERS_REFUSED.labels(case.partner, "partner_adapter").inc()
+        log.warning("partner answer refused by the referral lifecycle",
+                    extra={"partner": case.partner, "case_id": str(case.id), "reason": refused})
+        raise AnswerRefused(refused)
+
+
 def record_portal_report(partner: str, case_id: str, status: str, reason: str | None,
                          outcome: str | None, uow) -> AnswerOutcome:
     """A partner without a case API answers in the partner portal (accepted, rejected ...).
@@ -585,6 +603,7 @@ def record_portal_report(partner: str, case_id: str, status: str, reason: str | 
             return AnswerOutcome.NOT_FOUND
         if not case.answerable or notices.closes_case(uow.session, case_id):
             return AnswerOutcome.CLOSED
+        _check_answer(case, status, outcome)
         case.reported(status, reason, case.partner_case_ref, uow.clock(), outcome=outcome)
         repository.save(uow.session, case)
         _publish(uow, case)

@@ -28,6 +28,7 @@ class AnswerOutcome(enum.StrEnum):
     UNKNOWN_CASE = "unknown_case"  # a callback naming no case of that partner
     NOT_FOUND = "not_found"  # portal: no such case, or another partner's
     CLOSED = "closed"  # portal: withdrawn by Lotse, or answered for good
+    REFUSED = "refused"  # the referral lifecycle does not allow it after the last answer
 
 
 class ReadOutcome(enum.StrEnum):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from services.partner_adapter import handlers, notices, repository
-from services.partner_adapter.domain import shows_person
+from services.partner_adapter.domain import answers_open, shows_person
 from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.config import PORTAL_PARTNERS
@@ -13,6 +14,19 @@ from shared.events.contracts import PARTNER_REPORTED_STATUSES
 
 PORTAL_OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
                    "application_filed", "place_offered", "case_closed")
+# The portal's words for what a partner answers (the codes travel, the words are shown).
+ANSWERS = {"accepted": _l("Accept"), "rejected": _l("Reject"),
+           "in-progress": _l("In progress"), "on-hold": _l("Put on hold"),
+           "completed": _l("Complete"), "cancelled": _l("Close: the person withdrew")}
+REJECTION_REASONS = {"not_eligible": _l("not eligible"), "no_capacity": _l("no capacity"),
+                     "person_unreachable": _l("person unreachable"),
+                     "wrong_partner": _l("not our service"), "duplicate": _l("duplicate"),
+                     "other": _l("other reason (note it)")}
+OUTCOMES = {"counselling_started": _l("counselling started"),
+            "course_place_offered": _l("course place offered"),
+            "appointment_kept": _l("appointment kept"),
+            "application_filed": _l("application filed"),
+            "place_offered": _l("place offered"), "case_closed": _l("case closed")}
 
 bp = Blueprint("partner_ui", __name__, template_folder="templates")
 
@@ -36,7 +50,8 @@ def partner_cases():
     report_access(deps().uow(), principal, "partner_adapter", "listed", "ui",
                   [accessed_records(referral_id=c.referral_id) for c in shown])
     return render_template("partner_adapter/cases.html", cases=cases, portal=PORTAL_PARTNERS,
-                           outcomes=PORTAL_OUTCOMES, notices=told,
+                           outcomes=OUTCOMES, answers=ANSWERS, answers_open=answers_open,
+                           rejection_reasons=REJECTION_REASONS, notices=told,
                            shown={c.id for c in shown}, withdrawn=withdrawn)
 
 
@@ -49,15 +64,27 @@ def report(case_id):
     if principal.partner not in PORTAL_PARTNERS or status not in PARTNER_REPORTED_STATUSES:
         abort(400)
     outcome = request.form.get("outcome") if status == "completed" else None
-    result = handlers.record_portal_report(principal.partner, str(case_id), status,
-                                           request.form.get("reason") or None, outcome,
-                                           deps().uow())
+    if outcome is not None and outcome not in OUTCOMES:
+        abort(400)
+    reason = (request.form.get("reason") or "").strip() or None
+    if status == "rejected":  # a rejection says why, coded (a note makes 'other' precise)
+        code = request.form.get("reason_code", "")
+        if code not in REJECTION_REASONS:
+            flash(_("A rejection needs a reason: choose one; the answer was not sent."))
+            return redirect(url_for(".partner_cases")), 303
+        reason = reason if code == "other" and reason else code
+    try:
+        result = handlers.record_portal_report(principal.partner, str(case_id), status, reason,
+                                               outcome, deps().uow())
+    except handlers.AnswerRefused as exc:  # never "saved": the partner learns why
+        flash(_("The answer was not sent: %(why)s", why=str(exc)))
+        return redirect(url_for(".partner_cases")), 303
     if result == "not_found":  # also another partner's case: existence does not leak
         abort(404)
     if result == "closed":
         flash(_("This case is closed (withdrawn by the referrer, consent withdrawn, data to be "
                 "erased, or answered for good); the answer was not recorded."))
         return redirect(url_for(".partner_cases")), 303
-    flash(_("Your answer was recorded."))
+    flash(_("Your answer was sent: %(answer)s.", answer=ANSWERS[status]))
     return redirect(url_for(".partner_cases"))
 

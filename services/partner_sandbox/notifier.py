@@ -27,7 +27,8 @@ class PartnerNotifier:
         sent = 0
         for cb in store.due_callbacks(self.engine):
             ok, error = self._send(cb.partner, cb.body.encode())
-            store.callback_done(self.engine, cb.id, ok, cb.attempts + 1, error, utcnow())
+            store.callback_done(self.engine, cb.id, ok, cb.attempts + 1, error, utcnow(),
+                                refused=_refused(error))
             sent += ok
         return sent
 
@@ -51,3 +52,12 @@ class PartnerNotifier:
             except Exception:
                 log.exception("sandbox notifier error")
             stop.wait(self.poll)
+
+
+def _refused(error: str | None) -> bool:
+    """Lotse refused the callback for good (a 4xx other than 429: an answer its lifecycle
+    does not take, a replay): sending it again would be refused again."""
+    if not error or not error.startswith("HTTP 4"):
+        return False
+    return error != "HTTP 429"
+

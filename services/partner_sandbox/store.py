@@ -278,8 +278,11 @@ def due_callbacks(engine: Engine, limit: int = 50) -> list:
 
 
 def callback_done(engine: Engine, callback_id: int, ok: bool, attempts: int,
-                  error: str | None, now: datetime) -> None:
+                  error: str | None, now: datetime, refused: bool = False) -> None:
+    """A callback sent: delivered, refused for good (Lotse answered 4xx), or tried again
+    later (growing delays, at most a minute)."""
     values = ({"status": "delivered", "attempts": attempts} if ok else
+              {"status": "refused", "attempts": attempts, "last_error": error} if refused else
               {"attempts": attempts, "last_error": error,
                "next_attempt_at": now + timedelta(seconds=min(60, 2 ** attempts))})
     with engine.begin() as conn:

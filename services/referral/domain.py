@@ -694,6 +694,7 @@ class Referral:
         self.partner = route.partner if route else None
         self.service = route.service if route else None
         self.rule_id = route.rule_id if route else missing.rule_id if missing else None
+        self.rules_version = None  # the table in force now decided (set when planned)
         self.routing_reason = (missing.reason if missing else route.reason if route
                                else f"no routing rule fits need {self.need}")
         if route and route.for_member is not None:

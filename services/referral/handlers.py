@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import date, datetime
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from services.referral import repository
 from services.referral.batch import ReferralBatch
@@ -22,6 +22,7 @@ from services.referral.domain import (CHILDREN, OUTCOMES, TERMINAL, Actor, Deadl
                                      TransitionNotAllowed, coded, decide_for_household,
                                      facts_from, follow_up, open_referrals,
                                      route_for_household, sharing_basis, unoffered_service)
+from shared import metrics
 from shared.bus.delivery import TransientError
 from shared.events.envelope import Envelope
 from shared.partners import services_by_partner
@@ -100,18 +101,22 @@ def route_with_added_facts(envelope: Envelope, uow) -> None:
     for referral in referrals:
         if referral.share:
             referral.share = _with_facts(referral.share, added)
-        if referral.share and referral.status == ReferralStatus.ON_HOLD \
-                and referral.reason == Reason.FACT_MISSING:
-            decided = decide_for_household(referral.need, facts_from(referral.share),
-                                           _once(uow, repository.rules), now.date(),
-                                           for_member=referral.for_member)
-            route = decided if isinstance(decided, Route) else None
+    # all held ones decided first: whether one waits for another's need must not depend on
+    # which of them is decided first
+    decided = {r.id: decide_for_household(r.need, facts_from(r.share),
+                                          _once(uow, repository.rules), now.date(),
+                                          for_member=r.for_member)
+               for r in referrals if r.share and r.status == ReferralStatus.ON_HOLD
+               and r.reason == Reason.FACT_MISSING}
+    for referral in referrals:
+        if referral.id in decided:
+            route = decided[referral.id] if isinstance(decided[referral.id], Route) else None
             basis = (sharing_basis_now(uow, route.partner, referral.person_id, referral.share)
                      if route else None)
-            pending = bool(route and route.requires_need
-                           and _prerequisite_pending(referrals, route.requires_need))
-            if referral.decide_again(decided, basis, prerequisite_pending=pending, by=SYSTEM,
-                                     now=now):
+            pending = bool(route and route.requires_need and _prerequisite_pending(
+                referrals, route.requires_need, decided))
+            if referral.decide_again(decided[referral.id], basis, prerequisite_pending=pending,
+                                     by=SYSTEM, now=now):
                 _plan(uow, referral, now)  # the due times of where it stands now
         repository.save(uow.session, referral, 0)
         _publish(uow, referral)
@@ -125,11 +130,15 @@ def _with_facts(share: dict, added: IntakeFactsAddedV1) -> dict:
                         for k, v in facts.items() if v is not None}}
 
 
-def _prerequisite_pending(referrals: Sequence[Referral], need: str) -> bool:
-    """Does a referral of the intake for `need` still have to reach its partner? (A need the
-    intake did not refer anywhere is no prerequisite.)"""
-    return any(r.need == need and r.partner is not None and r.status not in REACHED_PARTNER
-               and not r.superseded_by for r in referrals)
+def _prerequisite_pending(referrals: Sequence[Referral], need: str,
+                          decided: Mapping[uuid.UUID, object]) -> bool:
+    """Does a referral of the intake for `need` still have to reach its partner (routed, or
+    routed by these facts; not ended)? A need the intake did not refer anywhere is no
+    prerequisite."""
+    return any(r.need == need and not r.superseded_by and r.status not in REACHED_PARTNER
+               and r.status not in TERMINAL
+               and (r.partner is not None or isinstance(decided.get(r.id), Route))
+               for r in referrals)
 
 
 def open_referrals_for_intake(envelope: Envelope, uow) -> None:
@@ -260,8 +269,11 @@ def _apply_report(uow, batch: ReferralBatch,
         # Reports can overtake each other through retries; a stale one changes nothing (the
         # batch's later events see the referral as it was).
         referral.partner_case_ref = known_ref
-        log.info("ignoring stale partner report",
-                 extra={"referral_id": str(report.referral_id), "reason": str(exc)})
+        # the partner adapter took it, the referral refuses it: partner and staff now see
+        # different statuses, which is an operator's alert (LotsePartnerAnswersRefused)
+        metrics.PARTNER_ANSWERS_REFUSED.labels(report.partner, "referral").inc()
+        log.warning("partner report refused by the referral lifecycle",
+                    extra={"referral_id": str(report.referral_id), "reason": str(exc)})
         return
     if referral.status == ReferralStatus.REJECTED:
         _reroute(uow, batch, referral, now)

@@ -28,6 +28,22 @@ PARTNER_REPORTED = (ReferralStatus.ACCEPTED, ReferralStatus.REJECTED,
                     ReferralStatus.COMPLETED, ReferralStatus.CANCELLED)
 
 
+_S = ReferralStatus
+# The referral lifecycle as a partner answers on its case: what may follow its last answer
+# (none yet: the case was delivered). Rejected, completed and cancelled are its last word;
+# once accepted, a case is no longer rejected (it is cancelled, with a reason, or completed).
+PARTNER_ANSWERS_AFTER: dict[ReferralStatus | None, tuple[ReferralStatus, ...]] = {
+    None: PARTNER_REPORTED,
+    _S.RECEIVED: PARTNER_REPORTED,
+    _S.ACCEPTED: (_S.IN_PROGRESS, _S.ON_HOLD, _S.COMPLETED, _S.CANCELLED),
+    _S.IN_PROGRESS: (_S.ON_HOLD, _S.COMPLETED, _S.CANCELLED),
+    _S.ON_HOLD: (_S.ACCEPTED, _S.IN_PROGRESS, _S.COMPLETED, _S.CANCELLED),
+}
+# Why a partner rejects a case, coded ('other' with a note): the referral keeps the code.
+PARTNER_REJECTION_REASONS = ("not_eligible", "no_capacity", "person_unreachable",
+                             "wrong_partner", "duplicate", "other")
+
+
 class DeadlinePhase(enum.StrEnum):
     """Which of a referral's clocks ran: the partner's acknowledgement, or its completion."""
 

@@ -108,6 +108,32 @@ def test_a_signed_callback_reports_the_partner_status_once(adapter_client, adapt
     assert outbox_types(adapter_deps) == ["partner_case.opened", "partner_case.status_reported"]
 
 
+def test_a_callback_the_lifecycle_refuses_is_answered_409_with_why_and_not_recorded(
+        adapter_client, adapter_deps, settings):
+    from shared import metrics
+
+    deliver(referral_requested(), REQUEST, adapter_deps.uow)
+    open_all(adapter_deps, FakePartnerGateway(prefix="JC"))
+    accepted = {"event_id": "cb-1", "case_reference": "JC-1", "status": "accepted",
+                "occurred_at": "2026-11-21T09:05:00+00:00"}
+    assert callback(adapter_client, settings, accepted).get_json() == {"result": "recorded"}
+    before = metrics.PARTNER_ANSWERS_REFUSED.labels("jobcenter", "partner_adapter")._value.get()
+    rejected = {**accepted, "event_id": "cb-2", "status": "rejected", "reason": "no_capacity"}
+    answer = callback(adapter_client, settings, rejected)
+    assert answer.status_code == 409
+    assert "cannot be answered 'rejected'" in answer.get_json()["message"]
+    outcome_on_accept = {**accepted, "event_id": "cb-3", "status": "in-progress",
+                         "outcome": "case_closed"}
+    assert callback(adapter_client, settings, outcome_on_accept).status_code == 409
+    assert outbox_types(adapter_deps) == ["partner_case.opened", "partner_case.status_reported"]
+    # the operator's alert counts them (LotsePartnerAnswersRefused)
+    assert metrics.PARTNER_ANSWERS_REFUSED.labels(
+        "jobcenter", "partner_adapter")._value.get() == before + 2
+    # the same partner answering in the lifecycle's order is taken
+    done = {**accepted, "event_id": "cb-4", "status": "completed", "outcome": "case_closed"}
+    assert callback(adapter_client, settings, done).get_json() == {"result": "recorded"}
+
+
 def test_stale_tampered_wrongly_keyed_and_replayed_callbacks_are_refused(
         adapter_client, adapter_deps, settings, caplog):
     deliver(referral_requested(), REQUEST, adapter_deps.uow)

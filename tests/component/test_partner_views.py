@@ -9,10 +9,12 @@ which names the person's age, residence status or nationality, nor staff notes o
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from datetime import datetime, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from services.partner_adapter import handlers as adapter_handlers
 from services.partner_adapter.app import create_app as adapter_app
@@ -151,3 +153,72 @@ def test_a_referral_held_for_a_consent_is_not_shown_to_its_partner(settings, ref
         uow.commit()
     [shown] = welfare.get("/api/v1/referrals").get_json()["items"]
     assert shown["intake_reference"] == "LT-2026-HELD01" and shown["status"] == "requested"
+
+
+# --- one truth: every portal answer is taken by both sides or refused to the partner --------
+def _relay(adapter_deps, referral_deps, sent: set) -> None:
+    """Deliver the partner adapter's new events to the referral service, as the bus would."""
+    from services.partner_adapter import tables as adapter_tables
+    from services.referral.consumers import SUBSCRIPTIONS as REFERRAL_SUBS
+
+    by_type = {t: s for s in REFERRAL_SUBS for t in s.event_types}
+    with adapter_deps.session_factory() as s:
+        rows = s.execute(sa.select(adapter_tables.outbox.c.id, adapter_tables.outbox.c.body)
+                         .order_by(adapter_tables.outbox.c.id)).all()
+    for row_id, body in rows:
+        event_type = json.loads(body)["type"]
+        if row_id not in sent and event_type in by_type:
+            assert deliver(body, by_type[event_type], referral_deps.uow).verdict is Verdict.ACK
+        sent.add(row_id)
+
+
+ANSWERED_BEFORE = (None, "accepted", "in-progress", "on-hold", "rejected", "completed")
+
+
+@pytest.mark.parametrize("before", ANSWERED_BEFORE)
+@pytest.mark.parametrize("answer", ["accepted", "rejected", "in-progress", "on-hold",
+                                    "completed", "cancelled"])
+def test_a_portal_answer_is_taken_by_both_or_refused_to_the_partner(
+        referral_deps, adapter_deps, before, answer):
+    """Staff (the referral) and the partner (its case) see the same status after every
+    answer the portal takes; an answer the lifecycle refuses is refused to the partner and
+    changes neither (issue 20, one truth)."""
+    from services.partner_adapter.domain import answer_refused
+
+    referral = a_referral_for(referral_deps, "jugendamt")
+    a_delivered_case_for(adapter_deps, referral)
+    sent: set = set()
+    _relay(adapter_deps, referral_deps, sent)
+    with adapter_deps.session_factory() as s:
+        from services.partner_adapter import repository as cases
+        case_id = str(cases.for_referral(s, "jugendamt", str(referral.id)).id)
+
+    def answered(status: str) -> str:
+        outcome = "place_offered" if status == "completed" else None
+        reason = "no_capacity" if status == "rejected" else None
+        result = adapter_handlers.record_portal_report("jugendamt", case_id, status, reason,
+                                                       outcome, adapter_deps.uow())
+        _relay(adapter_deps, referral_deps, sent)
+        return result
+
+    def views() -> tuple[str, str]:
+        with referral_deps.session_factory() as s:
+            staff = repository.get(s, str(referral.id)).status
+        with adapter_deps.session_factory() as s:
+            partner = cases.get(s, case_id).partner_status
+        return staff, partner or "received"
+
+    if before:
+        assert answered(before) == "recorded"
+    assert views()[0] == views()[1]
+    seen = views()
+    refused = answer_refused(before, answer, "place_offered" if answer == "completed" else None)
+    if before in ("rejected", "completed"):
+        assert answered(answer) == "closed"  # its last word: the portal offers nothing more
+    elif refused:
+        with pytest.raises(adapter_handlers.AnswerRefused):
+            answered(answer)
+        assert views() == seen
+    else:
+        assert answered(answer) == "recorded"
+        assert views() == (answer, answer) or (answer == before and views() == seen)

@@ -231,6 +231,8 @@ BAD = [
      ("needs", 0)),
     (lambda b: put(b, ("needs",), [{"code": "school_place", "for_member": 2}] * 2),
      ("needs",)),
+    (lambda b: put(b, ("needs",), ["school_place", {"code": "school_place", "for_member": 2}]),
+     ("needs", 0, "for_member")),  # unnamed: it could go to the same child
     # oversized strings
     (lambda b: put(b, ("person", "given_name"), "x" * 201), ("person", "given_name")),
     (lambda b: put(b, ("notes",), "x" * 2001), ("notes",)),

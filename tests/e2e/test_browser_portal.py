@@ -139,7 +139,7 @@ def test_a_portal_partner_sees_only_its_own_cases_and_its_acceptance_reaches_sta
     Select(form.find_element(By.NAME, "status")).select_by_value("accepted")
     submit(browser, form.find_element(By.XPATH, ".//button[normalize-space()='Send answer']"))
     assert browser.current_url == f"{network}/partner/cases", browser.current_url
-    assert flash(browser) == "Your answer was recorded."
+    assert flash(browser) == "Your answer was sent: Accept."
     [row] = case_rows(browser)
     assert (row[4], row[5]) == (mine["partner_case_ref"], "accepted"), row
 

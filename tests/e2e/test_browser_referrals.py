@@ -258,10 +258,10 @@ def test_a_partner_without_a_case_api_answers_in_the_partner_portal(browser, net
     browser.get(f"{network}/partner/cases")
     form = wait_for(browser, lambda b: b.find_element(By.CSS_SELECTOR, "tr.portal-actions form"),
                     "the answer form of the hand-over case")
-    Select(form.find_element(By.NAME, "status")).select_by_visible_text("completed")
-    Select(form.find_element(By.NAME, "outcome")).select_by_visible_text("place_offered")
+    Select(form.find_element(By.NAME, "status")).select_by_value("completed")
+    Select(form.find_element(By.NAME, "outcome")).select_by_value("place_offered")
     submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
-    assert "Your answer was recorded." in flash(browser)
+    assert "Your answer was sent: Complete." in flash(browser)
     wait_for(browser, lambda b: client.intake(intake["id"])["referrals"][0]["status"]
              == "completed", "the referral completed in Lotse")
     [done] = client.referrals(intake["id"])
