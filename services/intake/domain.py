@@ -48,6 +48,8 @@ NAME_UNASSIGNED = _l("Contains a character that belongs to no script (unassigned
 BORN_TOO_EARLY = _l("lies before 1900-01-01")
 NO_SUCH_MEMBER = _l("names no member of the household (counted from 0)")
 NEED_TWICE = _l("lists a need twice for the same person")
+IN_FUTURE = _l("lies in the future")
+BEFORE_BIRTH = _l("lies before the date of birth")
 NAME_THE_MEMBER = _l("say whom it is for: the same need names a household member")
 FACT_RECORDED = _l("is recorded already; a new consultation records a change")
 _CONTROLS = {"Cc", "Zl", "Zp"}  # line and paragraph separators break a line too
@@ -290,11 +292,13 @@ class Intake:
                 raise IntakeError(name, FACT_RECORDED)
         today = now.date()
         if first_issue_date and first_issue_date > today:
-            raise IntakeError("residence.first_issue_date", "lies in the future")
+            raise IntakeError("residence.first_issue_date", IN_FUTURE)
+        if first_issue_date and first_issue_date < self.person.birth_date:
+            raise IntakeError("residence.first_issue_date", BEFORE_BIRTH)
         if arrival_date and arrival_date > today:
-            raise IntakeError("arrival_date", "lies in the future")
+            raise IntakeError("arrival_date", IN_FUTURE)
         if arrival_date and arrival_date < self.person.birth_date:
-            raise IntakeError("arrival_date", "lies before the date of birth")
+            raise IntakeError("arrival_date", BEFORE_BIRTH)
         self.residence = replace(
             residence, first_issue_date=first_issue_date or residence.first_issue_date,
             purpose=purpose or residence.purpose)
@@ -302,6 +306,10 @@ class Intake:
         return IntakeFactsAddedV1(intake_id=_uuid(self.id), person_id=_uuid(self.person_id),
                                   first_issue_date=first_issue_date, arrival_date=arrival_date,
                                   residence_purpose=purpose, recorded_at=now, recorded_by=by)
+
+    def household_as_recorded(self) -> tuple[IntakeHouseholdMemberV2, ...]:
+        """The household as this consultation announces and keeps it (see _member)."""
+        return tuple(self._member(i, m) for i, m in enumerate(self.person.household))
 
     def _member(self, index: int, member: HouseholdMember) -> IntakeHouseholdMemberV2:
         """A household member as the event carries them: named only where a need may be
@@ -326,8 +334,7 @@ class Intake:
                             birth_date=p.birth_date, nationality=p.nationality,
                             nationalities=p.all_nationalities, languages=tuple(p.languages),
                             preferred_language=p.main_language, interpreter=p.interpreter,
-                            household=tuple(self._member(i, m)
-                                            for i, m in enumerate(p.household))),
+                            household=self.household_as_recorded()),
             residence=ResidenceV2(status=r.status, legal_basis=r.legal_basis,
                                   document_type=r.document_type, valid_until=r.valid_until,
                                   first_issue_date=r.first_issue_date, purpose=r.purpose),
@@ -346,16 +353,16 @@ def _check(person: Person, needs: Sequence[Need], consents: Sequence[Consent],
            arrival_date: date | None, now: datetime) -> None:
     today = now.date()
     if person.birth_date > today:
-        raise IntakeError("person.birth_date", "lies in the future")
+        raise IntakeError("person.birth_date", IN_FUTURE)
     if person.birth_date < EARLIEST_BIRTH_DATE:
         raise IntakeError("person.birth_date", BORN_TOO_EARLY)
     if arrival_date and arrival_date > today:
-        raise IntakeError("arrival_date", "lies in the future")
+        raise IntakeError("arrival_date", IN_FUTURE)
     if arrival_date and arrival_date < person.birth_date:
-        raise IntakeError("arrival_date", "lies before the date of birth")
+        raise IntakeError("arrival_date", BEFORE_BIRTH)
     for i, member in enumerate(person.household):
         if member.birth_date > today:
-            raise IntakeError(f"person.household.{i}.birth_date", "lies in the future")
+            raise IntakeError(f"person.household.{i}.birth_date", IN_FUTURE)
         if member.birth_date < EARLIEST_BIRTH_DATE:
             raise IntakeError(f"person.household.{i}.birth_date", BORN_TOO_EARLY)
     for i, need in enumerate(needs):

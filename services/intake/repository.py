@@ -172,6 +172,7 @@ def add_intake(session: Session, intake: Intake) -> None:
         residence_status=intake.residence_status, site=intake.site, needs=list(intake.needs),
         need_details=[{"code": n.code, "urgency": n.urgency, "note": n.note,
                        "for_member": n.for_member} for n in intake.need_details],
+        household=[member.wire() for member in intake.household_as_recorded()],
         consent_share=coarse.share_with_partners, consent_method=coarse.method,
         consent_language=coarse.language, recorded_by=intake.recorded_by,
         recorded_at=intake.recorded_at, channel=intake.channel, notes=intake.notes,
@@ -203,7 +204,11 @@ def _intake(row, person: Person | None = None) -> Intake:
         id=uuid.UUID(row.id), reference=row.reference,
         person_id=uuid.UUID(row.person_id) if row.person_id else uuid.UUID(row.id),
         person=person or Person(row.given_name, row.family_name, row.birth_date,
-                                row.nationality, tuple(row.languages)),
+                                row.nationality, tuple(row.languages),
+                                household=tuple(HouseholdMember(
+                                    m["given_name"] or "", m["family_name"] or "",
+                                    m["relation"], date.fromisoformat(m["birth_date"]))
+                                    for m in row.household or ())),
         residence_status=row.residence_status, site=row.site, needs=tuple(row.needs),
         consent=Consent(row.consent_share, row.consent_method, row.consent_language),
         recorded_by=row.recorded_by, recorded_at=row.recorded_at,

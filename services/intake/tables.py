@@ -76,6 +76,9 @@ intakes = Table(
     Column("first_issue_date", Date),
     Column("residence_purpose", String(30)),
     Column("need_details", JSONDocument),
+    # the household as this consultation listed it (a need names its member by this order;
+    # names only of those a need may be for, as intake.recorded carries them)
+    Column("household", JSONDocument),
     Column("reference", String(20), nullable=False, unique=True),
     Column("given_name", String(200), nullable=False),
     Column("family_name", String(200), nullable=False),

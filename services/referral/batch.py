@@ -30,7 +30,7 @@ class ReferralBatch:
         self._new: dict[str, Referral] = {}
         self._changed: set[str] = set()
         self._waits_read: set[tuple[str, str]] = set()
-        self._tried: dict[tuple[str, str], set[tuple[str, str]]] | None = None
+        self._tried: dict[tuple[str, str], set[tuple[str, str, int | None]]] | None = None
         self._consents: ConsentBook | None = None
 
     @classmethod
@@ -66,8 +66,9 @@ class ReferralBatch:
                 and r.status == ReferralStatus.ON_HOLD]
 
     def tried_for_need(self, referral: Referral) -> frozenset[tuple[str, str]]:
-        """Partner services its intake's need was already referred to, the referrals this
-        batch opened included (read once, for the needs of all the batch's referrals)."""
+        """Partner services its intake's need was already referred to for the same person
+        (two children's Kita places are tried apart), the referrals this batch opened
+        included (read once, for the needs of all the batch's referrals)."""
         key = (str(referral.intake_id), referral.need)
         if self._tried is None:
             self._tried = repository.tried_for_needs(
@@ -75,9 +76,11 @@ class ReferralBatch:
                 | {key})
         elif key not in self._tried:
             self._tried.update(repository.tried_for_needs(self.session, {key}))
+        whom = referral.for_member
         opened = {(r.partner, r.service) for r in self._new.values()
-                  if (str(r.intake_id), r.need) == key and r.partner is not None}
-        return frozenset(self._tried[key] | opened)
+                  if (str(r.intake_id), r.need) == key and r.partner is not None
+                  and r.for_member == whom}
+        return frozenset({(p, s) for p, s, m in self._tried[key] if m == whom} | opened)
 
     @property
     def consents(self) -> ConsentBook:

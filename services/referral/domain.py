@@ -519,6 +519,17 @@ def decide_for_household(need: str, facts: PersonFacts, rules: Sequence[RoutingR
     return _for(found, index, facts)
 
 
+def told_whom(decided: Route | FactsMissing | None,
+              names_members: Container[str] | None) -> Route | FactsMissing | None:
+    """A household member's route to a partner that is not told whom a case is for (its
+    allow-list lacks for_person) would open the case as the person's: no route, staff
+    decide. `names_members`: the partners told (None: all)."""
+    if isinstance(decided, Route) and decided.for_member is not None \
+            and names_members is not None and decided.partner not in names_members:
+        return None
+    return decided
+
+
 def _for(decided: Route | FactsMissing | None, index: int,
          facts: PersonFacts) -> Route | FactsMissing | None:
     """A member's route says whose it is (and why: their relation and age decided)."""
@@ -639,8 +650,11 @@ class Referral:
                 Reason.CONSENT_MISSING if not basis else
                 Reason.PREREQUISITE_PENDING if waits_for else None)
         status = _S.ON_HOLD if held else _S.REQUESTED
+        whom = for_member if route is None and not missing else None
         reason = (missing.reason if missing else route.reason if route
-                  else f"no routing rule fits need {need}")
+                  else f"no routing rule fits need {need}" + (
+                      "" if whom is None else f" for household member {whom + 1} (or its "
+                      "partner is not told whom a case is for)"))
         referral = cls(id=uuid.uuid4(), intake_id=intake_id, intake_reference=intake_reference,
                        need=need, partner=route.partner if route else None,
                        service=route.service if route else None, routing_reason=reason,
@@ -917,13 +931,16 @@ def open_referrals(*, intake_id: uuid.UUID, intake_reference: str,
                    consents: Sequence[Mapping[str, Any]] = (),
                    legal_bases: dict[str, str | None] | None = None,
                    person_id: str | None = None,
-                   share: dict[str, Any] | None = None) -> list[Referral]:
+                   share: dict[str, Any] | None = None,
+                   names_members: Container[str] | None = None) -> list[Referral]:
     """One referral per need (a need for a household member is theirs), each routed by the
     rules in force on the intake's day and leaving only with a consent for its partner or
-    the partner's other legal basis."""
+    the partner's other legal basis; a member's only to a partner told whom a case is for
+    (`names_members`, see told_whom)."""
     wanted = [n if isinstance(n, Need) else Need(n) for n in needs]
-    routes = [(need, decide_for_household(need.code, facts, rules, now.date(),
-                                          for_member=need.for_member)) for need in wanted]
+    routes = [(need, told_whom(decide_for_household(need.code, facts, rules, now.date(),
+                                                    for_member=need.for_member),
+                               names_members)) for need in wanted]
     routed_needs = {need.code for need, route in routes if isinstance(route, Route)}
     referrals = []
     for need, route in routes:

@@ -21,11 +21,12 @@ from services.referral.domain import (CHILDREN, OUTCOMES, TERMINAL, Actor, Deadl
                                      Need, Outcome, Reason, Referral, Route, SharingBasis,
                                      TransitionNotAllowed, coded, decide_for_household,
                                      facts_from, follow_up, open_referrals,
-                                     route_for_household, sharing_basis, unoffered_service)
+                                     route_for_household, sharing_basis, told_whom,
+                                     unoffered_service)
 from shared import metrics
 from shared.bus.delivery import TransientError
 from shared.events.envelope import Envelope
-from shared.partners import services_by_partner
+from shared.partners import DIRECTORY, services_by_partner
 from shared.events.model import (ConsentGivenV1, ConsentWithdrawnV1, IntakeFactsAddedV1,
                                  IntakeRecordedV2, PartnerCaseFailedV1, PartnerCaseOpenedV1,
                                  PartnerCaseStatusReportedV1, typed)
@@ -68,6 +69,9 @@ def sharing_basis_now(uow, partner: str, person_id: str | None, share: dict | No
 
 
 SHARED_PERSON = ("given_name", "family_name", "birth_date", "nationality", "languages")
+# The partners told whom a case is for (a household member's need goes only to them).
+NAMES_MEMBERS = frozenset(code for code, entry in DIRECTORY.items()
+                          if "for_person" in entry.allow_list)
 
 
 def _share(intake: IntakeRecordedV2) -> dict:
@@ -103,9 +107,9 @@ def route_with_added_facts(envelope: Envelope, uow) -> None:
             referral.share = _with_facts(referral.share, added)
     # all held ones decided first: whether one waits for another's need must not depend on
     # which of them is decided first
-    decided = {r.id: decide_for_household(r.need, facts_from(r.share),
-                                          _once(uow, repository.rules), now.date(),
-                                          for_member=r.for_member)
+    decided = {r.id: told_whom(decide_for_household(r.need, facts_from(r.share),
+                                                    _once(uow, repository.rules), now.date(),
+                                                    for_member=r.for_member), NAMES_MEMBERS)
                for r in referrals if r.share and r.status == ReferralStatus.ON_HOLD
                and r.reason == Reason.FACT_MISSING}
     for referral in referrals:
@@ -181,7 +185,8 @@ def _route(uow, intake: IntakeRecordedV2, consents: ConsentBook,
         needs=[Need(n.code, n.for_member) for n in intake.needs], facts=facts_from(share),
         rules=_once(uow, repository.rules), by=SYSTEM, now=now,
         consents=consents.in_force(person_id, [c.consent_id for c in intake.consents]),
-        legal_bases=_once(uow, repository.legal_bases), person_id=person_id, share=share)
+        legal_bases=_once(uow, repository.legal_bases), person_id=person_id, share=share,
+        names_members=NAMES_MEMBERS)
     for referral in referrals:
         _plan(uow, referral, now)
     return referrals
@@ -321,11 +326,11 @@ def _reroute(uow, batch: ReferralBatch, referral: Referral, now: datetime) -> No
     rejected referral stays in the staff work queue."""
     if not referral.share:
         return
-    route = route_for_household(referral.need, facts_from(referral.share),
-                                _once(uow, repository.rules), now.date(),
-                                exclude=batch.tried_for_need(referral),
-                                for_member=referral.for_member)
-    if route is None:
+    route = told_whom(route_for_household(referral.need, facts_from(referral.share),
+                                          _once(uow, repository.rules), now.date(),
+                                          exclude=batch.tried_for_need(referral),
+                                          for_member=referral.for_member), NAMES_MEMBERS)
+    if not isinstance(route, Route):
         return
     _open_follow_up(uow, referral, route, by=SYSTEM, now=now, batch=batch)
 

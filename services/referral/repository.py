@@ -69,7 +69,7 @@ _WAITING_FOR_ANY = select(_r).where(
     _r.c.status == "on-hold", _r.c.intake_id.in_(bindparam("intake_ids", expanding=True)),
     tuple_(_r.c.intake_id, _r.c.waits_for).in_(bindparam("pairs", expanding=True))) \
     .order_by(_r.c.id).with_for_update()
-_TRIED = select(_r.c.intake_id, _r.c.need, _r.c.partner, _r.c.service).where(
+_TRIED = select(_r.c.intake_id, _r.c.need, _r.c.partner, _r.c.service, _r.c.for_member).where(
     _r.c.partner.is_not(None), _r.c.intake_id.in_(bindparam("intake_ids", expanding=True)),
     tuple_(_r.c.intake_id, _r.c.need).in_(bindparam("pairs", expanding=True)))
 
@@ -190,14 +190,15 @@ def waiting_for_any(session: Session,
 
 
 def tried_for_needs(session: Session, pairs: Iterable[tuple[str, str]]
-                    ) -> dict[tuple[str, str], set[tuple[str, str]]]:
-    """Per (intake id, need): the partner services it was already referred to."""
+                    ) -> dict[tuple[str, str], set[tuple[str, str, int | None]]]:
+    """Per (intake id, need): the partner services it was already referred to, and for
+    whom (the household member; None: the person)."""
     pairs = sorted(set(pairs))
-    tried: dict[tuple[str, str], set[tuple[str, str]]] = {p: set() for p in pairs}
+    tried: dict[tuple[str, str], set[tuple[str, str, int | None]]] = {p: set() for p in pairs}
     if pairs:
         for row in session.execute(_TRIED, {"intake_ids": sorted({i for i, _ in pairs}),
                                             "pairs": pairs}):
-            tried[(row.intake_id, row.need)].add((row.partner, row.service))
+            tried[(row.intake_id, row.need)].add((row.partner, row.service, row.for_member))
     return tried
 
 

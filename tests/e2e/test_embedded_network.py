@@ -137,6 +137,10 @@ def test_two_childrens_school_places_reach_the_school_office_each_naming_the_chi
     assert "Ivan Kovalenko</bdi> (child, 2015-09-09)" in page
     assert "Sofia Kovalenko</bdi> (child, 2012-02-01)" in page
     assert "Andrii" not in page
+    # staff see it on the consultation too, as it listed the household
+    consultation = client.http.get(f"{network}/intakes/{intake['id']}", timeout=10).text
+    assert consultation.count("Ivan Kovalenko</bdi> (child, 2015-09-09)") == 1
+    assert consultation.count("Sofia Kovalenko</bdi> (child, 2012-02-01)") == 1
 
 
 def test_a_fact_recorded_later_routes_the_referral_that_waited_for_it(network, smoke_intake):

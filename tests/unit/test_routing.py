@@ -474,3 +474,23 @@ def test_a_referral_held_for_a_fact_is_decided_again_once_facts_are_added(table)
     # no longer waiting for a fact: a second addition leaves it alone
     assert held.decide_again(known, SharingBasis(consent_id="c"), prerequisite_pending=False,
                              by="routing", now=now) == []
+
+
+def test_a_members_need_goes_only_to_a_partner_told_whom_a_case_is_for(table):
+    """A course for the spouse at a course provider that would only learn the person's own
+    name would enrol the wrong one: it waits for staff instead."""
+    from datetime import datetime, timezone
+    import uuid
+
+    from services.referral.domain import Need, open_referrals
+
+    spouse_course, child_school = open_referrals(
+        intake_id=uuid.uuid4(), intake_reference="LT-2026-WHOM",
+        needs=[Need("language_course", 0), Need("school_place", 1)], facts=FAMILY,
+        rules=table, by="staff", now=datetime(2026, 11, 21, 9, tzinfo=timezone.utc),
+        names_members={"dlzb", "jugendamt"})
+    assert (spouse_course.status, spouse_course.reason, spouse_course.partner) == (
+        "on-hold", "no_matching_rule", None)
+    assert "not told whom a case is for" in spouse_course.routing_reason
+    assert spouse_course.for_member == 0
+    assert (child_school.partner, child_school.for_member) == ("dlzb", 1)
