@@ -60,14 +60,16 @@ class NothingToTrace(LookupError):
 
 
 def trace(engine: Engine, topology: Topology, any_id: str) -> dict[str, Any]:
-    """Every event of the flows an intake, referral or event id belongs to, in causal order,
-    with the handlers that answered each (from the journal alone)."""
+    """Every event of the flows an intake (its id or LT reference), referral or event id
+    belongs to, in causal order, with the handlers that answered each (from the journal
+    alone)."""
     with engine.connect() as conn:
         seeds = conn.execute(select(j).where(or_(
             j.c.event_id == any_id, j.c.intake_id == any_id, j.c.referral_id == any_id,
-            j.c.correlation_id == any_id))).all()
+            j.c.correlation_id == any_id, j.c.intake_reference == any_id.upper()))).all()
         if not seeds:
-            raise NothingToTrace(f"no event, intake or referral {any_id!r} in the journal")
+            raise NothingToTrace(f"no event, intake, intake reference or referral {any_id!r} "
+                                 "in the journal")
         intakes = {r.intake_id for r in seeds if r.intake_id}
         referral_ids = {r.referral_id for r in seeds if r.referral_id}
         if intakes:  # an intake's referrals, and the events about them

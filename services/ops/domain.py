@@ -59,8 +59,15 @@ def journal_entry(envelope: Envelope, recorded_at: datetime) -> dict[str, Any]:
             "subject": envelope.subject[:200], "correlation_id": envelope.correlationid,
             "causation_id": envelope.causationid,
             "intake_id": _short(intake_id, 36), "referral_id": _short(referral_id, 36),
+            "intake_reference": _short(intake_reference(envelope.type, data), 20),
             "partner": _short(data.get("partner"), 40), "status": _short(data.get("status"), 30),
             "occurred_at": envelope.time, "recorded_at": recorded_at, "data": mask(data)}
+
+
+def intake_reference(event_type: str, data: dict[str, Any]) -> Any:
+    """The LT reference an event names: the intake's own, or the one a referral carries."""
+    return data.get("reference") if event_type == "intake.recorded" else \
+        data.get("intake_reference")
 
 
 def _short(value: Any, length: int) -> str | None:

@@ -67,7 +67,8 @@ def scrub(conn: Connection, subjects: dict, request_id: str, now: datetime) -> i
     j = t.journal
     conn.execute(update(j).where(or_(
         j.c.intake_id.in_(ids), j.c.referral_id.in_(ids),
-        *[j.c.subject.endswith(f"/{i}") for i in ids])).values(data={}))
+        *[j.c.subject.endswith(f"/{i}") for i in ids])).values(data={},
+                                                               intake_reference=None))
     # ids and codes only, but an erased referral no longer counts anywhere (the referral
     # service deleted it too)
     projection.forget_referrals(conn, [str(i) for i in subjects.get("referral", ())])

@@ -24,6 +24,8 @@ journal = Table(
     Column("causation_id", String(64), index=True),
     Column("intake_id", String(36), index=True),
     Column("referral_id", String(36), index=True),
+    # the intake's reference (LT-2026-…): a trace starts from what staff read out
+    Column("intake_reference", String(20), index=True),
     Column("partner", String(40)),
     Column("status", String(30)),
     Column("occurred_at", UTCDateTime, nullable=False),  # the producer's commit

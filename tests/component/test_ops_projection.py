@@ -269,6 +269,20 @@ def test_the_trace_names_who_answered_each_event_from_the_journal_alone(settings
     assert first["handled_by"] == [{"subscriber": "referral.follow_consents", "ms": 40.0}]
 
 
+def test_a_trace_starts_from_the_intake_reference_staff_read_out(settings):
+    """The trace page invites the LT reference: it finds the intake and its referrals'
+    events by it (written any case)."""
+    from tests.component.test_delivery import intake_recorded
+
+    ops, deps = ops_only(settings)
+    recorded = parse_envelope(intake_recorded())
+    feed(deps, [recorded], batch=50)
+    result = console.trace(deps.engine, registry.topology(ops), "lt-2026-abcdef")
+    assert [e["event_id"] for e in result["events"]] == [recorded.id]
+    with pytest.raises(console.NothingToTrace):
+        console.trace(deps.engine, registry.topology(ops), "LT-2026-ZZZZZZ")
+
+
 def test_the_migration_fills_the_projection_from_the_journal(tmp_path, url=None):
     """An existing console upgraded: the referrals it journalled count at once (on
     PostgreSQL too: tests/integration/test_ops_projection_postgres.py)."""
@@ -287,12 +301,18 @@ def test_the_migration_fills_the_projection_from_the_journal(tmp_path, url=None)
     events, refs = scenario()
     engine = make_engine(url)
     with engine.begin() as conn:  # journalled by the console before this change
-        conn.execute(t.journal.insert(), [domain.journal_entry(e, utcnow()) for e in events])
+        # (as journalled then: without the intake reference, which 0004 fills from the data)
+        conn.execute(t.journal.insert(), [
+            {k: v for k, v in domain.journal_entry(e, utcnow()).items()
+             if k != "intake_reference"} for e in events])
         conn.execute(t.erased.insert().values(kind="referral", subject_id=refs["c"].id,
                                               request_id="r", erased_at=T0))
     command.upgrade(cfg, "head")
     with engine.connect() as conn:
         backfilled = {r.referral_id: r for r in conn.execute(select(t.referrals))}
+        references = set(conn.execute(select(t.journal.c.intake_reference).where(
+            t.journal.c.type == "referral.requested")).scalars())
+        assert references == {"L-1"}
         assert projection.overdue_referrals(conn) == 2  # a and e; c was erased
     folded = domain.fold(domain.referral_facts(e) for e in events)
     assert set(backfilled) == set(folded) - {refs["c"].id}
