@@ -136,7 +136,12 @@ def test_a_portal_partner_sees_only_its_own_cases_and_its_acceptance_reaches_sta
 
     # -- A accepts its case in the portal
     form = answer_form(browser, mine["partner_case_ref"])
+    # only what the chosen answer takes: a reason for a rejection, an outcome for a completion
+    Select(form.find_element(By.NAME, "status")).select_by_value("rejected")
+    assert form.find_element(By.NAME, "reason_code").is_displayed()
+    assert not form.find_element(By.NAME, "outcome").is_displayed()
     Select(form.find_element(By.NAME, "status")).select_by_value("accepted")
+    assert not form.find_element(By.NAME, "reason_code").is_displayed()
     submit(browser, form.find_element(By.XPATH, ".//button[normalize-space()='Send answer']"))
     assert browser.current_url == f"{network}/partner/cases", browser.current_url
     assert flash(browser) == "Your answer was sent: Accept."
