@@ -56,6 +56,8 @@ class _Service(Schema):
 
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{2,60}$"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    # the name in German (the city's language) and, for the English UI, in English
+    name_en = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
 
 
 class _Entry(Schema):
@@ -64,6 +66,7 @@ class _Entry(Schema):
 
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    name_en = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
     # what the partner offers: the services routing rules and referrals may name
     services = fields.List(fields.Nested(_Service), load_default=list)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -126,6 +129,7 @@ class _Directory(Schema):
 class PartnerService:
     code: str
     name: str
+    name_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class PartnerConfig:
     allow_list: tuple[str, ...]
     destination_id: str | None = None
     inbound: str = "webhook"
+    name_en: str | None = None
     poll_seconds: float = 300.0
     callback_secret_env: str | None = None
     services: tuple[PartnerService, ...] = ()

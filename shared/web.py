@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Response, abort, g, jsonify, redirect, render_template,
-                   request, send_from_directory, session)
+from flask import (Blueprint, Flask, Response, abort, g, has_request_context, jsonify,
+                   redirect, render_template, request, send_from_directory, session)
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, pass_context
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from shared import metrics
-from shared.clock import city_time
 from shared.auth import init_auth
 from shared.config import Settings
 from shared.logging import new_correlation_id, set_correlation_id
@@ -73,7 +72,7 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
         loaders.insert(0, app.jinja_loader)
     app.jinja_loader = ChoiceLoader(loaders)
     app.jinja_env.globals["service_urls"] = dict(settings.service_urls)
-    app.jinja_env.filters["city_time"] = city_time
+    words_in_pages(app)
     init_auth(app, login_url=settings.service_urls.get("intake", "") + "/login",
               settings=settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # larger bodies: 413
@@ -92,6 +91,37 @@ def create_service_app(import_name: str, settings: Settings, *, title: str, spec
 
 UI_LANGUAGES = {"de": "Deutsch", "en": "English"}
 TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def words_in_pages(app: Flask) -> None:
+    """Filters that show codes by their words and times and dates as the city reads them, in
+    the UI's language (shared/words.py): `code|label('need')`, `when|city_time`,
+    `day|city_date`."""
+    from shared import words
+
+    # pass_context: Jinja would otherwise fold a constant's word into the compiled template,
+    # in the language of the first page that rendered it
+    @pass_context
+    def label(_context: Any, code: Any, vocabulary: str) -> str:
+        return words.label(code, vocabulary, _page_language())
+
+    @pass_context
+    def time_in_city(_context: Any, value: Any, weekday: bool = True) -> str:
+        return words.city_datetime(value, _page_language(), weekday=weekday)
+
+    @pass_context
+    def date_in_city(_context: Any, value: Any) -> str:
+        return words.city_date(value, _page_language())
+
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["city_time"] = time_in_city
+    app.jinja_env.filters["city_date"] = date_in_city
+    app.jinja_env.globals["choices"] = lambda vocabulary: words.choices(vocabulary,
+                                                                        _page_language())
+
+
+def _page_language() -> str:
+    return ui_language() if has_request_context() else "de"
 
 
 def init_i18n(app: Flask) -> None:
