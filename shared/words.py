@@ -99,18 +99,18 @@ def label(code: Any, vocabulary: str, lang: str = "de") -> str:
     """The word for `code` of `vocabulary` in `lang` (the code itself when it has none)."""
     if code is None or code == "":
         return ""
-    code = str(code)
+    text = str(code)
     if vocabulary in REFERENCE_LISTS:
         for item in REFERENCE_LISTS[vocabulary]:
-            if item.code == code:
+            if item.code == text:
                 return item.label(lang)
-        return code
+        return text
     if vocabulary == "partner":
-        return partner_name(code, lang)
+        return partner_name(text, lang)
     if vocabulary == "service":
-        return service_name(code, lang)
-    word = VOCABULARIES[vocabulary].get(code)
-    return str(word) if word is not None else code
+        return service_name(text, lang)
+    word = VOCABULARIES[vocabulary].get(text)
+    return str(word) if word is not None else text
 
 
 def partner_name(code: str, lang: str = "de") -> str:
