@@ -50,6 +50,35 @@ class _Auth(Schema):
                                validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$"))
 
 
+# What a visitor may be asked to bring to a partner (the words: shared/words.DOCUMENT)
+DOCUMENTS = ("passport", "residence_document", "landlord_confirmation",
+             "registration_certificate", "rental_contract", "bank_account", "income_proof",
+             "tax_id", "birth_certificates", "vaccination_record", "school_reports",
+             "biometric_photo", "admission_letter", "qualification_documents")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Hours(Schema):
+    class Meta:
+        unknown = RAISE
+
+    days = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)), required=True,
+                       validate=validate.Length(min=1))
+    opens = fields.String(required=True, validate=validate.Regexp(r"^[0-2]\d:[0-5]\d$"))
+    closes = fields.String(required=True, validate=validate.Regexp(r"^[0-2]\d:[0-5]\d$"))
+
+
+class _Visit(Schema):
+    """Where visitors go to the partner: the visitor's next-steps sheet prints it."""
+
+    class Meta:
+        unknown = RAISE
+
+    address = fields.String(required=True, validate=validate.Length(min=5, max=200))
+    phone = fields.String(load_default=None, validate=validate.Length(min=3, max=40))
+    hours = fields.List(fields.Nested(_Hours), load_default=list)
+
+
 class _Service(Schema):
     class Meta:
         unknown = RAISE
@@ -58,6 +87,8 @@ class _Service(Schema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     # the name in German (the city's language) and, for the English UI, in English
     name_en = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
+    # what a visitor brings to this service's first appointment
+    bring = fields.List(fields.String(validate=validate.OneOf(DOCUMENTS)), load_default=list)
 
 
 class _Entry(Schema):
@@ -67,6 +98,7 @@ class _Entry(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     name_en = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
+    visit = fields.Nested(_Visit, load_default=None)
     # what the partner offers: the services routing rules and referrals may name
     services = fields.List(fields.Nested(_Service), load_default=list)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -126,10 +158,25 @@ class _Directory(Schema):
 
 
 @dataclass(frozen=True)
+class OpeningHours:
+    days: tuple[str, ...]
+    opens: str
+    closes: str
+
+
+@dataclass(frozen=True)
+class Visit:
+    address: str
+    phone: str | None = None
+    hours: tuple[OpeningHours, ...] = ()
+
+
+@dataclass(frozen=True)
 class PartnerService:
     code: str
     name: str
     name_en: str | None = None
+    bring: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +200,7 @@ class PartnerConfig:
     destination_id: str | None = None
     inbound: str = "webhook"
     name_en: str | None = None
+    visit: Visit | None = None
     poll_seconds: float = 300.0
     callback_secret_env: str | None = None
     services: tuple[PartnerService, ...] = ()
@@ -186,7 +234,12 @@ def load_directory(path: Path | str | None = None) -> dict[str, PartnerConfig]:
         if entry["code"] in out:
             raise PartnerConfigError(f"partner directory {source}: {entry['code']} twice")
         auth = entry.pop("auth")
-        services = tuple(PartnerService(**s) for s in entry.pop("services"))
+        services = tuple(PartnerService(**{**s, "bring": tuple(s["bring"])})
+                         for s in entry.pop("services"))
+        visit = entry.pop("visit")
+        if visit is not None:
+            entry["visit"] = Visit(visit["address"], visit["phone"], tuple(
+                OpeningHours(tuple(h["days"]), h["opens"], h["closes"]) for h in visit["hours"]))
         if len({s.code for s in services}) != len(services):
             raise PartnerConfigError(f"partner directory {source}: {entry['code']} names a "
                                      "service twice")

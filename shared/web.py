@@ -118,6 +118,11 @@ def words_in_pages(app: Flask) -> None:
     app.jinja_env.filters["city_date"] = date_in_city
     app.jinja_env.globals["choices"] = lambda vocabulary: words.choices(vocabulary,
                                                                         _page_language())
+    # nationalities and languages by name (CLDR): `code|country`, `code|language`
+    app.jinja_env.filters["country"] = pass_context(
+        lambda _context, code: words.country_name(code, _page_language()))
+    app.jinja_env.filters["language"] = pass_context(
+        lambda _context, code: words.language_name(code, _page_language()))
 
 
 def _page_language() -> str:

@@ -10,11 +10,16 @@ Words of the reference lists (needs, residence statuses, sites, ...) come with t
 """
 from __future__ import annotations
 
+import gettext
+import unicodedata
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Mapping
 
+import pycountry
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from flask_babel import lazy_pgettext
+from flask_babel import lazy_pgettext, pgettext
 
 from shared import reference
 from shared.clock import CITY_TIME
@@ -78,6 +83,20 @@ ACCESS_ACTION = _words("access action", {
     "consent_withdrawn": "consent withdrawn", "exported": "exported", "erased": "erased",
     "answered": "answered",
 })
+# What a visitor brings to a partner (shared/partners.DOCUMENTS; the next-steps sheet)
+DOCUMENT = _words("document", {
+    "passport": "passport or identity card",
+    "residence_document": "residence permit, provisional certificate or arrival certificate",
+    "landlord_confirmation": "landlord's confirmation of moving in (Wohnungsgeberbestätigung)",
+    "registration_certificate": "registration certificate (Meldebescheinigung)",
+    "rental_contract": "rental contract", "bank_account": "bank account details (IBAN)",
+    "income_proof": "proof of income and savings", "tax_id": "tax identification number",
+    "birth_certificates": "birth certificates of the children",
+    "vaccination_record": "vaccination record (measles protection)",
+    "school_reports": "latest school reports", "biometric_photo": "a biometric passport photo",
+    "admission_letter": "admission to the integration course (Berechtigungsschein)",
+    "qualification_documents": "certificates and diplomas",
+})
 ROLE = _words("role", {"staff": "staff", "partner": "partner", "operator": "operator",
                        "admin": "administrator", "service": "Lotse service"})
 
@@ -86,7 +105,7 @@ VOCABULARIES: dict[str, Mapping[str, Any]] = {
     "relation": RELATION, "urgency": URGENCY, "interpreter": INTERPRETER, "channel": CHANNEL,
     "contact_channel": CONTACT_CHANNEL, "case_status": CASE_STATUS,
     "dead_letter_status": DEAD_LETTER_STATUS, "deadline_phase": DEADLINE_PHASE,
-    "access_action": ACCESS_ACTION, "role": ROLE,
+    "access_action": ACCESS_ACTION, "role": ROLE, "document": DOCUMENT,
 }
 REFERENCE_LISTS: dict[str, tuple[reference.Code, ...]] = {
     "need": reference.NEEDS, "residence_status": reference.RESIDENCE_STATUSES,
@@ -103,7 +122,10 @@ def label(code: Any, vocabulary: str, lang: str = "de") -> str:
     if vocabulary in REFERENCE_LISTS:
         for item in REFERENCE_LISTS[vocabulary]:
             if item.code == text:
-                return item.label(lang)
+                # a visitor's language (the next-steps sheet): its catalogue, in the locale
+                # forced around the call, translates the English label
+                return item.label(lang) if lang in ("de", "en") else str(
+                    pgettext(vocabulary, item.en))
         return text
     if vocabulary == "partner":
         return partner_name(text, lang)
@@ -157,3 +179,96 @@ def city_datetime(value: datetime | str | None, lang: str = "de", weekday: bool 
     else:
         pattern = "EEE d MMM yyyy HH:mm" if weekday else "d MMM yyyy HH:mm"
     return format_datetime(moment, pattern, tzinfo=CITY_TIME, locale=lang)
+
+
+# Nationalities and languages are kept as ISO codes (3166-1 alpha-2; 639-1 or 639-3); people
+# read and type their names, from CLDR (Babel) in the UI's language. The centre's frequent ones
+# come first in a picker.
+FREQUENT_COUNTRIES = ("UA", "SY", "AF", "IQ", "IR", "TR", "RO", "BG", "PL", "AL", "ER", "SO",
+                      "RU", "XS")
+FREQUENT_LANGUAGES = ("uk", "ru", "ar", "fa", "prs", "ps", "tr", "ku", "kmr", "ckb", "ro", "bg",
+                      "pl", "sq", "ti", "so", "en", "fr")
+# Valid codes CLDR has no name for: ICAO 9303's unknown (XX) and stateless (XS); Dari and
+# Northern Kurdish by their ISO 639-3 codes. (German, English)
+_EXTRA_COUNTRIES = {"XX": ("Staatsangehörigkeit ungeklärt", "Nationality unknown"),
+                    "XS": ("Staatenlos", "Stateless")}
+_EXTRA_LANGUAGES = {"prs": ("Dari", "Dari"),
+                    "kmr": ("Nordkurdisch (Kurmandschi)", "Northern Kurdish (Kurmanji)")}
+
+
+def name_key(text: str) -> str:
+    """A name as compared: case, accents and spacing aside (Turkei finds Türkei)."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+
+
+@lru_cache(maxsize=32)
+def names(kind: str, lang: str) -> dict[str, str]:
+    """{code: name} of every valid country (`kind` "country", upper-case codes) or language
+    ("language", lower case) in `lang` (German for a language without CLDR names here)."""
+    locale = Locale.parse(lang if lang in ("de", "en") else "de")
+    at = 1 if locale.language == "en" else 0
+    if kind == "country":
+        found = {c: n for c, n in locale.territories.items() if reference.is_country(c)}
+        extra = _EXTRA_COUNTRIES
+    else:
+        found = {c: n for c, n in locale.languages.items() if reference.is_language(c)}
+        extra = _EXTRA_LANGUAGES
+    found.update({c: both[at] for c, both in extra.items()})
+    return found
+
+
+def country_name(code: Any, lang: str = "de") -> str:
+    """The name of a country (ISO 3166-1 alpha-2) in `lang`; the code when it has none."""
+    if not code:
+        return ""
+    text = str(code)
+    return names("country", lang).get(text.upper(), text)
+
+
+def language_name(code: Any, lang: str = "de") -> str:
+    """The name of a language (ISO 639-1 or 639-3) in `lang`: CLDR's, else the ISO 639-3
+    list's (pycountry, translated where it has the language); the code when it has none."""
+    if not code:
+        return ""
+    text = str(code)
+    name = names("language", lang).get(text.lower())
+    if name:
+        return name
+    found = (pycountry.languages.get(alpha_3=text) if len(text) == 3
+             else pycountry.languages.get(alpha_2=text))
+    if found is None:
+        return text
+    if lang == "en":
+        return str(found.name)
+    return gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=[lang],
+                               fallback=True).gettext(str(found.name))
+
+
+@lru_cache(maxsize=32)
+def picker_options(kind: str, lang: str) -> tuple[str, ...]:
+    """The names a picker offers: the centre's frequent ones first, then all by name."""
+    found = names(kind, lang)
+    frequent = FREQUENT_COUNTRIES if kind == "country" else FREQUENT_LANGUAGES
+    first = [found[c] for c in frequent if c in found]
+    return (*first, *sorted((n for c, n in found.items() if c not in frequent), key=name_key))
+
+
+@lru_cache(maxsize=4)
+def _codes_by_name(kind: str) -> dict[str, str]:
+    """Names in either UI language to their code (German names win where the two differ)."""
+    found: dict[str, str] = {}
+    for lang in ("en", "de"):
+        found.update({name_key(n): c for c, n in names(kind, lang).items()})
+    return found
+
+
+def code_for(text: str, kind: str) -> str | None:
+    """The ISO code of a country or language typed by name (German or English) or by code;
+    None if it is neither."""
+    typed = text.strip()
+    code = typed.upper() if kind == "country" else typed.lower()
+    if code and (reference.is_country(code) if kind == "country"
+                 else reference.is_language(code)):
+        return code
+    return _codes_by_name(kind).get(name_key(typed))
