@@ -6,17 +6,19 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from services.referral import handlers, repository, rules
+from services.referral import handlers, repository, rules, wording
 from services.referral.api import work_queue
 from services.referral.domain import REASONS
 from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
                                        ReassignSchema, RoutingRuleInSchema,
                                        WorkQueueQuerySchema)
 from shared.access import accessed_records, report_access
+from shared import words
 from shared.auth import current_principal, ui_roles
 from shared.clock import utcnow
 from shared.partners import DIRECTORY, services_by_partner
 from shared.reference import DISTRICTS, NEEDS, RESIDENCE_PURPOSES, RESIDENCE_STATUSES
+from shared.web import ui_language as lang
 from shared.events.contracts import REFERRAL_STATUSES
 
 bp = Blueprint("referral_ui", __name__, template_folder="templates")
@@ -24,6 +26,12 @@ bp = Blueprint("referral_ui", __name__, template_folder="templates")
 
 def deps():
     return current_app.extensions["lotse"]
+
+
+@bp.context_processor
+def _wording():
+    """The referral's texts (routing reasons, history notes, who acted) in the UI's words."""
+    return {"wording": wording}
 
 
 @bp.get("/referrals")
@@ -72,10 +80,12 @@ def manual():
         new_id = handlers.refer_by_hand(str(data["intake_id"]), data["need"], data["partner"],
                                         data["service"], current_principal().username,
                                         data["note"], deps().uow())
-        flash(_("Referred to %(partner)s (%(service)s).", partner=partner, service=service))
+        flash(_("Referred to %(partner)s (%(service)s).",
+                partner=words.partner_name(partner, lang()),
+                service=words.service_name(service, lang())))
         return redirect(url_for(".referral_detail", referral_id=new_id))
     except (ValidationError, handlers.ReferralActionError) as exc:
-        flash(_("Not referred:") + f" {exc}")
+        flash(_("Not referred:") + f" {wording.refused(exc)}")
     return redirect(request.referrer or url_for(".referral_list"))
 
 
@@ -106,7 +116,7 @@ def cancel(referral_id):
                                  data["reason"], data["note"], deps().uow())
         flash(_("Referral cancelled; the partner is told."))
     except (ValidationError, handlers.ReferralActionError) as exc:
-        flash(_("Not cancelled:") + f" {exc}")
+        flash(_("Not cancelled:") + f" {wording.refused(exc)}")
     back = request.form.get("back", "")
     local = back.startswith("/") and not back.startswith("//") and "\\" not in back
     return redirect(back if local else url_for(".referral_detail", referral_id=referral_id))
@@ -122,10 +132,12 @@ def reassign(referral_id):
         new_id = handlers.reassign_referral(str(referral_id), data["partner"], data["service"],
                                             current_principal().username, data["note"],
                                             deps().uow())
-        flash(_("Referred to %(partner)s (%(service)s).", partner=partner, service=service))
+        flash(_("Referred to %(partner)s (%(service)s).",
+                partner=words.partner_name(partner, lang()),
+                service=words.service_name(service, lang())))
         return redirect(url_for(".referral_detail", referral_id=new_id))
     except (ValidationError, handlers.ReferralActionError) as exc:
-        flash(_("Not re-assigned:") + f" {exc}")
+        flash(_("Not re-assigned:") + f" {wording.refused(exc)}")
     return redirect(url_for(".referral_detail", referral_id=referral_id))
 
 
@@ -154,7 +166,7 @@ def routing_rules():
                 "residence_purpose": form.get("residence_purpose") or None})
             results = rules.preview(deps().session_factory, data, utcnow().date())
         except ValidationError as exc:
-            errors = exc.messages
+            errors = wording.form_errors(exc.messages)
     with deps().session_factory() as s:
         table = sorted(repository.rules(s), key=lambda r: (r.need, r.priority, r.id))
         versions = repository.rule_versions(s)[:10]
@@ -203,9 +215,9 @@ def edit_rule(rule_id):
             flash(_("Rule saved; the routing table has a new version."))
             return redirect(url_for(".routing_rules"))
         except ValidationError as exc:
-            errors = exc.messages
+            errors = wording.form_errors(exc.messages)
         except rules.RuleError as exc:
-            errors = {exc.field: [exc.message]}
+            errors = {exc.field: [wording.form_message(exc.message)]}
     return _rule_form(current, errors, partners, offered)
 
 

@@ -19,6 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
+from shared import words
 from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
@@ -29,6 +30,11 @@ browser = test_browser.browser  # the headless Chromium fixture (English UI)
 
 NEED = "orientation_counselling"
 RECEIVED_OR_ACCEPTED = {"received", "accepted"}
+# what the (English) pages show for the codes
+NEED_WORD = words.label(NEED, "need", "en")
+WELFARE = words.partner_name("welfare", "en")
+MBE, MBE_DIAKONIE, JMD = (words.service_name(s, "en") for s in ("mbe", "mbe_diakonie", "jmd"))
+BY_WELFARE = f"partner {WELFARE}"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -74,7 +80,7 @@ def move_sandbox_case(browser: WebDriver, base: str, referral_id: str, status: s
                        f"the sandbox case of referral {referral_id}")
     reference = row.find_element(By.XPATH, "td[1]").text
     assert row.find_element(By.CSS_SELECTOR, ".status").text == "new"
-    submit(browser, row.find_element(By.XPATH, f".//button[normalize-space()='{status}']"))
+    submit(browser, row.find_element(By.XPATH, f".//button[@data-status='{status}']"))
     assert browser.current_url == f"{base}/sandbox/", browser.current_url
     assert flash(browser) == f"{reference}: {status}; Lotse is being notified."
     row = sandbox_row(browser, referral_id)
@@ -99,7 +105,8 @@ def list_rows(browser: WebDriver, reference: str) -> list[dict]:
     for tr in browser.find_elements(By.CSS_SELECTOR, "main table tbody tr"):
         cells = tr.find_elements(By.TAG_NAME, "td")
         if len(cells) == 6 and cells[0].text == reference:
-            partner, _, service = cells[2].text.partition(" ")
+            service = cells[2].find_element(By.CSS_SELECTOR, "span.muted").text
+            partner = cells[2].text.removesuffix(service).strip()
             out.append({"need": cells[1].text, "partner": partner, "service": service,
                         "status": cells[3].text, "case": cells[4].text,
                         "href": cells[1].find_element(By.TAG_NAME, "a").get_attribute("href")})
@@ -134,20 +141,20 @@ def test_a_twice_rejected_referral_is_rerouted_then_reassigned_from_the_work_que
     switch_user(browser, network, "staff")
     rows = reload_until(
         browser, f"{network}/referrals",
-        lambda b: (lambda rows: rows if {r["service"] for r in rows if r["need"] == NEED}
-                   == {"mbe", "mbe_diakonie"} else None)(list_rows(b, reference)),
+        lambda b: (lambda rows: rows if {r["service"] for r in rows if r["need"] == NEED_WORD}
+                   == {MBE, MBE_DIAKONIE} else None)(list_rows(b, reference)),
         "the re-routed mbe_diakonie referral in the referral list")
-    by_service = {r["service"]: r for r in rows if r["need"] == NEED}
-    assert by_service["mbe"]["status"] == "rejected"
-    assert by_service["mbe"]["case"] == mbe_case
-    assert by_service["mbe_diakonie"]["partner"] == "welfare"
-    assert by_service["mbe_diakonie"]["status"] in {"requested", "received"}
-    diakonie_id = by_service["mbe_diakonie"]["href"].rsplit("/", 1)[1]
+    by_service = {r["service"]: r for r in rows if r["need"] == NEED_WORD}
+    assert by_service[MBE]["status"] == "rejected"
+    assert by_service[MBE]["case"] == mbe_case
+    assert by_service[MBE_DIAKONIE]["partner"] == WELFARE
+    assert by_service[MBE_DIAKONIE]["status"] in {"requested", "received"}
+    diakonie_id = by_service[MBE_DIAKONIE]["href"].rsplit("/", 1)[1]
 
     browser.get(f"{network}/intakes/{intake['id']}")
     services = [td.text for td in browser.find_elements(
-        By.XPATH, f"//main//tbody/tr[td[1][.='{NEED}']]/td[2]")]
-    assert sorted(services) == ["welfare (mbe)", "welfare (mbe_diakonie)"]
+        By.XPATH, f"//main//tbody/tr[td[1][.='{NEED_WORD}']]/td[2]")]
+    assert sorted(services) == sorted([f"{WELFARE} ({MBE})", f"{WELFARE} ({MBE_DIAKONIE})"])
 
     browser.get(f"{network}/referrals/{mbe['id']}")
     assert detail_status(browser) == "rejected"
@@ -156,7 +163,7 @@ def test_a_twice_rejected_referral_is_rerouted_then_reassigned_from_the_work_que
     assert taken_over.text == diakonie_id[:8]
     assert taken_over.get_attribute("href").endswith(f"/referrals/{diakonie_id}")
     [rejection] = [h for h in history(browser) if h[1].endswith("→ rejected")]
-    assert rejection[1:] == ["received → rejected", "other", "partner:welfare"], rejection
+    assert rejection[1:] == ["received → rejected", "other reason", BY_WELFARE], rejection
     # its need is taken over: re-assigning it again would open a second, parallel referral
     assert not browser.find_elements(By.XPATH, "//main//button[.='Re-assign']")
 
@@ -169,32 +176,32 @@ def test_a_twice_rejected_referral_is_rerouted_then_reassigned_from_the_work_que
     row = reload_until(
         browser, f"{network}/work-queue",
         lambda b: (lambda row: row if row and row.find_element(
-            By.CSS_SELECTOR, ".status").text == "rejected" else None)(
+            By.CSS_SELECTOR, ".status").text == "rejected, no partner left" else None)(
             queue_row(b, diakonie_id)),
         "the rejected mbe_diakonie referral in the work queue")
     cells = row.find_elements(By.TAG_NAME, "td")
     assert cells[1].text == reference
-    assert cells[2].text == NEED
-    assert cells[3].text == "welfare mbe_diakonie"
+    assert cells[2].text == NEED_WORD
+    assert cells[3].text == f"{WELFARE} {MBE_DIAKONIE}"
     assert queue_row(browser, mbe["id"]) is None, "the re-routed MBE referral is still queued"
 
     Select(row.find_element(By.NAME, "target")).select_by_value("welfare/jmd")
     submit(browser, row.find_element(By.CSS_SELECTOR, "button.reassign"))
-    assert flash(browser) == "Referred to welfare (jmd)."
+    assert flash(browser) == f"Referred to {WELFARE} ({JMD})."
     jmd_url = browser.current_url
     jmd_id = jmd_url.rsplit("/", 1)[1]
     assert jmd_url.startswith(f"{network}/referrals/") and jmd_id not in (mbe["id"],
                                                                           diakonie_id)
-    assert browser.find_element(By.TAG_NAME, "h1").text == f"Referral: {NEED} → welfare"
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Referral: {NEED_WORD} → {WELFARE}"
     assert detail_status(browser) in {"requested", "received"}
-    assert "JMD: referred by hand by staff" in browser.find_element(By.TAG_NAME, "main").text
+    assert f"{JMD}: referred by hand by staff" in browser.find_element(By.TAG_NAME, "main").text
 
     reload_until(browser, jmd_url, lambda b: detail_status(b) == "received",
                  "the re-assigned JMD referral received by welfare")
     case = browser.find_element(By.XPATH, "//div[strong[.='Partner case']]").text
     assert case.split()[-1].startswith("WF-"), case
     received = history(browser)[-1]
-    assert (received[1], received[3]) == ("requested → received", "partner:welfare"), received
+    assert (received[1], received[3]) == ("requested → received", BY_WELFARE), received
 
     # -- the re-assigned referral has left the queue; its page names the rejection
     browser.get(f"{network}/work-queue")
@@ -206,7 +213,7 @@ def test_a_twice_rejected_referral_is_rerouted_then_reassigned_from_the_work_que
     assert link.get_attribute("href").endswith(f"/referrals/{jmd_id}")
     assert not browser.find_elements(By.XPATH, "//main//button[.='Re-assign']")
     transitions = [h[1:] for h in history(browser)]
-    assert ["received → rejected", "other", "partner:welfare"] in transitions, transitions
+    assert ["received → rejected", "other reason", BY_WELFARE] in transitions, transitions
 
     jmd = wait_for(browser, api_referral(client, intake["id"], "jmd"), "the JMD referral (API)")
     assert jmd["id"] == jmd_id and jmd["status"] in RECEIVED_OR_ACCEPTED
@@ -225,15 +232,15 @@ def test_staff_cancel_a_referral_and_the_partner_case_is_withdrawn(network, brow
     log_in(browser, network, "staff")
     browser.get(f"{network}/referrals/{mbe['id']}")
     assert detail_status(browser) == "received"
-    Select(browser.find_element(By.ID, "reason")).select_by_visible_text("person_withdrew")
+    Select(browser.find_element(By.ID, "reason")).select_by_value("person_withdrew")
     submit(browser, browser.find_element(By.XPATH, "//button[.='Cancel referral']"))
     assert flash(browser) == "Referral cancelled; the partner is told."
     assert browser.current_url == f"{network}/referrals/{mbe['id']}"
     assert detail_status(browser) == "cancelled"
     status_card = browser.find_element(By.XPATH, "//div[strong[.='Status']]").text
-    assert "person_withdrew" in status_card
-    assert [h[1:] for h in history(browser)][-1] == ["received → cancelled", "person_withdrew",
-                                                     "staff"]
+    assert "the person withdrew" in status_card
+    assert [h[1:] for h in history(browser)][-1] == ["received → cancelled",
+                                                     "the person withdrew", "staff"]
     assert not browser.find_elements(By.XPATH, "//button[.='Cancel referral']")
 
     def withdrawn(_browser):

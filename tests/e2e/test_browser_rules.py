@@ -13,6 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from shared import words
 from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 browser = test_browser.browser  # the headless Chromium fixture (English UI)
 
 RULE = "orientation-mbe"
+WELFARE = words.partner_name("welfare", "en")
 
 
 def replay_rows(browser) -> list[list[str]]:
@@ -47,15 +49,16 @@ def test_an_admin_previews_a_rule_change_then_saves_it(network, browser):
     service.select_by_value("mbe_diakonie")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "button[value=replay]"))
     rows = wait_for(browser, lambda b: replay_rows(b), "the changes the rule would make")
-    assert [intake["reference"], "orientation_counselling", "welfare / mbe",
-            "welfare / mbe_diakonie"] in rows
+    assert [intake["reference"], words.label("orientation_counselling", "need", "en"),
+            f"{WELFARE} / {words.service_name('mbe', 'en')}",
+            f"{WELFARE} / {words.service_name('mbe_diakonie', 'en')}"] in rows
     assert rule_service(staff, network) == "mbe"
 
     # 2. a service the partner does not offer: refused next to the field, the input kept
     Select(browser.find_element(By.ID, "service")).select_by_value("sgb2")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "button[value=save]"))
     error = browser.find_element(By.CSS_SELECTOR, '.error[data-field="service"]')
-    assert "welfare offers no service 'sgb2'" in error.text
+    assert f"{WELFARE} offers no service {words.service_name('sgb2', 'en')}" in error.text
     assert Select(browser.find_element(By.ID, "service")).first_selected_option \
         .get_attribute("value") == "sgb2"
     assert rule_service(staff, network) == "mbe"

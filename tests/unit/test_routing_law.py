@@ -72,7 +72,7 @@ CASES = [
     Case("no counselling service under 12", "youth_counselling", "2014-11-22", "DULDUNG",
          None, "", nationality="AF"),
     Case("young adult with a Duldung", "youth_counselling", "2003-01-01", "DULDUNG",
-         ("welfare", "jmd"), "any lawful status or Duldung", nationality="AF"),
+         ("welfare", "jmd"), "jeder rechtmäßige Aufenthalt oder Duldung", nationality="AF"),
     Case("recognition advice for an adult", "recognition_of_qualifications", "1985-01-01",
          "WORK", ("welfare", "mbe"), "§ 45 Satz 1 AufenthG", nationality="IN"),
     Case("recognition advice at 20", "recognition_of_qualifications", "2006-01-01",
