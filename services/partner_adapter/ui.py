@@ -7,10 +7,12 @@ from flask_babel import lazy_gettext as _l
 
 from services.partner_adapter import handlers, notices, repository
 from services.partner_adapter.domain import answers_open, shows_person
+from shared import words
 from shared.access import accessed_records, report_access
 from shared.auth import current_principal, ui_roles
 from shared.config import PORTAL_PARTNERS
 from shared.events.contracts import PARTNER_REPORTED_STATUSES
+from shared.web import ui_language
 
 PORTAL_OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
                    "application_filed", "place_offered", "case_closed")
@@ -33,6 +35,22 @@ bp = Blueprint("partner_ui", __name__, template_folder="templates")
 
 def deps():
     return current_app.extensions["lotse"]
+
+
+def _refusal(case_id) -> str:
+    """Why the referral lifecycle refused the answer, in the partner's words: the answers
+    the case still takes after its last one."""
+    with deps().session_factory() as s:
+        case = repository.get(s, str(case_id))
+    previous = case.partner_status if case else None
+    allowed = ", ".join(str(ANSWERS.get(a, a)) for a in answers_open(previous))
+    last = words.label(previous, "referral_status", ui_language()) if previous else None
+    if not allowed:
+        return _("the case is closed (last answer: %(last)s)", last=last or "—")
+    if last is None:
+        return _("this case takes only these answers now: %(allowed)s", allowed=allowed)
+    return _("after “%(last)s” this case takes only these answers: %(allowed)s",
+             last=last, allowed=allowed)
 
 
 @bp.get("/partner/cases")
@@ -76,8 +94,8 @@ def report(case_id):
     try:
         result = handlers.record_portal_report(principal.partner, str(case_id), status, reason,
                                                outcome, deps().uow())
-    except handlers.AnswerRefused as exc:  # never "saved": the partner learns why
-        flash(_("The answer was not sent: %(why)s", why=str(exc)))
+    except handlers.AnswerRefused:  # never "saved": the partner learns why
+        flash(_("The answer was not sent: %(why)s", why=_refusal(case_id)))
         return redirect(url_for(".partner_cases")), 303
     if result == "not_found":  # also another partner's case: existence does not leak
         abort(404)

@@ -21,11 +21,12 @@ from services.partner_sandbox import erasure, notices, store
 from services.partner_sandbox.systems import (DESTINATION, NOTICE_FORMATS, SYSTEMS,
                                               WBS_REQUIRED, PartnerSystem)
 from shared import secure_submission as crypto
+from shared import words
 from shared.auth import allow_anonymous, current_principal, ui_roles
 from shared.config import Settings
 from shared.db import make_engine, ping
 from shared.defaults import read_text, resource
-from shared.web import create_service_app, exempt_from_csrf
+from shared.web import create_service_app, exempt_from_csrf, ui_language
 
 SCHEMAS = resource("schemas")  # the schemas Lotse publishes (shared/defaults/schemas)
 api = Blueprint("sandbox_api", __name__, url_prefix="/sandbox")
@@ -376,11 +377,13 @@ def stats():
 @ui_roles("partner", "operator")
 def home():
     principal = current_principal()
-    if principal.partner and principal.partner not in SYSTEMS:
-        abort(404, _("There is no stand-in system for your partner: its referrals are "
-                     "answered in Lotse's partner portal."))
-    partners = [principal.partner] if principal.partner else list(SYSTEMS)
+    # A partner without a system of its own (a portal partner) has no stand-in system here:
+    # the page tells it where its referrals are answered instead of answering 404.
+    portal_partner = principal.partner if principal.partner not in (None, *SYSTEMS) else None
+    partners = ([] if portal_partner else [principal.partner] if principal.partner
+                else list(SYSTEMS))
     return render_template("sandbox/home.html", systems=[SYSTEMS[p] for p in partners],
+                           portal_partner=portal_partner,
                            cases={p: store.find_cases(engine(), p) for p in partners},
                            behaviour={p: store.behaviour(engine(), p,
                                                          settings().sandbox_auto_accept_seconds)
@@ -399,7 +402,8 @@ def set_status(partner, reference):
     if not store.change_status(engine(), partner, reference, status,
                                request.form.get("reason") or None):
         abort(404)
-    flash(_("%(ref)s: %(status)s; Lotse is being notified.", ref=reference, status=status))
+    flash(_("%(ref)s: %(status)s; Lotse is being notified.", ref=reference,
+            status=words.label(status, "referral_status", ui_language())))
     return redirect(url_for(".home"))
 
 

@@ -22,6 +22,7 @@ from services.partner_adapter.consumers import SUBSCRIPTIONS as ADAPTER_SUBS
 from services.referral import repository
 from services.referral.app import create_app as referral_app
 from services.referral.domain import Referral, Route, SharingBasis
+from shared import words
 from shared.auth import Principal, issue_token
 from shared.bus.delivery import Verdict, deliver
 from shared.events.envelope import new_envelope
@@ -121,8 +122,9 @@ def test_every_partner_facing_answer_holds_only_allow_listed_fields_and_the_work
     assert page.status_code == 200 and REASON not in html
     assert SMOKE_INTAKE["person"]["family_name"] in html  # delivered: the case shows them
     for field, value in DISTINCT.items():
-        if field not in DIRECTORY[partner].allow_list:
-            assert value not in html, (partner, field)
+        if field not in DIRECTORY[partner].allow_list:  # nor as the page writes a date
+            shown = words.city_date(value, "en") if value[:4].isdigit() else value
+            assert value not in html and shown not in html, (partner, field)
     if "for_person" in DIRECTORY[partner].allow_list:  # whom the case is for
         assert "Taras" in html, partner
     assert "Andrii" not in html  # a member no referral is for is never named

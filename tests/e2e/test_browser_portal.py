@@ -23,6 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
+from shared import words
 from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
@@ -61,6 +62,11 @@ fetch(`/partner/cases/${caseId}/report`, {
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def en(code: str, vocabulary: str) -> str:
+    """The word the (English) portal shows for a code."""
+    return words.label(code, vocabulary, "en")
+
 
 def portal_cases(client: LotseClient, partner: str) -> dict[str, dict]:
     """The partner's hand-over cases by referral id (partner adapter API, as staff)."""
@@ -113,18 +119,20 @@ def test_a_portal_partner_sees_only_its_own_cases_and_its_acceptance_reaches_sta
     log_in(browser, network, A)
     wait_for(browser, lambda b: b.current_url == f"{network}/partner/cases",
              "the partner's cases after logging in")
-    assert browser.find_element(By.TAG_NAME, "h1").text == f"Cases · {A}"
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Cases · {en(A, 'partner')}"
     [row] = case_rows(browser)
     assert row[0] == olena["reference"]
     assert row[1].splitlines()[0] == "Olena Kovalenko"
-    assert row[2].splitlines() == [A_NEED, f"{A} / {A_SERVICE}"]
-    assert row[3] == "opened"
+    assert row[2].splitlines() == [en(A_NEED, "need"),
+                                   f"{en(A, 'partner')} / {en(A_SERVICE, 'service')}"]
+    assert row[3] == "delivered"
     assert row[4] == mine["partner_case_ref"]
     assert row[5] == "—"
     page = browser.find_element(By.TAG_NAME, "main").text
     for ref in theirs:
         assert ref["partner_case_ref"] not in page, f"{B}'s case {ref['partner_case_ref']}"
     assert B not in page and B_NEED not in page
+    assert en(B, "partner") not in page and en(B_NEED, "need") not in page
     assert taras["reference"] not in page and "Melnyk" not in page
 
     # -- nor can A answer one of B's cases by posting to its report URL
@@ -158,9 +166,10 @@ def test_a_portal_partner_sees_only_its_own_cases_and_its_acceptance_reaches_sta
 
     wait_for(browser, accepted, f"the referral accepted on its page within "
              f"{STAFF_SEES_IT_WITHIN} s", timeout=STAFF_SEES_IT_WITHIN)
-    assert browser.find_element(By.TAG_NAME, "h1").text == f"Referral: {A_NEED} → {A}"
+    assert browser.find_element(By.TAG_NAME, "h1").text == (
+        f"Referral: {en(A_NEED, 'need')} → {en(A, 'partner')}")
     transitions = [(h[1], h[3]) for h in history(browser)]
-    assert transitions[-1] == ("received → accepted", f"partner:{A}"), transitions
+    assert transitions[-1] == ("received → accepted", f"partner {en(A, 'partner')}"), transitions
 
     # -- B's case was left alone
     browser.get(f"{network}/referrals/{olena_refs[B]['referral_id']}")
