@@ -178,7 +178,7 @@ class Persons(MethodView):
     @persons_blp.arguments(PersonSearchQuerySchema, location="query")
     @persons_blp.response(200, PersonListSchema)
     def get(self, query):
-        """Search by name (any script), date of birth (YYYY-MM-DD) or reference number."""
+        """Search by name (any script), date of birth (YYYY-MM-DD or DD.MM.YYYY) or reference."""
         found = queries.search(deps().session_factory, query["q"])
         note_access("listed", "api", person_ids=[f["id"] for f in found])
         return {"items": found}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services import registry
-from services.intake import api, data_protection, erasure_views, ui
+from services.intake import api, data_protection, erasure_views, next_steps, ui
 from services.intake.bootstrap import bootstrap
 from services.intake import oidc_login, token_api
 from services.intake.token_revocations import own_revocation_list
@@ -24,7 +24,8 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
                              api_blueprints=[api.blp, api.persons_blp, api.consents_blp,
                                              api.auth_blp, data_protection.blp, erasure_views.blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
-                                         *[ui.bp, data_protection.bp, erasure_views.bp]])
+                                         ui.bp, data_protection.bp, erasure_views.bp,
+                                         next_steps.bp])
     allow_anonymous(app, "auth.Token", "intake_ui.login", "intake_ui.logout", "intake_ui.home")
     # authentication (docs/security.md): token logout and revocations, the revocation feed
     # of the other services (service credential), optional OpenID Connect login

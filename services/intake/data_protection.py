@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, session
 from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -17,6 +19,13 @@ blp = ApiBlueprint("access_log", __name__, url_prefix="/api/v1/persons",
 
 def deps():
     return current_app.extensions["lotse"]
+
+
+# Lotse's own services and the ways in, as the access log and the erasure page name them.
+LOTSE_SERVICES = {"intake": lazy_gettext("counter intake"), "referral": lazy_gettext("referrals"),
+                  "partner_adapter": lazy_gettext("partner connection"),
+                  "ops": lazy_gettext("operations console")}
+ACCESS_CHANNELS = {"ui": lazy_gettext("web page"), "api": lazy_gettext("programming interface")}
 
 
 def note_access(action: str, channel: str, **ids) -> None:
@@ -90,7 +99,7 @@ class PersonAccessLog(MethodView):
         """Who viewed or changed this person's record, newest first (ids and actions only)."""
         items = _entries(person_id, query["limit"])
         if items is None:
-            abort(404, "no person with this id")
+            abort(404, _("There is no person with this id."))
         return {"person_id": person_id, "items": items}
 
 
@@ -101,7 +110,8 @@ def access_log_page(person_id):
     items = _entries(person_id, 500)
     if items is None:
         abort(404)
-    return render_template("intake/access_log.html", person_id=person_id, items=items)
+    return render_template("intake/access_log.html", person_id=person_id, items=items,
+                           services=LOTSE_SERVICES, channels=ACCESS_CHANNELS)
 
 
 @bp.get("/record-of-processing")

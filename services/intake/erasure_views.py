@@ -9,7 +9,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.intake import erasure
-from services.intake.data_protection import note_access
+from services.intake.data_protection import LOTSE_SERVICES, note_access
 from shared.auth import api_roles, current_principal, ui_roles
 
 bp = Blueprint("erasure_ui", __name__, template_folder="templates")
@@ -67,9 +67,9 @@ def _erase(person_id, reason: str) -> erasure.ErasureRequest:
                                       requested_by=current_principal().username, reason=reason,
                                       now=d.clock())
     except erasure.AlreadyErased:
-        abort(409, "this person's data was erased already")
+        abort(409, _("This person's data was erased already."))
     except LookupError:
-        abort(404, "no person with this id")
+        abort(404, _("There is no person with this id."))
     note_access("erased", "api" if request.path.startswith("/api/") else "ui",
                 person_ids=[result.person_id])
     return result
@@ -111,7 +111,7 @@ def erasure_page(person_id):
     found = _status(person_id)
     return render_template("intake/erasure.html", person_id=person_id,
                            r=as_dict(found) if found else None,
-                           services=erasure.CONFIRMING_SERVICES,
+                           services=erasure.CONFIRMING_SERVICES, service_words=LOTSE_SERVICES,
                            may_erase=current_principal().role == "admin")
 
 

@@ -7,16 +7,109 @@ unchanged.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Mapping
+
+from flask_babel import gettext
+
+from shared import words
 
 HOUSEHOLD_ROWS = 6
 MAX_HOUSEHOLD = 20  # the API's limit: a returning household is never cut short
 CONSENT_SCOPES = ("routed", "welfare", "jobcenter", "registration")
 
 
-def _list(text: str, upper: bool = False) -> list[str]:
-    items = [x.strip() for x in text.replace(";", ",").replace(" ", ",").split(",") if x.strip()]
-    return [x.upper() if upper else x.lower() for x in items]
+# Which picker each form field is, and the API field its errors come back at.
+PICKERS = {"nationality": ("country", "person.nationality"),
+           "nationalities": ("country", "person.nationalities"),
+           "languages": ("language", "person.languages"),
+           "preferred_language": ("language", "person.preferred_language"),
+           "consent_language": ("language", "consent_language")}
+MULTIPLE = ("nationalities", "languages")
+
+
+def picker_names(kind: str, lang: str = "de") -> dict[str, str]:
+    """{code: name} of every country or language, for the page's script."""
+    return dict(words.names(kind, lang))
+
+
+def picker_name(code: str | None, kind: str, lang: str = "de") -> str:
+    """A country's or language's name in `lang` (the code when CLDR has none)."""
+    return words.country_name(code, lang) if kind == "country" else words.language_name(
+        code, lang)
+
+
+def picker_options(kind: str, lang: str) -> tuple[str, ...]:
+    return words.picker_options(kind, lang)
+
+
+def to_code(text: str, kind: str) -> str | None:
+    return words.code_for(text, kind)
+
+
+def _entries(form: Mapping, name: str) -> list[str]:
+    """A picker's entries: one, or for a list (languages) separated by commas or semicolons,
+    codes also by spaces (uk ru)."""
+    text = (form.get(name) or "").strip()
+    if name not in MULTIPLE:
+        return [text] if text else []
+    entries = []
+    for item in (x.strip() for x in text.replace(";", ",").split(",")):
+        parts = item.split()
+        if len(parts) > 1 and all(len(w) <= 3 for w in parts):
+            entries += parts
+        elif item:
+            entries.append(item)
+    return entries
+
+
+def _picked(form: Mapping, name: str) -> list[str]:
+    """The codes of a picker field, an entry not known kept as typed (the API refuses it)."""
+    kind = PICKERS[name][0]
+    return [to_code(e, kind) or e for e in _entries(form, name)]
+
+
+def picker_errors(form: Mapping) -> dict[str, str]:
+    """A name typed that is no country or language, or a required one left out, at its field
+    (in the page's language)."""
+    errors = {}
+    if not _entries(form, "nationality"):
+        errors["person.nationality"] = gettext("Please choose a nationality from the list.")
+    if not _entries(form, "languages"):
+        errors["person.languages"] = gettext("Please choose at least one language.")
+    for name, (kind, path) in PICKERS.items():
+        unknown = [e for e in _entries(form, name) if to_code(e, kind) is None]
+        if not unknown:
+            continue
+        shown = ", ".join(f"„{e}“" for e in unknown)
+        errors[path] = (gettext("Unknown country: %(names)s. Please choose from the list.",
+                                names=shown) if kind == "country" else
+                        gettext("Unknown language: %(names)s. Please choose from the list.",
+                                names=shown))
+    return errors
+
+
+def with_picker_errors(errors: dict[str, str], form: Mapping) -> dict[str, str]:
+    """The API's errors with a picker's (and its entries') replaced by the clearer one."""
+    found = picker_errors(form)
+    kept = {k: v for k, v in errors.items()
+            if not (k in found or any(k.startswith(p + ".") for p in found)
+                    or ("consent_language" in found
+                        and re.fullmatch(r"consents?(\.\d+)?\.language", k)))}
+    for key in [k for k in kept if re.fullmatch(r"person\.(languages|nationalities)\.\d+", k)]:
+        field = key.rsplit(".", 1)[0]  # an entry's error is shown at its field
+        kept[field] = " ".join(dict.fromkeys(filter(None, (kept.get(field), kept.pop(key)))))
+    return {**kept, **found}
+
+
+def picker_values(values: Mapping, lang: str) -> dict[str, str]:
+    """A returning visitor's codes as the names the pickers show."""
+    shown = {}
+    for name, (kind, _path) in PICKERS.items():
+        if values.get(name):
+            shown[name] = ", ".join(picker_name(c, kind, lang)
+                                    for c in _entries(values, name))
+    return shown
 
 
 def _opt(form: Mapping, name: str) -> str | None:
@@ -33,15 +126,16 @@ def _for_member(row: str | None, members: dict[str, int], household: list) -> di
 
 
 def form_to_payload(form) -> dict:
-    """The form as an IntakeInSchema payload; blank optional fields are left out."""
+    """The form as an IntakeInSchema payload; blank optional fields are left out. Countries
+    and languages may be typed by name (German or English) or code; the API gets codes."""
     person = {
         "given_name": form.get("given_name", ""), "family_name": form.get("family_name", ""),
         "birth_date": form.get("birth_date", ""),
-        "nationality": form.get("nationality", "").strip().upper(),
-        "languages": _list(form.get("languages", "")),
-        "nationalities": _list(form.get("nationalities", ""), upper=True),
+        "nationality": (_picked(form, "nationality") or [""])[0],
+        "languages": _picked(form, "languages"),
+        "nationalities": _picked(form, "nationalities"),
         "interpreter": form.get("interpreter") or "none",
-        "preferred_language": _opt(form, "preferred_language"),
+        "preferred_language": (_picked(form, "preferred_language") or [None])[0],
         "other_names": [], "household": [],
     }
     if _opt(form, "other_given_name") or _opt(form, "other_family_name"):
@@ -80,13 +174,38 @@ def form_to_payload(form) -> dict:
     if _opt(form, "person_id"):
         payload["person_id"] = form.get("person_id")
     consent = {"method": form.get("consent_method", ""),
-               "language": form.get("consent_language", "").strip().lower(),
+               "language": (_picked(form, "consent_language") or [""])[0],
                "information_version": _opt(form, "consent_version")}
     scopes = form.getlist("consent_scope")
     if "routed" in scopes:
         payload["consent"] = {"share_with_partners": True, **consent}
     payload["consents"] = [{"partner": p, **consent} for p in scopes if p != "routed"]
     return payload
+
+
+def N_(text: str) -> str:
+    """A message marked for translation where it is shown (pybabel extracts N_)."""
+    return text
+
+
+# marshmallow's own messages as the form shows them (the API keeps its English).
+_FORM_MESSAGES = (
+    (re.compile(r"Must be one of: .*"), N_("Please choose from the list.")),
+    (re.compile(r"Length must be between 1 and \d+\."), N_("Please enter at least one.")),
+    (re.compile(r"Not a valid date\."), N_("Not a valid date.")),
+    (re.compile(r"Missing data for required field\.|Field may not be null\."),
+     N_("This is required.")),
+    (re.compile(r"Not a valid email address\."), N_("Not a valid e-mail address.")),
+    (re.compile(r"Unknown field\."), N_("This field is not known.")),
+)
+
+
+def form_message(message: str) -> str:
+    """A message of the API's validation as the form shows it, in the page's language."""
+    for pattern, text in _FORM_MESSAGES:
+        if pattern.fullmatch(str(message)):
+            return gettext(text)
+    return gettext(str(message))
 
 
 def flatten_errors(errors: dict, prefix: str = "",
@@ -106,4 +225,92 @@ def flatten_errors(errors: dict, prefix: str = "",
 
 def consent_errors(flat: dict[str, str]) -> str:
     """Errors of the consent block, which is one set of inputs for several API fields."""
-    return " ".join(dict.fromkeys(v for k, v in flat.items() if k.startswith("consent")))
+    return " ".join(dict.fromkeys(v for k, v in flat.items()
+                                  if k.startswith("consent") and k != "consent_language"))
+
+
+# The form's fields in the order they appear: (API error path, input id, label msgid). The
+# labels are the form's own, so the summary names each field as the form does.
+_FIELDS = (
+    ("person_id", "err-person_id", None),
+    ("person.given_name", "given_name", "Given name(s) as in passport"),
+    ("person.family_name", "family_name", "Family name as in passport"),
+    ("person.birth_date", "birth_date", "Date of birth"),
+    ("person.nationality", "nationality", "Nationality"),
+    ("person.other_names.0.given_name", "other_given_name", "Other spelling: given name"),
+    ("person.other_names.0.family_name", "other_family_name", "Other spelling: family name"),
+    ("person.languages", "languages", "Languages (preferred first)"),
+    ("person.preferred_language", "preferred_language", "Preferred language"),
+    ("person.interpreter", "interpreter", "Interpreter"),
+    ("person.nationalities", "nationalities", "Further nationalities"),
+    ("person.contact.phone", "phone", "Phone"),
+    ("person.contact.email", "email", "E-mail"),
+    ("person.contact.preferred_channel", "preferred_channel", "Preferred contact"),
+    ("person.contact.address.street", "street", "Street in the city"),
+    ("person.contact.address.postcode", "postcode", "Postcode"),
+    ("person.contact.address.city", "city", "City"),
+    ("person.contact.address.district", "district", "City district"),
+    ("person.contact.address", "no_fixed_address", "No fixed address"),
+    ("person.household.#.given_name", "hh-#-given_name", "Given name"),
+    ("person.household.#.family_name", "hh-#-family_name", "Family name"),
+    ("person.household.#.relation", "hh-#-relation", "Relation"),
+    ("person.household.#.birth_date", "hh-#-birth_date", "Date of birth"),
+    ("person.household", "more-household", "Household"),
+    ("residence_status", "residence_status", "Residence status"),
+    ("residence.legal_basis", "legal_basis", "Legal basis"),
+    ("residence.document_type", "document_type", "Document type"),
+    ("residence.valid_until", "valid_until", "Valid until"),
+    ("residence.first_issue_date", "first_issue_date", "First issued"),
+    ("arrival_date", "arrival_date", "Arrival in Germany"),
+    ("residence.purpose", "residence_purpose", "Purpose of stay"),
+    ("site", "site", "Site"),
+    ("channel", "channel", "Channel"),
+    ("needs", "needs-start", "Needs"),
+    ("needs.#.for_member", "for-#", "For whom"),
+    ("needs.#", "need-#", None),
+    ("consent", "consent-start", "Consent to share data"),
+    ("consent_language", "consent_language", "Information text language"),
+    ("notes", "notes", "Notes"),
+)
+
+
+def error_id(path: str) -> str:
+    """The id of the element showing a field's error (aria-describedby points to it)."""
+    return "err-" + re.sub(r"[^\w-]", "-", path)
+
+
+def error_summary(errors: dict[str, str], form, lang: str = "de") -> list[dict]:
+    """Every error of the form, in the form's order, each with the field it links to:
+    [{"href": "#given_name", "label": ..., "message": ...}]. Consent errors come as one."""
+    needs = form.getlist("needs") if hasattr(form, "getlist") else []
+    items: list[tuple[tuple[int, int, int], dict]] = []
+    consent = consent_errors(errors)
+    if consent:
+        errors = {**{k: v for k, v in errors.items()
+                     if not k.startswith("consent") or k == "consent_language"},
+                  "consent": consent}
+    for path, message in errors.items():
+        found = [(len(pattern), place, match) for place, (pattern, _, _) in enumerate(_FIELDS)
+                 if (match := re.fullmatch(r"(\d+)".join(map(re.escape, pattern.split("#")))
+                                           + r"(?:\..*)?", path))]
+        if not found:  # no field of its own: the summary still shows it
+            items.append(((len(_FIELDS), 0, 0), {"href": "#intake-form", "label": "",
+                                                  "message": message}))
+            continue
+        _, place, match = max(found, key=lambda f: f[0])  # the most specific field
+        pattern, target, label = _FIELDS[place]
+        number = int(match.group(1)) if "#" in pattern else 0
+        text = gettext(label) if label else ""
+        if pattern.startswith("person.household.#"):
+            text = gettext("Household member %(n)s", n=number + 1) + ": " + text
+            target = target.replace("#", str(number))
+        elif pattern.startswith("needs.#"):
+            code = needs[number] if number < len(needs) else ""
+            word = words.label(code, "need", lang)
+            text = f"{text}: {word}" if text else word
+            target = target.replace("#", code)
+        group = pattern.split("#")[0]  # a household row's fields together, row by row
+        first = next(i for i, f in enumerate(_FIELDS) if f[0].split("#")[0] == group)
+        items.append(((first, number, place), {"href": "#" + target, "label": text,
+                                                "message": message}))
+    return [item for _, item in sorted(items, key=lambda i: i[0])]

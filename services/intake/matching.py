@@ -400,11 +400,30 @@ class Candidate:
     other_names: tuple[str, ...] = ()
 
 
+def _(message: str) -> str:
+    """Marks a reason's words for the catalogue (shared/translations): the domain keeps them in
+    English, pages say them in the UI's language (Reason.message and .params)."""
+    return message
+
+
+class Reason(str):
+    """Why a candidate may be the person, in English; `message` with `params` (names, dates,
+    years) lets a page say it in its own language."""
+
+    message: str
+    params: dict
+
+    def __new__(cls, message: str, **params: object) -> Reason:
+        reason = super().__new__(cls, message % params if params else message)
+        reason.message, reason.params = message, params
+        return reason
+
+
 @dataclass(frozen=True)
 class Match:
     person_id: str
     score: float
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
 
 # How much the name counts against the date of birth. With the default threshold of 0.75 an
@@ -453,24 +472,25 @@ def _identical(comparison: _Comparison) -> int:
     return sum(x.text == y.text for x, y in comparison.pairs)
 
 
-def _name_reasons(comparison: _Comparison, ours: str, theirs: str) -> tuple[str, ...]:
-    pair = f"({ours} ≈ {theirs})"
+def _name_reasons(comparison: _Comparison, ours: str, theirs: str) -> tuple[Reason, ...]:
+    pair = {"ours": ours, "theirs": theirs}
     if comparison.score < 0.6:
-        return (f"names differ ({ours} / {theirs})",)
+        return (Reason(_("names differ (%(ours)s / %(theirs)s)"), **pair),)
     if comparison.score < 0.8:
-        reasons = [f"names partly alike {pair}"]
+        reasons = [Reason(_("names partly alike (%(ours)s ≈ %(theirs)s)"), **pair)]
     elif _scripts(ours) != _scripts(theirs):
-        reasons = [f"name matches across scripts {pair}"]
+        reasons = [Reason(_("name matches across scripts (%(ours)s ≈ %(theirs)s)"), **pair)]
     elif ours == theirs:
-        reasons = [f"same name ({ours})"]
+        reasons = [Reason(_("same name (%(name)s)"), name=ours)]
     elif _identical(comparison) == len(comparison.pairs):
-        reasons = [f"same name parts {pair}"]
+        reasons = [Reason(_("same name parts (%(ours)s ≈ %(theirs)s)"), **pair)]
     else:
-        reasons = [f"name spelt differently {pair}"]
+        reasons = [Reason(_("name spelt differently (%(ours)s ≈ %(theirs)s)"), **pair)]
     if comparison.swapped:
-        reasons.append("given and family name swapped")
+        reasons.append(Reason(_("given and family name swapped")))
     if comparison.missing:
-        reasons.append(f"name part only on one side: {', '.join(comparison.missing)}")
+        reasons.append(Reason(_("name part only on one side: %(parts)s"),
+                              parts=", ".join(comparison.missing)))
     return tuple(reasons)
 
 
@@ -480,22 +500,25 @@ def _scripts(text: str) -> frozenset[str]:
                      for char in text if char.isalpha())
 
 
-def _birth_date_evidence(ours: date | None, theirs: date | None) -> tuple[float, str]:
+def _birth_date_evidence(ours: date | None, theirs: date | None) -> tuple[float, Reason]:
     if ours is None or theirs is None:
-        return _NO_DATE, "date of birth unknown on one side"
+        return _NO_DATE, Reason(_("date of birth unknown on one side"))
     if ours == theirs:
-        return _SAME_DATE, "same date of birth"
+        return _SAME_DATE, Reason(_("same date of birth"))
     if (ours.year, ours.month, ours.day) == (theirs.year, theirs.day, theirs.month):
-        return _NEAR_DATE, "birth date differs by day/month swap"
+        return _NEAR_DATE, Reason(_("birth date differs by day/month swap"))
     if abs((ours - theirs).days) == 1:
-        return _NEAR_DATE, "birth date one day apart"
+        return _NEAR_DATE, Reason(_("birth date one day apart"))
     if (ours.month, ours.day) == (theirs.month, theirs.day) and _year_typo(ours.year,
                                                                            theirs.year):
-        return _WEAK_DATE, f"same birthday, birth year differs ({ours.year} vs {theirs.year})"
+        return _WEAK_DATE, Reason(_("same birthday, birth year differs (%(ours)s vs %(theirs)s)"),
+                                  ours=ours.year, theirs=theirs.year)
     if ours.year == theirs.year and (1, 1) in ((ours.month, ours.day), (theirs.month, theirs.day)):
         # Many documents record 1 January when only the year of birth is known.
-        return _WEAK_DATE, "same birth year; 1 January is often a placeholder date"
-    return _OTHER_DATE, f"different date of birth ({ours.isoformat()} vs {theirs.isoformat()})"
+        return _WEAK_DATE, Reason(_("same birth year; 1 January is often a placeholder date"))
+    # dates as objects: a page writes them as its language does (str() gives ISO)
+    return _OTHER_DATE, Reason(_("different date of birth (%(ours)s vs %(theirs)s)"),
+                               ours=ours, theirs=theirs)
 
 
 def _year_typo(a: int, b: int) -> bool:

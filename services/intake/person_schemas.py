@@ -88,7 +88,8 @@ class PersonListSchema(Schema):
 
 class PersonSearchQuerySchema(StrictSchema):
     q = fields.String(required=True, validate=validate.Length(min=2, max=200),
-                      metadata={"description": "name, date of birth (YYYY-MM-DD) or reference"})
+                      metadata={"description": "name, date of birth (YYYY-MM-DD or DD.MM.YYYY)"
+                                               " or reference"})
 
 
 class MatchQuerySchema(StrictSchema):

@@ -1,8 +1,12 @@
 """Read side of the intake service: intakes, persons with their timeline, likely matches."""
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import asdict
 from datetime import date
+
+from flask_babel import get_locale, gettext
 
 from services.intake import matching, repository
 from services.intake.domain import Intake, ReferralView
@@ -67,28 +71,65 @@ def person_detail(session_factory, person_id: str) -> dict | None:
     return data
 
 
+# A referral in these states is still on its way to an answer the person page waits for
+UNSETTLED = ("draft", "requested", "received")
+
+
+def on_the_way(consultations: list[dict]) -> dict[str, list[str]]:
+    """Per consultation (intake id), the needs recorded whose referral has not arrived yet
+    (each need becomes one referral, per person it is for)."""
+    found = {}
+    for c in consultations:
+        waiting = Counter(n["code"] for n in c["need_details"]) if c.get("need_details") \
+            else Counter(c["needs"])
+        waiting.subtract(r["need"] for r in c["referrals"])
+        missing = [need for need, count in waiting.items() for _ in range(max(count, 0))]
+        if missing:
+            found[str(c["id"])] = missing
+    return found
+
+
+def settling(consultations: list[dict], waiting: dict[str, list[str]]) -> bool:
+    """Whether the referrals may still change soon: a need on its way, or a referral the
+    partner has not answered yet."""
+    return bool(waiting) or any(r["status"] in UNSETTLED for c in consultations
+                                for r in c["referrals"])
+
+
 def _timeline(consultations: list[dict], consents: list[dict], merges) -> list[dict]:
+    """The API's entries (an English `summary`); `facts` keeps the codes and names a summary
+    is made of, which the person page shows as words in the UI's language."""
     entries = []
     for c in consultations:
         entries.append({"at": c["recorded_at"], "kind": "consultation", "ref": c["reference"],
                         "summary": f"{c['site']} · {c['recorded_by']} · "
-                                   f"needs: {', '.join(c['needs']) or 'none'}"})
+                                   f"needs: {', '.join(c['needs']) or 'none'}",
+                        "facts": {"site": c["site"], "by": c["recorded_by"],
+                                  "needs": list(c["needs"])}})
         for r in c["referrals"]:
             entries.append({"at": r["updated_at"], "kind": "referral",
                             "ref": r["partner_case_ref"],
-                            "summary": f"{r['need']} → {r['partner'] or '—'}: {r['status']}"})
+                            "summary": f"{r['need']} → {r['partner'] or '—'}: {r['status']}",
+                            "facts": {"need": r["need"], "partner": r["partner"],
+                                      "status": r["status"]}})
     for c in consents:
         scope = c["partner"] or "partners the needs go to"
+        facts = {"partner": c["partner"], "method": c["method"], "language": c["language"],
+                 "by": c["withdrawn_by"]}
         entries.append({"at": c["given_at"], "kind": "consent", "ref": str(c["id"]),
-                        "summary": f"consent for {scope} ({c['method']}, {c['language']})"})
+                        "summary": f"consent for {scope} ({c['method']}, {c['language']})",
+                        "facts": facts})
         if c["withdrawn_at"]:
             entries.append({"at": c["withdrawn_at"], "kind": "consent_withdrawn",
                             "ref": str(c["id"]),
-                            "summary": f"consent for {scope} withdrawn by {c['withdrawn_by']}"})
+                            "summary": f"consent for {scope} withdrawn by {c['withdrawn_by']}",
+                            "facts": facts})
     for m in merges:
         entries.append({"at": m.merged_at, "kind": "merge", "ref": m.id,
                         "summary": f"record {m.merged_id[:8]} merged into {m.survivor_id[:8]}"
-                                   f" by {m.merged_by}" + (" (undone)" if m.undone_at else "")})
+                                   f" by {m.merged_by}" + (" (undone)" if m.undone_at else ""),
+                        "facts": {"merged": m.merged_id[:8], "survivor": m.survivor_id[:8],
+                                  "by": m.merged_by, "undone": bool(m.undone_at)}})
     return sorted(entries, key=lambda e: e["at"], reverse=True)
 
 
@@ -106,14 +147,41 @@ def find_matches(session_factory, given_name: str, family_name: str,
     found = matching.likely_matches(given_name, family_name, birth_date, candidates,
                                     limit=limit)
     return [{"person": _summary(by_id[m.person_id]), "score": round(m.score, 3),
-             "reasons": list(m.reasons)} for m in found]
+             "reasons": [reason_words(r) for r in m.reasons]} for m in found]
+
+
+def reason_words(reason: str) -> str:
+    """A match reason in the request's UI language (the page's, or the API caller's
+    Accept-Language), its dates written as that language writes them."""
+    from shared import words
+
+    if not isinstance(reason, matching.Reason):
+        return str(reason)
+    lang = str(get_locale() or "de")
+    params = {k: words.city_date(v, lang) if isinstance(v, date) else v
+              for k, v in reason.params.items()}
+    return gettext(reason.message, **params)
+
+
+# A date of birth as German staff type it (14.03.1987, 4.3.1987) or in ISO form (1987-03-14).
+_GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+
+
+def typed_date(text: str) -> date | None:
+    """The date in a search box: TT.MM.JJJJ or YYYY-MM-DD; None when it is none."""
+    text = text.strip()
+    german = _GERMAN_DATE.fullmatch(text)
+    try:
+        if german:
+            day, month, year = (int(part) for part in german.groups())
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def search(session_factory, query: str) -> list[dict]:
-    try:
-        birth_date = date.fromisoformat(query.strip())
-    except ValueError:
-        birth_date = None
+    birth_date = typed_date(query)
     parts = query.split()
     keys = matching.search_keys(parts[0], " ".join(parts[1:])) if parts and not birth_date \
         else []

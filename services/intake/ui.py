@@ -17,7 +17,11 @@ from services.intake.data_protection import note_access, note_listed_intakes
 from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
                                     URGENCIES, IntakeError)
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
-                                         flatten_errors, form_to_payload)
+                                         error_summary, flatten_errors, form_message,
+                                         form_to_payload,
+                                         picker_errors, picker_names, picker_options,
+                                         picker_values,
+                                         with_picker_errors)
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
@@ -137,17 +141,23 @@ def intake_new():
     if request.method == "POST":
         try:
             data = INTAKE_IN.load(form_to_payload(request.form))
-            intake = record(data, "ui")
-            session["last_site"] = data["site"]
-            flash(_("Intake %(ref)s recorded; referrals are on their way.",
-                    ref=intake.reference))
-            return redirect(url_for(".person_page", person_id=intake.person_id))
+            if not picker_errors(request.form):  # a country or language typed is unknown
+                intake = record(data, "ui")
+                session["last_site"] = data["site"]
+                flash(_("Intake %(ref)s recorded; referrals are on their way.",
+                        ref=intake.reference))
+                return redirect(url_for(".person_page", person_id=intake.person_id))
         except ValidationError as exc:
-            errors = flatten_errors(exc.messages, translate=_)
+            errors = flatten_errors(exc.messages, translate=form_message)
         except FieldError as exc:
             errors = {exc.field: _(exc.message)}
+        errors = with_picker_errors(errors, request.form)
     return render_template(
         "intake/new.html", form=form, errors=errors, consent_error=consent_errors(errors),
+        error_summary=error_summary(errors, form, ui_language()),
+        countries=picker_options("country", ui_language()),
+        country_names=picker_names("country", ui_language()),
+        languages=picker_options("language", ui_language()),
         needs=NEEDS, needs_labels={n.code: n.label(ui_language()) for n in NEEDS},
         statuses=RESIDENCE_STATUSES, purposes=RESIDENCE_PURPOSES, sites=SITES,
         methods=CONSENT_METHODS,
@@ -205,6 +215,7 @@ def _prefill(person_id: str | None) -> _Prefill:
     if detail["consultations"]:
         last = detail["consultations"][0]
         values.update(residence_status=last["residence_status"])
+    values.update(picker_values(values, ui_language()))  # countries, languages by name
     return values
 
 
@@ -255,7 +266,25 @@ def person_page(person_id):
     note_access("viewed", "ui", person_ids=[detail["id"]])
     return render_template("intake/person.html", d=detail, p=p, duplicates=duplicates,
                            partners=PARTNERS, methods=CONSENT_METHODS,
-                           districts={d.code: d for d in DISTRICTS})
+                           districts={d.code: d for d in DISTRICTS},
+                           **_referral_rows(detail))
+
+
+def _referral_rows(detail: dict) -> dict:
+    waiting = queries.on_the_way(detail["consultations"])
+    return {"on_the_way": waiting, "settling": queries.settling(detail["consultations"],
+                                                                 waiting)}
+
+
+@bp.get("/persons/<uuid:person_id>/referrals")
+@ui_roles("staff")
+def person_referrals(person_id):
+    """The person page's referral rows, fetched again by the page while they settle (the
+    page's view was logged: the rows are part of it)."""
+    detail = queries.person_detail(deps().session_factory, str(person_id))
+    if detail is None or detail["merged_into"]:
+        return render_template("error.html", error=_NotFound()), 404
+    return render_template("intake/_referral_rows.html", d=detail, **_referral_rows(detail))
 
 
 @bp.post("/persons/<uuid:person_id>/consents/<uuid:consent_id>/withdraw")
@@ -269,7 +298,7 @@ def withdraw(person_id, consent_id):
     except LookupError:
         abort(404, _("There is no consent with this id."))
     except IntakeError as exc:  # withdrawn before
-        flash(_("Not withdrawn:") + f" {exc.message}")
+        flash(_("Not withdrawn:") + f" {_(exc.message)}")
         return redirect(url_for(".person_page", person_id=person_id))
     note_access("consent_withdrawn", "ui", person_ids=[person_id])
     flash(_("Consent withdrawn; referrals relying on it are being cancelled."))
@@ -290,10 +319,20 @@ def add_facts(intake_id):
         flash(_("Facts recorded; referrals waiting for them are routed again."))
     except ValidationError as exc:
         flash(_("Facts not recorded:") + " " + "; ".join(
-            f"{k}: {v}" for k, v in flatten_errors(exc.messages, translate=_).items()))
+            f"{_field_word(k)}: {v}"
+            for k, v in flatten_errors(exc.messages, translate=_).items()))
     except FieldError as exc:
-        flash(_("Facts not recorded:") + f" {exc.field}: {_(exc.message)}")
+        flash(_("Facts not recorded:") + f" {_field_word(exc.field)}: {_(exc.message)}")
     return redirect(url_for(".intake_detail", intake_id=intake_id))
+
+
+def _field_word(field: str) -> str:
+    """A field of the facts or consent form as its label names it."""
+    labels = {"residence.first_issue_date": _("First issued"),
+              "residence.purpose": _("Purpose of stay"), "arrival_date": _("Arrival in Germany"),
+              "partner": _("Add consent for"), "method": _("Given by"),
+              "language": _("Text language")}
+    return labels.get(field, field)
 
 
 @bp.post("/persons/<uuid:person_id>/consents")
@@ -311,7 +350,8 @@ def give_consent(person_id):
         flash(_("Consent recorded; waiting referrals to this partner may leave now."))
     except ValidationError as exc:
         flash(_("Consent not recorded:") + " " + "; ".join(
-            f"{k}: {v}" for k, v in flatten_errors(exc.messages).items()))
+            f"{_field_word(k)}: {v}"
+            for k, v in flatten_errors(exc.messages, translate=_).items()))
     return redirect(url_for(".person_page", person_id=person_id))
 
 
@@ -325,8 +365,10 @@ def merge(person_id):
                                         request.form.get("reason") or None, d.uow(), d.clock)
         note_access("merged", "ui", person_ids=[person_id, request.form["duplicate_id"]])
         flash(_("Records merged (merge %(id)s); it can be undone below.", id=result.merge_id[:8]))
-    except (IntakeError, ValueError, KeyError) as exc:
-        flash(_("Not merged:") + f" {exc}")
+    except IntakeError as exc:
+        flash(_("Not merged:") + f" {_(exc.message)}")
+    except (ValueError, KeyError):  # no or no valid duplicate_id
+        flash(_("Not merged:") + " " + _("choose the record to merge with."))
     return redirect(url_for(".person_page", person_id=person_id))
 
 
@@ -340,7 +382,7 @@ def undo(merge_id):
     except LookupError:
         abort(404, _("There is no merge with this id."))
     except IntakeError as exc:  # undone before
-        flash(_("Not undone:") + f" {exc.message}")
+        flash(_("Not undone:") + f" {_(exc.message)}")
         return redirect(back if _safe_next(back) else url_for(".intake_list"))
     with d.session_factory() as s:
         merge = repository.get_merge(s, merge_id)

@@ -416,3 +416,91 @@ def test_the_form_refuses_an_invisible_name_in_german_next_to_the_field(intake_c
     assert ('data-field="person.household.0.birth_date">liegt vor dem 01.01.1900'
             in r.get_data(as_text=True))
     assert rows(intake_deps, tables.intakes) == 0
+
+
+# -- the form: words, pickers, errors (issue 20) ----------------------------------------------
+
+FORM = {"given_name": "Olena", "family_name": "Kovalenko", "birth_date": "1987-03-14",
+        "nationality": "Ukraine", "languages": "Ukrainisch, russian",
+        "nationalities": "Russland", "preferred_language": "Ukrainisch",
+        "residence_status": "TEMP_PROTECTION_24", "site": "infopoint", "channel": "in_person",
+        "interpreter": "video", "needs": "living_costs", "consent_scope": "routed",
+        "consent_method": "signed_form", "consent_language": "ukrainisch"}
+
+
+def test_the_form_shows_words_and_offers_countries_and_languages_by_name(intake_client, staff):
+    page = intake_client.get("/intakes/new", headers=staff).get_data(as_text=True)
+    assert "TEMP_PROTECTION_24 ·" not in page and "ISO" not in page
+    assert '<option value="TEMP_PROTECTION_24" selected>Vorübergehender Schutz' in page
+    assert '<option value="spouse" >Ehe-' in page or '<option value="spouse" >' in page
+    assert 'aria-label="Haushaltsmitglied 1: Vorname"' in page
+    assert '<option value="video" >per Video</option>' in page or 'value="video"' in page
+    countries = page[page.index('<datalist id="country-names">'):]
+    countries = countries[:countries.index("</datalist>")]
+    assert countries.index('"Ukraine"') < countries.index('"Syrien"') < countries.index(
+        '"Ägypten"') < countries.index('"Deutschland"')  # the frequent ones first
+    assert 'value="UA"' not in countries
+    languages = page[page.index('<datalist id="language-names">'):]
+    assert languages.index('"Ukrainisch"') < languages.index('"Arabisch"') < languages.index(
+        '"Dänisch"')
+    assert 'list="country-names"' in page and 'list="language-names"' in page
+
+
+def test_countries_and_languages_typed_by_name_are_recorded_by_their_codes(intake_client,
+                                                                          staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False  # the view is under test
+    r = intake_client.post("/intakes/new", data=FORM, headers=staff)
+    assert r.status_code in (302, 303), r.get_data(as_text=True)[:2000]
+    person_id = r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    person = intake_client.get(f"/api/v1/persons/{person_id}", headers=staff).get_json()
+    p = person["person"]
+    assert (p["nationality"], p["languages"], p["preferred_language"]) == ("UA", ["uk", "ru"],
+                                                                           "uk")
+    assert "RU" in p["nationalities"]
+    # a returning visitor's form shows the names again, not the codes
+    page = intake_client.get(f"/intakes/new?person_id={person_id}",
+                             headers=staff).get_data(as_text=True)
+    assert 'id="nationality" name="nationality" type="text" value="Ukraine"' in page
+    assert 'value="Ukrainisch, Russisch"' in page and 'value="Russland"' in page
+
+
+def test_codes_typed_still_count_and_spaces_part_them(intake_client, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False
+    form = {**FORM, "nationality": "ua", "languages": "uk ru", "nationalities": "",
+            "preferred_language": "", "consent_language": "uk"}
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code in (302, 303), r.get_data(as_text=True)[:2000]
+
+
+def test_errors_are_summed_up_on_top_linked_to_their_fields_and_nothing_typed_is_lost(
+        intake_client, intake_deps, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False
+    form = {**FORM, "nationality": "Atlantis", "languages": "Ukrainisch, Elbisch",
+            "hh-1-given_name": "Mila", "hh-1-family_name": "Kovalenko",
+            "hh-1-relation": "child", "hh-1-birth_date": "2014-01-01", "email": "kein-at"}
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert rows(intake_deps, tables.intakes) == 0
+    summary = page[page.index('id="error-summary"'):]
+    summary = summary[:summary.index("</div>")]
+    assert 'tabindex="-1"' in page[page.index('id="error-summary"') - 60:][:120]
+    assert "Bitte korrigieren Sie diese Angaben" in summary
+    links = summary.split('<li><a href="')[1:]
+    assert [link.split('"')[0] for link in links] == [
+        "#nationality", "#languages", "#email"]  # in the form's order
+    assert "Staatsangehörigkeit: Unbekanntes Land: „Atlantis“" in summary
+    assert "Unbekannte Sprache: „Elbisch“" in summary
+    assert "E-Mail: " in summary
+    # at each field: the error, and the field marked invalid and pointing to it
+    assert 'value="Atlantis" required list="country-names" autocomplete="off" placeholder="' in page
+    for field, path in (("nationality", "person-nationality"), ("languages", "person-languages"),
+                        ("email", "person-contact-email")):
+        tag = page[page.index(f'id="{field}"'):]
+        tag = tag[:tag.index(">")]
+        assert f'aria-invalid="true" aria-describedby="err-{path}"' in tag, tag
+        assert f'<div class="error" id="err-{path}"' in page
+    assert 'data-field="person.nationality">Unbekanntes Land: „Atlantis“' in page
+    assert 'value="Ukrainisch, Elbisch"' in page and 'value="Mila"' in page
+    assert 'value="2014-01-01"' in page and "autofocus" not in page
+    assert 'id="given_name" name="given_name" type="text" value="Olena"' in page

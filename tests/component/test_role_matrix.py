@@ -41,6 +41,8 @@ MATRIX = {
     ("intake", "GET", "/persons"): {'staff', 'admin'},
     ("intake", "GET", "/persons/<uuid:person_id>"): {'staff', 'admin'},
     ("intake", "GET", "/persons/<uuid:person_id>/access-log"): {'staff', 'admin'},
+    ("intake", "GET", "/persons/<uuid:person_id>/next-steps"): {'staff', 'admin'},
+    ("intake", "GET", "/persons/<uuid:person_id>/referrals"): {'staff', 'admin'},
     ("intake", "GET", "/record-of-processing"): {'admin'},
     ("intake", "GET", "/persons/<uuid:person_id>/registration-form/<uuid:referral_id>"):
         {'staff', 'admin'},
@@ -243,8 +245,9 @@ def test_a_portal_partner_is_told_there_is_no_stand_in_system_for_it(network):
     answer = app.test_client().get("/sandbox/", headers={
         "Authorization": "Bearer " + issue_token(app.secret_key, PROBE_ROLES["portal partner"]),
         "Accept-Language": "en"})
-    assert answer.status_code == 404
-    assert "no stand-in system for your partner" in answer.get_data(as_text=True)
+    assert answer.status_code == 200  # the page works for every partner (issue 20, item 7)
+    page = answer.get_data(as_text=True)
+    assert "has no system of its own" in page and "/partner/cases" in page
 
 
 def test_a_partner_user_never_reads_another_partners_referral(settings, referral_deps):

@@ -134,13 +134,13 @@ def test_two_childrens_school_places_reach_the_school_office_each_naming_the_chi
     assert routed[1]["routing_reason"].startswith("for the child born 2012-02-01: ")
     # the school office's portal names the child of each case; the spouse nowhere
     page = LotseClient(network, "dlzb").http.get(f"{network}/partner/cases", timeout=10).text
-    assert "Ivan Kovalenko</bdi> (child, 2015-09-09)" in page
-    assert "Sofia Kovalenko</bdi> (child, 2012-02-01)" in page
+    assert "Ivan Kovalenko</bdi> (Kind, 09.09.2015)" in page
+    assert "Sofia Kovalenko</bdi> (Kind, 01.02.2012)" in page
     assert "Andrii" not in page
     # staff see it on the consultation too, as it listed the household
     consultation = client.http.get(f"{network}/intakes/{intake['id']}", timeout=10).text
-    assert consultation.count("Ivan Kovalenko</bdi> (child, 2015-09-09)") == 1
-    assert consultation.count("Sofia Kovalenko</bdi> (child, 2012-02-01)") == 1
+    assert consultation.count("Ivan Kovalenko</bdi> (Kind, 09.09.2015)") == 1
+    assert consultation.count("Sofia Kovalenko</bdi> (Kind, 01.02.2012)") == 1
 
 
 def test_a_fact_recorded_later_routes_the_referral_that_waited_for_it(network, smoke_intake):
