@@ -64,6 +64,18 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     apt-get install -y -q chromium chromium-driver >/dev/null
 fi
 
+# --- test tools: axe-core (npm) checks every page's accessibility in Chromium ----------------
+axe_dir="$(dirname "$0")/../tests/e2e/axe"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing axe-core (npm) for the accessibility tests"
+    (cd "$axe_dir" && limit 300 "npm ci axe-core" npm ci --no-audit --no-fund --loglevel=error \
+       >/dev/null)
+  else
+    echo "ensure-services: npm is missing: the accessibility tests need axe-core" >&2
+  fi
+fi
+
 # --- test tools: promtool (Debian's prometheus package) checks the alert rules ------------------
 if ! command -v promtool >/dev/null 2>&1; then
   echo "installing promtool (Debian package prometheus) for the alert rule tests"

@@ -1,6 +1,7 @@
 """End-to-end fixtures: the embedded network served over real HTTP on a free port."""
 from __future__ import annotations
 
+import copy
 import threading
 
 import pytest
@@ -46,3 +47,23 @@ def network(tmp_path):
         deps.engine.dispose()
     net.broker.engine.dispose()
     net.sandbox_engine.dispose()
+
+
+@pytest.fixture
+def network_with_cases(network):
+    """The network with a consultation's three needs (one waiting for a fact) and a
+    family's: a need of the mother, and a child's school place, routed and delivered."""
+    from tests.conftest import OLENA, SMOKE_INTAKE
+    from tests.e2e.client import LotseClient
+
+    client = LotseClient(network)
+    client.post_intake(copy.deepcopy(SMOKE_INTAKE))
+    family = copy.deepcopy(OLENA)
+    family["person"]["household"] = [
+        {"given_name": "Andrii", "family_name": "Kovalenko", "relation": "spouse",
+         "birth_date": "1985-01-02"},
+        {"given_name": "Ivan", "family_name": "Kovalenko", "relation": "child",
+         "birth_date": "2015-09-09"}]
+    family["needs"] = ["orientation_counselling", {"code": "school_place", "for_member": 1}]
+    client.wait_referred(client.post_intake(family)["id"], 2, timeout=15)
+    return network
