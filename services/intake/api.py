@@ -12,7 +12,8 @@ from services.intake.domain import (Address, Consent, Contact, HouseholdMember, 
                                     IntakeError, Need, OtherName, Person, Residence)
 from services.intake.person_schemas import (ConsentListSchema, MatchListSchema,
                                             MatchQuerySchema, MergeInSchema, MergeOutSchema,
-                                            PersonListSchema, PersonRecordSchema,
+                                            PersonListSchema, PersonNameListSchema,
+                                            PersonNamesQuerySchema, PersonRecordSchema,
                                             PersonSearchQuerySchema, WithdrawSchema)
 from services.intake.schemas import (CONSULTATION_IN, INTAKE_IN, IdempotencyHeaderSchema,
                                      IntakeFactsInSchema, IntakeOutSchema, IntakePageSchema,
@@ -182,6 +183,20 @@ class Persons(MethodView):
         found = queries.search(deps().session_factory, query["q"])
         note_access("listed", "api", person_ids=[f["id"] for f in found])
         return {"items": found}
+
+
+@persons_blp.route("/names")
+class PersonNames(MethodView):
+    @api_roles("staff")
+    @persons_blp.arguments(PersonNamesQuerySchema, location="query")
+    @persons_blp.response(200, PersonNameListSchema)
+    def get(self, query):
+        """The names of these persons, for lists other services show staff (referrals, the
+        work queue): logged as listed."""
+        with deps().session_factory() as session:
+            found = repository.person_names(session, [str(i) for i in query["id"]])
+        note_access("listed", "api", person_ids=[f[0] for f in found])
+        return {"items": [{"id": i, "given_name": g, "family_name": f} for i, g, f in found]}
 
 
 @persons_blp.route("/matches")

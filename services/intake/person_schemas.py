@@ -92,6 +92,22 @@ class PersonSearchQuerySchema(StrictSchema):
                                                " or reference"})
 
 
+class PersonNamesQuerySchema(StrictSchema):
+    id = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=100),
+                     metadata={"description": "person ids (the parameter repeated, at most "
+                                              "100): the names lists of referrals show"})
+
+
+class PersonNameSchema(Schema):
+    id = fields.String()
+    given_name = fields.String()
+    family_name = fields.String()
+
+
+class PersonNameListSchema(Schema):
+    items = fields.List(fields.Nested(PersonNameSchema))
+
+
 class MatchQuerySchema(StrictSchema):
     given_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     family_name = fields.String(required=True, validate=validate.Length(min=1, max=200))

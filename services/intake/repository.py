@@ -88,6 +88,16 @@ def get_person(session: Session, person_id: str) -> PersonRecord | None:
     return _person_records(session, [row])[0]
 
 
+def person_names(session: Session, person_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(id, given name, family name) of these persons, one SELECT per ROWS_PER_STATEMENT."""
+    p = t.persons
+    found = []
+    for chunk in _chunks(sorted(set(person_ids))):
+        found += [(r.id, r.given_name, r.family_name) for r in session.execute(
+            select(p.c.id, p.c.given_name, p.c.family_name).where(p.c.id.in_(chunk)))]
+    return found
+
+
 def _person_records(session: Session, rows) -> list[PersonRecord]:
     ids = [r.id for r in rows]
     names: dict[str, list] = {i: [] for i in ids}

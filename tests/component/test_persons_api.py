@@ -504,3 +504,20 @@ def test_errors_are_summed_up_on_top_linked_to_their_fields_and_nothing_typed_is
     assert 'value="Ukrainisch, Elbisch"' in page and 'value="Mila"' in page
     assert 'value="2014-01-01"' in page and "autofocus" not in page
     assert 'id="given_name" name="given_name" type="text" value="Olena"' in page
+
+
+def test_lists_of_other_services_get_the_persons_names_and_the_access_is_logged(
+        intake_client, staff, smoke_intake):
+    person_id = post(intake_client, staff, smoke_intake).get_json()["person_id"]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    r = intake_client.get(f"/api/v1/persons/names?id={person_id}&id={unknown}", headers=staff)
+    assert r.status_code == 200
+    assert r.get_json()["items"] == [{"id": person_id, "given_name": "Olena",
+                                      "family_name": "Kovalenko"}]
+    log = intake_client.get(f"/api/v1/persons/{person_id}/access-log", headers=staff)
+    assert "listed" in [e["action"] for e in log.get_json()["items"]]
+    for query, field in (("", "id"), ("?id=not-a-uuid", "id")):
+        refused = intake_client.get("/api/v1/persons/names" + query, headers=staff)
+        assert refused.status_code == 422 and field in str(refused.get_json()), query
+    many = "&".join(f"id={unknown}" for _ in range(101))
+    assert intake_client.get(f"/api/v1/persons/names?{many}", headers=staff).status_code == 422

@@ -35,6 +35,7 @@ MATRIX = {
     ("intake", "GET", "/api/v1/persons/<uuid:person_id>/consents"): {'staff', 'admin'},
     ("intake", "GET", "/api/v1/persons/<uuid:person_id>/access-log"): {'staff', 'admin'},
     ("intake", "GET", "/api/v1/persons/matches"): {'staff', 'admin'},
+    ("intake", "GET", "/api/v1/persons/names"): {'staff', 'admin'},
     ("intake", "GET", "/intakes"): {'staff', 'admin'},
     ("intake", "GET", "/intakes/<uuid:intake_id>"): {'staff', 'admin'},
     ("intake", "GET", "/intakes/new"): {'staff', 'admin'},

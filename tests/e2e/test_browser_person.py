@@ -7,7 +7,7 @@ import copy
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.conftest import OLENA
+from tests.conftest import OLENA, wait_until
 from tests.e2e.client import LotseClient
 from tests.e2e import test_browser
 from tests.e2e.test_browser import WAIT_SECONDS, log_in, wait_for
@@ -46,3 +46,16 @@ def test_the_person_page_shows_each_referral_reach_its_partner_without_reloading
     sections = browser.find_elements(By.CSS_SELECTOR, ".sheet section")
     assert [s.get_attribute("lang") for s in sections] == ["uk", "de"]
     assert "Propsteihof 10, 44137 Dortmund" in sections[1].text
+
+
+def test_referral_lists_and_the_work_queue_name_the_person_to_staff(network, browser,
+                                                                    smoke_intake):
+    client = LotseClient(network)
+    recorded = client.post_intake(smoke_intake)  # living costs wait for a fact: work queue
+    wait_until(lambda: len(client.referrals(recorded["id"])) == 3, message="three referrals")
+    log_in(browser, network, "staff")
+    for page in ("/referrals", "/work-queue"):
+        browser.get(network + page)
+        wait_for(browser, lambda b: "Olena Kovalenko" in [
+            e.text for e in b.find_elements(By.CSS_SELECTOR, ".person-name")],
+            f"the person's name on {page}")
