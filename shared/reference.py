@@ -121,6 +121,10 @@ def is_language(code: str) -> bool:
     return len(code) == 3 and pycountry.languages.get(alpha_3=code) is not None
 
 
+# The city the centre serves: the intake form's address starts in it (its postcodes and
+# districts follow).
+HOME_CITY = "Dortmund"
+
 # The city's twelve districts (Stadtbezirke). District offices ("lokal willkommen") and
 # services placed "near home" (school places) are organised by them.
 DISTRICTS = (

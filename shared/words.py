@@ -11,6 +11,7 @@ Words of the reference lists (needs, residence statuses, sites, ...) come with t
 from __future__ import annotations
 
 import gettext
+import re
 import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
@@ -167,6 +168,32 @@ def city_date(value: date | datetime | str | None, lang: str = "de") -> str:
     if isinstance(value, datetime):
         value = value.astimezone(CITY_TIME).date() if value.tzinfo else value.date()
     return format_date(value, "dd.MM.yyyy" if lang == "de" else "medium", locale=lang)
+
+
+# A date as people type it: TT.MM.JJJJ (one-digit day and month too), TTMMJJJJ, or ISO
+_TYPED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})|(\d{2})(\d{2})(\d{4})")
+
+
+def typed_date(text: str) -> date | None:
+    """The date typed into a field or a search box; None when it is none (31.02. included)."""
+    text = text.strip()
+    german = _TYPED_DATE.fullmatch(text)
+    try:
+        if german:
+            day, month, year = (int(p) for p in (german.groups()[:3] if german.group(1)
+                                                 else german.groups()[3:]))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def form_date(value: date | str | None) -> str:
+    """A stored date as a form shows it for typing over (TT.MM.JJJJ)."""
+    if not value:
+        return ""
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return day.strftime("%d.%m.%Y")
 
 
 def city_datetime(value: datetime | str | None, lang: str = "de", weekday: bool = True) -> str:

@@ -112,6 +112,14 @@ def picker_values(values: Mapping, lang: str) -> dict[str, str]:
     return shown
 
 
+def _date(form: Mapping, name: str) -> str:
+    """A date field as the API takes it (ISO): typed as TT.MM.JJJJ, TTMMJJJJ or ISO; what is
+    no date is passed on as typed, for the API to name the field."""
+    text = (form.get(name) or "").strip()
+    typed = words.typed_date(text)
+    return typed.isoformat() if typed else text
+
+
 def _opt(form: Mapping, name: str) -> str | None:
     value = (form.get(name) or "").strip()
     return value or None
@@ -130,7 +138,7 @@ def form_to_payload(form) -> dict:
     and languages may be typed by name (German or English) or code; the API gets codes."""
     person = {
         "given_name": form.get("given_name", ""), "family_name": form.get("family_name", ""),
-        "birth_date": form.get("birth_date", ""),
+        "birth_date": _date(form, "birth_date"),
         "nationality": (_picked(form, "nationality") or [""])[0],
         "languages": _picked(form, "languages"),
         "nationalities": _picked(form, "nationalities"),
@@ -144,7 +152,8 @@ def form_to_payload(form) -> dict:
     contact = {"phone": _opt(form, "phone"), "email": _opt(form, "email"),
                "no_fixed_address": form.get("no_fixed_address") == "yes",
                "preferred_channel": _opt(form, "preferred_channel")}
-    if any(_opt(form, f) for f in ("street", "postcode", "city")):
+    # the city alone (the form starts with the centre's) is no address
+    if any(_opt(form, f) for f in ("street", "postcode")):
         contact["address"] = {"street": form.get("street", ""),
                               "postcode": form.get("postcode", ""),
                               "city": form.get("city", ""),
@@ -153,16 +162,19 @@ def form_to_payload(form) -> dict:
     members: dict[str, int] = {}  # form row -> index in the household sent (blank rows out)
     for i in range(MAX_HOUSEHOLD):
         row = {f: form.get(f"hh-{i}-{f}", "").strip()
-               for f in ("given_name", "family_name", "relation", "birth_date")}
+               for f in ("given_name", "family_name", "relation")}
+        row["birth_date"] = _date(form, f"hh-{i}-birth_date")
         if any(row.values()):
+            # a member's family name left blank is the person's (the field shows it)
+            row["family_name"] = row["family_name"] or person["family_name"].strip()
             members[str(i)] = len(person["household"])
             person["household"].append(row)
-    residence = {f: _opt(form, f) for f in ("legal_basis", "document_type", "valid_until",
-                                             "first_issue_date")}
+    residence = {f: _opt(form, f) for f in ("legal_basis", "document_type")}
+    residence.update({f: _date(form, f) or None for f in ("valid_until", "first_issue_date")})
     residence["purpose"] = _opt(form, "residence_purpose")
     payload = {
         "person": person, "residence_status": form.get("residence_status", ""),
-        "residence": residence, "arrival_date": _opt(form, "arrival_date"),
+        "residence": residence, "arrival_date": _date(form, "arrival_date") or None,
         "site": form.get("site", ""), "channel": form.get("channel") or "in_person",
         "notes": _opt(form, "notes"),
         "needs": [{"code": code, "urgency": form.get(f"urgency-{code}") or "normal",

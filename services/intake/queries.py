@@ -1,7 +1,6 @@
 """Read side of the intake service: intakes, persons with their timeline, likely matches."""
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import asdict
 from datetime import date
@@ -11,6 +10,7 @@ from flask_babel import get_locale, gettext
 from services.intake import matching, repository
 from services.intake.domain import Intake, ReferralView
 from services.intake.repository import PersonRecord
+from shared import words
 
 
 def _referral(view: ReferralView) -> dict:
@@ -164,20 +164,9 @@ def reason_words(reason: str) -> str:
 
 
 # A date of birth as German staff type it (14.03.1987, 4.3.1987) or in ISO form (1987-03-14).
-_GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
-
-
 def typed_date(text: str) -> date | None:
     """The date in a search box: TT.MM.JJJJ or YYYY-MM-DD; None when it is none."""
-    text = text.strip()
-    german = _GERMAN_DATE.fullmatch(text)
-    try:
-        if german:
-            day, month, year = (int(part) for part in german.groups())
-            return date(year, month, day)
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+    return words.typed_date(text)
 
 
 def search(session_factory, query: str) -> list[dict]:

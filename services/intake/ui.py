@@ -14,8 +14,7 @@ from services.intake import accounts, handlers, queries, repository
 from services.intake.api import _consent, record
 from services.intake.api import add_facts as api_add_facts
 from services.intake.data_protection import note_access, note_listed_intakes
-from services.intake.domain import (CHANNELS, CONTACT_CHANNELS, INTERPRETER, RELATIONS,
-                                    URGENCIES, IntakeError)
+from services.intake.domain import IntakeError
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          error_summary, flatten_errors, form_message,
                                          form_to_payload,
@@ -28,8 +27,9 @@ from services.intake.token_api import end_credential, password_login, retry_afte
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
 from shared.config import PARTNERS
-from shared.reference import (CONSENT_METHODS, DISTRICTS, NEEDS, POSTCODE_DISTRICTS,
+from shared.reference import (CONSENT_METHODS, DISTRICTS, HOME_CITY, NEEDS, POSTCODE_DISTRICTS,
                               RESIDENCE_PURPOSES, RESIDENCE_STATUSES, SITES)
+from shared import words
 from shared.web import FieldError, ui_language
 
 bp = Blueprint("intake_ui", __name__, template_folder="templates")
@@ -160,9 +160,7 @@ def intake_new():
         languages=picker_options("language", ui_language()),
         needs=NEEDS, needs_labels={n.code: n.label(ui_language()) for n in NEEDS},
         statuses=RESIDENCE_STATUSES, purposes=RESIDENCE_PURPOSES, sites=SITES,
-        methods=CONSENT_METHODS,
-        relations=RELATIONS, interpreter=INTERPRETER, channels=CHANNELS,
-        contact_channels=CONTACT_CHANNELS, urgencies=URGENCIES, partners=PARTNERS,
+        methods=CONSENT_METHODS, partners=PARTNERS, home_city=HOME_CITY,
         rows=range(_household_rows(form)), today=date.today().isoformat(),
         districts=DISTRICTS, postcode_districts=POSTCODE_DISTRICTS,
         last_site=session.get("last_site", "infopoint")), 422 if errors else 200
@@ -191,7 +189,7 @@ def _prefill(person_id: str | None) -> _Prefill:
     note_access("viewed", "ui", person_ids=[detail["id"]])
     p = detail["person"]
     values = _Prefill(person_id=str(detail["id"]), given_name=p.given_name,
-                      family_name=p.family_name, birth_date=p.birth_date.isoformat(),
+                      family_name=p.family_name, birth_date=words.form_date(p.birth_date),
                       nationality=p.nationality, languages=", ".join(p.languages),
                       nationalities=", ".join(p.nationalities),
                       preferred_language=p.preferred_language or "",
@@ -211,7 +209,7 @@ def _prefill(person_id: str | None) -> _Prefill:
     for i, m in enumerate(p.household[:MAX_HOUSEHOLD]):
         values.update({f"hh-{i}-given_name": m.given_name, f"hh-{i}-family_name": m.family_name,
                        f"hh-{i}-relation": m.relation,
-                       f"hh-{i}-birth_date": m.birth_date.isoformat()})
+                       f"hh-{i}-birth_date": words.form_date(m.birth_date)})
     if detail["consultations"]:
         last = detail["consultations"][0]
         values.update(residence_status=last["residence_status"])

@@ -194,6 +194,8 @@ def fill_person(typist: Typist, person: dict) -> None:
 
 def add_household_member(typist: Typist, row: int, given: str, family: str, relation: str,
                          birth_date: str) -> None:
+    if not typist.element(f"input[name=hh-{row}-given_name]").is_displayed():
+        typist.tick("#more-household")  # the form shows one row more at a time
     typist.type(f"input[name=hh-{row}-given_name]", given, Keys.TAB)
     typist.type(f"input[name=hh-{row}-family_name]", family, Keys.TAB)
     typist.choose(f"select[name=hh-{row}-relation]", relation)
@@ -237,7 +239,7 @@ def record_new_intake(browser: WebDriver, base: str, person: dict, needs: tuple[
 
 # the page shows words (in the browser's English); the codes behind them are in data-code
 REFERRALS_JS = """
-return [...document.querySelectorAll('#referrals tr.referral')].map(tr => ({
+return [...document.querySelectorAll('#referrals tr.referral:not(.on-the-way)')].map(tr => ({
   consultation: tr.cells[0].textContent.trim(), need: tr.cells[1].dataset.code,
   partner: tr.cells[2].dataset.code || '—',
   status: tr.querySelector('.status').dataset.code,
@@ -286,7 +288,7 @@ def by_partner(rows: list[dict]) -> dict[str, dict]:
 
 
 def consent_row(browser: WebDriver, partner: str) -> WebElement:
-    return browser.find_element(By.XPATH, "//h2[.='Consents']/following-sibling::table[1]"
+    return browser.find_element(By.XPATH, "//h2[.='Consents']/following-sibling::div[1]//table"
                                           f"//tbody/tr[@data-partner='{partner}']")
 
 
@@ -343,7 +345,7 @@ def test_a_returning_visitor_typed_in_cyrillic_gets_a_new_visit_on_the_same_reco
                           "other_given_name", "other_family_name")}
     # the record's passport spelling, and the Cyrillic spelling typed kept as another one
     assert value == {"person_id": person_id, "given_name": "Olena",
-                     "family_name": "Kovalenko", "birth_date": "1987-03-14",
+                     "family_name": "Kovalenko", "birth_date": "14.03.1987",
                      "nationality": "Ukraine", "languages": "Ukrainian, Russian",
                      "consent_language": "Ukrainian", "other_given_name": "Олена",
                      "other_family_name": "Коваленко"}

@@ -94,7 +94,7 @@ def detail_status(browser: WebDriver) -> str:
 
 def history(browser: WebDriver) -> list[list[str]]:
     """The history table of a referral page: [when, transition, reason, by] per row."""
-    rows = browser.find_elements(By.XPATH, "//h2[.='History']/following-sibling::table[1]"
+    rows = browser.find_elements(By.XPATH, "//h2[.='History']/following-sibling::div[1]//table"
                                            "/tbody/tr")
     return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in rows]
 
