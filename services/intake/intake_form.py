@@ -235,6 +235,13 @@ def flatten_errors(errors: dict, prefix: str = "",
     return flat
 
 
+def unconsented(form) -> bool:
+    """Needs ticked, no consent given and saving without one not confirmed: the form asks
+    first (a referral to a partner without a legal basis of its own waits for a consent)."""
+    return bool(form.getlist("needs")) and not form.getlist("consent_scope") \
+        and form.get("without_consent") != "yes"
+
+
 def consent_errors(flat: dict[str, str]) -> str:
     """Errors of the consent block, which is one set of inputs for several API fields."""
     return " ".join(dict.fromkeys(v for k, v in flat.items()

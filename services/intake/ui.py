@@ -17,9 +17,8 @@ from services.intake.data_protection import note_access, note_listed_intakes
 from services.intake.domain import IntakeError
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          error_summary, flatten_errors, form_message,
-                                         form_to_payload,
-                                         picker_errors, picker_names, picker_options,
-                                         picker_values,
+                                         form_to_payload, picker_errors, picker_names,
+                                         picker_options, picker_values, unconsented,
                                          with_picker_errors)
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
@@ -141,7 +140,11 @@ def intake_new():
     if request.method == "POST":
         try:
             data = INTAKE_IN.load(form_to_payload(request.form))
-            if not picker_errors(request.form):  # a country or language typed is unknown
+            if unconsented(request.form):  # asked first: referrals would wait for a consent
+                errors = {"consent": _("No consent to share data is recorded: referrals to "
+                                       "partners that need one will wait. Record the "
+                                       "consent, or confirm saving without it.")}
+            elif not picker_errors(request.form):  # a country or language typed is unknown
                 intake = record(data, "ui")
                 session["last_site"] = data["site"]
                 flash(_("Intake %(ref)s recorded; referrals are on their way.",

@@ -521,3 +521,30 @@ def test_lists_of_other_services_get_the_persons_names_and_the_access_is_logged(
         assert refused.status_code == 422 and field in str(refused.get_json()), query
     many = "&".join(f"id={unknown}" for _ in range(101))
     assert intake_client.get(f"/api/v1/persons/names?{many}", headers=staff).status_code == 422
+
+
+def test_the_form_asks_before_saving_needs_without_a_consent_and_accepts_german_dates(
+        intake_client, intake_deps, staff):
+    """Needs without any consent would wait: the form asks first and keeps what was typed;
+    confirmed, it saves. Dates are typed as Germans write them (TT.MM.JJJJ or TTMMJJJJ)."""
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False  # the view is under test
+    form = {**{k: v for k, v in FORM.items() if k not in ("consent_scope",)},
+            "birth_date": "14.03.1987", "hh-0-given_name": "Ivan", "hh-0-relation": "child",
+            "hh-0-birth_date": "09092015", "street": "Hauptstraße 12", "postcode": "44137",
+            "city": "Dortmund"}
+    asked = intake_client.post("/intakes/new", data=form, headers=staff)
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 422 and 'id="without_consent"' in page
+    assert "Es ist keine Einwilligung zur Weitergabe erfasst" in page
+    assert 'value="14.03.1987"' in page and 'value="Hauptstraße 12"' in page
+    assert rows(intake_deps, tables.intakes) == 0
+    saved = intake_client.post("/intakes/new", data={**form, "without_consent": "yes"},
+                               headers=staff)
+    assert saved.status_code in (302, 303), saved.get_data(as_text=True)[:2000]
+    person = intake_client.get(saved.headers["Location"].replace("/persons/",
+                                                                 "/api/v1/persons/"),
+                               headers=staff).get_json()["person"]
+    assert person["birth_date"] == "1987-03-14"
+    # the child's family name, left blank, is the person's
+    assert [(m["given_name"], m["family_name"], m["birth_date"])
+            for m in person["household"]] == [("Ivan", "Kovalenko", "2015-09-09")]

@@ -229,6 +229,11 @@ def record_new_intake(browser: WebDriver, base: str, person: dict, needs: tuple[
     if scopes:
         tick_consent(typist, *scopes)
     submit(browser)
+    if not scopes and needs:  # the form asks first; staff confirm saving without a consent
+        assert "No consent to share data is recorded" in browser.find_element(
+            By.ID, "err-consent").text
+        typist.tick("#without_consent")
+        submit(browser)
     assert PERSON_URL.search(browser.current_url), f"not on a person page: {browser.current_url}"
     reference = REFERENCE.search(flash(browser))
     assert reference, flash(browser)

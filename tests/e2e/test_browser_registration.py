@@ -15,6 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from shared.clock import CITY_TIME
+from shared import words
 from tests.conftest import OLENA
 from tests.e2e import test_browser
 from tests.e2e.client import LotseClient
@@ -42,18 +43,18 @@ def test_the_booked_slot_shows_on_the_person_page_with_a_prefilled_form(network,
     browser.get(f"{network}/persons/{posted['person_id']}")
     slot = wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#referrals .appointment"),
                     "the booked appointment on the person page")[0]
-    assert starts.strftime("%d.%m.%Y %H:%M") in slot.text
+    assert words.city_datetime(starts, "en") in slot.text  # the city's time, in the UI's words
     assert "Bürgerdienste International, Dortmund" in slot.text  # not an EU citizen
     assert "must come in person" in slot.text
 
     slot.find_element(By.LINK_TEXT, "Pre-filled registration form").click()
     wait_for(browser, lambda b: "/registration-form/" in b.current_url, "the form")
     form = browser.find_element(By.ID, "form").text
-    for expected in ("Kovalenko", "Olena", "14.03.1987", "UA", "Mallinckrodtstraße 1",
-                     "44145 Dortmund", "Maria Kovalenko", "child", "2021-06-01"):
+    for expected in ("Kovalenko", "Olena", "14.03.1987", "Ukraine", "Mallinckrodtstraße 1",
+                     "44145 Dortmund", "Maria Kovalenko", "child", "01.06.2021"):
         assert expected in form, expected
     appointment = browser.find_element(By.ID, "appointment").text
-    assert starts.strftime("%d.%m.%Y %H:%M") in appointment
+    assert words.city_datetime(starts, "en") in appointment
     assert re.search(r"Wohnungsgeberbestätigung", appointment)  # what to bring
     assert "§ 17 BMG" in appointment
 
