@@ -224,3 +224,52 @@ def test_a_portal_answer_is_taken_by_both_or_refused_to_the_partner(
     else:
         assert answered(answer) == "recorded"
         assert views() == (answer, answer) or (answer == before and views() == seen)
+
+
+@pytest.mark.parametrize("before", ANSWERED_BEFORE)
+@pytest.mark.parametrize("answer", ["accepted", "rejected", "in-progress", "on-hold",
+                                    "completed", "cancelled"])
+def test_a_system_partners_answer_is_taken_by_both_or_refused_to_its_callback(
+        referral_deps, adapter_deps, before, answer):
+    """The same agreement for a partner answering from its own system (the sandbox's signed
+    callback, as the welfare association's case API sends it): staff and the partner's case
+    see the same status, a refused answer changes neither and is refused to the caller."""
+    from services.partner_adapter import repository as cases
+
+    referral = a_referral_for(referral_deps, "welfare")
+    a_delivered_case_for(adapter_deps, referral)
+    sent: set = set()
+    _relay(adapter_deps, referral_deps, sent)
+    with adapter_deps.session_factory() as s:
+        case = cases.for_referral(s, "welfare", str(referral.id))
+    case_id, reference = str(case.id), case.partner_case_ref
+
+    def answered(status: str) -> str:
+        report = {"event_id": str(uuid.uuid4()), "case_reference": reference,
+                  "client_reference": str(referral.id), "status": status,
+                  "reason": "no_capacity" if status == "rejected" else None,
+                  "outcome": "counselling_started" if status == "completed" else None}
+        result = adapter_handlers.record_partner_report("welfare", report, adapter_deps.uow())
+        _relay(adapter_deps, referral_deps, sent)
+        return result
+
+    def views() -> tuple[str, str]:
+        with referral_deps.session_factory() as s:
+            staff = repository.get(s, str(referral.id)).status
+        with adapter_deps.session_factory() as s:
+            partner = cases.get(s, case_id).partner_status
+        return staff, partner or "received"
+
+    if before:
+        assert answered(before) == "recorded"
+    assert views()[0] == views()[1]
+    seen = views()
+    from services.partner_adapter.domain import answer_refused
+    # after its last word (rejected, completed) a partner's system may only say it again
+    if answer_refused(before, answer, "counselling_started" if answer == "completed" else None):
+        with pytest.raises(adapter_handlers.AnswerRefused):
+            answered(answer)
+        assert views() == seen
+    else:
+        assert answered(answer) == "recorded"
+        assert views() == (answer, answer) or (answer == before and views() == seen)
