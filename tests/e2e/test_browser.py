@@ -716,3 +716,23 @@ def test_a_referral_waiting_for_a_fact_is_routed_once_staff_record_it(network, b
     [moved] = wait_for_referrals(browser, url, reference, all_received(1),
                                  "the living costs referral at the Jobcenter")
     assert moved["partner"] == "jobcenter"
+
+
+def test_switching_the_language_keeps_what_was_typed_into_the_form(network, browser):
+    log_in(browser, network, "staff")
+    browser.get(f"{network}/intakes/new")
+    typist = Typist(browser)
+    typist.type("#given_name", "Olena", Keys.TAB)
+    typist.type("#family_name", "Kovalenko", Keys.TAB)
+    add_household_member(typist, 0, "Ivan", "", "child", "09.09.2015")
+    tick_needs(typist, "school_place")
+    browser.find_element(By.CSS_SELECTOR, 'header .langs a[lang="de"]').click()
+    wait_for(browser, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Neue Aufnahme",
+             "the form in German")
+    value = {name: browser.find_element(By.ID, name).get_attribute("value")
+             for name in ("given_name", "family_name", "hh-0-given_name", "hh-0-birth_date")}
+    assert value == {"given_name": "Olena", "family_name": "Kovalenko",
+                     "hh-0-given_name": "Ivan", "hh-0-birth_date": "09.09.2015"}
+    assert browser.find_element(By.ID, "need-school_place").is_selected()
+    assert Select(browser.find_element(By.ID, "hh-0-relation")).first_selected_option.text \
+        == "Kind"
