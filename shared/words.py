@@ -294,8 +294,11 @@ def code_for(text: str, kind: str) -> str | None:
     """The ISO code of a country or language typed by name (German or English) or by code;
     None if it is neither."""
     typed = text.strip()
+    named = _codes_by_name(kind).get(name_key(typed))
+    if named:  # a name first: German "Ga" is a language of Ghana, not the code of Irish
+        return named
     code = typed.upper() if kind == "country" else typed.lower()
     if code and (reference.is_country(code) if kind == "country"
                  else reference.is_language(code)):
         return code
-    return _codes_by_name(kind).get(name_key(typed))
+    return None

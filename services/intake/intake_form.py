@@ -209,6 +209,11 @@ _FORM_MESSAGES = (
      N_("This is required.")),
     (re.compile(r"Not a valid email address\."), N_("Not a valid e-mail address.")),
     (re.compile(r"Unknown field\."), N_("This field is not known.")),
+    (re.compile(r"Longer than maximum length \d+\."), N_("This is too long.")),
+    (re.compile(r"Postcode \d+ is not in the city: .*"),
+     N_("This postcode is not in the city: leave the district empty.")),
+    (re.compile(r"Postcode \d+ lies in .*"),
+     N_("The district does not fit the postcode: choose one the postcode lies in.")),
 )
 
 

@@ -93,7 +93,7 @@ def _step(referral: dict, member: dict | None, lang: str) -> dict:
         "hours": _hours(partner.visit, lang) if partner and partner.visit else [],
         "when": words.city_datetime(appointment["starts_at"], lang)
         if appointment.get("starts_at") else None,
-        "waiting": referral["status"] == "on-hold" or not partner,
+        "waiting": referral["status"] == "on-hold" or not (partner or appointment),
         "reference": referral["partner_case_ref"],
         "bring": [words.label(d, "document", lang) for d in (service.bring if service else ())],
     }
@@ -101,8 +101,9 @@ def _step(referral: dict, member: dict | None, lang: str) -> dict:
 
 def _column(lang: str, referrals: list[tuple[dict, dict | None]]) -> Column:
     with force_locale(lang):
+        texts = {**_texts(), "printed_at": words.city_datetime(utcnow(), lang, weekday=False)}
         return Column(lang, Locale.parse(lang).get_display_name(lang) or lang,
-                      lang in RIGHT_TO_LEFT, _texts(),
+                      lang in RIGHT_TO_LEFT, texts,
                       [_step(r, member, lang) for r, member in referrals])
 
 
@@ -149,5 +150,4 @@ def sheet(person_id):
         columns.append(_column("de", referrals))
     note_access("viewed", "ui", person_ids=[detail["id"]])
     return render_template("intake/next_steps.html", person=person, person_id=detail["id"],
-                           columns=columns, languages=sheet_languages(), lang=lang,
-                           printed=utcnow())
+                           columns=columns, languages=sheet_languages(), lang=lang)

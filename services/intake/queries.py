@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from flask_babel import get_locale, gettext
 
@@ -75,11 +75,21 @@ def person_detail(session_factory, person_id: str) -> dict | None:
 UNSETTLED = ("draft", "requested", "received")
 
 
-def on_the_way(consultations: list[dict]) -> dict[str, list[str]]:
-    """Per consultation (intake id), the needs recorded whose referral has not arrived yet
-    (each need becomes one referral, per person it is for)."""
+# A need is routed within seconds; one without a referral after this is not on its way but
+# held up (its event waits among the dead letters, for operators), and the page says nothing
+ON_THE_WAY_FOR = timedelta(minutes=10)
+
+
+def on_the_way(consultations: list[dict], now: datetime) -> dict[str, list[str]]:
+    """Per consultation (intake id) recorded in the last minutes, the needs recorded whose
+    referral has not arrived yet (each need becomes one referral, per person it is for)."""
     found = {}
     for c in consultations:
+        recorded = c["recorded_at"]
+        if recorded.tzinfo is None:
+            recorded = recorded.replace(tzinfo=timezone.utc)
+        if now - recorded > ON_THE_WAY_FOR:
+            continue
         waiting = Counter(n["code"] for n in c["need_details"]) if c.get("need_details") \
             else Counter(c["needs"])
         waiting.subtract(r["need"] for r in c["referrals"])

@@ -140,7 +140,8 @@ def intake_new():
     if request.method == "POST":
         try:
             data = INTAKE_IN.load(form_to_payload(request.form))
-            if unconsented(request.form):  # asked first: referrals would wait for a consent
+            if unconsented(request.form) and not _has_consent(request.form.get("person_id")):
+                # asked first: referrals would wait for a consent
                 errors = {"consent": _("No consent to share data is recorded: referrals to "
                                        "partners that need one will wait. Record the "
                                        "consent, or confirm saving without it.")}
@@ -167,6 +168,18 @@ def intake_new():
         rows=range(_household_rows(form)), today=date.today().isoformat(),
         districts=DISTRICTS, postcode_districts=POSTCODE_DISTRICTS,
         last_site=session.get("last_site", "infopoint")), 422 if errors else 200
+
+
+def _has_consent(person_id: str | None) -> bool:
+    """A returning visitor with a consent in force: the new needs may rely on it."""
+    if not person_id:
+        return False
+    try:
+        UUID(person_id)
+    except ValueError:
+        return False
+    with deps().session_factory() as session:
+        return any(c.valid for _, c in repository.consents_of(session, person_id))
 
 
 def _household_rows(form) -> int:
@@ -272,7 +285,7 @@ def person_page(person_id):
 
 
 def _referral_rows(detail: dict) -> dict:
-    waiting = queries.on_the_way(detail["consultations"])
+    waiting = queries.on_the_way(detail["consultations"], deps().clock())
     return {"on_the_way": waiting, "settling": queries.settling(detail["consultations"],
                                                                  waiting)}
 
@@ -321,7 +334,7 @@ def add_facts(intake_id):
     except ValidationError as exc:
         flash(_("Facts not recorded:") + " " + "; ".join(
             f"{_field_word(k)}: {v}"
-            for k, v in flatten_errors(exc.messages, translate=_).items()))
+            for k, v in flatten_errors(exc.messages, translate=form_message).items()))
     except FieldError as exc:
         flash(_("Facts not recorded:") + f" {_field_word(exc.field)}: {_(exc.message)}")
     return redirect(url_for(".intake_detail", intake_id=intake_id))
@@ -352,7 +365,7 @@ def give_consent(person_id):
     except ValidationError as exc:
         flash(_("Consent not recorded:") + " " + "; ".join(
             f"{_field_word(k)}: {v}"
-            for k, v in flatten_errors(exc.messages, translate=_).items()))
+            for k, v in flatten_errors(exc.messages, translate=form_message).items()))
     return redirect(url_for(".person_page", person_id=person_id))
 
 

@@ -111,6 +111,13 @@ def routing_reason(text: str | None, lang: str | None = None) -> str | None:
     reason the domain builds."""
     if not text:
         return None
+    try:
+        return _routing_reason(text, lang)
+    except ValueError:  # shaped like one, but not one (a date that is none): shown as typed
+        return None
+
+
+def _routing_reason(text: str, lang: str | None) -> str | None:
     lang = _lang(lang)
     member = re.fullmatch(rf"for the (\w+) born ({_ISO}): (.*)", text, re.S)
     if member:
@@ -161,6 +168,13 @@ def note(text: str | None, lang: str | None = None) -> str | None:
     (typed by a person or a partner)."""
     if not text:
         return None
+    try:
+        return _note(text, lang)
+    except ValueError:  # shaped like one, but not one: shown as typed
+        return None
+
+
+def _note(text: str, lang: str | None) -> str | None:
     lang = _lang(lang)
     if text in words.REASON:
         return words.label(text, "reason", lang)

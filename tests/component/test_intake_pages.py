@@ -119,3 +119,15 @@ def test_match_reasons_keep_english_in_the_domain_and_follow_the_ui_language(int
                                     headers={**staff, "Accept-Language": lang}
                                     ).get_json()["items"]
         assert said in match["reasons"], match["reasons"]
+
+
+def test_a_need_is_on_its_way_only_while_its_consultation_is_fresh():
+    from datetime import datetime, timedelta, timezone
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+    fresh = {"id": "a", "recorded_at": now - timedelta(seconds=5), "needs": ("kita_place",),
+             "need_details": [{"code": "kita_place"}, {"code": "school_place"}],
+             "referrals": [{"need": "kita_place", "status": "accepted"}]}
+    old = {**fresh, "id": "b", "recorded_at": now - timedelta(hours=1)}
+    assert queries.on_the_way([fresh, old], now) == {"a": ["school_place"]}
+    assert queries.settling([old], {}) is False
+    assert queries.settling([{**old, "referrals": [{"need": "x", "status": "requested"}]}], {})

@@ -90,3 +90,20 @@ def test_a_select_offers_codes_with_their_words_in_order(app):
     with force_locale("de"):
         assert words.choices("urgency", "de")[-1] == ("urgent", "dringend")
     assert words.choices("site", "de")[0] == ("infopoint", "Infopoint")
+
+
+def test_a_date_is_typed_as_germans_write_it_and_shown_so_for_typing_over():
+    assert words.typed_date("14.03.1987") == words.typed_date("14031987") == date(1987, 3, 14)
+    assert words.typed_date("4.3.1987") == date(1987, 3, 4)
+    assert words.typed_date("1987-03-14") == date(1987, 3, 14)
+    assert words.typed_date("31.02.1987") is None and words.typed_date("Olena") is None
+    assert words.form_date("1987-03-14") == words.form_date(date(1987, 3, 14)) == "14.03.1987"
+
+
+def test_a_country_or_language_is_typed_by_its_name_in_either_language_or_by_its_code():
+    assert words.code_for("Ukraine", "country") == words.code_for("ua", "country") == "UA"
+    assert words.code_for("türkei", "country") == words.code_for("Turkei", "country") == "TR"
+    assert words.code_for("Ukrainisch", "language") == words.code_for("uk", "language") == "uk"
+    assert words.code_for("Dari", "language") == "prs"
+    assert words.code_for("Atlantis", "country") is None
+    assert words.picker_options("language", "de")[:2] == ("Ukrainisch", "Russisch")

@@ -96,32 +96,46 @@ CITATIONS = {
 
 
 def upgrade() -> None:
+    """Each seeded citation still as seeded becomes German; one an admin edited stays."""
     bind = op.get_bind()
     rules = sa.Table("routing_rules", sa.MetaData(), autoload_with=bind)
-    for rule_id, citation in CITATIONS.items():
-        bind.execute(rules.update().where(rules.c.id == rule_id).values(citation=citation))
-    snapshot = json_rows(bind, "routing_rules")
     versions = sa.Table("routing_rule_versions", sa.MetaData(), autoload_with=bind)
+    seeded = _citations(bind.execute(
+        sa.select(versions.c.rules).where(versions.c.changed_by == "seed")
+        .order_by(versions.c.version.desc()).limit(1)).scalar())
+    for rule_id, citation in CITATIONS.items():
+        now = bind.execute(sa.select(rules.c.citation).where(rules.c.id == rule_id)).scalar()
+        if now is not None and now == seeded.get(rule_id):
+            bind.execute(rules.update().where(rules.c.id == rule_id).values(citation=citation))
+    snapshot = json_rows(bind, "routing_rules")
     bind.execute(versions.insert().values(changed_by="seed",
                                           changed_at=datetime.now(timezone.utc),
                                           rules=snapshot, note=NOTE))
 
 
+def _citations(snapshot) -> dict[str, str]:
+    if isinstance(snapshot, str):  # SQLite hands the JSON back as text
+        snapshot = json.loads(snapshot)
+    return {row["id"]: row["citation"] for row in snapshot or []}
+
+
 def downgrade() -> None:
-    """The citations as migration 0020 left them (kept in the table's version before)."""
+    """The citations as the table's version before this one had them, where still German as
+    seeded here (an admin's later citation stays)."""
     bind = op.get_bind()
     rules = sa.Table("routing_rules", sa.MetaData(), autoload_with=bind)
     versions = sa.Table("routing_rule_versions", sa.MetaData(), autoload_with=bind)
-    before = bind.execute(sa.select(versions.c.rules).where(versions.c.changed_by == "seed")
-                          .order_by(versions.c.version.desc()).offset(1).limit(1)).scalar()
-    if isinstance(before, str):  # SQLite hands the JSON back as text
-        before = json.loads(before)
-    for row in before or []:
-        if row["id"] in CITATIONS and rules_unchanged(bind, rules, row["id"]):
-            bind.execute(rules.update().where(rules.c.id == row["id"])
-                         .values(citation=row["citation"]))
-    bind.execute(versions.delete().where(versions.c.changed_by == "seed")
-                 .where(versions.c.note == NOTE))
+    this = bind.execute(sa.select(versions.c.version).where(versions.c.changed_by == "seed")
+                        .where(versions.c.note == NOTE)).scalar()
+    if this is None:
+        return
+    before = _citations(bind.execute(
+        sa.select(versions.c.rules).where(versions.c.version < this)
+        .order_by(versions.c.version.desc()).limit(1)).scalar())
+    for rule_id, citation in before.items():
+        if rule_id in CITATIONS and rules_unchanged(bind, rules, rule_id):
+            bind.execute(rules.update().where(rules.c.id == rule_id).values(citation=citation))
+    bind.execute(versions.delete().where(versions.c.version == this))
 
 
 def rules_unchanged(bind, rules: sa.Table, rule_id: str) -> bool:
