@@ -28,23 +28,10 @@ PICKERS = {"nationality": ("country", "person.nationality"),
 MULTIPLE = ("nationalities", "languages")
 
 
-def picker_names(kind: str, lang: str = "de") -> dict[str, str]:
-    """{code: name} of every country or language, for the page's script."""
-    return dict(words.names(kind, lang))
-
-
 def picker_name(code: str | None, kind: str, lang: str = "de") -> str:
     """A country's or language's name in `lang` (the code when CLDR has none)."""
     return words.country_name(code, lang) if kind == "country" else words.language_name(
         code, lang)
-
-
-def picker_options(kind: str, lang: str) -> tuple[str, ...]:
-    return words.picker_options(kind, lang)
-
-
-def to_code(text: str, kind: str) -> str | None:
-    return words.code_for(text, kind)
 
 
 def _entries(form: Mapping, name: str) -> list[str]:
@@ -66,7 +53,7 @@ def _entries(form: Mapping, name: str) -> list[str]:
 def _picked(form: Mapping, name: str) -> list[str]:
     """The codes of a picker field, an entry not known kept as typed (the API refuses it)."""
     kind = PICKERS[name][0]
-    return [to_code(e, kind) or e for e in _entries(form, name)]
+    return [words.code_for(e, kind) or e for e in _entries(form, name)]
 
 
 def picker_errors(form: Mapping) -> dict[str, str]:
@@ -78,7 +65,7 @@ def picker_errors(form: Mapping) -> dict[str, str]:
     if not _entries(form, "languages"):
         errors["person.languages"] = gettext("Please choose at least one language.")
     for name, (kind, path) in PICKERS.items():
-        unknown = [e for e in _entries(form, name) if to_code(e, kind) is None]
+        unknown = [e for e in _entries(form, name) if words.code_for(e, kind) is None]
         if not unknown:
             continue
         shown = ", ".join(f"„{e}“" for e in unknown)

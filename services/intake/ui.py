@@ -17,9 +17,8 @@ from services.intake.data_protection import note_access, note_listed_intakes
 from services.intake.domain import IntakeError
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
                                          error_summary, flatten_errors, form_message,
-                                         form_to_payload, picker_errors, picker_names,
-                                         picker_options, picker_values, unconsented,
-                                         with_picker_errors)
+                                         form_to_payload, picker_errors, picker_values,
+                                         unconsented, with_picker_errors)
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
@@ -159,9 +158,9 @@ def intake_new():
     return render_template(
         "intake/new.html", form=form, errors=errors, consent_error=consent_errors(errors),
         error_summary=error_summary(errors, form, ui_language()),
-        countries=picker_options("country", ui_language()),
-        country_names=picker_names("country", ui_language()),
-        languages=picker_options("language", ui_language()),
+        countries=words.picker_options("country", ui_language()),
+        country_names=words.names("country", ui_language()),
+        languages=words.picker_options("language", ui_language()),
         needs=NEEDS, needs_labels={n.code: n.label(ui_language()) for n in NEEDS},
         statuses=RESIDENCE_STATUSES, purposes=RESIDENCE_PURPOSES, sites=SITES,
         methods=CONSENT_METHODS, partners=PARTNERS, home_city=HOME_CITY,

@@ -175,11 +175,38 @@ def _relay(adapter_deps, referral_deps, sent: set) -> None:
 
 
 ANSWERED_BEFORE = (None, "accepted", "in-progress", "on-hold", "rejected", "completed")
+ANSWERS = ["accepted", "rejected", "in-progress", "on-hold", "completed", "cancelled"]
+
+
+class _Answering:
+    """A referral delivered to `partner` as a case, and what staff and the partner see of it
+    after each answer (the bus between the two services played by _relay)."""
+
+    def __init__(self, referral_deps, adapter_deps, partner: str):
+        from services.partner_adapter import repository as cases
+
+        self.referral_deps, self.adapter_deps, self.cases = referral_deps, adapter_deps, cases
+        self.referral = a_referral_for(referral_deps, partner)
+        a_delivered_case_for(adapter_deps, self.referral)
+        self.sent: set = set()
+        self.relay()
+        with adapter_deps.session_factory() as s:
+            case = cases.for_referral(s, partner, str(self.referral.id))
+        self.case_id, self.reference = str(case.id), case.partner_case_ref
+
+    def relay(self) -> None:
+        _relay(self.adapter_deps, self.referral_deps, self.sent)
+
+    def views(self) -> tuple[str, str]:
+        with self.referral_deps.session_factory() as s:
+            staff = repository.get(s, str(self.referral.id)).status
+        with self.adapter_deps.session_factory() as s:
+            partner = self.cases.get(s, self.case_id).partner_status
+        return staff, partner or "received"
 
 
 @pytest.mark.parametrize("before", ANSWERED_BEFORE)
-@pytest.mark.parametrize("answer", ["accepted", "rejected", "in-progress", "on-hold",
-                                    "completed", "cancelled"])
+@pytest.mark.parametrize("answer", ANSWERS)
 def test_a_portal_answer_is_taken_by_both_or_refused_to_the_partner(
         referral_deps, adapter_deps, before, answer):
     """Staff (the referral) and the partner (its case) see the same status after every
@@ -187,29 +214,17 @@ def test_a_portal_answer_is_taken_by_both_or_refused_to_the_partner(
     changes neither (issue 20, one truth)."""
     from services.partner_adapter.domain import answer_refused
 
-    referral = a_referral_for(referral_deps, "jugendamt")
-    a_delivered_case_for(adapter_deps, referral)
-    sent: set = set()
-    _relay(adapter_deps, referral_deps, sent)
-    with adapter_deps.session_factory() as s:
-        from services.partner_adapter import repository as cases
-        case_id = str(cases.for_referral(s, "jugendamt", str(referral.id)).id)
+    case = _Answering(referral_deps, adapter_deps, "jugendamt")
 
     def answered(status: str) -> str:
         outcome = "place_offered" if status == "completed" else None
         reason = "no_capacity" if status == "rejected" else None
-        result = adapter_handlers.record_portal_report("jugendamt", case_id, status, reason,
-                                                       outcome, adapter_deps.uow())
-        _relay(adapter_deps, referral_deps, sent)
+        result = adapter_handlers.record_portal_report("jugendamt", case.case_id, status,
+                                                       reason, outcome, adapter_deps.uow())
+        case.relay()
         return result
 
-    def views() -> tuple[str, str]:
-        with referral_deps.session_factory() as s:
-            staff = repository.get(s, str(referral.id)).status
-        with adapter_deps.session_factory() as s:
-            partner = cases.get(s, case_id).partner_status
-        return staff, partner or "received"
-
+    views = case.views
     if before:
         assert answered(before) == "recorded"
     assert views()[0] == views()[1]
@@ -227,44 +242,30 @@ def test_a_portal_answer_is_taken_by_both_or_refused_to_the_partner(
 
 
 @pytest.mark.parametrize("before", ANSWERED_BEFORE)
-@pytest.mark.parametrize("answer", ["accepted", "rejected", "in-progress", "on-hold",
-                                    "completed", "cancelled"])
+@pytest.mark.parametrize("answer", ANSWERS)
 def test_a_system_partners_answer_is_taken_by_both_or_refused_to_its_callback(
         referral_deps, adapter_deps, before, answer):
     """The same agreement for a partner answering from its own system (the sandbox's signed
     callback, as the welfare association's case API sends it): staff and the partner's case
     see the same status, a refused answer changes neither and is refused to the caller."""
-    from services.partner_adapter import repository as cases
+    from services.partner_adapter.domain import answer_refused
 
-    referral = a_referral_for(referral_deps, "welfare")
-    a_delivered_case_for(adapter_deps, referral)
-    sent: set = set()
-    _relay(adapter_deps, referral_deps, sent)
-    with adapter_deps.session_factory() as s:
-        case = cases.for_referral(s, "welfare", str(referral.id))
-    case_id, reference = str(case.id), case.partner_case_ref
+    case = _Answering(referral_deps, adapter_deps, "welfare")
 
     def answered(status: str) -> str:
-        report = {"event_id": str(uuid.uuid4()), "case_reference": reference,
-                  "client_reference": str(referral.id), "status": status,
+        report = {"event_id": str(uuid.uuid4()), "case_reference": case.reference,
+                  "client_reference": str(case.referral.id), "status": status,
                   "reason": "no_capacity" if status == "rejected" else None,
                   "outcome": "counselling_started" if status == "completed" else None}
         result = adapter_handlers.record_partner_report("welfare", report, adapter_deps.uow())
-        _relay(adapter_deps, referral_deps, sent)
+        case.relay()
         return result
 
-    def views() -> tuple[str, str]:
-        with referral_deps.session_factory() as s:
-            staff = repository.get(s, str(referral.id)).status
-        with adapter_deps.session_factory() as s:
-            partner = cases.get(s, case_id).partner_status
-        return staff, partner or "received"
-
+    views = case.views
     if before:
         assert answered(before) == "recorded"
     assert views()[0] == views()[1]
     seen = views()
-    from services.partner_adapter.domain import answer_refused
     # after its last word (rejected, completed) a partner's system may only say it again
     if answer_refused(before, answer, "counselling_started" if answer == "completed" else None):
         with pytest.raises(adapter_handlers.AnswerRefused):
