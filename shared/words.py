@@ -76,6 +76,17 @@ CASE_STATUS = _words("case status", {"pending": "being delivered", "opened": "de
                                      "failed": "delivery failed", "cancelled": "withdrawn"})
 DEAD_LETTER_STATUS = _words("dead letter status", {"parked": "parked", "replayed": "replayed",
                                                    "discarded": "discarded"})
+# Why a message was parked (shared/bus/causes.ParkCause); the detail stays technical.
+PARK_CAUSE = _words("park cause", {
+    "unreadable": "not a readable message",
+    "contract": "does not match its event contract",
+    "misrouted": "delivered to a service that does not handle it",
+    "handler_failed": "processing failed (a program error or data it cannot take)",
+    "database_refused": "the database refused the change",
+    "gave_up": "still failing after every retry",
+    "broker": "set aside by the broker (rejected, expired or queue full)",
+    "unknown": "no reason given",
+})
 DEADLINE_PHASE = _words("deadline phase", {"acknowledgement": "acknowledgement",
                                            "completion": "completion"})
 ACCESS_ACTION = _words("access action", {
@@ -99,14 +110,16 @@ DOCUMENT = _words("document", {
     "qualification_documents": "certificates and diplomas",
 })
 ROLE = _words("role", {"staff": "staff", "partner": "partner", "operator": "operator",
-                       "admin": "administrator", "service": "Lotse service"})
+                       "admin": "administrator", "management": "management",
+                       "service": "Lotse service"})
 
 VOCABULARIES: dict[str, Mapping[str, Any]] = {
     "referral_status": REFERRAL_STATUS, "reason": REASON, "outcome": OUTCOME,
     "relation": RELATION, "urgency": URGENCY, "interpreter": INTERPRETER, "channel": CHANNEL,
     "contact_channel": CONTACT_CHANNEL, "case_status": CASE_STATUS,
-    "dead_letter_status": DEAD_LETTER_STATUS, "deadline_phase": DEADLINE_PHASE,
-    "access_action": ACCESS_ACTION, "role": ROLE, "document": DOCUMENT,
+    "dead_letter_status": DEAD_LETTER_STATUS, "park_cause": PARK_CAUSE,
+    "deadline_phase": DEADLINE_PHASE, "access_action": ACCESS_ACTION, "role": ROLE,
+    "document": DOCUMENT,
 }
 REFERENCE_LISTS: dict[str, tuple[reference.Code, ...]] = {
     "need": reference.NEEDS, "residence_status": reference.RESIDENCE_STATUSES,

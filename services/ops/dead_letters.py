@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from services.ops import domain, erasure, tables
+from shared.bus.causes import ParkCause, read_cause
 from shared.bus.parking import ParkedMessage, ParkingLot
 from shared.clock import Clock, utcnow
 
@@ -65,7 +66,7 @@ def collect(engine: Engine, lot: ParkingLot, clock: Clock = utcnow) -> int:
 
 
 def selection_filter(selection: dict, status: str = "parked"):
-    """Rows a selection names: explicit ids, or queue / event type / reason text."""
+    """Rows a selection names: explicit ids, or queue / event type / cause / reason text."""
     conds = [t.c.status == status]
     if selection.get("ids"):
         conds.append(t.c.id.in_([int(i) for i in selection["ids"]]))
@@ -75,6 +76,9 @@ def selection_filter(selection: dict, status: str = "parked"):
         conds.append(t.c.service == selection["service"])
     if selection.get("event_type"):
         conds.append(t.c.event_type == selection["event_type"])
+    if selection.get("cause"):
+        conds.append(t.c.reason.startswith(f"[{ParkCause(selection['cause']).value}]",
+                                           autoescape=True))
     if selection.get("reason"):
         conds.append(t.c.reason.contains(selection["reason"], autoescape=True))
     return and_(*conds)
@@ -102,9 +106,10 @@ def view(row, *, may_see_personal_data: bool) -> dict:
     if not may_see_personal_data:
         payload = (domain.mask(payload) if isinstance(payload, (dict, list))
                    else domain.MASK)
+    cause, detail = read_cause(row.reason)
     return {"id": row.id, "queue": row.queue, "service": row.service,
-            "event_id": row.event_id, "event_type": row.event_type,
-            "reason": row.reason if may_see_personal_data else redact(row.reason),
+            "event_id": row.event_id, "event_type": row.event_type, "cause": cause.value,
+            "reason": detail if may_see_personal_data else redact(detail),
             "attempts": row.attempts, "times_parked": row.times_parked, "status": row.status,
             "parked_at": row.parked_at.isoformat(),
             "settled_at": row.settled_at.isoformat() if row.settled_at else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.ops.dead_letters import LARGEST_ID
+from shared.bus.causes import ParkCause
 
 
 class EventQuerySchema(Schema):
@@ -51,6 +52,8 @@ class DeadLetterQuerySchema(Schema):
     queue = fields.String(load_default=None)
     service = fields.String(load_default=None)
     event_type = fields.String(load_default=None)
+    cause = fields.String(load_default=None, validate=validate.OneOf([c.value for c in ParkCause]),
+                          metadata={"description": "why it was parked"})
     reason = fields.String(load_default=None, metadata={"description": "text in the reason"})
     status = fields.String(load_default="parked",
                            validate=validate.OneOf(("parked", "replayed", "discarded")))
@@ -63,7 +66,8 @@ class DeadLetterSchema(Schema):
     service = fields.String()
     event_id = fields.String()
     event_type = fields.String()
-    reason = fields.String()
+    cause = fields.String(metadata={"description": "why it was parked: " + ", ".join(ParkCause)})
+    reason = fields.String(metadata={"description": "the technical detail"})
     attempts = fields.Integer()
     times_parked = fields.Integer()
     status = fields.String()
@@ -93,6 +97,7 @@ class SelectionSchema(Schema):
     queue = fields.String(load_default=None)
     service = fields.String(load_default=None)
     event_type = fields.String(load_default=None)
+    cause = fields.String(load_default=None, validate=validate.OneOf([c.value for c in ParkCause]))
     reason = fields.String(load_default=None)
     all = fields.Boolean(load_default=False)
 

@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from services.ops import console, dead_letters, tables
+from shared.bus.causes import ParkCause
 from shared import words
 from shared.auth import current_principal, ui_roles
 from shared.partners import DIRECTORY
@@ -83,13 +84,22 @@ def trace():
     return render_template("ops/trace.html", any_id=any_id, trace=result, error=error)
 
 
-SELECTION_KEYS = ("queue", "service", "event_type", "reason")
+SELECTION_KEYS = ("queue", "service", "event_type", "cause", "reason")
+
+
+def _selection(values) -> dict[str, str]:
+    """The filter of a dead-letter list or replay; an unknown cause is refused, never widened
+    into every message."""
+    selection = {k: values.get(k, "").strip() for k in SELECTION_KEYS}
+    if selection["cause"] and selection["cause"] not in set(ParkCause):
+        abort(400, _("cause: there is no such cause."))
+    return selection
 
 
 @bp.get("/ops/dead-letters")
 @ui_roles("operator")
 def dead_letter_list():
-    selection = {k: request.args.get(k, "").strip() for k in SELECTION_KEYS}
+    selection = _selection(request.args)
     status = request.args.get("status", "parked")
     if status not in ("parked", "replayed", "discarded"):
         status = "parked"
@@ -152,7 +162,7 @@ def discard(dead_letter_id):
 @bp.post("/ops/dead-letters/replay")
 @ui_roles("operator")
 def replay_selection():
-    selection = {k: request.form.get(k, "").strip() for k in SELECTION_KEYS}
+    selection = _selection(request.form)
     selection = {k: v for k, v in selection.items() if v}
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     if ids:

@@ -25,6 +25,7 @@ from kombu.messaging import Consumer as KombuConsumer
 from kombu.messaging import Producer
 from kombu.mixins import ConsumerMixin
 
+from shared.bus.causes import ParkCause, gave_up, parked
 from shared.bus.delivery import Outcome, UnitOfWorkFactory, Verdict, deliver_batch
 from shared.bus.topology import Subscription, Topology
 from shared.config import Settings
@@ -197,7 +198,8 @@ class AmqpConsumer(ConsumerMixin):
             log.error("undecodable message from an unknown consumer; requeueing")
             message.requeue()
             return
-        self._apply(sub, message, Outcome(Verdict.PARK, f"undecodable message: {exc}"))
+        self._apply(sub, message, Outcome(Verdict.PARK, parked(ParkCause.UNREADABLE,
+                                                              f"undecodable message: {exc}")))
 
     def _received(self, subscription: Subscription, message: Message) -> None:
         gathered = self.gathering[subscription.key]
@@ -329,8 +331,7 @@ class AmqpConsumer(ConsumerMixin):
         else:
             target = self.topology.parking_queue(subscription)
             if outcome.verdict is Verdict.RETRY:
-                outcome = Outcome(Verdict.PARK, f"gave up after {attempts} attempts: "
-                                                f"{outcome.reason}")
+                outcome = Outcome(Verdict.PARK, gave_up(attempts, outcome.reason))
         headers.update({ATTEMPTS_HEADER: attempts, REASON_HEADER: outcome.reason[:1000]})
         try:
             self._forward(message, target, headers)

@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shared import metrics
+from shared.bus.causes import ParkCause, parked
 from shared.bus.topology import Subscription
 from shared.erasure import concerns_erased, erased_among
 from shared.events.envelope import Envelope, InvalidEvent, parse_envelope
@@ -83,12 +84,12 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
         except InvalidEvent as exc:
             log.warning("parking malformed message", extra={"subscription": subscription.key,
                                                             "reason": str(exc)})
-            outcomes[i] = Outcome(Verdict.PARK, str(exc))
+            outcomes[i] = Outcome(Verdict.PARK, parked(ParkCause.CONTRACT, str(exc)))
             continue
         if envelope.type not in subscription.event_types:
-            outcomes[i] = Outcome(Verdict.PARK,
-                                  f"{subscription.key} does not handle {envelope.type}",
-                                  envelope.id)
+            outcomes[i] = Outcome(Verdict.PARK, parked(
+                ParkCause.MISROUTED, f"{subscription.key} does not handle {envelope.type}"),
+                envelope.id)
             continue
         types[i] = envelope.type
         try:
@@ -96,7 +97,7 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
         except Exception as exc:  # a bug, or a payload it cannot read: this message only
             log.exception("wants() failed; parking", extra={"event_id": envelope.id,
                                                             "subscription": subscription.key})
-            outcomes[i] = Outcome(Verdict.PARK, f"{type(exc).__name__}: {str(exc)[:300]}",
+            outcomes[i] = Outcome(Verdict.PARK, parked(ParkCause.HANDLER_FAILED, _said(exc)),
                                   envelope.id)
             continue
         if wanted:
@@ -127,6 +128,10 @@ def deliver_batch(bodies: Sequence[bytes | str], subscription: Subscription,
     for outcome, event_type in zip(settled, types, strict=True):
         metrics.observe_delivery(subscription.key, event_type, outcome.verdict.value, share)
     return settled
+
+
+def _said(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _database_unreachable(exc: Exception) -> bool:
@@ -202,11 +207,11 @@ def _handle(envelope: Envelope, subscription: Subscription,
         if exc.connection_invalidated:
             return Outcome(Verdict.RETRY, f"database connection lost: {exc}"[:300], envelope.id)
         log.exception("database error in handler", extra={"event_id": envelope.id})
-        return Outcome(Verdict.PARK, f"{type(exc).__name__}: {str(exc)[:300]}", envelope.id)
+        return Outcome(Verdict.PARK, parked(ParkCause.DATABASE_REFUSED, _said(exc)), envelope.id)
     except Exception as exc:  # a bug: park at once and say so loudly
         log.exception("handler failed; parking", extra={"event_id": envelope.id,
                                                         "subscription": subscription.key})
-        return Outcome(Verdict.PARK, f"{type(exc).__name__}: {str(exc)[:300]}", envelope.id)
+        return Outcome(Verdict.PARK, parked(ParkCause.HANDLER_FAILED, _said(exc)), envelope.id)
     log.info("handled event", extra={"event_id": envelope.id, "event_type": envelope.type,
                                      "subscription": subscription.key})
     return Outcome(Verdict.ACK, "", envelope.id)

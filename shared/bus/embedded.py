@@ -22,6 +22,7 @@ from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, d
                         or_, select, update)
 from sqlalchemy.engine import Row
 
+from shared.bus.causes import gave_up
 from shared.bus.delivery import Outcome, UnitOfWorkFactory, Verdict, deliver_batch
 from shared.bus.topology import Subscription, Topology
 from shared.clock import Clock, utcnow
@@ -232,8 +233,7 @@ class EmbeddedConsumer:
             elif outcome.verdict is Verdict.RETRY:
                 attempts = row.attempts + 1
                 if attempts >= self.max_attempts:
-                    self.broker.park(row.id, f"gave up after {attempts} attempts: "
-                                             f"{outcome.reason}", attempts)
+                    self.broker.park(row.id, gave_up(attempts, outcome.reason), attempts)
                 else:
                     self.broker.retry(row.id, attempts, self.topology.retry_delay(attempts),
                                       outcome.reason)

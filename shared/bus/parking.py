@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
+from shared.bus.causes import ParkCause, parked
 from shared.bus.topology import Topology
 from shared.config import Settings
 
@@ -185,9 +186,9 @@ def _death_reason(headers: dict[str, Any]) -> str:
     deaths = headers.get("x-death") or []
     if deaths:
         d = deaths[0]
-        return (f"dead-lettered by the broker ({d.get('reason', '?')}, "
-                f"{d.get('count', '?')} deliveries): the consumer never gave a verdict")
-    return "parked without a reason"
+        return parked(ParkCause.BROKER, f"dead-lettered by the broker ({d.get('reason', '?')}, "
+                      f"{d.get('count', '?')} deliveries): the consumer never gave a verdict")
+    return parked(ParkCause.UNKNOWN, "parked without a reason")
 
 
 def parking_lot(settings: Settings, topology: Topology,

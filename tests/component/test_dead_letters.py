@@ -2,13 +2,18 @@
 worked by two processes, interrupted replays, and reasons redacted for operators."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from services.ops import dead_letters, tables
+from services.ops.app import create_app as ops_app
 from services.ops.bootstrap import bootstrap
+from shared.auth import Principal, issue_token
+from shared.bus.causes import ParkCause, gave_up
+from shared.bus.causes import parked as parked_reason
 from shared.bus.parking import ParkedMessage
 from shared.clock import utcnow
 from shared.db import migrate
@@ -143,3 +148,30 @@ def test_operators_see_reasons_without_the_values_they_quote(engine):
     assert "1990-13-45" not in masked and "Kovalenko" not in masked
     assert masked.startswith("DataError: invalid input syntax for type date")
     assert "Kovalenko" in dead_letters.view(row, may_see_personal_data=True)["reason"]
+
+
+def test_a_dead_letter_says_why_it_was_parked_in_words_and_can_be_chosen_by_cause(
+        settings, engine):
+    lot = FakeLot()
+    lot.parked = [*parked(1, reason=parked_reason(ParkCause.HANDLER_FAILED, "KeyError: 'x'")),
+                  ParkedMessage(QUEUE, "e1", "intake.recorded", '{"id": "e1"}',
+                                gave_up(6, "OperationalError: refused"), 6)]
+    dead_letters.collect(engine, lot)
+    with engine.connect() as conn:
+        [bug] = dead_letters.listing(conn, {"cause": "handler_failed"})
+        assert len(dead_letters.listing(conn, {"cause": "gave_up"})) == 1
+    shown = dead_letters.view(bug, may_see_personal_data=False)
+    assert (shown["cause"], shown["reason"]) == ("handler_failed", "KeyError: •••")
+    console = ops_app(settings.for_service("ops"), bootstrap(settings.for_service("ops")),
+                      runtime=None).test_client()
+    bearer = {"Authorization": "Bearer " + issue_token(console.application.secret_key,
+                                                       Principal("op", "operator"))}
+    page = console.get("/ops/dead-letters?cause=handler_failed", headers=bearer,
+                       environ_base={"HTTP_ACCEPT_LANGUAGE": "de"}).get_data(as_text=True)
+    assert re.findall(r'<td data-cause="(\w+)">([^<]+)<', page) == [
+        ("handler_failed", "Verarbeitung fehlgeschlagen (Programmfehler oder Daten, die er "
+                           "nicht annehmen kann)")]  # in words; the other cause filtered out
+    assert console.get("/ops/dead-letters?cause=nonsense", headers=bearer).status_code == 400
+    answer = console.get("/api/v1/ops/dead-letters?cause=gave_up", headers=bearer).get_json()
+    assert [i["cause"] for i in answer["items"]] == ["gave_up"]
+    assert console.get("/api/v1/ops/dead-letters?cause=x", headers=bearer).status_code == 422

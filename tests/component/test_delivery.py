@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.referral import tables
 from services.referral.consumers import SUBSCRIPTIONS
+from shared.bus.causes import ParkCause, read_cause
 from shared.bus.delivery import TransientError, Verdict, deliver
 from shared.bus.topology import Subscription
 from shared.events.envelope import new_envelope
@@ -65,8 +66,19 @@ def test_a_malformed_message_is_parked_with_the_reason(referral_deps):
     del wire["data"]["person"]["birth_date"]
     outcome = deliver(json.dumps(wire), OPEN, referral_deps.uow)
     assert outcome.verdict is Verdict.PARK and "birth_date" in outcome.reason
-    assert deliver(b"{not json", OPEN, referral_deps.uow).verdict is Verdict.PARK
+    assert read_cause(outcome.reason)[0] is ParkCause.CONTRACT
+    garbage = deliver(b"{not json", OPEN, referral_deps.uow)
+    assert garbage.verdict is Verdict.PARK
+    assert read_cause(garbage.reason)[0] is ParkCause.CONTRACT
     assert rows(referral_deps, tables.referrals) == 0
+
+
+def test_an_event_for_another_subscriber_is_parked_as_misrouted(referral_deps):
+    sub = Subscription("referral", "x", ("consent.withdrawn",), OPEN.handler)
+    outcome = deliver(intake_recorded(), sub, referral_deps.uow)
+    assert outcome.verdict is Verdict.PARK
+    assert read_cause(outcome.reason) == (ParkCause.MISROUTED,
+                                          "referral.x does not handle intake.recorded")
 
 
 def test_a_failing_handler_commits_nothing(referral_deps):
@@ -92,7 +104,9 @@ def test_a_database_outage_is_retried_and_a_bug_is_parked(referral_deps):
 
     for handler, verdict in ((db_down, Verdict.RETRY), (bug, Verdict.PARK)):
         sub = Subscription("referral", "x", ("intake.recorded",), handler)
-        assert deliver(intake_recorded(), sub, referral_deps.uow).verdict is verdict
+        outcome = deliver(intake_recorded(), sub, referral_deps.uow)
+        assert outcome.verdict is verdict
+    assert read_cause(outcome.reason) == (ParkCause.HANDLER_FAILED, "KeyError: 'oops'")
 
 
 def test_an_event_the_handler_would_ignore_is_acked_without_a_transaction(referral_deps):

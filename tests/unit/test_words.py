@@ -12,6 +12,8 @@ from services.intake import domain as intake_domain
 from services.partner_adapter.domain import CaseStatus
 from services.referral.domain import Outcome, Reason
 from shared import words
+from shared.auth import ROLES
+from shared.bus.causes import ParkCause
 from shared.events.contracts import ACCESS_ACTIONS
 from shared.events.vocabulary import DeadlinePhase, ReferralStatus
 from shared.partners import DIRECTORY
@@ -25,6 +27,7 @@ COVERS = {
     "interpreter": set(intake_domain.INTERPRETER), "channel": set(intake_domain.CHANNELS),
     "contact_channel": set(intake_domain.CONTACT_CHANNELS), "case_status": set(CaseStatus),
     "deadline_phase": set(DeadlinePhase), "access_action": set(ACCESS_ACTIONS),
+    "park_cause": set(ParkCause), "role": set(ROLES),
 }
 # Codes whose German word is spelled like their English one
 SAME_IN_GERMAN = {("urgency", "normal"), ("contact_channel", "sms")}
