@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from services import processes
+from shared.auth import ROLES
 from shared.config import (COMPOSE_SECRETS, DEFAULT_PORTS, SERVICES, SecretMissing,
                            Settings, generated_secrets, port_of, secret_value)
 from shared.logging import configure_logging
@@ -303,7 +304,7 @@ def cmd_record_of_processing(args) -> None:
 
     settings = Settings.from_env("intake")
     record = build_record(retention_path=settings.retention_file,
-                          dpo_contact=settings.dpo_contact)
+                          dpo_contact=settings.dpo_contact, language=args.language)
     print(render_json(record) if args.format == "json" else render_markdown(record))
 
 
@@ -463,7 +464,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("user", help="create or reset an account (password: at least 12 "
                                     "characters, not a common or breached one)")
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=("staff", "partner", "operator", "admin"))
+    p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--partner")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_user)
@@ -480,11 +481,15 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("record-of-processing",
                        help="print the Art. 30 record (docs/record-of-processing.md)")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.add_argument("--language", choices=("en", "de"), default="en",
+                   help="the record's language (de: docs/record-of-processing.de.md)")
     p.set_defaults(func=cmd_record_of_processing)
     from services.ops.cli import add_parser as add_ops_parser
+    from services.reporting.cli import add_parser as add_reporting_parser
     from services.retention import add_parser as add_retention_parser
 
     add_ops_parser(sub)
+    add_reporting_parser(sub)
     add_retention_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "stack" and args.demo:  # its processes share secrets generated in var/

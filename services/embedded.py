@@ -1,4 +1,4 @@
-"""The whole network in one process: five apps behind one address, bus loops as threads.
+"""The whole network in one process: six apps behind one address, bus loops as threads.
 
 This is the no-server default (`make run`): every service keeps its own SQLite database,
 events travel through the embedded (database-backed) bus, and the same relays, consumers
@@ -23,6 +23,8 @@ from services.partner_adapter.bootstrap import bootstrap as partner_adapter_boot
 from services.partner_sandbox.app import create_app as sandbox_app
 from services.referral.app import create_app as referral_app
 from services.referral.bootstrap import bootstrap as referral_bootstrap
+from services.reporting.app import create_app as reporting_app
+from services.reporting.bootstrap import bootstrap as reporting_bootstrap
 from shared.bus.embedded import EmbeddedBroker
 from shared.config import Settings
 from shared.revocations import RevocationList
@@ -30,9 +32,10 @@ from shared.runtime import Loops
 from shared.service import ServiceDeps
 
 BOOTSTRAPS = {"intake": intake_bootstrap, "referral": referral_bootstrap,
-              "partner_adapter": partner_adapter_bootstrap, "ops": ops_bootstrap}
+              "partner_adapter": partner_adapter_bootstrap, "ops": ops_bootstrap,
+              "reporting": reporting_bootstrap}
 APP_FACTORIES = {"intake": intake_app, "referral": referral_app,
-                 "partner_adapter": partner_adapter_app}
+                 "partner_adapter": partner_adapter_app, "reporting": reporting_app}
 
 
 class PathDispatcher:

@@ -209,6 +209,7 @@ RUNTIMES: dict[str, ServiceRuntime] = {r.service: r for r in (
                                             console_metrics=CIRCUIT_METRICS))),
     ServiceRuntime("ops", (*_bus_loops("ops"),
                            Loop("ops-console", WORKER, _ops_console, once=True))),
+    ServiceRuntime("reporting", _bus_loops("reporting")),
     ServiceRuntime("partner_sandbox", (Loop("sandbox-notifier", WORKER, _sandbox_notifier,
                                             once=True),), bus=False),
 )}

@@ -5,11 +5,12 @@ from services.intake.consumers import SUBSCRIPTIONS as INTAKE
 from services.ops.consumers import SUBSCRIPTIONS as OPS
 from services.partner_adapter.consumers import SUBSCRIPTIONS as PARTNER_ADAPTER
 from services.referral.consumers import SUBSCRIPTIONS as REFERRAL
+from services.reporting.consumers import SUBSCRIPTIONS as REPORTING
 from shared.bus.topology import Topology, build_topology
 from shared.config import Settings
 
-SUBSCRIPTIONS = INTAKE + REFERRAL + PARTNER_ADAPTER + OPS
-BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
+SUBSCRIPTIONS = INTAKE + REFERRAL + PARTNER_ADAPTER + OPS + REPORTING
+BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops", "reporting")
 
 
 def topology(settings: Settings) -> Topology:
@@ -35,6 +36,10 @@ ROUTES = (
     ("/api/v1/ops/intake/", "intake"),
     ("/ops", "ops"),
     ("/sandbox", "partner_sandbox"),
+    ("/api/v1/reports", "reporting"),
+    ("/api/v1/reporting/", "reporting"),
+    ("/api/v1/ops/reporting/", "reporting"),
+    ("/reports", "reporting"),
 )
 DEFAULT_ROUTE = "intake"
 

@@ -31,7 +31,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from shared.clock import utcnow
 from shared.config import Settings
 
-ROLES = ("staff", "partner", "operator", "admin")
+# management reads the centre's figures (services/reporting) and nothing personal
+ROLES = ("staff", "partner", "operator", "management", "admin")
 TOKEN_MAX_AGE = 8 * 3600  # one working day (default of LOTSE_TOKEN_TTL_SECONDS)
 SERVICE_TOKEN_TTL = 60  # a service credential is minted per call: short-lived is free
 INTERNAL_PREFIX = "/internal/"

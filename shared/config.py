@@ -12,14 +12,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from shared.partners import DIRECTORY, PartnerConfig
 from shared.private_files import create_private
 
-SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops")
+SERVICES = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "reporting")
 # From the partner directory (shared/defaults/partners.json): partners with a system Lotse delivers
 # to, and partners without one, who take referrals over in Lotse's partner portal.
 API_PARTNERS = tuple(code for code, p in DIRECTORY.items() if p.has_system)
 PORTAL_PARTNERS = tuple(code for code, p in DIRECTORY.items() if not p.has_system)
 PARTNERS = tuple(DIRECTORY)
 DEFAULT_PORTS = {"gateway": 8000, "intake": 8001, "referral": 8002,
-                 "partner_adapter": 8003, "partner_sandbox": 8004, "ops": 8005}
+                 "partner_adapter": 8003, "partner_sandbox": 8004, "ops": 8005,
+                 "reporting": 8006}
 
 
 def port_of(process: str, environ: Mapping[str, str] | None = None) -> int:

@@ -28,7 +28,7 @@ from shared.runtime import StopSignal
 
 DEFAULT_FILE = resource("retention.json")  # shipped in the package
 ACTIONS = ("delete", "anonymise")
-SERVICES = ("intake", "referral", "partner_adapter", "ops")
+SERVICES = ("intake", "referral", "partner_adapter", "ops", "reporting")
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
 PROMETHEUS_PORT = 9090  # its /federate: the operator console's figures (production overlay)
 # most replicas of each worker kind KEDA may start, and queued messages per replica
-WORKER_MAX = {"intake": 4, "referral": 6, "partner_adapter": 6, "ops": 2}
+WORKER_MAX = {"intake": 4, "referral": 6, "partner_adapter": 6, "ops": 2, "reporting": 2}
 QUEUE_LENGTH_PER_REPLICA = "50"
 
 SERVER_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"},
@@ -483,7 +483,8 @@ def dump(docs: list[dict]) -> str:
 
 def outputs() -> dict[Path, str]:
     """Every generated file and its content."""
-    servers = [doc for s in ("intake", "referral", "partner_adapter", "ops") for doc in server(s)]
+    servers = [doc for s in ("intake", "referral", "partner_adapter", "ops", "reporting")
+               for doc in server(s)]
     servers += server("gateway", gateway_env())
     bus = [doc for s in registry.BUS_SERVICES for doc in bus_process("relay", s, 1)]
     bus += [doc for s in registry.BUS_SERVICES for doc in bus_process("worker", s, None)]

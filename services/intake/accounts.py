@@ -171,7 +171,8 @@ def throttling_record(session: Session, now: datetime, policy: ThrottlePolicy,
 
 
 DEMO_ACCOUNTS = (
-    ("staff", "staff", None), ("operator", "operator", None), ("admin", "admin", None),
+    ("staff", "staff", None), ("operator", "operator", None),
+    ("management", "management", None), ("admin", "admin", None),
     *((partner, "partner", partner) for partner in PARTNERS),  # one user per partner
 )
 DEMO_PASSWORD = "demo"

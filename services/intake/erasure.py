@@ -3,8 +3,9 @@
 Intake holds the person, so it starts an erasure: it deletes everything it keeps about the
 person (and the duplicates merged into them), scrubs its stored events, keeps tombstones of
 the ids and a request record without personal data, and publishes `person.erasure_requested`
-in the same transaction. Referral, partner adapter and the operator console erase their own
-copies and answer with `person.erased`; the request is complete when all of them confirmed.
+in the same transaction. Referral, partner adapter, the operator console and reporting erase
+their own copies and answer with `person.erased`; the request is complete when all of them
+confirmed.
 See docs/consent-and-erasure.md for why Lotse scrubs instead of crypto-shredding.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shared.erasure import add_tombstones, all_ids, scrub_outbox
 from shared.events.envelope import Envelope
 
 # The services that must confirm an erasure before it counts as done.
-CONFIRMING_SERVICES = ("intake", "referral", "partner_adapter", "ops")
+CONFIRMING_SERVICES = ("intake", "referral", "partner_adapter", "ops", "reporting")
 
 
 class AlreadyErased(Exception):

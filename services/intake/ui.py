@@ -47,6 +47,8 @@ def home():
         return redirect(urls["partner_adapter"] + "/partner/cases")
     if principal.role == "operator":
         return redirect(urls["ops"] + "/ops")
+    if principal.role == "management":
+        return redirect(urls["reporting"] + "/reports")
     return redirect(url_for(".intake_list"))
 
 

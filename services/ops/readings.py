@@ -28,7 +28,7 @@ from shared.bus.topology import Topology
 from shared.config import Settings
 from shared.db import make_engine
 
-BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops")
+BUS_SERVICES = ("intake", "referral", "partner_adapter", "ops", "reporting")
 OUTBOX_PENDING = "lotse_outbox_pending"
 OUTBOX_OLDEST = "lotse_outbox_oldest_pending_seconds"
 CIRCUIT_OPEN = "lotse_partner_circuit_open"

@@ -339,7 +339,8 @@ class PersonErasureRequestedV1(Contract):
 class PersonErasedV1(Contract):
     """A service erased what it held about the person (its answer to an erasure request).
 
-    Produced by every erasing service (referral, partner_adapter, ops), each once per request."""
+    Produced by every erasing service (referral, partner_adapter, ops, reporting), each once
+    per request."""
 
     request_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)
@@ -395,18 +396,19 @@ class ContractEntry:
 
 
 CATALOGUE: tuple[ContractEntry, ...] = (
-    ContractEntry("intake.recorded", 1, IntakeRecordedV1, "intake", ("referral",)),
-    ContractEntry("intake.recorded", 2, IntakeRecordedV2, "intake", ("referral",)),
+    ContractEntry("intake.recorded", 1, IntakeRecordedV1, "intake", ("referral", "reporting")),
+    ContractEntry("intake.recorded", 2, IntakeRecordedV2, "intake", ("referral", "reporting")),
     ContractEntry("intake.facts_added", 1, IntakeFactsAddedV1, "intake", ("referral",)),
     ContractEntry("consent.given", 1, ConsentGivenV1, "intake", ("referral",)),
     ContractEntry("consent.withdrawn", 1, ConsentWithdrawnV1, "intake",
-                  ("referral", "partner_adapter")),
+                  ("referral", "partner_adapter", "reporting")),
     ContractEntry("referral.requested", 1, ReferralRequestedV1, "referral",
-                  ("partner_adapter", "intake")),
-    ContractEntry("referral.status_changed", 1, ReferralStatusChangedV1, "referral", ("intake",)),
+                  ("partner_adapter", "intake", "reporting")),
+    ContractEntry("referral.status_changed", 1, ReferralStatusChangedV1, "referral",
+                  ("intake", "reporting")),
     ContractEntry("referral.reminder_due", 1, ReferralDeadlineV1, "referral",
                   ("partner_adapter",)),
-    ContractEntry("referral.overdue", 1, ReferralDeadlineV1, "referral", ("intake",)),
+    ContractEntry("referral.overdue", 1, ReferralDeadlineV1, "referral", ("intake", "reporting")),
     ContractEntry("partner_case.opened", 1, PartnerCaseOpenedV1, "partner_adapter", ("referral",)),
     ContractEntry("partner_case.status_reported", 1, PartnerCaseStatusReportedV1,
                   "partner_adapter", ("referral",)),
@@ -417,9 +419,9 @@ CATALOGUE: tuple[ContractEntry, ...] = (
     ContractEntry("personal_data.accessed", 1, PersonalDataAccessedV1, "referral",
                   ("intake",)),
     ContractEntry("person.erasure_requested", 1, PersonErasureRequestedV1, "intake",
-                  ("referral", "partner_adapter", "ops")),
+                  ("referral", "partner_adapter", "ops", "reporting")),
     ContractEntry("person.erased", 1, PersonErasedV1, "referral",
-                  ("intake", "partner_adapter", "ops")),
+                  ("intake", "partner_adapter", "ops", "reporting")),
 )
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 

@@ -20,11 +20,13 @@ from tests.conftest import embedded_settings, free_port
 
 # the names probes (/healthz), logs and alert rules know the loops by, per service
 RELAY_LOOPS = {"intake": ["relay-intake"], "referral": ["relay-referral"],
-               "partner_adapter": ["relay-partner_adapter"], "ops": ["relay-ops"]}
+               "partner_adapter": ["relay-partner_adapter"], "ops": ["relay-ops"],
+               "reporting": ["relay-reporting"]}
 WORKER_LOOPS = {"intake": ["consumer-intake", "retention"],
                 "referral": ["consumer-referral", "retention", "deadline-scheduler"],
                 "partner_adapter": ["consumer-partner_adapter", "retention", "case-opener"],
                 "ops": ["consumer-ops", "retention", "ops-console"],
+                "reporting": ["consumer-reporting", "retention"],
                 "partner_sandbox": ["sandbox-notifier"]}
 
 

@@ -19,7 +19,8 @@ from shared.auth import Principal, issue_service_token, issue_token
 
 ROLES = {"staff": Principal("staff", "staff"),
          "partner": Principal("welfare", "partner", "welfare"),
-         "operator": Principal("operator", "operator"), "admin": Principal("admin", "admin")}
+         "operator": Principal("operator", "operator"),
+         "management": Principal("management", "management"), "admin": Principal("admin", "admin")}
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/logout", "/api/v1/auth/token",
           "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>", "/"}
 EVERYONE = set(ROLES)
@@ -48,7 +49,8 @@ MATRIX = {
     ("intake", "GET", "/persons/<uuid:person_id>/registration-form/<uuid:referral_id>"):
         {'staff', 'admin'},
     ("intake", "POST", "/api/v1/consents/<uuid:consent_id>/withdraw"): {'staff', 'admin'},
-    ("intake", "POST", "/api/v1/auth/logout"): {'staff', 'partner', 'operator', 'admin'},
+    ("intake", "POST", "/api/v1/auth/logout"):
+        {'staff', 'partner', 'operator', 'management', 'admin'},
     ("intake", "POST", "/api/v1/auth/revocations"): {'admin'},
     ("intake", "GET", "/api/v1/auth/throttling"): {'admin'},
     ("intake", "GET", "/internal/v1/token-revocations"): {SERVICE},
@@ -121,6 +123,11 @@ MATRIX = {
     ("referral", "POST", "/routing-rules/<rule_id>/edit"): {'admin'},
     ("referral", "POST", "/routing-rules/new"): {'admin'},
     ("referral", "PUT", "/api/v1/routing-rules/<rule_id>"): {'admin'},
+    # the centre's figures: management and admins; a partner its own referrals' figures
+    ("reporting", "GET", "/api/v1/ops/reporting/flow"): {'operator', 'admin'},
+    ("reporting", "GET", "/api/v1/reports/consultations"): {'management', 'admin'},
+    ("reporting", "GET", "/api/v1/reports/referrals"): {'management', 'partner', 'admin'},
+    ("reporting", "GET", "/api/v1/reports/summary"): {'management', 'admin'},
 }
 
 
@@ -175,7 +182,8 @@ def allowed(app, method: str, rule: str) -> set[str]:
     return roles
 
 
-@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops"])
+@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops",
+                                     "reporting"])
 def test_every_route_answers_each_role_as_the_matrix_says(apps, service):
     app, checked = apps[service], 0
     for method, rule in routes(app):
@@ -188,7 +196,8 @@ def test_every_route_answers_each_role_as_the_matrix_says(apps, service):
     assert checked == len([k for k in MATRIX if k[0] == service])
 
 
-@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops"])
+@pytest.mark.parametrize("service", ["intake", "referral", "partner_adapter", "ops",
+                                     "reporting"])
 def test_public_routes_need_no_role(apps, service):
     app = apps[service]
     for method, rule in routes(app):

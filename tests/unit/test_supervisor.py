@@ -155,7 +155,8 @@ def test_the_supervisor_starts_a_process_with_its_own_additions_to_the_environme
 def test_replicas_run_under_names_and_metrics_ports_of_their_own():
     default = stack_commands("py")
     assert [n for n, _ in default if n.startswith("relay-")] == [
-        "relay-intake", "relay-referral", "relay-partner_adapter", "relay-ops"]
+        "relay-intake", "relay-referral", "relay-partner_adapter", "relay-ops",
+        "relay-reporting"]
     commands = stack_commands("py", replicas=parse_replicas(
         "relay=2,worker=2,worker:ops=3,relay:ops=1"), metrics_base=20000)
     names = [n for n, _ in commands]
@@ -166,7 +167,7 @@ def test_replicas_run_under_names_and_metrics_ports_of_their_own():
     argv = dict(commands)
     assert argv["worker-ops-3"][3:5] == ["worker", "ops"]
     ports = [metrics_port(a) for _, a in commands if metrics_port(a)]
-    assert len(ports) == len(set(ports)) == len(names) - 6  # every relay and worker, no clash
+    assert len(ports) == len(set(ports)) == len(names) - 7  # every relay and worker, no clash
     assert min(ports) == 20000
 
 
