@@ -57,8 +57,9 @@ chaos: $(STAMP) runtime-services
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 ## definitions: regenerate deploy/rabbitmq/definitions.json, docs/events.md and
-## docs/record-of-processing.md from the code and the configuration it ships (shared/defaults/:
-## processing.json, partners.json, retention.json; a deployment's own files are not used here)
+## docs/record-of-processing.md (and .de.md, in German) from the code and the configuration it
+## ships (shared/defaults/: processing.json, partners.json, retention.json; a deployment's own
+## files are not used here)
 definitions: export LOTSE_PROCESSING_FILE =
 definitions: export LOTSE_PARTNERS_FILE =
 definitions: export LOTSE_RETENTION_FILE =
@@ -66,6 +67,7 @@ definitions: $(STAMP)
 	$(BIN)/lotse topology definitions > deploy/rabbitmq/definitions.json
 	$(BIN)/lotse catalogue > docs/events.md
 	$(BIN)/lotse record-of-processing > docs/record-of-processing.md
+	$(BIN)/lotse record-of-processing --language de > docs/record-of-processing.de.md
 
 ## translations: refresh the gettext catalogues after changing UI texts, then compile them
 translations: $(STAMP)

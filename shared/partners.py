@@ -115,6 +115,8 @@ class _Entry(Schema):
                                        validate=validate.Range(min=1, max=3600))
     max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=50))
     legal_basis = fields.String(load_default=None, allow_none=True)
+    # the same in German, for the record of processing (the referrals quote `legal_basis`)
+    legal_basis_de = fields.String(load_default=None, allow_none=True)
     # secure submission (FIT-Connect): the destination (Zustellpunkt) whose published key
     # the data are encrypted to
     destination_id = fields.String(load_default=None, allow_none=True,
@@ -200,6 +202,7 @@ class PartnerConfig:
     destination_id: str | None = None
     inbound: str = "webhook"
     name_en: str | None = None
+    legal_basis_de: str | None = None
     visit: Visit | None = None
     poll_seconds: float = 300.0
     callback_secret_env: str | None = None

@@ -23,7 +23,7 @@ from sqlalchemy import Column, ColumnElement, Select, Table, delete, func, selec
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.clock import Clock
-from shared.defaults import read_text, resource
+from shared.defaults import TEXT_LANGUAGES, in_language, read_text, resource
 from shared.runtime import StopSignal
 
 DEFAULT_FILE = resource("retention.json")  # shipped in the package
@@ -37,17 +37,24 @@ class RetentionConfigError(ValueError):
     """The schedule is broken; the message names the entry and field."""
 
 
+Text = str | Mapping[str, str]  # the same in each language, or {"de": ..., "en": ...}
+
+
 @dataclass(frozen=True)
 class RetentionRule:
     """One entry of the schedule."""
 
     category: str
     service: str
-    covers: str
+    covers: Text
     keep_for_days: int
     measured_from: str
     action: str
-    legal_reason: str
+    legal_reason: Text
+
+    def said_in(self, lang: str) -> tuple[str, str]:
+        """What the entry covers and its legal reason, in `lang`."""
+        return in_language(self.covers, lang), in_language(self.legal_reason, lang)
 
     def cutoff(self, now: datetime) -> datetime:
         """Rows whose starting point lies before this moment are due."""
@@ -60,12 +67,21 @@ class _Entry(Schema):
 
     category = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,59}$"))
     service = fields.String(required=True, validate=validate.OneOf(SERVICES))
-    covers = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    covers = fields.Method(deserialize="_text", required=True)
     keep_for_days = fields.Integer(required=True, strict=True,
                                    validate=validate.Range(min=0, max=36_500))
     measured_from = fields.String(required=True, validate=validate.Length(min=2, max=60))
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
-    legal_reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    legal_reason = fields.Method(deserialize="_text", required=True)
+
+    def _text(self, value: Any) -> Text:
+        """A text of 3 to 500 characters, or one per language of the shipped texts."""
+        said = value if isinstance(value, dict) else {"": value}
+        if not said or (isinstance(value, dict) and not set(value) <= set(TEXT_LANGUAGES)) or \
+                not all(isinstance(t, str) and 3 <= len(t) <= 500 for t in said.values()):
+            raise ValidationError("a text of 3 to 500 characters, or {\"de\": ..., \"en\": "
+                                  "...} with such texts")
+        return dict(value) if isinstance(value, dict) else str(value)
 
 
 class _Schedule(Schema):

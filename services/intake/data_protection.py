@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from services.intake import access_log
 from shared.auth import api_roles, current_principal, ui_roles
+from shared.web import ui_language
 
 bp = Blueprint("data_protection_ui", __name__, template_folder="templates")
 blp = ApiBlueprint("access_log", __name__, url_prefix="/api/v1/persons",
@@ -121,4 +122,4 @@ def record_of_processing():
     from shared.processing_record import build_record
 
     return render_template("intake/record_of_processing.html", record=build_record(
-        dpo_contact=deps().settings.dpo_contact))
+        dpo_contact=deps().settings.dpo_contact, language=ui_language()))

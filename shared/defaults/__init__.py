@@ -10,6 +10,11 @@ from __future__ import annotations
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
+
+# The languages of the shipped texts; a text in the record of processing or the retention
+# schedule is a string (the same in each) or {"de": ..., "en": ...}.
+TEXT_LANGUAGES = ("de", "en")
 
 
 def resource(*parts: str) -> Traversable:
@@ -24,3 +29,20 @@ def read_text(source: Path | Traversable | str) -> str:
     """The text of a configured path (str or Path) or of a shipped resource."""
     return (Path(source) if isinstance(source, str) else source).read_text(encoding="utf-8")
 
+
+
+def is_text_in_languages(value: object) -> bool:
+    return (isinstance(value, dict) and bool(value) and set(value) <= set(TEXT_LANGUAGES)
+            and all(isinstance(v, str) for v in value.values()))
+
+
+def in_language(value: Any, lang: str) -> Any:
+    """`value` with every {"de": ..., "en": ...} text in it said in `lang` (or, missing
+    that, in the other language)."""
+    if is_text_in_languages(value):
+        return value.get(lang) or next((v for v in value.values() if v), "")
+    if isinstance(value, dict):
+        return {k: in_language(v, lang) for k, v in value.items()}
+    if isinstance(value, list):
+        return [in_language(v, lang) for v in value]
+    return value

@@ -3,6 +3,7 @@ portal all reach the person's log, with the actor and no personal data."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -249,6 +250,11 @@ def test_the_record_of_processing_page_is_for_admins(intake_client):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert 'id="purpose-referral_jobcenter"' in text and "intake_records" in text
+    assert "Verzeichnis von Verarbeitungstätigkeiten" in text  # the UI's language, German
+    assert "Weitervermittlung an Jobcenter Dortmund (SGB II)" in text
+    assert "Art. 6 Abs. 1 lit. e DSGVO" in text and "GDPR" not in text
+    assert re.search(r'<header>.*href="[^"]*/record-of-processing".*</header>', text,
+                     re.S)  # the admin's menu links it
     assert as_user(app, "staff", "staff").get("/record-of-processing").status_code == 403
 
 

@@ -74,6 +74,24 @@ def test_a_broken_entry_names_itself_and_its_field(tmp_path):
                                         if k != "legal_reason"}]))
     with pytest.raises(RetentionConfigError, match="twice"):
         load_schedule(write(tmp_path, [entry(), entry()]))
+    for text in ({"fr": "le journal"}, {"de": "x", "en": "the event journal"}, {}, 7):
+        with pytest.raises(RetentionConfigError, match=r"ops/journal.*covers"):
+            load_schedule(write(tmp_path, [entry(covers=text)]))
+
+
+def test_an_entry_says_what_it_covers_in_each_language_or_the_same_in_both(tmp_path):
+    [both, plain] = load_schedule(write(tmp_path, [
+        entry(covers={"de": "das Ereignisjournal", "en": "the event journal"}),
+        entry(category="inbox", legal_reason={"en": "Art. 5(1)(e) GDPR"})]))
+    assert both.said_in("de") == ("das Ereignisjournal", "Art. 5(1)(e) GDPR")
+    assert both.said_in("en") == ("the event journal", "Art. 5(1)(e) GDPR")
+    assert plain.said_in("de") == ("the event journal", "Art. 5(1)(e) GDPR")
+
+
+def test_every_shipped_text_is_in_german_and_english():
+    for rule in load_schedule():
+        for text in (rule.covers, rule.legal_reason):
+            assert isinstance(text, dict) and set(text) == {"de", "en"}, rule.category
 
 
 def test_the_cutoff_is_the_period_before_now():
