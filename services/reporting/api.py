@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from flask import Response, current_app
 from flask.views import MethodView
+from marshmallow import RAISE
 from flask_smorest import Blueprint
 
 from services.reporting import domain, exports, queries
@@ -57,7 +58,7 @@ def _read(fetch: Callable[[Any], list[dict[str, Any]]]) -> list[dict[str, Any]]:
 @blp.route("/consultations")
 class Consultations(MethodView):
     @api_roles(*REPORT_ROLES)
-    @blp.arguments(ConsultationQuerySchema, location="query")
+    @blp.arguments(ConsultationQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RowsSchema)
     def get(self, query):
         """Consultations in a period, counted by any of the consultation dimensions."""
@@ -72,7 +73,7 @@ class Consultations(MethodView):
 @blp.route("/referrals")
 class Referrals(MethodView):
     @api_roles(*REPORT_ROLES, "partner")
-    @blp.arguments(ReferralQuerySchema, location="query")
+    @blp.arguments(ReferralQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RowsSchema)
     def get(self, query):
         """Referrals opened in a period by partner, service, need, status, outcome or re-route,
@@ -92,7 +93,7 @@ class Referrals(MethodView):
 @blp.route("/summary")
 class Summary(MethodView):
     @api_roles(*REPORT_ROLES)
-    @blp.arguments(SummaryQuerySchema, location="query")
+    @blp.arguments(SummaryQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, SummarySchema)
     def get(self, query):
         """Every figure of a period: consultations by each dimension and the top

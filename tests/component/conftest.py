@@ -8,6 +8,7 @@ from services.intake.app import create_app as intake_app
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.partner_adapter.bootstrap import bootstrap as adapter_bootstrap
 from services.referral.bootstrap import bootstrap as referral_bootstrap
+from services.reporting.bootstrap import bootstrap as reporting_bootstrap
 from shared.db import migrate
 
 
@@ -30,6 +31,27 @@ def referral_deps(settings):
 @pytest.fixture
 def adapter_deps(settings):
     return migrated("partner_adapter", settings, adapter_bootstrap)
+
+
+@pytest.fixture
+def reporting_deps(settings):
+    return migrated("reporting", settings, reporting_bootstrap)
+
+
+@pytest.fixture
+def reporting_app(settings, reporting_deps):
+    from services.reporting.app import create_app as reporting_app
+
+    app = reporting_app(settings.for_service("reporting"), reporting_deps)
+    app.config["TESTING"] = True
+    return app
+
+
+def bearer(app, principal) -> dict:
+    """Headers with a token for this user, as the intake service issues them."""
+    from shared.auth import issue_token
+
+    return {"Authorization": "Bearer " + issue_token(app.secret_key, principal)}
 
 
 @pytest.fixture

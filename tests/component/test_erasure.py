@@ -110,7 +110,7 @@ def test_erasing_a_person_removes_them_and_their_merged_duplicate_from_the_intak
     assert set(request.subjects["person"]) == {survivor, duplicate}
     assert set(request.subjects["intake"]) == {str(survivor_intake), str(duplicate_intake)}
     assert request.subjects["referral"] == [referral_id]
-    assert request.pending == ["referral", "partner_adapter", "ops"]
+    assert request.pending == ["referral", "partner_adapter", "ops", "reporting"]
     everything = all_text(intake_deps)
     for value in (NAME, "quorvanek", NATIVE, "1979-11-23", "98765431", "zyx@example.org",
                   "wurmbergstraße", "plimwinna", "same passport"):
@@ -158,8 +158,10 @@ def test_the_request_completes_when_every_service_confirmed(intake_deps):
             return intake_erasure.request_for(s, request.id)
 
     assert confirmed("referral").completed_at is None
-    assert confirmed("partner_adapter", partners_notified=["jobcenter"]).pending == ["ops"]
-    done = confirmed("ops")
+    assert confirmed("partner_adapter", partners_notified=["jobcenter"]).pending == [
+        "ops", "reporting"]
+    assert confirmed("ops").pending == ["reporting"]
+    done = confirmed("reporting")
     assert done.completed_at is not None and done.pending == []
     assert done.partners_notified == ["jobcenter"]
 
@@ -475,7 +477,7 @@ def test_an_admin_erases_a_person_from_the_person_page_after_confirming(intake_c
 
     assert NAME.lower() not in all_text(intake_deps)
     status = admin.get(f"/persons/{person_id}/erasure").get_data(as_text=True)
-    assert 'id="erasure-status"' in status and status.count('class="confirmation"') == 4
+    assert 'id="erasure-status"' in status and status.count('class="confirmation"') == 5
     assert admin.get(f"/persons/{person_id}").status_code == 404
 
 

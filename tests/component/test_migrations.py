@@ -58,7 +58,8 @@ def test_every_service_s_tables_have_names_of_their_own():
     import importlib
 
     names: dict[str, str] = {}
-    for service in ("intake", "referral", "partner_adapter", "partner_sandbox", "ops"):
+    for service in ("intake", "referral", "partner_adapter", "partner_sandbox", "ops",
+                    "reporting"):
         metadata = importlib.import_module(f"services.{service}.tables").metadata
         for table in metadata.tables:
             assert table not in names, f"{table}: {names.get(table)} and {service}"

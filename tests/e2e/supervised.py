@@ -25,7 +25,8 @@ from tests.conftest import REPO, free_port, wait_until
 from tests.integration.conftest import (BROKER_URL, delete_bus_objects, fresh_database,
                                         require)
 
-HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "gateway")
+HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "reporting",
+        "gateway")
 DELAYS = (0.5, 1.0, 2.0)
 
 

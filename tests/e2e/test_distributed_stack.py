@@ -19,7 +19,8 @@ from tests.integration.conftest import (BROKER_URL, delete_bus_objects, fresh_da
                                         require)
 
 pytestmark = pytest.mark.e2e
-HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "gateway")
+HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "reporting",
+        "gateway")
 DELAYS = (0.5, 1.0, 2.0)
 
 
@@ -223,4 +224,4 @@ def test_the_console_on_rabbitmq_traces_the_smoke_intake_and_shows_the_queues(st
     assert overview["mode"] == "rabbitmq"
     assert referral_queue["published_rate"] is not None  # from the management API
     assert set(overview["backlogs"]["outboxes"]) == {"intake", "referral", "partner_adapter",
-                                                     "ops"}
+                                                     "ops", "reporting"}

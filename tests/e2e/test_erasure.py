@@ -197,7 +197,7 @@ def test_after_erasure_no_table_queue_or_stored_event_yields_the_person(network,
     assert staff.http.post(url, json={"reason": "request of the person"}).status_code == 403
     answer = admin.http.post(url, json={"reason": "request of the person, Art. 17"})
     assert answer.status_code == 202, answer.text
-    assert answer.json()["pending"] == ["referral", "partner_adapter", "ops"]
+    assert answer.json()["pending"] == ["referral", "partner_adapter", "ops", "reporting"]
     assert admin.http.post(url, json={"reason": "again"}).status_code == 409
     assert admin.http.post(f"{network}/api/v1/persons/{uuid.uuid4()}/erasure",
                            json={"reason": "unknown person"}).status_code == 404
@@ -211,7 +211,7 @@ def test_after_erasure_no_table_queue_or_stored_event_yields_the_person(network,
         status = staff.http.get(url).json()
         assert status["pending"] == []
     assert {c["service"] for c in status["confirmations"]} == {
-        "intake", "referral", "partner_adapter", "ops"}
+        "intake", "referral", "partner_adapter", "ops", "reporting"}
     assert set(status["partners_notified"]) == API_PARTNERS | {PORTAL_PARTNER}
 
     def notified():

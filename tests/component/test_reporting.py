@@ -1,0 +1,235 @@
+"""The reporting service as a whole on SQLite, no broker: events delivered the way its
+consumer delivers them (inbox, tombstones), figures read through its API as JSON, CSV and
+spreadsheet, with suppression and roles; a rebuild from the fact log equals the live tables;
+an erasure keeps the counts and drops the link to the person."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from services.reporting import cli as reporting_cli
+from services.reporting import queries
+from services.reporting import tables as t
+from services.reporting.consumers import SUBSCRIPTIONS
+from shared.auth import Principal
+from shared.bus.delivery import Verdict, deliver
+from tests.component.conftest import bearer
+from tests.reporting_events import Scene, Visitor, at
+
+[COUNT] = SUBSCRIPTIONS
+WEEK = "from=2022-03-07&to=2022-03-13"
+MANAGEMENT = Principal("management", "management")
+
+
+def take(deps, events) -> list:
+    return [deliver(e.to_json(), COUNT, deps.uow) for e in events]
+
+
+@pytest.fixture
+def scene(reporting_deps):
+    s = Scene.week()
+    assert {o.verdict for o in take(reporting_deps, s.events)} == {Verdict.ACK}
+    return s
+
+
+@pytest.fixture
+def client(reporting_app):
+    return reporting_app.test_client()
+
+
+@pytest.fixture
+def management(reporting_app):
+    return bearer(reporting_app, MANAGEMENT)
+
+
+def test_consultations_by_site_and_nationality_group(scene, client, management):
+    r = client.get(f"/api/v1/reports/consultations?{WEEK}&by=site,nationality_group",
+                   headers=management)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"rows": [
+        {"site": "centre", "nationality_group": "other", "consultations": 2},
+        {"site": "infopoint", "nationality_group": "UA", "consultations": 2}]}
+
+
+def test_referrals_with_their_times_by_partner(scene, client, management):
+    r = client.get(f"/api/v1/reports/referrals?{WEEK}&by=partner&partner=sozialamt",
+                   headers=management)
+    assert r.get_json()["rows"] == [{
+        "partner": "sozialamt", "referrals": 1, "reroutes": 1,
+        "median_hours_to_acknowledgement": 1.0, "p90_hours_to_acknowledgement": 1.0,
+        "median_hours_to_acceptance": 25.0, "p90_hours_to_acceptance": 25.0}]
+
+
+def test_the_summary_has_every_figure(scene, client, management):
+    body = client.get(f"/api/v1/reports/summary?{WEEK}", headers=management).get_json()
+    assert body["from"] == "2022-03-07" and body["consultations"]["total"] == 4
+    assert body["referrals"]["reroutes"] == 1
+    assert body["deadline_breaches"] == {"acknowledgement": 1}
+    assert body["on_hold_reasons"] == {"fact_missing": 1}
+    assert (body["consent_withdrawals"], body["erasures"]) == (1, 0)
+    assert len(body["review"]) == 2
+
+
+def test_csv_has_a_header_row_then_the_rows(scene, client, management):
+    r = client.get(f"/api/v1/reports/consultations?{WEEK}&by=site,visit&format=csv",
+                   headers=management)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert "attachment" in r.headers["Content-Disposition"]
+    assert list(csv.reader(io.StringIO(r.get_data(as_text=True)))) == [
+        ["site", "visit", "consultations"], ["centre", "new", "2"],
+        ["infopoint", "new", "1"], ["infopoint", "returning", "1"]]
+
+
+def test_a_spreadsheet_has_the_same_rows(scene, client, management):
+    r = client.get(f"/api/v1/reports/referrals?{WEEK}&by=status&format=xlsx",
+                   headers=management)
+    assert r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:2] == ["status", "referrals"]
+    assert [row[:2] for row in rows[1:]] == [["accepted", 1], ["completed", 1],
+                                             ["on-hold", 1], ["rejected", 1]]
+
+
+def test_exports_for_outside_readers_withhold_cells_under_the_threshold(reporting_deps,
+                                                                         client, management):
+    visitors = [Visitor() for _ in range(5)] + [Visitor(nationality="SY")]
+    take(reporting_deps, [v.consultation(at(i))[1] for i, v in enumerate(visitors)])
+    query = f"/api/v1/reports/consultations?{WEEK}&by=nationality_group&suppress_under=5"
+    body = client.get(query, headers=management).get_json()
+    assert body == {"suppressed_under": 5, "rows": [
+        {"nationality_group": "UA", "consultations": 5},
+        {"nationality_group": "other", "consultations": None,
+         "suppressed": ["consultations"]}]}
+    text = client.get(query + "&format=csv", headers=management).get_data(as_text=True)
+    assert text.splitlines() == ["nationality_group,consultations", "UA,5", "other,<5"]
+    exact = client.get(query.replace("&suppress_under=5", ""), headers=management).get_json()
+    assert exact["rows"][1]["consultations"] == 1
+
+
+@pytest.mark.parametrize("query, field", [
+    ("to=2022-03-13", "from"),
+    ("from=2022-13-01&to=2022-03-13", "from"),
+    ("from=2022-03-13&to=2022-03-07", "to"),
+    ("from=2012-01-01&to=2022-12-31", "to"),
+    (f"{WEEK}&by=site,colour", "by"),
+    (f"{WEEK}&by=site,site", "by"),
+    (f"{WEEK}&format=pdf", "format"),
+    (f"{WEEK}&interval=fortnight", "interval"),
+    (f"{WEEK}&suppress_under=1", "suppress_under"),
+    (f"{WEEK}&nationality_group=DE", "nationality_group"),
+    (f"{WEEK}&colour=blue", "colour"),
+])
+def test_bad_input_is_refused_naming_the_field(client, management, query, field):
+    r = client.get(f"/api/v1/reports/consultations?{query}", headers=management)
+    assert r.status_code == 422, r.get_json()
+    assert field in r.get_json()["errors"]["query"]
+
+
+def test_only_management_and_admins_read_reports_and_a_partner_its_own_referrals(
+        scene, reporting_app, client):
+    def status(principal, path):
+        return client.get(f"{path}?{WEEK}",
+                          headers=bearer(reporting_app, principal)).status_code
+    for path in ("/api/v1/reports/consultations", "/api/v1/reports/referrals"):
+        assert status(Principal("s", "staff"), path) == 403
+        assert status(Principal("o", "operator"), path) == 403
+        assert status(Principal("a", "admin"), path) == 200
+        assert status(MANAGEMENT, path) == 200
+    partner = bearer(reporting_app, Principal("jobcenter", "partner", "jobcenter"))
+    assert client.get(f"/api/v1/reports/consultations?{WEEK}",
+                      headers=partner).status_code == 403
+    rows = client.get(f"/api/v1/reports/referrals?{WEEK}&by=partner&partner=welfare",
+                      headers=partner).get_json()["rows"]
+    assert [(r["partner"], r["referrals"]) for r in rows] == [("jobcenter", 1)]
+    assert client.get(f"/api/v1/reports/summary?{WEEK}", headers=partner).status_code == 403
+
+
+def test_a_redelivered_event_counts_once(reporting_deps):
+    _, consultation = Visitor().consultation(at(0))
+    first, again = take(reporting_deps, [consultation, consultation])
+    assert (first.verdict, again.verdict, again.reason) == (Verdict.ACK, Verdict.ACK,
+                                                            "duplicate")
+    with reporting_deps.engine.connect() as conn:
+        assert queries.consultation_rows(conn, queries.Period(date(2022, 3, 7),
+                                                              date(2022, 3, 7)), []) == [
+            {"consultations": 1}]
+        assert len(conn.execute(select(t.facts)).all()) == 1
+
+
+def figures(engine) -> dict:
+    """Every figure the API offers, for the week and the year."""
+    out = {}
+    with engine.connect() as conn:
+        for start, end in ((date(2022, 3, 7), date(2022, 3, 13)),
+                           (date(2022, 1, 1), date(2022, 12, 31))):
+            p = queries.Period(start, end, "week")
+            out[start, "summary"] = queries.summary(conn, queries.Period(start, end))
+            out[start, "consultations"] = queries.consultation_rows(
+                conn, p, ["site", "nationality", "visit", "household_size", "age_band"])
+            out[start, "referrals"] = queries.referral_rows(
+                conn, p, ["partner", "service", "status", "outcome", "rerouted"])
+        out["rows"] = {table.name: sorted(map(tuple, conn.execute(select(table)).all()),
+                                          key=str) for table in t.FIGURE_TABLES}
+    for rows in out["rows"].values():  # the occurrences' ids are new: compare without them
+        rows[:] = [r[1:] if isinstance(r[0], int) else r for r in rows]
+    return out
+
+
+def test_a_rebuild_from_the_fact_log_equals_the_live_figures(scene, reporting_deps):
+    take(reporting_deps, [scene.ahmad.erasure_requested(
+        at(80), [scene.intakes["ahmad"], scene.intakes["ahmad2"]],
+        [scene.referrals["rejected"].id, scene.referrals["rerouted"].id])])
+    live = figures(reporting_deps.engine)
+    assert live["rows"]["reporting_consultations"]
+    assert reporting_cli.rebuild(reporting_deps.engine) == len(scene.events) + 1
+    assert figures(reporting_deps.engine) == live
+
+
+def test_lotse_reporting_rebuild(lotse_command_env, capsys):
+    from services.cli import main
+    from services.reporting.bootstrap import bootstrap
+
+    deps = bootstrap(lotse_command_env("reporting"))
+    take(deps, Scene.week().events)
+    live = figures(deps.engine)
+    main(["reporting", "rebuild"])
+    assert "rebuilt the figures from 16 facts" in capsys.readouterr().out
+    assert figures(deps.engine) == live
+    deps.engine.dispose()
+
+
+def test_an_erasure_keeps_the_counts_and_drops_the_link_to_the_person(scene, reporting_deps):
+    key, olena = reporting_deps.keyer, scene.olena
+    accepted = scene.referrals["accepted"]
+    before = figures(reporting_deps.engine)
+    erasure = olena.erasure_requested(at(80), [scene.intakes["olena1"],
+                                               scene.intakes["olena2"]], [accepted.id])
+    [outcome] = take(reporting_deps, [erasure])
+    assert outcome.verdict is Verdict.ACK
+    after = figures(reporting_deps.engine)
+    assert after[date(2022, 3, 7), "consultations"] == before[date(2022, 3, 7),
+                                                              "consultations"]
+    assert after[date(2022, 3, 7), "summary"]["erasures"] == 1
+    gone = {key("person", olena.id), key("intake", scene.intakes["olena1"]),
+            key("intake", scene.intakes["olena2"]), key("referral", accepted.id)}
+    with reporting_deps.engine.connect() as conn:
+        for table, columns in ((t.facts, ("person_key", "intake_key", "referral_key")),
+                               (t.consultations, ("person_key", "intake_key")),
+                               (t.referrals, ("referral_key", "intake_key")),
+                               (t.occurrences, ("subject_key",))):
+            for column in columns:
+                assert not conn.execute(select(table).where(
+                    table.c[column].in_(gone))).first(), (table.name, column)
+        [confirmation] = conn.execute(select(t.outbox)).all()
+    assert confirmation.event_type == "person.erased"
+    assert '"service":"reporting"' in confirmation.body.replace(" ", "")
+    # a later event about her is dropped (tombstones): nothing counted
+    [late] = take(reporting_deps, [accepted.becomes("completed", at(90))])
+    assert late.reason == "about an erased person"
+    assert figures(reporting_deps.engine)["rows"] == after["rows"]
