@@ -1,6 +1,90 @@
-"""The reports dashboard (/reports) for management: placeholder until the dashboard lands."""
+"""The reports dashboard (/reports) for management: the review's table, a trend, the period's
+figures; filtered by period, site and partner; printable; German and English."""
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import pgettext
+from marshmallow import ValidationError
+
+from services.reporting import charts, domain, queries
+from services.reporting.schemas import SummaryQuerySchema
+from shared.auth import ui_roles
+from shared.clock import utcnow
+from shared.partners import DIRECTORY
+from shared.reference import SITES
 
 bp = Blueprint("reports_ui", __name__, template_folder="templates")
+
+
+def _default_period() -> dict[str, str]:
+    """This calendar year so far (the city's)."""
+    today = domain.city_day(utcnow())
+    return {"from": date(today.year, 1, 1).isoformat(), "to": today.isoformat()}
+
+
+def _interval(start: date, end: date) -> str:
+    """Bars the chart can show: days for a month, weeks for a quarter, else months."""
+    days = (end - start).days
+    return "day" if days <= 31 else "week" if days <= 92 else "month"
+
+
+@bp.get("/reports")
+@ui_roles("management")
+def dashboard():
+    given = {k: v for k, v in request.args.items() if v}
+    asked = {**_default_period(), **given}
+    try:
+        query = SummaryQuerySchema().load(asked)
+    except ValidationError as exc:
+        return render_template("reporting/dashboard.html", errors=exc.messages, asked=asked,
+                               sites=SITES, partners=DIRECTORY, figures=None), 422
+    filters = {f: query[f] for f in ("site", "partner") if query.get(f)}
+    period = queries.Period(query["start"], query["end"], filters=filters)
+    interval = _interval(query["start"], query["end"])
+    with current_app.extensions["lotse"].engine.connect() as conn:
+        figures = queries.summary(conn, period)
+        # a consultation has a site and no partner, a referral the other way round
+        trend = queries.consultation_rows(conn, queries.Period(
+            query["start"], query["end"], interval,
+            {k: v for k, v in filters.items() if k == "site"}), ["nationality_group"])
+        by_partner = queries.referral_rows(conn, queries.Period(
+            query["start"], query["end"],
+            filters={k: v for k, v in filters.items() if k == "partner"}), ["partner"])
+    return render_template("reporting/dashboard.html", errors=None, asked=asked, sites=SITES,
+                           partners=DIRECTORY, figures=figures, by_partner=by_partner,
+                           review=review_table(figures["review"]),
+                           chart=trend_chart(trend), export=export_query(query))
+
+
+def review_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The review's table: a row per site, a column per nationality group, with totals."""
+    cells: dict[str, dict[str, int]] = {}
+    for row in rows:
+        cells.setdefault(row["site"], {})[row["nationality_group"]] = row["consultations"]
+    groups = domain.NATIONALITY_GROUPS
+    totals = {g: sum(c.get(g, 0) for c in cells.values()) for g in groups}
+    return {"groups": groups, "rows": [(site, [c.get(g, 0) for g in groups], sum(c.values()))
+                                       for site, c in sorted(cells.items())],
+            "totals": [totals[g] for g in groups], "total": sum(totals.values())}
+
+
+def trend_chart(rows: list[dict[str, Any]]):
+    periods = sorted({r["period"] for r in rows})
+    values: dict[str, dict[str, int]] = {}
+    for r in rows:
+        values.setdefault(r["period"], {})[r["nationality_group"]] = r["consultations"]
+    series = [charts.Series(domain.UKRAINE, pgettext("reports", "Ukraine")),
+              charts.Series("other", pgettext("reports", "other nationalities"))]
+    return charts.stacked_bars(periods, values, series,
+                               pgettext("reports", "Consultations over time"))
+
+
+def export_query(query: dict[str, Any]) -> dict[str, str]:
+    """The dashboard's period and filters as the API's queries (its exports)."""
+    period = f"from={query['start'].isoformat()}&to={query['end'].isoformat()}"
+    return {"consultations": period + (f"&site={query['site']}" if query.get("site") else ""),
+            "referrals": period + (f"&partner={query['partner']}" if query.get("partner")
+                                   else "")}

@@ -128,6 +128,7 @@ MATRIX = {
     ("reporting", "GET", "/api/v1/reports/consultations"): {'management', 'admin'},
     ("reporting", "GET", "/api/v1/reports/referrals"): {'management', 'partner', 'admin'},
     ("reporting", "GET", "/api/v1/reports/summary"): {'management', 'admin'},
+    ("reporting", "GET", "/reports"): {'management', 'admin'},
 }
 
 

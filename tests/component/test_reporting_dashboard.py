@@ -1,0 +1,106 @@
+"""The reports dashboard (/reports): the review's table, the trend as an inline SVG, the key
+figures, filters by period, site and partner; a bad period answers 422 naming the field;
+German by default, English on request; for management and admins only."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.reporting.charts import Series, nice_top, stacked_bars
+from services.reporting.consumers import SUBSCRIPTIONS
+from shared.auth import Principal
+from shared.bus.delivery import deliver
+from tests.component.conftest import bearer
+from tests.reporting_events import Scene
+
+SPRING = "from=2022-03-01&to=2022-04-30"
+
+
+@pytest.fixture
+def page(reporting_deps, reporting_app):
+    for event in Scene.week().events:
+        deliver(event.to_json(), SUBSCRIPTIONS[0], reporting_deps.uow)
+    client = reporting_app.test_client()
+    headers = bearer(reporting_app, Principal("management", "management"))
+
+    def get(query: str = SPRING, **extra):
+        return client.get(f"/reports?{query}", headers={**headers, **extra})
+    return get
+
+
+def cells(html: str, table_id: str) -> list[list[str]]:
+    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S).group(0)
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>",
+                                                                   row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+
+
+def test_the_reviews_table_with_totals(page):
+    html = page().get_data(as_text=True)
+    rows = cells(html, "review")
+    assert rows[1:] == [["Servicezentrum", "0", "3", "3"], ["Infopoint", "2", "0", "2"],
+                        ["Total", "2", "3", "5"]]
+
+
+def test_the_trend_is_an_svg_drawn_on_the_server_with_a_bar_per_week(page):
+    html = page().get_data(as_text=True)
+    svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
+    assert 'role="img"' in svg and "<script" not in html.lower().split("<main>")[1]
+    assert "2022-W10: Ukraine: 2, other nationalities: 2" in svg
+    assert "2022-W14: Ukraine: 0, other nationalities: 1" in svg
+    assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_key_figures_and_referrals_by_partner(page):
+    html = page().get_data(as_text=True)
+    assert "<b>5</b>" in html and "<b>17.5</b>" in html  # consultations; hours to acceptance
+    partners = dict((r[0], r[1:]) for r in cells(html, "referrals-by-partner")[1:])
+    assert partners["Sozialamt Dortmund (AsylbLG, SGB XII)"] == ["1", "1", "1.0 / 1.0",
+                                                                 "25.0 / 25.0"]
+
+
+def test_filters_narrow_the_figures(page):
+    html = page(SPRING + "&site=infopoint").get_data(as_text=True)
+    assert cells(html, "review")[1:] == [["Infopoint", "2", "0", "2"], ["Total", "2", "0", "2"]]
+    html = page(SPRING + "&partner=jobcenter").get_data(as_text=True)
+    assert [r[0] for r in cells(html, "referrals-by-partner")[1:]] == [
+        "Jobcenter Dortmund (SGB II)"]
+
+
+def test_a_bad_period_is_refused_naming_the_field(page):
+    answer = page("from=2022-04-30&to=2022-03-01")
+    assert answer.status_code == 422
+    assert 'data-field="to"' in answer.get_data(as_text=True)
+    assert 'data-field="from"' in page("from=yesterday").get_data(as_text=True)
+
+
+def test_german_by_default_english_on_request_and_printable(page):
+    german = page().get_data(as_text=True)
+    assert "Standort" in german and "Drucken" in german and "@media print" in german
+    english = page(**{"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Site" in english and "Print" in english
+    assert "Info point" in english
+    assert re.search(r'<header>.*href="[^"]*/reports".*</header>', english, re.S)  # the menu
+
+
+def test_only_management_and_admins_see_the_dashboard(reporting_app):
+    client = reporting_app.test_client()
+    for role, status in (("staff", 403), ("operator", 403), ("admin", 200),
+                         ("management", 200)):
+        headers = bearer(reporting_app, Principal(role, role))
+        assert client.get(f"/reports?{SPRING}", headers=headers).status_code == status, role
+
+
+def test_the_chart_scales_to_a_round_top_and_escapes_its_labels():
+    assert [nice_top(n) for n in (1, 3, 7, 11, 4999)] == [1, 5, 10, 20, 5000]
+    svg = stacked_bars(["<w>"], {"<w>": {"a": 3}}, [Series("a", "A & B")], "T")
+    assert "&lt;w&gt;" in svg and "A &amp; B" in svg and "<w>" not in svg
+
+
+def test_management_lands_on_the_reports_and_sees_no_intake(intake_client):
+    app = intake_client.application
+    headers = bearer(app, Principal("management", "management"))
+    home = intake_client.get("/", headers=headers)
+    assert home.status_code == 302 and home.headers["Location"].endswith("/reports")
+    assert intake_client.get("/intakes", headers=headers).status_code == 403
