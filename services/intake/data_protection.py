@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_smorest import Blueprint as ApiBlueprint
+from markupsafe import Markup, escape
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.intake import access_log
@@ -122,4 +123,12 @@ def record_of_processing():
     from shared.processing_record import build_record
 
     return render_template("intake/record_of_processing.html", record=build_record(
-        dpo_contact=deps().settings.dpo_contact, language=ui_language()))
+        dpo_contact=deps().settings.dpo_contact, language=ui_language()),
+        inline_code=_inline_code)
+
+
+def _inline_code(text: str) -> Markup:
+    """The record's Markdown `code` spans (a partner's code) as code, the rest as text."""
+    parts = str(text).split("`")
+    return Markup("").join(Markup("<code>%s</code>") % part if i % 2 else escape(part)
+                           for i, part in enumerate(parts))

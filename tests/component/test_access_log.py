@@ -252,6 +252,7 @@ def test_the_record_of_processing_page_is_for_admins(intake_client):
     assert 'id="purpose-referral_jobcenter"' in text and "intake_records" in text
     assert "Verzeichnis von Verarbeitungstätigkeiten" in text  # the UI's language, German
     assert "Weitervermittlung an Jobcenter Dortmund (SGB II)" in text
+    assert "Jobcenter Dortmund (SGB II) (<code>jobcenter</code>) über" in text
     assert "Art. 6 Abs. 1 lit. e DSGVO" in text and "GDPR" not in text
     assert re.search(r'<header>.*href="[^"]*/record-of-processing".*</header>', text,
                      re.S)  # the admin's menu links it
