@@ -147,15 +147,12 @@ def form_to_payload(form) -> dict:
                               "district": _opt(form, "district")}
     person["contact"] = contact
     members: dict[str, int] = {}  # form row -> index in the household sent (blank rows out)
-    for i in range(MAX_HOUSEHOLD):
-        row = {f: form.get(f"hh-{i}-{f}", "").strip()
-               for f in ("given_name", "family_name", "relation")}
-        row["birth_date"] = _date(form, f"hh-{i}-birth_date")
-        if any(row.values()):
-            # a member's family name left blank is the person's (the field shows it)
-            row["family_name"] = row["family_name"] or person["family_name"].strip()
-            members[str(i)] = len(person["household"])
-            person["household"].append(row)
+    for i in sent_rows(form):
+        row = _member_row(form, i)
+        # a member's family name left blank is the person's (the field shows it)
+        row["family_name"] = row["family_name"] or person["family_name"].strip()
+        members[str(i)] = len(person["household"])
+        person["household"].append(row)
     residence = {f: _opt(form, f) for f in ("legal_basis", "document_type")}
     residence.update({f: _date(form, f) or None for f in ("valid_until", "first_issue_date")})
     residence["purpose"] = _opt(form, "residence_purpose")
@@ -210,6 +207,30 @@ def form_message(message: str) -> str:
         if pattern.fullmatch(str(message)):
             return gettext(text)
     return gettext(str(message))
+
+
+def _member_row(form: Mapping, i: int) -> dict[str, str]:
+    row = {f: form.get(f"hh-{i}-{f}", "").strip()
+           for f in ("given_name", "family_name", "relation")}
+    row["birth_date"] = _date(form, f"hh-{i}-birth_date")
+    return row
+
+
+def sent_rows(form: Mapping) -> list[int]:
+    """The household rows of the form sent as members, in order: blank rows are left out."""
+    return [i for i in range(MAX_HOUSEHOLD) if any(_member_row(form, i).values())]
+
+
+def at_form_rows(errors: dict[str, str], form: Mapping) -> dict[str, str]:
+    """The API's errors of household members (counted among the members sent) at the form's
+    rows they came from, past any blank row between them."""
+    rows = sent_rows(form)
+
+    def row_of(match: re.Match[str]) -> str:
+        sent = int(match[1])
+        return f"person.household.{rows[sent] if sent < len(rows) else sent}"
+
+    return {re.sub(r"^person\.household\.(\d+)", row_of, k): v for k, v in errors.items()}
 
 
 def flatten_errors(errors: dict, prefix: str = "",

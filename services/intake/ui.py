@@ -15,10 +15,10 @@ from services.intake.api import _consent, record
 from services.intake.api import add_facts as api_add_facts
 from services.intake.data_protection import note_access, note_listed_intakes
 from services.intake.domain import IntakeError
-from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, consent_errors,
-                                         error_summary, flatten_errors, form_message,
-                                         form_to_payload, picker_errors, picker_values,
-                                         unconsented, with_picker_errors)
+from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, at_form_rows,
+                                         consent_errors, error_summary, flatten_errors,
+                                         form_message, form_to_payload, picker_errors,
+                                         picker_values, unconsented, with_picker_errors)
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
@@ -156,7 +156,7 @@ def intake_new():
             errors = flatten_errors(exc.messages, translate=form_message)
         except FieldError as exc:
             errors = {exc.field: _(exc.message)}
-        errors = with_picker_errors(errors, request.form)
+        errors = with_picker_errors(at_form_rows(errors, request.form), request.form)
     return render_template(
         "intake/new.html", form=form, errors=errors, consent_error=consent_errors(errors),
         error_summary=error_summary(errors, form, ui_language()),

@@ -418,6 +418,22 @@ def test_the_form_refuses_an_invisible_name_in_german_next_to_the_field(intake_c
     assert rows(intake_deps, tables.intakes) == 0
 
 
+def test_a_household_error_is_shown_at_the_row_it_came_from_past_a_blank_row(intake_client,
+                                                                            intake_deps, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False
+    form = {**FORM, "hh-0-given_name": "Andrii", "hh-0-relation": "spouse",
+            "hh-0-birth_date": "1985-02-02",  # row 1 left blank
+            "hh-2-given_name": "Mila", "hh-2-relation": "child", "hh-2-birth_date": "0001-01-01"}
+    r = intake_client.post("/intakes/new", data=form, headers=staff)
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert 'data-field="person.household.2.birth_date">liegt vor dem 01.01.1900' in page
+    assert 'data-field="person.household.1.birth_date">' not in page
+    assert 'href="#hh-2-birth_date"' in page  # the summary links the row typed in
+    assert "Haushaltsmitglied 3: Geburtsdatum" in page
+    assert rows(intake_deps, tables.intakes) == 0
+
+
 # -- the form: words, pickers, errors (issue 20) ----------------------------------------------
 
 FORM = {"given_name": "Olena", "family_name": "Kovalenko", "birth_date": "1987-03-14",
