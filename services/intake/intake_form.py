@@ -99,7 +99,7 @@ def picker_values(values: Mapping, lang: str) -> dict[str, str]:
     return shown
 
 
-def _date(form: Mapping, name: str) -> str:
+def typed_iso_date(form: Mapping, name: str) -> str:
     """A date field as the API takes it (ISO): typed as TT.MM.JJJJ, TTMMJJJJ or ISO; what is
     no date is passed on as typed, for the API to name the field."""
     text = (form.get(name) or "").strip()
@@ -125,7 +125,7 @@ def form_to_payload(form) -> dict:
     and languages may be typed by name (German or English) or code; the API gets codes."""
     person = {
         "given_name": form.get("given_name", ""), "family_name": form.get("family_name", ""),
-        "birth_date": _date(form, "birth_date"),
+        "birth_date": typed_iso_date(form, "birth_date"),
         "nationality": (_picked(form, "nationality") or [""])[0],
         "languages": _picked(form, "languages"),
         "nationalities": _picked(form, "nationalities"),
@@ -154,11 +154,12 @@ def form_to_payload(form) -> dict:
         members[str(i)] = len(person["household"])
         person["household"].append(row)
     residence = {f: _opt(form, f) for f in ("legal_basis", "document_type")}
-    residence.update({f: _date(form, f) or None for f in ("valid_until", "first_issue_date")})
+    residence.update({f: typed_iso_date(form, f) or None
+                      for f in ("valid_until", "first_issue_date")})
     residence["purpose"] = _opt(form, "residence_purpose")
     payload = {
         "person": person, "residence_status": form.get("residence_status", ""),
-        "residence": residence, "arrival_date": _date(form, "arrival_date") or None,
+        "residence": residence, "arrival_date": typed_iso_date(form, "arrival_date") or None,
         "site": form.get("site", ""), "channel": form.get("channel") or "in_person",
         "notes": _opt(form, "notes"),
         "needs": [{"code": code, "urgency": form.get(f"urgency-{code}") or "normal",
@@ -212,7 +213,7 @@ def form_message(message: str) -> str:
 def _member_row(form: Mapping, i: int) -> dict[str, str]:
     row = {f: form.get(f"hh-{i}-{f}", "").strip()
            for f in ("given_name", "family_name", "relation")}
-    row["birth_date"] = _date(form, f"hh-{i}-birth_date")
+    row["birth_date"] = typed_iso_date(form, f"hh-{i}-birth_date")
     return row
 
 

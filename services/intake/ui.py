@@ -18,7 +18,8 @@ from services.intake.domain import IntakeError
 from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, at_form_rows,
                                          consent_errors, error_summary, flatten_errors,
                                          form_message, form_to_payload, picker_errors,
-                                         picker_values, unconsented, with_picker_errors)
+                                         picker_values, typed_iso_date, unconsented,
+                                         with_picker_errors)
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
@@ -327,9 +328,9 @@ def add_facts(intake_id):
     form = request.form
     try:
         facts = IntakeFactsInSchema().load({
-            "residence": {"first_issue_date": form.get("first_issue_date") or None,
+            "residence": {"first_issue_date": typed_iso_date(form, "first_issue_date") or None,
                           "purpose": form.get("residence_purpose") or None},
-            "arrival_date": form.get("arrival_date") or None})
+            "arrival_date": typed_iso_date(form, "arrival_date") or None})
         api_add_facts(intake_id, facts, "ui")
         flash(_("Facts recorded; referrals waiting for them are routed again."))
     except ValidationError as exc:

@@ -4,6 +4,7 @@ reasons and timeline entries in German; and the person search takes a German dat
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -70,6 +71,10 @@ def test_the_person_page_says_its_facts_in_words(intake_client, staff, merged_pa
     assert "Bevorzugter Kontaktweg: SMS" in text
     assert "Wohlfahrtsverbände (MBE/JMD)" in text and "Text auf Ukrainisch" in text
     assert "Einwilligung widerrufen" in text  # the timeline's entry
+    page = intake_client.get(f"/persons/{a['person_id']}", headers=staff).get_data(as_text=True)
+    timeline = page[page.index('id="timeline"'):page.index("</table>", page.index('id="timeline"'))]
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", timeline)  # no consent or merge ids
+    assert "LT-" in timeline  # a consultation's reference stays
     assert "gleicher Name (Olena Kovalenko); gleiches Geburtsdatum" in text  # the duplicate
     assert "Zusammenführung" in text and "Grund:" in text and "Pass" not in text
     english = text_of(intake_client.get(f"/persons/{a['person_id']}",
@@ -131,3 +136,20 @@ def test_a_need_is_on_its_way_only_while_its_consultation_is_fresh():
     assert queries.on_the_way([fresh, old], now) == {"a": ["school_place"]}
     assert queries.settling([old], {}) is False
     assert queries.settling([{**old, "referrals": [{"need": "x", "status": "requested"}]}], {})
+
+
+def test_facts_recorded_later_are_typed_as_german_dates(intake_client, staff):
+    intake_client.application.config["WTF_CSRF_ENABLED"] = False  # the view is under test
+    body = copy.deepcopy(COMPLETE)
+    body.pop("arrival_date", None)
+    intake = post(intake_client, staff, body).get_json()
+    answer = intake_client.post(f"/intakes/{intake['id']}/facts",
+                                data={"arrival_date": "01.03.2022"}, headers=staff)
+    assert answer.status_code == 302
+    recorded = intake_client.get(f"/api/v1/intakes/{intake['id']}", headers=staff).get_json()
+    assert recorded["arrival_date"] == "2022-03-01"
+    wrong = intake_client.post(f"/intakes/{intake['id']}/facts",
+                               data={"arrival_date": "31.02.2022"}, headers=staff,
+                               follow_redirects=True)
+    assert "Angaben nicht nachgetragen: Einreise nach Deutschland: Kein gültiges Datum" in \
+        wrong.get_data(as_text=True)

@@ -710,7 +710,7 @@ def test_a_referral_waiting_for_a_fact_is_routed_once_staff_record_it(network, b
     browser.find_element(By.CSS_SELECTOR, "#referrals a.add-facts").click()
     wait_for(browser, lambda b: b.find_elements(By.ID, "missing-facts"),
              "the consultation's form for the missing facts")
-    Typist(browser).date("#first_issue_date", "2022-03-20")
+    Typist(browser).type("#first_issue_date", "20.03.2022")  # as German staff write it
     submit(browser, browser.find_element(By.XPATH, "//button[.='Record facts']"))
     assert flash(browser).startswith("Facts recorded")
     [moved] = wait_for_referrals(browser, url, reference, all_received(1),
