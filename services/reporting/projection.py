@@ -88,7 +88,9 @@ def _consultation(conn: Connection, fact: Fact) -> None:
         "household_size", "age_band")}
     conn.execute(c.insert().values(intake_key=fact.intake_key, person_key=fact.person_key,
                                    at=fact.at, day=domain.city_day(fact.at),
-                                   return_visit=earlier is not None, **dims))
+                                   # seen_before: the first visits were purged
+                                   return_visit=earlier is not None
+                                   or bool(fact.dims.get("seen_before")), **dims))
     conn.execute(update(c).where(c.c.person_key == fact.person_key, c.c.at > fact.at,
                                  c.c.return_visit.is_(False)).values(return_visit=True))
 

@@ -233,3 +233,22 @@ def test_an_erasure_keeps_the_counts_and_drops_the_link_to_the_person(scene, rep
     [late] = take(reporting_deps, [accepted.becomes("completed", at(90))])
     assert late.reason == "about an erased person"
     assert figures(reporting_deps.engine)["rows"] == after["rows"]
+
+
+def test_the_retention_purge_deletes_old_facts_with_their_figures(scene, reporting_deps):
+    from datetime import datetime, timezone
+
+    from services.reporting.retention import purges
+
+    figures_purge = purges(reporting_deps)["figures"]
+    cutoff = datetime(2022, 4, 1, tzinfo=timezone.utc)  # before Ahmad's April consultation
+    now = datetime(2032, 4, 1, tzinfo=timezone.utc)
+    assert figures_purge.apply(cutoff, now, True) == len(scene.events) - 1
+    assert figures_purge.apply(cutoff, now, False) == len(scene.events) - 1
+    with reporting_deps.engine.connect() as conn:
+        assert [r.day for r in conn.execute(select(t.consultations))] == [date(2022, 4, 6)]
+        assert conn.execute(select(t.referrals)).all() == []
+        assert conn.execute(select(t.occurrences)).all() == []
+    live = figures(reporting_deps.engine)
+    reporting_cli.rebuild(reporting_deps.engine)
+    assert figures(reporting_deps.engine) == live

@@ -317,7 +317,7 @@ def test_the_workers_scheduler_applies_the_schedule_with_the_services_clock(sett
 def test_the_cli_prints_a_table_of_categories_and_counts(settings, monkeypatch, capsys):
     monkeypatch.setenv("LOTSE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("LOTSE_LOG_FORMAT", "text")
-    for service in ("intake", "referral", "partner_adapter", "ops"):
+    for service in ("intake", "referral", "partner_adapter", "ops", "reporting"):
         migrate(service, settings.for_service(service).database_url)
     from services.cli import main
 
