@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import pgettext
 from marshmallow import ValidationError
@@ -15,6 +16,7 @@ from shared.auth import ui_roles
 from shared.clock import utcnow
 from shared.partners import DIRECTORY
 from shared.reference import SITES
+from shared.web import ui_language
 
 bp = Blueprint("reports_ui", __name__, template_folder="templates")
 
@@ -71,11 +73,27 @@ def review_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "totals": [totals[g] for g in groups], "total": sum(totals.values())}
 
 
+def period_label(label: str, lang: str) -> str:
+    """A period as people read it: 07.03. / Mar 7, KW 10 / W10, März 22 / Mar 22, Q1 2022."""
+    if "-W" in label:
+        year, week = label.split("-W")
+        return f"KW {int(week)}/{year[2:]}" if lang == "de" else f"W{int(week)} {year}"
+    if "-Q" in label or "-" not in label:
+        return label.replace("-", " ")
+    parts = [int(p) for p in label.split("-")]
+    if len(parts) == 3:
+        return format_date(date(*parts), "dd.MM." if lang == "de" else "MMM d", locale=lang)
+    return format_date(date(parts[0], parts[1], 1), "MMM yy", locale=lang)
+
+
 def trend_chart(rows: list[dict[str, Any]]):
+    lang = ui_language()
     periods = sorted({r["period"] for r in rows})
     values: dict[str, dict[str, int]] = {}
     for r in rows:
-        values.setdefault(r["period"], {})[r["nationality_group"]] = r["consultations"]
+        values.setdefault(period_label(r["period"], lang), {})[r["nationality_group"]] = \
+            r["consultations"]
+    periods = [period_label(p, lang) for p in periods]
     series = [charts.Series(domain.UKRAINE, pgettext("reports", "Ukraine")),
               charts.Series("other", pgettext("reports", "other nationalities"))]
     return charts.stacked_bars(periods, values, series,

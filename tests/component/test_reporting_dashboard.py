@@ -47,8 +47,8 @@ def test_the_trend_is_an_svg_drawn_on_the_server_with_a_bar_per_week(page):
     html = page().get_data(as_text=True)
     svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
     assert 'role="img"' in svg and "<script" not in html.lower().split("<main>")[1]
-    assert "2022-W10: Ukraine: 2, other nationalities: 2" in svg
-    assert "2022-W14: Ukraine: 0, other nationalities: 1" in svg
+    assert "KW 10/22: Ukraine: 2, other nationalities: 2" in svg  # German week numbers
+    assert "KW 14/22: Ukraine: 0, other nationalities: 1" in svg
     assert "cdn" not in html.lower() and "https://" not in html
 
 
@@ -90,6 +90,16 @@ def test_only_management_and_admins_see_the_dashboard(reporting_app):
                          ("management", 200)):
         headers = bearer(reporting_app, Principal(role, role))
         assert client.get(f"/reports?{SPRING}", headers=headers).status_code == status, role
+
+
+@pytest.mark.parametrize("label, de, en", [
+    ("2022-03-07", "07.03.", "Mar 7"), ("2022-W10", "KW 10/22", "W10 2022"),
+    ("2022-03", "März 22", "Mar 22"), ("2022-Q1", "2022 Q1", "2022 Q1"),
+    ("2022", "2022", "2022")])
+def test_periods_are_labelled_as_people_read_them(label, de, en):
+    from services.reporting.ui import period_label
+
+    assert (period_label(label, "de"), period_label(label, "en")) == (de, en)
 
 
 def test_the_chart_scales_to_a_round_top_and_escapes_its_labels():
