@@ -21,6 +21,11 @@ from shared.auth import api_roles, current_principal
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                 description="The centre's figures: consultations, referrals, a period's summary")
 REPORT_ROLES = ("management",)  # and admin, who passes every role check
+# format=csv or xlsx: the same 200 as a file
+FILES = {"200": {"description": "OK", "content": {
+    "application/json": {"schema": RowsSchema},
+    "text/csv": {"schema": {"type": "string"}},
+    exports.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def engine():
@@ -58,6 +63,7 @@ def _read(fetch: Callable[[Any], list[dict[str, Any]]]) -> list[dict[str, Any]]:
 @blp.route("/consultations")
 class Consultations(MethodView):
     @api_roles(*REPORT_ROLES)
+    @blp.doc(responses=FILES)
     @blp.arguments(ConsultationQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RowsSchema)
     def get(self, query):
@@ -73,6 +79,7 @@ class Consultations(MethodView):
 @blp.route("/referrals")
 class Referrals(MethodView):
     @api_roles(*REPORT_ROLES, "partner")
+    @blp.doc(responses=FILES)
     @blp.arguments(ReferralQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RowsSchema)
     def get(self, query):

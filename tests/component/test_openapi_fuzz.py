@@ -38,7 +38,8 @@ from shared.bus.delivery import deliver
 DOCUMENTS = {"intake": "/api/v1/openapi.json",
              "referral": "/api/v1/referral/openapi.json",
              "partner_adapter": "/api/v1/partner-adapter/openapi.json",
-             "ops": "/api/v1/ops/console/openapi.json"}
+             "ops": "/api/v1/ops/console/openapi.json",
+             "reporting": "/api/v1/reporting/openapi.json"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 25}  # per operation
