@@ -138,7 +138,17 @@ def _referral_changes(row: Mapping[str, Any], fact: Fact,
                             ("accepted_at", status in domain.ACCEPTED)):
         if reached and (row[column] is None or at < row[column]):
             changes[column] = at
-    return changes or {"status_version": row["status_version"]}
+    times = {**row, **changes}
+    changes.update(ack_seconds=_seconds(times["requested_at"], times["acknowledged_at"]),
+                   accept_seconds=_seconds(times["requested_at"], times["accepted_at"]))
+    return changes
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    """From leaving for the partner to its answer (none before it left or answered)."""
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
 
 
 def _mark_reroutes(conn: Connection, intake_key: str, need: str,

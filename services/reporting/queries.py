@@ -76,39 +76,46 @@ def referral_rows(conn: Connection, period: Period,
     """Referrals counted per combination of the `by` dimensions (and period), with their
     re-routes and the hours to the partner's acknowledgement and acceptance (median and
     90th percentile, measured from when the referral left for the partner)."""
+    names = [*by, "day"] if period.interval else by
+    return _grouped(_referrals(conn, period, names), by, period.interval)
+
+
+def _referrals(conn: Connection, period: Period, names: Sequence[str]) -> list[Any]:
+    """The referrals opened in the period: the named columns and the measures' inputs."""
     r = t.referrals
-    query = select(r.c.day, r.c.requested_at, r.c.acknowledged_at, r.c.accepted_at,
-                   *[r.c[name] for name in by if name not in ("day",)]).where(
-        r.c.day >= period.start, r.c.day <= period.end,
-        *[r.c[k] == v for k, v in period.filters.items()])
-    if "rerouted" not in by:
-        query = query.add_columns(r.c.rerouted)
+    columns = dict.fromkeys(["rerouted", "ack_seconds", "accept_seconds", *names])
+    return conn.execute(select(*[r.c[name] for name in columns]).where(
+        *_opened_in(period))).all()
+
+
+def _opened_in(period: Period) -> list[Any]:
+    r = t.referrals
+    return [r.c.day >= period.start, r.c.day <= period.end,
+            *[r.c[k] == v for k, v in period.filters.items()]]
+
+
+def _grouped(members: Sequence[Any], by: Sequence[str],
+             interval: str | None) -> list[dict[str, Any]]:
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    for row in conn.execute(query):
-        label = domain.period_of(row.day, period.interval) if period.interval else None
+    for row in members:
+        label = domain.period_of(row.day, interval) if interval else None
         groups[(label, *[getattr(row, name) for name in by])].append(row)
     out = []
-    for (label, *values), members in groups.items():
-        row = ({"period": label} if period.interval else {}) | dict(zip(by, values, strict=True))
-        out.append(row | _referral_measures(members))
-    keys = (["period"] if period.interval else []) + list(by)
+    for (label, *values), rows in groups.items():
+        row = ({"period": label} if interval else {}) | dict(zip(by, values, strict=True))
+        out.append(row | _referral_measures(rows))
+    keys = (["period"] if interval else []) + list(by)
     return sorted(out, key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in keys))
 
 
 def _referral_measures(members: Sequence[Any]) -> dict[str, Any]:
-    ack = domain.hours(_seconds(m.requested_at, m.acknowledged_at) for m in members
-                       if m.requested_at and m.acknowledged_at)
-    accept = domain.hours(_seconds(m.requested_at, m.accepted_at) for m in members
-                          if m.requested_at and m.accepted_at)
+    ack = domain.hours(m.ack_seconds for m in members if m.ack_seconds is not None)
+    accept = domain.hours(m.accept_seconds for m in members if m.accept_seconds is not None)
     return {"referrals": len(members), "reroutes": sum(1 for m in members if m.rerouted),
             "median_hours_to_acknowledgement": domain.rounded(domain.median(ack)),
             "p90_hours_to_acknowledgement": domain.rounded(domain.percentile(ack, 0.9)),
             "median_hours_to_acceptance": domain.rounded(domain.median(accept)),
             "p90_hours_to_acceptance": domain.rounded(domain.percentile(accept, 0.9))}
-
-
-def _seconds(start: Any, end: Any) -> float:
-    return max(0.0, (end - start).total_seconds())
 
 
 def occurrence_counts(conn: Connection, period: Period, kind: str) -> dict[str, int]:
@@ -142,12 +149,11 @@ def summary(conn: Connection, period: Period) -> dict[str, Any]:
     referral_filters = {k: v for k, v in period.filters.items() if k in ("partner",
                                                                           "service")}
     ref = Period(period.start, period.end, filters=referral_filters)
-    everything = referral_rows(conn, ref, [])
-    referrals: dict[str, Any] = everything[0] if everything else {
-        "referrals": 0, "reroutes": 0, **{m: None for m in REFERRAL_MEASURES[2:]}}
+    referrals: dict[str, Any] = _referral_measures(_referrals(conn, ref, ()))
+    r = t.referrals
     for name in ("partner", "service", "status", "outcome"):
-        referrals[f"by_{name}"] = _counts(referral_rows(conn, ref, [name]), name,
-                                          "referrals")
+        referrals[f"by_{name}"] = {str(value): count for value, count in conn.execute(
+            select(r.c[name], func.count()).where(*_opened_in(ref)).group_by(r.c[name]))}
     occ = Period(period.start, period.end, filters=referral_filters)
     return {
         "from": period.start.isoformat(), "to": period.end.isoformat(),

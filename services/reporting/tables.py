@@ -71,6 +71,9 @@ referrals = Table(
     Column("requested_at", UTCDateTime),  # first left for the partner
     Column("acknowledged_at", UTCDateTime),  # the partner's first answer
     Column("accepted_at", UTCDateTime),
+    # from requested_at to each: what the medians and percentiles read
+    Column("ack_seconds", Integer),
+    Column("accept_seconds", Integer),
     Column("rerouted", Boolean, nullable=False),  # an earlier referral had its need
     Index("ix_reporting_referrals_day", "day"),
 )
