@@ -19,9 +19,9 @@ from shared import reference, words
 from shared.events.vocabulary import ReferralStatus
 from shared.partners import DIRECTORY
 
-# Every kind of user: staff, operator, admin, a partner with a system of its own (the welfare
-# association) and one answering in Lotse's portal (the school office)
-CRAWL_ROLES = ("staff", "operator", "admin", "welfare", "dlzb")
+# Every kind of user: staff, operator, management, admin, a partner with a system of its own
+# (the welfare association) and one answering in Lotse's portal (the school office)
+CRAWL_ROLES = ("staff", "operator", "management", "admin", "welfare", "dlzb")
 SKIPPED_TAGS = {"script", "style", "code", "pre", "template", "noscript"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
