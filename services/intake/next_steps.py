@@ -31,6 +31,9 @@ bp = Blueprint("next_steps", __name__, template_folder="templates")
 OPEN = ("requested", "received", "accepted", "in-progress", "on-hold")
 WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 RIGHT_TO_LEFT = {"ar", "fa", "ps", "ur", "he", "ckb"}
+# A language recorded by a narrower code than its catalogue's (Kurmanji is `kmr`, its
+# catalogue `ku`; Dari `prs` reads the Persian one)
+CATALOGUE_OF = {"kmr": "ku", "prs": "fa"}
 
 
 def sheet_languages() -> tuple[str, ...]:
@@ -127,6 +130,7 @@ def visitor_language(person, asked: str | None) -> str:
     sheet has words for it; English otherwise."""
     available = sheet_languages()
     for lang in (asked, person.main_language, *person.languages):
+        lang = CATALOGUE_OF.get(lang or "", lang)
         if lang and lang in available:
             return lang
     return "en"

@@ -63,7 +63,7 @@ def test_the_sheet_tells_the_visitor_in_their_language_and_in_german_where_when_
 def test_the_sheet_is_right_to_left_for_arabic_and_english_where_it_has_no_words(network):
     client = LotseClient(network)
     intake = copy.deepcopy(OLENA)
-    intake["person"]["languages"] = ["ti"]  # Tigrinya: no catalogue (yet)
+    intake["person"]["languages"] = ["am"]  # Amharic: no catalogue (yet)
     recorded = client.post_intake(intake)
     client.wait_referred(recorded["id"], 3, timeout=15)
     url = f"{network}/persons/{recorded['person_id']}/next-steps"
@@ -72,3 +72,25 @@ def test_the_sheet_is_right_to_left_for_arabic_and_english_where_it_has_no_words
     assert '<section lang="ar" dir="rtl">' in arabic
     refused = client.http.get(url, params={"lang": "xx"}, timeout=10)
     assert refused.status_code == 400
+
+
+def test_the_sheet_is_in_pashto_right_to_left_and_in_tigrinya_in_geez_script(network):
+    client = LotseClient(network)
+    intake = copy.deepcopy(OLENA)
+    intake["person"]["languages"] = ["ps", "ti"]
+    recorded = client.post_intake(intake)
+    client.wait_referred(recorded["id"], 3, timeout=15)
+    url = f"{network}/persons/{recorded['person_id']}/next-steps"
+    # her first language, without asking: Pashto, right to left, in Arabic script
+    pashto = _sections(client.http.get(url, timeout=10).text)
+    assert set(pashto) == {"ps", "de"}
+    assert pashto["ps"].startswith('<section lang="ps" dir="rtl">')
+    title = _in("ps", "Your next steps")
+    assert title in pashto["ps"] and re.search(r"[\u0600-\u06FF]", title)
+    assert _in("ps", "Address registration", "need") in pashto["ps"]
+    # Tigrinya on asking, left to right, in Ge'ez (Ethiopic) script
+    tigrinya = _sections(client.http.get(url, params={"lang": "ti"}, timeout=10).text)
+    assert tigrinya["ti"].startswith('<section lang="ti" dir="ltr">')
+    title = _in("ti", "Your next steps")
+    assert title in tigrinya["ti"] and re.search(r"[\u1200-\u137F]", title)
+    assert _in("ti", "Address registration", "need") in tigrinya["ti"]
