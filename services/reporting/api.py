@@ -89,7 +89,7 @@ class Referrals(MethodView):
         principal = current_principal()
         if principal.role == "partner":
             query["partner"] = principal.partner
-        p = period(query, ("partner", "service", "need"))
+        p = period(query, ("partner", "service", "need", "site", "nationality_group"))
         rows = _read(lambda conn: queries.referral_rows(conn, p, query["by"]))
         under = query.get("suppress_under")
         suppression = domain.Suppression(under, "referrals", queries.REFERRAL_MEASURES[1:]) \

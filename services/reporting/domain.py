@@ -41,7 +41,10 @@ INTERVALS = ("day", "week", "month", "quarter", "year")
 # What a report may be grouped by.
 CONSULTATION_DIMENSIONS = ("site", "nationality_group", "nationality", "channel", "language",
                            "interpreter", "visit", "household_size", "age_band")
-REFERRAL_DIMENSIONS = ("partner", "service", "need", "status", "outcome", "rerouted")
+# a referral's own, and those of the consultation it came from
+REFERRAL_CONSULTATION_DIMENSIONS = ("site", "nationality_group")
+REFERRAL_DIMENSIONS = ("partner", "service", "need", "status", "outcome", "rerouted",
+                       *REFERRAL_CONSULTATION_DIMENSIONS)
 # The partner's first answer (it has the case), and its acceptance (implied by working on it).
 ANSWERED = frozenset({ReferralStatus.RECEIVED, ReferralStatus.ACCEPTED, ReferralStatus.REJECTED,
                       ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED})

@@ -82,16 +82,32 @@ def referral_rows(conn: Connection, period: Period,
 
 def _referrals(conn: Connection, period: Period, names: Sequence[str]) -> list[Any]:
     """The referrals opened in the period: the named columns and the measures' inputs."""
-    r = t.referrals
     columns = dict.fromkeys(["rerouted", "ack_seconds", "accept_seconds", *names])
-    return conn.execute(select(*[r.c[name] for name in columns]).where(
+    query = select(*[_referral_column(name) for name in columns])
+    return conn.execute(_from_referrals(query, [*names, *period.filters]).where(
         *_opened_in(period))).all()
+
+
+def _referral_column(name: str) -> Any:
+    """A referral's own column, or its consultation's (site, nationality group)."""
+    source = t.consultations if name in domain.REFERRAL_CONSULTATION_DIMENSIONS \
+        else t.referrals
+    return source.c[name].label(name)
+
+
+def _from_referrals(query: Any, names: Sequence[str]) -> Any:
+    """From the referrals, joined to their consultations if a name needs it (a referral
+    whose consultation was not counted, or purged, has none: its site is null)."""
+    r, c = t.referrals, t.consultations
+    if not set(names) & set(domain.REFERRAL_CONSULTATION_DIMENSIONS):
+        return query.select_from(r)
+    return query.select_from(r.outerjoin(c, c.c.intake_key == r.c.intake_key))
 
 
 def _opened_in(period: Period) -> list[Any]:
     r = t.referrals
     return [r.c.day >= period.start, r.c.day <= period.end,
-            *[r.c[k] == v for k, v in period.filters.items()]]
+            *[_referral_column(k) == v for k, v in period.filters.items()]]
 
 
 def _grouped(members: Sequence[Any], by: Sequence[str],
@@ -146,15 +162,16 @@ def summary(conn: Connection, period: Period) -> dict[str, Any]:
     nationalities = sorted(consultation_rows(conn, only, ["nationality"]),
                            key=lambda r: (-r["consultations"], r["nationality"]))
     consultations["top_nationalities"] = nationalities[:TOP_NATIONALITIES]
-    referral_filters = {k: v for k, v in period.filters.items() if k in ("partner",
-                                                                          "service")}
-    ref = Period(period.start, period.end, filters=referral_filters)
+    ref = Period(period.start, period.end, filters={
+        k: v for k, v in period.filters.items() if k in domain.REFERRAL_DIMENSIONS})
     referrals: dict[str, Any] = _referral_measures(_referrals(conn, ref, ()))
-    r = t.referrals
     for name in ("partner", "service", "status", "outcome"):
+        column = _referral_column(name)
         referrals[f"by_{name}"] = {str(value): count for value, count in conn.execute(
-            select(r.c[name], func.count()).where(*_opened_in(ref)).group_by(r.c[name]))}
-    occ = Period(period.start, period.end, filters=referral_filters)
+            _from_referrals(select(column, func.count()), list(ref.filters))
+            .where(*_opened_in(ref)).group_by(column))}
+    occ = Period(period.start, period.end, filters={
+        k: v for k, v in period.filters.items() if k in ("partner", "service")})
     return {
         "from": period.start.isoformat(), "to": period.end.isoformat(),
         "consultations": consultations,

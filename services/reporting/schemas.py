@@ -74,6 +74,9 @@ class ReferralQuerySchema(ReportQuerySchema):
     partner = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     service = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
     need = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
+    site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    nationality_group = fields.String(load_default=None,
+                                      validate=validate.OneOf(NATIONALITY_GROUPS))
 
 
 class SummaryQuerySchema(PeriodQuerySchema):

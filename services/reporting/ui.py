@@ -48,13 +48,12 @@ def dashboard():
     interval = _interval(query["start"], query["end"])
     with current_app.extensions["lotse"].engine.connect() as conn:
         figures = queries.summary(conn, period)
-        # a consultation has a site and no partner, a referral the other way round
+        # a consultation has no partner (a referral has its consultation's site)
         trend = queries.consultation_rows(conn, queries.Period(
             query["start"], query["end"], interval,
             {k: v for k, v in filters.items() if k == "site"}), ["nationality_group"])
         by_partner = queries.referral_rows(conn, queries.Period(
-            query["start"], query["end"],
-            filters={k: v for k, v in filters.items() if k == "partner"}), ["partner"])
+            query["start"], query["end"], filters=filters), ["partner"])
     return render_template("reporting/dashboard.html", errors=None, asked=asked, sites=SITES,
                            partners=DIRECTORY, figures=figures, by_partner=by_partner,
                            review=review_table(figures["review"]),

@@ -65,6 +65,14 @@ def test_referrals_with_their_times_by_partner(scene, client, management):
         "median_hours_to_acceptance": 25.0, "p90_hours_to_acceptance": 25.0}]
 
 
+def test_referrals_by_the_site_and_nationality_group_of_their_consultation(scene, client,
+                                                                            management):
+    r = client.get(f"/api/v1/reports/referrals?{WEEK}&by=site,nationality_group",
+                   headers=management)
+    assert [(row["site"], row["nationality_group"], row["referrals"])
+            for row in r.get_json()["rows"]] == [("centre", "other", 3), ("infopoint", "UA", 1)]
+
+
 def test_the_summary_has_every_figure(scene, client, management):
     body = client.get(f"/api/v1/reports/summary?{WEEK}", headers=management).get_json()
     assert body["from"] == "2022-03-07" and body["consultations"]["total"] == 4
@@ -216,6 +224,9 @@ def test_an_erasure_keeps_the_counts_and_drops_the_link_to_the_person(scene, rep
     assert after[date(2022, 3, 7), "consultations"] == before[date(2022, 3, 7),
                                                               "consultations"]
     assert after[date(2022, 3, 7), "summary"]["erasures"] == 1
+    with reporting_deps.engine.connect() as conn:  # still joined to their consultations
+        assert queries.referral_rows(conn, queries.Period(date(2022, 3, 7), date(2022, 3, 13)),
+                                     ["site"])[1]["site"] == "infopoint"
     gone = {key("person", olena.id), key("intake", scene.intakes["olena1"]),
             key("intake", scene.intakes["olena2"]), key("referral", accepted.id)}
     with reporting_deps.engine.connect() as conn:

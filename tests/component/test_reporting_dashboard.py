@@ -63,6 +63,8 @@ def test_key_figures_and_referrals_by_partner(page):
 def test_filters_narrow_the_figures(page):
     html = page(SPRING + "&site=infopoint").get_data(as_text=True)
     assert cells(html, "review")[1:] == [["Infopoint", "2", "0", "2"], ["Total", "2", "0", "2"]]
+    assert [r[0] for r in cells(html, "referrals-by-partner")[1:]] == [
+        "Wohlfahrtsverbände (MBE/JMD)"]  # the referral of the info point's consultation
     html = page(SPRING + "&partner=jobcenter").get_data(as_text=True)
     assert [r[0] for r in cells(html, "referrals-by-partner")[1:]] == [
         "Jobcenter Dortmund (SGB II)"]

@@ -94,6 +94,18 @@ def test_referrals_by_partner_status_and_outcome(scene, reporting_uow):
     assert by("status") == {"accepted": 1, "rejected": 1, "completed": 1, "on-hold": 1}
     assert by("outcome") == {"benefit_granted": 1, None: 3}
     assert by("rerouted") == {False: 3, True: 1}
+    assert by("site") == {"infopoint": 1, "centre": 3}  # their consultations' site
+    assert by("nationality_group") == {"UA": 1, "other": 3}
+
+
+def test_a_site_filter_narrows_the_referrals_to_their_consultations_site(scene,
+                                                                         reporting_uow):
+    infopoint = queries.Period(WEEK.start, WEEK.end, filters={"site": "infopoint"})
+    assert [(r["partner"], r["referrals"]) for r in queries.referral_rows(
+        conn(reporting_uow), infopoint, ["partner"])] == [("welfare", 1)]
+    summary = queries.summary(conn(reporting_uow), infopoint)
+    assert summary["referrals"]["by_partner"] == {"welfare": 1}
+    assert summary["consultations"]["total"] == 2
 
 
 def test_times_to_acknowledgement_and_acceptance(scene, reporting_uow):
