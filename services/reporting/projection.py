@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import Connection
 
 from services.reporting import domain
@@ -32,8 +32,10 @@ def append(conn: Connection, event_id: str, fact: Fact, now: datetime) -> None:
 def apply(conn: Connection, fact: Fact) -> None:
     """Bring the figure tables up to date with one fact."""
     if fact.kind == domain.CONSULTATION:
+        _serialise(conn, str(fact.person_key))
         _consultation(conn, fact)
     elif fact.kind == domain.REFERRAL:
+        _serialise(conn, str(fact.intake_key))
         _referral(conn, fact)
     elif fact.kind == domain.DEADLINE_BREACH:
         _occur(conn, fact.kind, str(fact.referral_key), fact.dims["phase"], fact,
@@ -42,6 +44,15 @@ def apply(conn: Connection, fact: Fact) -> None:
         _occur(conn, fact.kind, fact.dims["consent"], "", fact, fact.dims.get("partner"))
     elif fact.kind == domain.ERASURE:
         _occur(conn, fact.kind, fact.dims["request"], "", fact)
+
+
+def _serialise(conn: Connection, key: str) -> None:
+    """Facts about one person (their consultations: who is returning) or one intake (its
+    referrals: status versions, re-routes) are applied one transaction after the other, also
+    by consumers running at once: each reads rows the other may be changing. PostgreSQL: a
+    lock on the key until the transaction ends; SQLite has one writer at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 def rebuild(conn: Connection) -> int:

@@ -72,3 +72,45 @@ def test_events_published_twice_are_counted_once_and_a_rebuild_equals_them(pg_se
     assert reporting_cli.rebuild(deps.engine) == len(events)
     assert figures(deps) == live
     deps.engine.dispose()
+
+
+def test_consumers_running_at_once_on_shuffled_events_count_as_one_in_order(pg_settings):
+    """Three weeks of events, in order through one delivery after the other, then emptied
+    and delivered again shuffled by two consumers with several threads each: the same
+    figures (each person's consultations and each intake's referrals serialised)."""
+    import random
+
+    from services.reporting.consumers import SUBSCRIPTIONS
+    from shared.bus.delivery import deliver
+
+    deps = bootstrap(pg_settings.for_service("reporting"))
+    events = [e for _ in range(3) for e in Scene.week().events]
+    for event in events:
+        deliver(event.to_json(), SUBSCRIPTIONS[0], deps.uow)
+    in_order = figures(deps)
+    with deps.engine.begin() as conn:
+        for table in (*t.FIGURE_TABLES, t.facts, t.inbox):
+            conn.execute(table.delete())
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    topology = registry.topology(pg_settings)
+    publisher = AmqpPublisher(pg_settings, topology)
+    stop = threading.Event()
+    threads = [threading.Thread(target=AmqpConsumer(
+        pg_settings, topology, topology.for_service("reporting"), deps.uow).run_until,
+        args=(stop,), daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert all(publisher.publish_batch([
+            OutgoingMessage(e.id, e.type, e.type, e.correlationid, e.to_json())
+            for e in shuffled]))
+        wait_until(lambda: facts(deps) == len(events), timeout=30,
+                   message="every event counted")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+        publisher.close()
+    assert figures(deps) == in_order
+    deps.engine.dispose()
