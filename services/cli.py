@@ -246,7 +246,9 @@ def cmd_user(args) -> None:
     deps = bootstrap(Settings.from_env("intake"))
     with deps.session_factory() as session:
         try:
-            save_checked_account(session, args.username, password, args.role, args.partner)
+            save_checked_account(session, args.username, password, args.role, args.partner,
+                                 args.languages.split(",") if args.languages is not None
+                                 else None)
         except AccountError as exc:  # a refused input: say which, no traceback
             raise SystemExit(f"lotse user: {exc}") from None
         session.commit()
@@ -466,6 +468,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--partner")
+    p.add_argument("--languages", help="languages the person consults in besides German, "
+                                       "ISO codes separated by commas (e.g. en,uk,ru): the "
+                                       "walk-in queue calls them tickets in these")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_user)
     p = sub.add_parser("topology", help="declare the RabbitMQ topology or print definitions")

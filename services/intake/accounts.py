@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 from services.intake.login_throttle import (DEFAULT_POLICY, PairHistory, ThrottlePolicy,
                                             client_key, plausible_name, verdict)
 from services.intake.password_policy import password_problem
+from services.intake.walk_in import QueueError, parse_languages
 from services.intake.tables import accounts, login_attempts
 from shared.auth import ROLES, Principal, hash_password, needs_rehash, password_matches
 from shared.clock import utcnow
@@ -32,14 +34,17 @@ class LoginThrottled(Exception):
 
 
 def save_account(session: Session, username: str, password: str, role: str,
-                 partner: str | None = None) -> None:
+                 partner: str | None = None, languages: Sequence[str] | None = None) -> None:
     """Create or reset an account; partner users belong to exactly one partner. No password
     policy: for the seeded demo accounts (and tests); people's passwords go through
-    save_checked_account."""
+    save_checked_account. `languages`: those the person consults in besides German (the
+    walk-in queue calls them tickets in these); None keeps an account's languages."""
     _check_role(role, partner)
     if len(password) < 4:
         raise AccountError("password is too short")
     values = dict(password_hash=hash_password(password), role=role, partner=partner, active=True)
+    if languages is not None:
+        values["languages"] = list(_checked_languages(languages))
     exists = session.execute(select(accounts.c.username)
                              .where(accounts.c.username == username)).first()
     if exists:
@@ -47,6 +52,13 @@ def save_account(session: Session, username: str, password: str, role: str,
     else:
         session.execute(accounts.insert().values(username=username, created_at=utcnow(),
                                                  **values))
+
+
+def _checked_languages(languages: Sequence[str]) -> tuple[str, ...]:
+    try:
+        return parse_languages(" ".join(languages))
+    except QueueError as exc:
+        raise AccountError(exc.message, "languages") from None
 
 
 def _check_role(role: str, partner: str | None) -> None:
@@ -59,14 +71,15 @@ def _check_role(role: str, partner: str | None) -> None:
 
 
 def save_checked_account(session: Session, username: str, password: str, role: str,
-                         partner: str | None = None) -> None:
+                         partner: str | None = None,
+                         languages: Sequence[str] | None = None) -> None:
     """Create or reset an account with a password people chose (`lotse user`, any password
     change): the password policy applies. Only the seeded demo accounts bypass it."""
     _check_role(role, partner)
     problem = password_problem(password, (username, role, partner or "", "lotse"))
     if problem:
         raise AccountError(problem, "password")
-    save_account(session, username, password, role, partner)
+    save_account(session, username, password, role, partner, languages)
 
 
 def authenticate(session: Session, username: str, password: str, client: str,
@@ -176,9 +189,12 @@ DEMO_ACCOUNTS = (
     *((partner, "partner", partner) for partner in PARTNERS),  # one user per partner
 )
 DEMO_PASSWORD = "demo"
+# what the demo's staff consult in besides German: the centre's frequent languages
+DEMO_LANGUAGES = {"staff": ("en", "uk", "ru"), "admin": ("en", "ar", "fa")}
 
 
 def seed_demo_accounts(session: Session) -> list[tuple[str, str, str | None]]:
     for username, role, partner in DEMO_ACCOUNTS:
-        save_account(session, username, DEMO_PASSWORD, role, partner)
+        save_account(session, username, DEMO_PASSWORD, role, partner,
+                     DEMO_LANGUAGES.get(username, ()))
     return list(DEMO_ACCOUNTS)

@@ -1,7 +1,8 @@
 """Tables owned by the intake service (no other service reads them)."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
+                        UniqueConstraint)
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
 from shared.erasure import erased_table
@@ -156,6 +157,28 @@ accounts = Table(
     # lockout after repeated wrong passwords (counted per account, reset by a good login)
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", UTCDateTime),
+    # the languages the person consults in besides German (walk_in.py: whom they may call)
+    Column("languages", JSONDocument, nullable=False, server_default="[]"),
+)
+
+# The walk-in queue (walk_in.py): a ticket per visitor, no name; numbered per site and day.
+queue_tickets = Table(
+    "queue_tickets", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site", String(20), nullable=False),
+    Column("day", Date, nullable=False),  # the city's date it was drawn on
+    Column("seq", Integer, nullable=False),
+    Column("language", String(3), nullable=False),
+    Column("topic", String(60), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("drawn_at", UTCDateTime, nullable=False),
+    Column("called_at", UTCDateTime),
+    Column("called_by", String(100)),
+    Column("closed_at", UTCDateTime),
+    Column("interpreter_needed", Boolean, nullable=False, server_default="0"),
+    Column("intake_id", String(36)),  # the consultation it was served with, if recorded
+    UniqueConstraint("site", "day", "seq", name="uq_queue_tickets_site_day_seq"),
+    Index("ix_queue_tickets_site_status", "site", "status"),
 )
 
 # Password logins, failed and successful, per account name (known or not) and client

@@ -1,0 +1,119 @@
+"""The walk-in queue's rules (services/intake/walk_in.py): numbers, statuses, who is called
+next by the languages staff speak, and the interpreter fallback."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from services.intake.walk_in import (INTERPRETER_AFTER, QueueError, Ticket, TicketStatus,
+                                     TransitionRefused, check_draw, choose_next, next_seq,
+                                     parse_languages, staff_speaks, ticket_number)
+
+NINE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+
+
+def ticket(seq: int, language: str, minutes_ago: int, now: datetime = NINE) -> Ticket:
+    return Ticket(f"t{seq}", "centre", date(2026, 3, 2), seq, language, "housing",
+                  TicketStatus.WAITING, now - timedelta(minutes=minutes_ago))
+
+
+def test_a_number_is_the_sites_letter_and_the_days_running_number():
+    assert ticket_number("centre", 17) == "Z-017"
+    assert ticket_number("infopoint", 3) == "I-003"
+    assert ticket(5, "uk", 0).number == "Z-005"
+
+
+def test_the_days_numbers_run_on_and_stop_at_the_days_limit():
+    assert next_seq(0) == 1 and next_seq(41) == 42
+    with pytest.raises(QueueError) as refused:
+        next_seq(999)
+    assert refused.value.field == "site"
+
+
+@pytest.mark.parametrize("site, language, topic, field", [
+    ("moon", "uk", "housing", "site"),
+    ("centre", "Ukrainian", "housing", "language"),
+    ("centre", "xx", "housing", "language"),
+    ("centre", "uk", "tea", "topic"),
+])
+def test_a_draw_is_refused_naming_the_field(site, language, topic, field):
+    with pytest.raises(QueueError) as refused:
+        check_draw(site, language, topic)
+    assert refused.value.field == field
+
+
+def test_a_good_draw_passes():
+    check_draw("infopoint", "prs", "other")
+
+
+def test_a_ticket_moves_waiting_called_then_served_or_no_show():
+    waiting = ticket(1, "uk", 5)
+    called = waiting.moved_to(TicketStatus.CALLED, NINE, "anna", staff_speaks(["uk"]))
+    assert (called.status, called.called_by, called.called_at) == (
+        TicketStatus.CALLED, "anna", NINE)
+    assert not called.interpreter_needed
+    later = NINE + timedelta(minutes=12)
+    assert called.moved_to(TicketStatus.SERVED, later).closed_at == later
+    assert called.moved_to(TicketStatus.NO_SHOW, later).status is TicketStatus.NO_SHOW
+
+
+@pytest.mark.parametrize("status, wanted", [
+    (TicketStatus.WAITING, TicketStatus.SERVED),
+    (TicketStatus.WAITING, TicketStatus.NO_SHOW),
+    (TicketStatus.CALLED, TicketStatus.CALLED),
+    (TicketStatus.SERVED, TicketStatus.CALLED),
+    (TicketStatus.SERVED, TicketStatus.NO_SHOW),
+    (TicketStatus.NO_SHOW, TicketStatus.SERVED),
+])
+def test_a_move_its_status_does_not_allow_is_refused(status, wanted):
+    t = Ticket("t", "centre", date(2026, 3, 2), 1, "uk", "housing", status, NINE)
+    with pytest.raises(TransitionRefused) as refused:
+        t.moved_to(wanted, NINE)
+    assert "Z-001" in str(refused.value) and status.value in str(refused.value)
+
+
+def test_waiting_minutes_count_until_called():
+    t = ticket(1, "ar", 14)
+    assert t.waiting_minutes(NINE) == 14
+    called = t.moved_to(TicketStatus.CALLED, NINE - timedelta(minutes=4), "anna")
+    assert called.waiting_minutes(NINE + timedelta(hours=1)) == 10
+
+
+def test_german_is_spoken_by_all_english_only_if_in_the_account():
+    assert staff_speaks([]) == {"de"}
+    assert staff_speaks(["en", "uk"]) == {"de", "en", "uk"}
+
+
+def test_next_is_the_longest_waiting_ticket_in_a_language_the_caller_speaks():
+    queue = [ticket(1, "ar", 15), ticket(2, "uk", 10), ticket(3, "de", 8), ticket(4, "uk", 2)]
+    assert choose_next(queue, staff_speaks(["uk"]), NINE).seq == 2
+    assert choose_next(queue, staff_speaks([]), NINE).seq == 3
+    assert choose_next(queue, staff_speaks(["ar", "uk"]), NINE).seq == 1
+
+
+def test_nothing_to_call_when_nobody_waits_in_the_callers_languages():
+    assert choose_next([ticket(1, "ti", 3)], staff_speaks(["en"]), NINE) is None
+    assert choose_next([], staff_speaks(["en"]), NINE) is None
+
+
+def test_a_ticket_waiting_long_is_called_for_anyone_as_needing_an_interpreter():
+    long = ticket(1, "ti", int(INTERPRETER_AFTER.total_seconds() // 60))
+    queue = [long, ticket(2, "uk", 3)]
+    chosen = choose_next(queue, staff_speaks(["uk"]), NINE)
+    assert chosen is long
+    called = chosen.moved_to(TicketStatus.CALLED, NINE, "anna", staff_speaks(["uk"]))
+    assert called.interpreter_needed
+
+
+def test_ties_go_to_the_lower_number():
+    a, b = ticket(2, "uk", 5), ticket(1, "uk", 5)
+    assert choose_next([a, b], staff_speaks(["uk"]), NINE) is b
+
+
+def test_account_languages_are_read_as_iso_codes():
+    assert parse_languages("EN, uk ru,uk") == ("en", "uk", "ru")
+    assert parse_languages("") == ()
+    with pytest.raises(QueueError) as refused:
+        parse_languages("en, Ukrainisch")
+    assert refused.value.field == "languages" and "ukrainisch" in refused.value.message
