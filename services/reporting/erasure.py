@@ -25,8 +25,12 @@ def erase_person(envelope: Envelope, uow) -> None:
     """`person.erasure_requested`: re-key the person, their intakes and referrals; confirm."""
     d, now = envelope.data, uow.clock()
     subjects = subjects_of(d)
+    new_keys = replacements(uow.key, subjects)
+    # facts of the person or their intakes in progress elsewhere finish first; later ones
+    # wait, then find the tombstones
+    projection.serialise(uow.session.connection(), new_keys)
     add_tombstones(uow.session, erased, str(d["request_id"]), subjects, now)
-    projection.rekey(uow.session.connection(), replacements(uow.key, subjects))
+    projection.rekey(uow.session.connection(), new_keys)
     confirm(uow, {"request_id": str(d["request_id"]), "person_id": str(d["person_id"])},
             SERVICE, now)
 

@@ -18,11 +18,13 @@ def record(envelope: Envelope, uow) -> None:
     if envelope.type == "person.erased":
         erasure.note_referrals(envelope, uow)
         return
+    fact = domain.fact_of(typed(envelope), uow.key)
+    conn = uow.session.connection()
+    if fact is not None:
+        projection.serialise(conn, projection.keys_to_serialise(fact))
     if concerns_erased(uow.session, erased, envelope):
         return
-    fact = domain.fact_of(typed(envelope), uow.key)
     if fact is not None:
-        conn = uow.session.connection()
         projection.append(conn, envelope.id, fact, uow.clock())
         projection.apply(conn, fact)
     if envelope.type == "person.erasure_requested":

@@ -10,7 +10,7 @@ re-routes. Every occurrence counts once (its kind, subject and detail are unique
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import Connection
@@ -32,10 +32,8 @@ def append(conn: Connection, event_id: str, fact: Fact, now: datetime) -> None:
 def apply(conn: Connection, fact: Fact) -> None:
     """Bring the figure tables up to date with one fact."""
     if fact.kind == domain.CONSULTATION:
-        _serialise(conn, str(fact.person_key))
         _consultation(conn, fact)
     elif fact.kind == domain.REFERRAL:
-        _serialise(conn, str(fact.intake_key))
         _referral(conn, fact)
     elif fact.kind == domain.DEADLINE_BREACH:
         _occur(conn, fact.kind, str(fact.referral_key), fact.dims["phase"], fact,
@@ -46,13 +44,25 @@ def apply(conn: Connection, fact: Fact) -> None:
         _occur(conn, fact.kind, fact.dims["request"], "", fact)
 
 
-def _serialise(conn: Connection, key: str) -> None:
+def serialise(conn: Connection, keys: Iterable[str | None]) -> None:
     """Facts about one person (their consultations: who is returning) or one intake (its
-    referrals: status versions, re-routes) are applied one transaction after the other, also
-    by consumers running at once: each reads rows the other may be changing. PostgreSQL: a
-    lock on the key until the transaction ends; SQLite has one writer at a time anyway."""
-    if conn.dialect.name == "postgresql":
+    referrals: status versions, re-routes), and an erasure of them, are applied one
+    transaction after the other, also by consumers running at once: each reads rows the other
+    may be changing. PostgreSQL: a lock on each key until the transaction ends (taken before
+    the tombstones are read, so a fact waits for an erasure in progress and then sees it);
+    SQLite has one writer at a time anyway. Not for a rebuild: it locks the whole log."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({k for k in keys if k}):  # one order: two takers cannot deadlock
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def keys_to_serialise(fact: Fact) -> tuple[str | None, ...]:
+    if fact.kind == domain.CONSULTATION:
+        return (fact.person_key, fact.intake_key)
+    if fact.kind == domain.REFERRAL:
+        return (fact.intake_key,)
+    return ()
 
 
 def rebuild(conn: Connection) -> int:
