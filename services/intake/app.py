@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from services import registry
-from services.intake import api, data_protection, erasure_views, next_steps, ui
+from services.intake import (api, data_protection, erasure_views, next_steps, ui, walk_in_api,
+                            walk_in_ui)
 from services.intake.bootstrap import bootstrap
 from services.intake import oidc_login, token_api
 from services.intake.token_revocations import own_revocation_list
@@ -22,11 +23,14 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
                              title="Lotse intake API",
                              spec_prefix="/api/v1",
                              api_blueprints=[api.blp, api.persons_blp, api.consents_blp,
-                                             api.auth_blp, data_protection.blp, erasure_views.blp],
+                                             api.auth_blp, data_protection.blp, erasure_views.blp,
+                                             walk_in_api.blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
                                          ui.bp, data_protection.bp, erasure_views.bp,
-                                         next_steps.bp])
+                                         next_steps.bp, walk_in_ui.bp])
     allow_anonymous(app, "auth.Token", "intake_ui.login", "intake_ui.logout", "intake_ui.home")
+    # the walk-in kiosk and display: no login, but only at addresses holding the site's key
+    allow_anonymous(app, *walk_in_ui.ANONYMOUS_ENDPOINTS)
     # authentication (docs/security.md): token logout and revocations, the revocation feed
     # of the other services (service credential), optional OpenID Connect login
     # the clock is looked up at each refresh: tests move it after the app was built

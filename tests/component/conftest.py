@@ -1,6 +1,8 @@
 """Component fixtures: one service at a time on SQLite in a temp dir, no broker, no threads."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from services.intake.accounts import save_account
@@ -134,3 +136,63 @@ def post_twice_at_once(app, headers: dict, body: dict, monkeypatch) -> tuple:
         first.join(10)
         second.join(10)
     return answers["first"], answers["second"]
+
+
+# The walk-in queue (test_walk_in_*.py)
+QUEUE_NINE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # 9:00 in Dortmund
+
+
+class MovableClock:
+    """A clock a test moves on (the walk-in queue's waiting minutes)."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, minutes: int) -> None:
+        self.at += timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def queue_clock(intake_deps):
+    intake_deps.clock = MovableClock(QUEUE_NINE)
+    return intake_deps.clock
+
+
+@pytest.fixture
+def queue_app(settings, intake_deps, queue_clock):
+    with intake_deps.session_factory() as s:
+        save_account(s, "anna", "pw-anna", "staff", languages=("uk", "ru"))
+        save_account(s, "ben", "pw-ben", "staff", languages=("ar",))
+        save_account(s, "welfare", "pw-welfare", "partner", "welfare")
+        s.commit()
+    app = intake_app(settings.for_service("intake"), intake_deps)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def queue_client(queue_app):
+    """The intake app with staff anna (uk, ru), ben (ar) and a welfare partner user, its
+    clock at 9:00 (queue_clock)."""
+    return queue_app.test_client()
+
+
+@pytest.fixture
+def anna(queue_client):
+    return token(queue_client, "anna", "pw-anna")
+
+
+@pytest.fixture
+def ben(queue_client):
+    return token(queue_client, "ben", "pw-ben")
+
+
+def draw_ticket(client, headers, language="uk", topic="housing", site="centre") -> dict:
+    """A ticket drawn through the API (201 asserted), as its answer."""
+    answer = client.post("/api/v1/queue/tickets", headers=headers,
+                         json={"site": site, "language": language, "topic": topic})
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()

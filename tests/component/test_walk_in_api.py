@@ -4,79 +4,23 @@ call-next by the caller's languages; two desks calling at once get two tickets."
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from services.intake import walk_in_store as store
 from services.intake.accounts import save_account
-from services.intake.app import create_app
 from services.intake.tables import accounts
-from tests.component.conftest import token
+from tests.component.conftest import draw_ticket, token
 
-NINE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # 9:00 in Dortmund
-
-
-class Clock:
-    def __init__(self, at: datetime):
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, minutes: int) -> None:
-        self.at += timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def clock(intake_deps):
-    intake_deps.clock = Clock(NINE)
-    return intake_deps.clock
-
-
-@pytest.fixture
-def queue_app(settings, intake_deps, clock):
-    with intake_deps.session_factory() as s:
-        save_account(s, "anna", "pw-anna", "staff", languages=("uk", "ru"))
-        save_account(s, "ben", "pw-ben", "staff", languages=("ar",))
-        save_account(s, "welfare", "pw-welfare", "partner", "welfare")
-        s.commit()
-    app = create_app(settings.for_service("intake"), intake_deps)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(queue_app):
-    return queue_app.test_client()
-
-
-@pytest.fixture
-def anna(client):
-    return token(client, "anna", "pw-anna")
-
-
-@pytest.fixture
-def ben(client):
-    return token(client, "ben", "pw-ben")
-
-
-def draw(client, headers, language="uk", topic="housing", site="centre"):
-    answer = client.post("/api/v1/queue/tickets", headers=headers,
-                         json={"site": site, "language": language, "topic": topic})
-    assert answer.status_code == 201, answer.get_json()
-    return answer.get_json()
-
-
-def test_a_ticket_is_drawn_numbered_per_site_and_day(client, anna, clock):
-    first = draw(client, anna)
+def test_a_ticket_is_drawn_numbered_per_site_and_day(queue_client, anna, queue_clock):
+    first = draw_ticket(queue_client, anna)
     assert first["number"] == "Z-001" and first["status"] == "waiting"
     assert {"id", "language", "topic", "site", "waiting_minutes"} <= set(first)
-    assert draw(client, anna)["number"] == "Z-002"
-    assert draw(client, anna, site="infopoint")["number"] == "I-001"
-    clock.advance(24 * 60)  # the next day starts again at 1
-    assert draw(client, token(client, "anna", "pw-anna"))["number"] == "Z-001"
+    assert draw_ticket(queue_client, anna)["number"] == "Z-002"
+    assert draw_ticket(queue_client, anna, site="infopoint")["number"] == "I-001"
+    queue_clock.advance(24 * 60)  # the next day starts again at 1
+    assert draw_ticket(queue_client, token(queue_client, "anna", "pw-anna"))["number"] == "Z-001"
 
 
 @pytest.mark.parametrize("body, field", [
@@ -86,51 +30,51 @@ def test_a_ticket_is_drawn_numbered_per_site_and_day(client, anna, clock):
     ({"site": "centre", "language": "uk"}, "topic"),
     ({"site": "centre", "language": "uk", "topic": "housing", "name": "Olena"}, "name"),
 ])
-def test_bad_input_is_refused_naming_the_field(client, anna, body, field):
-    answer = client.post("/api/v1/queue/tickets", headers=anna, json=body)
+def test_bad_input_is_refused_naming_the_field(queue_client, anna, body, field):
+    answer = queue_client.post("/api/v1/queue/tickets", headers=anna, json=body)
     assert answer.status_code == 422
     assert field in answer.get_json()["errors"]["json"]
 
 
 def test_the_waiting_list_shows_waiting_and_called_tickets_with_their_minutes(
-        client, anna, clock):
-    a = draw(client, anna, "uk")
-    clock.advance(7)
-    b = draw(client, anna, "ar")
-    clock.advance(3)
-    c = draw(client, anna, "ru")
-    client.post(f"/api/v1/queue/tickets/{c['id']}/call", headers=anna)
-    client.post(f"/api/v1/queue/tickets/{c['id']}/no-show", headers=anna)
-    called = client.post(f"/api/v1/queue/tickets/{a['id']}/call", headers=anna).get_json()
+        queue_client, anna, queue_clock):
+    a = draw_ticket(queue_client, anna, "uk")
+    queue_clock.advance(7)
+    b = draw_ticket(queue_client, anna, "ar")
+    queue_clock.advance(3)
+    c = draw_ticket(queue_client, anna, "ru")
+    queue_client.post(f"/api/v1/queue/tickets/{c['id']}/call", headers=anna)
+    queue_client.post(f"/api/v1/queue/tickets/{c['id']}/no-show", headers=anna)
+    called = queue_client.post(f"/api/v1/queue/tickets/{a['id']}/call", headers=anna).get_json()
     assert called["status"] == "called" and called["called_by"] == "anna"
-    clock.advance(5)
-    queue = client.get("/api/v1/queue?site=centre", headers=anna).get_json()
+    queue_clock.advance(5)
+    queue = queue_client.get("/api/v1/queue?site=centre", headers=anna).get_json()
     assert [(t["number"], t["status"], t["waiting_minutes"]) for t in queue["items"]] == [
         (a["number"], "called", 10), (b["number"], "waiting", 8)]
-    assert client.get("/api/v1/queue?site=infopoint", headers=anna).get_json()["items"] == []
-    assert client.get("/api/v1/queue", headers=anna).status_code == 422
-    assert client.get("/api/v1/queue?site=moon", headers=anna).status_code == 422
+    assert queue_client.get("/api/v1/queue?site=infopoint", headers=anna).get_json()["items"] == []
+    assert queue_client.get("/api/v1/queue", headers=anna).status_code == 422
+    assert queue_client.get("/api/v1/queue?site=moon", headers=anna).status_code == 422
 
 
-def test_a_ticket_is_called_then_served_and_linked_to_its_intake(client, anna, intake_deps):
-    t = draw(client, anna)
-    called = client.post(f"/api/v1/queue/tickets/{t['id']}/call", headers=anna)
+def test_a_ticket_is_called_then_served_and_linked_to_its_intake(queue_client, anna, intake_deps):
+    t = draw_ticket(queue_client, anna)
+    called = queue_client.post(f"/api/v1/queue/tickets/{t['id']}/call", headers=anna)
     assert called.status_code == 200 and called.get_json()["status"] == "called"
-    unknown = client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna,
+    unknown = queue_client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna,
                           json={"intake_id": "00000000-0000-0000-0000-000000000000"})
     assert unknown.status_code == 422 and "intake_id" in unknown.get_json()["errors"]["json"]
-    served = client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna, json={})
+    served = queue_client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna, json={})
     assert served.status_code == 200
     assert served.get_json()["status"] == "served" and served.get_json()["closed_at"]
 
 
-def test_a_served_ticket_may_name_the_consultation_recorded_for_it(client, anna, intake_deps):
+def test_a_served_ticket_may_name_the_consultation_recorded_for_it(queue_client, anna, intake_deps):
     from tests.component.test_persons_api import COMPLETE, post
 
-    intake = post(client, anna, COMPLETE).get_json()
-    t = draw(client, anna)
-    client.post(f"/api/v1/queue/tickets/{t['id']}/call", headers=anna)
-    served = client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna,
+    intake = post(queue_client, anna, COMPLETE).get_json()
+    t = draw_ticket(queue_client, anna)
+    queue_client.post(f"/api/v1/queue/tickets/{t['id']}/call", headers=anna)
+    served = queue_client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna,
                          json={"intake_id": intake["id"]})
     assert served.status_code == 200 and served.get_json()["intake_id"] == intake["id"]
 
@@ -139,59 +83,59 @@ def test_a_served_ticket_may_name_the_consultation_recorded_for_it(client, anna,
     (None, "served"), (None, "no-show"), ("call", "call"), ("served", "call"),
     ("served", "no-show"), ("no-show", "served"),
 ])
-def test_a_move_its_status_does_not_allow_is_a_409(client, anna, first, then):
-    t = draw(client, anna)
+def test_a_move_its_status_does_not_allow_is_a_409(queue_client, anna, first, then):
+    t = draw_ticket(queue_client, anna)
     if first:
         if first != "call":
-            client.post(f"/api/v1/queue/tickets/{t['id']}/call", headers=anna)
-        client.post(f"/api/v1/queue/tickets/{t['id']}/{first}", headers=anna)
-    answer = client.post(f"/api/v1/queue/tickets/{t['id']}/{then}", headers=anna)
+            queue_client.post(f"/api/v1/queue/tickets/{t['id']}/call", headers=anna)
+        queue_client.post(f"/api/v1/queue/tickets/{t['id']}/{first}", headers=anna)
+    answer = queue_client.post(f"/api/v1/queue/tickets/{t['id']}/{then}", headers=anna)
     assert answer.status_code == 409
     assert t["number"] in answer.get_json()["message"]
 
 
-def test_no_such_ticket_is_a_404(client, anna):
-    answer = client.post("/api/v1/queue/tickets/00000000-0000-0000-0000-000000000000/call",
+def test_no_such_ticket_is_a_404(queue_client, anna):
+    answer = queue_client.post("/api/v1/queue/tickets/00000000-0000-0000-0000-000000000000/call",
                          headers=anna)
     assert answer.status_code == 404
 
 
 def test_call_next_takes_the_longest_waiting_ticket_in_the_callers_languages(
-        client, anna, ben, clock):
-    ar = draw(client, anna, "ar")
-    clock.advance(1)
-    uk = draw(client, anna, "uk")
-    clock.advance(1)
-    de = draw(client, anna, "de")
-    first = client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
+        queue_client, anna, ben, queue_clock):
+    ar = draw_ticket(queue_client, anna, "ar")
+    queue_clock.advance(1)
+    uk = draw_ticket(queue_client, anna, "uk")
+    queue_clock.advance(1)
+    de = draw_ticket(queue_client, anna, "de")
+    first = queue_client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
     assert first.status_code == 200 and first.get_json()["id"] == uk["id"]
     assert not first.get_json()["interpreter_needed"]
-    second = client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
+    second = queue_client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
     assert second.get_json()["id"] == de["id"]  # German: every staff member
-    nothing = client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
+    nothing = queue_client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
     assert nothing.status_code == 409 and "no ticket" in nothing.get_json()["message"]
-    assert client.post("/api/v1/queue/call-next", headers=ben,
+    assert queue_client.post("/api/v1/queue/call-next", headers=ben,
                        json={"site": "centre"}).get_json()["id"] == ar["id"]
-    assert client.post("/api/v1/queue/call-next", headers=ben,
+    assert queue_client.post("/api/v1/queue/call-next", headers=ben,
                        json={}).status_code == 422
 
 
 def test_a_ticket_nobody_speaks_is_called_after_its_wait_with_an_interpreter(
-        client, anna, clock):
-    ti = draw(client, anna, "ti")
-    assert client.post("/api/v1/queue/call-next", headers=anna,
+        queue_client, anna, queue_clock):
+    ti = draw_ticket(queue_client, anna, "ti")
+    assert queue_client.post("/api/v1/queue/call-next", headers=anna,
                        json={"site": "centre"}).status_code == 409
-    clock.advance(20)
-    called = client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
+    queue_clock.advance(20)
+    called = queue_client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
     assert called.get_json()["id"] == ti["id"] and called.get_json()["interpreter_needed"]
 
 
 def test_two_desks_calling_next_at_once_get_two_tickets(
-        client, anna, intake_deps, monkeypatch):
+        queue_client, anna, intake_deps, monkeypatch):
     """Desk one pauses after choosing its ticket, before its UPDATE; desk two calls then.
     Whoever comes second finds its choice taken and calls the next one."""
-    draw(client, anna, "uk")
-    draw(client, anna, "uk")
+    draw_ticket(queue_client, anna, "uk")
+    draw_ticket(queue_client, anna, "uk")
     chosen, go = threading.Event(), threading.Event()
     real_choose = store.choose_next
 
@@ -206,7 +150,7 @@ def test_two_desks_calling_next_at_once_get_two_tickets(
     results = {}
 
     def desk(name, headers):
-        results[name] = client.application.test_client().post(
+        results[name] = queue_client.application.test_client().post(
             "/api/v1/queue/call-next", headers=headers, json={"site": "centre"}).get_json()
 
     one = threading.Thread(target=desk, args=("one", anna), name="desk-1")
@@ -220,13 +164,13 @@ def test_two_desks_calling_next_at_once_get_two_tickets(
     assert {results["one"]["number"], results["two"]["number"]} == {"Z-001", "Z-002"}
 
 
-def test_many_desks_calling_at_once_never_share_a_ticket(client, anna):
+def test_many_desks_calling_at_once_never_share_a_ticket(queue_client, anna):
     for _ in range(6):
-        draw(client, anna, "uk")
+        draw_ticket(queue_client, anna, "uk")
     answers: list = []
 
     def desk():
-        answers.append(client.application.test_client().post(
+        answers.append(queue_client.application.test_client().post(
             "/api/v1/queue/call-next", headers=anna, json={"site": "centre"}).get_json())
 
     threads = [threading.Thread(target=desk) for _ in range(6)]
@@ -237,10 +181,10 @@ def test_many_desks_calling_at_once_never_share_a_ticket(client, anna):
     assert sorted(a["number"] for a in answers) == [f"Z-00{i}" for i in range(1, 7)]
 
 
-def test_partners_and_anonymous_callers_have_no_queue(client, anna):
-    partner = token(client, "welfare", "pw-welfare")
-    assert client.get("/api/v1/queue?site=centre", headers=partner).status_code == 403
-    assert client.post("/api/v1/queue/tickets", json={"site": "centre", "language": "uk",
+def test_partners_and_anonymous_callers_have_no_queue(queue_client, anna):
+    partner = token(queue_client, "welfare", "pw-welfare")
+    assert queue_client.get("/api/v1/queue?site=centre", headers=partner).status_code == 403
+    assert queue_client.post("/api/v1/queue/tickets", json={"site": "centre", "language": "uk",
                                                       "topic": "housing"}).status_code == 401
 
 

@@ -1,0 +1,145 @@
+"""The walk-in queue's pages: reception (draw, call next, served, no-show), the kiosk and the
+waiting room's display, which need no login but the site's key in their address."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.intake.walk_in_ui import kiosk_key
+from tests.component.conftest import draw_ticket, token
+
+
+
+@pytest.fixture
+def csrf_off(queue_app):
+    queue_app.config["WTF_CSRF_ENABLED"] = False  # the form's token is tested elsewhere
+    return queue_app
+
+
+@pytest.fixture
+def key(queue_app):
+    return kiosk_key(queue_app.secret_key, "centre")
+
+
+def english(headers: dict) -> dict:
+    return {**headers, "Accept-Language": "en", "Accept": "text/html"}
+
+
+def test_reception_draws_calls_next_and_serves(queue_client, anna, csrf_off):
+    page = queue_client.get("/queue?site=centre", headers=english(anna))
+    assert page.status_code == 200 and "Nobody is waiting." in page.get_data(as_text=True)
+    drawn = queue_client.post("/queue/tickets", headers=english(anna), follow_redirects=True,
+                        data={"site": "centre", "language": "Ukrainian", "topic": "housing"})
+    assert "Ticket Z-001 drawn." in drawn.get_data(as_text=True)
+    queue_client.post("/queue/tickets", headers=english(anna),
+                data={"site": "centre", "language": "ar", "topic": "other"})
+    refused = queue_client.post("/queue/tickets", headers=english(anna), follow_redirects=True,
+                          data={"site": "centre", "language": "Elbisch", "topic": "housing"})
+    assert "not drawn: language" in refused.get_data(as_text=True)
+    called = queue_client.post("/queue/call-next", headers=english(anna), follow_redirects=True,
+                         data={"site": "centre"})
+    text = called.get_data(as_text=True)
+    assert "Ticket Z-001 called." in text
+    assert re.search(r'data-number="Z-001" data-status="called"', text)
+    nothing = queue_client.post("/queue/call-next", headers=english(anna), follow_redirects=True,
+                          data={"site": "centre"})
+    assert "No ticket is waiting in a language you speak." in nothing.get_data(as_text=True)
+    rows = queue_client.get("/api/v1/queue?site=centre", headers=anna).get_json()["items"]
+    served = queue_client.post(f"/queue/tickets/{rows[0]['id']}/served", headers=english(anna),
+                         data={"site": "centre"}, follow_redirects=True)
+    assert "Ticket Z-001 served." in served.get_data(as_text=True)
+    again = queue_client.post(f"/queue/tickets/{rows[0]['id']}/no-show", headers=english(anna),
+                        data={"site": "centre"}, follow_redirects=True)
+    assert "Ticket Z-001 is already served." in again.get_data(as_text=True)
+    queue_client.post(f"/queue/tickets/{rows[1]['id']}/call", headers=english(anna),
+                data={"site": "centre"})
+    gone = queue_client.post(f"/queue/tickets/{rows[1]['id']}/no-show", headers=english(anna),
+                       data={"site": "centre"}, follow_redirects=True)
+    assert "Ticket Z-002: the visitor did not come." in gone.get_data(as_text=True)
+
+
+def test_the_reception_rows_refresh_alone_and_show_the_minutes(queue_client, anna, queue_clock):
+    draw_ticket(queue_client, anna, "uk")
+    queue_clock.advance(12)
+    rows = queue_client.get("/queue?site=centre", headers={**english(anna), "X-Partial": "1"})
+    text = rows.get_data(as_text=True)
+    assert "<html" not in text and "Z-001" in text and "<td>12</td>" in text
+
+
+def test_the_reception_page_links_the_sites_kiosk_and_display(queue_client, anna, key):
+    text = queue_client.get("/queue?site=centre", headers=english(anna)).get_data(as_text=True)
+    assert f"/queue/kiosk/centre/{key}" in text and f"/queue/display/centre/{key}" in text
+
+
+def test_a_visitor_draws_at_the_kiosk_without_a_login(queue_app, key, csrf_off, anna):
+    kiosk = queue_app.test_client()  # nobody logged in
+    start = kiosk.get(f"/queue/kiosk/centre/{key}")
+    assert start.status_code == 200
+    text = start.get_data(as_text=True)
+    assert "українська" in text and 'dir="rtl"' in text  # each language named in itself
+    topics = kiosk.get(f"/queue/kiosk/centre/{key}?language=uk").get_data(as_text=True)
+    assert 'data-topic="housing"' in topics
+    drawn = kiosk.post(f"/queue/kiosk/centre/{key}", data={"language": "uk", "topic": "housing"})
+    assert drawn.status_code == 200
+    assert 'id="ticket-number">Z-001<' in drawn.get_data(as_text=True)
+    listed = queue_app.test_client().get("/api/v1/queue?site=centre", headers=anna).get_json()
+    assert [(t["number"], t["language"], t["topic"]) for t in listed["items"]] == [
+        ("Z-001", "uk", "housing")]
+    assert kiosk.post(f"/queue/kiosk/centre/{key}",
+                      data={"language": "uk", "topic": "tea"}).status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/queue/kiosk/centre/{wrong}", "/queue/kiosk/infopoint/{key}",
+                                  "/queue/kiosk/moon/{key}", "/queue/display/centre/{wrong}",
+                                  "/queue/display/infopoint/{key}/numbers"])
+def test_a_kiosk_or_display_address_without_its_sites_key_is_no_page(queue_app, key, path):
+    answer = queue_app.test_client().get(path.format(key=key, wrong="0" * 32))
+    assert answer.status_code == 404
+
+
+def test_a_kiosk_post_with_a_wrong_key_draws_nothing(queue_app, anna):
+    queue_app.config["WTF_CSRF_ENABLED"] = False
+    answer = queue_app.test_client().post("/queue/kiosk/centre/" + "0" * 32,
+                                          data={"language": "uk", "topic": "housing"})
+    assert answer.status_code == 404
+    assert queue_app.test_client().get("/api/v1/queue?site=centre",
+                                       headers=anna).get_json()["items"] == []
+
+
+def test_the_kiosk_form_needs_its_csrf_token(queue_app, key):
+    answer = queue_app.test_client().post(f"/queue/kiosk/centre/{key}",
+                                          data={"language": "uk", "topic": "housing"})
+    assert answer.status_code == 400
+
+
+def test_the_reception_page_needs_a_login(queue_app):
+    answer = queue_app.test_client().get("/queue", headers={"Accept": "text/html"})
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_the_display_shows_called_numbers_only_latest_first(queue_client, anna, queue_app, key,
+                                                            queue_clock):
+    a = draw_ticket(queue_client, anna, "uk", "housing")
+    b = draw_ticket(queue_client, anna, "ar", "living_costs")
+    draw_ticket(queue_client, anna, "ru")
+    queue_client.post(f"/api/v1/queue/tickets/{a['id']}/call", headers=anna)
+    queue_clock.advance(1)
+    queue_client.post(f"/api/v1/queue/tickets/{b['id']}/call", headers=anna)
+    screen = queue_app.test_client()
+    page = screen.get(f"/queue/display/centre/{key}").get_data(as_text=True)
+    assert re.findall(r'data-number="([^"]+)"', page) == ["Z-002", "Z-001"]
+    shown = page.split('id="numbers"', 1)[1].split("</script>")[0]
+    for private in ("anna", "Ukrain", "housing", "living_costs", "Z-003"):
+        assert private not in shown
+    assert "anna" not in page and "Wohn" not in page
+    assert "nonce=" in page and "setInterval" in page  # refreshes itself, no CDN
+    queue_client.post(f"/api/v1/queue/tickets/{b['id']}/served", headers=anna)
+    numbers = screen.get(f"/queue/display/centre/{key}/numbers").get_data(as_text=True)
+    assert re.findall(r'data-number="([^"]+)"', numbers) == ["Z-001"]
+    assert "<html" not in numbers
+
+
+def test_a_partner_has_no_reception_page(queue_client):
+    partner = token(queue_client, "welfare", "pw-welfare")
+    assert queue_client.get("/queue", headers=english(partner)).status_code == 403
