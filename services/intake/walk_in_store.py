@@ -6,7 +6,8 @@ Two staff calling "next" at once never get the same ticket: the call is a condit
 waiting chooses again among the rest. On SQLite the transaction takes the write lock at
 BEGIN (shared/db.py), so the two run one after the other; on PostgreSQL the second UPDATE
 waits for the first's row lock and then matches nothing. Numbers are unique per site and day
-(a unique constraint): two tickets drawn at once, the second to commit draws again.
+(a unique constraint; on PostgreSQL draws at a site also wait for each other): two tickets
+drawn at once, the second to commit would draw again.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Callable, Sequence
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +53,7 @@ def draw(sessions: Sessions, now: Clock, site: str, language: str, topic: str) -
         at = now()
         day = city_day(at)
         with sessions() as s:
+            _one_draw_at_a_time(s, site, day)
             used = s.execute(select(func.coalesce(func.max(queue_tickets.c.seq), 0)).where(
                 queue_tickets.c.site == site, queue_tickets.c.day == day)).scalar_one()
             ticket = Ticket(str(uuid.uuid4()), site, day, next_seq(used), language, topic,
@@ -65,6 +67,16 @@ def draw(sessions: Sessions, now: Clock, site: str, language: str, topic: str) -
                 continue
             return ticket
     raise AssertionError("unreachable")
+
+
+def _one_draw_at_a_time(s: Session, site: str, day: date) -> None:
+    """Draws at one site wait for each other until the first committed (PostgreSQL: a
+    transaction-scoped advisory lock), so a busy morning does not spend its draws on
+    retries; SQLite takes its write lock at BEGIN already. The unique constraint stays the
+    guarantee."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                  {"key": f"queue|{site}|{day.isoformat()}"})
 
 
 def _values(t: Ticket) -> dict:
