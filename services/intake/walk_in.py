@@ -9,11 +9,13 @@ it is called as needing an interpreter.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Iterable, Sequence
 
+from shared.events.model import QueueTicketCalledV1, QueueTicketClosedV1, QueueTicketDrawnV1
 from shared.reference import NEEDS, SITES, is_language
 
 SPOKEN_BY_ALL = frozenset({"de"})
@@ -97,6 +99,23 @@ class Ticket:
             return replace(self, status=status, called_at=at, called_by=by,
                            interpreter_needed=self.language not in speaks)
         return replace(self, status=status, closed_at=at)
+
+
+    def event(self) -> QueueTicketDrawnV1:
+        """What the ticket's latest move tells the bus (no name: there is none, and not who
+        called): drawn, called or closed, with its waiting time once called."""
+        drawn = dict(ticket_id=uuid.UUID(self.id), site=self.site, number=self.number,
+                     language=self.language, topic=self.topic, drawn_at=self.drawn_at)
+        if self.status is TicketStatus.WAITING or self.called_at is None:
+            return QueueTicketDrawnV1(**drawn)
+        called = dict(drawn, called_at=self.called_at,
+                      waited_seconds=int(self.waited(self.called_at).total_seconds()),
+                      interpreter_needed=self.interpreter_needed)
+        if self.status is TicketStatus.CALLED or self.closed_at is None:
+            return QueueTicketCalledV1(**called)
+        return QueueTicketClosedV1(**called, status=self.status.value, closed_at=self.closed_at,
+                                   intake_id=uuid.UUID(self.intake_id) if self.intake_id
+                                   else None)
 
 
 def ticket_number(site: str, seq: int) -> str:

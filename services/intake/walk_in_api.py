@@ -70,7 +70,7 @@ class Tickets(MethodView):
     def post(self, data):
         """Draw a ticket for a visitor: the site's next number of the day, waiting."""
         d = deps()
-        ticket = answering(store.draw, d.session_factory, d.clock, data["site"],
+        ticket = answering(store.draw, d.uow, d.clock, data["site"],
                            data["language"], data["topic"])
         return ticket_body(ticket, d.clock())
 
@@ -86,7 +86,7 @@ class CallNext(MethodView):
         everyone, the others as in their account), or one that has waited so long it is
         called for anyone, marked as needing an interpreter."""
         d = deps()
-        ticket = answering(store.call_next, d.session_factory, d.clock, data["site"],
+        ticket = answering(store.call_next, d.uow, d.clock, data["site"],
                            current_principal().username)
         if ticket is None:
             abort(409, "no ticket waiting that you can serve")
@@ -101,7 +101,7 @@ class Call(MethodView):
     def post(self, ticket_id):
         """Call this ticket."""
         d = deps()
-        ticket = answering(store.call, d.session_factory, d.clock, str(ticket_id),
+        ticket = answering(store.call, d.uow, d.clock, str(ticket_id),
                            current_principal().username)
         return ticket_body(ticket, d.clock())
 
@@ -129,6 +129,6 @@ class NoShow(MethodView):
 
 def _close(ticket_id, status: TicketStatus, intake_id) -> dict:
     d = deps()
-    ticket = answering(store.close, d.session_factory, d.clock, str(ticket_id), status,
+    ticket = answering(store.close, d.uow, d.clock, str(ticket_id), status,
                        str(intake_id) if intake_id else None)
     return ticket_body(ticket, d.clock())

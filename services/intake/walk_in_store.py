@@ -1,5 +1,6 @@
 """The walk-in queue's use cases on its table: draw, list, call (a ticket or the next one),
-close. Each opens one session and commits once; the rules are walk_in.py's.
+close. Each change opens one unit of work and commits once, its event (queue.ticket_drawn,
+_called, _closed) in the outbox with it; the rules are walk_in.py's.
 
 Two staff calling "next" at once never get the same ticket: the call is a conditional UPDATE
 (`WHERE id = … AND status = 'waiting'`), and whoever's UPDATE finds the ticket no longer
@@ -24,8 +25,10 @@ from services.intake.tables import accounts, intakes, queue_tickets
 from services.intake.walk_in import (OPEN, QueueError, Ticket, TicketStatus, check_draw,
                                      choose_next, next_seq, staff_speaks)
 from shared.clock import CITY_TIME
+from shared.uow import UnitOfWork
 
 Sessions = sessionmaker[Session]
+UnitsOfWork = Callable[[], UnitOfWork]
 Clock = Callable[[], datetime]
 DRAW_ATTEMPTS = 5
 CALL_ATTEMPTS = 20
@@ -46,21 +49,23 @@ def city_day(at: datetime) -> date:
     return at.astimezone(CITY_TIME).date()
 
 
-def draw(sessions: Sessions, now: Clock, site: str, language: str, topic: str) -> Ticket:
+def draw(uows: UnitsOfWork, now: Clock, site: str, language: str, topic: str) -> Ticket:
     """A new waiting ticket with the site's next number of the day."""
     check_draw(site, language, topic)
     for attempt in range(DRAW_ATTEMPTS):
         at = now()
         day = city_day(at)
-        with sessions() as s:
+        with uows() as uow:
+            s = uow.session
             _one_draw_at_a_time(s, site, day)
             used = s.execute(select(func.coalesce(func.max(queue_tickets.c.seq), 0)).where(
                 queue_tickets.c.site == site, queue_tickets.c.day == day)).scalar_one()
             ticket = Ticket(str(uuid.uuid4()), site, day, next_seq(used), language, topic,
                             TicketStatus.WAITING, at)
             s.execute(queue_tickets.insert().values(_values(ticket)))
+            uow.publish(ticket.event())
             try:
-                s.commit()
+                uow.commit()
             except IntegrityError:  # drawn at the same moment: the number was taken
                 if attempt == DRAW_ATTEMPTS - 1:
                     raise
@@ -139,21 +144,22 @@ def _move(s: Session, current: Ticket, moved: Ticket) -> bool:
     return done.rowcount == 1
 
 
-def call(sessions: Sessions, now: Clock, ticket_id: str, staff: str) -> Ticket:
+def call(uows: UnitsOfWork, now: Clock, ticket_id: str, staff: str) -> Ticket:
     """Call this ticket (TransitionRefused unless it waits)."""
-    return _transition(sessions, now, ticket_id, TicketStatus.CALLED, staff)
+    return _transition(uows, now, ticket_id, TicketStatus.CALLED, staff)
 
 
-def close(sessions: Sessions, now: Clock, ticket_id: str, status: TicketStatus,
+def close(uows: UnitsOfWork, now: Clock, ticket_id: str, status: TicketStatus,
           intake_id: str | None = None) -> Ticket:
     """Served or no-show (TransitionRefused unless it was called); a served ticket may name
     the consultation recorded for it."""
-    return _transition(sessions, now, ticket_id, status, None, intake_id)
+    return _transition(uows, now, ticket_id, status, None, intake_id)
 
 
-def _transition(sessions: Sessions, now: Clock, ticket_id: str, status: TicketStatus,
+def _transition(uows: UnitsOfWork, now: Clock, ticket_id: str, status: TicketStatus,
                 staff: str | None, intake_id: str | None = None) -> Ticket:
-    with sessions() as s:
+    with uows() as uow:
+        s = uow.session
         current = _get(s, ticket_id)
         speaks = staff_speaks(languages_of(s, staff)) if staff else frozenset()
         moved = current.moved_to(status, now(), staff, speaks)
@@ -161,10 +167,11 @@ def _transition(sessions: Sessions, now: Clock, ticket_id: str, status: TicketSt
             _check_intake(s, intake_id)
             moved = replace(moved, intake_id=intake_id)
         if not _move(s, current, moved):
-            s.rollback()
+            uow.rollback()
             # moved meanwhile by someone else: refused as from its status now
             return _get(s, ticket_id).moved_to(status, now(), staff, speaks)
-        s.commit()
+        uow.publish(moved.event())
+        uow.commit()
         return moved
 
 
@@ -173,13 +180,14 @@ def _check_intake(s: Session, intake_id: str) -> None:
         raise QueueError("intake_id", "no intake with this id")
 
 
-def call_next(sessions: Sessions, now: Clock, site: str, staff: str) -> Ticket | None:
+def call_next(uows: UnitsOfWork, now: Clock, site: str, staff: str) -> Ticket | None:
     """Call the longest-waiting ticket of the day at `site` that `staff` can serve (walk_in
     .choose_next); None when there is none."""
     check_draw(site, "de", "other")
     taken: set[str] = set()
     for _ in range(CALL_ATTEMPTS):
-        with sessions() as s:
+        with uows() as uow:
+            s = uow.session
             at = now()
             speaks = staff_speaks(languages_of(s, staff))
             waiting = [t for t in _waiting(s, site, city_day(at)) if t.id not in taken]
@@ -188,9 +196,10 @@ def call_next(sessions: Sessions, now: Clock, site: str, staff: str) -> Ticket |
                 return None
             moved = chosen.moved_to(TicketStatus.CALLED, at, staff, speaks)
             if _move(s, chosen, moved):
-                s.commit()
+                uow.publish(moved.event())
+                uow.commit()
                 return moved
-            s.rollback()
+            uow.rollback()
             taken.add(chosen.id)  # another desk called it first: choose among the rest
     return None
 

@@ -101,7 +101,7 @@ def reception_draw():
     typed = request.form.get("language", "")
     language = words.code_for(typed, "language") if typed.strip() else None
     try:
-        ticket = store.draw(deps().session_factory, deps().clock, site,
+        ticket = store.draw(deps().uow, deps().clock, site,
                             language or typed.strip(), request.form.get("topic", ""))
     except QueueError as exc:
         flash(_("The ticket was not drawn: %(field)s: %(message)s", field=exc.field,
@@ -115,7 +115,7 @@ def reception_draw():
 @ui_roles("staff")
 def reception_call_next():
     site = _chosen_site()
-    ticket = store.call_next(deps().session_factory, deps().clock, site,
+    ticket = store.call_next(deps().uow, deps().clock, site,
                              current_principal().username)
     if ticket is None:
         flash(_("No ticket is waiting in a language you speak."))
@@ -154,7 +154,7 @@ def _status_word(status: TicketStatus) -> str:
 def reception_call(ticket_id):
     d = deps()
     return _act(ticket_id, lambda i: _called_message(
-        store.call(d.session_factory, d.clock, i, current_principal().username)))
+        store.call(d.uow, d.clock, i, current_principal().username)))
 
 
 @bp.post("/queue/tickets/<uuid:ticket_id>/served")
@@ -162,7 +162,7 @@ def reception_call(ticket_id):
 def reception_served(ticket_id):
     d = deps()
     return _act(ticket_id, lambda i: _("Ticket %(number)s served.", number=store.close(
-        d.session_factory, d.clock, i, TicketStatus.SERVED).number))
+        d.uow, d.clock, i, TicketStatus.SERVED).number))
 
 
 @bp.post("/queue/tickets/<uuid:ticket_id>/no-show")
@@ -170,7 +170,7 @@ def reception_served(ticket_id):
 def reception_no_show(ticket_id):
     d = deps()
     return _act(ticket_id, lambda i: _("Ticket %(number)s: the visitor did not come.",
-                                       number=store.close(d.session_factory, d.clock, i,
+                                       number=store.close(d.uow, d.clock, i,
                                                           TicketStatus.NO_SHOW).number))
 
 
@@ -185,7 +185,7 @@ def kiosk(site, key):
     ticket = None
     if request.method == "POST" and language:
         try:
-            ticket = store.draw(deps().session_factory, deps().clock, site, language,
+            ticket = store.draw(deps().uow, deps().clock, site, language,
                                 request.form.get("topic", ""))
         except QueueError:
             abort(422, _("Please choose a topic."))

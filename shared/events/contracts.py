@@ -386,6 +386,39 @@ class PersonalDataAccessedV1(Contract):
                           validate=validate.Length(min=1, max=500))
 
 
+QUEUE_CLOSED = ("served", "no_show")
+
+
+class QueueTicketDrawnV1(Contract):
+    """A walk-in ticket was drawn (at a kiosk or by reception). A ticket holds no name: the
+    site, its number of the day, the language the visitor chose and a topic."""
+
+    ticket_id = fields.UUID(required=True)
+    site = fields.String(required=True)
+    number = fields.String(required=True)
+    language = fields.String(required=True)
+    topic = fields.String(required=True)
+    drawn_at = fields.AwareDateTime(required=True)
+
+
+class QueueTicketCalledV1(QueueTicketDrawnV1):
+    """A staff member called the ticket: how long it waited, and whether nobody calling
+    spoke its language (an interpreter needed). Who called is not said."""
+
+    called_at = fields.AwareDateTime(required=True)
+    waited_seconds = fields.Integer(required=True)
+    interpreter_needed = fields.Boolean(required=True)
+
+
+class QueueTicketClosedV1(QueueTicketCalledV1):
+    """The called visitor was served, or did not come; a served ticket may name the
+    consultation recorded for it."""
+
+    status = fields.String(required=True, validate=validate.OneOf(QUEUE_CLOSED))
+    closed_at = fields.AwareDateTime(required=True)
+    intake_id = fields.UUID(load_default=None, allow_none=True)
+
+
 @dataclass(frozen=True)
 class ContractEntry:
     event_type: str
@@ -422,6 +455,10 @@ CATALOGUE: tuple[ContractEntry, ...] = (
                   ("referral", "partner_adapter", "ops", "reporting")),
     ContractEntry("person.erased", 1, PersonErasedV1, "referral",
                   ("intake", "partner_adapter", "ops", "reporting")),
+    # the walk-in queue's waiting times, for reporting (issue 21) to count once it subscribes
+    ContractEntry("queue.ticket_drawn", 1, QueueTicketDrawnV1, "intake", ("ops",)),
+    ContractEntry("queue.ticket_called", 1, QueueTicketCalledV1, "intake", ("ops",)),
+    ContractEntry("queue.ticket_closed", 1, QueueTicketClosedV1, "intake", ("ops",)),
 )
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 

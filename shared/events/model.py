@@ -447,6 +447,39 @@ class PersonErasedV1(TypedEvent):
         return f"person/{self.person_id}"
 
 
+# --- the walk-in queue -------------------------------------------------------------------
+@event
+class QueueTicketDrawnV1(TypedEvent):
+    type: ClassVar[str] = "queue.ticket_drawn"
+    version: ClassVar[int] = 1
+    ticket_id: uuid.UUID
+    site: str
+    number: str
+    language: str
+    topic: str
+    drawn_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return f"queue_ticket/{self.ticket_id}"
+
+
+@event
+class QueueTicketCalledV1(QueueTicketDrawnV1):
+    type: ClassVar[str] = "queue.ticket_called"
+    called_at: datetime
+    waited_seconds: int
+    interpreter_needed: bool
+
+
+@event
+class QueueTicketClosedV1(QueueTicketCalledV1):
+    type: ClassVar[str] = "queue.ticket_closed"
+    status: str
+    closed_at: datetime
+    intake_id: uuid.UUID | None = None
+
+
 # --- the catalogue, typed ----------------------------------------------------------------
 EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
     (cls.type, cls.version): cls for cls in (
@@ -455,7 +488,8 @@ EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
         ReferralRequestedV1, ReferralStatusChangedV1, ReferralReminderDueV1,
         ReferralOverdueV1, PartnerCaseOpenedV1, PartnerCaseStatusReportedV1,
         PartnerCaseFailedV1, PartnerCaseNoticeSentV1, PersonalDataAccessedV1,
-        PersonErasureRequestedV1, PersonErasedV1)}
+        PersonErasureRequestedV1, PersonErasedV1, QueueTicketDrawnV1, QueueTicketCalledV1,
+        QueueTicketClosedV1)}
 # Each type's newest version: what `typed` lifts older versions to.
 NEWEST: dict[str, type[TypedEvent]] = {}
 for _cls in EVENT_CLASSES.values():

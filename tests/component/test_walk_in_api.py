@@ -201,3 +201,27 @@ def test_account_languages_are_stored_and_demo_staff_speak_several(intake_deps):
         assert refused.value.field == "languages"
         save_account(s, "staff", "demo", "staff")  # a reset keeps the languages
         assert store.languages_of(s, "staff") == ("en", "uk", "ru")
+
+
+def test_each_move_leaves_its_event_through_the_outbox(queue_client, anna, intake_deps,
+                                                       queue_clock):
+    import json
+
+    from services.intake.tables import outbox
+
+    t = draw_ticket(queue_client, anna, "ti")
+    queue_clock.advance(25)
+    queue_client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
+    queue_clock.advance(10)
+    queue_client.post(f"/api/v1/queue/tickets/{t['id']}/served", headers=anna)
+    refused = queue_client.post(f"/api/v1/queue/tickets/{t['id']}/no-show", headers=anna)
+    assert refused.status_code == 409
+    with intake_deps.session_factory() as s:
+        rows = s.execute(select(outbox.c.event_type, outbox.c.body)
+                         .order_by(outbox.c.id)).all()
+    assert [r.event_type for r in rows] == [
+        "queue.ticket_drawn", "queue.ticket_called", "queue.ticket_closed"]
+    called, closed = (json.loads(r.body)["data"] for r in rows[1:])
+    assert called["waited_seconds"] == 25 * 60 and called["interpreter_needed"] is True
+    assert closed["status"] == "served" and closed["number"] == "Z-001"
+    assert "anna" not in str([r.body for r in rows])  # who called is not told

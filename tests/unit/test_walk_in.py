@@ -117,3 +117,17 @@ def test_account_languages_are_read_as_iso_codes():
     with pytest.raises(QueueError) as refused:
         parse_languages("en, Ukrainisch")
     assert refused.value.field == "languages" and "ukrainisch" in refused.value.message
+
+
+def test_a_tickets_event_says_its_latest_move_and_its_wait():
+    waiting = Ticket("00000000-0000-0000-0000-000000000001", "centre", date(2026, 3, 2), 4,
+                     "ti", "other", TicketStatus.WAITING, NINE)
+    assert waiting.event().type == "queue.ticket_drawn"
+    called = waiting.moved_to(TicketStatus.CALLED, NINE + timedelta(minutes=21), "anna")
+    event = called.event()
+    assert (event.type, event.waited_seconds, event.interpreter_needed) == (
+        "queue.ticket_called", 21 * 60, True)
+    assert "anna" not in str(event.data())
+    closed = called.moved_to(TicketStatus.NO_SHOW, NINE + timedelta(minutes=30)).event()
+    assert (closed.type, closed.status, closed.number) == ("queue.ticket_closed", "no_show",
+                                                           "Z-004")
