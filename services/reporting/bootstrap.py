@@ -18,7 +18,7 @@ class ReportingUnitOfWork(UnitOfWork):
 
 @dataclass
 class ReportingDeps(ServiceDeps):
-    keyer: Keyer = field(default_factory=lambda: Keyer(b""))
+    keyer: Keyer = field(kw_only=True)
 
     def uow(self) -> ReportingUnitOfWork:
         uow = ReportingUnitOfWork(self.session_factory, self.outbox, self.inbox,

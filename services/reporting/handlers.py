@@ -5,16 +5,18 @@ event is a duplicate there and counts once). Erasure requests re-key what they n
 from __future__ import annotations
 
 from services.reporting import domain, erasure, projection
+from services.reporting.bootstrap import ReportingUnitOfWork
 from services.reporting.tables import erased
 from shared.erasure import concerns_erased
 from shared.events.envelope import Envelope
 from shared.events.model import typed
 
 
-def record(envelope: Envelope, uow) -> None:
+def record(envelope: Envelope, uow: ReportingUnitOfWork) -> None:
     """Count one event. Erasure events and facts share one queue, so a fact delivered before
-    the erasure is re-keyed with the rest, and one after it (in the same batch, which the
-    delivery's tombstone check ran before) is dropped here."""
+    the erasure is re-keyed with the rest, and one after it is dropped here: also one in the
+    same batch (the delivery's tombstone check ran before it) or taken by another consumer
+    at the same time (the key's lock, then the tombstones, projection.serialise)."""
     if envelope.type == "person.erased":
         erasure.note_referrals(envelope, uow)
         return
