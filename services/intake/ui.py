@@ -23,6 +23,7 @@ from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, at_form_
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
+from services.intake.walk_in_ui import serve_with
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
 from shared.config import PARTNERS
@@ -149,6 +150,7 @@ def intake_new():
                                        "consent, or confirm saving without it.")}
             elif not picker_errors(request.form):  # a country or language typed is unknown
                 intake = record(data, "ui")
+                serve_with(request.form.get("ticket_id"), str(intake.id))  # from the queue
                 session["last_site"] = data["site"]
                 flash(_("Intake %(ref)s recorded; referrals are on their way.",
                         ref=intake.reference))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 from babel import Locale, UnknownLocaleError
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
@@ -199,6 +200,19 @@ def _topic_words_in(lang: str) -> dict[str, str]:
     found = {n.code: n.label(lang) for n in NEEDS}
     found["other"] = "Sonstiges" if lang == "de" else "Something else"
     return found
+
+
+def serve_with(ticket_id: str | None, intake_id: str) -> None:
+    """The intake form was opened from a called ticket: the ticket is served with this
+    consultation. After the intake committed, on its own: a ticket closed meanwhile (or
+    none) leaves the intake as it is."""
+    if not ticket_id:
+        return
+    try:
+        store.close(deps().uow, deps().clock, str(uuid.UUID(ticket_id)), TicketStatus.SERVED,
+                    intake_id)
+    except (ValueError, TransitionRefused, store.TicketNotFound):
+        pass
 
 
 @bp.get("/queue/display/<site>/<key>")

@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from services.intake import walk_in_store as store
 from services.intake.walk_in_ui import kiosk_key
 from tests.component.conftest import draw_ticket, token
+from tests.component.test_persons_api import FORM
 
 
 
@@ -143,3 +145,25 @@ def test_the_display_shows_called_numbers_only_latest_first(queue_client, anna, 
 def test_a_partner_has_no_reception_page(queue_client):
     partner = token(queue_client, "welfare", "pw-welfare")
     assert queue_client.get("/queue", headers=english(partner)).status_code == 403
+
+
+def test_an_intake_recorded_from_a_called_ticket_serves_it(queue_client, anna, csrf_off):
+    t = draw_ticket(queue_client, anna, "uk")
+    queue_client.post("/api/v1/queue/call-next", headers=anna, json={"site": "centre"})
+    rows = queue_client.get("/queue?site=centre", headers=english(anna)).get_data(as_text=True)
+    assert f"/intakes/new?ticket_id={t['id']}" in rows
+    form = queue_client.get(f"/intakes/new?ticket_id={t['id']}", headers=english(anna))
+    assert f'name="ticket_id" value="{t["id"]}"' in form.get_data(as_text=True)
+    recorded = queue_client.post("/intakes/new", headers=english(anna),
+                                 data={**FORM, "ticket_id": t["id"]})
+    assert recorded.status_code in (302, 303)
+    assert queue_client.get("/api/v1/queue?site=centre", headers=anna).get_json()["items"] == []
+    intakes = queue_client.get("/api/v1/intakes", headers=anna).get_json()["items"]
+    served = store.get(queue_client.application.extensions["lotse"].session_factory, t["id"])
+    assert served.status.value == "served" and served.intake_id == intakes[0]["id"]
+    again = queue_client.post("/intakes/new", headers=english(anna),
+                              data={**FORM, "ticket_id": t["id"]})
+    assert again.status_code in (302, 303)  # a ticket served already leaves the intake be
+    odd = queue_client.post("/intakes/new", headers=english(anna),
+                            data={**FORM, "ticket_id": "not-a-ticket"})
+    assert odd.status_code in (302, 303)
