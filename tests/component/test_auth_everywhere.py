@@ -9,7 +9,11 @@ from services.cli import migrate_all
 from services.embedded import build_network
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/logout", "/", "/api/v1/auth/token",
-          "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>"}
+          "/api/v1/partner-callbacks/<partner>", "/ui-language/<lang>",
+          # the walk-in kiosk and display: no login, but the site's key in the address (a
+          # wrong one is a 404 for anyone: test_walk_in_pages.py)
+          "/queue/kiosk/<site>/<key>", "/queue/display/<site>/<key>",
+          "/queue/display/<site>/<key>/numbers"}
 
 
 @pytest.fixture(scope="module")
