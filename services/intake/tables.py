@@ -157,8 +157,9 @@ accounts = Table(
     # lockout after repeated wrong passwords (counted per account, reset by a good login)
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", UTCDateTime),
-    # the languages the person consults in besides German (walk_in.py: whom they may call)
-    Column("languages", JSONDocument, nullable=False, server_default="[]"),
+    # the languages the person consults in besides German (walk_in.py: whom they may call);
+    # NULL: none (no server default: PostgreSQL cannot compare a json default)
+    Column("languages", JSONDocument),
 )
 
 # The walk-in queue (walk_in.py): a ticket per visitor, no name; numbered per site and day.

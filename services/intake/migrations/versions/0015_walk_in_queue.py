@@ -15,7 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("accounts") as batch:
-        batch.add_column(sa.Column("languages", sa.JSON(), server_default="[]", nullable=False))
+        batch.add_column(sa.Column("languages", sa.JSON()))  # NULL: none besides German
     op.create_table(
         "queue_tickets",
         sa.Column("id", sa.String(36), nullable=False),
