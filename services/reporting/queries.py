@@ -50,7 +50,8 @@ def consultation_rows(conn: Connection, period: Period,
              .where(c.c.day >= period.start, c.c.day <= period.end,
                     *[_consultation_column(k) == v for k, v in period.filters.items()])
              .group_by(*columns))
-    rows = [dict(row._mapping) for row in conn.execute(query)]
+    # no consultation, no row (a count without `by` would say 0), as for referrals
+    rows = [dict(row._mapping) for row in conn.execute(query) if row.consultations]
     return _by_period(rows, by, period.interval, ("consultations",))
 
 

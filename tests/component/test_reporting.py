@@ -83,6 +83,13 @@ def test_the_summary_has_every_figure(scene, client, management):
     assert len(body["review"]) == 2
 
 
+def test_a_period_without_consultations_has_no_rows(scene, client, management):
+    for report in ("consultations", "referrals"):
+        r = client.get(f"/api/v1/reports/{report}?from=2021-01-01&to=2021-12-31",
+                       headers=management)
+        assert r.get_json() == {"rows": []}, report
+
+
 def test_csv_has_a_header_row_then_the_rows(scene, client, management):
     r = client.get(f"/api/v1/reports/consultations?{WEEK}&by=site,visit&format=csv",
                    headers=management)
