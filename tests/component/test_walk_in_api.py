@@ -225,3 +225,23 @@ def test_each_move_leaves_its_event_through_the_outbox(queue_client, anna, intak
     assert called["waited_seconds"] == 25 * 60 and called["interpreter_needed"] is True
     assert closed["status"] == "served" and closed["number"] == "Z-001"
     assert "anna" not in str([r.body for r in rows])  # who called is not told
+
+
+def test_lotse_user_sets_an_accounts_languages(lotse_command_env, monkeypatch, capsys):
+    import io
+
+    from services.cli import main
+    from services.intake.bootstrap import bootstrap
+
+    def lotse_user(*args: str) -> None:
+        monkeypatch.setattr("sys.stdin", io.StringIO("Wasserturm Hafen Kaffee\n"))
+        main(["user", "carla", "--role", "staff", "--password-stdin", *args])
+
+    lotse_user("--languages", "en,UK, ti")
+    with pytest.raises(SystemExit) as refused:
+        lotse_user("--languages", "en,elbisch")
+    assert str(refused.value.code).startswith("lotse user: languages: ")
+    assert "Traceback" not in capsys.readouterr().err
+    lotse_user()  # a new password keeps the languages
+    with bootstrap(lotse_command_env("intake")).session_factory() as s:
+        assert store.languages_of(s, "carla") == ("en", "uk", "ti")
