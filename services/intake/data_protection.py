@@ -26,7 +26,8 @@ def deps():
 # Lotse's own services and the ways in, as the access log and the erasure page name them.
 LOTSE_SERVICES = {"intake": lazy_gettext("counter intake"), "referral": lazy_gettext("referrals"),
                   "partner_adapter": lazy_gettext("partner connection"),
-                  "ops": lazy_gettext("operations console")}
+                  "ops": lazy_gettext("operations console"),
+                  "reporting": lazy_gettext("reporting")}
 ACCESS_CHANNELS = {"ui": lazy_gettext("web page"), "api": lazy_gettext("programming interface")}
 
 

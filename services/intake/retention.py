@@ -103,5 +103,6 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
         "idempotency_keys": purge_rows(sf, t.intake_idempotency_keys, "created_at",
                                        measured_from="created_at"),
         "login_attempts": purge_rows(sf, t.login_attempts, "at", measured_from="at"),
+        "queue_tickets": purge_rows(sf, t.queue_tickets, "drawn_at", measured_from="drawn_at"),
         **bus_purges(sf, t.outbox, t.inbox),
     }

@@ -107,15 +107,23 @@ def test_intake_categories_are_applied_as_of_the_injected_now(intake_deps, intak
         erased.append((person_id, requested_by, now))
 
     purges = intake_retention.purges(intake_deps, erase=erase)
+    with intake_deps.session_factory() as s:  # walk-in tickets of 91 and 89 days ago
+        s.execute(it.queue_tickets.insert(), [
+            {"id": str(uuid.uuid4()), "site": "centre", "day": days_ago(age).date(), "seq": 1,
+             "language": "uk", "topic": "other", "status": "served",
+             "drawn_at": days_ago(age)} for age in (91, 89)])
+        s.commit()
 
     def run(dry_run):
         return apply_schedule(SCHEDULE, "intake", purges, NOW, dry_run)
 
     assert counts(run(True)) == {"intake_records": 1, "intake_records_referred": 0,
                                  "consent_proofs": 1, "access_log": 1, "outbox_sent": 1,
-                                 "inbox": 1, "idempotency_keys": 0, "login_attempts": 0}
+                                 "inbox": 1, "idempotency_keys": 0, "login_attempts": 0,
+                                 "queue_tickets": 1}
     assert erased == []
     run(False)
+    assert rows(intake_deps, it.queue_tickets) == 1
     assert erased == [(intake_world["old"]["person_id"], "retention", NOW)]
     assert rows(intake_deps, it.consents, it.consents.c.withdrawn_at.is_not(None)) == 1
     assert rows(intake_deps, it.access_log) == 1
