@@ -233,8 +233,22 @@ def cmd_migrate(args) -> None:
         migrate(args.service, settings.for_service(args.service).database_url)
 
 
-def cmd_seed_demo(_args) -> None:
-    seed_demo(Settings.from_env("intake"))
+def cmd_seed_demo(args) -> None:
+    if args.year is None:
+        seed_demo(Settings.from_env("intake"))
+        return
+    from services.reporting.bootstrap import bootstrap
+    from services.reporting.demo_year import Year, deliver_year
+    from shared.db import migrate
+
+    if not 0 < args.scale <= 1:
+        sys.exit("lotse seed-demo: --scale must be above 0 and at most 1")
+    settings = Settings.from_env("reporting")
+    migrate("reporting", settings.database_url)
+    done = deliver_year(Year(args.year, seed=args.seed, scale=args.scale),
+                        bootstrap(settings).uow)
+    print(f"demo year {args.year}: {done.consultations} consultations, {done.events} events, "
+          f"{done.new} of them new to the reporting service", flush=True)
 
 
 def cmd_user(args) -> None:
@@ -461,7 +475,13 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("service", nargs="?", default="all", choices=(*SERVICES, "all"))
     p.set_defaults(func=cmd_migrate)
-    p = sub.add_parser("seed-demo", help="create the demo accounts (password 'demo')")
+    p = sub.add_parser("seed-demo", help="create the demo accounts (password 'demo'); with "
+                       "--year, a synthetic year of the centre's figures instead")
+    p.add_argument("--year", type=int, help="give the reporting service the events of a "
+                   "synthetic year like the first-year review's (e.g. 2022)")
+    p.add_argument("--seed", type=int, default=2022, help="the year's random seed")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="share of the review's volumes (e.g. 0.05)")
     p.set_defaults(func=cmd_seed_demo)
     p = sub.add_parser("user", help="create or reset an account (password: at least 12 "
                                     "characters, not a common or breached one)")
