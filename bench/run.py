@@ -12,7 +12,10 @@ partners and the load generator share its cores):
 4. surge: a year of the centre (default 32,000 intakes, ~3 needs each) posted as fast as the
    intake API takes them; sustained end-to-end throughput (referrals per second that reach a
    partner case), the time until every referral is a case at its partner, and the CPU the
-   stack's processes spent per referral.
+   stack's processes spent per referral;
+5. reporting (bench/reporting.py): how far the reporting projection trailed the surge (its
+   events/s against the pipeline's), then a year of the centre (the demo year) through the
+   projection and the year's reports through its API (p50/p95 over several calls).
 
 Output: bench/results/<time>.json and .png, and bench/results/latest.{json,png}. Ctrl-C or
 SIGTERM ends the run at once and tears its stack down (exit status 128 + the signal), as does
@@ -31,6 +34,7 @@ from functools import partial
 from pathlib import Path
 
 from bench import baselines, flows
+from bench import reporting as reporting_bench
 from bench.halt import Halt, Interrupted, StackDied
 from bench.load import drive, percentiles, token_for
 from bench.people import People
@@ -40,7 +44,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # issue 18; the verdicts' names repeat these figures
 TARGETS = {"cpu_ms_per_referral": 12, "surge_referrals_per_second": 120,
            "year_intakes": 32_000, "year_drain_seconds": 900, "intake_vs_bare_ratio": 0.5,
-           "latency_offered_per_second": 20, "p99_latency_ms": 1000}
+           "latency_offered_per_second": 20, "p99_latency_ms": 1000,
+           "report_ms": 1000, "year_consultations": 32_000}
+# how long after the pipeline's last counted event the projection may have counted it
+PROJECTION_LAG_SECONDS = 10
 
 
 def utcnow() -> datetime:
@@ -124,6 +131,7 @@ def phase_surge(stack, token: str, people: People, args, halt: Halt) -> tuple[di
     drain = ended - started
     drain_rate = round(opened / drain, 1) if drain else None
     result = {
+        "since": since.isoformat(),  # reporting's live phase counts from it
         "intakes": args.intakes, "intake_api": load.summary(),
         "intakes_accepted": load.summary()["ok"],
         "posting_seconds": round(posted - started, 1),
@@ -192,6 +200,33 @@ def verdicts(report: dict) -> dict:
         "p99_at_20_per_second_within_1_s": (
             bool(p99 is not None and p99 <= TARGETS["p99_latency_ms"] and whole_window)
             if at_target_rate else f"not judged (offered {offered:g}/s)"),
+        **reporting_verdicts(report.get("reporting")),
+    }
+
+
+def reporting_verdicts(reporting: dict | None) -> dict:
+    """Issue 21, item 7: the projection keeps up with the pipeline (it counted the surge's
+    events within PROJECTION_LAG_SECONDS of the last one staged, and can apply events at least
+    as fast as the pipeline staged them); a year's report answers within a second (p95 of
+    each report, judged on a year of the review's size only)."""
+    if not reporting:
+        return {}
+    live, year = reporting["live"], reporting["year"]
+    lag, capacity = live["lag_seconds"], year["projection_events_per_second"]
+    pipeline = live["pipeline_events_per_second"]
+    slowest = max((r["p95"] for r in year["report_ms"].values() if r["p95"] is not None),
+                  default=None)
+    return {
+        "projection_lag_seconds": lag,
+        "projection_events_per_second_vs_pipeline": [capacity, pipeline],
+        "projection_keeps_up_with_the_pipeline": bool(
+            live["caught_up"] and lag is not None and lag <= PROJECTION_LAG_SECONDS
+            and capacity is not None and pipeline is not None and capacity >= pipeline),
+        "slowest_year_report_p95_ms": slowest,
+        "year_report_within_1_s": (
+            bool(slowest is not None and slowest < TARGETS["report_ms"])
+            if year["consultations"] >= TARGETS["year_consultations"]
+            else f"not judged (a year at scale {year['scale']:g})"),
     }
 
 
@@ -286,12 +321,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--partner-limits", action="store_true",
                    help="keep the partners' configured rate limits (default: lifted, so the "
                         "run measures Lotse; the limits' own bound is reported either way)")
+    p.add_argument("--year-scale", type=float, default=1.0,
+                   help="the reporting phase's demo year as a share of the review's "
+                        "(default 1: 32,100 consultations)")
+    p.add_argument("--report-calls", type=int, default=10,
+                   help="calls of each report over the year (default 10)")
     p.add_argument("--quick", action="store_true",
-                   help="a small run that checks the harness (300 intakes, short phases)")
+                   help="a small run that checks the harness (300 intakes, short phases, "
+                        "a demo year at 1 %%)")
     args = p.parse_args(argv)
     if args.quick:
         args.intakes, args.rate_seconds, args.rate = 300, 5.0, 20.0
         args.baseline_seconds, args.baseline_messages, args.drain_timeout = 5.0, 2000, 120.0
+        args.year_scale, args.report_calls = 0.01, 5
     return args
 
 
@@ -318,6 +360,12 @@ def measure(args: argparse.Namespace, halt: Halt) -> tuple[dict, dict]:
                 report["intake_api"] = phase_intake_api(stack, token, people, args, halt)
                 report["latency"] = phase_latency(stack, token, people, args, halt)
                 report["surge"], timeline = phase_surge(stack, token, people, args, halt)
+                report["reporting"] = {
+                    "live": reporting_bench.phase_live(
+                        stack, datetime.fromisoformat(report["surge"]["since"]), halt,
+                        args.drain_timeout),
+                    "year": reporting_bench.phase_year(stack, args.year_scale,
+                                                       args.report_calls, halt)}
             except StackDied as died:  # their logs go with the run's directory
                 for name in sorted(died.exited):
                     print(f"--- {name}.log, last lines:\n"
@@ -350,6 +398,15 @@ def print_summary(report: dict, out: Path) -> None:
           f"{s['intake_api']['requests_per_second']} req/s during the surge, "
           f"{report['intake_api']['requests_per_second']} on its own; latency at "
           f"{latency['offered_per_second']:g}/s: {latency['intake_to_partner_case_ms']}")
+    if "reporting" in report:
+        live, year = report["reporting"]["live"], report["reporting"]["year"]
+        print(f"reporting: {live['events_counted']}/{live['events_staged']} of the surge's "
+              f"events counted, {live['lag_seconds']} s after the last was staged "
+              f"(projection {live['projection_events_per_second']} /s, pipeline "
+              f"{live['pipeline_events_per_second']} /s); a year of {year['consultations']} "
+              f"consultations and {year['referrals']} referrals applied at "
+              f"{year['projection_events_per_second']} events/s; its reports (ms): "
+              f"{year['report_ms']}")
     print(f"results: {out.with_suffix('.json')} and .png")
 
 

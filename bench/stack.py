@@ -31,7 +31,8 @@ from shared.config import Settings, generated_secrets
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("LOTSE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER_URL = os.environ.get("LOTSE_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "gateway")
+HTTP = ("intake", "referral", "partner_adapter", "partner_sandbox", "ops", "reporting",
+        "gateway")
 
 
 @contextmanager

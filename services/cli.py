@@ -245,7 +245,7 @@ def cmd_seed_demo(args) -> None:
         sys.exit("lotse seed-demo: --scale must be above 0 and at most 1")
     settings = Settings.from_env("reporting")
     migrate("reporting", settings.database_url)
-    done = deliver_year(Year(args.year, seed=args.seed, scale=args.scale),
+    done = deliver_year(Year(args.year, seed=args.seed, scale=args.scale).events(),
                         bootstrap(settings).uow)
     print(f"demo year {args.year}: {done.consultations} consultations, {done.events} events, "
           f"{done.new} of them new to the reporting service", flush=True)

@@ -26,7 +26,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import holidays
 
@@ -274,10 +274,11 @@ class Delivered:
     consultations: int = 0
 
 
-def deliver_year(year: Year, uow_factory, batch: int = 500) -> Delivered:
-    """Hand the year's events to the reporting service's subscription as its consumer does
-    (serialised, checked by their contracts, deduplicated by the inbox, a batch per
-    transaction), so the figures come from the events alone.
+def deliver_year(events: Iterable[Envelope], uow_factory: Callable[[], Any],
+                 batch: int = 500) -> Delivered:
+    """Hand a year's events (Year.events) to the reporting service's subscription as its
+    consumer does (serialised, checked by their contracts, deduplicated by the inbox, a
+    batch per transaction), so the figures come from the events alone.
 
     Not through the exchange: every subscriber there would act on them in its own present.
     The referral service would route each 2022 intake again by today's rules and open new
@@ -300,7 +301,7 @@ def deliver_year(year: Year, uow_factory, batch: int = 500) -> Delivered:
         done.new += sum(1 for o in outcomes if o.reason != "duplicate")
         pending.clear()
 
-    for envelope in year.events():
+    for envelope in events:
         done.consultations += envelope.type == "intake.recorded"
         pending.append(envelope)
         if len(pending) >= batch:

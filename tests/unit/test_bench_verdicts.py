@@ -85,3 +85,35 @@ def test_latency_at_another_offered_rate_is_not_judged():
 def test_the_intake_api_below_half_of_bare_flask_does_not_hold():
     v = verdicts(report(intake_rps=90.0))
     assert not v["intake_at_least_half_of_bare_flask"] and v["intake_vs_bare_flask_ratio"] == 0.45
+
+
+def with_reporting(*, consultations=32_100, scale=1.0, p95=(300.0, 800.0), caught_up=True,
+                   lag=2.0, capacity=900.0, pipeline=400.0) -> dict:
+    return {**report(), "reporting": {
+        "live": {"caught_up": caught_up, "lag_seconds": lag,
+                 "pipeline_events_per_second": pipeline},
+        "year": {"consultations": consultations, "scale": scale,
+                 "projection_events_per_second": capacity,
+                 "report_ms": {f"r{i}": {"p50": p / 2, "p95": p} for i, p in enumerate(p95)}}}}
+
+
+def test_the_reporting_targets_hold_for_a_projection_in_step_and_reports_within_a_second():
+    v = verdicts(with_reporting())
+    assert v["projection_keeps_up_with_the_pipeline"] is True
+    assert v["year_report_within_1_s"] is True and v["slowest_year_report_p95_ms"] == 800.0
+
+
+def test_a_projection_lagging_or_slower_than_the_pipeline_does_not_keep_up():
+    assert not verdicts(with_reporting(lag=30.0))["projection_keeps_up_with_the_pipeline"]
+    assert not verdicts(with_reporting(caught_up=False))["projection_keeps_up_with_the_pipeline"]
+    assert not verdicts(with_reporting(capacity=300.0))["projection_keeps_up_with_the_pipeline"]
+
+
+def test_a_report_slower_than_a_second_fails_and_a_small_year_is_not_judged():
+    assert verdicts(with_reporting(p95=(200.0, 1000.0)))["year_report_within_1_s"] is False
+    small = verdicts(with_reporting(consultations=321, scale=0.01))["year_report_within_1_s"]
+    assert small == "not judged (a year at scale 0.01)"
+
+
+def test_a_run_without_the_reporting_phase_has_no_reporting_verdicts():
+    assert "year_report_within_1_s" not in verdicts(report())
