@@ -24,8 +24,10 @@ from services.intake.tables import erased, erasure_confirmations, erasure_reques
 from shared.erasure import add_tombstones, all_ids, scrub_outbox
 from shared.events.envelope import Envelope
 
-# The services that must confirm an erasure before it counts as done.
+# The services that must confirm an erasure before it counts as done. A request keeps the
+# list it was sent with; one opened before requests kept it waits for the services of its time.
 CONFIRMING_SERVICES = ("intake", "referral", "partner_adapter", "ops", "reporting")
+CONFIRMING_BEFORE_REPORTING = ("intake", "referral", "partner_adapter", "ops")
 
 
 class AlreadyErased(Exception):
@@ -42,10 +44,11 @@ class ErasureRequest:
     requested_at: datetime
     completed_at: datetime | None
     confirmations: dict  # service -> {"confirmed_at": ..., "partners_notified": [...]}
+    confirming: tuple[str, ...] = CONFIRMING_SERVICES
 
     @property
     def pending(self) -> list[str]:
-        return [s for s in CONFIRMING_SERVICES if s not in self.confirmations]
+        return [s for s in self.confirming if s not in self.confirmations]
 
     @property
     def partners_notified(self) -> list[str]:
@@ -78,7 +81,7 @@ def _erase(uow, person_id: str, requested_by: str, reason: str,
         request_id = str(uuid.uuid4())
         session.execute(erasure_requests.insert().values(
             id=request_id, person_id=living, subjects=subjects, requested_by=requested_by,
-            reason=reason, requested_at=now))
+            reason=reason, requested_at=now, confirming=list(CONFIRMING_SERVICES)))
         _delete_person_data(session, subjects)
         scrub_outbox(session, t.outbox, all_ids(subjects))
         add_tombstones(session, erased, request_id, subjects, now)
@@ -186,7 +189,8 @@ def request_for(session: Session, request_or_person_id: str) -> ErasureRequest |
         for c in session.execute(select(erasure_confirmations)
                                  .where(erasure_confirmations.c.request_id == row.id))}
     return ErasureRequest(row.id, row.person_id, row.subjects, row.requested_by, row.reason,
-                          row.requested_at, row.completed_at, confirmations)
+                          row.requested_at, row.completed_at, confirmations,
+                          tuple(row.confirming or CONFIRMING_BEFORE_REPORTING))
 
 
 def list_requests(session: Session, limit: int = 100) -> list[ErasureRequest]:

@@ -111,7 +111,8 @@ def erasure_page(person_id):
     found = _status(person_id)
     return render_template("intake/erasure.html", person_id=person_id,
                            r=as_dict(found) if found else None,
-                           services=erasure.CONFIRMING_SERVICES, service_words=LOTSE_SERVICES,
+                           services=found.confirming if found else erasure.CONFIRMING_SERVICES,
+                           service_words=LOTSE_SERVICES,
                            may_erase=current_principal().role == "admin")
 
 

@@ -237,6 +237,8 @@ erasure_requests = Table(
     Column("reason", Text, nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime),
+    # the services the request was sent to (NULL: opened before the list was kept)
+    Column("confirming", JSONDocument),
 )
 
 erasure_confirmations = Table(

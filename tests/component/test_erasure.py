@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from services.intake import erasure as intake_erasure
 from services.intake import handlers as intake_handlers
@@ -164,6 +164,28 @@ def test_the_request_completes_when_every_service_confirmed(intake_deps):
     done = confirmed("reporting")
     assert done.completed_at is not None and done.pending == []
     assert done.partners_notified == ["jobcenter"]
+
+
+def test_a_request_opened_before_reporting_existed_completes_without_it(intake_deps):
+    record(intake_deps, person())
+    with intake_deps.session_factory() as s:
+        person_id = s.execute(select(intake_tables.intakes.c.person_id)).scalar()
+    request = intake_erasure.erase_person(intake_deps.uow(), person_id, requested_by="admin",
+                                          reason="request", now=NOW)
+    assert request.confirming == intake_erasure.CONFIRMING_SERVICES
+    with intake_deps.session_factory() as s:  # as a request of the time before stands
+        s.execute(update(intake_tables.erasure_requests).values(confirming=None))
+        s.commit()
+    confirm = sub(INTAKE_SUBS, "erasure_confirmations")
+    for service in ("referral", "partner_adapter", "ops"):
+        body = new_envelope("person.erased", 1, service, f"person/{person_id}", {
+            "request_id": request.id, "person_id": person_id, "service": service,
+            "erased_at": NOW + timedelta(seconds=1)}).to_json()
+        assert deliver(body, confirm, intake_deps.uow).verdict is Verdict.ACK
+    with intake_deps.session_factory() as s:
+        done = intake_erasure.request_for(s, request.id)
+    assert done.completed_at is not None and done.pending == []
+    assert "reporting" not in done.confirming
 
 
 # --- referral ----------------------------------------------------------------------------------
@@ -525,3 +547,21 @@ def test_an_erasure_racing_another_of_the_same_person_is_refused(intake_deps):
         assert [r.reason for r in s.execute(select(intake_tables.erasure_requests))] == [
             "first"]
         assert s.execute(select(intake_tables.persons.c.id)).scalar() == person_id  # untouched
+
+
+def test_an_erasure_unlinks_the_walk_in_ticket_served_with_the_persons_intake(intake_deps):
+    from services.intake import walk_in_store as queue
+
+    intake_id = str(record(intake_deps, person()))
+    with intake_deps.session_factory() as s:
+        person_id = s.execute(select(intake_tables.intakes.c.person_id)).scalar()
+    ticket = queue.draw(intake_deps.uow, lambda: NOW, "centre", "uk", "housing")
+    queue.call(intake_deps.uow, lambda: NOW, ticket.id, "anna")
+    queue.close(intake_deps.uow, lambda: NOW, ticket.id, queue.TicketStatus.SERVED, intake_id)
+
+    intake_erasure.erase_person(intake_deps.uow(), person_id, requested_by="admin",
+                                reason="request of the person", now=NOW)
+
+    kept = queue.get(intake_deps.session_factory, ticket.id)
+    assert kept.intake_id is None and intake_id not in all_text(intake_deps)
+    assert (kept.status, kept.called_by) == (queue.TicketStatus.SERVED, "anna")  # staff's name
