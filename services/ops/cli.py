@@ -1,6 +1,7 @@
 """`lotse ops`: dead letters and traces from the command line (same use cases as the console).
 
-    lotse ops dlq list [--queue Q] [--service S] [--event-type T] [--reason TEXT] [--status S]
+    lotse ops dlq list [--queue Q] [--service S] [--event-type T] [--cause C] [--reason TEXT]
+                       [--status S]
     lotse ops dlq replay (ID... | --all | filters)   progress bar; audited as cli:<user>
     lotse ops dlq discard ID... --note WHY
     lotse ops trace ID [--json]                      an intake, referral, event or correlation id
@@ -11,9 +12,10 @@ import getpass
 import json
 import sys
 
+from shared.bus.causes import ParkCause
 from shared.config import Settings
 
-FILTERS = ("queue", "service", "event_type", "reason")
+FILTERS = ("queue", "service", "event_type", "cause", "reason")
 
 
 def add_parser(sub) -> None:
@@ -28,7 +30,8 @@ def add_parser(sub) -> None:
         if name != "list":
             p.add_argument("ids", nargs="*", type=int, help="dead letter numbers")
         for f in FILTERS:
-            p.add_argument(f"--{f.replace('_', '-')}", dest=f)
+            p.add_argument(f"--{f.replace('_', '-')}", dest=f,
+                           choices=[c.value for c in ParkCause] if f == "cause" else None)
         if name == "list":
             p.add_argument("--status", default="parked",
                            choices=("parked", "replayed", "discarded"))

@@ -12,11 +12,11 @@ import uuid
 from datetime import timedelta
 from typing import Callable, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from services.ops import domain, erasure, tables
-from shared.bus.causes import ParkCause, read_cause
+from shared.bus.causes import ParkCause, read_cause, reason_starts
 from shared.bus.parking import ParkedMessage, ParkingLot
 from shared.clock import Clock, utcnow
 
@@ -77,8 +77,8 @@ def selection_filter(selection: dict, status: str = "parked"):
     if selection.get("event_type"):
         conds.append(t.c.event_type == selection["event_type"])
     if selection.get("cause"):
-        conds.append(t.c.reason.startswith(f"[{ParkCause(selection['cause']).value}]",
-                                           autoescape=True))
+        conds.append(or_(*(t.c.reason.startswith(start, autoescape=True)
+                           for start in reason_starts(ParkCause(selection["cause"])))))
     if selection.get("reason"):
         conds.append(t.c.reason.contains(selection["reason"], autoescape=True))
     return and_(*conds)

@@ -32,6 +32,12 @@ _OLD_WORDING = ((ParkCause.GAVE_UP, "gave up after "),
                 (ParkCause.CONTRACT, "body is not"))
 
 
+def reason_starts(cause: ParkCause) -> tuple[str, ...]:
+    """How the reasons of a cause begin: its tag, and the wording of older reasons (a filter
+    by cause finds both)."""
+    return (f"[{cause.value}]", *(start for c, start in _OLD_WORDING if c is cause))
+
+
 def parked(cause: ParkCause, detail: str) -> str:
     """The reason text a message is parked with."""
     return f"[{cause.value}] {detail}"
