@@ -40,6 +40,9 @@ PUBLISHED_DEMO_SECRETS = frozenset({
 COMPOSE_SECRETS = ("LOTSE_DB_PASSWORD", "LOTSE_BROKER_PASSWORD")
 # Lotse's own secrets, with the file a process outside production generates each into
 OWN_SECRETS = {"LOTSE_SECRET_KEY": "secret_key", "LOTSE_SERVICE_SECRET": "service_secret"}
+# The reporting service's pseudonym key: only its processes hold it (a service holding the ids
+# could otherwise recompute the keys); never rotated: a new key makes returning persons new
+REPORTING_KEY = "LOTSE_REPORTING_KEY"
 
 
 class SecretMissing(ValueError):
@@ -57,7 +60,8 @@ def secret_names(directory: Mapping[str, PartnerConfig] = DIRECTORY) -> list[str
 def generated_secrets(directory: Mapping[str, PartnerConfig] = DIRECTORY) -> dict[str, str]:
     """A fresh random value for every secret: `lotse secrets` (an .env file for docker
     compose), and each run of the distributed stack in tests and benchmarks."""
-    return {name: secrets.token_urlsafe(48) for name in secret_names(directory)}
+    return {name: secrets.token_urlsafe(48)
+            for name in (*secret_names(directory), REPORTING_KEY)}
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,9 @@ class Settings:
     # secret (never the user-token one); where other services read intake's token revocations
     token_ttl_seconds: int = 8 * 3600
     service_secret: str = ""
+    # the reporting service's pseudonym key (LOTSE_REPORTING_KEY); empty in other services'
+    # processes when distributed
+    reporting_key: str = ""
     intake_internal_url: str = "http://127.0.0.1:8001"
     revocation_refresh_seconds: float = 5.0
     # proxies whose X-Forwarded-For names the client (shared/client_address.py); default:
@@ -184,7 +191,10 @@ class Settings:
             url = _sqlite_url(self.data_dir, service)
         else:
             url = self.database_url
-        return replace(self, service=service, database_url=url)
+        key = self.reporting_key
+        if service == "reporting" and not key:  # else its bootstrap refuses to start
+            key = SecretSource(env, self.data_dir, required=True).optional(REPORTING_KEY) or ""
+        return replace(self, service=service, database_url=url, reporting_key=key)
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -245,6 +255,7 @@ class Settings:
             dpo_contact=env.get("LOTSE_DPO_CONTACT") or None,
             token_ttl_seconds=int(env.get("LOTSE_TOKEN_TTL_SECONDS", str(8 * 3600))),
             service_secret=_service_secret(source, secret),
+            reporting_key=_reporting_key(source, service, secret),
             intake_internal_url=env.get("LOTSE_INTAKE_INTERNAL_URL",
                                         f"http://127.0.0.1:{port_of('intake', env)}"),
             revocation_refresh_seconds=float(env.get("LOTSE_REVOCATION_REFRESH_SECONDS", "5")),
@@ -270,6 +281,17 @@ def _service_secret(source: SecretSource, user_secret: str) -> str:
     if secret == user_secret:
         raise ValueError("LOTSE_SERVICE_SECRET must differ from LOTSE_SECRET_KEY")
     return secret
+
+
+def _reporting_key(source: SecretSource, service: str, user_secret: str) -> str:
+    """The reporting service's pseudonym key: required by its processes when distributed,
+    not read by the others (embedded: one process, generated into the data dir once)."""
+    if service != "reporting" and source.required:
+        return ""
+    key = source.get(REPORTING_KEY, "reporting_key")
+    if key == user_secret:
+        raise ValueError(f"{REPORTING_KEY} must differ from LOTSE_SECRET_KEY")
+    return key
 
 
 def _partner_credentials(source: SecretSource) -> dict[str, str]:

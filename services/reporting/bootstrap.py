@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from services.reporting import tables
 from services.reporting.domain import Keyer
-from shared.config import Settings
+from shared.config import REPORTING_KEY, SecretMissing, Settings
 from shared.service import ServiceDeps, make_deps
 from shared.uow import UnitOfWork
 
@@ -29,8 +29,12 @@ class ReportingDeps(ServiceDeps):
 
 
 def bootstrap(settings: Settings) -> ReportingDeps:
-    """The pseudonyms' key is derived from the process secret (LOTSE_SECRET_KEY): the same
-    in every process of the service, never stored with the figures."""
+    """The pseudonyms' key is derived from the reporting service's own secret
+    (LOTSE_REPORTING_KEY): the same in every process of the service, held by no other
+    service (which hold the ids), never stored with the figures and never rotated."""
+    if not settings.reporting_key:
+        raise SecretMissing(f"{REPORTING_KEY} (or {REPORTING_KEY}_FILE) is not set: the "
+                            "reporting service keys its pseudonyms with it (docs/security.md)")
     deps = make_deps(settings, tables.outbox, tables.inbox)
     return ReportingDeps(deps.settings, deps.engine, deps.session_factory, deps.outbox,
-                         deps.inbox, deps.clock, keyer=Keyer.derived_from(settings.secret_key))
+                         deps.inbox, deps.clock, keyer=Keyer.derived_from(settings.reporting_key))

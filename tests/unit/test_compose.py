@@ -9,7 +9,8 @@ import yaml
 
 from services import processes
 from services.ops.readings import ServiceMetrics
-from shared.config import COMPOSE_SECRETS, PUBLISHED_DEMO_SECRETS, secret_names
+from shared.config import (COMPOSE_SECRETS, PUBLISHED_DEMO_SECRETS, REPORTING_KEY,
+                           secret_names)
 from tests.conftest import REPO
 
 COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
@@ -39,12 +40,22 @@ def test_every_secret_is_required_and_none_has_a_default():
 
 
 def test_with_the_secrets_set_every_service_s_environment_resolves():
-    env = {name: f"value-of-{name}" for name in (*secret_names(), *COMPOSE_SECRETS)}
+    env = {name: f"value-of-{name}"
+           for name in (*secret_names(), REPORTING_KEY, *COMPOSE_SECRETS)}
     for name, service in COMPOSE["services"].items():
         for key, value in (service.get("environment") or {}).items():
             resolved = interpolated(str(value), env)
             if key in env:
                 assert resolved == env[key], (name, key)
+
+
+def test_only_the_reporting_processes_get_the_reporting_key_and_it_is_required():
+    assert REPORTING_KEY not in COMPOSE["x-lotse-env"]
+    assert re.fullmatch(rf"\$\{{{REPORTING_KEY}:\?[^}}]+\}}",
+                        COMPOSE["x-reporting-key"][REPORTING_KEY])
+    holders = {name for name, service in COMPOSE["services"].items()
+               if REPORTING_KEY in (service.get("environment") or {})}
+    assert holders == {"reporting", "relay-reporting", "worker-reporting"}
 
 
 def test_the_stand_in_partner_systems_run_only_in_the_demo_profile():

@@ -25,7 +25,7 @@ from services.cli import cmd_secrets
 from services.ops import readings
 from shared import partners as partner_defaults, retention as retention_defaults
 from shared.bus.topology import build_topology
-from shared.config import COMPOSE_SECRETS, DEFAULT_PORTS, secret_names
+from shared.config import COMPOSE_SECRETS, DEFAULT_PORTS, REPORTING_KEY, secret_names
 from tests.conftest import REPO, in_ci
 
 K8S = REPO / "deploy" / "k8s"
@@ -382,7 +382,7 @@ def test_demo_secrets_come_from_lotse_secrets_not_from_the_repository():
         assert not [f for f in tracked if f.endswith("secrets.env")]
     docs = rendered("demo")
     (secret,) = of_kind(docs, "Secret")
-    assert set(secret["data"]) == {*secret_names(), *COMPOSE_SECRETS}
+    assert set(secret["data"]) == {*secret_names(), REPORTING_KEY, *COMPOSE_SECRETS}
     assert "LOTSE_DEMO" not in config(docs)  # every secret is set: no generated ones
     for doc in filter(is_lotse, workloads(docs)):
         env = {e["name"]: e for e in lotse_container(doc)["env"]}
@@ -390,6 +390,13 @@ def test_demo_secrets_come_from_lotse_secrets_not_from_the_repository():
             assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
         assert "$(LOTSE_BROKER_PASSWORD)" in env["LOTSE_BROKER_URL"]["value"]
         assert "$(LOTSE_DB_PASSWORD)" in env["LOTSE_DATABASE_URL"]["value"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_reporting_processes_hold_the_reporting_key(overlay):
+    holders = {doc["metadata"]["name"] for doc in filter(is_lotse, workloads(rendered(overlay)))
+               if REPORTING_KEY in {e["name"] for e in lotse_container(doc)["env"]}}
+    assert holders == {"reporting", "relay-reporting", "worker-reporting"}
 
 
 # --- KEDA, monitoring, network ---------------------------------------------------------------
