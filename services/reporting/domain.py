@@ -20,7 +20,7 @@ from shared.clock import CITY_TIME
 from shared.events.model import (ConsentWithdrawnV1, IntakeRecordedV2,
                                  PersonErasureRequestedV1, ReferralOverdueV1,
                                  ReferralRequestedV1, ReferralStatusChangedV1)
-from shared.events.vocabulary import ReferralStatus
+from shared.events.vocabulary import REFERRAL_OUTCOMES, REFERRAL_REASONS, ReferralStatus
 
 # The event types reporting counts (and the erasure events it answers).
 COUNTED_TYPES = ("intake.recorded", "referral.requested", "referral.status_changed",
@@ -31,6 +31,7 @@ CONSULTATION, REFERRAL, DEADLINE_BREACH = "consultation", "referral", "deadline_
 CONSENT_WITHDRAWAL, ERASURE = "consent_withdrawal", "erasure"
 ON_HOLD = "on_hold"  # an occurrence kind, from a referral fact
 
+OTHER = "other"  # a reason or outcome reporting does not know
 UKRAINE = "UA"
 NATIONALITY_GROUPS = (UKRAINE, "other")
 AGE_BANDS = ((0, "0-5"), (6, "6-11"), (12, "12-17"), (18, "18-26"), (27, "27-44"),
@@ -118,8 +119,10 @@ def fact_of(event: object, key: Keyer) -> Fact | None:
     if isinstance(event, ReferralRequestedV1):
         return _referral(event, key, event.requested_at, reason=None, outcome=None)
     if isinstance(event, ReferralStatusChangedV1):
-        return _referral(event, key, event.changed_at, outcome=event.outcome,
-                         reason=event.reason if event.status in WITH_REASON else None)
+        return _referral(event, key, event.changed_at,
+                         outcome=coded(event.outcome, REFERRAL_OUTCOMES),
+                         reason=coded(event.reason, REFERRAL_REASONS)
+                         if event.status in WITH_REASON else None)
     if isinstance(event, ReferralOverdueV1):
         return Fact(DEADLINE_BREACH, event.noticed_at,
                     referral_key=key("referral", event.referral_id),
@@ -135,6 +138,14 @@ def fact_of(event: object, key: Keyer) -> Fact | None:
         return Fact(ERASURE, event.requested_at, dims={"request": key("request",
                                                                       event.request_id)})
     return None
+
+
+def coded(value: str | None, codes: Sequence[str]) -> str | None:
+    """A known code as it is, anything else "other": older referrals may hold free text in
+    their reason or outcome, which reporting must not keep (nor show, nor export)."""
+    if value is None:
+        return None
+    return value if value in codes else OTHER
 
 
 def _referral(event: ReferralRequestedV1 | ReferralStatusChangedV1, key: Keyer, at: datetime, *,

@@ -44,6 +44,19 @@ PARTNER_REJECTION_REASONS = ("not_eligible", "no_capacity", "person_unreachable"
                              "wrong_partner", "duplicate", "other")
 
 
+# The codes a referral's `reason` and `outcome` (referral.requested, referral.status_changed)
+# are taken from, for the consumers that count or show them: the referral service's Reason and
+# Outcome use these very codes (a test checks they agree). The contract keeps both free strings
+# (older referrals may hold free text there): a consumer keeps a known code only.
+REFERRAL_REASONS = ("not_eligible", "no_capacity", "person_unreachable", "wrong_partner",
+                    "duplicate", "consent_withdrawn", "person_withdrew", "created_in_error",
+                    "superseded", "expired", "delivery_failed", "partner_refused_request",
+                    "no_matching_rule", "fact_missing", "consent_missing",
+                    "prerequisite_pending", "waiting_for_person", "partner_paused", "other")
+REFERRAL_OUTCOMES = ("counselling_started", "course_place_offered", "appointment_kept",
+                     "application_filed", "place_offered", "case_closed", "other")
+
+
 class DeadlinePhase(enum.StrEnum):
     """Which of a referral's clocks ran: the partner's acknowledgement, or its completion."""
 

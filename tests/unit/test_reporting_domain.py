@@ -100,3 +100,26 @@ def test_a_referral_fact_keeps_the_reason_only_of_a_status_that_has_one():
     rejected = domain.fact_of(typed(referral.becomes("rejected", at(2), reason="no_capacity")),
                               key)
     assert received.dims["reason"] is None and rejected.dims["reason"] == "no_capacity"
+
+
+def test_free_text_in_a_reason_or_outcome_is_kept_as_other():
+    referral, key = Referral(Visitor().consultation(at(0))[0]), Keyer(b"k")
+    referral.requested(at(0))
+    held = domain.fact_of(typed(referral.becomes(
+        "on-hold", at(1), reason="Frau K. ist im Krankenhaus (Psychiatrie)")), key)
+    done = domain.fact_of(typed(referral.becomes(
+        "completed", at(2), outcome="hat Arbeit bei Fa. Müller gefunden")), key)
+    coded = domain.fact_of(typed(referral.becomes(
+        "on-hold", at(3), reason="waiting_for_person", outcome="case_closed")), key)
+    assert held.dims["reason"] == "other" and done.dims["outcome"] == "other"
+    assert (coded.dims["reason"], coded.dims["outcome"]) == ("waiting_for_person",
+                                                             "case_closed")
+    assert "Krankenhaus" not in json.dumps(dict(held.dims))
+
+
+def test_the_contracts_reason_and_outcome_codes_are_the_referral_services():
+    from services.referral.domain import Outcome, Reason
+    from shared.events.vocabulary import REFERRAL_OUTCOMES, REFERRAL_REASONS
+
+    assert REFERRAL_REASONS == tuple(r.value for r in Reason)
+    assert REFERRAL_OUTCOMES == tuple(o.value for o in Outcome)
