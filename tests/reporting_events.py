@@ -157,7 +157,7 @@ class Scene:
         c = s.referrals["rerouted"] = Referral(s.intakes["ahmad"], need="living_costs",
                                                partner="sozialamt", service="asylblg")
         s.events += [c.requested(at(5)), c.becomes("received", at(6)),
-                     c.becomes("completed", at(30), outcome="benefit_granted")]
+                     c.becomes("completed", at(30), outcome="application_filed")]
         # held for a missing fact from the start (no partner yet)
         d = s.referrals["held"] = Referral(s.intakes["ioana"], need="living_costs",
                                            partner=None, service=None)

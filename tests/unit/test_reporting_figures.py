@@ -92,7 +92,7 @@ def test_referrals_by_partner_status_and_outcome(scene, reporting_uow):
     assert by("partner") == {"welfare": 1, "jobcenter": 1, "sozialamt": 1, None: 1}
     assert by("service") == {"mbe": 1, "sgb2": 1, "asylblg": 1, None: 1}
     assert by("status") == {"accepted": 1, "rejected": 1, "completed": 1, "on-hold": 1}
-    assert by("outcome") == {"benefit_granted": 1, None: 3}
+    assert by("outcome") == {"application_filed": 1, None: 3}
     assert by("rerouted") == {False: 3, True: 1}
     assert by("site") == {"infopoint": 1, "centre": 3}  # their consultations' site
     assert by("nationality_group") == {"UA": 1, "other": 3}
