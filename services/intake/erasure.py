@@ -139,6 +139,10 @@ def _delete_person_data(session: Session, subjects: dict[str, list[str]]) -> Non
     session.execute(delete(t.consents).where(or_(t.consents.c.person_id.in_(persons),
                                                  t.consents.c.intake_id.in_(intakes))))
     session.execute(delete(t.intake_referrals).where(t.intake_referrals.c.intake_id.in_(intakes)))
+    # a walk-in ticket served with the intake stays (no name on it) but loses the link to it
+    # (`called_by` is a staff member's name, not the person's: it stays)
+    session.execute(update(t.queue_tickets).where(t.queue_tickets.c.intake_id.in_(intakes))
+                    .values(intake_id=None))
     forget_intakes(session, intakes)  # idempotency keys: no way back to the person
     session.execute(delete(t.intakes).where(t.intakes.c.id.in_(intakes)))
     m = t.person_merges
