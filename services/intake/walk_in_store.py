@@ -62,9 +62,9 @@ def draw(uows: UnitsOfWork, now: Clock, site: str, language: str, topic: str) ->
                 queue_tickets.c.site == site, queue_tickets.c.day == day)).scalar_one()
             ticket = Ticket(str(uuid.uuid4()), site, day, next_seq(used), language, topic,
                             TicketStatus.WAITING, at)
-            s.execute(queue_tickets.insert().values(_values(ticket)))
-            uow.publish(ticket.event())
-            try:
+            try:  # SQLite refuses a taken number at the INSERT, PostgreSQL may at COMMIT
+                s.execute(queue_tickets.insert().values(_values(ticket)))
+                uow.publish(ticket.event())
                 uow.commit()
             except IntegrityError:  # drawn at the same moment: the number was taken
                 if attempt == DRAW_ATTEMPTS - 1:

@@ -245,3 +245,19 @@ def test_lotse_user_sets_an_accounts_languages(lotse_command_env, monkeypatch, c
     lotse_user()  # a new password keeps the languages
     with bootstrap(lotse_command_env("intake")).session_factory() as s:
         assert store.languages_of(s, "carla") == ("en", "uk", "ti")
+
+
+def test_a_draw_that_finds_its_number_taken_draws_the_next_one(queue_client, anna,
+                                                               monkeypatch):
+    """Two draws at once: the second read the same highest number before the first
+    committed. Forced here by a next_seq that hands out the taken number once."""
+    draw_ticket(queue_client, anna)
+    real_next_seq, handed = store.next_seq, []
+
+    def racing(used_today):
+        handed.append(used_today)
+        return 1 if len(handed) == 1 else real_next_seq(used_today)
+
+    monkeypatch.setattr(store, "next_seq", racing)
+    assert draw_ticket(queue_client, anna)["number"] == "Z-002"
+    assert len(handed) == 2
