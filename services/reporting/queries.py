@@ -135,13 +135,27 @@ def _referral_measures(members: Sequence[Any]) -> dict[str, Any]:
             "p90_hours_to_acceptance": domain.rounded(domain.percentile(accept, 0.9))}
 
 
+# Occurrences whose subject is a referral: its consultation's site and nationality group
+# narrow them. The others (a consent withdrawn, an erasure) belong to no consultation: they
+# count for all sites whatever the filter, and the summary says so (`all_sites`).
+OF_A_REFERRAL = (domain.DEADLINE_BREACH, domain.ON_HOLD)
+NOT_BY_SITE = ("consent_withdrawals", "erasures")
+
+
 def occurrence_counts(conn: Connection, period: Period, kind: str) -> dict[str, int]:
     """How often something happened in the period, by its detail (a reason, a phase)."""
-    o = t.occurrences
-    query = (select(o.c.detail, func.count()).where(
-        o.c.kind == kind, o.c.day >= period.start, o.c.day <= period.end,
-        *[o.c[k] == v for k, v in period.filters.items() if k in ("partner", "service")])
-        .group_by(o.c.detail))
+    o, r, c = t.occurrences, t.referrals, t.consultations
+    where = [o.c.kind == kind, o.c.day >= period.start, o.c.day <= period.end,
+             *[o.c[k] == v for k, v in period.filters.items() if k in ("partner", "service")]]
+    source: Any = o
+    by_consultation = {k: v for k, v in period.filters.items()
+                       if k in domain.REFERRAL_CONSULTATION_DIMENSIONS}
+    if by_consultation and kind in OF_A_REFERRAL:  # joined on the referral's key
+        source = o.join(r, r.c.referral_key == o.c.subject_key).join(
+            c, c.c.intake_key == r.c.intake_key)
+        where += [c.c[k] == v for k, v in by_consultation.items()]
+    query = select(o.c.detail, func.count()).select_from(source).where(*where) \
+        .group_by(o.c.detail)
     return {detail: count for detail, count in conn.execute(query)}
 
 
@@ -172,7 +186,8 @@ def summary(conn: Connection, period: Period) -> dict[str, Any]:
             _from_referrals(select(column, func.count()), list(ref.filters))
             .where(*_opened_in(ref)).group_by(column))}
     occ = Period(period.start, period.end, filters={
-        k: v for k, v in period.filters.items() if k in ("partner", "service")})
+        k: v for k, v in period.filters.items()
+        if k in ("partner", "service", *domain.REFERRAL_CONSULTATION_DIMENSIONS)})
     return {
         "from": period.start.isoformat(), "to": period.end.isoformat(),
         "consultations": consultations,
@@ -185,4 +200,5 @@ def summary(conn: Connection, period: Period) -> dict[str, Any]:
         "erasures": sum(occurrence_counts(conn, Period(period.start, period.end),
                                           domain.ERASURE).values()),
         "review": consultation_rows(conn, only, ["site", "nationality_group"]),
+        "all_sites": list(NOT_BY_SITE),
     }

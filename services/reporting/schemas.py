@@ -9,6 +9,8 @@ from services.reporting.domain import (CONSULTATION_DIMENSIONS, INTERVALS, NATIO
                                        REFERRAL_DIMENSIONS)
 
 LONGEST_SPAN_DAYS = 3660  # ten years, leap days included
+BEFORE_FROM = "must not be before `from`"
+TOO_LONG = f"at most {LONGEST_SPAN_DAYS} days after `from`"
 FORMATS = ("json", "csv", "xlsx")
 
 
@@ -45,9 +47,9 @@ class PeriodQuerySchema(Schema):
     def _span(self, data: dict[str, Any], **kwargs: Any) -> None:
         start, end = data.get("start"), data.get("end")
         if start and end and end < start:
-            raise ValidationError("must not be before `from`", "to")
+            raise ValidationError(BEFORE_FROM, "to")
         if start and end and (end - start).days > LONGEST_SPAN_DAYS:
-            raise ValidationError(f"at most {LONGEST_SPAN_DAYS} days after `from`", "to")
+            raise ValidationError(TOO_LONG, "to")
 
 
 class ReportQuerySchema(PeriodQuerySchema):
@@ -100,3 +102,6 @@ class SummarySchema(Schema):
     consent_withdrawals = fields.Integer()
     erasures = fields.Integer()
     review = fields.List(fields.Dict(), metadata={"description": "site × nationality group"})
+    all_sites = fields.List(fields.String(), metadata={
+        "description": "figures of every site whatever the `site` filter (they belong to "
+                       "no consultation)"})

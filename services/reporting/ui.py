@@ -7,11 +7,12 @@ from typing import Any
 
 from babel.dates import format_date
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_babel import pgettext
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 
 from services.reporting import charts, domain, queries
-from services.reporting.schemas import SummaryQuerySchema
+from services.reporting.schemas import BEFORE_FROM, TOO_LONG, SummaryQuerySchema
 from shared.auth import ui_roles
 from shared.clock import utcnow
 from shared.partners import DIRECTORY
@@ -41,8 +42,9 @@ def dashboard():
     try:
         query = SummaryQuerySchema().load(asked)
     except ValidationError as exc:
-        return render_template("reporting/dashboard.html", errors=exc.messages, asked=asked,
-                               sites=SITES, partners=DIRECTORY, figures=None), 422
+        return render_template("reporting/dashboard.html", errors=page_errors(exc.messages),
+                               labels=input_labels(), asked=asked, sites=SITES,
+                               partners=DIRECTORY, figures=None), 422
     filters = {f: query[f] for f in ("site", "partner") if query.get(f)}
     period = queries.Period(query["start"], query["end"], filters=filters)
     interval = _interval(query["start"], query["end"])
@@ -58,6 +60,39 @@ def dashboard():
                            partners=DIRECTORY, figures=figures, by_partner=by_partner,
                            review=review_table(figures["review"]),
                            chart=trend_chart(trend), export=export_query(query))
+
+
+def input_labels() -> dict[str, str]:
+    """The filters' inputs as the page names them."""
+    return {"from": _("From"), "to": pgettext("reports", "To"), "site": _("Site"),
+            "partner": _("Partner")}
+
+
+def page_errors(messages: dict[str, Any]) -> dict[str, list[str]]:
+    """The schema's errors as the page shows them: at their input, in the reader's language;
+    a parameter the page has no input for under `other`."""
+    errors: dict[str, list[str]] = {}
+    for name, found in messages.items():
+        if name in input_labels():
+            errors.setdefault(name, []).extend(
+                _said(str(m)) for m in (found if isinstance(found, list) else [found]))
+        else:
+            errors.setdefault("other", []).append(pgettext(
+                "reports", "This page has no filter named %(name)s.", name=name))
+    return errors
+
+
+def _said(message: str) -> str:
+    """One of marshmallow's or the schema's messages, translated."""
+    if message == fields.Field.default_error_messages["required"]:
+        return pgettext("reports", "Please enter a date.")
+    if message == fields.Date.default_error_messages["invalid"]:
+        return pgettext("reports", "Not a valid date.")
+    if message == BEFORE_FROM:
+        return pgettext("reports", "Must not be before the first day.")
+    if message == TOO_LONG:
+        return pgettext("reports", "At most ten years after the first day.")
+    return pgettext("reports", "Not a valid value.")
 
 
 def review_table(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -270,3 +270,18 @@ def test_the_retention_purge_deletes_old_facts_with_their_figures(scene, reporti
     live = figures(reporting_deps.engine)
     reporting_cli.rebuild(reporting_deps.engine)
     assert figures(reporting_deps.engine) == live
+
+
+def test_a_site_filter_narrows_holds_and_deadline_breaches_by_their_consultation(
+        scene, client, management):
+    """The breach and the hold are of referrals from the centre's consultations; a consent
+    withdrawn belongs to no consultation: it counts for all sites, and the summary says so."""
+    def summary(site):
+        return client.get(f"/api/v1/reports/summary?{WEEK}&site={site}",
+                          headers=management).get_json()
+    centre, infopoint = summary("centre"), summary("infopoint")
+    assert centre["deadline_breaches"] == {"acknowledgement": 1}
+    assert centre["on_hold_reasons"] == {"fact_missing": 1}
+    assert infopoint["deadline_breaches"] == {} and infopoint["on_hold_reasons"] == {}
+    assert centre["consent_withdrawals"] == infopoint["consent_withdrawals"] == 1
+    assert set(centre["all_sites"]) == {"consent_withdrawals", "erasures"}

@@ -40,15 +40,16 @@ def test_the_reviews_table_with_totals(page):
     html = page().get_data(as_text=True)
     rows = cells(html, "review")
     assert rows[1:] == [["Servicezentrum", "0", "3", "3"], ["Infopoint", "2", "0", "2"],
-                        ["Total", "2", "3", "5"]]
+                        ["Gesamt", "2", "3", "5"]]
 
 
 def test_the_trend_is_an_svg_drawn_on_the_server_with_a_bar_per_week(page):
     html = page().get_data(as_text=True)
     svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
-    assert 'role="img"' in svg and "<script" not in html.lower().split("<main>")[1]
-    assert "KW 10/22: Ukraine: 2, other nationalities: 2" in svg  # German week numbers
-    assert "KW 14/22: Ukraine: 0, other nationalities: 1" in svg
+    trend = re.search(r'id="trend".*?</div>', html, re.S).group(0)
+    assert 'role="img"' in svg and "<script" not in trend.lower()  # drawn without scripts
+    assert "KW 10/22: Ukraine: 2, andere Staatsangehörigkeiten: 2" in svg  # German week numbers
+    assert "KW 14/22: Ukraine: 0, andere Staatsangehörigkeiten: 1" in svg
     assert "cdn" not in html.lower() and "https://" not in html
 
 
@@ -62,12 +63,21 @@ def test_key_figures_and_referrals_by_partner(page):
 
 def test_filters_narrow_the_figures(page):
     html = page(SPRING + "&site=infopoint").get_data(as_text=True)
-    assert cells(html, "review")[1:] == [["Infopoint", "2", "0", "2"], ["Total", "2", "0", "2"]]
+    assert cells(html, "review")[1:] == [["Infopoint", "2", "0", "2"], ["Gesamt", "2", "0", "2"]]
     assert [r[0] for r in cells(html, "referrals-by-partner")[1:]] == [
         "Wohlfahrtsverbände (MBE/JMD)"]  # the referral of the info point's consultation
     html = page(SPRING + "&partner=jobcenter").get_data(as_text=True)
     assert [r[0] for r in cells(html, "referrals-by-partner")[1:]] == [
         "Jobcenter Dortmund (SGB II)"]
+
+
+def test_figures_the_site_filter_does_not_narrow_say_all_sites(page):
+    html = page(SPRING + "&site=infopoint").get_data(as_text=True)
+    for figure in ("consents-withdrawn", "erasures"):
+        assert "(alle Standorte)" in re.search(rf'id="{figure}".*?</div>', html, re.S).group(0)
+    assert "alle Standorte" not in page().get_data(as_text=True)
+    deadlines = re.search(r'id="deadline-breaches".*?</table>', html, re.S).group(0)
+    assert "<td" not in deadlines  # the breach was of a centre's referral
 
 
 def test_a_bad_period_is_refused_naming_the_field(page):
@@ -77,6 +87,22 @@ def test_a_bad_period_is_refused_naming_the_field(page):
     assert 'data-field="from"' in page("from=yesterday").get_data(as_text=True)
 
 
+def test_errors_are_shown_at_their_input_with_its_label_in_the_readers_language(page):
+    german = page("from=2022-04-30&to=2022-03-01").get_data(as_text=True)
+    to = re.search(r'<input[^>]*id="to"[^>]*>(.*?)</div>', german, re.S)
+    assert 'aria-invalid="true"' in to.group(0)
+    assert "Darf nicht vor dem ersten Tag liegen." in to.group(1)
+    alert = re.search(r'role="alert">(.*?)</div>', german, re.S).group(1)
+    assert "<b>Bis</b>: Darf nicht vor dem ersten Tag liegen." in alert
+    assert "`from`" not in german and "<b>to</b>" not in german
+    unknown = page(SPRING + "&colour=red").get_data(as_text=True)
+    assert "Diese Seite hat keinen Filter namens colour." in unknown
+    assert "Unknown field" not in unknown and "<b>colour</b>" not in unknown
+    english = page("from=yesterday", **{"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.search(r'id="from-error"[^>]*>Not a valid date\.</span>', english)
+    assert "<b>From</b>: Not a valid date." in english
+
+
 def test_german_by_default_english_on_request_and_printable(page):
     german = page().get_data(as_text=True)
     assert "Standort" in german and "Drucken" in german and "@media print" in german
@@ -84,6 +110,16 @@ def test_german_by_default_english_on_request_and_printable(page):
     assert '<html lang="en">' in english and "Site" in english and "Print" in english
     assert "Info point" in english
     assert re.search(r'<header>.*href="[^"]*/reports".*</header>', english, re.S)  # the menu
+
+
+def test_the_print_button_works_under_the_content_security_policy(page):
+    """The CSP runs only scripts carrying the response's nonce: no inline handlers."""
+    answer = page()
+    html = answer.get_data(as_text=True)
+    nonce = re.search(r"'nonce-([^']+)'", answer.headers["Content-Security-Policy"]).group(1)
+    assert not re.search(r"\son[a-z]+=", html)
+    scripts = re.findall(r'<script nonce="([^"]*)">(.*?)</script>', html, re.S)
+    assert any(n == nonce and "window.print()" in body for n, body in scripts)
 
 
 def test_only_management_and_admins_see_the_dashboard(reporting_app):
