@@ -13,5 +13,6 @@ from shared.bus.topology import Subscription
 from shared.erasure import guarded
 
 SUBSCRIPTIONS = guarded((
-    Subscription("reporting", "count", (*COUNTED_TYPES, "person.erased"), handlers.record),
+    Subscription("reporting", "count", (*COUNTED_TYPES, "person.erased"), handlers.record,
+                 batch_handler=handlers.record_batch),
 ), erased)

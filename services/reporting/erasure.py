@@ -46,6 +46,12 @@ def note_referrals(envelope: Envelope, uow) -> None:
     projection.rekey(uow.session.connection(), replacements(uow.key, subjects))
 
 
+def keys_to_serialise(envelope: Envelope, key: Keyer) -> list[str]:
+    """The keys an erasure request locks before it re-keys (erase_person)."""
+    return [key(kind, subject_id) for kind, ids in subjects_of(envelope.data).items()
+            for subject_id in ids]
+
+
 def replacements(key: Keyer, subjects: dict[str, Iterable[str]]) -> dict[str, str]:
     """Each key computed from the ids named, and the random key that replaces it."""
     return {key(kind, subject_id): secrets.token_hex(16)

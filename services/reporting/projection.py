@@ -50,10 +50,16 @@ def serialise(conn: Connection, keys: Iterable[str | None]) -> None:
     transaction after the other, also by consumers running at once: each reads rows the other
     may be changing. PostgreSQL: a lock on each key until the transaction ends (taken before
     the tombstones are read, so a fact waits for an erasure in progress and then sees it);
-    SQLite has one writer at a time anyway. Not for a rebuild: it locks the whole log."""
+    SQLite has one writer at a time anyway. Not for a rebuild: it locks the whole log.
+
+    A transaction taking all its keys in one call takes them in one order (sorted), so two
+    such cannot deadlock; a batch (several events in one transaction) must therefore take
+    the keys of all its events first (handlers.record_batch), not event by event. Two keys
+    whose hashes collide share a lock: a deadlock then remains possible, rarely, and
+    PostgreSQL ends it (the batch is retried one event at a time)."""
     if conn.dialect.name != "postgresql":
         return
-    for key in sorted({k for k in keys if k}):  # one order: two takers cannot deadlock
+    for key in sorted({k for k in keys if k}):
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 

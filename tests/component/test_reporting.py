@@ -285,3 +285,24 @@ def test_a_site_filter_narrows_holds_and_deadline_breaches_by_their_consultation
     assert infopoint["deadline_breaches"] == {} and infopoint["on_hold_reasons"] == {}
     assert centre["consent_withdrawals"] == infopoint["consent_withdrawals"] == 1
     assert set(centre["all_sites"]) == {"consent_withdrawals", "erasures"}
+
+
+def test_a_batch_takes_the_locks_of_all_its_events_first(reporting_deps, monkeypatch):
+    """A batch is one transaction: were each event's keys locked as it comes, two batches
+    with the same people in other orders could each hold a key the other waits for."""
+    from services.reporting import projection
+    from shared.bus.delivery import deliver_batch
+
+    taken: list[set[str]] = []
+    serialise = projection.serialise
+    monkeypatch.setattr(projection, "serialise", lambda conn, keys: (
+        taken.append({k for k in keys if k}), serialise(conn, keys))[-1])
+    scene = Scene.week()
+    erasure = scene.ahmad.erasure_requested(at(80), [scene.intakes["ahmad"]])
+    outcomes = deliver_batch([e.to_json() for e in [*reversed(scene.events), erasure]],
+                             COUNT, reporting_deps.uow)
+    assert {o.verdict for o in outcomes} == {Verdict.ACK}
+    first, *later = taken
+    key = reporting_deps.keyer
+    assert {key("person", scene.olena.id), key("intake", scene.intakes["ahmad2"])} <= first
+    assert all(keys <= first for keys in later)
