@@ -1,11 +1,11 @@
 """Erasure (Art. 17) in the reporting service: the counts stay, the link to the person goes.
 
 Reporting holds no names or contact data, only keys computed from the person's, intakes' and
-referrals' ids (domain.Keyer). An erasure request replaces each of those keys, in the fact
-log and the figure tables alike, by a random one: a consultation is still counted (and still
-"returning" if it was), but nothing computed from the person's ids finds it again. Tombstones
-(ids only, shared/erasure.py) drop the person's events that arrive later, and the service
-answers the request with `person.erased`.
+referrals' ids, and of the consents they withdrew (domain.Keyer). An erasure request replaces
+each of those keys, in the fact log and the figure tables alike, by a random one: a
+consultation is still counted (and still "returning" if it was), but nothing computed from
+the person's ids finds it again. Tombstones (ids only, shared/erasure.py) drop the person's
+events that arrive later, and the service answers the request with `person.erased`.
 """
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def erase_person(envelope: Envelope, uow) -> None:
     # wait, then find the tombstones
     projection.serialise(uow.session.connection(), new_keys)
     add_tombstones(uow.session, erased, str(d["request_id"]), subjects, now)
+    # the consents they withdrew are keyed by the consent's id, which the request does not
+    # name: found through the person's key, re-keyed with the rest
+    persons = [uow.key("person", p) for p in subjects["person"]]
+    new_keys |= {k: secrets.token_hex(16)
+                 for k in projection.consent_keys(uow.session.connection(), persons)}
     projection.rekey(uow.session.connection(), new_keys)
     confirm(uow, {"request_id": str(d["request_id"]), "person_id": str(d["person_id"])},
             SERVICE, now)

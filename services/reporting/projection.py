@@ -64,10 +64,14 @@ def serialise(conn: Connection, keys: Iterable[str | None]) -> None:
 
 
 def keys_to_serialise(fact: Fact) -> tuple[str | None, ...]:
+    """A fact's keys an erasure of its person re-keys: the consultation's person, a
+    referral's (or deadline breach's) intake, a withdrawn consent's person."""
     if fact.kind == domain.CONSULTATION:
         return (fact.person_key, fact.intake_key)
-    if fact.kind == domain.REFERRAL:
+    if fact.kind in (domain.REFERRAL, domain.DEADLINE_BREACH):
         return (fact.intake_key,)
+    if fact.kind == domain.CONSENT_WITHDRAWAL:
+        return (fact.person_key,)
     return ()
 
 
@@ -91,14 +95,37 @@ KEYED = ((t.facts, ("person_key", "intake_key", "referral_key")),
          (t.occurrences, ("subject_key",)))
 
 
+def consent_keys(conn: Connection, person_keys: Iterable[str]) -> list[str]:
+    """The keys of the consents the persons withdrew (a consent-withdrawal fact keeps its
+    consent's key among its dimensions, and its occurrence is counted under it)."""
+    f = t.facts
+    return [row.dims["consent"] for row in conn.execute(select(f.c.dims).where(
+        f.c.kind == domain.CONSENT_WITHDRAWAL, f.c.person_key.in_(list(person_keys))))
+        if row.dims.get("consent")]
+
+
 def rekey(conn: Connection, replacements: Mapping[str, str]) -> None:
     """Replace keys everywhere, in the log and the figure tables alike (an erasure: the
     counts stay, but a key computed from the person's ids no longer finds them)."""
+    _rekey_consents(conn, replacements)
     for old, new in replacements.items():
         for table, columns in KEYED:
             for column in columns:
                 conn.execute(update(table).where(table.c[column] == old)
                              .values({column: new}))
+
+
+def _rekey_consents(conn: Connection, replacements: Mapping[str, str]) -> None:
+    """A consent's key in the dimensions of its withdrawal's fact (the column re-keying does
+    not reach into them)."""
+    f = t.facts
+    for row in conn.execute(select(f.c.seq, f.c.dims).where(
+            f.c.kind == domain.CONSENT_WITHDRAWAL,
+            f.c.person_key.in_(list(replacements)))).all():
+        consent = row.dims.get("consent")
+        if consent in replacements:
+            conn.execute(update(f).where(f.c.seq == row.seq).values(
+                dims={**row.dims, "consent": replacements[consent]}))
 
 
 # --- consultations -------------------------------------------------------------------------

@@ -253,6 +253,24 @@ def test_an_erasure_keeps_the_counts_and_drops_the_link_to_the_person(scene, rep
     assert figures(reporting_deps.engine)["rows"] == after["rows"]
 
 
+def test_an_erasure_re_keys_the_consents_the_person_withdrew(reporting_deps):
+    olena, key = Visitor(), reporting_deps.keyer
+    withdrawn = olena.consent_withdrawn(at(50), partner="welfare")
+    consent = key("consent", withdrawn.data["consent_id"])
+    take(reporting_deps, [olena.consultation(at(0))[1], withdrawn])
+    [outcome] = take(reporting_deps, [olena.erasure_requested(at(80))])
+    assert outcome.verdict is Verdict.ACK
+    with reporting_deps.engine.connect() as conn:
+        dims = [row.dims for row in conn.execute(
+            select(t.facts.c.dims).where(t.facts.c.kind == "consent_withdrawal"))]
+        occurrences = conn.execute(select(t.occurrences.c.subject_key).where(
+            t.occurrences.c.kind == "consent_withdrawal")).scalars().all()
+    assert len(dims) == len(occurrences) == 1  # still counted
+    assert consent not in (dims[0]["consent"], *occurrences)
+    assert dims[0]["consent"] == occurrences[0]  # re-keyed alike: a rebuild counts it once
+    assert reporting_cli.rebuild(reporting_deps.engine) == 3
+
+
 def test_the_retention_purge_deletes_old_facts_with_their_figures(scene, reporting_deps):
     from datetime import datetime, timezone
 
