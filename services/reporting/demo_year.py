@@ -76,6 +76,14 @@ ROUTES = {
     "local_integration": ("lokal_willkommen", "district_office"),
     "complex_case": ("kim", "case_management"),
 }
+# What a completed referral achieved, by need (shared.events.vocabulary.REFERRAL_OUTCOMES).
+OUTCOMES = {"orientation_counselling": "counselling_started",
+            "youth_counselling": "counselling_started", "complex_case": "counselling_started",
+            "language_course": "course_place_offered", "kita_place": "place_offered",
+            "school_place": "place_offered", "address_registration": "appointment_kept",
+            "residence_permit": "appointment_kept", "living_costs": "application_filed",
+            "child_benefit": "application_filed", "health_insurance": "application_filed",
+            "housing": "application_filed"}
 # A rejected need's second partner (the first was not responsible).
 REROUTES = {"living_costs": ("sozialamt", "asylblg"), "orientation_counselling":
             ("welfare", "mbe_diakonie"), "youth_counselling": ("welfare", "jmd_diakonie"),
@@ -236,13 +244,14 @@ class Year:
             consent_method="signed_form"), "referral", at)
         steps = [("received", rng.expovariate(1 / 6) + 0.2, None, None)]  # hours after
         if route is None and need in REROUTES and rng.random() < 0.06:
-            steps.append(("rejected", rng.expovariate(1 / 40) + 2, "not_responsible", None))
+            steps.append(("rejected", rng.expovariate(1 / 40) + 2, "wrong_partner", None))
         elif rng.random() < 0.03:
             steps.append(("rejected", rng.expovariate(1 / 60) + 2, "not_eligible", None))
         else:
             steps.append(("accepted", rng.expovariate(1 / 30) + 1, None, None))
             if rng.random() < 0.7:
-                steps.append(("completed", rng.expovariate(1 / 400) + 24, None, "case_closed"))
+                steps.append(("completed", rng.expovariate(1 / 400) + 24, None,
+                              OUTCOMES.get(need, "case_closed")))
         previous, when, version = ReferralStatus.REQUESTED, at, 1
         for status, after, reason, outcome in steps:
             when, version = when + timedelta(hours=after), version + 1
@@ -253,7 +262,7 @@ class Year:
                 referral_version=version, changed_at=when, changed_by=f"partner:{partner}",
                 outcome=outcome), "referral", when)
             previous = ReferralStatus(status)
-        if previous == ReferralStatus.REJECTED and reason == "not_responsible":
+        if previous == ReferralStatus.REJECTED and reason == "wrong_partner":
             yield from self.referral(person, intake_id, reference, need, residence, when,
                                      route=REROUTES[need])
 

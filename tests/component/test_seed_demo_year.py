@@ -55,12 +55,14 @@ def test_the_surge_from_march_shows(seeded):
     assert months["2022-04"] > 2 * months["2022-01"]
 
 
-def test_referrals_have_partners_answers_and_some_return_visits(seeded):
+def test_referrals_have_partners_coded_answers_and_some_visits_return(seeded):
     report, _ = seeded
     summary = report(f"summary?{YEAR}")
     referrals = report(f"referrals?{YEAR}&by=status")["rows"]
     statuses = {r["status"] for r in referrals}
     assert {"accepted", "completed", "rejected"} <= statuses
+    outcomes = {r["outcome"] for r in report(f"referrals?{YEAR}&by=outcome")["rows"]}
+    assert {"counselling_started", "application_filed"} <= outcomes and "other" not in outcomes
     assert 2.5 < sum(r["referrals"] for r in referrals) / 321 < 3.5
     visits = {r["visit"]: r["consultations"] for r in
               report(f"consultations?{YEAR}&by=visit")["rows"]}
