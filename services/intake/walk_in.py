@@ -9,8 +9,10 @@ it is called as needing an interpreter.
 """
 from __future__ import annotations
 
+import threading
 import uuid
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Iterable, Sequence
@@ -43,6 +45,10 @@ class QueueError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+
+
+class NumbersRunOut(QueueError):
+    """The site has drawn all the numbers a day has (MAX_PER_DAY)."""
 
 
 class TransitionRefused(Exception):
@@ -136,7 +142,7 @@ def check_draw(site: str, language: str, topic: str) -> None:
 def next_seq(used_today: int) -> int:
     """The next running number of the day at a site; the day has room for MAX_PER_DAY."""
     if used_today >= MAX_PER_DAY:
-        raise QueueError("site", f"this site has drawn {MAX_PER_DAY} tickets today")
+        raise NumbersRunOut("site", f"this site has drawn {MAX_PER_DAY} tickets today")
     return used_today + 1
 
 
@@ -166,3 +172,36 @@ def parse_languages(text: str) -> tuple[str, ...]:
     if wrong:
         raise QueueError("languages", f"not ISO language codes: {', '.join(wrong)}")
     return codes
+
+
+@dataclass
+class DrawLimit:
+    """How many tickets the kiosk hands out per minute: `per_client` to one browser session
+    or one client address, `per_site` at a site. Counted in memory, per process (a brake on
+    someone drawing the day's numbers, not an account): each key keeps the times of its
+    draws within the window, as the login throttle counts failures within its window.
+    Reception (staff with a login) is not counted."""
+    per_client: int = 4
+    per_site: int = 10
+    window: timedelta = timedelta(minutes=1)
+    _drawn: dict[str, deque[datetime]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def allow(self, site: str, clients: Iterable[str], now: datetime) -> bool:
+        """Count a draw at `site` by `clients` (session, address) and say whether it may be
+        made; a refused draw is not counted."""
+        limits = [(f"site|{site}", self.per_site), *((f"client|{c}", self.per_client)
+                                                     for c in clients)]
+        with self._lock:
+            for key, _limit in limits:
+                times = self._drawn.setdefault(key, deque())
+                while times and times[0] <= now - self.window:
+                    times.popleft()
+            if any(len(self._drawn[key]) >= limit for key, limit in limits):
+                return False
+            for key, _limit in limits:
+                self._drawn[key].append(now)
+            if len(self._drawn) > 10_000:  # clients long gone: forget them
+                self._drawn = {k: t for k, t in self._drawn.items()
+                               if t and t[-1] > now - self.window}
+            return True

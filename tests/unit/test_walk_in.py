@@ -6,9 +6,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.intake.walk_in import (INTERPRETER_AFTER, QueueError, Ticket, TicketStatus,
-                                     TransitionRefused, check_draw, choose_next, next_seq,
-                                     parse_languages, staff_speaks, ticket_number)
+from services.intake.walk_in import (INTERPRETER_AFTER, DrawLimit, NumbersRunOut, QueueError,
+                                     Ticket, TicketStatus, TransitionRefused, check_draw,
+                                     choose_next, next_seq, parse_languages, staff_speaks,
+                                     ticket_number)
 
 NINE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -26,9 +27,9 @@ def test_a_number_is_the_sites_letter_and_the_days_running_number():
 
 def test_the_days_numbers_run_on_and_stop_at_the_days_limit():
     assert next_seq(0) == 1 and next_seq(41) == 42
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(NumbersRunOut) as refused:
         next_seq(999)
-    assert refused.value.field == "site"
+    assert refused.value.field == "site" and isinstance(refused.value, QueueError)
 
 
 @pytest.mark.parametrize("site, language, topic, field", [
@@ -131,3 +132,13 @@ def test_a_tickets_event_says_its_latest_move_and_its_wait():
     closed = called.moved_to(TicketStatus.NO_SHOW, NINE + timedelta(minutes=30)).event()
     assert (closed.type, closed.status, closed.number) == ("queue.ticket_closed", "no_show",
                                                            "Z-004")
+
+
+def test_the_kiosks_draw_limit_counts_per_client_and_per_site_within_a_minute():
+    limit = DrawLimit(per_client=2, per_site=3)
+    assert limit.allow("centre", ["a"], NINE) and limit.allow("centre", ["a"], NINE)
+    assert not limit.allow("centre", ["a"], NINE + timedelta(seconds=59))
+    assert limit.allow("centre", ["b"], NINE)  # the site's third
+    assert not limit.allow("centre", ["c"], NINE)  # the site's fourth in the minute
+    assert limit.allow("infopoint", ["c"], NINE)
+    assert limit.allow("centre", ["a"], NINE + timedelta(minutes=1))  # a minute on
