@@ -39,6 +39,7 @@ def test_a_morning_at_the_walk_in_queue(network, browser):
     browser.get(f"{network}/queue?site=centre")
     kiosk_url = browser.find_element(By.ID, "kiosk-link").get_attribute("href")
     display_url = browser.find_element(By.ID, "display-link").get_attribute("href")
+    assert kiosk_url.rsplit("/", 1)[1] != display_url.rsplit("/", 1)[1]  # a key each
     submit(browser, browser.find_element(By.ID, "logout"))
 
     # the kiosk: no login; each language named in itself
@@ -46,6 +47,9 @@ def test_a_morning_at_the_walk_in_queue(network, browser):
     assert "українська" in browser.find_element(By.CSS_SELECTOR, 'a[data-language="uk"]').text
     numbers = [_draw_at_the_kiosk(browser, kiosk_url, lang) for lang in ("ar", "uk", "tr")]
     assert numbers == ["Z-001", "Z-002", "Z-003"]
+    browser.refresh()  # the number's page again, no second ticket (the waiting list below)
+    assert browser.find_element(By.ID, "ticket-number").text == "Z-003"
+    assert "Z-003" not in browser.current_url
 
     # the waiting room's screen, in a tab of its own
     reception = browser.current_window_handle
