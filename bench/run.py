@@ -321,9 +321,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--partner-limits", action="store_true",
                    help="keep the partners' configured rate limits (default: lifted, so the "
                         "run measures Lotse; the limits' own bound is reported either way)")
-    p.add_argument("--year-scale", type=float, default=1.0,
+    p.add_argument("--year-scale", type=float,
                    help="the reporting phase's demo year as a share of the review's "
-                        "(default 1: 32,100 consultations)")
+                        "(default 1: 32,100 consultations; 0.01 with --quick)")
     p.add_argument("--report-calls", type=int, default=10,
                    help="calls of each report over the year (default 10)")
     p.add_argument("--quick", action="store_true",
@@ -333,7 +333,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.intakes, args.rate_seconds, args.rate = 300, 5.0, 20.0
         args.baseline_seconds, args.baseline_messages, args.drain_timeout = 5.0, 2000, 120.0
-        args.year_scale, args.report_calls = 0.01, 5
+        args.year_scale = 0.01 if args.year_scale is None else args.year_scale
+        args.report_calls = 5
+    elif args.year_scale is None:
+        args.year_scale = 1.0
     return args
 
 
