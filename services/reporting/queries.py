@@ -77,7 +77,7 @@ def referral_rows(conn: Connection, period: Period,
     """Referrals counted per combination of the `by` dimensions (and period), with their
     re-routes and the hours to the partner's acknowledgement and acceptance (median and
     90th percentile, measured from when the referral left for the partner)."""
-    if conn.dialect.name == "postgresql" and not period.interval:
+    if conn.dialect.name == "postgresql":
         return _measured_in_database(conn, period, by)
     names = [*by, "day"] if period.interval else by
     return _grouped(_referrals(conn, period, names), by, period.interval)
@@ -85,12 +85,15 @@ def referral_rows(conn: Connection, period: Period,
 
 def _measured_in_database(conn: Connection, period: Period,
                           by: Sequence[str]) -> list[dict[str, Any]]:
-    """The rows referral_rows gives, measured by PostgreSQL: a year's referrals (about
-    96,000) are not fetched one by one for their percentiles (issue 21, item 7). The same
-    figures as _referral_measures: the nearest-rank 90th percentile is percentile_disc, the
-    median (the mean of the middle two of an even count) percentile_cont; both skip nulls."""
+    """The rows referral_rows gives, measured by PostgreSQL, also by period: a year's
+    referrals (about 96,000) are not fetched one by one for their percentiles (issue 21,
+    item 7). The same figures as _referral_measures: the nearest-rank 90th percentile is
+    percentile_disc, the median (the mean of the middle two of an even count)
+    percentile_cont; both skip nulls."""
     r = t.referrals
     columns = [_referral_column(name) for name in by]
+    if period.interval:  # the label domain.period_of gives, from the city's date
+        columns.insert(0, func.to_char(r.c.day, PERIOD_LABELS[period.interval]).label("period"))
     measures = [func.count().label("referrals"),
                 func.count().filter(r.c.rerouted.is_(True)).label("reroutes")]
     for name, seconds in (("acknowledgement", r.c.ack_seconds),
@@ -99,16 +102,23 @@ def _measured_in_database(conn: Connection, period: Period,
                      func.percentile_disc(0.9).within_group(seconds).label(f"p90_{name}")]
     query = _from_referrals(select(*columns, *measures), [*by, *period.filters]) \
         .where(*_opened_in(period)).group_by(*columns)
+    labels = (["period"] if period.interval else []) + list(by)
     out = []
     for row in conn.execute(query):
         if not row.referrals:  # no referral, no row (a count without `by` would say 0)
             continue
-        out.append({**{name: row._mapping[name] for name in by},
+        out.append({**{name: row._mapping[name] for name in labels},
                     "referrals": row.referrals, "reroutes": row.reroutes,
                     **{f"{measure}_hours_to_{name}": _in_hours(row._mapping[f"{measure}_{name}"])
                        for name in ("acknowledgement", "acceptance")
                        for measure in ("median", "p90")}})
-    return sorted(out, key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in by))
+    return sorted(out, key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in labels))
+
+
+# PostgreSQL's to_char patterns for domain.period_of's labels: 2022-03-07, 2022-W10 (the ISO
+# week and its year), 2022-03, 2022-Q1, 2022
+PERIOD_LABELS = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM",
+                 "quarter": 'YYYY-"Q"Q', "year": "YYYY"}
 
 
 def _in_hours(seconds: Any) -> float | None:
