@@ -3,9 +3,10 @@
 Logs in through the login form as each demo role and saves full-page PNGs of the main pages
 at several window widths, named ``<page>-<width>.png`` (``person-1366.png``):
 
-    staff     intake-form, person, referrals, work-queue, next-steps
-    welfare   partner-cases
-    operator  ops-console
+    staff       intake-form, person, referrals, work-queue, next-steps, queue
+    welfare     partner-cases
+    operator    ops-console
+    management  reports (the year 2022: after ``lotse seed-demo --year 2022``)
 
 Needs a running network with the demo accounts and some intakes (``make run``, then the
 intakes of the README's "Try it"), headless Chromium with its driver, and selenium::
@@ -43,6 +44,8 @@ PAGES = (
     ("staff", "next-steps", "/persons/{person}/next-steps"),
     ("welfare", "partner-cases", "/partner/cases"),
     ("operator", "ops-console", "/ops"),
+    ("staff", "queue", "/queue"),
+    ("management", "reports", "/reports?from=2022-01-01&to=2022-12-31"),
 )
 # pages that fill themselves in by script after loading: give them time
 SETTLE_SECONDS = {"ops-console": 3.0}
