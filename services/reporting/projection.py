@@ -9,10 +9,12 @@ re-routes. Every occurrence counts once (its kind, subject and detail are unique
 """
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, exists, select, text, update
 from sqlalchemy.engine import Connection
 
 from services.reporting import domain
@@ -21,27 +23,39 @@ from services.reporting.domain import Fact
 from shared.events.vocabulary import ReferralStatus
 
 
-def append(conn: Connection, event_id: str, fact: Fact, now: datetime) -> None:
-    """Keep the fact in the log (the rebuild's source)."""
-    conn.execute(t.facts.insert().values(
-        event_id=event_id, kind=fact.kind, at=fact.at, person_key=fact.person_key,
-        intake_key=fact.intake_key, referral_key=fact.referral_key, dims=dict(fact.dims),
-        recorded_at=now))
+def append(conn: Connection, facts: Sequence[tuple[str, Fact]], now: datetime) -> None:
+    """Keep the facts (each with its event's id) in the log: the rebuild's source."""
+    conn.execute(t.facts.insert(), [
+        {"event_id": event_id, "kind": fact.kind, "at": fact.at, "person_key": fact.person_key,
+         "intake_key": fact.intake_key, "referral_key": fact.referral_key,
+         "dims": dict(fact.dims), "recorded_at": now} for event_id, fact in facts])
 
 
 def apply(conn: Connection, fact: Fact) -> None:
     """Bring the figure tables up to date with one fact."""
-    if fact.kind == domain.CONSULTATION:
-        _consultation(conn, fact)
-    elif fact.kind == domain.REFERRAL:
-        _referral(conn, fact)
-    elif fact.kind == domain.DEADLINE_BREACH:
-        _occur(conn, fact.kind, str(fact.referral_key), fact.dims["phase"], fact,
-               fact.dims.get("partner"), fact.dims.get("service"))
-    elif fact.kind == domain.CONSENT_WITHDRAWAL:
-        _occur(conn, fact.kind, fact.dims["consent"], "", fact, fact.dims.get("partner"))
-    elif fact.kind == domain.ERASURE:
-        _occur(conn, fact.kind, fact.dims["request"], "", fact)
+    apply_all(conn, [fact])
+
+
+def apply_all(conn: Connection, facts: Sequence[Fact]) -> None:
+    """Bring the figure tables up to date with many facts at once: a few statements for all
+    of them (what each table holds of them read in one query, changed in one), not a few for
+    each. The same tables come out as applying them one by one, in any order."""
+    by_kind: dict[str, list[Fact]] = defaultdict(list)
+    for fact in facts:
+        by_kind[fact.kind].append(fact)
+    if by_kind[domain.CONSULTATION]:
+        _consultations(conn, by_kind[domain.CONSULTATION])
+    counted: list[_Occurrence] = []
+    if by_kind[domain.REFERRAL]:
+        counted += _referrals(conn, by_kind[domain.REFERRAL])
+    counted += [_Occurrence(f.kind, str(f.referral_key), f.dims["phase"], f,
+                            f.dims.get("partner"), f.dims.get("service"))
+                for f in by_kind[domain.DEADLINE_BREACH]]
+    counted += [_Occurrence(f.kind, f.dims["consent"], "", f, f.dims.get("partner"))
+                for f in by_kind[domain.CONSENT_WITHDRAWAL]]
+    counted += [_Occurrence(f.kind, f.dims["request"], "", f) for f in by_kind[domain.ERASURE]]
+    if counted:
+        _occur(conn, counted)
 
 
 def serialise(conn: Connection, keys: Iterable[str | None]) -> None:
@@ -52,15 +66,21 @@ def serialise(conn: Connection, keys: Iterable[str | None]) -> None:
     the tombstones are read, so a fact waits for an erasure in progress and then sees it);
     SQLite has one writer at a time anyway. Not for a rebuild: it locks the whole log.
 
-    A transaction taking all its keys in one call takes them in one order (sorted), so two
-    such cannot deadlock; a batch (several events in one transaction) must therefore take
-    the keys of all its events first (handlers.record_batch), not event by event. Two keys
-    whose hashes collide share a lock: a deadlock then remains possible, rarely, and
-    PostgreSQL ends it (the batch is retried one event at a time)."""
-    if conn.dialect.name != "postgresql":
+    A transaction taking all its keys in one call takes them in one order (that of the locks'
+    numbers; PostgreSQL evaluates a volatile output after its ORDER BY), so two such cannot
+    deadlock, even where two keys' hashes share a lock; a batch (several events in one
+    transaction) must therefore take the keys of all its events first
+    (handlers.record_batch), not event by event."""
+    wanted = sorted({k for k in keys if k})
+    if conn.dialect.name != "postgresql" or not wanted:
         return
-    for key in sorted({k for k in keys if k}):
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    conn.execute(_LOCK_IN_ORDER, {"keys": wanted})
+
+
+_LOCK_IN_ORDER = text(
+    "SELECT pg_advisory_xact_lock(lock) FROM "
+    "(SELECT DISTINCT hashtext(key) AS lock FROM unnest(CAST(:keys AS text[])) AS key) AS locks "
+    "ORDER BY lock")
 
 
 def keys_to_serialise(fact: Fact) -> tuple[str | None, ...]:
@@ -82,11 +102,15 @@ def rebuild(conn: Connection) -> int:
         conn.execute(delete(table))
     count = 0
     rows = conn.execute(select(t.facts).order_by(t.facts.c.seq)).all()
-    for row in rows:
-        apply(conn, Fact(row.kind, row.at, row.person_key, row.intake_key, row.referral_key,
-                         row.dims))
-        count += 1
+    for start in range(0, len(rows), REBUILD_CHUNK):
+        chunk = rows[start:start + REBUILD_CHUNK]
+        apply_all(conn, [Fact(row.kind, row.at, row.person_key, row.intake_key,
+                              row.referral_key, row.dims) for row in chunk])
+        count += len(chunk)
     return count
+
+
+REBUILD_CHUNK = 500  # facts applied at once by a rebuild (each chunk a few statements)
 
 
 KEYED = ((t.facts, ("person_key", "intake_key", "referral_key")),
@@ -130,48 +154,91 @@ def _rekey_consents(conn: Connection, replacements: Mapping[str, str]) -> None:
 
 # --- consultations -------------------------------------------------------------------------
 
-def _consultation(conn: Connection, fact: Fact) -> None:
+CONSULTATION_DIMS = ("site", "channel", "nationality", "nationality_group", "language",
+                     "interpreter", "household_size", "age_band")
+
+
+def _consultations(conn: Connection, facts: Sequence[Fact]) -> None:
+    """Each intake counts once (the first fact of it); a person's consultations after their
+    earliest are return visits: the new ones, and older ones a late-arriving earlier one now
+    precedes."""
     c = t.consultations
-    if conn.execute(select(c.c.intake_key).where(
-            c.c.intake_key == fact.intake_key)).first() is not None:
+    first: dict[str, Fact] = {}
+    for fact in facts:
+        first.setdefault(str(fact.intake_key), fact)
+    known = set(conn.execute(select(c.c.intake_key).where(
+        c.c.intake_key.in_(list(first)))).scalars())
+    new = [fact for key, fact in first.items() if key not in known]
+    if not new:
         return
-    earlier = conn.execute(select(c.c.intake_key).where(
-        c.c.person_key == fact.person_key, c.c.at < fact.at).limit(1)).first()
-    dims = {name: fact.dims[name] for name in (
-        "site", "channel", "nationality", "nationality_group", "language", "interpreter",
-        "household_size", "age_band")}
-    conn.execute(c.insert().values(intake_key=fact.intake_key, person_key=fact.person_key,
-                                   at=fact.at, day=domain.city_day(fact.at),
-                                   # seen_before: the first visits were purged
-                                   return_visit=earlier is not None
-                                   or bool(fact.dims.get("seen_before")), **dims))
-    conn.execute(update(c).where(c.c.person_key == fact.person_key, c.c.at > fact.at,
-                                 c.c.return_visit.is_(False)).values(return_visit=True))
+    conn.execute(c.insert(), [
+        {"intake_key": f.intake_key, "person_key": f.person_key, "at": f.at,
+         "day": domain.city_day(f.at), **{name: f.dims[name] for name in CONSULTATION_DIMS},
+         # seen_before: the first visits were purged
+         "return_visit": bool(f.dims.get("seen_before"))} for f in new])
+    earlier = c.alias("earlier")
+    conn.execute(update(c).where(
+        c.c.person_key.in_(sorted({str(f.person_key) for f in new})),
+        c.c.return_visit.is_(False),
+        exists().where(earlier.c.person_key == c.c.person_key, earlier.c.at < c.c.at))
+        .values(return_visit=True))
 
 
 # --- referrals -----------------------------------------------------------------------------
 
-def _referral(conn: Connection, fact: Fact) -> None:
-    r, d, at = t.referrals, fact.dims, fact.at
-    status = ReferralStatus(d["status"])
-    row = conn.execute(select(r).where(r.c.referral_key == fact.referral_key)).first()
-    if row is None:
-        conn.execute(r.insert().values(
-            referral_key=fact.referral_key, intake_key=fact.intake_key, need=d["need"],
-            for_member=d.get("for_member"), partner=d.get("partner"),
-            service=d.get("service"), opened_at=at, day=domain.city_day(at),
-            status=status.value, status_version=d["version"], reason=d.get("reason"),
-            outcome=d.get("outcome"),
-            requested_at=at if status == ReferralStatus.REQUESTED else None,
-            acknowledged_at=at if status in domain.ANSWERED else None,
-            accepted_at=at if status in domain.ACCEPTED else None, rerouted=False))
-    else:
-        conn.execute(update(r).where(r.c.referral_key == fact.referral_key)
-                     .values(_referral_changes(row._mapping, fact, status)))
-    if status == ReferralStatus.ON_HOLD:
-        _occur(conn, domain.ON_HOLD, str(fact.referral_key), d.get("reason") or "other", fact,
-               d.get("partner"), d.get("service"))
-    _mark_reroutes(conn, str(fact.intake_key), d["need"], d.get("for_member"))
+# What a later fact of a referral may change (the rest is set when it is first seen).
+REFERRAL_CHANGES = ("opened_at", "day", "status", "status_version", "reason", "outcome",
+                    "partner", "service", "requested_at", "acknowledged_at", "accepted_at",
+                    "ack_seconds", "accept_seconds")
+
+
+def _referrals(conn: Connection, facts: Sequence[Fact]) -> list[_Occurrence]:
+    """Each referral's row: inserted when first seen, then changed by every later fact (the
+    batch's facts of one referral folded in memory first); the re-routes of the intakes
+    touched marked again. Returns the on-hold occurrences to count."""
+    r = t.referrals
+    keys = list(dict.fromkeys(str(f.referral_key) for f in facts))
+    rows = {row.referral_key: dict(row._mapping) for row in conn.execute(
+        select(r).where(r.c.referral_key.in_(keys)))}
+    stored, on_hold = set(rows), []
+    for fact in facts:
+        key, status = str(fact.referral_key), ReferralStatus(fact.dims["status"])
+        row = rows.get(key)
+        if row is None:
+            rows[key] = _new_referral(fact, status)
+        else:
+            row.update(_referral_changes(row, fact, status))
+        if status == ReferralStatus.ON_HOLD:
+            on_hold.append(_Occurrence(domain.ON_HOLD, key, fact.dims.get("reason") or "other",
+                                       fact, fact.dims.get("partner"),
+                                       fact.dims.get("service")))
+    new = [rows[k] for k in keys if k not in stored]
+    if new:
+        conn.execute(r.insert(), new)
+    changed = [{"key": k, **{f"new_{c}": rows[k][c] for c in REFERRAL_CHANGES}}
+               for k in keys if k in stored]
+    if changed:
+        conn.execute(_REFERRAL_UPDATE, changed)
+    _mark_reroutes(conn, {str(f.intake_key) for f in facts})
+    return on_hold
+
+
+_REFERRAL_UPDATE = update(t.referrals).where(
+    t.referrals.c.referral_key == bindparam("key")).values(
+    {c: bindparam(f"new_{c}") for c in REFERRAL_CHANGES})
+
+
+def _new_referral(fact: Fact, status: ReferralStatus) -> dict[str, Any]:
+    d, at = fact.dims, fact.at
+    return {"referral_key": fact.referral_key, "intake_key": fact.intake_key,
+            "need": d["need"], "for_member": d.get("for_member"), "partner": d.get("partner"),
+            "service": d.get("service"), "opened_at": at, "day": domain.city_day(at),
+            "status": status.value, "status_version": d["version"],
+            "reason": d.get("reason"), "outcome": d.get("outcome"),
+            "requested_at": at if status == ReferralStatus.REQUESTED else None,
+            "acknowledged_at": at if status in domain.ANSWERED else None,
+            "accepted_at": at if status in domain.ACCEPTED else None,
+            "ack_seconds": None, "accept_seconds": None, "rerouted": False}
 
 
 def _referral_changes(row: Mapping[str, Any], fact: Fact,
@@ -205,33 +272,64 @@ def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, round((end - start).total_seconds()))
 
 
-def _mark_reroutes(conn: Connection, intake_key: str, need: str,
-                   for_member: int | None) -> None:
+def _mark_reroutes(conn: Connection, intake_keys: set[str]) -> None:
     """Of the referrals for one need of an intake (and household member), every one but the
     earliest took over from another: a re-route (after a rejection, or re-assigned)."""
     r = t.referrals
-    member = r.c.for_member.is_(None) if for_member is None else r.c.for_member == for_member
-    rows = conn.execute(select(r.c.referral_key, r.c.rerouted).where(
-        r.c.intake_key == intake_key, r.c.need == need, member)
-        .order_by(r.c.opened_at, r.c.referral_key)).all()
-    for i, row in enumerate(rows):
-        if row.rerouted != (i > 0):
-            conn.execute(update(r).where(r.c.referral_key == row.referral_key)
-                         .values(rerouted=i > 0))
+    rows = conn.execute(select(r.c.referral_key, r.c.intake_key, r.c.need, r.c.for_member,
+                               r.c.opened_at, r.c.rerouted)
+                        .where(r.c.intake_key.in_(sorted(intake_keys)))).all()
+    groups: dict[tuple[str, str, int | None], list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[(row.intake_key, row.need, row.for_member)].append(row)
+    changed = [{"key": row.referral_key, "now_rerouted": i > 0}
+               for group in groups.values()
+               for i, row in enumerate(sorted(group, key=lambda g: (g.opened_at,
+                                                                     g.referral_key)))
+               if row.rerouted != (i > 0)]
+    if changed:
+        conn.execute(update(r).where(r.c.referral_key == bindparam("key"))
+                     .values(rerouted=bindparam("now_rerouted")), changed)
 
 
 # --- occurrences ---------------------------------------------------------------------------
 
-def _occur(conn: Connection, kind: str, subject_key: str, detail: str, fact: Fact,
-           partner: str | None = None, service: str | None = None) -> None:
-    """Count something once: the first fact of it sets its day."""
+@dataclass(frozen=True)
+class _Occurrence:
+    kind: str
+    subject_key: str
+    detail: str
+    fact: Fact
+    partner: str | None = None
+    service: str | None = None
+
+
+def _occur(conn: Connection, occurrences: Sequence[_Occurrence]) -> None:
+    """Count each thing once: the first fact of it names its partner, the earliest sets its
+    day."""
     o = t.occurrences
-    found = conn.execute(select(o.c.id, o.c.at).where(
-        o.c.kind == kind, o.c.subject_key == subject_key, o.c.detail == detail)).first()
-    if found is None:
-        conn.execute(o.insert().values(kind=kind, subject_key=subject_key, detail=detail,
-                                       partner=partner, service=service, at=fact.at,
-                                       day=domain.city_day(fact.at)))
-    elif fact.at < found.at:
-        conn.execute(update(o).where(o.c.id == found.id).values(
-            at=fact.at, day=domain.city_day(fact.at)))
+    subjects = sorted({x.subject_key for x in occurrences})
+    stored = {(row.kind, row.subject_key, row.detail): row for row in conn.execute(
+        select(o.c.id, o.c.kind, o.c.subject_key, o.c.detail, o.c.at)
+        .where(o.c.subject_key.in_(subjects)))}
+    new: dict[tuple[str, str, str], dict[str, Any]] = {}
+    earlier: dict[int, datetime] = {}
+    for x in occurrences:
+        which, at = (x.kind, x.subject_key, x.detail), x.fact.at
+        if which in stored:
+            row = stored[which]
+            if at < earlier.get(row.id, row.at):
+                earlier[row.id] = at
+        elif which not in new:
+            new[which] = {"kind": x.kind, "subject_key": x.subject_key, "detail": x.detail,
+                          "partner": x.partner, "service": x.service, "at": at,
+                          "day": domain.city_day(at)}
+        elif at < new[which]["at"]:
+            new[which].update(at=at, day=domain.city_day(at))
+    if new:
+        conn.execute(o.insert(), list(new.values()))
+    if earlier:
+        conn.execute(update(o).where(o.c.id == bindparam("row")).values(
+            at=bindparam("new_at"), day=bindparam("new_day")),
+            [{"row": row, "new_at": at, "new_day": domain.city_day(at)}
+             for row, at in earlier.items()])

@@ -189,10 +189,9 @@ def figures(engine) -> dict:
                 conn, p, ["site", "nationality", "visit", "household_size", "age_band"])
             out[start, "referrals"] = queries.referral_rows(
                 conn, p, ["partner", "service", "status", "outcome", "rerouted"])
-        out["rows"] = {table.name: sorted(map(tuple, conn.execute(select(table)).all()),
-                                          key=str) for table in t.FIGURE_TABLES}
-    for rows in out["rows"].values():  # the occurrences' ids are new: compare without them
-        rows[:] = [r[1:] if isinstance(r[0], int) else r for r in rows]
+        # the occurrences' ids are new: compared without them (and sorted without them)
+        out["rows"] = {table.name: sorted((r[1:] if isinstance(r[0], int) else r for r in map(
+            tuple, conn.execute(select(table)).all())), key=str) for table in t.FIGURE_TABLES}
     return out
 
 
