@@ -30,7 +30,9 @@ def rebuild(engine) -> int:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE reporting_facts IN EXCLUSIVE MODE"))
-        return projection.rebuild(conn)
+        count = projection.rebuild(conn)
+        projection.refresh_statistics(conn)
+        return count
 
 
 def run_rebuild(_args) -> None:

@@ -295,6 +295,7 @@ def deliver_year(events: Iterable[Envelope], uow_factory: Callable[[], Any],
     intake service would track referrals of intakes it never recorded. The year is history:
     it is given to the service that counts history. Stable ids make a second run a duplicate
     (Verdict ACK, "duplicate") for every event."""
+    from services.reporting import projection
     from services.reporting.consumers import SUBSCRIPTIONS
     from shared.bus.delivery import Verdict, deliver_batch
 
@@ -317,6 +318,9 @@ def deliver_year(events: Iterable[Envelope], uow_factory: Callable[[], Any],
             flush()
     if pending:
         flush()
+    with uow_factory() as uow:  # a year's reports planned for a year's rows
+        projection.refresh_statistics(uow.session.connection())
+        uow.commit()
     return done
 
 

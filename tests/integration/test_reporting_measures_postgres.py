@@ -42,3 +42,38 @@ def test_the_databases_referral_measures_equal_those_measured_in_python(pg_setti
         empty = queries.Period(date(2031, 1, 1), date(2031, 1, 31))
         assert queries.referral_rows(conn, empty, ()) == [] == in_python(conn, empty, ())
         assert queries.summary(conn, empty)["referrals"]["referrals"] == 0
+
+
+def test_the_summarys_counts_in_one_pass_equal_those_counted_column_by_column(pg_settings):
+    """On PostgreSQL the summary counts every dimension in one pass (GROUPING SETS): the
+    same counts as a query per column, with and without filters (a referral's site joins
+    its consultation)."""
+    from sqlalchemy import func, select
+
+    from services.reporting import tables as t
+
+    deps = bootstrap(pg_settings.for_service("reporting"))
+    deliver_year(Year(2022, scale=0.01).events(), deps.uow)
+    c, r = t.consultations, t.referrals
+    with deps.engine.connect() as conn:
+        for filters in ({}, {"site": "centre"}, {"nationality_group": "UA"}):
+            period = queries.Period(date(2022, 1, 1), date(2022, 12, 31), filters=filters)
+            found = queries.summary(conn, period)
+            for name in ("site", "channel", "language", "interpreter", "household_size",
+                         "age_band"):
+                expected = dict(conn.execute(
+                    select(c.c[name], func.count()).where(
+                        c.c.day.between(period.start, period.end),
+                        *[c.c[k] == v for k, v in filters.items()]).group_by(c.c[name])).all())
+                assert found["consultations"][f"by_{name}"] == {
+                    str(k): n for k, n in expected.items()}, (name, filters)
+            assert sum(found["consultations"]["by_visit"].values()) == \
+                found["consultations"]["total"] > 0
+            for name in ("partner", "service", "status", "outcome"):
+                query = select(r.c[name], func.count()).select_from(
+                    r.outerjoin(c, c.c.intake_key == r.c.intake_key)).where(
+                    r.c.day.between(period.start, period.end),
+                    *[c.c[k] == v for k, v in filters.items()]).group_by(r.c[name])
+                assert found["referrals"][f"by_{name}"] == {
+                    str(k): n for k, n in conn.execute(query).all()}, (name, filters)
+    deps.engine.dispose()
