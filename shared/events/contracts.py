@@ -455,10 +455,10 @@ CATALOGUE: tuple[ContractEntry, ...] = (
                   ("referral", "partner_adapter", "ops", "reporting")),
     ContractEntry("person.erased", 1, PersonErasedV1, "referral",
                   ("intake", "partner_adapter", "ops", "reporting")),
-    # the walk-in queue's waiting times, for reporting (issue 21) to count once it subscribes
-    ContractEntry("queue.ticket_drawn", 1, QueueTicketDrawnV1, "intake", ("ops",)),
-    ContractEntry("queue.ticket_called", 1, QueueTicketCalledV1, "intake", ("ops",)),
-    ContractEntry("queue.ticket_closed", 1, QueueTicketClosedV1, "intake", ("ops",)),
+    # the walk-in queue's waiting times, counted by reporting (issue 22, item 1)
+    ContractEntry("queue.ticket_drawn", 1, QueueTicketDrawnV1, "intake", ("ops", "reporting")),
+    ContractEntry("queue.ticket_called", 1, QueueTicketCalledV1, "intake", ("ops", "reporting")),
+    ContractEntry("queue.ticket_closed", 1, QueueTicketClosedV1, "intake", ("ops", "reporting")),
 )
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 
