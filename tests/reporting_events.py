@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 from shared.events.envelope import Envelope, new_envelope, parse_envelope
 from shared.events.model import (ConsentWithdrawnV1, IntakeHouseholdMemberV2, IntakeRecordedV2,
                                  NeedV2, PersonErasureRequestedV1, PersonV2,
-                                 QueueTicketCalledV1, QueueTicketClosedV1, QueueTicketDrawnV1,
+                                 QueueTicketCalledV1, QueueTicketClosedV1, QueueTicketClosedV2,
+                                 QueueTicketDrawnV1,
                                  ReferralOverdueV1, ReferralPersonV1, ReferralRequestedV1,
                                  ReferralStatusChangedV1, ResidenceV2)
 from shared.events.typed import TypedEvent
@@ -139,11 +140,19 @@ class Ticket:
         return wire(QueueTicketCalledV1(**self.common, **self.call), "intake")
 
     def closed(self, status: str, after_minutes: float,
-               intake_id: uuid.UUID | None = None) -> Envelope:
-        return wire(QueueTicketClosedV1(
-            **self.common, **self.call, status=status,
-            closed_at=self.call["called_at"] + timedelta(minutes=after_minutes),
-            intake_id=intake_id), "intake")
+               intake_id: uuid.UUID | None = None, version: int = 2) -> Envelope:
+        """Served or no-show, `after_minutes` after its call (v1: as published before
+        tickets could be left)."""
+        closed = (QueueTicketClosedV2 if version == 2 else QueueTicketClosedV1)
+        return wire(closed(**self.common, **self.call, status=status,
+                           closed_at=self.call["called_at"] + timedelta(minutes=after_minutes),
+                           intake_id=intake_id), "intake")
+
+    def left(self, at_moment: datetime) -> Envelope:
+        """Closed as left without being served (at the end of its day), called or not."""
+        call = self.call or dict(called_at=None, waited_seconds=None, interpreter_needed=None)
+        return wire(QueueTicketClosedV2(**self.common, **call, status="left",
+                                        closed_at=at_moment), "intake")
 
 
 @dataclass

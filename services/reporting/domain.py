@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from shared.clock import CITY_TIME
 from shared.events.model import (ConsentWithdrawnV1, IntakeRecordedV2,
                                  PersonErasureRequestedV1, QueueTicketCalledV1,
-                                 QueueTicketClosedV1, QueueTicketDrawnV1, ReferralOverdueV1,
+                                 QueueTicketClosedV2, QueueTicketDrawnV1, ReferralOverdueV1,
                                  ReferralRequestedV1, ReferralStatusChangedV1)
 from shared.events.vocabulary import REFERRAL_OUTCOMES, REFERRAL_REASONS, ReferralStatus
 
@@ -59,8 +59,9 @@ ACCEPTED = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
                       ReferralStatus.COMPLETED})
 # How far a walk-in ticket got: the furthest a ticket's facts tell wins, whatever order they
 # arrive in (a closed ticket was called, a called one drawn).
-WAITING, CALLED, SERVED, NO_SHOW = "waiting", "called", "served", "no_show"
-TICKET_REACHED = {WAITING: 0, CALLED: 1, SERVED: 2, NO_SHOW: 2}
+# "left": still waiting or called when its day was over (closed by the intake service).
+WAITING, CALLED, SERVED, NO_SHOW, LEFT = "waiting", "called", "served", "no_show", "left"
+TICKET_REACHED = {WAITING: 0, CALLED: 1, SERVED: 2, NO_SHOW: 2, LEFT: 2}
 TICKET_STATUSES = tuple(TICKET_REACHED)
 QUEUE_DIMENSIONS = ("site", "language", "topic", "status", "interpreter_needed")
 WITH_REASON = frozenset({ReferralStatus.ON_HOLD, ReferralStatus.REJECTED,
@@ -200,12 +201,13 @@ def _ticket(event: QueueTicketDrawnV1, key: Keyer) -> Fact:
                             "status": WAITING, "waited_seconds": None,
                             "interpreter_needed": None}
     kind = TICKET_DRAWN
-    # a closed ticket's event is a called one's too (it carries the call): closed first
-    if isinstance(event, QueueTicketCalledV1):
+    # a closed ticket carries its call (none if it left without being called)
+    if isinstance(event, (QueueTicketCalledV1, QueueTicketClosedV2)):
         kind = TICKET_CALLED
-        dims.update(status=CALLED, waited_seconds=max(0, event.waited_seconds),
-                    interpreter_needed=event.interpreter_needed)
-    if isinstance(event, QueueTicketClosedV1):
+        dims.update(status=CALLED, interpreter_needed=event.interpreter_needed,
+                    waited_seconds=None if event.waited_seconds is None
+                    else max(0, event.waited_seconds))
+    if isinstance(event, QueueTicketClosedV2):
         kind = TICKET_CLOSED
         dims.update(status=event.status)
     return Fact(kind, event.drawn_at, dims=dims)

@@ -3,8 +3,8 @@
 A period is a range of the city's calendar days, both ends included; consultations count on
 the day they were recorded, referrals on the day they were opened, occurrences (holds,
 deadline breaches, consent withdrawals, erasures) on the day they happened, walk-in tickets
-on the day they were drawn. Rows may be split
-by an interval (day, week, month, quarter, year): each then names its `period`.
+on the day they were drawn. Rows may be split by an interval (day, week, month, quarter,
+year): each then names its `period`.
 """
 from __future__ import annotations
 

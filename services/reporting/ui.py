@@ -72,7 +72,8 @@ def ticket_statuses() -> dict[str, str]:
     return {domain.WAITING: pgettext("ticket status", "still waiting"),
             domain.CALLED: pgettext("ticket status", "called, not yet closed"),
             domain.SERVED: pgettext("ticket status", "served"),
-            domain.NO_SHOW: pgettext("ticket status", "did not come when called")}
+            domain.NO_SHOW: pgettext("ticket status", "did not come when called"),
+            domain.LEFT: pgettext("ticket status", "left without being served")}
 
 
 def input_labels() -> dict[str, str]:

@@ -189,3 +189,17 @@ def test_the_queue_section_narrowed_by_site_in_english_and_empty(page):
     empty = page("from=2021-01-01&to=2021-01-31").get_data(as_text=True)
     assert "In diesem Zeitraum wurden keine Wartenummern gezogen." in empty
     assert 'id="queue-by-site"' not in empty
+
+
+def test_tickets_left_without_being_served_are_named_in_words(reporting_deps, reporting_app):
+    from tests.reporting_events import Ticket, at
+
+    ticket = Ticket("centre", "fa", "other", at(0))
+    for event in (ticket.drawn_event(), ticket.left(at(15))):
+        deliver(event.to_json(), SUBSCRIPTIONS[0], reporting_deps.uow)
+    headers = bearer(reporting_app, Principal("management", "management"))
+    html = reporting_app.test_client().get(f"/reports?{SPRING}", headers=headers).get_data(
+        as_text=True)
+    assert cells(html, "queue-by-status") == [["ohne Bedienung gegangen", "1"]]
+    assert cells(html, "queue-by-site")[1] == ["Servicezentrum", "1", "0", "0", "– / –"]
+    assert dict(cells(html, "queue-by-language")) == {"Persisch": "1"}

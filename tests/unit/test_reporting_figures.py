@@ -255,3 +255,23 @@ def test_a_ticket_fact_keeps_no_ticket_id_number_or_intake(scene, reporting_uow)
         assert str(ticket.id) not in text
     assert "I-001" not in text and str(scene.intakes["olena1"]) not in text
     assert {r.intake_key for r in rows} == {None} and {r.person_key for r in rows} == {None}
+
+
+def test_tickets_left_without_being_served_are_counted_as_left(reporting_uow):
+    """Closed by the intake service when their day was over: one never called (no wait),
+    one called after 15 minutes; a ticket closed by a v1 event (before tickets could be
+    left) counts as before."""
+    never = Ticket("centre", "uk", "other", at(0))
+    called = Ticket("centre", "ar", "housing", at(0.5), "Z-002")
+    old = Ticket("centre", "uk", "housing", at(1), "Z-003")
+    midnight = at(15)  # 23:00 UTC: the city's day over
+    take(reporting_uow, [never.left(midnight), never.drawn_event(),
+                         called.drawn_event(), called.called(15), called.left(midnight),
+                         old.drawn_event(), old.called(5), old.closed("no_show", 3, version=1)])
+    assert {r["status"]: r["tickets"] for r in queue(reporting_uow, ["status"])} == {
+        "left": 2, "no_show": 1}
+    assert queue(reporting_uow, []) == [
+        {"tickets": 3, "served": 0, "no_shows": 1, "median_wait_minutes": 10.0,
+         "p90_wait_minutes": 15.0}]  # of 5 and 15 minutes: the never called has none
+    assert queries.summary(conn(reporting_uow), WEEK)["queue"]["by_status"] == {
+        "left": 2, "no_show": 1}
