@@ -1,6 +1,7 @@
 """Events the reporting service counts, as their producers publish them (through the wire):
 consultations of people, referrals through their lifecycle, deadline breaches, consent
-withdrawals, erasure requests. Shared by the reporting tests of every tier."""
+withdrawals, erasure requests, walk-in tickets drawn, called and closed. Shared by the
+reporting tests of every tier."""
 from __future__ import annotations
 
 import uuid
@@ -9,8 +10,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from shared.events.envelope import Envelope, new_envelope, parse_envelope
 from shared.events.model import (ConsentWithdrawnV1, IntakeHouseholdMemberV2, IntakeRecordedV2,
-                                 NeedV2, PersonErasureRequestedV1, PersonV2, ReferralOverdueV1,
-                                 ReferralPersonV1, ReferralRequestedV1,
+                                 NeedV2, PersonErasureRequestedV1, PersonV2,
+                                 QueueTicketCalledV1, QueueTicketClosedV1, QueueTicketClosedV2,
+                                 QueueTicketDrawnV1,
+                                 ReferralOverdueV1, ReferralPersonV1, ReferralRequestedV1,
                                  ReferralStatusChangedV1, ResidenceV2)
 from shared.events.typed import TypedEvent
 from shared.events.vocabulary import DeadlinePhase, ReferralStatus
@@ -116,11 +119,50 @@ class Referral:
             due_at=when - timedelta(hours=1), noticed_at=when), "referral")
 
 
+class Ticket:
+    """One walk-in ticket's events as the intake service publishes them (walk_in.Ticket
+    .event): drawn, called after some minutes, closed."""
+
+    def __init__(self, site: str, language: str, topic: str, drawn: datetime,
+                 number: str = "I-001"):
+        self.id, self.drawn = uuid.uuid4(), drawn
+        self.common = dict(ticket_id=self.id, site=site, number=number, language=language,
+                           topic=topic, drawn_at=drawn)
+        self.call: dict = {}
+
+    def drawn_event(self) -> Envelope:
+        return wire(QueueTicketDrawnV1(**self.common), "intake")
+
+    def called(self, after_minutes: float, interpreter_needed: bool = False) -> Envelope:
+        called_at = self.drawn + timedelta(minutes=after_minutes)
+        self.call = dict(called_at=called_at, waited_seconds=int(after_minutes * 60),
+                         interpreter_needed=interpreter_needed)
+        return wire(QueueTicketCalledV1(**self.common, **self.call), "intake")
+
+    def closed(self, status: str, after_minutes: float,
+               intake_id: uuid.UUID | None = None, version: int = 2) -> Envelope:
+        """Served or no-show, `after_minutes` after its call (v1: as published before
+        tickets could be left)."""
+        closed = (QueueTicketClosedV2 if version == 2 else QueueTicketClosedV1)
+        return wire(closed(**self.common, **self.call, status=status,
+                           closed_at=self.call["called_at"] + timedelta(minutes=after_minutes),
+                           intake_id=intake_id), "intake")
+
+    def left(self, at_moment: datetime) -> Envelope:
+        """Closed as left without being served (at the end of its day), called or not."""
+        call = self.call or dict(called_at=None, waited_seconds=None, interpreter_needed=None)
+        return wire(QueueTicketClosedV2(**self.common, **call, status="left",
+                                        closed_at=at_moment), "intake")
+
+
 @dataclass
 class Scene:
     """A known week of the centre: five consultations (three people, one returning), four
     referrals (one rejected and re-routed, one put on hold), deadline breaches, a consent
-    withdrawal; the figures each test expects are in the docstrings of its module."""
+    withdrawal; five walk-in tickets on Monday (two at the info point: served after 10
+    minutes' wait, a no-show after 30 with an interpreter needed; three at the centre: served
+    after 5, called after 20, one still waiting); the figures each test expects are in the
+    docstrings of its module."""
 
     events: list[Envelope] = field(default_factory=list)
     olena: Visitor = field(default_factory=lambda: Visitor(household=2))
@@ -131,6 +173,7 @@ class Scene:
         nationality="RO", birth_date=date(1950, 1, 1), languages=("ro",), household=6))
     intakes: dict[str, uuid.UUID] = field(default_factory=dict)
     referrals: dict[str, Referral] = field(default_factory=dict)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
 
     @classmethod
     def week(cls) -> Scene:
@@ -163,4 +206,21 @@ class Scene:
                                            partner=None, service=None)
         s.events.append(d.becomes("on-hold", at(2), reason="fact_missing"))
         s.events.append(s.olena.consent_withdrawn(at(50), partner="welfare"))
+        s.events += s.queue_day()
         return s
+
+    def queue_day(self) -> list[Envelope]:
+        """Monday's walk-in tickets: at the info point waits of 10 and 30 minutes (served,
+        no-show), at the centre of 5 and 20 (served, still called) and one still waiting."""
+        t = self.tickets
+        served = t["served"] = Ticket("infopoint", "uk", "orientation_counselling", at(0))
+        gone = t["no_show"] = Ticket("infopoint", "ar", "housing", at(0.25), "I-002")
+        quick = t["quick"] = Ticket("centre", "uk", "living_costs", at(1), "Z-001")
+        called = t["called"] = Ticket("centre", "ro", "other", at(3), "Z-002")
+        waiting = t["waiting"] = Ticket("centre", "de", "other", at(3.5), "Z-003")
+        return [served.drawn_event(), served.called(10),
+                served.closed("served", 40, self.intakes.get("olena1")),
+                gone.drawn_event(), gone.called(30, interpreter_needed=True),
+                gone.closed("no_show", 5),
+                quick.drawn_event(), quick.called(5), quick.closed("served", 30),
+                called.drawn_event(), called.called(20), waiting.drawn_event()]

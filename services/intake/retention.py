@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 from sqlalchemy import func, select
 
 from services.intake import tables as t
+from services.intake import walk_in_store
 from shared.retention import Purge, bus_purges, purge_rows
 from shared.service import ServiceDeps
 
@@ -103,6 +104,8 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
         "idempotency_keys": purge_rows(sf, t.intake_idempotency_keys, "created_at",
                                        measured_from="created_at"),
         "login_attempts": purge_rows(sf, t.login_attempts, "at", measured_from="at"),
-        "queue_tickets": purge_rows(sf, t.queue_tickets, "drawn_at", measured_from="drawn_at"),
+        # closing the past days' open tickets first (walk_in_store: the daily work)
+        "queue_tickets": walk_in_store.closing_left_behind(
+            deps.uow, purge_rows(sf, t.queue_tickets, "drawn_at", measured_from="drawn_at")),
         **bus_purges(sf, t.outbox, t.inbox),
     }

@@ -5,7 +5,8 @@ the day, the language the visitor chose and a topic. Who speaks what: every staf
 taken to speak German (the centre's working language); any other language, English too,
 only if it is in their account. A ticket nobody present speaks the language of is not left
 waiting for ever: once it has waited INTERPRETER_AFTER, any staff member may call it, and
-it is called as needing an interpreter.
+it is called as needing an interpreter. Nor is a ticket left open for ever: one still
+waiting or called when its day is over (the city's) is closed as left without being served.
 """
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from typing import Iterable, Sequence
 
-from shared.events.model import QueueTicketCalledV1, QueueTicketClosedV1, QueueTicketDrawnV1
+from shared.clock import CITY_TIME
+from shared.events.model import QueueTicketCalledV1, QueueTicketClosedV2, QueueTicketDrawnV1
 from shared.reference import NEEDS, SITES, is_language
 
 SPOKEN_BY_ALL = frozenset({"de"})
@@ -34,6 +36,7 @@ class TicketStatus(str, Enum):
     CALLED = "called"
     SERVED = "served"
     NO_SHOW = "no_show"
+    LEFT = "left"  # still waiting or called when its day was over: left without being served
 
 
 OPEN = (TicketStatus.WAITING, TicketStatus.CALLED)
@@ -62,10 +65,11 @@ class TransitionRefused(Exception):
 
 # status -> the statuses it may become
 ALLOWED = {
-    TicketStatus.WAITING: {TicketStatus.CALLED},
-    TicketStatus.CALLED: {TicketStatus.SERVED, TicketStatus.NO_SHOW},
+    TicketStatus.WAITING: {TicketStatus.CALLED, TicketStatus.LEFT},
+    TicketStatus.CALLED: {TicketStatus.SERVED, TicketStatus.NO_SHOW, TicketStatus.LEFT},
     TicketStatus.SERVED: set(),
     TicketStatus.NO_SHOW: set(),
+    TicketStatus.LEFT: set(),
 }
 
 
@@ -112,6 +116,11 @@ class Ticket:
         called): drawn, called or closed, with its waiting time once called."""
         drawn = dict(ticket_id=uuid.UUID(self.id), site=self.site, number=self.number,
                      language=self.language, topic=self.topic, drawn_at=self.drawn_at)
+        if self.status is TicketStatus.LEFT and self.called_at is None and self.closed_at:
+            # left while still waiting: closed, never called
+            return QueueTicketClosedV2(**drawn, called_at=None, waited_seconds=None,
+                                       interpreter_needed=None, status=self.status.value,
+                                       closed_at=self.closed_at)
         if self.status is TicketStatus.WAITING or self.called_at is None:
             return QueueTicketDrawnV1(**drawn)
         called = dict(drawn, called_at=self.called_at,
@@ -119,9 +128,21 @@ class Ticket:
                       interpreter_needed=self.interpreter_needed)
         if self.status is TicketStatus.CALLED or self.closed_at is None:
             return QueueTicketCalledV1(**called)
-        return QueueTicketClosedV1(**called, status=self.status.value, closed_at=self.closed_at,
+        return QueueTicketClosedV2(**called, status=self.status.value, closed_at=self.closed_at,
                                    intake_id=uuid.UUID(self.intake_id) if self.intake_id
                                    else None)
+
+
+def day_over(day: date) -> datetime:
+    """When the city's day `day` is over: the next midnight in Europe/Berlin."""
+    return datetime.combine(day + timedelta(days=1), time(0), CITY_TIME).astimezone(timezone.utc)
+
+
+def left_behind(tickets: Iterable[Ticket], now: datetime) -> list[Ticket]:
+    """The tickets still waiting or called whose day is over, each closed as left without
+    being served at the end of its day."""
+    return [t.moved_to(TicketStatus.LEFT, day_over(t.day)) for t in tickets
+            if t.status in OPEN and day_over(t.day) <= now]
 
 
 def ticket_number(site: str, seq: int) -> str:

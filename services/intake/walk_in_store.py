@@ -1,6 +1,7 @@
 """The walk-in queue's use cases on its table: draw, list, call (a ticket or the next one),
-close. Each change opens one unit of work and commits once, its event (queue.ticket_drawn,
-_called, _closed) in the outbox with it; the rules are walk_in.py's.
+close, and close the tickets a past day left open (as left). Each change opens one unit of
+work and commits once, its event (queue.ticket_drawn, _called, _closed) in the outbox with
+it; the rules are walk_in.py's.
 
 Two staff calling "next" at once never get the same ticket: the call is a conditional UPDATE
 (`WHERE id = … AND status = 'waiting'`), and whoever's UPDATE finds the ticket no longer
@@ -12,6 +13,7 @@ drawn at once, the second to commit would draw again.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from datetime import date, datetime
@@ -23,10 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.intake.tables import accounts, intakes, queue_tickets
 from services.intake.walk_in import (OPEN, QueueError, Ticket, TicketStatus, check_draw,
-                                     choose_next, next_seq, staff_speaks)
+                                     choose_next, left_behind, next_seq, staff_speaks)
 from shared.clock import CITY_TIME
+from shared.retention import Purge
 from shared.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
 Sessions = sessionmaker[Session]
 UnitsOfWork = Callable[[], UnitOfWork]
 Clock = Callable[[], datetime]
@@ -210,6 +214,47 @@ def _waiting(s: Session, site: str, day: date) -> Sequence[Ticket]:
         queue_tickets.c.status == TicketStatus.WAITING.value)
         .order_by(queue_tickets.c.drawn_at, queue_tickets.c.seq).limit(500)).all()
     return [_ticket(r) for r in rows]
+
+
+LEFT_AT_ONCE = 500  # tickets closed as left per transaction
+
+
+def close_left_behind(uows: UnitsOfWork, now: datetime) -> int:
+    """Close the tickets still waiting or called on a day that is over as left without
+    being served (walk_in.left_behind), each with its queue.ticket_closed event; returns how
+    many. Run by the intake service's daily work (its retention run, retention.py). A
+    ticket someone moved meanwhile is left as they moved it (the conditional UPDATE)."""
+    closed = 0
+    while True:
+        with uows() as uow:
+            s = uow.session
+            rows = s.execute(select(queue_tickets).where(
+                queue_tickets.c.status.in_([st.value for st in OPEN]),
+                queue_tickets.c.day < city_day(now))
+                .order_by(queue_tickets.c.drawn_at, queue_tickets.c.id)
+                .limit(LEFT_AT_ONCE)).all()
+            found = [_ticket(r) for r in rows]
+            by_id = {t.id: t for t in found}
+            for moved in left_behind(found, now):
+                if _move(s, by_id[moved.id], moved):
+                    uow.publish(moved.event())
+                    closed += 1
+            uow.commit()
+        if len(rows) < LEFT_AT_ONCE:
+            return closed
+
+
+def closing_left_behind(uows: UnitsOfWork, purge: Purge) -> Purge:
+    """The tickets' retention purge, run daily, closing the past days' open tickets as left
+    first (not in a dry run): the intake service's daily work, so no ticket stays open for
+    longer than a day after its own (nor is deleted still open)."""
+    def apply(cutoff: datetime, now: datetime, dry_run: bool) -> int:
+        if not dry_run:
+            left = close_left_behind(uows, now)
+            if left:
+                log.info("walk-in tickets of past days closed as left", extra={"count": left})
+        return purge.apply(cutoff, now, dry_run)
+    return Purge(purge.measured_from, purge.action, apply)
 
 
 def set_languages(s: Session, username: str, languages: Sequence[str]) -> None:

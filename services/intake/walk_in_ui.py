@@ -191,7 +191,8 @@ def _act(ticket_id, act) -> object:
 
 def _status_word(status: TicketStatus) -> str:
     return {TicketStatus.WAITING: _("waiting"), TicketStatus.CALLED: _("called"),
-            TicketStatus.SERVED: _("served"), TicketStatus.NO_SHOW: _("not come")}[status]
+            TicketStatus.SERVED: _("served"), TicketStatus.NO_SHOW: _("not come"),
+            TicketStatus.LEFT: _("left without being served")}[status]
 
 
 @bp.post("/queue/tickets/<uuid:ticket_id>/call")

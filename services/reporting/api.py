@@ -1,4 +1,5 @@
-"""JSON API of the reports (/api/v1/reports/...): consultations, referrals, a period's summary.
+"""JSON API of the reports (/api/v1/reports/...): consultations, referrals, the walk-in queue,
+a period's summary.
 
 Management and admins read every figure (exact counts); a partner reads the referral figures
 of its own cases only. `format=csv|xlsx` answers a file; `suppress_under=N` withholds counts
@@ -14,12 +15,14 @@ from marshmallow import RAISE
 from flask_smorest import Blueprint
 
 from services.reporting import domain, exports, queries
-from services.reporting.schemas import (ConsultationQuerySchema, ReferralQuerySchema,
-                                        RowsSchema, SummaryQuerySchema, SummarySchema)
+from services.reporting.schemas import (ConsultationQuerySchema, QueueQuerySchema,
+                                        ReferralQuerySchema, RowsSchema, SummaryQuerySchema,
+                                        SummarySchema)
 from shared.auth import api_roles, current_principal
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
-                description="The centre's figures: consultations, referrals, a period's summary")
+                description="The centre's figures: consultations, referrals, the walk-in "
+                            "queue, a period's summary")
 REPORT_ROLES = ("management",)  # and admin, who passes every role check
 # format=csv or xlsx: the same 200 as a file
 FILES = {"200": {"description": "OK", "content": {
@@ -97,6 +100,24 @@ class Referrals(MethodView):
         return answer(query, rows, queries.REFERRAL_MEASURES, suppression, "referrals")
 
 
+@blp.route("/queue")
+class Queue(MethodView):
+    @api_roles(*REPORT_ROLES)
+    @blp.doc(responses=FILES)
+    @blp.arguments(QueueQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, RowsSchema)
+    def get(self, query):
+        """Walk-in tickets drawn in a period by site, language, topic, status or interpreter
+        needed: how many, served, no-shows, and the minutes from drawing to being called
+        (median, p90)."""
+        p = period(query, ("site",))
+        rows = _read(lambda conn: queries.queue_rows(conn, p, query["by"]))
+        under = query.get("suppress_under")
+        suppression = domain.Suppression(under, "tickets", queries.QUEUE_MEASURES[1:]) \
+            if under else None
+        return answer(query, rows, queries.QUEUE_MEASURES, suppression, "queue")
+
+
 @blp.route("/summary")
 class Summary(MethodView):
     @api_roles(*REPORT_ROLES)
@@ -106,7 +127,8 @@ class Summary(MethodView):
         """Every figure of a period: consultations by each dimension and the top
         nationalities, referrals by partner, service, status and outcome with their times to
         acknowledgement and acceptance, re-routes, deadline breaches, on-hold reasons,
-        consent withdrawals, erasures, and the review's table (site × nationality group)."""
+        consent withdrawals, erasures, the review's table (site × nationality group), and
+        the walk-in queue's tickets and waiting times."""
         p = queries.Period(query["start"], query["end"],
                            filters={f: query[f] for f in ("site", "partner") if query.get(f)})
         with engine().connect() as conn:

@@ -18,18 +18,24 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from shared.clock import CITY_TIME
 from shared.events.model import (ConsentWithdrawnV1, IntakeRecordedV2,
-                                 PersonErasureRequestedV1, ReferralOverdueV1,
+                                 PersonErasureRequestedV1, QueueTicketCalledV1,
+                                 QueueTicketClosedV2, QueueTicketDrawnV1, ReferralOverdueV1,
                                  ReferralRequestedV1, ReferralStatusChangedV1)
 from shared.events.vocabulary import REFERRAL_OUTCOMES, REFERRAL_REASONS, ReferralStatus
 
 # The event types reporting counts (and the erasure events it answers).
 COUNTED_TYPES = ("intake.recorded", "referral.requested", "referral.status_changed",
-                 "referral.overdue", "consent.withdrawn", "person.erasure_requested")
+                 "referral.overdue", "consent.withdrawn", "person.erasure_requested",
+                 "queue.ticket_drawn", "queue.ticket_called", "queue.ticket_closed")
 
 # Fact kinds: one per kind of thing counted.
 CONSULTATION, REFERRAL, DEADLINE_BREACH = "consultation", "referral", "deadline_breach"
 CONSENT_WITHDRAWAL, ERASURE = "consent_withdrawal", "erasure"
 ON_HOLD = "on_hold"  # an occurrence kind, from a referral fact
+# a walk-in ticket drawn, called, closed (one fact kind per event of it)
+TICKET_DRAWN, TICKET_CALLED, TICKET_CLOSED = ("queue_ticket_drawn", "queue_ticket_called",
+                                              "queue_ticket_closed")
+TICKET_KINDS = (TICKET_DRAWN, TICKET_CALLED, TICKET_CLOSED)
 
 OTHER = "other"  # a reason or outcome reporting does not know
 UKRAINE = "UA"
@@ -51,6 +57,13 @@ ANSWERED = frozenset({ReferralStatus.RECEIVED, ReferralStatus.ACCEPTED, Referral
                       ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED})
 ACCEPTED = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
                       ReferralStatus.COMPLETED})
+# How far a walk-in ticket got: the furthest a ticket's facts tell wins, whatever order they
+# arrive in (a closed ticket was called, a called one drawn).
+# "left": still waiting or called when its day was over (closed by the intake service).
+WAITING, CALLED, SERVED, NO_SHOW, LEFT = "waiting", "called", "served", "no_show", "left"
+TICKET_REACHED = {WAITING: 0, CALLED: 1, SERVED: 2, NO_SHOW: 2, LEFT: 2}
+TICKET_STATUSES = tuple(TICKET_REACHED)
+QUEUE_DIMENSIONS = ("site", "language", "topic", "status", "interpreter_needed")
 WITH_REASON = frozenset({ReferralStatus.ON_HOLD, ReferralStatus.REJECTED,
                          ReferralStatus.CANCELLED, ReferralStatus.FAILED})
 
@@ -134,6 +147,8 @@ def fact_of(event: object, key: Keyer) -> Fact | None:
                     person_key=key("person", event.person_id),
                     dims={"consent": key("consent", event.consent_id),
                           "partner": event.partner})
+    if isinstance(event, QueueTicketDrawnV1):
+        return _ticket(event, key)
     if isinstance(event, PersonErasureRequestedV1):
         return Fact(ERASURE, event.requested_at, dims={"request": key("request",
                                                                       event.request_id)})
@@ -173,6 +188,35 @@ def _consultation(event: IntakeRecordedV2, key: Keyer) -> Fact:
                       "language": language, "interpreter": person.interpreter,
                       "household_size": household_size(len(person.household)),
                       "age_band": age_band(person.birth_date, day)})
+
+
+def _ticket(event: QueueTicketDrawnV1, key: Keyer) -> Fact:
+    """A walk-in ticket as one of its events tells it: drawn, called (how long it waited,
+    whether an interpreter was needed), or closed (served, no-show). Keyed by the ticket (a
+    keyed hash of its id); neither its number nor a consultation it led to is kept. Every fact
+    of a ticket is dated by its drawing: it counts on that day, and a retention purge takes
+    all of a ticket's facts with its row."""
+    dims: dict[str, Any] = {"ticket": key("queue_ticket", event.ticket_id), "site": event.site,
+                            "language": event.language, "topic": event.topic,
+                            "status": WAITING, "waited_seconds": None,
+                            "interpreter_needed": None}
+    kind = TICKET_DRAWN
+    # a closed ticket carries its call (none if it left without being called)
+    if isinstance(event, (QueueTicketCalledV1, QueueTicketClosedV2)):
+        kind = TICKET_CALLED
+        dims.update(status=CALLED, interpreter_needed=event.interpreter_needed,
+                    waited_seconds=None if event.waited_seconds is None
+                    else max(0, event.waited_seconds))
+    if isinstance(event, QueueTicketClosedV2):
+        kind = TICKET_CLOSED
+        dims.update(status=event.status)
+    return Fact(kind, event.drawn_at, dims=dims)
+
+
+def furthest(status: str, other: str) -> str:
+    """Of two statuses of one ticket, the one it got further to (the same whatever order
+    they come in)."""
+    return max(status, other, key=lambda s: (TICKET_REACHED.get(s, 2), s))
 
 
 # --- periods and summaries ----------------------------------------------------------------

@@ -5,7 +5,9 @@ delivered the events in, and a rebuild from the log equals the live tables: a co
 is "returning" when the same person had an earlier one (a late-arriving earlier one turns the
 later ones returning), a referral's status is that of its highest version, its times are
 the earliest seen, and of the referrals for one need of an intake all but the earliest are
-re-routes. Every occurrence counts once (its kind, subject and detail are unique).
+re-routes. Every occurrence counts once (its kind, subject and detail are unique). A walk-in
+ticket's status is the furthest its facts tell (waiting < called < served or no-show), its
+wait and interpreter need those of its call.
 """
 from __future__ import annotations
 
@@ -56,6 +58,9 @@ def apply_all(conn: Connection, facts: Sequence[Fact]) -> None:
     counted += [_Occurrence(f.kind, f.dims["request"], "", f) for f in by_kind[domain.ERASURE]]
     if counted:
         _occur(conn, counted)
+    tickets = [f for kind in domain.TICKET_KINDS for f in by_kind[kind]]
+    if tickets:
+        _queue_tickets(conn, tickets)
 
 
 def serialise(conn: Connection, keys: Iterable[str | None]) -> None:
@@ -92,6 +97,8 @@ def keys_to_serialise(fact: Fact) -> tuple[str | None, ...]:
         return (fact.intake_key,)
     if fact.kind == domain.CONSENT_WITHDRAWAL:
         return (fact.person_key,)
+    if fact.kind in domain.TICKET_KINDS:  # a ticket's events may arrive at two consumers
+        return (fact.dims["ticket"],)
     return ()
 
 
@@ -343,3 +350,53 @@ def _occur(conn: Connection, occurrences: Sequence[_Occurrence]) -> None:
             at=bindparam("new_at"), day=bindparam("new_day")),
             [{"row": row, "new_at": at, "new_day": domain.city_day(at)}
              for row, at in earlier.items()])
+
+
+# --- walk-in tickets -----------------------------------------------------------------------
+
+# What a later fact of a ticket may change (where, when and in which language it was drawn
+# every fact of it tells alike).
+TICKET_CHANGES = ("status", "waited_seconds", "interpreter_needed")
+
+
+def _queue_tickets(conn: Connection, facts: Sequence[Fact]) -> None:
+    """Each ticket's row: inserted when first seen, then brought as far as its facts tell
+    (the batch's facts of one ticket folded in memory first)."""
+    q = t.queue_tickets
+    keys = list(dict.fromkeys(str(f.dims["ticket"]) for f in facts))
+    rows = {row.ticket_key: dict(row._mapping) for row in conn.execute(
+        select(q).where(q.c.ticket_key.in_(keys)))}
+    stored, before = set(rows), {k: dict(row) for k, row in rows.items()}
+    for fact in facts:
+        key, d = str(fact.dims["ticket"]), fact.dims
+        row = rows.get(key)
+        if row is None:
+            rows[key] = {"ticket_key": key, "site": d["site"], "language": d["language"],
+                         "topic": d["topic"], "drawn_at": fact.at,
+                         "day": domain.city_day(fact.at), "status": d["status"],
+                         "waited_seconds": d.get("waited_seconds"),
+                         "interpreter_needed": d.get("interpreter_needed")}
+            continue
+        # its call and its closing tell the same wait; were they to differ, the shorter
+        # wait and a needed interpreter win (whatever came first)
+        row["status"] = domain.furthest(row["status"], d["status"])
+        if d.get("waited_seconds") is not None:
+            row["waited_seconds"] = min(d["waited_seconds"], row["waited_seconds"]
+                                        if row["waited_seconds"] is not None
+                                        else d["waited_seconds"])
+        if d.get("interpreter_needed") is not None:
+            row["interpreter_needed"] = bool(row["interpreter_needed"]) \
+                or d["interpreter_needed"]
+    new = [rows[k] for k in keys if k not in stored]
+    if new:
+        conn.execute(q.insert(), new)
+    changed = [{"key": k, **{f"new_{c}": rows[k][c] for c in TICKET_CHANGES}}
+               for k in keys if k in stored
+               and any(rows[k][c] != before[k][c] for c in TICKET_CHANGES)]
+    if changed:
+        conn.execute(_TICKET_UPDATE, changed)
+
+
+_TICKET_UPDATE = update(t.queue_tickets).where(
+    t.queue_tickets.c.ticket_key == bindparam("key")).values(
+    {c: bindparam(f"new_{c}") for c in TICKET_CHANGES})

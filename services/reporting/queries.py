@@ -2,15 +2,16 @@
 
 A period is a range of the city's calendar days, both ends included; consultations count on
 the day they were recorded, referrals on the day they were opened, occurrences (holds,
-deadline breaches, consent withdrawals, erasures) on the day they happened. Rows may be split
-by an interval (day, week, month, quarter, year): each then names its `period`.
+deadline breaches, consent withdrawals, erasures) on the day they happened, walk-in tickets
+on the day they were drawn. Rows may be split by an interval (day, week, month, quarter,
+year): each then names its `period`.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
@@ -22,6 +23,7 @@ TOP_NATIONALITIES = 10
 REFERRAL_MEASURES = ("referrals", "reroutes", "median_hours_to_acknowledgement",
                      "p90_hours_to_acknowledgement", "median_hours_to_acceptance",
                      "p90_hours_to_acceptance")
+QUEUE_MEASURES = ("tickets", "served", "no_shows", "median_wait_minutes", "p90_wait_minutes")
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,12 @@ def _opened_in(period: Period) -> list[Any]:
             *[_referral_column(k) == v for k, v in period.filters.items()]]
 
 
-def _grouped(members: Sequence[Any], by: Sequence[str],
-             interval: str | None) -> list[dict[str, Any]]:
+def _grouped(members: Sequence[Any], by: Sequence[str], interval: str | None,
+             measures: Callable[[Sequence[Any]], dict[str, Any]] | None = None
+             ) -> list[dict[str, Any]]:
+    """The members grouped by the `by` dimensions (and period), each group measured (by
+    default as referrals)."""
+    measure = measures or _referral_measures
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for row in members:
         label = domain.period_of(row.day, interval) if interval else None
@@ -168,7 +174,7 @@ def _grouped(members: Sequence[Any], by: Sequence[str],
     out = []
     for (label, *values), rows in groups.items():
         row = ({"period": label} if interval else {}) | dict(zip(by, values, strict=True))
-        out.append(row | _referral_measures(rows))
+        out.append(row | measure(rows))
     keys = (["period"] if interval else []) + list(by)
     return sorted(out, key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in keys))
 
@@ -181,6 +187,92 @@ def _referral_measures(members: Sequence[Any]) -> dict[str, Any]:
             "p90_hours_to_acknowledgement": domain.rounded(domain.percentile(ack, 0.9)),
             "median_hours_to_acceptance": domain.rounded(domain.median(accept)),
             "p90_hours_to_acceptance": domain.rounded(domain.percentile(accept, 0.9))}
+
+
+# --- walk-in tickets -----------------------------------------------------------------------
+
+def queue_rows(conn: Connection, period: Period, by: Sequence[str]) -> list[dict[str, Any]]:
+    """Walk-in tickets drawn in the period per combination of the `by` dimensions (and
+    period): how many, how many were served and how many did not come when called, and the
+    minutes from drawing to being called (median and 90th percentile, nearest rank, of the
+    tickets called)."""
+    if conn.dialect.name == "postgresql":
+        return _queue_measured_in_database(conn, period, by)
+    names = [*by, "day"] if period.interval else list(by)
+    return _queue_in_python(conn, period, names, by)
+
+
+def _queue_in_python(conn: Connection, period: Period, names: Sequence[str],
+                     by: Sequence[str]) -> list[dict[str, Any]]:
+    columns = dict.fromkeys(["status", "waited_seconds", *names])
+    members = conn.execute(select(*[_ticket_column(n) for n in columns])
+                           .where(*_drawn_in(period))).all()
+    return _grouped(members, by, period.interval, _queue_measures)
+
+
+def _queue_measures(members: Sequence[Any]) -> dict[str, Any]:
+    waits = [m.waited_seconds for m in members if m.waited_seconds is not None]
+    median, p90 = domain.median(waits), domain.percentile(waits, 0.9)
+    return {"tickets": len(members),
+            "served": sum(1 for m in members if m.status == domain.SERVED),
+            "no_shows": sum(1 for m in members if m.status == domain.NO_SHOW),
+            "median_wait_minutes": _in_minutes(median), "p90_wait_minutes": _in_minutes(p90)}
+
+
+def _queue_measured_in_database(conn: Connection, period: Period,
+                                by: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows queue_rows gives, measured by PostgreSQL as _measured_in_database measures
+    referrals (the median percentile_cont, the nearest-rank 90th percentile percentile_disc,
+    both of the seconds waited, skipping the tickets not called)."""
+    q = t.queue_tickets
+    columns = [_ticket_column(name) for name in by]
+    if period.interval:
+        columns.insert(0, func.to_char(q.c.day, PERIOD_LABELS[period.interval]).label("period"))
+    query = select(*columns, func.count().label("tickets"),
+                   func.count().filter(q.c.status == domain.SERVED).label("served"),
+                   func.count().filter(q.c.status == domain.NO_SHOW).label("no_shows"),
+                   func.percentile_cont(0.5).within_group(q.c.waited_seconds).label("median"),
+                   func.percentile_disc(0.9).within_group(q.c.waited_seconds).label("p90")) \
+        .where(*_drawn_in(period)).group_by(*columns)
+    labels = (["period"] if period.interval else []) + list(by)
+    out = [{**{name: row._mapping[name] for name in labels}, "tickets": row.tickets,
+            "served": row.served, "no_shows": row.no_shows,
+            "median_wait_minutes": _in_minutes(row.median),
+            "p90_wait_minutes": _in_minutes(row.p90)}
+           for row in conn.execute(query) if row.tickets]
+    return sorted(out, key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in labels))
+
+
+def _in_minutes(seconds: Any) -> float | None:
+    return None if seconds is None else domain.rounded(float(seconds) / 60)
+
+
+def _ticket_column(name: str) -> Any:
+    return t.queue_tickets.c[name].label(name)
+
+
+def _drawn_in(period: Period) -> list[Any]:
+    q = t.queue_tickets
+    return [q.c.day >= period.start, q.c.day <= period.end,
+            *[q.c[k] == v for k, v in period.filters.items()]]
+
+
+def queue_summary(conn: Connection, period: Period) -> dict[str, Any]:
+    """The period's walk-in tickets: how many, by status, site and language, their waits,
+    and how many were called needing an interpreter."""
+    q = t.queue_tickets
+    measured = queue_rows(conn, period, ())  # one row, or none for no ticket
+    total = measured[0] if measured else _queue_measures([])
+    found: dict[str, Any] = {"tickets": total["tickets"],
+                             "median_wait_minutes": total["median_wait_minutes"],
+                             "p90_wait_minutes": total["p90_wait_minutes"]}
+    counted = counts_by_each(conn, q, _drawn_in(period),
+                             {name: q.c[name] for name in ("status", "site", "language")})
+    for name, counts in counted.items():
+        found[f"by_{name}"] = {str(value): n for value, n in counts.items()}
+    found["interpreter_needed"] = conn.execute(select(func.count()).where(
+        *_drawn_in(period), q.c.interpreter_needed.is_(True))).scalar_one()
+    return found
 
 
 # Occurrences whose subject is a referral: its consultation's site and nationality group
@@ -280,5 +372,8 @@ def summary(conn: Connection, period: Period) -> dict[str, Any]:
         "erasures": sum(occurrence_counts(conn, Period(period.start, period.end),
                                           domain.ERASURE).values()),
         "review": consultation_rows(conn, only, ["site", "nationality_group"]),
+        # a ticket has a site, but no partner
+        "queue": queue_summary(conn, Period(period.start, period.end, filters={
+            k: v for k, v in period.filters.items() if k == "site"})),
         "all_sites": list(NOT_BY_SITE),
     }

@@ -20,7 +20,9 @@ def _figures(deps: ServiceDeps) -> Purge:
     """The facts and the figures of the same days go together, so a rebuild still equals
     what reports read."""
     dated = ((t.facts, t.facts.c.at), (t.consultations, t.consultations.c.at),
-             (t.referrals, t.referrals.c.opened_at), (t.occurrences, t.occurrences.c.at))
+             (t.referrals, t.referrals.c.opened_at), (t.occurrences, t.occurrences.c.at),
+             # a ticket's facts are all dated by its drawing (domain._ticket)
+             (t.queue_tickets, t.queue_tickets.c.drawn_at))
 
     def apply(cutoff: datetime, now: datetime, dry_run: bool) -> int:
         with deps.session_factory() as session:

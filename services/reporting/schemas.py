@@ -6,7 +6,7 @@ from typing import Any, Sequence
 from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates_schema)
 
 from services.reporting.domain import (CONSULTATION_DIMENSIONS, INTERVALS, NATIONALITY_GROUPS,
-                                       REFERRAL_DIMENSIONS)
+                                       QUEUE_DIMENSIONS, REFERRAL_DIMENSIONS)
 
 LONGEST_SPAN_DAYS = 3660  # ten years, leap days included
 BEFORE_FROM = "must not be before `from`"
@@ -81,6 +81,12 @@ class ReferralQuerySchema(ReportQuerySchema):
                                       validate=validate.OneOf(NATIONALITY_GROUPS))
 
 
+class QueueQuerySchema(ReportQuerySchema):
+    by = Dimensions(QUEUE_DIMENSIONS, load_default=(), metadata={
+        "description": "comma-separated: " + ", ".join(QUEUE_DIMENSIONS)})
+    site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+
 class SummaryQuerySchema(PeriodQuerySchema):
     site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     partner = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
@@ -90,6 +96,21 @@ class RowsSchema(Schema):
     rows = fields.List(fields.Dict(), metadata={
         "description": "one per combination of the `by` dimensions (and period) found"})
     suppressed_under = fields.Integer(metadata={"description": "when cells were withheld"})
+
+
+class QueueSummarySchema(Schema):
+    tickets = fields.Integer(metadata={"description": "walk-in tickets drawn"})
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "how far they got: waiting, called, served, no_show"})
+    by_site = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_language = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "the language the visitor chose (ISO 639)"})
+    median_wait_minutes = fields.Float(allow_none=True, metadata={
+        "description": "from drawing to being called, of the tickets called (null: none)"})
+    p90_wait_minutes = fields.Float(allow_none=True, metadata={
+        "description": "90th percentile (nearest rank) of the same"})
+    interpreter_needed = fields.Integer(metadata={
+        "description": "tickets called by someone not speaking their language"})
 
 
 class SummarySchema(Schema):
@@ -102,6 +123,9 @@ class SummarySchema(Schema):
     consent_withdrawals = fields.Integer()
     erasures = fields.Integer()
     review = fields.List(fields.Dict(), metadata={"description": "site × nationality group"})
+    queue = fields.Nested(QueueSummarySchema, metadata={
+        "description": "walk-in tickets drawn in the period (the `site` filter narrows them, "
+                       "`partner` does not: a ticket has no partner)"})
     all_sites = fields.List(fields.String(), metadata={
         "description": "figures of every site whatever the `site` filter (they belong to "
                        "no consultation)"})

@@ -94,7 +94,24 @@ occurrences = Table(
     Index("ix_reporting_occurrences_day", "kind", "day"),
 )
 
-FIGURE_TABLES = (consultations, referrals, occurrences)
+# One row per walk-in ticket, counted on the city's day it was drawn: how far it got (the
+# furthest status its events tell), how long it waited until called. No number, no link to
+# a consultation or a person.
+queue_tickets = Table(
+    "reporting_queue_tickets", metadata,
+    Column("ticket_key", String(KEY), primary_key=True),
+    Column("site", String(40), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("topic", String(60), nullable=False),
+    Column("drawn_at", UTCDateTime, nullable=False),
+    Column("day", Date, nullable=False),  # the city's date of drawing (Europe/Berlin)
+    Column("status", String(20), nullable=False),  # waiting, called, served, no_show
+    Column("waited_seconds", Integer),  # from drawing to being called (none until called)
+    Column("interpreter_needed", Boolean),  # none until called
+    Index("ix_reporting_queue_tickets_day", "day"),
+)
+
+FIGURE_TABLES = (consultations, referrals, occurrences, queue_tickets)
 
 outbox = outbox_table(metadata, "reporting")
 inbox = inbox_table(metadata, "reporting")

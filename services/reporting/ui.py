@@ -56,10 +56,24 @@ def dashboard():
             {k: v for k, v in filters.items() if k == "site"}), ["nationality_group"])
         by_partner = queries.referral_rows(conn, queries.Period(
             query["start"], query["end"], filters=filters), ["partner"])
+        # a ticket has a site, but no partner
+        queue_by_site = queries.queue_rows(conn, queries.Period(
+            query["start"], query["end"],
+            filters={k: v for k, v in filters.items() if k == "site"}), ["site"])
     return render_template("reporting/dashboard.html", errors=None, asked=asked, sites=SITES,
                            partners=DIRECTORY, figures=figures, by_partner=by_partner,
+                           queue_by_site=queue_by_site, ticket_statuses=ticket_statuses(),
                            review=review_table(figures["review"]),
                            chart=trend_chart(trend), export=export_query(query))
+
+
+def ticket_statuses() -> dict[str, str]:
+    """How far a walk-in ticket got, in words (domain.TICKET_REACHED's statuses)."""
+    return {domain.WAITING: pgettext("ticket status", "still waiting"),
+            domain.CALLED: pgettext("ticket status", "called, not yet closed"),
+            domain.SERVED: pgettext("ticket status", "served"),
+            domain.NO_SHOW: pgettext("ticket status", "did not come when called"),
+            domain.LEFT: pgettext("ticket status", "left without being served")}
 
 
 def input_labels() -> dict[str, str]:
@@ -137,6 +151,7 @@ def trend_chart(rows: list[dict[str, Any]]):
 def export_query(query: dict[str, Any]) -> dict[str, str]:
     """The dashboard's period and filters as the API's queries (its exports)."""
     period = f"from={query['start'].isoformat()}&to={query['end'].isoformat()}"
-    return {"consultations": period + (f"&site={query['site']}" if query.get("site") else ""),
+    site = f"&site={query['site']}" if query.get("site") else ""
+    return {"consultations": period + site, "queue": period + site,
             "referrals": period + (f"&partner={query['partner']}" if query.get("partner")
                                    else "")}

@@ -387,6 +387,8 @@ class PersonalDataAccessedV1(Contract):
 
 
 QUEUE_CLOSED = ("served", "no_show")
+# v2: also "left", closed at the end of the city's day while still waiting or called
+QUEUE_CLOSED_V2 = (*QUEUE_CLOSED, "left")
 
 
 class QueueTicketDrawnV1(Contract):
@@ -415,6 +417,19 @@ class QueueTicketClosedV1(QueueTicketCalledV1):
     consultation recorded for it."""
 
     status = fields.String(required=True, validate=validate.OneOf(QUEUE_CLOSED))
+    closed_at = fields.AwareDateTime(required=True)
+    intake_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class QueueTicketClosedV2(QueueTicketDrawnV1):
+    """The ticket was closed: served or no-show after its call (as in v1), or left without
+    being served, closed by the intake service at the end of the city's day while still
+    waiting (then it was never called: no call, no wait, no interpreter need) or called."""
+
+    called_at = fields.AwareDateTime(required=True, allow_none=True)
+    waited_seconds = fields.Integer(required=True, allow_none=True)
+    interpreter_needed = fields.Boolean(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(QUEUE_CLOSED_V2))
     closed_at = fields.AwareDateTime(required=True)
     intake_id = fields.UUID(load_default=None, allow_none=True)
 
@@ -455,10 +470,11 @@ CATALOGUE: tuple[ContractEntry, ...] = (
                   ("referral", "partner_adapter", "ops", "reporting")),
     ContractEntry("person.erased", 1, PersonErasedV1, "referral",
                   ("intake", "partner_adapter", "ops", "reporting")),
-    # the walk-in queue's waiting times, for reporting (issue 21) to count once it subscribes
-    ContractEntry("queue.ticket_drawn", 1, QueueTicketDrawnV1, "intake", ("ops",)),
-    ContractEntry("queue.ticket_called", 1, QueueTicketCalledV1, "intake", ("ops",)),
-    ContractEntry("queue.ticket_closed", 1, QueueTicketClosedV1, "intake", ("ops",)),
+    # the walk-in queue's waiting times, counted by reporting (issue 22, item 1)
+    ContractEntry("queue.ticket_drawn", 1, QueueTicketDrawnV1, "intake", ("ops", "reporting")),
+    ContractEntry("queue.ticket_called", 1, QueueTicketCalledV1, "intake", ("ops", "reporting")),
+    ContractEntry("queue.ticket_closed", 1, QueueTicketClosedV1, "intake", ("ops", "reporting")),
+    ContractEntry("queue.ticket_closed", 2, QueueTicketClosedV2, "intake", ("ops", "reporting")),
 )
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 

@@ -479,6 +479,29 @@ class QueueTicketClosedV1(QueueTicketCalledV1):
     closed_at: datetime
     intake_id: uuid.UUID | None = None
 
+    def upcast(self) -> QueueTicketClosedV2:
+        """The v2 shape: a v1 ticket was always called before it closed."""
+        return QueueTicketClosedV2(
+            ticket_id=self.ticket_id, site=self.site, number=self.number,
+            language=self.language, topic=self.topic, drawn_at=self.drawn_at,
+            called_at=self.called_at, waited_seconds=self.waited_seconds,
+            interpreter_needed=self.interpreter_needed, status=self.status,
+            closed_at=self.closed_at, intake_id=self.intake_id)
+
+
+@event
+class QueueTicketClosedV2(QueueTicketDrawnV1):
+    """Closed: served or no-show after its call, or left without being served (closed at
+    the end of the city's day, perhaps never called: then its call is None)."""
+    type: ClassVar[str] = "queue.ticket_closed"
+    version: ClassVar[int] = 2
+    called_at: datetime | None
+    waited_seconds: int | None
+    interpreter_needed: bool | None
+    status: str
+    closed_at: datetime
+    intake_id: uuid.UUID | None = None
+
 
 # --- the catalogue, typed ----------------------------------------------------------------
 EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
@@ -489,7 +512,7 @@ EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
         ReferralOverdueV1, PartnerCaseOpenedV1, PartnerCaseStatusReportedV1,
         PartnerCaseFailedV1, PartnerCaseNoticeSentV1, PersonalDataAccessedV1,
         PersonErasureRequestedV1, PersonErasedV1, QueueTicketDrawnV1, QueueTicketCalledV1,
-        QueueTicketClosedV1)}
+        QueueTicketClosedV1, QueueTicketClosedV2)}
 # Each type's newest version: what `typed` lifts older versions to.
 NEWEST: dict[str, type[TypedEvent]] = {}
 for _cls in EVENT_CLASSES.values():

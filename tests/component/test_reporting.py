@@ -189,6 +189,8 @@ def figures(engine) -> dict:
                 conn, p, ["site", "nationality", "visit", "household_size", "age_band"])
             out[start, "referrals"] = queries.referral_rows(
                 conn, p, ["partner", "service", "status", "outcome", "rerouted"])
+            out[start, "queue"] = queries.queue_rows(
+                conn, p, ["site", "language", "topic", "status", "interpreter_needed"])
         # the occurrences' ids are new: compared without them (and sorted without them)
         out["rows"] = {table.name: sorted((r[1:] if isinstance(r[0], int) else r for r in map(
             tuple, conn.execute(select(table)).all())), key=str) for table in t.FIGURE_TABLES}
@@ -201,8 +203,27 @@ def test_a_rebuild_from_the_fact_log_equals_the_live_figures(scene, reporting_de
         [scene.referrals["rejected"].id, scene.referrals["rerouted"].id])])
     live = figures(reporting_deps.engine)
     assert live["rows"]["reporting_consultations"]
+    assert len(live["rows"]["reporting_queue_tickets"]) == 5
     assert reporting_cli.rebuild(reporting_deps.engine) == len(scene.events) + 1
     assert figures(reporting_deps.engine) == live
+
+
+def test_a_rebuild_of_tickets_whose_events_came_in_any_order_equals_the_live_figures(
+        reporting_deps):
+    """The queue's events delivered backwards (closed before called before drawn): the live
+    tables and a rebuild from the log, which replays them in the order they were taken, say
+    the same as the events in order."""
+    scene = Scene()
+    events = scene.queue_day()
+    take(reporting_deps, list(reversed(events)))
+    backwards = figures(reporting_deps.engine)
+    assert reporting_cli.rebuild(reporting_deps.engine) == len(events)
+    assert figures(reporting_deps.engine) == backwards
+    with reporting_deps.engine.begin() as conn:
+        for table in (*t.FIGURE_TABLES, t.facts, t.inbox):
+            conn.execute(table.delete())
+    take(reporting_deps, events)
+    assert figures(reporting_deps.engine) == backwards
 
 
 def test_lotse_reporting_rebuild(lotse_command_env, capsys):
@@ -213,7 +234,8 @@ def test_lotse_reporting_rebuild(lotse_command_env, capsys):
     take(deps, Scene.week().events)
     live = figures(deps.engine)
     main(["reporting", "rebuild"])
-    assert "rebuilt the figures from 16 facts" in capsys.readouterr().out
+    # 16 of consultations, referrals and the rest, 12 of walk-in tickets
+    assert "rebuilt the figures from 28 facts" in capsys.readouterr().out
     assert figures(deps.engine) == live
     deps.engine.dispose()
 
@@ -284,6 +306,7 @@ def test_the_retention_purge_deletes_old_facts_with_their_figures(scene, reporti
         assert [r.day for r in conn.execute(select(t.consultations))] == [date(2022, 4, 6)]
         assert conn.execute(select(t.referrals)).all() == []
         assert conn.execute(select(t.occurrences)).all() == []
+        assert conn.execute(select(t.queue_tickets)).all() == []  # drawn in March
     live = figures(reporting_deps.engine)
     reporting_cli.rebuild(reporting_deps.engine)
     assert figures(reporting_deps.engine) == live
@@ -323,3 +346,96 @@ def test_a_batch_takes_the_locks_of_all_its_events_first(reporting_deps, monkeyp
     key = reporting_deps.keyer
     assert {key("person", scene.olena.id), key("intake", scene.intakes["ahmad2"])} <= first
     assert all(keys <= first for keys in later)
+
+
+
+# --- the walk-in queue (Scene.queue_day: at the info point waits of 10 minutes, served, and
+# 30, a no-show; at the centre of 5, served, and 20, still called; one still waiting) -----
+
+QUEUE_BY_SITE = [
+    {"site": "centre", "tickets": 3, "served": 1, "no_shows": 0,
+     "median_wait_minutes": 12.5, "p90_wait_minutes": 20.0},
+    {"site": "infopoint", "tickets": 2, "served": 1, "no_shows": 1,
+     "median_wait_minutes": 20.0, "p90_wait_minutes": 30.0}]
+
+
+def test_the_queue_report_by_site(scene, client, management):
+    r = client.get(f"/api/v1/reports/queue?{WEEK}&by=site", headers=management)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"rows": QUEUE_BY_SITE}
+    centre = client.get(f"/api/v1/reports/queue?{WEEK}&by=language&site=centre&interval=week",
+                        headers=management).get_json()["rows"]
+    assert [(row["period"], row["language"], row["tickets"]) for row in centre] == [
+        ("2022-W10", "de", 1), ("2022-W10", "ro", 1), ("2022-W10", "uk", 1)]
+    assert client.get("/api/v1/reports/queue?from=2021-01-01&to=2021-12-31",
+                      headers=management).get_json() == {"rows": []}
+
+
+def test_the_queue_report_as_csv_and_spreadsheet(scene, client, management):
+    query = f"/api/v1/reports/queue?{WEEK}&by=site,interpreter_needed"
+    r = client.get(query + "&format=csv", headers=management)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert 'filename="queue-2022-03-07-2022-03-13.csv"' in r.headers["Content-Disposition"]
+    assert list(csv.reader(io.StringIO(r.get_data(as_text=True)))) == [
+        ["site", "interpreter_needed", "tickets", "served", "no_shows", "median_wait_minutes",
+         "p90_wait_minutes"],
+        ["centre", "", "1", "0", "0", "", ""],  # still waiting: not called, no wait yet
+        ["centre", "False", "2", "1", "0", "12.5", "20.0"],
+        ["infopoint", "False", "1", "1", "0", "10.0", "10.0"],
+        ["infopoint", "True", "1", "0", "1", "30.0", "30.0"]]
+    sheet = load_workbook(io.BytesIO(client.get(query.replace(",interpreter_needed", "")
+                                                + "&format=xlsx",
+                                                headers=management).data)).active
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        ["site", "tickets", "served", "no_shows", "median_wait_minutes", "p90_wait_minutes"],
+        *[list(row.values()) for row in QUEUE_BY_SITE]]
+
+
+def test_the_queue_report_for_outside_readers_withholds_small_counts(scene, client,
+                                                                    management):
+    query = f"/api/v1/reports/queue?{WEEK}&by=site&suppress_under=3"
+    body = client.get(query, headers=management).get_json()
+    assert body == {"suppressed_under": 3, "rows": [
+        QUEUE_BY_SITE[0],
+        {"site": "infopoint", "tickets": None, "served": None, "no_shows": None,
+         "median_wait_minutes": None, "p90_wait_minutes": None,
+         "suppressed": ["tickets", "served", "no_shows", "median_wait_minutes",
+                        "p90_wait_minutes"]}]}
+    text = client.get(query + "&format=csv", headers=management).get_data(as_text=True)
+    assert text.splitlines()[2] == "infopoint,<3,<3,<3,<3,<3"
+
+
+@pytest.mark.parametrize("query, field", [
+    ("to=2022-03-13", "from"),
+    ("from=2022-03-13&to=2022-03-07", "to"),
+    (f"{WEEK}&by=site,partner", "by"),
+    (f"{WEEK}&by=status,status", "by"),
+    (f"{WEEK}&format=pdf", "format"),
+    (f"{WEEK}&interval=fortnight", "interval"),
+    (f"{WEEK}&suppress_under=101", "suppress_under"),
+    (f"{WEEK}&site=", "site"),
+    (f"{WEEK}&partner=welfare", "partner"),
+])
+def test_bad_queue_report_input_is_refused_naming_the_field(client, management, query,
+                                                            field):
+    r = client.get(f"/api/v1/reports/queue?{query}", headers=management)
+    assert r.status_code == 422, r.get_json()
+    assert field in r.get_json()["errors"]["query"]
+
+
+def test_only_management_and_admins_read_the_queue_report(scene, reporting_app, client):
+    for principal, status in ((Principal("s", "staff"), 403), (Principal("o", "operator"), 403),
+                              (Principal("welfare", "partner", "welfare"), 403),
+                              (Principal("a", "admin"), 200), (MANAGEMENT, 200)):
+        r = client.get(f"/api/v1/reports/queue?{WEEK}",
+                       headers=bearer(reporting_app, principal))
+        assert r.status_code == status, principal.role
+
+
+def test_the_summary_has_the_queue(scene, client, management):
+    queue = client.get(f"/api/v1/reports/summary?{WEEK}&site=infopoint",
+                       headers=management).get_json()["queue"]
+    assert queue == {"tickets": 2, "by_status": {"served": 1, "no_show": 1},
+                     "by_site": {"infopoint": 2}, "by_language": {"uk": 1, "ar": 1},
+                     "median_wait_minutes": 20.0, "p90_wait_minutes": 30.0,
+                     "interpreter_needed": 1}

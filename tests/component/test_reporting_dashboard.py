@@ -4,6 +4,7 @@ German by default, English on request; for management and admins only."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -152,3 +153,53 @@ def test_management_lands_on_the_reports_and_sees_no_intake(intake_client):
     home = intake_client.get("/", headers=headers)
     assert home.status_code == 302 and home.headers["Location"].endswith("/reports")
     assert intake_client.get("/intakes", headers=headers).status_code == 403
+
+
+def test_the_walk_in_queue_per_site_with_its_waiting_times_in_words(page):
+    """Scene.queue_day: at the info point waits of 10 (served) and 30 minutes (did not come,
+    an interpreter needed); at the centre of 5 (served) and 20 (still called), one waiting."""
+    html = page().get_data(as_text=True)
+    assert "Warteschlange / Wartezeiten" in html
+    assert cells(html, "queue-by-site") == [
+        ["Standort", "gezogene Wartenummern", "bedient", "nicht erschienen",
+         "Minuten Wartezeit bis zum Aufruf (Median / 90. Perzentil)"],
+        ["Servicezentrum", "3", "1", "0", "12.5 / 20.0"],
+        ["Infopoint", "2", "1", "1", "20.0 / 30.0"],
+        ["Gesamt", "5", "2", "1", "15.0 / 30.0"]]
+    assert dict(cells(html, "queue-by-status")) == {
+        "bedient": "2", "beim Aufruf nicht erschienen": "1",
+        "aufgerufen, noch nicht abgeschlossen": "1", "wartet noch": "1"}
+    languages = dict(cells(html, "queue-by-language"))
+    assert languages["Ukrainisch"] == "2" and languages["Arabisch"] == "1"
+    assert "Deutsch" in languages and "no_show" not in html
+    assert "aufgerufen (niemand am Platz sprach die Sprache): 1" in html
+    assert ('href="/api/v1/reports/queue?from=2022-03-01&to=2022-04-30&by=site'
+            '&format=csv"') in unescape(html)
+
+
+def test_the_queue_section_narrowed_by_site_in_english_and_empty(page):
+    english = page(SPRING + "&site=infopoint", **{"Accept-Language": "en"}).get_data(
+        as_text=True)
+    assert "Walk-in queue / waiting times" in english
+    assert cells(english, "queue-by-site")[1:] == [["Info point", "2", "1", "1", "20.0 / 30.0"],
+                                                   ["Total", "2", "1", "1", "20.0 / 30.0"]]
+    assert "did not come when called" in english
+    assert "/api/v1/reports/queue?from=2022-03-01&to=2022-04-30&site=infopoint" \
+        in unescape(english)
+    empty = page("from=2021-01-01&to=2021-01-31").get_data(as_text=True)
+    assert "In diesem Zeitraum wurden keine Wartenummern gezogen." in empty
+    assert 'id="queue-by-site"' not in empty
+
+
+def test_tickets_left_without_being_served_are_named_in_words(reporting_deps, reporting_app):
+    from tests.reporting_events import Ticket, at
+
+    ticket = Ticket("centre", "fa", "other", at(0))
+    for event in (ticket.drawn_event(), ticket.left(at(15))):
+        deliver(event.to_json(), SUBSCRIPTIONS[0], reporting_deps.uow)
+    headers = bearer(reporting_app, Principal("management", "management"))
+    html = reporting_app.test_client().get(f"/reports?{SPRING}", headers=headers).get_data(
+        as_text=True)
+    assert cells(html, "queue-by-status") == [["ohne Bedienung gegangen", "1"]]
+    assert cells(html, "queue-by-site")[1] == ["Servicezentrum", "1", "0", "0", "– / –"]
+    assert dict(cells(html, "queue-by-language")) == {"Persisch": "1"}

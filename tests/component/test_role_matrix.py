@@ -145,6 +145,7 @@ MATRIX = {
     ("reporting", "GET", "/api/v1/ops/reporting/flow"): {'operator', 'admin'},
     ("reporting", "GET", "/api/v1/reports/consultations"): {'management', 'admin'},
     ("reporting", "GET", "/api/v1/reports/referrals"): {'management', 'partner', 'admin'},
+    ("reporting", "GET", "/api/v1/reports/queue"): {'management', 'admin'},
     ("reporting", "GET", "/api/v1/reports/summary"): {'management', 'admin'},
     ("reporting", "GET", "/reports"): {'management', 'admin'},
 }

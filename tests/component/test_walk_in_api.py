@@ -261,3 +261,52 @@ def test_a_draw_that_finds_its_number_taken_draws_the_next_one(queue_client, ann
     monkeypatch.setattr(store, "next_seq", racing)
     assert draw_ticket(queue_client, anna)["number"] == "Z-002"
     assert len(handed) == 2
+
+
+def test_the_daily_work_closes_the_tickets_a_past_day_left_open_as_left(
+        queue_client, anna, queue_clock, intake_deps):
+    """The intake service's daily retention run closes yesterday's waiting and called
+    tickets as left without being served (not in a dry run, not today's), each with its
+    queue.ticket_closed event; the next run finds none."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from services.intake.retention import purges
+    from services.intake.tables import outbox, queue_tickets
+
+    waiting = draw_ticket(queue_client, anna, "ti")
+    called = draw_ticket(queue_client, anna, "uk")
+    served = draw_ticket(queue_client, anna, "uk")
+    queue_clock.advance(12)
+    for ticket, steps in ((called, ("call",)), (served, ("call", "served"))):
+        for step in steps:
+            queue_client.post(f"/api/v1/queue/tickets/{ticket['id']}/{step}", headers=anna)
+    queue_clock.advance(24 * 60)
+    today = draw_ticket(queue_client, token(queue_client, "anna", "pw-anna"))
+    purge = purges(intake_deps)["queue_tickets"]
+    cutoff = queue_clock() - timedelta(days=90)
+    assert purge.apply(cutoff, queue_clock(), True) == 0  # a dry run closes nothing
+    with intake_deps.session_factory() as s:
+        assert s.execute(select(queue_tickets.c.status).where(
+            queue_tickets.c.id == waiting["id"])).scalar_one() == "waiting"
+    assert purge.apply(cutoff, queue_clock(), False) == 0  # none old enough to delete
+    with intake_deps.session_factory() as s:
+        statuses = dict(s.execute(select(queue_tickets.c.id, queue_tickets.c.status)).all())
+        closed = [json.loads(body)["data"] for body in s.execute(
+            select(outbox.c.body).where(outbox.c.event_type == "queue.ticket_closed")
+            .order_by(outbox.c.id)).scalars()]
+    assert statuses == {waiting["id"]: "left", called["id"]: "left", served["id"]: "served",
+                        today["id"]: "waiting"}
+    midnight = datetime(2026, 3, 2, 23, 0, tzinfo=timezone.utc)  # the city's day over
+    assert {(c["ticket_id"], c["status"], c["waited_seconds"]) for c in closed} == {
+        (served["id"], "served", 12 * 60), (waiting["id"], "left", None),
+        (called["id"], "left", 12 * 60)}
+    assert {datetime.fromisoformat(c["closed_at"]) for c in closed
+            if c["status"] == "left"} == {midnight}
+    purge.apply(cutoff, queue_clock(), False)
+    with intake_deps.session_factory() as s:
+        assert len(s.execute(select(outbox.c.id).where(
+            outbox.c.event_type == "queue.ticket_closed")).all()) == 3
+    refused = queue_client.post(f"/api/v1/queue/tickets/{waiting['id']}/call",
+                                headers=token(queue_client, "anna", "pw-anna"))
+    assert refused.status_code == 409

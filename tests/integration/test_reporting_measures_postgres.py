@@ -77,3 +77,42 @@ def test_the_summarys_counts_in_one_pass_equal_those_counted_column_by_column(pg
                 assert found["referrals"][f"by_{name}"] == {
                     str(k): n for k, n in conn.execute(query).all()}, (name, filters)
     deps.engine.dispose()
+
+
+def test_the_databases_queue_measures_equal_those_measured_in_python(pg_settings):
+    """Walk-in tickets over two months at two sites, in five languages, with waits of whole
+    and odd seconds, some never called: each grouping, filter and interval alike."""
+    import random
+
+    from services.reporting.domain import QUEUE_DIMENSIONS
+    from services.reporting.demo_year import deliver_year
+    from tests.reporting_events import Ticket, at
+
+    deps = bootstrap(pg_settings.for_service("reporting"))
+    pick = random.Random(22)
+    events = []
+    for i in range(300):
+        ticket = Ticket(pick.choice(("centre", "infopoint")),
+                        pick.choice(("uk", "ar", "de", "ro", "fa")),
+                        pick.choice(("housing", "other", "living_costs")),
+                        at(24 * pick.randrange(60) + pick.random() * 10), f"Z-{i % 999 + 1:03d}")
+        events.append(ticket.drawn_event())
+        if pick.random() < 0.85:
+            events.append(ticket.called(pick.randrange(1, 5400) / 60, pick.random() < 0.2))
+            if pick.random() < 0.8:
+                events.append(ticket.closed(pick.choice(("served", "served", "no_show")), 15))
+    deliver_year(events, deps.uow)
+    with deps.engine.connect() as conn:
+        for interval in INTERVALS:
+            for by in ((), ("site",), ("site", "language"), ("status",),
+                       ("topic", "interpreter_needed"), QUEUE_DIMENSIONS):
+                for filters in ({}, {"site": "centre"}):
+                    period = queries.Period(date(2022, 3, 1), date(2022, 5, 31), interval,
+                                            filters)
+                    names = [*by, "day"] if interval else list(by)
+                    measured = queries.queue_rows(conn, period, by)
+                    assert measured and measured == queries._queue_in_python(
+                        conn, period, names, by), (interval, by, filters)
+        empty = queries.Period(date(2031, 1, 1), date(2031, 1, 31))
+        assert queries.queue_rows(conn, empty, ()) == []
+        assert queries.summary(conn, empty)["queue"]["tickets"] == 0

@@ -17,7 +17,7 @@ import pytest
 
 from services.reporting import handlers, queries
 from services.reporting import tables as t
-from tests.reporting_events import Scene, Visitor, at
+from tests.reporting_events import Scene, Ticket, Visitor, at
 
 WEEK = queries.Period(date(2022, 3, 7), date(2022, 3, 13))
 
@@ -162,3 +162,116 @@ def test_a_fact_never_holds_a_name_or_an_id(scene, reporting_uow):
     for ids in (scene.intakes.values(), [r.id for r in scene.referrals.values()],
                 [scene.olena.id, scene.ahmad.id]):
         assert not any(str(i) in text for i in ids)
+
+
+# --- walk-in tickets (Scene.queue_day): at the info point waits of 10 (served) and 30
+# minutes (no-show, an interpreter needed), at the centre of 5 (served) and 20 (still called)
+# and one still waiting -------------------------------------------------------------------
+
+def queue(uow, by, period=WEEK) -> list[dict]:
+    return queries.queue_rows(conn(uow), period, by)
+
+
+def test_walk_in_tickets_per_site_with_their_waits(scene, reporting_uow):
+    assert queue(reporting_uow, ["site"]) == [
+        {"site": "centre", "tickets": 3, "served": 1, "no_shows": 0,
+         "median_wait_minutes": 12.5, "p90_wait_minutes": 20.0},  # of 5 and 20
+        {"site": "infopoint", "tickets": 2, "served": 1, "no_shows": 1,
+         "median_wait_minutes": 20.0, "p90_wait_minutes": 30.0}]  # of 10 and 30
+    assert queue(reporting_uow, []) == [
+        {"tickets": 5, "served": 2, "no_shows": 1,
+         "median_wait_minutes": 15.0,  # of 5, 10, 20 and 30: the middle two's mean
+         "p90_wait_minutes": 30.0}]  # nearest rank: the 4th of 4
+
+
+@pytest.mark.parametrize("by, expected", [
+    ("status", {"served": 2, "no_show": 1, "called": 1, "waiting": 1}),
+    ("language", {"uk": 2, "ar": 1, "ro": 1, "de": 1}),
+    ("topic", {"orientation_counselling": 1, "housing": 1, "living_costs": 1, "other": 2}),
+    ("interpreter_needed", {False: 3, True: 1, None: 1}),  # none until called
+])
+def test_walk_in_tickets_by_each_dimension(scene, reporting_uow, by, expected):
+    assert {r[by]: r["tickets"] for r in queue(reporting_uow, [by])} == expected
+
+
+def test_walk_in_tickets_by_period_and_filtered_by_site(scene, reporting_uow):
+    days = queries.Period(date(2022, 3, 1), date(2022, 3, 31), "day", {"site": "infopoint"})
+    assert queue(reporting_uow, ["language"], days) == [
+        {"period": "2022-03-07", "language": "ar", "tickets": 1, "served": 0, "no_shows": 1,
+         "median_wait_minutes": 30.0, "p90_wait_minutes": 30.0},
+        {"period": "2022-03-07", "language": "uk", "tickets": 1, "served": 1, "no_shows": 0,
+         "median_wait_minutes": 10.0, "p90_wait_minutes": 10.0}]
+    assert queue(reporting_uow, [], queries.Period(date(2022, 3, 8), date(2022, 3, 31))) == []
+
+
+def test_the_summary_has_a_queue_section(scene, reporting_uow):
+    summary = queries.summary(conn(reporting_uow), WEEK)
+    assert summary["queue"] == {
+        "tickets": 5, "median_wait_minutes": 15.0, "p90_wait_minutes": 30.0,
+        "by_status": {"served": 2, "no_show": 1, "called": 1, "waiting": 1},
+        "by_site": {"infopoint": 2, "centre": 3},
+        "by_language": {"uk": 2, "ar": 1, "ro": 1, "de": 1}, "interpreter_needed": 1}
+    centre = queries.Period(WEEK.start, WEEK.end, filters={"site": "centre",
+                                                           "partner": "welfare"})
+    assert queries.summary(conn(reporting_uow), centre)["queue"]["by_site"] == {"centre": 3}
+
+
+def test_a_ticket_drawn_late_in_the_evening_counts_on_the_citys_day(reporting_uow):
+    """23:30 UTC on Sunday 6 March is 00:30 on Monday in Dortmund."""
+    late = Ticket("centre", "uk", "other", at(-8.5))
+    take(reporting_uow, [late.drawn_event()])
+    assert [r["tickets"] for r in queue(reporting_uow, [])] == [1]
+    assert queue(reporting_uow, [], queries.Period(date(2022, 3, 6), date(2022, 3, 6))) == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_tickets_status_is_the_furthest_its_events_tell_in_any_order(reporting_uow, seed):
+    """Closed before called before drawn, or any other order, one at a time or in a batch:
+    the same rows."""
+    ticket = Ticket("infopoint", "ar", "housing", at(0))
+    events = [ticket.drawn_event(), ticket.called(25, interpreter_needed=True),
+              ticket.closed("served", 10)]
+    random.Random(seed).shuffle(events)
+    if seed % 2:
+        take(reporting_uow, events)
+    else:
+        with reporting_uow:
+            handlers.record_batch(events, reporting_uow)
+            reporting_uow.commit()
+    [row] = reporting_uow.session.execute(t.queue_tickets.select()).all()
+    assert (row.status, row.waited_seconds, row.interpreter_needed, row.day) == (
+        "served", 1500, True, date(2022, 3, 7))
+    assert queue(reporting_uow, ["status"]) == [
+        {"status": "served", "tickets": 1, "served": 1, "no_shows": 0,
+         "median_wait_minutes": 25.0, "p90_wait_minutes": 25.0}]
+
+
+def test_a_ticket_fact_keeps_no_ticket_id_number_or_intake(scene, reporting_uow):
+    rows = reporting_uow.session.execute(t.facts.select().where(
+        t.facts.c.kind.like("queue_ticket%"))).all()
+    assert len(rows) == 12
+    text = " ".join(str(tuple(r)) for r in rows)
+    for ticket in scene.tickets.values():
+        assert str(ticket.id) not in text
+    assert "I-001" not in text and str(scene.intakes["olena1"]) not in text
+    assert {r.intake_key for r in rows} == {None} and {r.person_key for r in rows} == {None}
+
+
+def test_tickets_left_without_being_served_are_counted_as_left(reporting_uow):
+    """Closed by the intake service when their day was over: one never called (no wait),
+    one called after 15 minutes; a ticket closed by a v1 event (before tickets could be
+    left) counts as before."""
+    never = Ticket("centre", "uk", "other", at(0))
+    called = Ticket("centre", "ar", "housing", at(0.5), "Z-002")
+    old = Ticket("centre", "uk", "housing", at(1), "Z-003")
+    midnight = at(15)  # 23:00 UTC: the city's day over
+    take(reporting_uow, [never.left(midnight), never.drawn_event(),
+                         called.drawn_event(), called.called(15), called.left(midnight),
+                         old.drawn_event(), old.called(5), old.closed("no_show", 3, version=1)])
+    assert {r["status"]: r["tickets"] for r in queue(reporting_uow, ["status"])} == {
+        "left": 2, "no_show": 1}
+    assert queue(reporting_uow, []) == [
+        {"tickets": 3, "served": 0, "no_shows": 1, "median_wait_minutes": 10.0,
+         "p90_wait_minutes": 15.0}]  # of 5 and 15 minutes: the never called has none
+    assert queries.summary(conn(reporting_uow), WEEK)["queue"]["by_status"] == {
+        "left": 2, "no_show": 1}

@@ -2,14 +2,15 @@
 next by the languages staff speak, and the interpreter fallback."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from services.intake.walk_in import (INTERPRETER_AFTER, DrawLimit, NumbersRunOut, QueueError,
                                      Ticket, TicketStatus, TransitionRefused, check_draw,
-                                     choose_next, next_seq, parse_languages, staff_speaks,
-                                     ticket_number)
+                                     choose_next, day_over, left_behind, next_seq,
+                                     parse_languages, staff_speaks, ticket_number)
 
 NINE = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -142,3 +143,32 @@ def test_the_kiosks_draw_limit_counts_per_client_and_per_site_within_a_minute():
     assert not limit.allow("centre", ["c"], NINE)  # the site's fourth in the minute
     assert limit.allow("infopoint", ["c"], NINE)
     assert limit.allow("centre", ["a"], NINE + timedelta(minutes=1))  # a minute on
+
+
+def test_a_day_is_over_at_the_citys_next_midnight():
+    assert day_over(date(2026, 3, 2)) == datetime(2026, 3, 2, 23, 0, tzinfo=timezone.utc)
+    assert day_over(date(2026, 7, 2)) == datetime(2026, 7, 2, 22, 0, tzinfo=timezone.utc)
+
+
+def test_tickets_left_open_when_their_day_is_over_are_closed_as_left():
+    waiting, today = ticket(1, "ti", 30), ticket(2, "uk", 5, NINE + timedelta(days=1))
+    today = replace(today, day=date(2026, 3, 3))
+    called = ticket(3, "uk", 20).moved_to(TicketStatus.CALLED, NINE, "anna")
+    served = ticket(4, "uk", 20).moved_to(TicketStatus.CALLED, NINE, "anna").moved_to(
+        TicketStatus.SERVED, NINE)
+    evening = datetime(2026, 3, 2, 22, 59, tzinfo=timezone.utc)
+    assert left_behind([waiting, called, served], evening) == []  # not over yet
+    morning = datetime(2026, 3, 3, 7, 0, tzinfo=timezone.utc)
+    left = left_behind([waiting, today, called, served], morning)
+    assert [(t.seq, t.status, t.closed_at) for t in left] == [
+        (1, TicketStatus.LEFT, day_over(date(2026, 3, 2))),
+        (3, TicketStatus.LEFT, day_over(date(2026, 3, 2)))]
+    never_called, after_call = (replace(t, id=f"00000000-0000-0000-0000-00000000000{t.seq}")
+                                .event() for t in left)
+    assert (never_called.type, never_called.version, never_called.status) == (
+        "queue.ticket_closed", 2, "left")
+    assert (never_called.called_at, never_called.waited_seconds,
+            never_called.interpreter_needed) == (None, None, None)
+    assert (after_call.status, after_call.waited_seconds) == ("left", 20 * 60)
+    with pytest.raises(TransitionRefused):
+        served.moved_to(TicketStatus.LEFT, morning)
