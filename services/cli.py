@@ -38,9 +38,22 @@ def seed_demo(settings: Settings) -> None:
     with deps.session_factory() as session:
         accounts = seed_demo_accounts(session)
         session.commit()
+    seed_demo_courses(settings)
     print("\nDemo accounts (password for all: %r):" % DEMO_PASSWORD, flush=True)
     for username, role, partner in accounts:
         print(f"  {username:<13} {role}{' (' + partner + ')' if partner else ''}", flush=True)
+
+
+def seed_demo_courses(settings: Settings) -> None:
+    """A handful of language courses for the course finder (none if it has courses)."""
+    from services.referral import courses_store
+    from services.referral.bootstrap import bootstrap
+
+    deps = bootstrap(settings.for_service("referral"))
+    try:
+        courses_store.seed_demo(deps.uow(), deps.clock().date())
+    finally:
+        deps.engine.dispose()
 
 
 def cmd_run(args) -> None:
@@ -510,11 +523,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="the record's language (de: docs/record-of-processing.de.md)")
     p.set_defaults(func=cmd_record_of_processing)
     from services.ops.cli import add_parser as add_ops_parser
+    from services.referral.courses_cli import add_parser as add_courses_parser
     from services.reporting.cli import add_parser as add_reporting_parser
     from services.retention import add_parser as add_retention_parser
 
     add_ops_parser(sub)
     add_reporting_parser(sub)
+    add_courses_parser(sub)
     add_retention_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "stack" and args.demo:  # its processes share secrets generated in var/

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services import registry
-from services.referral import api, ui
+from services.referral import api, courses_api, courses_ui, ui
 from services.referral.bootstrap import bootstrap
 from shared.config import Settings
 from shared.ops import ops_blueprint
@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
     return build_service_app(__name__, settings, deps,
                              title="Lotse referral API",
                              spec_prefix="/api/v1/referral",
-                             api_blueprints=[api.blp, api.rules_blp, api.queue_blp],
+                             api_blueprints=[api.blp, api.rules_blp, api.queue_blp,
+                                             courses_api.blp, courses_api.directory_blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
-                                         *[ui.bp]])
+                                         *[ui.bp, courses_ui.bp]])

@@ -99,7 +99,8 @@ PARTNER_ALLOWED_ATTRIBUTES = {"referral_id": "id", "intake_reference": "intake_r
                               "need": "need", "service": "service"}
 PARTNER_WORKFLOW_FIELDS = ("partner", "status", "reason", "outcome", "partner_case_ref",
                            "appointment", "created_at", "updated_at", "ack_due_at",
-                           "complete_due_at", "overdue_since", "history")
+                           "complete_due_at", "overdue_since", "history",
+                           "course_id")  # the course a place is asked in: no personal data
 PARTNER_HISTORY_FIELDS = ("status", "previous_status", "changed_at")
 
 
@@ -623,6 +624,7 @@ class Referral:
     overdue_since: datetime | None = None
     appointment: dict[str, Any] | None = None  # booked by the partner: starts_at, location, bring
     for_member: int | None = None  # the household member it is for (index); None: the person
+    course_id: str | None = None  # a place request: the course (courses.py) it asks a place in
     # announced, not yet published: the handler stages them with the change (uow.publish)
     events: list[ReferralEvent] = field(default_factory=list, compare=False, repr=False)
 

@@ -478,9 +478,10 @@ def _check_offered(partner: str, service: str) -> None:
 
 
 def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: str,
-                  note: str | None, uow) -> str:
+                  note: str | None, uow, course_id: str | None = None) -> str:
     """A new referral staff make by hand for an intake (any need, any partner), if a consent
-    in force now (or the partner's legal basis) allows sharing with that partner."""
+    in force now (or the partner's legal basis) allows sharing with that partner. With a
+    `course_id` it is a place request in that course (courses_store.request_place)."""
     with uow:
         known = repository.find(uow.session, intake_id)
         if not known or not known[0].share:
@@ -500,6 +501,7 @@ def refer_by_hand(intake_id: str, need: str, partner: str, service: str, staff: 
                                  intake_reference=template.intake_reference, need=need,
                                  route=route, by=staff, now=now, basis=basis,
                                  person_id=template.person_id, share=template.share)
+        referral.course_id = course_id
         _plan(uow, referral, now)
         repository.add(uow.session, referral)
         _publish(uow, referral)

@@ -48,7 +48,8 @@ def _values(ref: Referral) -> dict:
                 ack_due_at=ref.ack_due_at,
                 complete_due_at=ref.complete_due_at, expires_at=ref.expires_at,
                 reminded_at=ref.reminded_at, overdue_since=ref.overdue_since,
-                appointment=ref.appointment, for_member=ref.for_member)
+                appointment=ref.appointment, for_member=ref.for_member,
+                course_id=ref.course_id)
 
 
 # The statements of the event handlers' paths are built once, their values passed as
@@ -125,7 +126,8 @@ def _referral(row, history: list[HistoryEntry]) -> Referral:
                     ack_due_at=row.ack_due_at,
                     complete_due_at=row.complete_due_at, expires_at=row.expires_at,
                     reminded_at=row.reminded_at, overdue_since=row.overdue_since,
-                    appointment=row.appointment, for_member=row.for_member)
+                    appointment=row.appointment, for_member=row.for_member,
+                    course_id=row.course_id)
 
 
 def _history(session: Session, referral_ids: list[str]) -> dict[str, list[HistoryEntry]]:

@@ -49,6 +49,8 @@ class ReferralOutSchema(Schema):
     for_member = fields.Integer(allow_none=True, metadata={
         "description": "the household member it is for: index in the intake's "
                        "person.household; null: the person"})
+    course_id = fields.String(allow_none=True, metadata={
+        "description": "a place request: the course (/api/v1/courses) a place is asked in"})
     for_person = fields.Method("_for_person", allow_none=True, metadata={
         "description": "that member: relation, given_name, family_name, birth_date"})
 
@@ -90,6 +92,7 @@ class PartnerReferralSchema(Schema):
     complete_due_at = fields.AwareDateTime(allow_none=True)
     overdue_since = fields.AwareDateTime(allow_none=True)
     history = fields.List(fields.Nested(PartnerHistorySchema))
+    course_id = fields.String(allow_none=True)
 
 
 class ReferralQuerySchema(Schema):

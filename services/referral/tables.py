@@ -1,7 +1,8 @@
 """Tables owned by the referral service."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, String, Table,
+                        Text)
 
 from shared.db import JSONDocument, UTCDateTime, service_metadata
 from shared.erasure import erased_table
@@ -43,6 +44,7 @@ referrals = Table(
     Column("reminded_at", UTCDateTime),
     Column("overdue_since", UTCDateTime),
     Column("for_member", Integer),  # index in the intake's household; NULL: the person
+    Column("course_id", String(36), index=True),  # a place request: the course asked for
     Index("ix_referrals_status", "status", "updated_at"),
     Index("ix_referrals_due", "status", "ack_due_at", "complete_due_at"),
 )
@@ -125,4 +127,28 @@ routing_rule_versions = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("note", Text),
     Column("rules", JSONDocument, nullable=False),  # the whole table after the change
+)
+
+# The course directory (courses.py): language courses kept by their providers (partner
+# users of a course-provider partner) or imported. No personal data: a place request for a
+# person is a referral (referrals.course_id).
+courses = Table(
+    "courses", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("provider", String(40), nullable=False, index=True),  # partner code
+    Column("kind", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("level", String(2), nullable=False),
+    Column("schedule", String(200), nullable=False),
+    Column("district", String(40), nullable=False),
+    Column("childcare", Boolean, nullable=False),
+    Column("funding", String(30), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("places", Integer, nullable=False),
+    Column("free_places", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("address", String(200)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    Index("ix_courses_level_status", "level", "status"),
 )

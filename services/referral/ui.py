@@ -6,7 +6,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from services.referral import handlers, repository, rules, wording
+from services.referral import courses_store, handlers, repository, rules, wording
 from services.referral.api import work_queue
 from services.referral.domain import REASONS
 from services.referral.schemas import (CancelSchema, ManualReferralSchema, PreviewInSchema,
@@ -60,12 +60,14 @@ def referral_detail(referral_id):
     with deps().session_factory() as s:
         referral = repository.get(s, str(referral_id))
         services = _targets(s)
+        course = (courses_store.get(s, referral.course_id)
+                  if referral is not None and referral.course_id else None)
     if referral is None:
         abort(404)
     report_access(deps().uow(), current_principal(), "referral", "viewed", "ui",
                   [accessed_records(referral.person_id, referral.intake_id, referral.id)])
     return render_template("referral/detail.html", r=referral, services=services,
-                           cancel_reasons=REASONS["cancelled"], needs=NEEDS)
+                           cancel_reasons=REASONS["cancelled"], needs=NEEDS, course=course)
 
 
 @bp.post("/referrals/manual")

@@ -44,7 +44,8 @@ REFERRAL_NAMES = {"referral_id": "id", "intake_reference": "intake_reference",
                   "need": "need", "service": "service"}
 REFERRAL_WORKFLOW = {"partner", "status", "reason", "outcome", "partner_case_ref",
                      "appointment", "created_at", "updated_at", "ack_due_at",
-                     "complete_due_at", "overdue_since", "history"}
+                     "complete_due_at", "overdue_since", "history",
+                     "course_id"}  # a place request's course (the directory: no personal data)
 HISTORY_WORKFLOW = {"status", "previous_status", "changed_at"}
 CASE_NAMES = {"referral_id": "referral_id", "service": "service"}
 CASE_WORKFLOW = {"id", "partner", "status", "partner_case_ref", "partner_status", "attempts",

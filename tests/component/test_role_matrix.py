@@ -141,6 +141,24 @@ MATRIX = {
     ("referral", "POST", "/routing-rules/<rule_id>/edit"): {'admin'},
     ("referral", "POST", "/routing-rules/new"): {'admin'},
     ("referral", "PUT", "/api/v1/routing-rules/<rule_id>"): {'admin'},
+    # the course directory (issue 22, item 4): staff and partners read it; partner users keep
+    # courses, but only a course provider's users their own provider's (another partner:
+    # 403, another provider's course: 403; test_courses.py); staff match and ask for places
+    ("referral", "GET", "/api/v1/courses"): {'staff', 'partner', 'admin'},
+    ("referral", "POST", "/api/v1/courses"): {'partner', 'admin'},
+    ("referral", "GET", "/api/v1/courses/<uuid:course_id>"): {'staff', 'partner', 'admin'},
+    ("referral", "PATCH", "/api/v1/courses/<uuid:course_id>"): {'partner', 'admin'},
+    ("referral", "POST", "/api/v1/courses/<uuid:course_id>/close"): {'partner', 'admin'},
+    ("referral", "GET", "/api/v1/courses/matches"): {'staff', 'admin'},
+    ("referral", "POST", "/api/v1/courses/<uuid:course_id>/place-requests"): {'staff', 'admin'},
+    ("referral", "GET", "/api/v1/directory/hsds"): EVERYONE,
+    ("referral", "GET", "/courses"): {'staff', 'admin'},
+    ("referral", "POST", "/courses/<uuid:course_id>/place-request"): {'staff', 'admin'},
+    ("referral", "GET", "/partner/courses"): {'partner', 'admin'},
+    ("referral", "POST", "/partner/courses"): {'partner', 'admin'},
+    ("referral", "GET", "/partner/courses/<uuid:course_id>/edit"): {'partner', 'admin'},
+    ("referral", "POST", "/partner/courses/<uuid:course_id>/edit"): {'partner', 'admin'},
+    ("referral", "POST", "/partner/courses/<uuid:course_id>/close"): {'partner', 'admin'},
     # the centre's figures: management and admins; a partner its own referrals' figures
     ("reporting", "GET", "/api/v1/ops/reporting/flow"): {'operator', 'admin'},
     ("reporting", "GET", "/api/v1/reports/consultations"): {'management', 'admin'},
