@@ -1,4 +1,5 @@
-"""The intake service's retention purges: person records, consent proofs, the access log.
+"""The intake service's retention purges: person records, consent proofs, the access log,
+partners' referrals to the centre.
 
 A person's record is removed through the erasure use case (`erasure.erase_person`), never by
 deleting rows here: erasure also scrubs stored events, keeps tombstones and asks the other
@@ -104,5 +105,8 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
                                        measured_from="created_at"),
         "login_attempts": purge_rows(sf, t.login_attempts, "at", measured_from="at"),
         "queue_tickets": purge_rows(sf, t.queue_tickets, "drawn_at", measured_from="drawn_at"),
+        # a referral's person, once they came, lives on in the consultation's record
+        "inbound_referrals": purge_rows(sf, t.inbound_referrals, "updated_at",
+                                        measured_from="updated_at"),
         **bus_purges(sf, t.outbox, t.inbox),
     }
