@@ -20,8 +20,9 @@ from shared.events.vocabulary import ReferralStatus
 from shared.partners import DIRECTORY
 
 # Every kind of user: staff, operator, management, admin, a partner with a system of its own
-# (the welfare association) and one answering in Lotse's portal (the school office)
-CRAWL_ROLES = ("staff", "operator", "management", "admin", "welfare", "dlzb")
+# (the welfare association), one answering in Lotse's portal (the school office) and the
+# registration office, whose demo referrals to the centre fill its page of them
+CRAWL_ROLES = ("staff", "operator", "management", "admin", "welfare", "dlzb", "registration")
 SKIPPED_TAGS = {"script", "style", "code", "pre", "template", "noscript"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
