@@ -125,8 +125,9 @@ def test_only_a_partners_user_refers(inbound_client, who):
 
 
 def test_staff_see_every_referral_a_partner_only_its_own(inbound_client, clerk, registration,
-                                                         welfare):
+                                                         welfare, inbound_clock):
     mine = refer(inbound_client, registration)
+    inbound_clock.advance(1)
     theirs = refer(inbound_client, welfare, _with("needs", ["housing"]))
     everything = inbound_client.get("/api/v1/inbound-referrals", headers=clerk).get_json()["items"]
     assert [r["id"] for r in everything] == [theirs["id"], mine["id"]]  # newest first
@@ -141,7 +142,8 @@ def test_staff_see_every_referral_a_partner_only_its_own(inbound_client, clerk, 
 
 
 def test_the_list_is_filtered_by_status(inbound_client, clerk, registration):
-    first, second = refer(inbound_client, registration), refer(inbound_client, registration)
+    first = refer(inbound_client, registration)
+    second = refer(inbound_client, registration)
     inbound_client.post(f"/api/v1/inbound-referrals/{first['id']}/not-reached", headers=clerk)
     found = inbound_client.get("/api/v1/inbound-referrals?status=not_reached",
                                headers=clerk).get_json()["items"]
