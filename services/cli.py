@@ -32,6 +32,7 @@ def migrate_all(settings: Settings) -> None:
 
 def seed_demo(settings: Settings) -> None:
     from services.intake.accounts import DEMO_PASSWORD, seed_demo_accounts
+    from services.intake import inbound_store
     from services.intake.bootstrap import bootstrap
 
     deps = bootstrap(settings.for_service("intake"))
@@ -39,6 +40,8 @@ def seed_demo(settings: Settings) -> None:
         accounts = seed_demo_accounts(session)
         session.commit()
     seed_demo_courses(settings)
+    # partners' referrals to the centre, so their pages are not empty
+    inbound_store.seed_demo(deps.uow, deps.session_factory, deps.clock)
     print("\nDemo accounts (password for all: %r):" % DEMO_PASSWORD, flush=True)
     for username, role, partner in accounts:
         print(f"  {username:<13} {role}{' (' + partner + ')' if partner else ''}", flush=True)

@@ -79,14 +79,15 @@ STARTS: dict[str, dict[str, str]] = {
            "processed_at": "processing", "sent_at": "sending",
            "last_change_after_end": "the last change after the end", "at": "the entry",
            "last_contact": "the last contact", "withdrawn_at": "the withdrawal",
-           "occurred_at": "the event", "drawn_at": "drawing the ticket"},
+           "occurred_at": "the event", "drawn_at": "drawing the ticket",
+           "updated_at": "the last change"},
     "de": {"created_at": "der Anlage", "last_event": "dem letzten Ereignis",
            "recorded_at": "der Erfassung", "delivered_at": "der Zustellung",
            "settled_at": "der Erledigung", "processed_at": "der Verarbeitung",
            "sent_at": "dem Versand", "last_change_after_end": "der letzten Änderung nach dem "
            "Abschluss", "at": "dem Eintrag", "last_contact": "dem letzten Kontakt",
            "withdrawn_at": "dem Widerruf", "occurred_at": "dem Ereignis",
-           "drawn_at": "dem Ziehen der Wartenummer"},
+           "drawn_at": "dem Ziehen der Wartenummer", "updated_at": "der letzten Änderung"},
 }
 THEN = {"en": {"delete": "delete", "anonymise": "anonymise"},
         "de": {"delete": "löschen", "anonymise": "anonymisieren"}}

@@ -17,7 +17,8 @@ from typing import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from services.intake.tables import access_log, erased, intake_referrals, intakes, persons
+from services.intake.tables import (access_log, erased, inbound_referrals, intake_referrals,
+                                    intakes, persons)
 from shared.auth import Principal
 from shared.erasure import ids_in
 from shared.events.contracts import ACCESS_ACTIONS
@@ -41,11 +42,13 @@ class Access:
     person_id: str | None = None
     intake_id: str | None = None
     referral_id: str | None = None
+    inbound_referral_id: str | None = None  # a partner's referral to the centre
 
     def __post_init__(self) -> None:
         if self.action not in ACCESS_ACTIONS or self.channel not in CHANNELS:
             raise ValueError(f"unknown access {self.action!r} through {self.channel!r}")
-        if not (self.person_id or self.intake_id or self.referral_id):
+        if not (self.person_id or self.intake_id or self.referral_id
+                or self.inbound_referral_id):
             raise ValueError("an access names a person, intake or referral")
 
 
@@ -59,6 +62,9 @@ def record(session: Session, accesses: Iterable[Access], event_id: str | None = 
 
 def _resolved(session: Session, a: Access) -> Access:
     intake_id, person_id = a.intake_id, a.person_id
+    if a.inbound_referral_id and not person_id:  # once the person arrived, theirs
+        person_id = session.execute(select(inbound_referrals.c.person_id).where(
+            inbound_referrals.c.id == a.inbound_referral_id)).scalar()
     if a.referral_id and not intake_id:
         intake_id = session.execute(select(intake_referrals.c.intake_id).where(
             intake_referrals.c.referral_id == a.referral_id)).scalar()
@@ -83,22 +89,27 @@ class Accessor:
         return Access(p.username, p.role, p.partner, "intake", self.channel, action, at, **ids)
 
     def entries(self, action: str, at: datetime, *, person_ids: Iterable = (),
-                intake_ids: Iterable = (), referral_ids: Iterable = ()) -> list[Access]:
+                intake_ids: Iterable = (), referral_ids: Iterable = (),
+                inbound_referral_ids: Iterable = ()) -> list[Access]:
         """One entry per record named."""
         return ([self.access(action, at, person_id=str(p)) for p in dict.fromkeys(person_ids) if p]
                 + [self.access(action, at, intake_id=str(i))
                    for i in dict.fromkeys(intake_ids) if i]
                 + [self.access(action, at, referral_id=str(r))
-                   for r in dict.fromkeys(referral_ids) if r])
+                   for r in dict.fromkeys(referral_ids) if r]
+                + [self.access(action, at, inbound_referral_id=str(r))
+                   for r in dict.fromkeys(inbound_referral_ids) if r])
 
 
 def note(session_factory, principal, action: str, channel: str, now: datetime, *,
-         person_ids: Iterable = (), intake_ids: Iterable = (), referral_ids: Iterable = ()) -> int:
+         person_ids: Iterable = (), intake_ids: Iterable = (), referral_ids: Iterable = (),
+         inbound_referral_ids: Iterable = ()) -> int:
     """The intake service's own pages and API: one entry per record, committed at once. (A
     recorded intake writes its entry in its own transaction instead: handlers.py.)"""
     entries = Accessor(principal, channel).entries(action, now, person_ids=person_ids,
                                                    intake_ids=intake_ids,
-                                                   referral_ids=referral_ids)
+                                                   referral_ids=referral_ids,
+                                                   inbound_referral_ids=inbound_referral_ids)
     if not entries:
         return 0
     with session_factory() as session:
@@ -144,16 +155,20 @@ def envelope_time(value: str | datetime) -> datetime:
 
 def entries_for(session: Session, person_id: str, limit: int = 500) -> list[dict]:
     """The person's log, newest first: entries naming the person, a duplicate merged into
-    them, one of their intakes or one of those intakes' referrals."""
+    them, one of their intakes, one of those intakes' referrals or an inbound referral that
+    led to them."""
     person_ids = [person_id] + list(session.execute(
         select(persons.c.id).where(persons.c.merged_into == person_id)).scalars())
     intake_ids = list(session.execute(
         select(intakes.c.id).where(intakes.c.person_id.in_(person_ids))).scalars())
     referral_ids = list(session.execute(select(intake_referrals.c.referral_id).where(
         intake_referrals.c.intake_id.in_(intake_ids))).scalars()) if intake_ids else []
+    inbound_ids = list(session.execute(select(inbound_referrals.c.id).where(
+        inbound_referrals.c.person_id.in_(person_ids))).scalars())
     t = access_log
     query = select(t).where(or_(t.c.person_id.in_(person_ids), t.c.intake_id.in_(intake_ids),
-                                t.c.referral_id.in_(referral_ids)))
+                                t.c.referral_id.in_(referral_ids),
+                                t.c.inbound_referral_id.in_(inbound_ids)))
     rows = session.execute(query.order_by(t.c.at.desc(), t.c.id.desc()).limit(limit)).all()
     return [{k: v for k, v in r._mapping.items() if k != "event_id"} for r in rows]
 

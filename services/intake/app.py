@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from services import registry
-from services.intake import (api, data_protection, erasure_views, next_steps, ui, walk_in_api,
-                            walk_in_ui)
+from services.intake import (api, data_protection, erasure_views, inbound_api, inbound_ui,
+                            next_steps, ui, walk_in_api, walk_in_ui)
 from services.intake.bootstrap import bootstrap
 from services.intake import oidc_login, token_api
 from services.intake.token_revocations import own_revocation_list
@@ -24,10 +24,10 @@ def create_app(settings: Settings | None = None, deps: ServiceDeps | None = None
                              spec_prefix="/api/v1",
                              api_blueprints=[api.blp, api.persons_blp, api.consents_blp,
                                              api.auth_blp, data_protection.blp, erasure_views.blp,
-                                             walk_in_api.blp],
+                                             walk_in_api.blp, inbound_api.blp],
                              blueprints=[ops_blueprint(deps, registry.topology(settings)),
                                          ui.bp, data_protection.bp, erasure_views.bp,
-                                         next_steps.bp, walk_in_ui.bp])
+                                         next_steps.bp, walk_in_ui.bp, inbound_ui.bp])
     allow_anonymous(app, "auth.Token", "intake_ui.login", "intake_ui.logout", "intake_ui.home")
     # the walk-in kiosk and display: no login, but only at addresses holding the site's key
     allow_anonymous(app, *walk_in_ui.ANONYMOUS_ENDPOINTS)

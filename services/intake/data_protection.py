@@ -33,7 +33,8 @@ ACCESS_CHANNELS = {"ui": lazy_gettext("web page"), "api": lazy_gettext("programm
 
 def note_access(action: str, channel: str, **ids) -> None:
     """Log the current user's access to the records named (person_ids, intake_ids,
-    referral_ids); the intake service's views call this after producing their answer."""
+    referral_ids, inbound_referral_ids); the intake service's views call this after
+    producing their answer."""
     d = deps()
     access_log.note(d.session_factory, current_principal(), action, channel, d.clock(), **ids)
 
@@ -79,6 +80,8 @@ class AccessLogEntrySchema(Schema):
     person_id = fields.String(allow_none=True)
     intake_id = fields.String(allow_none=True)
     referral_id = fields.String(allow_none=True)
+    inbound_referral_id = fields.String(allow_none=True, metadata={
+        "description": "a partner's referral of the person to the centre"})
 
 
 class AccessLogSchema(Schema):

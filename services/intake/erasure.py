@@ -78,12 +78,14 @@ def _erase(uow, person_id: str, requested_by: str, reason: str,
                 raise AlreadyErased(person_id)
             raise LookupError(f"no person {person_id}")
         subjects = _subjects(session, living)
+        inbound = _inbound_referrals(session, subjects)
         request_id = str(uuid.uuid4())
         session.execute(erasure_requests.insert().values(
             id=request_id, person_id=living, subjects=subjects, requested_by=requested_by,
             reason=reason, requested_at=now, confirming=list(CONFIRMING_SERVICES)))
         _delete_person_data(session, subjects)
-        scrub_outbox(session, t.outbox, all_ids(subjects))
+        session.execute(delete(t.inbound_referrals).where(t.inbound_referrals.c.id.in_(inbound)))
+        scrub_outbox(session, t.outbox, all_ids(subjects) + inbound)
         add_tombstones(session, erased, request_id, subjects, now)
         session.execute(erasure_confirmations.insert().values(
             request_id=request_id, service="intake", confirmed_at=now, partners_notified=[]))
@@ -130,6 +132,15 @@ def _subjects(session: Session, living: str) -> dict[str, list[str]]:
         select(t.intake_referrals.c.referral_id).where(t.intake_referrals.c.intake_id.in_(intakes))
         .order_by(t.intake_referrals.c.referral_id))]
     return {"person": persons, "intake": intakes, "referral": referrals}
+
+
+def _inbound_referrals(session: Session, subjects: dict[str, list[str]]) -> list[str]:
+    """Partners' referrals to the centre that led to the person (linked when they arrived):
+    erased with the person, their status events scrubbed from the outbox. (One never linked
+    names nobody Lotse knows as a person; it goes by the retention schedule.)"""
+    r = t.inbound_referrals
+    return [row.id for row in session.execute(select(r.c.id).where(or_(
+        r.c.person_id.in_(subjects["person"]), r.c.intake_id.in_(subjects["intake"]))))]
 
 
 def _delete_person_data(session: Session, subjects: dict[str, list[str]]) -> None:

@@ -1,4 +1,5 @@
-"""The intake service's retention purges: person records, consent proofs, the access log.
+"""The intake service's retention purges: person records, consent proofs, the access log,
+partners' referrals to the centre.
 
 A person's record is removed through the erasure use case (`erasure.erase_person`), never by
 deleting rows here: erasure also scrubs stored events, keeps tombstones and asks the other
@@ -107,5 +108,8 @@ def purges(deps: ServiceDeps, erase: Callable | None = None) -> dict[str, Purge]
         # closing the past days' open tickets first (walk_in_store: the daily work)
         "queue_tickets": walk_in_store.closing_left_behind(
             deps.uow, purge_rows(sf, t.queue_tickets, "drawn_at", measured_from="drawn_at")),
+        # a referral's person, once they came, lives on in the consultation's record
+        "inbound_referrals": purge_rows(sf, t.inbound_referrals, "updated_at",
+                                        measured_from="updated_at"),
         **bus_purges(sf, t.outbox, t.inbox),
     }

@@ -182,6 +182,34 @@ queue_tickets = Table(
     Index("ix_queue_tickets_site_status", "site", "status"),
 )
 
+# Inbound referrals (issue 22, item 5): a partner refers a person to the centre. The person's
+# details stay as the sender gave them (a document the intake form is prefilled from) until
+# staff record an intake; then intake_id and person_id link it. sent_by and changed_by are
+# account names (a partner user's, a staff member's), not the person's.
+inbound_referrals = Table(
+    "inbound_referrals", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("sender", String(40), nullable=False),  # the referring partner's code
+    Column("sent_by", String(100), nullable=False),
+    Column("person", JSONDocument, nullable=False),
+    Column("residence_status", String(40), nullable=False),
+    Column("needs", JSONDocument, nullable=False),
+    Column("message", Text),
+    Column("consent", JSONDocument, nullable=False),  # attested: method, language, version
+    Column("status", String(12), nullable=False),
+    Column("appointment", JSONDocument),  # date, time, site
+    Column("decline_reason", Text),
+    Column("intake_id", String(36)),
+    Column("person_id", String(36)),
+    Column("changed_by", String(100)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_inbound_referrals_status", "status", "created_at"),
+    Index("ix_inbound_referrals_sender", "sender", "created_at"),
+    Index("ix_inbound_referrals_person_id", "person_id"),
+    Index("ix_inbound_referrals_intake_id", "intake_id"),
+)
+
 # Password logins, failed and successful, per account name (known or not) and client
 # address: what login throttling counts (services/intake/login_throttle.py) and what admins
 # see of it. Attempts refused by the throttle are not written (they cost no password check).
@@ -222,6 +250,7 @@ access_log = Table(
     Column("person_id", String(36), index=True),
     Column("intake_id", String(36), index=True),
     Column("referral_id", String(36), index=True),
+    Column("inbound_referral_id", String(36), index=True),
     Column("event_id", String(64)),  # the reporting event, for accesses in other services
     Index("ix_person_access_log_at", "at"),
 )

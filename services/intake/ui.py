@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from services.intake import accounts, handlers, queries, repository
+from services.intake import accounts, handlers, inbound_store, queries, repository
 from services.intake.api import _consent, record
 from services.intake.api import add_facts as api_add_facts
 from services.intake.data_protection import note_access, note_listed_intakes
@@ -23,6 +23,7 @@ from services.intake.intake_form import (HOUSEHOLD_ROWS, MAX_HOUSEHOLD, at_form_
 from services.intake.schemas import (INTAKE_IN, MAX_PAGE, IntakeFactsInSchema, PageQuerySchema,
                                      PartnerConsentSchema)
 from services.intake.token_api import end_credential, password_login, retry_after
+from services.intake.inbound_ui import arrived_with, prefill_from
 from services.intake.walk_in_ui import serve_with
 from shared.auth import current_principal, log_in, log_out, ui_roles
 from shared.clock import CITY_TIME, utcnow
@@ -109,7 +110,8 @@ def intake_list():
     note_listed_intakes([i["id"] for i in data["items"]], refresh=refresh)
     if refresh:
         return render_template("intake/_rows.html", data=data, page=page)
-    return render_template("intake/list.html", data=data, page=page)
+    return render_template("intake/list.html", data=data, page=page,
+                           inbound_waiting=inbound_store.count_waiting(deps().session_factory))
 
 
 def _page_number() -> int:
@@ -139,7 +141,8 @@ def intake_detail(intake_id):
 def intake_new():
     """The counter form: a new person, or a new visit of a returning one (?person_id=)."""
     errors: dict[str, str] = {}
-    form = request.form if request.method == "POST" else _prefill(request.args.get("person_id"))
+    form = request.form if request.method == "POST" else _prefill(
+        request.args.get("person_id"), request.args.get("inbound_referral_id"))
     if request.method == "POST":
         try:
             data = INTAKE_IN.load(form_to_payload(request.form))
@@ -151,6 +154,8 @@ def intake_new():
             elif not picker_errors(request.form):  # a country or language typed is unknown
                 intake = record(data, "ui")
                 serve_with(request.form.get("ticket_id"), str(intake.id))  # from the queue
+                # from a partner's referral to the centre: the person arrived
+                arrived_with(request.form.get("inbound_referral_id"), str(intake.id))
                 session["last_site"] = data["site"]
                 flash(_("Intake %(ref)s recorded; referrals are on their way.",
                         ref=intake.reference))
@@ -200,9 +205,11 @@ class _Prefill(dict):
         return value if isinstance(value, list) else ([] if value is None else [value])
 
 
-def _prefill(person_id: str | None) -> _Prefill:
+def _prefill(person_id: str | None, inbound_referral_id: str | None = None) -> _Prefill:
     if not person_id:
-        return _Prefill()
+        values = _Prefill(prefill_from(inbound_referral_id))  # a partner's referral, or none
+        values.update(picker_values(values, ui_language()))
+        return values
     detail = queries.person_detail(deps().session_factory, person_id)
     if detail is None:
         return _Prefill()

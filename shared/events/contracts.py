@@ -431,6 +431,32 @@ class QueueTicketClosedV2(QueueTicketDrawnV1):
     interpreter_needed = fields.Boolean(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(QUEUE_CLOSED_V2))
     closed_at = fields.AwareDateTime(required=True)
+
+
+INBOUND_STATUSES = ("invited", "arrived", "declined", "not_reached")
+
+
+class InboundReferralReceivedV1(Contract):
+    """A partner referred a person to the centre (an inbound referral). Ids and codes only:
+    the sender, the residence status and the needs; never a name."""
+
+    inbound_referral_id = fields.UUID(required=True)
+    sender = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    residence_status = fields.String(required=True)
+    needs = fields.List(fields.String(), required=True)
+    received_at = fields.AwareDateTime(required=True)
+
+
+class InboundReferralStatusChangedV1(Contract):
+    """Staff moved an inbound referral on: invited (the appointment's site), arrived (the
+    intake recorded for the person), declined or not reached. Neither who did it nor the
+    reason given travels."""
+
+    inbound_referral_id = fields.UUID(required=True)
+    sender = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    status = fields.String(required=True, validate=validate.OneOf(INBOUND_STATUSES))
+    changed_at = fields.AwareDateTime(required=True)
+    appointment_site = fields.String(load_default=None, allow_none=True)
     intake_id = fields.UUID(load_default=None, allow_none=True)
 
 
@@ -475,6 +501,12 @@ CATALOGUE: tuple[ContractEntry, ...] = (
     ContractEntry("queue.ticket_called", 1, QueueTicketCalledV1, "intake", ("ops", "reporting")),
     ContractEntry("queue.ticket_closed", 1, QueueTicketClosedV1, "intake", ("ops", "reporting")),
     ContractEntry("queue.ticket_closed", 2, QueueTicketClosedV2, "intake", ("ops", "reporting")),
+    # inbound referrals (issue 22, item 5): partners' referrals to the centre, for reporting
+    # to count once it subscribes
+    ContractEntry("inbound_referral.received", 1, InboundReferralReceivedV1, "intake",
+                  ("ops",)),
+    ContractEntry("inbound_referral.status_changed", 1, InboundReferralStatusChangedV1,
+                  "intake", ("ops",)),
 )
 CONTRACTS = {(entry.event_type, entry.version): entry.schema for entry in CATALOGUE}
 

@@ -503,6 +503,38 @@ class QueueTicketClosedV2(QueueTicketDrawnV1):
     intake_id: uuid.UUID | None = None
 
 
+# --- inbound referrals -------------------------------------------------------------------
+@event
+class InboundReferralReceivedV1(TypedEvent):
+    type: ClassVar[str] = "inbound_referral.received"
+    version: ClassVar[int] = 1
+    inbound_referral_id: uuid.UUID
+    sender: str
+    residence_status: str
+    needs: tuple[str, ...]
+    received_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return f"inbound_referral/{self.inbound_referral_id}"
+
+
+@event
+class InboundReferralStatusChangedV1(TypedEvent):
+    type: ClassVar[str] = "inbound_referral.status_changed"
+    version: ClassVar[int] = 1
+    inbound_referral_id: uuid.UUID
+    sender: str
+    status: str
+    changed_at: datetime
+    appointment_site: str | None = None
+    intake_id: uuid.UUID | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"inbound_referral/{self.inbound_referral_id}"
+
+
 # --- the catalogue, typed ----------------------------------------------------------------
 EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
     (cls.type, cls.version): cls for cls in (
@@ -512,7 +544,8 @@ EVENT_CLASSES: dict[tuple[str, int], type[TypedEvent]] = {
         ReferralOverdueV1, PartnerCaseOpenedV1, PartnerCaseStatusReportedV1,
         PartnerCaseFailedV1, PartnerCaseNoticeSentV1, PersonalDataAccessedV1,
         PersonErasureRequestedV1, PersonErasedV1, QueueTicketDrawnV1, QueueTicketCalledV1,
-        QueueTicketClosedV1, QueueTicketClosedV2)}
+        QueueTicketClosedV1, QueueTicketClosedV2, InboundReferralReceivedV1,
+        InboundReferralStatusChangedV1)}
 # Each type's newest version: what `typed` lifts older versions to.
 NEWEST: dict[str, type[TypedEvent]] = {}
 for _cls in EVENT_CLASSES.values():

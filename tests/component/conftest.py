@@ -161,16 +161,23 @@ def queue_clock(intake_deps):
     return intake_deps.clock
 
 
-@pytest.fixture
-def queue_app(settings, intake_deps, queue_clock):
+def app_with_accounts(settings, intake_deps, *accounts: tuple):
+    """The intake app (TESTING) with these accounts: save_account's arguments each."""
     with intake_deps.session_factory() as s:
-        save_account(s, "anna", "pw-anna", "staff", languages=("uk", "ru"))
-        save_account(s, "ben", "pw-ben", "staff", languages=("ar",))
-        save_account(s, "welfare", "pw-welfare", "partner", "welfare")
+        for username, password, role, *more in accounts:
+            languages = more.pop() if more and isinstance(more[-1], tuple) else ()
+            save_account(s, username, password, role, *more, languages=languages)
         s.commit()
     app = intake_app(settings.for_service("intake"), intake_deps)
     app.config["TESTING"] = True
     return app
+
+
+@pytest.fixture
+def queue_app(settings, intake_deps, queue_clock):
+    return app_with_accounts(settings, intake_deps, ("anna", "pw-anna", "staff", ("uk", "ru")),
+                             ("ben", "pw-ben", "staff", ("ar",)),
+                             ("welfare", "pw-welfare", "partner", "welfare"))
 
 
 @pytest.fixture
@@ -196,3 +203,35 @@ def draw_ticket(client, headers, language="uk", topic="housing", site="centre") 
                          json={"site": site, "language": language, "topic": topic})
     assert answer.status_code == 201, answer.get_json()
     return answer.get_json()
+
+
+# Inbound referrals (test_inbound_*.py)
+@pytest.fixture
+def inbound_clock(intake_deps):
+    intake_deps.clock = MovableClock(QUEUE_NINE)
+    return intake_deps.clock
+
+
+@pytest.fixture
+def inbound_client(settings, intake_deps, inbound_clock):
+    """The intake app with staff `anna`, the registration office's user `buerger`, a
+    welfare partner user and management's `boss`; its clock at 9:00 (inbound_clock)."""
+    return app_with_accounts(settings, intake_deps, ("anna", "pw-anna", "staff"),
+                             ("buerger", "pw-buerger", "partner", "registration"),
+                             ("welfare", "pw-welfare", "partner", "welfare"),
+                             ("boss", "pw-boss", "management")).test_client()
+
+
+@pytest.fixture
+def clerk(inbound_client):
+    return token(inbound_client, "anna", "pw-anna")
+
+
+@pytest.fixture
+def registration(inbound_client):
+    return token(inbound_client, "buerger", "pw-buerger")
+
+
+@pytest.fixture
+def welfare(inbound_client):
+    return token(inbound_client, "welfare", "pw-welfare")

@@ -207,7 +207,7 @@ def test_entries_hold_ids_and_actions_only(intake_client, staff, recorded):
         assert value not in text
     assert set(answer.get_json()["items"][0]) == {
         "id", "at", "actor", "role", "partner", "service", "channel", "action", "person_id",
-        "intake_id", "referral_id"}
+        "intake_id", "referral_id", "inbound_referral_id"}
 
 
 def test_partner_users_cannot_read_the_log(intake_client, recorded):

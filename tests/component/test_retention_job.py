@@ -112,6 +112,12 @@ def test_intake_categories_are_applied_as_of_the_injected_now(intake_deps, intak
             {"id": str(uuid.uuid4()), "site": "centre", "day": days_ago(age).date(), "seq": 1,
              "language": "uk", "topic": "other", "status": "served",
              "drawn_at": days_ago(age)} for age in (91, 89)])
+        # partners' referrals to the centre last changed 181 and 179 days ago
+        s.execute(it.inbound_referrals.insert(), [
+            {"id": str(uuid.uuid4()), "sender": "registration", "sent_by": "registration",
+             "person": {}, "residence_status": "TEMP_PROTECTION_24", "needs": [],
+             "consent": {}, "status": "declined", "created_at": days_ago(age + 5),
+             "updated_at": days_ago(age)} for age in (181, 179)])
         s.commit()
 
     def run(dry_run):
@@ -120,10 +126,11 @@ def test_intake_categories_are_applied_as_of_the_injected_now(intake_deps, intak
     assert counts(run(True)) == {"intake_records": 1, "intake_records_referred": 0,
                                  "consent_proofs": 1, "access_log": 1, "outbox_sent": 1,
                                  "inbox": 1, "idempotency_keys": 0, "login_attempts": 0,
-                                 "queue_tickets": 1}
+                                 "queue_tickets": 1, "inbound_referrals": 1}
     assert erased == []
     run(False)
     assert rows(intake_deps, it.queue_tickets) == 1
+    assert rows(intake_deps, it.inbound_referrals) == 1
     assert erased == [(intake_world["old"]["person_id"], "retention", NOW)]
     assert rows(intake_deps, it.consents, it.consents.c.withdrawn_at.is_not(None)) == 1
     assert rows(intake_deps, it.access_log) == 1

@@ -89,6 +89,25 @@ MATRIX = {
     ("intake", "POST", "/queue/kiosk/<site>/<key>"): EVERYONE,
     ("intake", "GET", "/queue/display/<site>/<key>"): EVERYONE,
     ("intake", "GET", "/queue/display/<site>/<key>/numbers"): EVERYONE,
+    # inbound referrals (issue 22, item 5): a partner's user refers (admin, with no partner,
+    # is refused) and reads its own; staff read all and move them on
+    ("intake", "POST", "/api/v1/inbound-referrals"): {'partner'},
+    ("intake", "GET", "/api/v1/inbound-referrals"): {'staff', 'partner', 'admin'},
+    ("intake", "GET", "/api/v1/inbound-referrals/<uuid:referral_id>"):
+        {'staff', 'partner', 'admin'},
+    ("intake", "POST", "/api/v1/inbound-referrals/<uuid:referral_id>/invite"): {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/inbound-referrals/<uuid:referral_id>/decline"):
+        {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/inbound-referrals/<uuid:referral_id>/not-reached"):
+        {'staff', 'admin'},
+    ("intake", "POST", "/api/v1/inbound-referrals/<uuid:referral_id>/arrived"):
+        {'staff', 'admin'},
+    ("intake", "GET", "/inbound-referrals"): {'staff', 'admin'},
+    ("intake", "GET", "/inbound-referrals/<uuid:referral_id>"): {'staff', 'admin'},
+    ("intake", "POST", "/inbound-referrals/<uuid:referral_id>/invite"): {'staff', 'admin'},
+    ("intake", "POST", "/inbound-referrals/<uuid:referral_id>/decline"): {'staff', 'admin'},
+    ("intake", "POST", "/inbound-referrals/<uuid:referral_id>/not-reached"): {'staff', 'admin'},
+    ("intake", "GET", "/sent-referrals"): {'partner'},
     ("ops", "GET", "/api/v1/ops/audit"): {'operator', 'admin'},
     ("ops", "GET", "/api/v1/ops/charts"): {'operator', 'admin'},
     ("ops", "GET", "/api/v1/ops/dead-letters"): {'operator', 'admin'},

@@ -21,9 +21,10 @@ from shared.partners import DIRECTORY
 
 # Every kind of user: staff, operator, management, admin, a partner with a system of its own
 # (the welfare association), one answering in Lotse's portal (the school office) and the
-# course provider keeping its courses there
+# course provider keeping its courses there, and the registration office, whose demo
+# referrals to the centre fill its page of them
 CRAWL_ROLES = ("staff", "operator", "management", "admin", "welfare", "dlzb",
-               "course_provider")
+               "course_provider", "registration")
 SKIPPED_TAGS = {"script", "style", "code", "pre", "template", "noscript"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
