@@ -431,6 +431,7 @@ class QueueTicketClosedV2(QueueTicketDrawnV1):
     interpreter_needed = fields.Boolean(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(QUEUE_CLOSED_V2))
     closed_at = fields.AwareDateTime(required=True)
+    intake_id = fields.UUID(load_default=None, allow_none=True)
 
 
 INBOUND_STATUSES = ("invited", "arrived", "declined", "not_reached")
