@@ -9,6 +9,7 @@ The sender reads the status back. Events carry ids and codes only, never a name.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
@@ -113,6 +114,15 @@ class InboundReferral:
     @property
     def need_codes(self) -> tuple[str, ...]:
         return tuple(n["code"] for n in self.needs)
+
+    @property
+    def state_seen(self) -> str:
+        """A short tag of what a page showing the referral showed of its state (status,
+        appointment, reason, last change): the version a move from that page names, so a
+        colleague's change since is noticed, not overwritten."""
+        state = (self.status.value, self.appointment, self.decline_reason, self.intake_id,
+                 self.updated_at.isoformat(), self.changed_by)
+        return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 
     def moved_to(self, status: InboundStatus, at: datetime, by: str, *,
                  appointment: Appointment | None = None, reason: str | None = None,

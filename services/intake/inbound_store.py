@@ -29,6 +29,14 @@ class InboundNotFound(LookupError):
     pass
 
 
+class ChangedMeanwhile(Exception):
+    """The referral changed since the mover looked at it (move's `seen`)."""
+
+    def __init__(self, status: InboundStatus):
+        super().__init__(f"changed meanwhile; it is {status.value} now")
+        self.status = status
+
+
 def _referral(row: Row) -> InboundReferral:
     m = row._mapping
     return InboundReferral(
@@ -86,14 +94,18 @@ def _get(s: Session, referral_id: str) -> InboundReferral:
 
 
 def move(uows: UnitsOfWork, now: Clock, referral_id: str, status: InboundStatus, by: str,
-         **details) -> InboundReferral:
+         seen: str | None = None, **details) -> InboundReferral:
     """Move the referral on (inbound.InboundReferral.moved_to); for `arrived`, `intake_id`
     must name a recorded intake, whose person the referral is linked to. Moved meanwhile by
-    someone else: decided again from its status then."""
+    someone else: decided again from its status then, unless the mover names the state it
+    saw (`seen`, InboundReferral.state_seen): then ChangedMeanwhile, so a clerk's invitation does not
+    silently replace the one a colleague just sent."""
     for _ in range(MOVE_ATTEMPTS):
         with uows() as uow:
             s = uow.session
             current = _get(s, referral_id)
+            if seen is not None and current.state_seen != seen:
+                raise ChangedMeanwhile(current.status)
             if status not in ALLOWED[current.status]:  # before looking at the details
                 raise TransitionRefused(current.status, status)
             if status is InboundStatus.ARRIVED and details.get("intake_id"):

@@ -88,7 +88,10 @@ def _detail_page(referral: InboundReferral, errors: dict[str, str] | None = None
 def _move(referral_id, status: InboundStatus, done: str, **details) -> ResponseReturnValue:
     try:
         store.move(deps().uow, deps().clock, str(referral_id), status,
-                   current_principal().username, **details)
+                   current_principal().username, seen=request.form.get("seen") or None,
+                   **details)
+    except store.ChangedMeanwhile:  # as the page showed it, it is no more: look again
+        flash(_("Someone changed this referral meanwhile; please try again."))
     except TransitionRefused as exc:
         flash(_("This referral's status is “%(status)s”; it cannot be changed so.",
                 status=STATUS_WORDS[exc.status]))

@@ -87,3 +87,24 @@ def test_a_partner_sees_only_its_own_and_staff_pages_are_not_theirs(csrf_off, re
 def test_management_does_not_see_the_partners_page(csrf_off):
     boss = token(csrf_off, "boss", "pw-boss")
     assert csrf_off.get("/sent-referrals", headers=german(boss)).status_code == 403
+
+
+def test_a_move_from_a_page_a_colleague_has_changed_since_is_refused(csrf_off, clerk,
+                                                                       registration):
+    """Two clerks have the same referral open; the first invites the person. The second's
+    invitation, sent from the page as it was before, does not replace the first one."""
+    import re
+
+    r = refer(csrf_off, registration)
+    page = csrf_off.get(f"/inbound-referrals/{r['id']}", headers=german(clerk))
+    seen = re.search(r'name="seen" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    first = {"date": "09.03.2026", "time": "10:30", "site": "centre", "seen": seen}
+    assert "Die Person ist eingeladen." in csrf_off.post(
+        f"/inbound-referrals/{r['id']}/invite", headers=german(clerk), data=first,
+        follow_redirects=True).get_data(as_text=True)
+    second = {**first, "time": "14:00", "site": "infopoint"}
+    refused = csrf_off.post(f"/inbound-referrals/{r['id']}/invite", headers=german(clerk),
+                            data=second, follow_redirects=True).get_data(as_text=True)
+    assert "Die Person ist eingeladen." not in refused and "um 10:30 Uhr" in refused
+    sent = csrf_off.get("/sent-referrals", headers=german(registration)).get_data(as_text=True)
+    assert "10:30" in sent and "14:00" not in sent
