@@ -98,8 +98,8 @@ def move(uows: UnitsOfWork, now: Clock, referral_id: str, status: InboundStatus,
     """Move the referral on (inbound.InboundReferral.moved_to); for `arrived`, `intake_id`
     must name a recorded intake, whose person the referral is linked to. Moved meanwhile by
     someone else: decided again from its status then, unless the mover names the state it
-    saw (`seen`, InboundReferral.state_seen): then ChangedMeanwhile, so a clerk's invitation does not
-    silently replace the one a colleague just sent."""
+    saw (`seen`, InboundReferral.state_seen): then ChangedMeanwhile, so a clerk's
+    invitation does not silently replace the one a colleague just sent."""
     for _ in range(MOVE_ATTEMPTS):
         with uows() as uow:
             s = uow.session
