@@ -85,7 +85,7 @@ class CourseOutSchema(StrictSchema):
     status = fields.String()
     address = fields.String(allow_none=True)
     updated_at = fields.AwareDateTime()
-    updated_by = fields.String()
+    # not who changed it last: a provider's employee's account name is not for every reader
 
 
 class CourseListSchema(StrictSchema):

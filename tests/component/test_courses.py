@@ -312,3 +312,15 @@ def test_the_directory_exports_as_hsds_3(client, staff, demo):
     location_ids = {loc["id"] for loc in body["locations"]}
     assert all(sal["location_id"] in location_ids for s in body["services"]
                for sal in s.get("service_at_locations", ()))
+
+
+def test_the_course_list_does_not_name_who_changed_a_course_last(client, staff, provider,
+                                                                  settings):
+    """Every partner and staff read the directory: a provider's employee's account name is
+    not theirs to read."""
+    added = add(client, provider)
+    welfare = headers(settings, "wf", "partner", "welfare")
+    for who in (staff, welfare, provider):
+        [course] = client.get("/api/v1/courses", headers=who).get_json()["items"]
+        assert course["id"] == added["id"] and "updated_by" not in course
+        assert "vhs" not in str(course)
