@@ -108,7 +108,10 @@ def place_request(course_id):
         abort(404)
     except handlers.ReferralActionError as exc:
         field = "intake" if exc.field in ("intake", "intake_id") else "course"
-        return _finder({str(course_id): {field: w.problem(exc.message)}}, 422)
+        problem = w.problem(exc.message)
+        # at the course's row, and above: the row may not be on the page (a full course)
+        flash(_("The place could not be asked for: %(problem)s", problem=problem))
+        return _finder({str(course_id): {field: problem}}, 422)
     flash(_("A place was asked for: the referral goes to the provider."))
     return redirect(url_for("referral_ui.referral_detail", referral_id=referral_id))
 

@@ -142,3 +142,18 @@ def test_another_partner_keeps_no_courses(client, settings, referral_deps):
     assert client.post(f"/partner/courses/{course.id}/close", headers=welfare).status_code \
         == 403
     assert client.post("/partner/courses", headers=welfare, data=FORM).status_code == 403
+
+
+def test_a_place_request_refused_keeps_the_matches_and_says_why_above(client, settings,
+                                                                      referral_deps):
+    """Asked from the matches for a course that is full meanwhile (not listed with a form
+    any more): the matches come back as they were, and the reason stands above them."""
+    staff = who(settings, "sam", "staff")
+    full = next(c for c in courses_store.demo_courses(referral_deps.clock().date())
+                if not c.free_places)
+    r = client.post(f"/courses/{full.id}/place-request?match=1&level={full.level.value}",
+                    headers=staff, data={"intake": "LT-2026-ABCDEF"})
+    assert r.status_code == 422
+    body = text(r)
+    assert "Der Platz konnte nicht angefragt werden" in body
+    assert re.search(r'<option value="%s" selected' % full.level.value, body), body
